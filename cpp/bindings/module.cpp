@@ -1,0 +1,288 @@
+// Python bindings: numpy in, numpy out, the GIL released around every call that does real work.
+// Arguments are checked here too, so a misuse of the private API raises instead of crashing.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/unique_ptr.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "codec/vector_set.h"
+#include "index/hnsw.h"
+#include "index/search.h"
+#include "simd/kernels.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+using namespace vqdb;
+
+namespace {
+
+template <class T>
+using In2 = nb::ndarray<const T, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+template <class T>
+using In1 = nb::ndarray<const T, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+template <class T>
+using Out = nb::ndarray<nb::numpy, T>;
+
+template <class T>
+Out<T> empty(std::initializer_list<size_t> shape) {
+  size_t n = 1;
+  for (size_t s : shape) n *= s;
+  T* data = new T[n > 0 ? n : 1]();
+  nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
+  return Out<T>(data, shape.size(), shape.begin(), owner);
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+template <class T>
+void same_shape(const In2<T>& a, const In2<T>& b) {
+  require(a.shape(0) == b.shape(0) && a.shape(1) == b.shape(1),
+          "both arguments must have the same shape");
+}
+
+// Pairwise row kernels for the tests: out[i] = kernel(a[i], b[i]) at the active SIMD level.
+template <class T, class R, class K>
+Out<R> rowwise(const In2<T>& a, const In2<T>& b, K kernel) {
+  same_shape(a, b);
+  auto out = empty<R>({a.shape(0)});
+  {
+    nb::gil_scoped_release release;
+    for (size_t i = 0; i < a.shape(0); ++i)
+      out.data()[i] = R(kernel(a.data() + i * a.shape(1), b.data() + i * b.shape(1), a.shape(1)));
+  }
+  return out;
+}
+
+nb::dict to_python(const State& state) {
+  nb::module_ np = nb::module_::import_("numpy");
+  nb::dict out;
+  for (const auto& [name, array] : state) {
+    nb::tuple shape = nb::steal<nb::tuple>(PyTuple_New(Py_ssize_t(array.shape.size())));
+    for (size_t i = 0; i < array.shape.size(); ++i)
+      PyTuple_SET_ITEM(shape.ptr(), Py_ssize_t(i), PyLong_FromSize_t(array.shape[i]));
+    nb::bytes raw(reinterpret_cast<const char*>(array.bytes.data()), array.bytes.size());
+    out[name.c_str()] = np.attr("frombuffer")(raw, "dtype"_a = array.dtype).attr("reshape")(shape).attr("copy")();
+  }
+  return out;
+}
+
+using AnyArray = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
+
+std::string dtype_name(const nb::dlpack::dtype& t) {
+  const char* kind = t.code == uint8_t(nb::dlpack::dtype_code::Float)  ? "float"
+                     : t.code == uint8_t(nb::dlpack::dtype_code::UInt) ? "uint"
+                     : t.code == uint8_t(nb::dlpack::dtype_code::Int)  ? "int"
+                                                                       : "other";
+  return std::string(kind) + std::to_string(t.bits);
+}
+
+State from_python(const std::map<std::string, AnyArray>& arrays) {
+  State state;
+  for (const auto& [name, a] : arrays) {
+    Array array;
+    array.dtype = dtype_name(a.dtype());
+    for (size_t i = 0; i < a.ndim(); ++i) array.shape.push_back(a.shape(i));
+    const auto* data = static_cast<const uint8_t*>(a.data());
+    array.bytes.assign(data, data + a.nbytes());
+    state[name] = std::move(array);
+  }
+  return state;
+}
+
+void check_rows(const VectorSet& set, const In2<float>& x) {
+  require(x.shape(1) == set.dim(), "expected vectors of dimension " + std::to_string(set.dim()) +
+                                       ", got " + std::to_string(x.shape(1)));
+}
+
+void check_offsets(const VectorSet& set, const In1<uint32_t>& ids) {
+  for (size_t i = 0; i < ids.shape(0); ++i)
+    require(ids.data()[i] < set.size(), "offset " + std::to_string(ids.data()[i]) +
+                                            " is out of range for a set of " +
+                                            std::to_string(set.size()) + " vectors");
+}
+
+}  // namespace
+
+NB_MODULE(_core, m) {
+  m.doc() = "vqdb native core: SIMD kernels, quantizers, HNSW and the search pipeline";
+
+  // ---- SIMD dispatch -------------------------------------------------------------------------
+  m.def("simd_level", [] { return std::string(simd::level_name(simd::level())); },
+        "The instruction set the kernels use now: 'serial', 'avx2' or 'avx512'.");
+  m.def("max_simd_level", [] { return std::string(simd::level_name(simd::max_level())); },
+        "The best instruction set this CPU supports.");
+  m.def("set_simd_level", [](const std::string& name) { simd::set_level(simd::parse_level(name)); },
+        "name"_a, "Force a level at or below max_simd_level() (for tests and comparisons).");
+
+  // ---- Kernels, row by row (tests and micro-benchmarks) --------------------------------------
+  m.def("dot_f32", [](In2<float> a, In2<float> b) { return rowwise<float, float>(a, b, simd::active().dot_f32); }, "a"_a, "b"_a);
+  m.def("l2_f32", [](In2<float> a, In2<float> b) { return rowwise<float, float>(a, b, simd::active().l2_f32); }, "a"_a, "b"_a);
+  m.def("l1_f32", [](In2<float> a, In2<float> b) { return rowwise<float, float>(a, b, simd::active().l1_f32); }, "a"_a, "b"_a);
+  m.def("dot_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().dot_u8); }, "a"_a, "b"_a);
+  m.def("l2_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().l2_u8); }, "a"_a, "b"_a);
+  m.def("l1_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().l1_u8); }, "a"_a, "b"_a);
+  m.def("hamming_b1", [](In2<uint64_t> a, In2<uint64_t> b) { return rowwise<uint64_t, uint32_t>(a, b, simd::active().hamming_b1); }, "a"_a, "b"_a);
+  m.def("andpop_b1", [](In2<uint64_t> planes, In2<uint64_t> x) {
+    require(planes.shape(1) == x.shape(1), "planes and codes must have the same number of words");
+    auto out = empty<uint32_t>({x.shape(0), planes.shape(0)});
+    nb::gil_scoped_release release;
+    for (size_t i = 0; i < x.shape(0); ++i)
+      simd::active().andpop_b1(planes.data(), planes.shape(0), x.data() + i * x.shape(1), x.shape(1),
+                               out.data() + i * planes.shape(0));
+    return out;
+  }, "planes"_a, "x"_a, "counts[i, p] = popcount(planes[p] & x[i])");
+  m.def("adc_pq", [](In2<float> table, In2<uint8_t> codes) {
+    require(table.shape(1) == 256, "the table must have 256 columns");
+    require(codes.shape(1) == table.shape(0), "codes must have one byte per table row");
+    auto out = empty<float>({codes.shape(0)});
+    nb::gil_scoped_release release;
+    for (size_t i = 0; i < codes.shape(0); ++i)
+      out.data()[i] = simd::active().adc_pq(table.data(), codes.data() + i * codes.shape(1), codes.shape(1));
+    return out;
+  }, "table"_a, "codes"_a);
+  m.def("pq_assign", [](In2<float> x, In2<float> centroids_t) {
+    require(centroids_t.shape(1) == 256 && centroids_t.shape(0) == x.shape(1) && x.shape(1) <= 16,
+            "centroids must be (w, 256) with w = x.shape[1] <= 16");
+    auto codes = empty<uint8_t>({x.shape(0)});
+    auto dists = empty<float>({x.shape(0)});
+    nb::gil_scoped_release release;
+    simd::active().pq_assign(x.data(), x.shape(0), x.shape(1), x.shape(1), centroids_t.data(),
+                             codes.data(), dists.data());
+    return std::make_pair(codes, dists);
+  }, "x"_a, "centroids_t"_a);
+
+  // ---- Vector sets: originals and quantized copies -------------------------------------------
+  nb::class_<VectorSet>(m, "VectorSet", "Stored vectors with a codec that scores queries against them.")
+      .def_static("float32", [](size_t dim, const std::string& metric) {
+        return make_float_set(dim, parse_metric(metric)); }, "dim"_a, "metric"_a)
+      .def_static("scalar", [](size_t dim, const std::string& metric, float quantile) {
+        return make_scalar_set(dim, parse_metric(metric), quantile); }, "dim"_a, "metric"_a, "quantile"_a = 1.0f)
+      .def_static("binary", [](size_t dim, const std::string& metric, const std::string& encoding,
+                               const std::string& query_encoding) {
+        BinaryEncoding e;
+        if (encoding == "one_bit") e = BinaryEncoding::one_bit;
+        else if (encoding == "one_and_half_bits") e = BinaryEncoding::one_and_half_bits;
+        else if (encoding == "two_bits") e = BinaryEncoding::two_bits;
+        else throw std::invalid_argument("unknown binary encoding '" + encoding + "'");
+        QueryEncoding q;
+        if (query_encoding == "binary") q = QueryEncoding::binary;
+        else if (query_encoding == "scalar4bits") q = QueryEncoding::scalar4bits;
+        else if (query_encoding == "scalar8bits") q = QueryEncoding::scalar8bits;
+        else throw std::invalid_argument("unknown query encoding '" + query_encoding + "'");
+        return make_binary_set(dim, parse_metric(metric), e, q);
+      }, "dim"_a, "metric"_a, "encoding"_a = "one_bit", "query_encoding"_a = "binary")
+      .def_static("product", [](size_t dim, const std::string& metric, size_t sub_dim, size_t sample,
+                                size_t iterations, uint64_t seed, size_t threads) {
+        ProductOptions o;
+        o.sub_dim = sub_dim; o.sample = sample; o.iterations = iterations; o.seed = seed; o.threads = threads;
+        return make_product_set(dim, parse_metric(metric), o);
+      }, "dim"_a, "metric"_a, "sub_dim"_a, "sample"_a = 16384, "iterations"_a = 12, "seed"_a = 42,
+         "threads"_a = 0)
+      .def_prop_ro("dim", &VectorSet::dim)
+      .def_prop_ro("size", &VectorSet::size)
+      .def_prop_ro("code_bytes", &VectorSet::code_bytes)
+      .def_prop_ro("trained", &VectorSet::trained)
+      .def_prop_ro("scores_members", &VectorSet::scores_members)
+      .def_prop_ro("memory_bytes", &VectorSet::memory_bytes)
+      .def("__len__", &VectorSet::size)
+      .def("train", [](VectorSet& s, In2<float> x) {
+        check_rows(s, x);
+        nb::gil_scoped_release release;
+        s.train(x.data(), x.shape(0));
+      }, "x"_a)
+      .def("add", [](VectorSet& s, In2<float> x) {
+        check_rows(s, x);
+        nb::gil_scoped_release release;
+        return s.add(x.data(), x.shape(0));
+      }, "x"_a, "Encode and append rows; returns the offset of the first.")
+      .def("set", [](VectorSet& s, In1<uint32_t> ids, In2<float> x) {
+        check_rows(s, x);
+        require(ids.shape(0) == x.shape(0), "one offset per row is needed");
+        check_offsets(s, ids);
+        nb::gil_scoped_release release;
+        s.set(ids.data(), x.data(), x.shape(0));
+      }, "ids"_a, "x"_a, "Re-encode rows in place.")
+      .def("encode", [](const VectorSet& s, In2<float> x) {
+        check_rows(s, x);
+        require(s.trained(), "the quantizer must be trained first");
+        auto out = empty<uint8_t>({x.shape(0), s.code_bytes()});
+        nb::gil_scoped_release release;
+        s.encode(x.data(), x.shape(0), out.data());
+        return out;
+      }, "x"_a, "Codes of rows taken as they are (no cosine normalisation).")
+      .def("decode", [](const VectorSet& s, In2<uint8_t> codes) {
+        require(codes.shape(1) == s.code_bytes(), "codes must be code_bytes wide");
+        auto out = empty<float>({codes.shape(0), s.dim()});
+        nb::gil_scoped_release release;
+        s.decode(codes.data(), codes.shape(0), out.data());
+        return out;
+      }, "codes"_a)
+      .def("codes", [](const VectorSet& s, In1<uint32_t> ids) {
+        check_offsets(s, ids);
+        auto out = empty<uint8_t>({ids.shape(0), s.code_bytes()});
+        for (size_t i = 0; i < ids.shape(0); ++i)
+          std::memcpy(out.data() + i * s.code_bytes(), s.codes(ids.data()[i]), s.code_bytes());
+        return out;
+      }, "ids"_a, "Stored codes of the given offsets.")
+      .def("score", [](const VectorSet& s, In1<float> query, In1<uint32_t> ids) {
+        require(query.shape(0) == s.dim(), "query has the wrong dimension");
+        check_offsets(s, ids);
+        auto out = empty<float>({ids.shape(0)});
+        nb::gil_scoped_release release;
+        s.scorer(query.data())->score(ids.data(), ids.shape(0), out.data());
+        return out;
+      }, "query"_a, "ids"_a, "Scores (higher is better) of one query against stored offsets.")
+      .def("state", [](const VectorSet& s) { return to_python(s.state()); })
+      .def("load_state", [](VectorSet& s, const std::map<std::string, AnyArray>& arrays) { s.load_state(from_python(arrays)); }, "arrays"_a);
+
+  // ---- HNSW ----------------------------------------------------------------------------------
+  nb::class_<Hnsw>(m, "Hnsw", "HNSW graph over the members of a VectorSet.")
+      .def(nb::init<size_t, size_t, uint64_t>(), "m"_a = 16, "ef_construct"_a = 100, "seed"_a = 100)
+      .def_prop_ro("size", &Hnsw::size)
+      .def_prop_ro("m", &Hnsw::m)
+      .def_prop_ro("ef_construct", &Hnsw::ef_construct)
+      .def_prop_ro("memory_bytes", &Hnsw::memory_bytes)
+      .def("__len__", &Hnsw::size)
+      .def("add", [](Hnsw& g, const VectorSet& set, size_t threads) {
+        nb::gil_scoped_release release;
+        g.add(set, threads);
+      }, "set"_a, "threads"_a = 0, "Insert the members of `set` the graph does not hold yet.")
+      .def("state", [](const Hnsw& g) { return to_python(g.state()); })
+      .def("load_state", [](Hnsw& g, const std::map<std::string, AnyArray>& arrays) { g.load_state(from_python(arrays)); }, "arrays"_a);
+
+  // ---- Search pipeline -----------------------------------------------------------------------
+  m.def("search", [](const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
+                     In2<float> queries, size_t limit, size_t candidates, size_t ef,
+                     std::optional<In1<uint64_t>> allowed, size_t threads) {
+    require(queries.shape(1) == walk.dim(), "queries have the wrong dimension");
+    require(limit > 0, "limit must be positive");
+    require(!rescore || (rescore->size() == walk.size() && rescore->dim() == walk.dim()),
+            "the rescoring set must hold the same vectors as the walked set");
+    require(!graph || graph->size() == walk.size(), "the graph does not cover the walked set");
+    require(!allowed || allowed->shape(0) * 64 >= walk.size(), "the allowed bitset is too short");
+    const size_t nq = queries.shape(0);
+    auto ids = empty<int64_t>({nq, limit});
+    auto scores = empty<float>({nq, limit});
+    SearchPlan plan;
+    plan.limit = limit;
+    plan.candidates = candidates;
+    plan.ef = ef;
+    plan.allowed = allowed ? allowed->data() : nullptr;
+    plan.threads = threads;
+    {
+      nb::gil_scoped_release release;
+      search_batch(graph, walk, rescore, queries.data(), nq, plan, ids.data(), scores.data());
+    }
+    return std::make_pair(ids, scores);
+  }, "graph"_a.none(), "walk"_a, "rescore"_a.none(), "queries"_a, "limit"_a, "candidates"_a,
+     "ef"_a, "allowed"_a.none(), "threads"_a = 1,
+     "Top `limit` offsets and scores (higher is better) per query; -1 / NaN pad missing rows.");
+}

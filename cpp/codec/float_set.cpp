@@ -1,0 +1,94 @@
+// Original float32 vectors: the exact scorer, used for rescoring, `ignore` and `exact`.
+#include <cstring>
+
+#include "codec/vector_set.h"
+#include "simd/kernels.h"
+
+namespace vqdb {
+namespace {
+
+using Kernel = float (*)(const float*, const float*, size_t);
+
+Kernel kernel_for(Metric metric) {
+  const auto& k = simd::active();
+  switch (metric) {
+    case Metric::l2: return k.l2_f32;
+    case Metric::l1: return k.l1_f32;
+    default: return k.dot_f32;
+  }
+}
+
+// Higher is better: distances are negated.
+float sign_for(Metric metric) { return metric == Metric::l2 || metric == Metric::l1 ? -1.f : 1.f; }
+
+class FloatScorer final : public QueryScorer {
+ public:
+  FloatScorer(const float* base, size_t dim, Metric metric, const float* query)
+      : base_(base), dim_(dim), kernel_(kernel_for(metric)), sign_(sign_for(metric)),
+        query_(query, query + dim) {}
+
+  // Graph neighbours are scattered rows: start fetching all of them before the first is scored.
+  void score(const uint32_t* ids, size_t n, float* out) const override {
+    for (size_t i = 0; i < n; ++i) {
+      if (i + 1 < n) prefetch(base_ + size_t(ids[i + 1]) * dim_, 32);
+      out[i] = sign_ * kernel_(query_.data(), base_ + size_t(ids[i]) * dim_, dim_);
+    }
+  }
+
+  void score_range(uint32_t first, size_t n, float* out) const override {
+    const float* row = base_ + size_t(first) * dim_;
+    for (size_t i = 0; i < n; ++i, row += dim_) out[i] = sign_ * kernel_(query_.data(), row, dim_);
+  }
+
+ private:
+  void prefetch(const float* p, size_t floats) const {
+    const char* c = reinterpret_cast<const char*>(p);
+    for (size_t off = 0; off < floats * sizeof(float); off += 64) __builtin_prefetch(c + off);
+  }
+
+  const float* base_;
+  size_t dim_;
+  Kernel kernel_;
+  float sign_;
+  std::vector<float> query_;
+};
+
+class FloatSet final : public VectorSet {
+ public:
+  FloatSet(size_t dim, Metric metric) : VectorSet(dim, metric) {}
+
+  size_t code_bytes() const override { return dim_ * sizeof(float); }
+
+  std::unique_ptr<QueryScorer> scorer(const float* query) const override {
+    std::vector<float> q(query, query + dim_);
+    prepare(q.data(), 1);
+    return std::make_unique<FloatScorer>(base(), dim_, metric_, q.data());
+  }
+
+  std::unique_ptr<QueryScorer> member_scorer(uint32_t id) const override {
+    return std::make_unique<FloatScorer>(base(), dim_, metric_, base() + size_t(id) * dim_);
+  }
+
+  float score_pair(uint32_t a, uint32_t b) const override {
+    return sign_for(metric_) *
+           kernel_for(metric_)(base() + size_t(a) * dim_, base() + size_t(b) * dim_, dim_);
+  }
+
+  void encode(const float* x, size_t n, uint8_t* codes) const override {
+    std::memcpy(codes, x, n * code_bytes());
+  }
+  void decode(const uint8_t* codes, size_t n, float* x) const override {
+    std::memcpy(x, codes, n * code_bytes());
+  }
+
+ private:
+  const float* base() const { return reinterpret_cast<const float*>(codes_.data()); }
+};
+
+}  // namespace
+
+std::unique_ptr<VectorSet> make_float_set(size_t dim, Metric metric) {
+  return std::make_unique<FloatSet>(dim, metric);
+}
+
+}  // namespace vqdb

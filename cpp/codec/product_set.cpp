@@ -1,0 +1,190 @@
+// Product quantization: sub-vectors of sub_dim dimensions, 256 centroids each, one byte per
+// sub-vector. Queries score through a lookup table (ADC): table[m][c] = score(q_m, centroid_c).
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "codec/kmeans.h"
+#include "codec/vector_set.h"
+#include "parallel.h"
+#include "simd/kernels.h"
+
+namespace vqdb {
+namespace {
+
+constexpr size_t kCentroids = 256;
+
+class ProductScorer final : public QueryScorer {
+ public:
+  ProductScorer(const uint8_t* base, size_t n_sub, std::vector<float> table)
+      : base_(base), n_sub_(n_sub), table_(std::move(table)), kernel_(simd::active().adc_pq) {}
+
+  void score(const uint32_t* ids, size_t n, float* out) const override {
+    for (size_t i = 0; i < n; ++i) {
+      if (i + 1 < n) __builtin_prefetch(base_ + size_t(ids[i + 1]) * n_sub_);
+      out[i] = kernel_(table_.data(), base_ + size_t(ids[i]) * n_sub_, n_sub_);
+    }
+  }
+
+  void score_range(uint32_t first, size_t n, float* out) const override {
+    const uint8_t* row = base_ + size_t(first) * n_sub_;
+    for (size_t i = 0; i < n; ++i, row += n_sub_) out[i] = kernel_(table_.data(), row, n_sub_);
+  }
+
+ private:
+  const uint8_t* base_;
+  size_t n_sub_;
+  std::vector<float> table_;
+  float (*kernel_)(const float*, const uint8_t*, size_t);
+};
+
+class ProductSet final : public VectorSet {
+ public:
+  ProductSet(size_t dim, Metric metric, const ProductOptions& options)
+      : VectorSet(dim, metric), opt_(options) {
+    if (options.sub_dim < 1 || options.sub_dim > 16)
+      throw std::invalid_argument("product quantization sub-vectors must have 1 to 16 dimensions");
+    n_sub_ = (dim + opt_.sub_dim - 1) / opt_.sub_dim;
+    centroids_.assign(n_sub_ * opt_.sub_dim * kCentroids, 0.f);
+  }
+
+  size_t code_bytes() const override { return n_sub_; }
+  bool trained() const override { return trained_; }
+  bool scores_members() const override { return false; }
+  size_t memory_bytes() const override {
+    return VectorSet::memory_bytes() + centroids_.size() * sizeof(float);
+  }
+
+  void train(const float* x, size_t n) override {
+    if (n == 0) throw std::invalid_argument("cannot train a product quantizer on zero vectors");
+    // A seeded sample of rows, normalised like the vectors it will encode.
+    const size_t rows = std::min(n, opt_.sample);
+    uint64_t rng = opt_.seed;
+    std::vector<float> sample(rows * dim_);
+    for (size_t i = 0; i < rows; ++i) {
+      const size_t r = rows == n ? i : size_t(splitmix64(rng) % n);
+      std::memcpy(sample.data() + i * dim_, x + r * dim_, dim_ * sizeof(float));
+    }
+    prepare(sample.data(), rows);
+    parallel_for(n_sub_, opt_.threads, 1, [&](size_t begin, size_t end) {
+      std::vector<float> sub;
+      for (size_t m = begin; m < end; ++m) {
+        const size_t w = width(m);
+        sub.resize(rows * w);
+        for (size_t i = 0; i < rows; ++i)
+          std::memcpy(sub.data() + i * w, sample.data() + i * dim_ + m * opt_.sub_dim, w * sizeof(float));
+        const auto c = kmeans256(sub.data(), rows, w, opt_.iterations, opt_.seed + 1 + m);
+        std::memcpy(centroid_block(m), c.data(), c.size() * sizeof(float));
+      }
+    });
+    trained_ = true;
+  }
+
+  std::unique_ptr<QueryScorer> scorer(const float* query) const override {
+    std::vector<float> q(query, query + dim_);
+    prepare(q.data(), 1);
+    return scorer_for_prepared(q.data());
+  }
+
+  std::unique_ptr<QueryScorer> member_scorer(uint32_t id) const override {
+    std::vector<float> v(dim_);
+    decode(codes(id), 1, v.data());
+    return scorer_for_prepared(v.data());
+  }
+
+  float score_pair(uint32_t a, uint32_t b) const override {
+    thread_local std::vector<float> va, vb;
+    va.resize(dim_);
+    vb.resize(dim_);
+    decode(codes(a), 1, va.data());
+    decode(codes(b), 1, vb.data());
+    const auto& k = simd::active();
+    switch (metric_) {
+      case Metric::l2: return -k.l2_f32(va.data(), vb.data(), dim_);
+      case Metric::l1: return -k.l1_f32(va.data(), vb.data(), dim_);
+      default: return k.dot_f32(va.data(), vb.data(), dim_);
+    }
+  }
+
+  void encode(const float* x, size_t n, uint8_t* codes) const override {
+    const auto assign = simd::active().pq_assign;
+    parallel_for(n, opt_.threads, 512, [&](size_t begin, size_t end) {
+      std::vector<uint8_t> column(end - begin);
+      for (size_t m = 0; m < n_sub_; ++m) {
+        assign(x + begin * dim_ + m * opt_.sub_dim, end - begin, dim_, width(m), centroid_block(m),
+               column.data(), nullptr);
+        for (size_t i = begin; i < end; ++i) codes[i * n_sub_ + m] = column[i - begin];
+      }
+    });
+  }
+
+  void decode(const uint8_t* codes, size_t n, float* x) const override {
+    for (size_t i = 0; i < n; ++i)
+      for (size_t m = 0; m < n_sub_; ++m) {
+        const float* c = centroid_block(m);
+        const uint8_t code = codes[i * n_sub_ + m];
+        for (size_t j = 0; j < width(m); ++j) x[i * dim_ + m * opt_.sub_dim + j] = c[j * kCentroids + code];
+      }
+  }
+
+  State state() const override {
+    State s = VectorSet::state();
+    Array c{"float32", {n_sub_, opt_.sub_dim, kCentroids},
+            std::vector<uint8_t>(centroids_.size() * sizeof(float))};
+    std::memcpy(c.bytes.data(), centroids_.data(), c.bytes.size());
+    s["centroids"] = c;
+    return s;
+  }
+
+  void load_state(const State& state) override {
+    const Array& c = state.at("centroids");
+    if (c.bytes.size() != centroids_.size() * sizeof(float))
+      throw std::invalid_argument("product centroids do not match the sub-vector layout");
+    std::memcpy(centroids_.data(), c.bytes.data(), c.bytes.size());
+    trained_ = true;
+    VectorSet::load_state(state);
+  }
+
+ private:
+  size_t width(size_t m) const { return std::min(opt_.sub_dim, dim_ - m * opt_.sub_dim); }
+  float* centroid_block(size_t m) { return centroids_.data() + m * opt_.sub_dim * kCentroids; }
+  const float* centroid_block(size_t m) const {
+    return centroids_.data() + m * opt_.sub_dim * kCentroids;
+  }
+
+  std::unique_ptr<QueryScorer> scorer_for_prepared(const float* q) const {
+    std::vector<float> table(n_sub_ * kCentroids, 0.f);
+    for (size_t m = 0; m < n_sub_; ++m) {
+      float* t = table.data() + m * kCentroids;
+      const float* c = centroid_block(m);
+      for (size_t j = 0; j < width(m); ++j) {
+        const float qj = q[m * opt_.sub_dim + j];
+        const float* cj = c + j * kCentroids;
+        switch (metric_) {
+          case Metric::l2:
+            for (size_t k = 0; k < kCentroids; ++k) t[k] -= (qj - cj[k]) * (qj - cj[k]);
+            break;
+          case Metric::l1:
+            for (size_t k = 0; k < kCentroids; ++k) t[k] -= std::fabs(qj - cj[k]);
+            break;
+          default:
+            for (size_t k = 0; k < kCentroids; ++k) t[k] += qj * cj[k];
+        }
+      }
+    }
+    return std::make_unique<ProductScorer>(codes_.data(), n_sub_, std::move(table));
+  }
+
+  ProductOptions opt_;
+  size_t n_sub_;
+  bool trained_ = false;
+  std::vector<float> centroids_;  // per sub-space: sub_dim x 256, transposed
+};
+
+}  // namespace
+
+std::unique_ptr<VectorSet> make_product_set(size_t dim, Metric metric, const ProductOptions& options) {
+  return std::make_unique<ProductSet>(dim, metric, options);
+}
+
+}  // namespace vqdb

@@ -1,0 +1,106 @@
+// The one interface between storage codecs and the indexes: a set of stored vectors that can
+// score a query against any of its members. The graph and the plain scan see only this, so one
+// HNSW works over float32, int8, binary and PQ storage alike.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "memory.h"
+
+namespace vqdb {
+
+// Scores are "higher is better" everywhere in the engine: Dot as is, L2 as the negated squared
+// distance, L1 as the negated distance. Cosine is Dot over vectors normalised on the way in.
+enum class Metric { dot, cosine, l2, l1 };
+
+Metric parse_metric(const std::string& name);
+
+// A query bound to one vector set. Scoring is read-only, so one set serves many threads.
+class QueryScorer {
+ public:
+  virtual ~QueryScorer() = default;
+  virtual void score(const uint32_t* ids, size_t n, float* out) const = 0;
+  // Contiguous ids [first, first + n): the plain scan's hot loop.
+  virtual void score_range(uint32_t first, size_t n, float* out) const;
+};
+
+// A typed, contiguous array for exporting and importing state (Python owns persistence).
+struct Array {
+  std::string dtype;           // numpy dtype string: "float32", "uint8", "uint32", "uint64", "int32"
+  std::vector<size_t> shape;
+  std::vector<uint8_t> bytes;  // row-major
+};
+using State = std::map<std::string, Array>;
+
+class VectorSet {
+ public:
+  virtual ~VectorSet() = default;
+
+  size_t dim() const { return dim_; }
+  Metric metric() const { return metric_; }
+  size_t size() const { return size_; }
+  virtual size_t code_bytes() const = 0;   // bytes per stored vector
+  virtual bool trained() const { return true; }
+  // Whether member_scorer / score_pair are cheap enough to build a graph with. PQ's are not
+  // (each needs a decode or a lookup table), so its graphs are built from the originals.
+  virtual bool scores_members() const { return true; }
+  // Bytes held in RAM: codes plus per-vector side data and codec parameters.
+  virtual size_t memory_bytes() const { return codes_.capacity(); }
+
+  // Learns codec parameters from a sample (float32 rows); a no-op for codecs that need none.
+  virtual void train(const float* x, size_t n) { (void)x; (void)n; }
+  // Encodes and appends n rows; returns the offset of the first.
+  uint32_t add(const float* x, size_t n);
+  // Re-encodes rows in place (vector updates).
+  void set(const uint32_t* ids, const float* x, size_t n);
+
+  virtual std::unique_ptr<QueryScorer> scorer(const float* query) const = 0;
+  // Scorer bound to a stored member, and a single stored-vs-stored score: graph construction.
+  virtual std::unique_ptr<QueryScorer> member_scorer(uint32_t id) const = 0;
+  virtual float score_pair(uint32_t a, uint32_t b) const = 0;
+
+  // Codec round trip for n rows (codes are code_bytes() each).
+  virtual void encode(const float* x, size_t n, uint8_t* codes) const = 0;
+  virtual void decode(const uint8_t* codes, size_t n, float* x) const = 0;
+  const uint8_t* codes(uint32_t id) const { return codes_.data() + size_t(id) * code_bytes(); }
+
+  virtual State state() const;
+  virtual void load_state(const State& state);
+
+ protected:
+  VectorSet(size_t dim, Metric metric) : dim_(dim), metric_(metric) {}
+  // Normalises rows in place when the metric is cosine (zero rows stay zero).
+  void prepare(float* x, size_t n) const;
+  // Hook for codecs that keep per-vector side data (corrections, popcounts).
+  virtual void on_encoded(uint32_t first, size_t n) { (void)first; (void)n; }
+
+  size_t dim_;
+  Metric metric_;
+  size_t size_ = 0;
+  std::vector<uint8_t, HugePageAllocator<uint8_t>> codes_;
+};
+
+// The codecs. Each factory returns an empty set; quantizers need train() before add().
+std::unique_ptr<VectorSet> make_float_set(size_t dim, Metric metric);
+std::unique_ptr<VectorSet> make_scalar_set(size_t dim, Metric metric, float quantile);
+
+enum class BinaryEncoding { one_bit, one_and_half_bits, two_bits };
+enum class QueryEncoding { binary, scalar4bits, scalar8bits };
+std::unique_ptr<VectorSet> make_binary_set(size_t dim, Metric metric, BinaryEncoding encoding,
+                                           QueryEncoding query_encoding);
+
+struct ProductOptions {
+  size_t sub_dim = 4;          // dimensions per sub-vector: compression x(4 * sub_dim)
+  size_t sample = 16384;       // training rows drawn from what train() is given
+  size_t iterations = 12;      // k-means rounds
+  uint64_t seed = 42;
+  size_t threads = 0;          // 0: all cores
+};
+std::unique_ptr<VectorSet> make_product_set(size_t dim, Metric metric, const ProductOptions& options);
+
+}  // namespace vqdb

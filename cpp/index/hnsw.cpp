@@ -1,0 +1,324 @@
+#include "index/hnsw.h"
+
+#include <cmath>
+#include <cstring>
+#include <queue>
+#include <stdexcept>
+
+#include "codec/kmeans.h"
+#include "parallel.h"
+
+namespace vqdb {
+
+// hnswlib's trick: a visited mark per node compared against a tag that is bumped per search,
+// so nothing is cleared between searches.
+class Hnsw::Visited {
+ public:
+  void reset(size_t n) {
+    if (marks_.size() < n) marks_.resize(n, 0);
+    if (++tag_ == 0) {
+      std::fill(marks_.begin(), marks_.end(), 0);
+      tag_ = 1;
+    }
+  }
+  bool test_and_set(uint32_t id) {
+    if (marks_[id] == tag_) return true;
+    marks_[id] = tag_;
+    return false;
+  }
+
+ private:
+  std::vector<uint16_t> marks_;
+  uint16_t tag_ = 0;
+};
+
+namespace {
+
+struct WorseFirst {
+  bool operator()(const Neighbor& a, const Neighbor& b) const { return better(a, b); }
+};
+struct BestFirst {
+  bool operator()(const Neighbor& a, const Neighbor& b) const { return better(b, a); }
+};
+constexpr int kMaxLevel = 16;
+
+}  // namespace
+
+Hnsw::Hnsw(size_t m, size_t ef_construct, uint64_t seed)
+    : m_(m), m0_(2 * m), ef_construct_(ef_construct), level_mult_(1.0 / std::log(double(m))),
+      seed_(seed) {
+  if (m < 2) throw std::invalid_argument("hnsw m must be at least 2");
+  if (ef_construct < 1) throw std::invalid_argument("hnsw ef_construct must be at least 1");
+}
+
+Hnsw::~Hnsw() = default;
+
+Hnsw::Layer Hnsw::layer(uint32_t node, int level) const {
+  if (level == 0)
+    return {const_cast<uint32_t*>(links0_.data()) + size_t(node) * (m0_ + 1), m0_};
+  return {const_cast<uint32_t*>(upper_[node].data()) + size_t(level - 1) * (m_ + 1), m_};
+}
+
+std::unique_ptr<Hnsw::Visited> Hnsw::acquire_visited() const {
+  std::unique_ptr<Visited> v;
+  {
+    std::lock_guard<std::mutex> lock(pool_lock_);
+    if (!pool_.empty()) {
+      v = std::move(pool_.back());
+      pool_.pop_back();
+    }
+  }
+  if (!v) v = std::make_unique<Visited>();
+  v->reset(size());
+  return v;
+}
+
+void Hnsw::release_visited(std::unique_ptr<Visited> v) const {
+  std::lock_guard<std::mutex> lock(pool_lock_);
+  pool_.push_back(std::move(v));
+}
+
+void Hnsw::resize(size_t n) {
+  const size_t old = levels_.size();
+  levels_.resize(n, 0);
+  links0_.resize(n * (m0_ + 1), 0);
+  upper_.resize(n);
+  locks_.reset(new std::mutex[n]);
+  for (size_t i = old; i < n; ++i) {
+    // The level depends only on the seed and the offset, not on thread timing.
+    uint64_t state = seed_ ^ (uint64_t(i) * 0x9e3779b97f4a7c15ULL);
+    const double u = (double(splitmix64(state) >> 11) + 1.0) * 0x1.0p-53;
+    levels_[i] = std::min(kMaxLevel, int(-std::log(u) * level_mult_));
+    upper_[i].assign(size_t(levels_[i]) * (m_ + 1), 0);
+  }
+}
+
+void Hnsw::add(const VectorSet& set, size_t threads) {
+  const size_t first = size(), n = set.size();
+  if (n <= first) return;
+  resize(n);
+  size_t next = first;
+  if (entry_ < 0) insert(set, uint32_t(next++));
+  parallel_for(n - next, threads, 64, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) insert(set, uint32_t(next + i));
+  });
+}
+
+template <bool kLocked>
+uint32_t Hnsw::greedy(const QueryScorer& query, uint32_t entry, int from, int to) const {
+  uint32_t cur = entry;
+  float cur_score;
+  query.score(&cur, 1, &cur_score);
+  std::vector<uint32_t> ids(m_);
+  std::vector<float> scores(m_);
+  for (int level = from; level > to; --level) {
+    for (bool changed = true; changed;) {
+      changed = false;
+      size_t count;
+      {
+        std::unique_lock<std::mutex> lock;
+        if (kLocked) lock = std::unique_lock<std::mutex>(locks_[cur]);
+        const Layer l = layer(cur, level);
+        count = l.links[0];
+        std::memcpy(ids.data(), l.links + 1, count * sizeof(uint32_t));
+      }
+      query.score(ids.data(), count, scores.data());
+      for (size_t i = 0; i < count; ++i)
+        if (scores[i] > cur_score) {
+          cur_score = scores[i];
+          cur = ids[i];
+          changed = true;
+        }
+    }
+  }
+  return cur;
+}
+
+template <bool kLocked>
+std::vector<Neighbor> Hnsw::search_layer(const QueryScorer& query, uint32_t entry, size_t ef,
+                                         int level, const uint64_t* allowed) const {
+  auto visited = acquire_visited();
+  std::priority_queue<Neighbor, std::vector<Neighbor>, BestFirst> candidates;
+  std::priority_queue<Neighbor, std::vector<Neighbor>, WorseFirst> results;
+  const size_t cap = level == 0 ? m0_ : m_;
+  std::vector<uint32_t> ids(cap);
+  std::vector<float> scores(cap);
+
+  float entry_score;
+  query.score(&entry, 1, &entry_score);
+  visited->test_and_set(entry);
+  candidates.push({entry_score, entry});
+  if (allowed_id(allowed, entry)) results.push({entry_score, entry});
+
+  while (!candidates.empty()) {
+    const Neighbor c = candidates.top();
+    if (results.size() >= ef && c.score < results.top().score) break;
+    candidates.pop();
+    size_t fresh = 0;
+    {
+      std::unique_lock<std::mutex> lock;
+      if (kLocked) lock = std::unique_lock<std::mutex>(locks_[c.id]);
+      const Layer l = layer(c.id, level);
+      const uint32_t count = l.links[0];
+      for (uint32_t i = 1; i <= count; ++i)
+        if (!visited->test_and_set(l.links[i])) ids[fresh++] = l.links[i];
+    }
+    query.score(ids.data(), fresh, scores.data());
+    for (size_t i = 0; i < fresh; ++i) {
+      const float s = scores[i];
+      if (results.size() < ef || s > results.top().score) {
+        candidates.push({s, ids[i]});
+        if (allowed_id(allowed, ids[i])) {
+          results.push({s, ids[i]});
+          if (results.size() > ef) results.pop();
+        }
+      }
+    }
+  }
+  release_visited(std::move(visited));
+  std::vector<Neighbor> out(results.size());
+  for (size_t i = out.size(); i-- > 0; results.pop()) out[i] = results.top();
+  return out;
+}
+
+// The heuristic of the HNSW paper: keep a candidate only if it is closer to the new node than
+// to every neighbour already kept, which spreads links across directions.
+std::vector<Neighbor> Hnsw::select(const VectorSet& set, std::vector<Neighbor> candidates,
+                                   size_t m) const {
+  if (candidates.size() <= m) return candidates;
+  std::sort(candidates.begin(), candidates.end(), better);
+  std::vector<Neighbor> kept;
+  kept.reserve(m);
+  for (const Neighbor& c : candidates) {
+    if (kept.size() >= m) break;
+    bool diverse = true;
+    for (const Neighbor& k : kept)
+      if (set.score_pair(c.id, k.id) > c.score) {
+        diverse = false;
+        break;
+      }
+    if (diverse) kept.push_back(c);
+  }
+  return kept;
+}
+
+void Hnsw::connect(const VectorSet& set, uint32_t node, const std::vector<Neighbor>& selected,
+                   int level) {
+  {
+    std::lock_guard<std::mutex> lock(locks_[node]);
+    const Layer l = layer(node, level);
+    l.links[0] = uint32_t(selected.size());
+    for (size_t i = 0; i < selected.size(); ++i) l.links[i + 1] = selected[i].id;
+  }
+  for (const Neighbor& s : selected) {
+    std::lock_guard<std::mutex> lock(locks_[s.id]);
+    const Layer l = layer(s.id, level);
+    const uint32_t count = l.links[0];
+    if (count < l.capacity) {
+      l.links[count + 1] = node;
+      l.links[0] = count + 1;
+      continue;
+    }
+    std::vector<Neighbor> pool;
+    pool.reserve(count + 1);
+    pool.push_back({s.score, node});
+    for (uint32_t i = 1; i <= count; ++i)
+      pool.push_back({set.score_pair(s.id, l.links[i]), l.links[i]});
+    const auto kept = select(set, std::move(pool), l.capacity);
+    l.links[0] = uint32_t(kept.size());
+    for (size_t i = 0; i < kept.size(); ++i) l.links[i + 1] = kept[i].id;
+  }
+}
+
+void Hnsw::insert(const VectorSet& set, uint32_t node) {
+  const int level = levels_[node];
+  std::unique_lock<std::mutex> entry_guard(entry_lock_);
+  if (entry_ < 0) {
+    entry_ = node;
+    max_level_ = level;
+    return;
+  }
+  const uint32_t entry = uint32_t(entry_);
+  const int top = max_level_;
+  if (level <= top) entry_guard.unlock();  // only a new top level keeps the entry locked
+
+  const auto query = set.member_scorer(node);
+  uint32_t cur = greedy<true>(*query, entry, top, level);
+  for (int l = std::min(level, top); l >= 0; --l) {
+    auto found = search_layer<true>(*query, cur, ef_construct_, l, nullptr);
+    cur = found.front().id;
+    connect(set, node, select(set, std::move(found), l == 0 ? m0_ : m_), l);
+  }
+  if (level > top) {
+    entry_ = node;
+    max_level_ = level;
+  }
+}
+
+std::vector<Neighbor> Hnsw::search(const QueryScorer& query, size_t k, size_t ef,
+                                   const uint64_t* allowed) const {
+  if (entry_ < 0 || k == 0) return {};
+  const uint32_t start = greedy<false>(query, uint32_t(entry_), max_level_, 0);
+  auto found = search_layer<false>(query, start, std::max(ef, k), 0, allowed);
+  if (found.size() > k) found.resize(k);
+  return found;
+}
+
+size_t Hnsw::memory_bytes() const {
+  size_t bytes = levels_.capacity() * sizeof(int32_t) + links0_.capacity() * sizeof(uint32_t);
+  for (const auto& u : upper_) bytes += u.capacity() * sizeof(uint32_t) + sizeof(u);
+  return bytes;
+}
+
+State Hnsw::state() const {
+  State s;
+  const size_t n = size();
+  auto pack = [](const std::string& dtype, std::vector<size_t> shape, const void* data,
+                 size_t bytes) {
+    Array a{dtype, std::move(shape), std::vector<uint8_t>(bytes)};
+    if (bytes) std::memcpy(a.bytes.data(), data, bytes);
+    return a;
+  };
+  const int64_t meta[5] = {int64_t(m_), int64_t(ef_construct_), entry_, max_level_, int64_t(seed_)};
+  s["meta"] = pack("int64", {5}, meta, sizeof(meta));
+  s["levels"] = pack("int32", {n}, levels_.data(), n * sizeof(int32_t));
+  s["links0"] = pack("uint32", {n, m0_ + 1}, links0_.data(), links0_.size() * sizeof(uint32_t));
+  std::vector<uint32_t> upper;
+  for (const auto& u : upper_) upper.insert(upper.end(), u.begin(), u.end());
+  s["upper"] = pack("uint32", {upper.size()}, upper.data(), upper.size() * sizeof(uint32_t));
+  return s;
+}
+
+void Hnsw::load_state(const State& state) {
+  int64_t meta[5];
+  const Array& m = state.at("meta");
+  if (m.bytes.size() != sizeof(meta)) throw std::invalid_argument("bad hnsw meta");
+  std::memcpy(meta, m.bytes.data(), sizeof(meta));
+  if (size_t(meta[0]) != m_) throw std::invalid_argument("hnsw state was built with another m");
+  const Array& levels = state.at("levels");
+  const size_t n = levels.shape.at(0);
+  const Array& links0 = state.at("links0");
+  if (links0.bytes.size() != n * (m0_ + 1) * sizeof(uint32_t))
+    throw std::invalid_argument("hnsw links0 does not match levels");
+  levels_.resize(n);
+  std::memcpy(levels_.data(), levels.bytes.data(), n * sizeof(int32_t));
+  links0_.resize(n * (m0_ + 1));
+  std::memcpy(links0_.data(), links0.bytes.data(), links0.bytes.size());
+  const Array& upper = state.at("upper");
+  const uint32_t* u = reinterpret_cast<const uint32_t*>(upper.bytes.data());
+  size_t offset = 0;
+  upper_.assign(n, {});
+  for (size_t i = 0; i < n; ++i) {
+    const size_t words = size_t(levels_[i]) * (m_ + 1);
+    if ((offset + words) * sizeof(uint32_t) > upper.bytes.size())
+      throw std::invalid_argument("hnsw upper links are truncated");
+    upper_[i].assign(u + offset, u + offset + words);
+    offset += words;
+  }
+  locks_.reset(new std::mutex[n]);
+  entry_ = meta[2];
+  max_level_ = int(meta[3]);
+  seed_ = uint64_t(meta[4]);
+}
+
+}  // namespace vqdb

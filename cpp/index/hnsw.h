@@ -1,0 +1,72 @@
+// HNSW graph (Malkov & Yashunin) over any VectorSet. It never sees a codec: it builds with the
+// set's member scorers and pair scores, and searches with whatever QueryScorer it is handed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "codec/vector_set.h"
+#include "index/neighbors.h"
+#include "memory.h"
+
+namespace vqdb {
+
+class Hnsw {
+ public:
+  Hnsw(size_t m, size_t ef_construct, uint64_t seed = 100);
+  ~Hnsw();
+
+  size_t size() const { return levels_.size(); }
+  size_t m() const { return m_; }
+  size_t ef_construct() const { return ef_construct_; }
+  size_t memory_bytes() const;
+
+  // Inserts the members of `set` the graph does not hold yet: offsets [size(), set.size()).
+  void add(const VectorSet& set, size_t threads);
+
+  // Up to k neighbours among the allowed ids (nullptr: all), best first.
+  std::vector<Neighbor> search(const QueryScorer& query, size_t k, size_t ef,
+                               const uint64_t* allowed) const;
+
+  State state() const;
+  void load_state(const State& state);
+
+ private:
+  class Visited;
+  struct Layer {
+    uint32_t* links;  // [count, id, id, ...]
+    size_t capacity;
+  };
+
+  Layer layer(uint32_t node, int level) const;
+  void insert(const VectorSet& set, uint32_t node);
+  template <bool kLocked>
+  std::vector<Neighbor> search_layer(const QueryScorer& query, uint32_t entry, size_t ef, int level,
+                                     const uint64_t* allowed) const;
+  template <bool kLocked>
+  uint32_t greedy(const QueryScorer& query, uint32_t entry, int from, int to) const;
+  std::vector<Neighbor> select(const VectorSet& set, std::vector<Neighbor> candidates,
+                               size_t m) const;
+  void connect(const VectorSet& set, uint32_t node, const std::vector<Neighbor>& selected,
+               int level);
+  void resize(size_t n);
+  std::unique_ptr<Visited> acquire_visited() const;
+  void release_visited(std::unique_ptr<Visited> v) const;
+
+  size_t m_, m0_, ef_construct_;
+  double level_mult_;
+  uint64_t seed_;
+  std::vector<int32_t> levels_;
+  std::vector<uint32_t, HugePageAllocator<uint32_t>> links0_;               // (m0 + 1) words per node, contiguous
+  std::vector<std::vector<uint32_t>> upper_;     // (m + 1) words per level above 0
+  std::unique_ptr<std::mutex[]> locks_;
+  std::mutex entry_lock_;
+  int64_t entry_ = -1;
+  int max_level_ = -1;
+  mutable std::mutex pool_lock_;
+  mutable std::vector<std::unique_ptr<Visited>> pool_;
+};
+
+}  // namespace vqdb

@@ -1,0 +1,58 @@
+#include "index/search.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "parallel.h"
+
+namespace vqdb {
+
+std::vector<Neighbor> plain_search(const QueryScorer& query, size_t n, size_t k,
+                                   const uint64_t* allowed) {
+  constexpr size_t kBlock = 1024;
+  TopK top(k);
+  float scores[kBlock];
+  for (size_t first = 0; first < n; first += kBlock) {
+    const size_t m = std::min(kBlock, n - first);
+    query.score_range(uint32_t(first), m, scores);
+    for (size_t i = 0; i < m; ++i) {
+      const uint32_t id = uint32_t(first + i);
+      if (top.admits(scores[i]) && allowed_id(allowed, id)) top.push({scores[i], id});
+    }
+  }
+  return std::move(top.sorted());
+}
+
+static void search_one(const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
+                       const float* query, const SearchPlan& plan, int64_t* ids, float* scores) {
+  const auto scorer = walk.scorer(query);
+  const size_t want = std::max(plan.candidates, plan.limit);
+  std::vector<Neighbor> found =
+      graph ? graph->search(*scorer, want, std::max(plan.ef, want), plan.allowed)
+            : plain_search(*scorer, walk.size(), want, plan.allowed);
+  if (rescore && !found.empty()) {
+    const auto exact = rescore->scorer(query);
+    std::vector<uint32_t> offsets(found.size());
+    std::vector<float> rescored(found.size());
+    for (size_t i = 0; i < found.size(); ++i) offsets[i] = found[i].id;
+    exact->score(offsets.data(), offsets.size(), rescored.data());
+    for (size_t i = 0; i < found.size(); ++i) found[i].score = rescored[i];
+    std::sort(found.begin(), found.end(), better);
+  }
+  for (size_t i = 0; i < plan.limit; ++i) {
+    ids[i] = i < found.size() ? int64_t(found[i].id) : -1;
+    scores[i] = i < found.size() ? found[i].score : NAN;
+  }
+}
+
+void search_batch(const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
+                  const float* queries, size_t nq, const SearchPlan& plan, int64_t* ids,
+                  float* scores) {
+  parallel_for(nq, plan.threads, 1, [&](size_t begin, size_t end) {
+    for (size_t q = begin; q < end; ++q)
+      search_one(graph, walk, rescore, queries + q * walk.dim(), plan, ids + q * plan.limit,
+                 scores + q * plan.limit);
+  });
+}
+
+}  // namespace vqdb

@@ -1,0 +1,56 @@
+// Distance kernels, one table per instruction set, chosen once at import.
+//
+// Every kernel exists as <metric>_<dtype>_<isa> (dot_f32_avx512, hamming_b1_serial, ...). The
+// serial versions are the reference the SIMD ones are tested against; all of them compute in
+// the same order where the result must be bit-identical across ISAs (pq_assign).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vqdb::simd {
+
+enum class Level : int { serial = 0, avx2 = 1, avx512 = 2 };
+
+struct Kernels {
+  // float32: dot product, squared L2, L1.
+  float (*dot_f32)(const float* a, const float* b, size_t dim);
+  float (*l2_f32)(const float* a, const float* b, size_t dim);
+  float (*l1_f32)(const float* a, const float* b, size_t dim);
+  // uint8 scalar codes; values must be <= 127 so that u8 x s8 multiply-adds cannot saturate.
+  int32_t (*dot_u8)(const uint8_t* a, const uint8_t* b, size_t dim);
+  int32_t (*l2_u8)(const uint8_t* a, const uint8_t* b, size_t dim);
+  int32_t (*l1_u8)(const uint8_t* a, const uint8_t* b, size_t dim);
+  // Bit strings of `words` 64-bit words: popcount(a ^ b).
+  uint32_t (*hamming_b1)(const uint64_t* a, const uint64_t* b, size_t words);
+  // Asymmetric binary: counts[p] = popcount(planes[p] & x) for each of `planes` query planes
+  // (each `words` long, stored one after another).
+  void (*andpop_b1)(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words,
+                    uint32_t* counts);
+  // Product quantization, asymmetric distance: sum over m of table[m * 256 + codes[m]].
+  float (*adc_pq)(const float* table, const uint8_t* codes, size_t n_sub);
+  // Product quantization, encoding: for each of n rows (width w <= 16, `stride` floats apart),
+  // the nearest of 256 centroids given transposed (centroids_t[j * 256 + c]); ties go to the
+  // lower index. dists (optional) receives the squared distance to it.
+  void (*pq_assign)(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,
+                    uint8_t* codes, float* dists);
+};
+
+const Kernels& active();
+Level level();
+Level max_level();
+// Selects a level at or below max_level(); tests use it to check every ISA on one machine.
+void set_level(Level level);
+const char* level_name(Level level);
+Level parse_level(const std::string& name);
+
+// One table per ISA, defined in kernels_<isa>.cpp.
+extern const Kernels kSerial;
+#if defined(VQDB_X86)
+extern const Kernels kAvx2;
+extern const Kernels kAvx512;
+#endif
+
+}  // namespace vqdb::simd

@@ -1,0 +1,217 @@
+// AVX2 + FMA kernels (Haswell and later). Compiled with -mavx2 -mfma -mpopcnt only.
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdlib>
+
+#include "simd/kernels.h"
+
+namespace vqdb::simd {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline int32_t hsum_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+float dot_f32_avx2(const float* a, const float* b, size_t dim) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+  }
+  for (; i + 8 <= dim; i += 8)
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  float s = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  for (; i < dim; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float l2_f32_avx2(const float* a, const float* b, size_t dim) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+    s0 = _mm256_fmadd_ps(d0, d0, s0);
+    s1 = _mm256_fmadd_ps(d1, d1, s1);
+  }
+  for (; i + 8 <= dim; i += 8) {
+    const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    s0 = _mm256_fmadd_ps(d, d, s0);
+  }
+  float s = hsum(_mm256_add_ps(s0, s1));
+  for (; i < dim; ++i) {
+    const float d = a[i] - b[i];
+    s += d * d;
+  }
+  return s;
+}
+
+float l1_f32_avx2(const float* a, const float* b, size_t dim) {
+  const __m256 sign = _mm256_set1_ps(-0.f);
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+    s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, d0));
+    s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, d1));
+  }
+  for (; i + 8 <= dim; i += 8) {
+    const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, d));
+  }
+  float s = hsum(_mm256_add_ps(s0, s1));
+  for (; i < dim; ++i) s += std::fabs(a[i] - b[i]);
+  return s;
+}
+
+int32_t dot_u8_avx2(const uint8_t* a, const uint8_t* b, size_t dim) {
+  // maddubs multiplies unsigned a by signed b; codes <= 127 keep pair sums below 2^15.
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i acc = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    const __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+    const __m256i vb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(va, vb), ones));
+  }
+  int32_t s = hsum_epi32(acc);
+  for (; i < dim; ++i) s += int32_t(a[i]) * int32_t(b[i]);
+  return s;
+}
+
+int32_t l2_u8_avx2(const uint8_t* a, const uint8_t* b, size_t dim) {
+  __m256i acc = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    const __m256i va =
+        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
+    const __m256i vb =
+        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
+    const __m256i d = _mm256_sub_epi16(va, vb);
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, d));
+  }
+  int32_t s = hsum_epi32(acc);
+  for (; i < dim; ++i) {
+    const int32_t d = int32_t(a[i]) - int32_t(b[i]);
+    s += d * d;
+  }
+  return s;
+}
+
+int32_t l1_u8_avx2(const uint8_t* a, const uint8_t* b, size_t dim) {
+  __m256i acc = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    const __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+    const __m256i vb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
+    acc = _mm256_add_epi64(acc, _mm256_sad_epu8(va, vb));
+  }
+  alignas(32) int64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
+  int32_t s = int32_t(lanes[0] + lanes[1] + lanes[2] + lanes[3]);
+  for (; i < dim; ++i) s += std::abs(int32_t(a[i]) - int32_t(b[i]));
+  return s;
+}
+
+// Scalar popcnt beats a pshufb popcount for the short codes vqdb stores (a few dozen words).
+uint32_t hamming_b1_avx2(const uint64_t* a, const uint64_t* b, size_t words) {
+  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= words; i += 4) {
+    s0 += uint64_t(_mm_popcnt_u64(a[i] ^ b[i]));
+    s1 += uint64_t(_mm_popcnt_u64(a[i + 1] ^ b[i + 1]));
+    s2 += uint64_t(_mm_popcnt_u64(a[i + 2] ^ b[i + 2]));
+    s3 += uint64_t(_mm_popcnt_u64(a[i + 3] ^ b[i + 3]));
+  }
+  for (; i < words; ++i) s0 += uint64_t(_mm_popcnt_u64(a[i] ^ b[i]));
+  return uint32_t(s0 + s1 + s2 + s3);
+}
+
+void andpop_b1_avx2(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words,
+                    uint32_t* counts) {
+  for (size_t p = 0; p < n_planes; ++p) counts[p] = 0;
+  for (size_t i = 0; i < words; ++i) {
+    const uint64_t xi = x[i];
+    for (size_t p = 0; p < n_planes; ++p)
+      counts[p] += uint32_t(_mm_popcnt_u64(planes[p * words + i] & xi));
+  }
+}
+
+float adc_pq_avx2(const float* table, const uint8_t* codes, size_t n_sub) {
+  const __m256i step = _mm256_set1_epi32(8 * 256);
+  __m256i offsets = _mm256_setr_epi32(0, 256, 512, 768, 1024, 1280, 1536, 1792);
+  __m256 acc = _mm256_setzero_ps();
+  size_t m = 0;
+  for (; m + 8 <= n_sub; m += 8) {
+    const __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + m)));
+    acc = _mm256_add_ps(acc, _mm256_i32gather_ps(table, _mm256_add_epi32(c, offsets), 4));
+    offsets = _mm256_add_epi32(offsets, step);
+  }
+  float s = hsum(acc);
+  for (; m < n_sub; ++m) s += table[m * 256 + codes[m]];
+  return s;
+}
+
+void pq_assign_avx2(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,
+                    uint8_t* codes, float* dists) {
+  // 64 centroids per pass keep 8 accumulators in registers; per centroid the sum runs over j in
+  // order with separate multiply and add, exactly as the serial kernel does.
+  for (size_t i = 0; i < n; ++i) {
+    const float* row = x + i * stride;
+    __m256 best = _mm256_set1_ps(INFINITY);
+    __m256i best_idx = _mm256_setzero_si256();
+    for (int block = 0; block < 256; block += 64) {
+      __m256 acc[8];
+      for (int k = 0; k < 8; ++k) acc[k] = _mm256_setzero_ps();
+      for (size_t j = 0; j < w; ++j) {
+        const __m256 xj = _mm256_set1_ps(row[j]);
+        const float* c = centroids_t + j * 256 + block;
+        for (int k = 0; k < 8; ++k) {
+          const __m256 d = _mm256_sub_ps(xj, _mm256_loadu_ps(c + 8 * k));
+          acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(d, d));
+        }
+      }
+      for (int k = 0; k < 8; ++k) {
+        const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(block + 8 * k),
+                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256 lt = _mm256_cmp_ps(acc[k], best, _CMP_LT_OQ);
+        best = _mm256_blendv_ps(best, acc[k], lt);
+        best_idx = _mm256_castps_si256(
+            _mm256_blendv_ps(_mm256_castsi256_ps(best_idx), _mm256_castsi256_ps(idx), lt));
+      }
+    }
+    alignas(32) float bv[8];
+    alignas(32) int32_t bi[8];
+    _mm256_store_ps(bv, best);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bi), best_idx);
+    int lane = 0;
+    for (int k = 1; k < 8; ++k)
+      if (bv[k] < bv[lane] || (bv[k] == bv[lane] && bi[k] < bi[lane])) lane = k;
+    codes[i] = uint8_t(bi[lane]);
+    if (dists) dists[i] = bv[lane];
+  }
+}
+
+}  // namespace
+
+const Kernels kAvx2 = {dot_f32_avx2, l2_f32_avx2, l1_f32_avx2,    dot_u8_avx2,
+                       l2_u8_avx2,   l1_u8_avx2,  hamming_b1_avx2, andpop_b1_avx2,
+                       adc_pq_avx2,  pq_assign_avx2};
+
+}  // namespace vqdb::simd

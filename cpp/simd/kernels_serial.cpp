@@ -1,0 +1,102 @@
+// Portable reference kernels: plain loops, correct on every CPU (the arm64 build uses only these).
+#include <cmath>
+#include <cstdlib>
+
+#include "simd/kernels.h"
+
+namespace vqdb::simd {
+namespace {
+
+float dot_f32_serial(const float* a, const float* b, size_t dim) {
+  float s = 0.f;
+  for (size_t i = 0; i < dim; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float l2_f32_serial(const float* a, const float* b, size_t dim) {
+  float s = 0.f;
+  for (size_t i = 0; i < dim; ++i) {
+    const float d = a[i] - b[i];
+    s += d * d;
+  }
+  return s;
+}
+
+float l1_f32_serial(const float* a, const float* b, size_t dim) {
+  float s = 0.f;
+  for (size_t i = 0; i < dim; ++i) s += std::fabs(a[i] - b[i]);
+  return s;
+}
+
+int32_t dot_u8_serial(const uint8_t* a, const uint8_t* b, size_t dim) {
+  int32_t s = 0;
+  for (size_t i = 0; i < dim; ++i) s += int32_t(a[i]) * int32_t(b[i]);
+  return s;
+}
+
+int32_t l2_u8_serial(const uint8_t* a, const uint8_t* b, size_t dim) {
+  int32_t s = 0;
+  for (size_t i = 0; i < dim; ++i) {
+    const int32_t d = int32_t(a[i]) - int32_t(b[i]);
+    s += d * d;
+  }
+  return s;
+}
+
+int32_t l1_u8_serial(const uint8_t* a, const uint8_t* b, size_t dim) {
+  int32_t s = 0;
+  for (size_t i = 0; i < dim; ++i) s += std::abs(int32_t(a[i]) - int32_t(b[i]));
+  return s;
+}
+
+uint32_t hamming_b1_serial(const uint64_t* a, const uint64_t* b, size_t words) {
+  uint32_t s = 0;
+  for (size_t i = 0; i < words; ++i) s += uint32_t(__builtin_popcountll(a[i] ^ b[i]));
+  return s;
+}
+
+void andpop_b1_serial(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words,
+                      uint32_t* counts) {
+  for (size_t p = 0; p < n_planes; ++p) {
+    const uint64_t* q = planes + p * words;
+    uint32_t s = 0;
+    for (size_t i = 0; i < words; ++i) s += uint32_t(__builtin_popcountll(q[i] & x[i]));
+    counts[p] = s;
+  }
+}
+
+float adc_pq_serial(const float* table, const uint8_t* codes, size_t n_sub) {
+  float s = 0.f;
+  for (size_t m = 0; m < n_sub; ++m) s += table[m * 256 + codes[m]];
+  return s;
+}
+
+void pq_assign_serial(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,
+                      uint8_t* codes, float* dists) {
+  for (size_t i = 0; i < n; ++i) {
+    const float* row = x + i * stride;
+    float best = INFINITY;
+    int best_c = 0;
+    for (int c = 0; c < 256; ++c) {
+      float acc = 0.f;
+      for (size_t j = 0; j < w; ++j) {
+        const float d = row[j] - centroids_t[j * 256 + c];
+        acc = acc + d * d;
+      }
+      if (acc < best) {
+        best = acc;
+        best_c = c;
+      }
+    }
+    codes[i] = uint8_t(best_c);
+    if (dists) dists[i] = best;
+  }
+}
+
+}  // namespace
+
+const Kernels kSerial = {dot_f32_serial, l2_f32_serial,     l1_f32_serial,    dot_u8_serial,
+                         l2_u8_serial,   l1_u8_serial,      hamming_b1_serial, andpop_b1_serial,
+                         adc_pq_serial,  pq_assign_serial};
+
+}  // namespace vqdb::simd

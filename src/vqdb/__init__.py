@@ -1,0 +1,28 @@
+"""vqdb: a vector database for Python built around vector quantization."""
+
+from vqdb import _core
+from vqdb.distance import Distance
+from vqdb.index import Index
+from vqdb.params import HnswConfig, QuantizationSearchParams, SearchParams
+from vqdb.quantization import (
+    BinaryQuantization,
+    ProductQuantization,
+    ScalarQuantization,
+    parse_quantization,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BinaryQuantization",
+    "Distance",
+    "HnswConfig",
+    "Index",
+    "ProductQuantization",
+    "QuantizationSearchParams",
+    "ScalarQuantization",
+    "SearchParams",
+    "__version__",
+    "_core",
+    "parse_quantization",
+]

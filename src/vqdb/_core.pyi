@@ -1,0 +1,131 @@
+"""
+vqdb native core: SIMD kernels, quantizers, HNSW and the search pipeline
+"""
+
+from collections.abc import Mapping
+from typing import Annotated
+
+import numpy
+from numpy.typing import NDArray
+
+
+def simd_level() -> str:
+    """The instruction set the kernels use now: 'serial', 'avx2' or 'avx512'."""
+
+def max_simd_level() -> str:
+    """The best instruction set this CPU supports."""
+
+def set_simd_level(name: str) -> None:
+    """
+    Force a level at or below max_simd_level() (for tests and comparisons).
+    """
+
+def dot_f32(a: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]: ...
+
+def l2_f32(a: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]: ...
+
+def l1_f32(a: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]: ...
+
+def dot_u8(a: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.int32]: ...
+
+def l2_u8(a: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.int32]: ...
+
+def l1_u8(a: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.int32]: ...
+
+def hamming_b1(a: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]: ...
+
+def andpop_b1(planes: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]:
+    """counts[i, p] = popcount(planes[p] & x[i])"""
+
+def adc_pq(table: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]: ...
+
+def pq_assign(x: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], centroids_t: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> tuple[NDArray[numpy.uint8], NDArray[numpy.float32]]: ...
+
+class VectorSet:
+    """Stored vectors with a codec that scores queries against them."""
+
+    @staticmethod
+    def float32(dim: int, metric: str) -> VectorSet: ...
+
+    @staticmethod
+    def scalar(dim: int, metric: str, quantile: float = 1.0) -> VectorSet: ...
+
+    @staticmethod
+    def binary(dim: int, metric: str, encoding: str = 'one_bit', query_encoding: str = 'binary') -> VectorSet: ...
+
+    @staticmethod
+    def product(dim: int, metric: str, sub_dim: int, sample: int = 16384, iterations: int = 12, seed: int = 42, threads: int = 0) -> VectorSet: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def code_bytes(self) -> int: ...
+
+    @property
+    def trained(self) -> bool: ...
+
+    @property
+    def scores_members(self) -> bool: ...
+
+    @property
+    def memory_bytes(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def train(self, x: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> None: ...
+
+    def add(self, x: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> int:
+        """Encode and append rows; returns the offset of the first."""
+
+    def set(self, ids: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> None:
+        """Re-encode rows in place."""
+
+    def encode(self, x: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint8]:
+        """Codes of rows taken as they are (no cosine normalisation)."""
+
+    def decode(self, codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]: ...
+
+    def codes(self, ids: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint8]:
+        """Stored codes of the given offsets."""
+
+    def score(self, query: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)], ids: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]:
+        """Scores (higher is better) of one query against stored offsets."""
+
+    def state(self) -> dict: ...
+
+    def load_state(self, arrays: Mapping[str, Annotated[NDArray, dict(order='C', device='cpu', writable=False)]]) -> None: ...
+
+class Hnsw:
+    """HNSW graph over the members of a VectorSet."""
+
+    def __init__(self, m: int = 16, ef_construct: int = 100, seed: int = 100) -> None: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def m(self) -> int: ...
+
+    @property
+    def ef_construct(self) -> int: ...
+
+    @property
+    def memory_bytes(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def add(self, set: VectorSet, threads: int = 0) -> None:
+        """Insert the members of `set` the graph does not hold yet."""
+
+    def state(self) -> dict: ...
+
+    def load_state(self, arrays: Mapping[str, Annotated[NDArray, dict(order='C', device='cpu', writable=False)]]) -> None: ...
+
+def search(graph: Hnsw | None, walk: VectorSet, rescore: VectorSet | None, queries: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], limit: int, candidates: int, ef: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, threads: int = 1) -> tuple[NDArray[numpy.int64], NDArray[numpy.float32]]:
+    """
+    Top `limit` offsets and scores (higher is better) per query; -1 / NaN pad missing rows.
+    """

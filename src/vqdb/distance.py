@@ -1,0 +1,48 @@
+"""Distances as the API names them, and the one place engine scores become API scores.
+
+Inside the engine every score is "higher is better": Dot and Cosine as they are, Euclid as the
+negated squared distance, Manhattan as the negated distance. Users see what Qdrant shows:
+similarities for Dot and Cosine, distances (ascending) for Euclid and Manhattan.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+
+
+class Distance(str, Enum):
+    COSINE = "Cosine"
+    DOT = "Dot"
+    EUCLID = "Euclid"
+    MANHATTAN = "Manhattan"
+
+    @classmethod
+    def parse(cls, value: Distance | str) -> Distance:
+        if isinstance(value, Distance):
+            return value
+        for member in cls:
+            if member.value.lower() == str(value).lower():
+                return member
+        names = ", ".join(m.value for m in cls)
+        raise ValueError(f"unknown distance {value!r} (expected one of {names})")
+
+    @property
+    def metric(self) -> str:
+        """The engine's metric name."""
+        return {"Cosine": "cosine", "Dot": "dot", "Euclid": "l2", "Manhattan": "l1"}[self.value]
+
+    @property
+    def ascending(self) -> bool:
+        """True where the API score is a distance (smaller is better)."""
+        return self in (Distance.EUCLID, Distance.MANHATTAN)
+
+    def to_api(self, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Engine scores (higher is better) to the scores users see."""
+        if self is Distance.EUCLID:
+            return np.sqrt(np.maximum(-scores, 0.0))
+        if self is Distance.MANHATTAN:
+            return -scores
+        return scores

@@ -1,0 +1,256 @@
+"""The public index of this layer: vectors under integer ids, a graph or a plain scan, and an
+optional quantized copy searched first and rescored with the originals.
+
+    >>> import numpy as np, vqdb
+    >>> index = vqdb.Index(4, "Cosine", quantization={"scalar": {"type": "int8"}})
+    >>> index.add([1, 2, 3], np.eye(3, 4, dtype=np.float32))
+    >>> params = {"quantization": {"rescore": True}}
+    >>> ids, scores = index.search([1, 0.1, 0, 0], limit=2, params=params)
+    >>> ids.tolist()
+    [1, 2]
+
+Persistence belongs to the layer above: `state()` returns plain numpy arrays and a config dict,
+and `Index.from_state` rebuilds an identical index from them without re-encoding or rebuilding.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from tqdm.auto import tqdm
+
+from vqdb import _core
+from vqdb.distance import Distance
+from vqdb.index import bitset
+from vqdb.params import HnswConfig, SearchParams, from_mapping
+from vqdb.quantization import QuantizationConfig, parse_quantization
+from vqdb.validation import as_ids, as_vectors
+
+Ids = npt.NDArray[np.int64]
+Scores = npt.NDArray[np.float32]
+
+_CHUNK = 10_000  # vectors per native call while a progress bar is shown
+
+
+class Index:
+    """An in-memory vector index.
+
+    dim, distance ("Cosine", "Dot", "Euclid", "Manhattan"); quantization in Qdrant's shape (see
+    vqdb.quantization); hnsw: {"m", "ef_construct"} or None for a plain brute-force index;
+    threads: cores used to build (0 = all).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        distance: Distance | str = Distance.COSINE,
+        *,
+        quantization: QuantizationConfig | Mapping[str, Any] | str | None = None,
+        hnsw: HnswConfig | Mapping[str, Any] | None = HnswConfig(),  # noqa: B008 (frozen)
+        threads: int = 0,
+    ) -> None:
+        if int(dim) < 1:
+            raise ValueError(f"dim must be positive, got {dim}")
+        self.dim = int(dim)
+        self.distance = Distance.parse(distance)
+        self.quantization = parse_quantization(quantization)
+        self.hnsw = None if hnsw is None else from_mapping(HnswConfig, hnsw, "hnsw config")
+        self.threads = int(threads)
+        metric = self.distance.metric
+        self._originals = _core.VectorSet.float32(self.dim, metric)
+        self._quantized = (
+            self.quantization.build(self.dim, self.distance) if self.quantization else None
+        )
+        self._graph = _core.Hnsw(self.hnsw.m, self.hnsw.ef_construct) if self.hnsw else None
+        self._ids: Ids = np.empty(0, dtype=np.int64)
+        self._offsets: dict[int, int] = {}
+        self._alive = bitset.empty(0)
+
+    # ---- size and memory ---------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __contains__(self, point_id: object) -> bool:
+        return point_id in self._offsets
+
+    def memory_usage(self) -> dict[str, int]:
+        """Bytes held in RAM by the originals, the quantized copy and the graph."""
+        return {
+            "originals": self._originals.memory_bytes,
+            "quantized": self._quantized.memory_bytes if self._quantized else 0,
+            "graph": self._graph.memory_bytes if self._graph else 0,
+        }
+
+    @property
+    def code_bytes(self) -> int:
+        """Bytes per vector of what the search walks (the quantized copy when there is one)."""
+        return self._walk_set.code_bytes
+
+    @property
+    def _build_set(self) -> _core.VectorSet:
+        """What the graph is built with: quantized scores where the codec can compare members."""
+        walk = self._walk_set
+        return walk if walk.scores_members else self._originals
+
+    @property
+    def _walk_set(self) -> _core.VectorSet:
+        return self._quantized if self._quantized is not None else self._originals
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    def add(self, ids: Any, vectors: Any, *, progress: bool | None = None) -> None:
+        """Adds vectors under new ids. The quantizer trains on the first batch it is given."""
+        x, _ = as_vectors(vectors, self.dim)
+        new_ids = as_ids(ids, x.shape[0])
+        if np.unique(new_ids).shape[0] != new_ids.shape[0]:
+            raise ValueError("ids must be unique within a batch")
+        present = [int(i) for i in new_ids[:1000] if int(i) in self._offsets] or [
+            int(i) for i in new_ids if int(i) in self._offsets
+        ]
+        if present:
+            raise ValueError(f"id {present[0]} is already in the index")
+        n = x.shape[0]
+        if n == 0:
+            return
+        if self._quantized is not None and not self._quantized.trained:
+            self._quantized.train(x)
+        if progress is None:
+            progress = n >= 100_000 and sys.stderr.isatty()
+        first = self._originals.size
+        chunk = _CHUNK if progress else n
+        with tqdm(total=n, disable=not progress, desc="indexing", unit="vec") as bar:
+            for start in range(0, n, chunk):
+                part = x[start : start + chunk]
+                self._originals.add(part)
+                if self._quantized is not None:
+                    self._quantized.add(part)
+                if self._graph is not None:
+                    self._graph.add(self._build_set, self.threads)
+                bar.update(part.shape[0])
+        self._ids = np.concatenate([self._ids, new_ids])
+        self._offsets.update(zip(new_ids.tolist(), range(first, first + n)))
+        self._alive = bitset.grown(self._alive, first + n)
+        bitset.set_range(self._alive, first, first + n)
+
+    def delete(self, ids: Any) -> None:
+        """Marks ids deleted: never returned again, while the graph still routes through them."""
+        gone = as_ids(ids)
+        missing = [int(i) for i in gone if int(i) not in self._offsets]
+        if missing:
+            raise ValueError(f"id {missing[0]} is not in the index")
+        offsets = np.array([self._offsets.pop(int(i)) for i in gone], dtype=np.int64)
+        bitset.clear_bits(self._alive, offsets)
+
+    # ---- search ------------------------------------------------------------------------------
+
+    def search(
+        self,
+        queries: Any,
+        limit: int = 10,
+        params: SearchParams | Mapping[str, Any] | None = None,
+        *,
+        allowed_ids: Any = None,
+        threads: int = 0,
+    ) -> tuple[Ids, Scores]:
+        """Nearest ids and scores, best first: (limit,) arrays for one query, (n, limit) for a
+        batch. Rows with fewer matches (a restrictive `allowed_ids`) end in -1 / NaN."""
+        if len(self) == 0:
+            raise ValueError("the index is empty: add vectors before searching")
+        if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        if limit > len(self):
+            raise ValueError(f"limit {limit} is larger than the index ({len(self)} vectors)")
+        plan = from_mapping(SearchParams, params, "search params")
+        q, single = as_vectors(queries, self.dim, "queries")
+        graph, walk, rescore, candidates, ef = self._plan(plan, int(limit))
+        offsets, scores = _core.search(
+            graph, walk, rescore, q, int(limit), candidates, ef, self._allowed(allowed_ids), threads
+        )
+        ids = np.where(offsets >= 0, self._ids[offsets], -1)
+        api_scores = self.distance.to_api(scores)
+        return (ids[0], api_scores[0]) if single else (ids, api_scores)
+
+    def _plan(
+        self, params: SearchParams, limit: int
+    ) -> tuple[_core.Hnsw | None, _core.VectorSet, _core.VectorSet | None, int, int]:
+        """Qdrant's semantics: which graph, which scores to walk with, whether to rescore."""
+        if params.exact:
+            return None, self._originals, None, limit, 0
+        ef = params.hnsw_ef or (self.hnsw.ef_construct if self.hnsw else 0)
+        q = params.quantization
+        if self._quantized is None or self.quantization is None or q.ignore:
+            return self._graph, self._originals, None, limit, ef
+        rescore = self.quantization.rescore_by_default if q.rescore is None else q.rescore
+        candidates = max(limit, math.floor((q.oversampling or 1.0) * limit))
+        return self._graph, self._quantized, self._originals if rescore else None, candidates, ef
+
+    def _allowed(self, allowed_ids: Any) -> bitset.Bitset | None:
+        deleted = len(self._offsets) < self._ids.shape[0]
+        if allowed_ids is None:
+            return self._alive if deleted else None
+        wanted = np.array(
+            [self._offsets[i] for i in as_ids(allowed_ids).tolist() if i in self._offsets],
+            dtype=np.int64,
+        )
+        bits = bitset.empty(self._ids.shape[0])
+        bitset.set_bits(bits, wanted)
+        return bits
+
+    # ---- state for the persistence layer -----------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments, as plain data."""
+        from dataclasses import asdict
+
+        quant = None
+        if self.quantization is not None:
+            options = {k: v for k, v in asdict(self.quantization).items() if v is not None}
+            quant = {self.quantization.kind: options}
+        return {
+            "dim": self.dim,
+            "distance": self.distance.value,
+            "quantization": quant,
+            "hnsw": None if self.hnsw is None else asdict(self.hnsw),
+        }
+
+    def state(self) -> dict[str, npt.NDArray[Any]]:
+        """Everything needed to rebuild this index, as named numpy arrays."""
+        arrays: dict[str, npt.NDArray[Any]] = {"ids": self._ids, "alive": self._alive}
+        parts: list[tuple[str, Any]] = [("originals", self._originals)]
+        if self._quantized is not None:
+            parts.append(("quantized", self._quantized))
+        if self._graph is not None:
+            parts.append(("graph", self._graph))
+        for prefix, part in parts:
+            arrays.update({f"{prefix}.{k}": v for k, v in part.state().items()})
+        return arrays
+
+    @classmethod
+    def from_state(
+        cls, config: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]], threads: int = 0
+    ) -> Index:
+        index = cls(**config, threads=threads)
+        for prefix, part in (
+            ("originals", index._originals),
+            ("quantized", index._quantized),
+            ("graph", index._graph),
+        ):
+            if part is not None:
+                part.load_state(
+                    {
+                        k[len(prefix) + 1 :]: v
+                        for k, v in arrays.items()
+                        if k.startswith(prefix + ".")
+                    }
+                )
+        index._ids = np.asarray(arrays["ids"], dtype=np.int64).copy()
+        index._alive = np.asarray(arrays["alive"], dtype=np.uint64).copy()
+        alive = np.flatnonzero(np.unpackbits(index._alive.view(np.uint8), bitorder="little"))
+        index._offsets = {int(index._ids[o]): int(o) for o in alive}
+        return index

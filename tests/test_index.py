@@ -1,0 +1,244 @@
+"""The Index API: search pipeline semantics, deletes, filters, state, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import vqdb
+
+QUANTIZATIONS = [
+    None,
+    {"scalar": {"type": "int8", "quantile": 0.99}},
+    {"binary": {"encoding": "one_bit"}},
+    {"binary": {"encoding": "two_bits", "query_encoding": "scalar8bits"}},
+    {"product": {"compression": "x8"}},
+]
+DISTANCES = ["Cosine", "Dot", "Euclid", "Manhattan"]
+
+
+def data(n: int = 1500, dim: int = 32, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+
+
+def exact(base: np.ndarray, q: np.ndarray, distance: str, k: int) -> np.ndarray:
+    if distance == "Cosine":
+        b = base / np.linalg.norm(base, axis=1, keepdims=True)
+        scores = b @ (q / np.linalg.norm(q))
+    elif distance == "Dot":
+        scores = base @ q
+    elif distance == "Euclid":
+        scores = -((base - q) ** 2).sum(1)
+    else:
+        scores = -np.abs(base - q).sum(1)
+    return np.argsort(-scores, kind="stable")[:k]
+
+
+def build(quantization=None, distance="Cosine", hnsw=True, n=1500, dim=32):
+    base = data(n, dim)
+    index = vqdb.Index(dim, distance, quantization=quantization, hnsw={} if hnsw else None)
+    index.add(np.arange(n) + 1000, base)
+    return index, base
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+@pytest.mark.parametrize("hnsw", [True, False])
+def test_float_search_finds_exact_neighbours(distance: str, hnsw: bool) -> None:
+    index, base = build(distance=distance, hnsw=hnsw)
+    queries = data(50, 32, seed=1)
+    ids, scores = index.search(queries, limit=10, params={"hnsw_ef": 64})
+    assert ids.shape == scores.shape == (50, 10)
+    hits = [len(set(ids[i] - 1000) & set(exact(base, queries[i], distance, 10))) for i in range(50)]
+    assert np.mean(hits) / 10 >= (0.97 if hnsw else 1.0)
+    # API scores: similarities descending, distances ascending.
+    order = np.diff(scores, axis=1)
+    assert (order >= -1e-5).all() if distance in ("Euclid", "Manhattan") else (order <= 1e-5).all()
+
+
+def test_euclid_scores_are_distances() -> None:
+    index, base = build(distance="Euclid", hnsw=False)
+    ids, scores = index.search(base[7], limit=3)
+    assert ids[0] == 1007 and scores[0] == pytest.approx(0.0, abs=1e-3)
+    np.testing.assert_allclose(scores[1], np.linalg.norm(base[ids[1] - 1000] - base[7]), rtol=1e-4)
+
+
+@pytest.mark.parametrize("quantization", QUANTIZATIONS)
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_rescoring_reads_the_originals(quantization, distance: str) -> None:
+    """Zero the originals after indexing: rescored scores must all be exactly 0 (or the
+    distance to zero), proving rescoring reads them and not the codes."""
+    index, base = build(quantization, distance, n=600)
+    zeros = np.zeros_like(base)
+    index._originals.set(np.arange(len(base), dtype=np.uint32), zeros)
+    q = data(5, 32, seed=3)
+    params = {"quantization": {"rescore": True, "oversampling": 2.0}, "exact": False}
+    _, scores = index.search(q, limit=5, params=params)
+    if distance in ("Euclid", "Manhattan"):
+        norms = np.linalg.norm(q, axis=1) if distance == "Euclid" else np.abs(q).sum(1)
+        np.testing.assert_allclose(scores, np.repeat(norms[:, None], 5, axis=1), rtol=1e-5)
+    else:
+        assert (scores == 0).all()
+
+
+def test_search_defaults_follow_qdrant() -> None:
+    binary, _ = build({"binary": {}}, n=600)
+    scalar, _ = build({"scalar": {}}, n=600)
+    q = data(1, 32, seed=5)[0]
+    for index, rescored_by_default in ((binary, True), (scalar, False)):
+        default = index.search(q, 5)[1]
+        rescored = index.search(q, 5, {"quantization": {"rescore": True}})[1]
+        raw = index.search(q, 5, {"quantization": {"rescore": False}})[1]
+        np.testing.assert_array_equal(default, rescored if rescored_by_default else raw)
+
+
+def test_oversampling_improves_recall_with_rescore() -> None:
+    index, base = build({"binary": {"encoding": "one_bit"}}, n=3000, dim=64)
+    q = data(100, 64, seed=9)
+    truth = [exact(base, x, "Cosine", 10) for x in q]
+
+    def recall(os: float) -> float:
+        params = {"hnsw_ef": 400, "quantization": {"rescore": True, "oversampling": os}}
+        ids, _ = index.search(q, 10, params)
+        return float(np.mean([len(set(i - 1000) & set(t)) for i, t in zip(ids, truth)])) / 10
+
+    # Random Gaussian data is the worst case for sign bits: recall climbs only with more
+    # candidates, which is exactly what oversampling + rescoring buys.
+    curve = [recall(os) for os in (1, 4, 16, 32)]
+    assert curve == sorted(curve) and curve[0] < 0.3 and curve[-1] > 0.7
+
+
+def test_ignore_and_exact_use_originals() -> None:
+    index, base = build({"product": {"compression": "x64"}}, n=2000)
+    q = data(30, 32, seed=4)
+    truth = np.array([exact(base, x, "Cosine", 10) for x in q]) + 1000
+    exact_ids, _ = index.search(q, 10, {"exact": True})
+    np.testing.assert_array_equal(exact_ids, truth)
+    ignored, _ = index.search(q, 10, {"hnsw_ef": 200, "quantization": {"ignore": True}})
+    assert np.mean([len(set(a) & set(b)) for a, b in zip(ignored, truth)]) / 10 > 0.95
+
+
+@pytest.mark.parametrize("quantization", QUANTIZATIONS)
+def test_deleted_ids_never_come_back(quantization) -> None:
+    index, base = build(quantization, n=800)
+    gone = np.arange(1000, 1800, 3)
+    index.delete(gone)
+    assert len(index) == 800 - len(gone)
+    ids, _ = index.search(base[::7], 20, {"quantization": {"oversampling": 2.0}})
+    assert not np.isin(ids, gone).any()
+    exact_ids, _ = index.search(base[::7], 20, {"exact": True})
+    assert not np.isin(exact_ids, gone).any()
+    assert 1000 not in index and 1001 in index
+
+
+def test_allowed_ids_restrict_results() -> None:
+    index, base = build(n=1000)
+    allowed = np.arange(1000, 2000, 10)
+    ids, scores = index.search(base[:20], 10, allowed_ids=allowed)
+    assert np.isin(ids, allowed).all()
+    few, few_scores = index.search(base[0], 10, allowed_ids=[1000, 1001, 5])
+    assert set(few[:2]) == {1000, 1001} and (few[2:] == -1).all() and np.isnan(few_scores[2:]).all()
+
+
+@pytest.mark.parametrize("quantization", QUANTIZATIONS)
+def test_state_round_trip_gives_identical_results(quantization) -> None:
+    index, base = build(quantization, n=700)
+    index.delete([1003, 1004])
+    clone = vqdb.Index.from_state(index.config(), index.state())
+    q = data(20, 32, seed=8)
+    for params in ({}, {"exact": True}, {"quantization": {"rescore": True, "oversampling": 3}}):
+        a, sa = index.search(q, 10, params)
+        b, sb = clone.search(q, 10, params)
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(sa, sb)
+    assert len(clone) == len(index)
+
+
+def test_incremental_adds_extend_the_graph() -> None:
+    base = data(1200)
+    index = vqdb.Index(32, "Cosine", quantization={"scalar": {}})
+    for start in range(0, 1200, 300):
+        index.add(np.arange(start, start + 300), base[start : start + 300])
+    ids, _ = index.search(base[1100:1120], 1, {"quantization": {"rescore": True}})
+    np.testing.assert_array_equal(ids[:, 0], np.arange(1100, 1120))
+
+
+def test_single_query_shapes_and_memory_report() -> None:
+    index, base = build({"binary": {}}, n=300)
+    ids, scores = index.search(base[0].tolist(), limit=3)
+    assert ids.shape == (3,) and ids.dtype == np.int64 and scores.dtype == np.float32
+    memory = index.memory_usage()
+    assert memory["quantized"] == 300 * 8 and memory["graph"] > 0
+    assert index.code_bytes == 8  # 32 dims -> one 64-bit word
+
+
+class TestBadInput:
+    def setup_method(self) -> None:
+        self.index, self.base = build({"scalar": {}}, n=200)
+
+    def test_wrong_dimension(self) -> None:
+        with pytest.raises(ValueError, match="expected dim: 32, got 31"):
+            self.index.search(np.zeros(31, np.float32))
+        with pytest.raises(ValueError, match="expected dim: 32, got 3"):
+            self.index.add([1], np.zeros((1, 3)))
+
+    @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+    def test_nan_and_inf(self, bad: float) -> None:
+        v = np.ones(32, np.float32)
+        v[5] = bad
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            self.index.search(v)
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            self.index.add([5000], v[None])
+        assert len(self.index) == 200  # nothing written
+
+    def test_empty_index(self) -> None:
+        with pytest.raises(ValueError, match="empty"):
+            vqdb.Index(4).search(np.ones(4))
+
+    def test_limit(self) -> None:
+        with pytest.raises(ValueError, match="larger than the index"):
+            self.index.search(self.base[0], limit=201)
+        for bad in (0, -1, 2.5, True):
+            with pytest.raises(ValueError, match="limit"):
+                self.index.search(self.base[0], limit=bad)
+
+    def test_unknown_options(self) -> None:
+        with pytest.raises(ValueError, match="unknown search params option.*hnsw_eff"):
+            self.index.search(self.base[0], params={"hnsw_eff": 10})
+        with pytest.raises(ValueError, match="unknown quantization search params option"):
+            self.index.search(self.base[0], params={"quantization": {"oversample": 2}})
+        with pytest.raises(ValueError, match="oversampling"):
+            self.index.search(self.base[0], params={"quantization": {"oversampling": 0.5}})
+        with pytest.raises(ValueError, match="unknown distance"):
+            vqdb.Index(4, "Hamming")
+        with pytest.raises(ValueError, match="unknown binary encoding"):
+            vqdb.Index(4, quantization={"binary": {"encoding": "three_bits"}})
+        with pytest.raises(ValueError, match="unknown product compression"):
+            vqdb.Index(4, quantization={"product": {"compression": "x3"}})
+        with pytest.raises(ValueError, match="unknown quantization method"):
+            vqdb.Index(4, quantization={"lattice": {}})
+        with pytest.raises(ValueError, match="unknown scalar quantization option"):
+            vqdb.Index(4, quantization={"scalar": {"bits": 4}})
+        with pytest.raises(ValueError, match="unknown hnsw config option"):
+            vqdb.Index(4, hnsw={"M": 8})
+
+    def test_ids(self) -> None:
+        with pytest.raises(ValueError, match="already in the index"):
+            self.index.add([1000], self.base[:1])
+        with pytest.raises(ValueError, match="unique"):
+            self.index.add([7, 7], self.base[:2])
+        with pytest.raises(ValueError, match="2 ids for 1 vectors"):
+            self.index.add([8, 9], self.base[:1])
+        with pytest.raises(ValueError, match="non-negative"):
+            self.index.add([-1], self.base[:1])
+        with pytest.raises(ValueError, match="integers"):
+            self.index.add(["a"], self.base[:1])
+        with pytest.raises(ValueError, match="not in the index"):
+            self.index.delete([123456])
+        assert len(self.index) == 200
+
+    def test_not_numeric(self) -> None:
+        with pytest.raises(ValueError, match="numeric"):
+            self.index.search(["x"] * 32)
+        with pytest.raises(ValueError, match="2-d"):
+            self.index.search(np.zeros((2, 2, 32)))

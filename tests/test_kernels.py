@@ -1,0 +1,115 @@
+"""Every kernel at every SIMD level this CPU has, against a numpy float64 reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vqdb import _core
+
+DIMS = [1, 3, 17, 97, 1023, 1536]
+
+
+def floats(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """Normal values with rows of zeros and rows of large values mixed in."""
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    x[0] = 0.0
+    x[1] *= 1e3
+    x[2, ::2] = 0.0
+    return x
+
+
+def tolerance(reference: np.ndarray, magnitude: np.ndarray, dim: int) -> np.ndarray:
+    # float32 accumulation error grows with sqrt(dim) in practice; bound it generously by dim.
+    return 1e-5 + 2e-6 * dim * magnitude
+
+
+@pytest.mark.parametrize("dim", DIMS)
+def test_float_kernels(simd_level: str, dim: int) -> None:
+    rng = np.random.default_rng(dim)
+    a, b = floats(rng, 8, dim), floats(rng, 8, dim)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    cases = {
+        _core.dot_f32: ((a64 * b64).sum(1), (np.abs(a64) * np.abs(b64)).sum(1)),
+        _core.l2_f32: (((a64 - b64) ** 2).sum(1), ((np.abs(a64) + np.abs(b64)) ** 2).sum(1)),
+        _core.l1_f32: (np.abs(a64 - b64).sum(1), (np.abs(a64) + np.abs(b64)).sum(1)),
+    }
+    for kernel, (reference, magnitude) in cases.items():
+        got = kernel(a, b)
+        assert got.dtype == np.float32 and got.shape == (8,)
+        np.testing.assert_array_less(np.abs(got - reference), tolerance(reference, magnitude, dim))
+
+
+@pytest.mark.parametrize("dim", DIMS)
+def test_u8_kernels_are_exact(simd_level: str, dim: int) -> None:
+    rng = np.random.default_rng(dim)
+    a = rng.integers(0, 128, (8, dim), dtype=np.uint8)
+    b = rng.integers(0, 128, (8, dim), dtype=np.uint8)
+    a[0], b[1] = 0, 127  # extremes: all zero, all at the 7-bit maximum
+    a[2] = 127
+    a64, b64 = a.astype(np.int64), b.astype(np.int64)
+    np.testing.assert_array_equal(_core.dot_u8(a, b), (a64 * b64).sum(1))
+    np.testing.assert_array_equal(_core.l2_u8(a, b), ((a64 - b64) ** 2).sum(1))
+    np.testing.assert_array_equal(_core.l1_u8(a, b), np.abs(a64 - b64).sum(1))
+
+
+def popcount(x: np.ndarray) -> np.ndarray:
+    return np.unpackbits(x.view(np.uint8), axis=-1).sum(-1)
+
+
+@pytest.mark.parametrize("dim", DIMS)
+def test_binary_kernels(simd_level: str, dim: int) -> None:
+    words = (dim + 63) // 64
+    rng = np.random.default_rng(dim)
+    a = rng.integers(0, 2**63, (8, words), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = rng.integers(0, 2**63, (8, words), dtype=np.uint64)
+    a[0] = 0
+    b[1] = np.uint64(2**64 - 1)
+    np.testing.assert_array_equal(_core.hamming_b1(a, b), popcount(a ^ b))
+    for n_planes in (1, 4, 8, 9):
+        planes = rng.integers(0, 2**63, (n_planes, words), dtype=np.uint64)
+        counts = _core.andpop_b1(planes, b)
+        expected = np.stack([popcount(planes[p] & b) for p in range(n_planes)], axis=1)
+        np.testing.assert_array_equal(counts, expected)
+
+
+@pytest.mark.parametrize("n_sub", [1, 3, 17, 97, 384])
+def test_pq_adc(simd_level: str, n_sub: int) -> None:
+    rng = np.random.default_rng(n_sub)
+    table = rng.standard_normal((n_sub, 256)).astype(np.float32)
+    codes = rng.integers(0, 256, (16, n_sub), dtype=np.uint8)
+    codes[0] = 255
+    expected = table.astype(np.float64)[np.arange(n_sub), codes].sum(1)
+    np.testing.assert_allclose(_core.adc_pq(table, codes), expected, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 8, 16])
+def test_pq_assign_matches_reference_and_every_isa(simd_level: str, width: int) -> None:
+    rng = np.random.default_rng(width)
+    x = rng.standard_normal((300, width)).astype(np.float32)
+    centroids = rng.standard_normal((width, 256)).astype(np.float32)
+    centroids[:, 7] = centroids[:, 3]  # a tie: the lower index must win
+    x[0] = centroids[:, 3]
+    codes, dists = _core.pq_assign(x, centroids)
+    d64 = ((x.astype(np.float64)[:, :, None] - centroids[None]) ** 2).sum(1)
+    np.testing.assert_allclose(dists, d64.min(1), rtol=1e-5, atol=1e-5)
+    assert codes[0] == 3
+    # Codes are bit-identical to the serial kernel's, whatever the ISA.
+    _core.set_simd_level("serial")
+    serial_codes, serial_dists = _core.pq_assign(x, centroids)
+    np.testing.assert_array_equal(codes, serial_codes)
+    np.testing.assert_array_equal(dists, serial_dists)
+
+
+def test_simd_levels() -> None:
+    assert _core.simd_level() in ("serial", "avx2", "avx512")
+    with pytest.raises(ValueError, match="unknown SIMD level"):
+        _core.set_simd_level("sse9")
+    if _core.max_simd_level() != "avx512":
+        with pytest.raises(ValueError, match="not supported"):
+            _core.set_simd_level("avx512")
+
+
+def test_kernels_reject_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match="same shape"):
+        _core.dot_f32(np.zeros((2, 3), np.float32), np.zeros((2, 4), np.float32))
