@@ -1,0 +1,115 @@
+"""Helpers shared by the benchmarks: load a dataset folder, score recall, time queries.
+
+A dataset folder (see shared/data/README.md) holds base.npy, queries.npy (float32) and
+gt_<metric>.npy: int32 (nq, 100) ids of the exact neighbours, best first.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+def load(
+    folder: str | Path, metric: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Return (base, queries, gt, metric) from a dataset folder.
+
+    metric picks gt_<metric>.npy; None takes the folder's only ground-truth file.
+    """
+    folder = Path(folder)
+    if metric is None:
+        gt_files = sorted(folder.glob("gt_*.npy"))
+        if len(gt_files) != 1:
+            raise ValueError(f"{folder}: expected one gt_*.npy, found {len(gt_files)}; pass metric")
+        gt_path = gt_files[0]
+        metric = gt_path.stem[len("gt_") :]
+    else:
+        gt_path = folder / f"gt_{metric}.npy"
+    base = np.load(folder / "base.npy").astype(np.float32, copy=False)
+    queries = np.load(folder / "queries.npy").astype(np.float32, copy=False)
+    return base, queries, np.load(gt_path), metric
+
+
+def normalize(x: np.ndarray) -> np.ndarray:
+    """Unit-normalise rows (float32), for engines that do inner product rather than cosine.
+
+    GloVe is raw, so cosine ground truth only matches inner product after this.
+    """
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return (x / np.maximum(norms, 1e-30)).astype(np.float32)
+
+
+def pad_ids(found: Sequence[Any], k: int) -> np.ndarray:
+    """Stack per-query id lists of any length into an int64 (nq, k) array, -1 padded."""
+    out = np.full((len(found), k), -1, dtype=np.int64)
+    for row, ids in zip(out, found, strict=True):
+        ids = np.asarray(ids, dtype=np.int64)[:k]
+        row[: len(ids)] = ids
+    return out
+
+
+def recall_at_k(found_ids: Any, gt: np.ndarray, k: int = 10) -> float:
+    """Mean fraction of the true top-k found in the first k returned ids.
+
+    found_ids: (nq, >=k) ids, -1 for padding, or a list of per-query id lists.
+    Counting from the ground-truth side means padding and duplicates never score.
+    """
+    found = pad_ids(found_ids, k) if not isinstance(found_ids, np.ndarray) else found_ids
+    found = found[:, :k]
+    true = gt[: len(found), :k]
+    hits = (true[:, :, None] == found[:, None, :]).any(axis=2)
+    return float(hits.sum(axis=1).mean() / k)
+
+
+class Timer:
+    """Context manager measuring wall seconds: `with Timer() as t: ...; t.seconds`."""
+
+    def __enter__(self) -> Timer:
+        self.seconds = 0.0
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._start
+
+
+class Measured(NamedTuple):
+    qps: float  # median over the repeats
+    cores: float  # process CPU seconds / wall seconds: ~1.0 for a single-threaded search
+    results: list[Any]  # fn's return value per query, from the last repeat
+
+
+def qps(
+    fn: Callable[[np.ndarray], Any],
+    queries: np.ndarray,
+    repeat: int = 3,
+    warmup_s: float = 0.2,
+) -> Measured:
+    """Time fn(query) called once per query, like a service answering one request at a time.
+
+    The machine is noisy, so take the median of `repeat` (>= 3) passes. An untimed warm-up
+    of warmup_s seconds first pages in the index and lets the threads that built it go idle
+    (OpenMP workers spin on the second core for a while after a parallel build).
+    """
+    repeat = max(repeat, 3)
+    start, i = time.perf_counter(), 0
+    while time.perf_counter() - start < warmup_s:
+        fn(queries[i % len(queries)])
+        i += 1
+    rates, cores = [], []
+    results: list[Any] = []
+    for _ in range(repeat):
+        results = []
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for q in queries:
+            results.append(fn(q))
+        wall = time.perf_counter() - wall0
+        rates.append(len(queries) / wall)
+        cores.append((time.process_time() - cpu0) / wall)
+    return Measured(statistics.median(rates), statistics.median(cores), results)
