@@ -66,6 +66,7 @@ def test_binary_kernels(simd_level: str, dim: int) -> None:
     a[0] = 0
     b[1] = np.uint64(2**64 - 1)
     np.testing.assert_array_equal(_core.hamming_b1(a, b), popcount(a ^ b))
+    np.testing.assert_array_equal(_core.hamming_b1_rows(a[3], b), popcount(a[3] ^ b))
     for n_planes in (1, 4, 8, 9):
         planes = rng.integers(0, 2**63, (n_planes, words), dtype=np.uint64)
         counts = _core.andpop_b1(planes, b)

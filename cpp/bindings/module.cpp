@@ -130,6 +130,13 @@ NB_MODULE(_core, m) {
   m.def("l2_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().l2_u8); }, "a"_a, "b"_a);
   m.def("l1_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().l1_u8); }, "a"_a, "b"_a);
   m.def("hamming_b1", [](In2<uint64_t> a, In2<uint64_t> b) { return rowwise<uint64_t, uint32_t>(a, b, simd::active().hamming_b1); }, "a"_a, "b"_a);
+  m.def("hamming_b1_rows", [](In1<uint64_t> query, In2<uint64_t> rows) {
+    require(query.shape(0) == rows.shape(1), "query and rows must have the same number of words");
+    auto out = empty<uint32_t>({rows.shape(0)});
+    nb::gil_scoped_release release;
+    simd::active().hamming_b1_rows(query.data(), rows.data(), rows.shape(0), rows.shape(1), out.data());
+    return out;
+  }, "query"_a, "rows"_a, "out[i] = popcount(query ^ rows[i])");
   m.def("andpop_b1", [](In2<uint64_t> planes, In2<uint64_t> x) {
     require(planes.shape(1) == x.shape(1), "planes and codes must have the same number of words");
     auto out = empty<uint32_t>({x.shape(0), planes.shape(0)});

@@ -48,9 +48,13 @@ class HammingScorer final : public QueryScorer {
   }
 
   void score_range(uint32_t first, size_t n, float* out) const override {
-    const uint64_t* row = base_ + size_t(first) * words_;
-    for (size_t i = 0; i < n; ++i, row += words_)
-      out[i] = -float(kernel_(query_.data(), row, words_));
+    constexpr size_t kBlock = 256;
+    uint32_t counts[kBlock];
+    for (size_t done = 0; done < n; done += kBlock) {
+      const size_t m = std::min(kBlock, n - done);
+      rows_(query_.data(), base_ + (size_t(first) + done) * words_, m, words_, counts);
+      for (size_t i = 0; i < m; ++i) out[done + i] = -float(counts[i]);
+    }
   }
 
  private:
@@ -58,6 +62,8 @@ class HammingScorer final : public QueryScorer {
   size_t words_;
   std::vector<uint64_t> query_;
   uint32_t (*kernel_)(const uint64_t*, const uint64_t*, size_t);
+  void (*rows_)(const uint64_t*, const uint64_t*, size_t, size_t, uint32_t*) =
+      simd::active().hamming_b1_rows;
 };
 
 class PlaneScorer final : public QueryScorer {

@@ -12,12 +12,18 @@ std::vector<Neighbor> plain_search(const QueryScorer& query, size_t n, size_t k,
   constexpr size_t kBlock = 1024;
   TopK top(k);
   float scores[kBlock];
+  // Ids rise through the scan, so a later equal score never beats the current worst: a strict
+  // compare against a cached threshold rejects almost every row with one branch.
+  float threshold = -INFINITY;
   for (size_t first = 0; first < n; first += kBlock) {
     const size_t m = std::min(kBlock, n - first);
     query.score_range(uint32_t(first), m, scores);
     for (size_t i = 0; i < m; ++i) {
+      if (!(scores[i] > threshold) && top.full()) continue;
       const uint32_t id = uint32_t(first + i);
-      if (top.admits(scores[i]) && allowed_id(allowed, id)) top.push({scores[i], id});
+      if (!allowed_id(allowed, id)) continue;
+      top.push({scores[i], id});
+      if (top.full()) threshold = top.worst();
     }
   }
   return std::move(top.sorted());

@@ -25,6 +25,9 @@ struct Kernels {
   int32_t (*l1_u8)(const uint8_t* a, const uint8_t* b, size_t dim);
   // Bit strings of `words` 64-bit words: popcount(a ^ b).
   uint32_t (*hamming_b1)(const uint64_t* a, const uint64_t* b, size_t words);
+  // The plain scan's form: out[i] = hamming(query, rows + i * words) for n consecutive rows.
+  void (*hamming_b1_rows)(const uint64_t* query, const uint64_t* rows, size_t n, size_t words,
+                          uint32_t* out);
   // Asymmetric binary: counts[p] = popcount(planes[p] & x) for each of `planes` query planes
   // (each `words` long, stored one after another).
   void (*andpop_b1)(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words,
@@ -45,6 +48,10 @@ Level max_level();
 void set_level(Level level);
 const char* level_name(Level level);
 Level parse_level(const std::string& name);
+
+// Table lookups are load-bound and scalar loads beat vpgatherdd on current x86 cores, so every
+// table uses this unrolled serial kernel for adc_pq.
+float adc_pq_serial(const float* table, const uint8_t* codes, size_t n_sub);
 
 // One table per ISA, defined in kernels_<isa>.cpp.
 extern const Kernels kSerial;

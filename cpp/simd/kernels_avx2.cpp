@@ -143,6 +143,11 @@ uint32_t hamming_b1_avx2(const uint64_t* a, const uint64_t* b, size_t words) {
   return uint32_t(s0 + s1 + s2 + s3);
 }
 
+void hamming_b1_rows_avx2(const uint64_t* query, const uint64_t* rows, size_t n, size_t words,
+                          uint32_t* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = hamming_b1_avx2(query, rows + i * words, words);
+}
+
 void andpop_b1_avx2(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words,
                     uint32_t* counts) {
   for (size_t p = 0; p < n_planes; ++p) counts[p] = 0;
@@ -151,21 +156,6 @@ void andpop_b1_avx2(const uint64_t* planes, size_t n_planes, const uint64_t* x, 
     for (size_t p = 0; p < n_planes; ++p)
       counts[p] += uint32_t(_mm_popcnt_u64(planes[p * words + i] & xi));
   }
-}
-
-float adc_pq_avx2(const float* table, const uint8_t* codes, size_t n_sub) {
-  const __m256i step = _mm256_set1_epi32(8 * 256);
-  __m256i offsets = _mm256_setr_epi32(0, 256, 512, 768, 1024, 1280, 1536, 1792);
-  __m256 acc = _mm256_setzero_ps();
-  size_t m = 0;
-  for (; m + 8 <= n_sub; m += 8) {
-    const __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + m)));
-    acc = _mm256_add_ps(acc, _mm256_i32gather_ps(table, _mm256_add_epi32(c, offsets), 4));
-    offsets = _mm256_add_epi32(offsets, step);
-  }
-  float s = hsum(acc);
-  for (; m < n_sub; ++m) s += table[m * 256 + codes[m]];
-  return s;
 }
 
 void pq_assign_avx2(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,
@@ -210,8 +200,9 @@ void pq_assign_avx2(const float* x, size_t n, size_t stride, size_t w, const flo
 
 }  // namespace
 
-const Kernels kAvx2 = {dot_f32_avx2, l2_f32_avx2, l1_f32_avx2,    dot_u8_avx2,
-                       l2_u8_avx2,   l1_u8_avx2,  hamming_b1_avx2, andpop_b1_avx2,
-                       adc_pq_avx2,  pq_assign_avx2};
+const Kernels kAvx2 = {dot_f32_avx2,    l2_f32_avx2,          l1_f32_avx2,
+                       dot_u8_avx2,     l2_u8_avx2,           l1_u8_avx2,
+                       hamming_b1_avx2, hamming_b1_rows_avx2, andpop_b1_avx2,
+                       adc_pq_serial,   pq_assign_avx2};
 
 }  // namespace vqdb::simd

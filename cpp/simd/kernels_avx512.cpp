@@ -111,6 +111,27 @@ uint32_t hamming_b1_avx512(const uint64_t* a, const uint64_t* b, size_t words) {
   return uint32_t(_mm512_reduce_add_epi64(acc));
 }
 
+// The query stays in registers; codes of up to 1024 bits take two (masked) loads per row.
+void hamming_b1_rows_avx512(const uint64_t* query, const uint64_t* rows, size_t n, size_t words,
+                            uint32_t* out) {
+  if (words > 16) {
+    for (size_t i = 0; i < n; ++i) out[i] = hamming_b1_avx512(query, rows + i * words, words);
+    return;
+  }
+  const __mmask8 m0 = tail8(words < 8 ? words : 8);
+  const __mmask8 m1 = tail8(words > 8 ? words - 8 : 0);
+  const __m512i q0 = _mm512_maskz_loadu_epi64(m0, query);
+  const __m512i q1 = _mm512_maskz_loadu_epi64(m1, query + 8);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t* r = rows + i * words;
+    __m512i c = _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_maskz_loadu_epi64(m0, r), q0));
+    if (m1)
+      c = _mm512_add_epi64(
+          c, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_maskz_loadu_epi64(m1, r + 8), q1)));
+    out[i] = uint32_t(_mm512_reduce_add_epi64(c));
+  }
+}
+
 void andpop_b1_avx512(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words,
                       uint32_t* counts) {
   // Each stored word is loaded once and and-ed with every query plane (up to 8 accumulators).
@@ -129,19 +150,6 @@ void andpop_b1_avx512(const uint64_t* planes, size_t n_planes, const uint64_t* x
     }
     for (size_t p = 0; p < np; ++p) counts[p0 + p] = uint32_t(_mm512_reduce_add_epi64(acc[p]));
   }
-}
-
-float adc_pq_avx512(const float* table, const uint8_t* codes, size_t n_sub) {
-  const __m512i lane = _mm512_mullo_epi32(
-      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(256));
-  __m512 acc = _mm512_setzero_ps();
-  for (size_t m = 0; m < n_sub; m += 16) {
-    const __mmask16 k = tail16(n_sub - m < 16 ? n_sub - m : 16);
-    const __m512i c = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, codes + m));
-    const __m512i idx = _mm512_add_epi32(_mm512_add_epi32(c, lane), _mm512_set1_epi32(int(m * 256)));
-    acc = _mm512_add_ps(acc, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, table, 4));
-  }
-  return _mm512_reduce_add_ps(acc);
 }
 
 void pq_assign_avx512(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,
@@ -178,8 +186,9 @@ void pq_assign_avx512(const float* x, size_t n, size_t stride, size_t w, const f
 
 }  // namespace
 
-const Kernels kAvx512 = {dot_f32_avx512, l2_f32_avx512, l1_f32_avx512,    dot_u8_avx512,
-                         l2_u8_avx512,   l1_u8_avx512,  hamming_b1_avx512, andpop_b1_avx512,
-                         adc_pq_avx512,  pq_assign_avx512};
+const Kernels kAvx512 = {dot_f32_avx512,    l2_f32_avx512,          l1_f32_avx512,
+                         dot_u8_avx512,     l2_u8_avx512,           l1_u8_avx512,
+                         hamming_b1_avx512, hamming_b1_rows_avx512, andpop_b1_avx512,
+                         adc_pq_serial,     pq_assign_avx512};
 
 }  // namespace vqdb::simd

@@ -34,6 +34,9 @@ def l1_u8(a: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C',
 
 def hamming_b1(a: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]: ...
 
+def hamming_b1_rows(query: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], rows: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]:
+    """out[i] = popcount(query ^ rows[i])"""
+
 def andpop_b1(planes: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]:
     """counts[i, p] = popcount(planes[p] & x[i])"""
 
