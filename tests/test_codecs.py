@@ -156,3 +156,16 @@ def test_state_round_trip() -> None:
         ids = np.arange(0, len(x), 7, dtype=np.uint32)
         np.testing.assert_array_equal(t.codes(ids), s.codes(ids))
         np.testing.assert_array_equal(t.score(x[0], ids), s.score(x[0], ids))
+
+
+def test_product_plain_scan_tracks_the_exact_table() -> None:
+    """The plain scan sums a uint8 copy of the lookup table: close to the float sums."""
+    x = sample(3000)
+    s = trained("product:4", x, "dot")
+    s.add(x)
+    q = x[3]
+    exact = s.score(q, np.arange(len(x), dtype=np.uint32))
+    # search(None, ...) is the plain scan, which scores through score_range (the uint8 table).
+    ids, scores = _core.search(None, s, None, q[None], 50, 50, 0, None, 1)
+    np.testing.assert_allclose(scores[0], exact[ids[0]], atol=0.01 * np.abs(exact).max())
+    assert len(set(ids[0]) & set(np.argsort(-exact)[:50])) >= 45

@@ -52,6 +52,8 @@ Level parse_level(const std::string& name);
 // Table lookups are load-bound and scalar loads beat vpgatherdd on current x86 cores, so every
 // table uses this unrolled serial kernel for adc_pq.
 float adc_pq_serial(const float* table, const uint8_t* codes, size_t n_sub);
+// The same sum over a uint8 table (a quarter of the size, so it stays in L1 for the plain scan).
+uint32_t adc_pq_u8(const uint8_t* table, const uint8_t* codes, size_t n_sub);
 
 // One table per ISA, defined in kernels_<isa>.cpp.
 extern const Kernels kSerial;
