@@ -67,11 +67,10 @@ def test_binary_kernels(simd_level: str, dim: int) -> None:
     b[1] = np.uint64(2**64 - 1)
     np.testing.assert_array_equal(_core.hamming_b1(a, b), popcount(a ^ b))
     np.testing.assert_array_equal(_core.hamming_b1_rows(a[3], b), popcount(a[3] ^ b))
-    for n_planes in (1, 4, 8, 9):
+    for n_planes in (1, 4, 8):
         planes = rng.integers(0, 2**63, (n_planes, words), dtype=np.uint64)
-        counts = _core.andpop_b1(planes, b)
-        expected = np.stack([popcount(planes[p] & b) for p in range(n_planes)], axis=1)
-        np.testing.assert_array_equal(counts, expected)
+        expected = sum(popcount(planes[p] & b).astype(np.int64) << p for p in range(n_planes))
+        np.testing.assert_array_equal(_core.andpop_b1(planes, b), expected)
 
 
 @pytest.mark.parametrize("n_sub", [1, 3, 17, 97, 384])

@@ -139,13 +139,14 @@ NB_MODULE(_core, m) {
   }, "query"_a, "rows"_a, "out[i] = popcount(query ^ rows[i])");
   m.def("andpop_b1", [](In2<uint64_t> planes, In2<uint64_t> x) {
     require(planes.shape(1) == x.shape(1), "planes and codes must have the same number of words");
-    auto out = empty<uint32_t>({x.shape(0), planes.shape(0)});
+    require(planes.shape(0) <= 8, "at most 8 query planes");
+    auto out = empty<uint32_t>({x.shape(0)});
     nb::gil_scoped_release release;
     for (size_t i = 0; i < x.shape(0); ++i)
-      simd::active().andpop_b1(planes.data(), planes.shape(0), x.data() + i * x.shape(1), x.shape(1),
-                               out.data() + i * planes.shape(0));
+      out.data()[i] = simd::active().andpop_b1(planes.data(), planes.shape(0),
+                                               x.data() + i * x.shape(1), x.shape(1));
     return out;
-  }, "planes"_a, "x"_a, "counts[i, p] = popcount(planes[p] & x[i])");
+  }, "planes"_a, "x"_a, "out[i] = sum over p of 2^p * popcount(planes[p] & x[i])");
   m.def("adc_pq", [](In2<float> table, In2<uint8_t> codes) {
     require(table.shape(1) == 256, "the table must have 256 columns");
     require(codes.shape(1) == table.shape(0), "codes must have one byte per table row");

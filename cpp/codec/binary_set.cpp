@@ -82,10 +82,7 @@ class PlaneScorer final : public QueryScorer {
 
  private:
   float one(uint32_t id) const {
-    uint32_t counts[8];
-    kernel_(planes_.data(), n_planes_, base_ + size_t(id) * words_, words_, counts);
-    uint32_t weighted = 0;
-    for (size_t p = 0; p < n_planes_; ++p) weighted += counts[p] << p;
+    const uint32_t weighted = kernel_(planes_.data(), n_planes_, base_ + size_t(id) * words_, words_);
     return lo_ * float(popcounts_[id]) + step_ * float(weighted);
   }
 
@@ -95,7 +92,7 @@ class PlaneScorer final : public QueryScorer {
   std::vector<uint64_t> planes_;
   size_t n_planes_;
   float lo_, step_;
-  void (*kernel_)(const uint64_t*, size_t, const uint64_t*, size_t, uint32_t*);
+  uint32_t (*kernel_)(const uint64_t*, size_t, const uint64_t*, size_t);
 };
 
 class BinarySet final : public VectorSet {

@@ -28,10 +28,9 @@ struct Kernels {
   // The plain scan's form: out[i] = hamming(query, rows + i * words) for n consecutive rows.
   void (*hamming_b1_rows)(const uint64_t* query, const uint64_t* rows, size_t n, size_t words,
                           uint32_t* out);
-  // Asymmetric binary: counts[p] = popcount(planes[p] & x) for each of `planes` query planes
-  // (each `words` long, stored one after another).
-  void (*andpop_b1)(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words,
-                    uint32_t* counts);
+  // Asymmetric binary: sum over p of 2^p * popcount(planes[p] & x), the dot product of a query
+  // quantized to n_planes <= 8 bits (bit plane p stored at planes + p * words) with bits x.
+  uint32_t (*andpop_b1)(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words);
   // Product quantization, asymmetric distance: sum over m of table[m * 256 + codes[m]].
   float (*adc_pq)(const float* table, const uint8_t* codes, size_t n_sub);
   // Product quantization, encoding: for each of n rows (width w <= 16, `stride` floats apart),

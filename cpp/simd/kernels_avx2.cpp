@@ -148,14 +148,15 @@ void hamming_b1_rows_avx2(const uint64_t* query, const uint64_t* rows, size_t n,
   for (size_t i = 0; i < n; ++i) out[i] = hamming_b1_avx2(query, rows + i * words, words);
 }
 
-void andpop_b1_avx2(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words,
-                    uint32_t* counts) {
-  for (size_t p = 0; p < n_planes; ++p) counts[p] = 0;
+uint32_t andpop_b1_avx2(const uint64_t* planes, size_t n_planes, const uint64_t* x,
+                        size_t words) {
+  uint64_t s = 0;
   for (size_t i = 0; i < words; ++i) {
     const uint64_t xi = x[i];
     for (size_t p = 0; p < n_planes; ++p)
-      counts[p] += uint32_t(_mm_popcnt_u64(planes[p * words + i] & xi));
+      s += uint64_t(_mm_popcnt_u64(planes[p * words + i] & xi)) << p;
   }
+  return uint32_t(s);
 }
 
 void pq_assign_avx2(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,

@@ -132,24 +132,20 @@ void hamming_b1_rows_avx512(const uint64_t* query, const uint64_t* rows, size_t 
   }
 }
 
-void andpop_b1_avx512(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words,
-                      uint32_t* counts) {
-  // Each stored word is loaded once and and-ed with every query plane (up to 8 accumulators).
-  constexpr size_t kMaxPlanes = 8;
-  for (size_t p0 = 0; p0 < n_planes; p0 += kMaxPlanes) {
-    const size_t np = n_planes - p0 < kMaxPlanes ? n_planes - p0 : kMaxPlanes;
-    __m512i acc[kMaxPlanes];
-    for (size_t p = 0; p < np; ++p) acc[p] = _mm512_setzero_si512();
-    for (size_t i = 0; i < words; i += 8) {
-      const __mmask8 m = tail8(words - i < 8 ? words - i : 8);
-      const __m512i xv = _mm512_maskz_loadu_epi64(m, x + i);
-      for (size_t p = 0; p < np; ++p) {
-        const __m512i qv = _mm512_maskz_loadu_epi64(m, planes + (p0 + p) * words + i);
-        acc[p] = _mm512_add_epi64(acc[p], _mm512_popcnt_epi64(_mm512_and_si512(qv, xv)));
-      }
+// The plane weights are applied in the vector accumulator, so each vector needs one reduction.
+uint32_t andpop_b1_avx512(const uint64_t* planes, size_t n_planes, const uint64_t* x,
+                          size_t words) {
+  __m512i acc = _mm512_setzero_si512();
+  for (size_t i = 0; i < words; i += 8) {
+    const __mmask8 m = tail8(words - i < 8 ? words - i : 8);
+    const __m512i xv = _mm512_maskz_loadu_epi64(m, x + i);
+    for (size_t p = 0; p < n_planes; ++p) {
+      const __m512i qv = _mm512_maskz_loadu_epi64(m, planes + p * words + i);
+      const __m512i c = _mm512_popcnt_epi64(_mm512_and_si512(qv, xv));
+      acc = _mm512_add_epi64(acc, _mm512_sll_epi64(c, _mm_cvtsi32_si128(int(p))));
     }
-    for (size_t p = 0; p < np; ++p) counts[p0 + p] = uint32_t(_mm512_reduce_add_epi64(acc[p]));
   }
+  return uint32_t(_mm512_reduce_add_epi64(acc));
 }
 
 void pq_assign_avx512(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,

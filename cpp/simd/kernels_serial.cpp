@@ -89,14 +89,16 @@ void hamming_b1_rows_serial(const uint64_t* query, const uint64_t* rows, size_t 
   for (size_t i = 0; i < n; ++i) out[i] = hamming_b1_serial(query, rows + i * words, words);
 }
 
-void andpop_b1_serial(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words,
-                      uint32_t* counts) {
+uint32_t andpop_b1_serial(const uint64_t* planes, size_t n_planes, const uint64_t* x,
+                          size_t words) {
+  uint32_t s = 0;
   for (size_t p = 0; p < n_planes; ++p) {
     const uint64_t* q = planes + p * words;
-    uint32_t s = 0;
-    for (size_t i = 0; i < words; ++i) s += uint32_t(__builtin_popcountll(q[i] & x[i]));
-    counts[p] = s;
+    uint32_t count = 0;
+    for (size_t i = 0; i < words; ++i) count += uint32_t(__builtin_popcountll(q[i] & x[i]));
+    s += count << p;
   }
+  return s;
 }
 
 void pq_assign_serial(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,

@@ -38,7 +38,7 @@ def hamming_b1_rows(query: Annotated[NDArray[numpy.uint64], dict(shape=(None,), 
     """out[i] = popcount(query ^ rows[i])"""
 
 def andpop_b1(planes: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]:
-    """counts[i, p] = popcount(planes[p] & x[i])"""
+    """out[i] = sum over p of 2^p * popcount(planes[p] & x[i])"""
 
 def adc_pq(table: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]: ...
 
