@@ -39,7 +39,7 @@ class Mode:
 
     def config(self) -> dict[str, Any] | None:
         if self.method == "scalar":
-            return {"scalar": {"type": "int8"}}
+            return {"scalar": {"type": "int8", "quantile": 0.99}}
         if self.method == "binary":
             return {"binary": {"encoding": self.encoding, "query_encoding": self.query_encoding}}
         if self.method == "product":

@@ -72,7 +72,9 @@ def test_scalar_error_bound() -> None:
     inside = (x >= lo) & (x <= lo + 127 * alpha)
     err = np.abs(s.decode(s.encode(x)) - x)
     assert err[inside].max() <= alpha / 2 * (1 + 1e-4)
-    assert inside.mean() > 0.98  # quantile 0.99 keeps about 99% of values inside the bounds
+    # Qdrant's rule trims n_rows * (1 - q) / 2 values at each end of the rows' values: only the
+    # rarest outliers fall outside.
+    assert 0.9999 < inside.mean() < 1.0
 
 
 @pytest.mark.parametrize("sub_dim", [1, 2, 4, 8, 16])

@@ -50,10 +50,10 @@ def test_float32_hnsw(name: str) -> None:
 
 @pytest.mark.parametrize("name", TEXT_SETS)
 def test_scalar_with_rescore(name: str) -> None:
-    scalar = '{"scalar": {"type": "int8"}}'
+    scalar = '{"scalar": {"type": "int8", "quantile": 0.99}}'
     assert quantized(name, scalar, 2.0) >= 0.99
-    # Without rescoring the int8 ranking alone stays close (0.98 measured on both sets).
-    assert quantized(name, scalar, 1.0, rescore=False) >= 0.96
+    # Without rescoring the int8 ranking alone stays close (0.988-0.991 measured, plain scan).
+    assert quantized(name, scalar, 1.0, rescore=False) >= 0.97
 
 
 @pytest.mark.parametrize(("name", "oversampling"), [(TEXT_SETS[0], 4.0), (TEXT_SETS[1], 8.0)])
