@@ -34,6 +34,20 @@ def test_float_kernels(simd_level: str, dim: int) -> None:
         _core.l2_f32: (((a64 - b64) ** 2).sum(1), ((np.abs(a64) + np.abs(b64)) ** 2).sum(1)),
         _core.l1_f32: (np.abs(a64 - b64).sum(1), (np.abs(a64) + np.abs(b64)).sum(1)),
     }
+    four = {
+        _core.dot4_f32: (
+            _core.dot4_f32(a[0], b),
+            (a64[0] * b64).sum(1),
+            np.abs(a64[0] * b64).sum(1),
+        ),
+        _core.l24_f32: (
+            _core.l24_f32(a[0], b),
+            ((a64[0] - b64) ** 2).sum(1),
+            ((np.abs(a64[0]) + np.abs(b64)) ** 2).sum(1),
+        ),
+    }
+    for got, reference, magnitude in four.values():
+        np.testing.assert_array_less(np.abs(got - reference), tolerance(reference, magnitude, dim))
     for kernel, (reference, magnitude) in cases.items():
         got = kernel(a, b)
         assert got.dtype == np.float32 and got.shape == (8,)

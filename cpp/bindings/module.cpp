@@ -61,6 +61,23 @@ Out<R> rowwise(const In2<T>& a, const In2<T>& b, K kernel) {
   return out;
 }
 
+// The four-row kernels over every row (the last group repeats rows to fill four).
+template <class K>
+Out<float> four(const In1<float>& q, const In2<float>& rows, K kernel) {
+  require(q.shape(0) == rows.shape(1), "query and rows must have the same dimension");
+  const size_t n = rows.shape(0);
+  auto out = empty<float>({n});
+  nb::gil_scoped_release release;
+  for (size_t i = 0; i < n; i += 4) {
+    const float* r[4];
+    float o[4];
+    for (size_t j = 0; j < 4; ++j) r[j] = rows.data() + std::min(i + j, n - 1) * rows.shape(1);
+    kernel(q.data(), r, q.shape(0), o);
+    for (size_t j = 0; j < 4 && i + j < n; ++j) out.data()[i + j] = o[j];
+  }
+  return out;
+}
+
 nb::dict to_python(const State& state) {
   nb::module_ np = nb::module_::import_("numpy");
   nb::dict out;
@@ -126,6 +143,10 @@ NB_MODULE(_core, m) {
   m.def("dot_f32", [](In2<float> a, In2<float> b) { return rowwise<float, float>(a, b, simd::active().dot_f32); }, "a"_a, "b"_a);
   m.def("l2_f32", [](In2<float> a, In2<float> b) { return rowwise<float, float>(a, b, simd::active().l2_f32); }, "a"_a, "b"_a);
   m.def("l1_f32", [](In2<float> a, In2<float> b) { return rowwise<float, float>(a, b, simd::active().l1_f32); }, "a"_a, "b"_a);
+  m.def("dot4_f32", [](In1<float> q, In2<float> rows) {
+    return four(q, rows, simd::active().dot4_f32); }, "q"_a, "rows"_a, "Four rows at a time.");
+  m.def("l24_f32", [](In1<float> q, In2<float> rows) {
+    return four(q, rows, simd::active().l24_f32); }, "q"_a, "rows"_a, "Four rows at a time.");
   m.def("dot_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().dot_u8); }, "a"_a, "b"_a);
   m.def("l2_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().l2_u8); }, "a"_a, "b"_a);
   m.def("l1_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().l1_u8); }, "a"_a, "b"_a);

@@ -19,6 +19,10 @@ struct Kernels {
   float (*dot_f32)(const float* a, const float* b, size_t dim);
   float (*l2_f32)(const float* a, const float* b, size_t dim);
   float (*l1_f32)(const float* a, const float* b, size_t dim);
+  // Four rows against one query at once: out[r] = dot(q, rows[r]) / squared L2. Interleaving
+  // four rows keeps four independent memory streams in flight during a graph walk.
+  void (*dot4_f32)(const float* q, const float* const* rows, size_t dim, float* out);
+  void (*l24_f32)(const float* q, const float* const* rows, size_t dim, float* out);
   // uint8 scalar codes; values must be <= 127 so that u8 x s8 multiply-adds cannot saturate.
   int32_t (*dot_u8)(const uint8_t* a, const uint8_t* b, size_t dim);
   int32_t (*l2_u8)(const uint8_t* a, const uint8_t* b, size_t dim);

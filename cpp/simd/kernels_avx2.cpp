@@ -80,6 +80,34 @@ float l1_f32_avx2(const float* a, const float* b, size_t dim) {
   return s;
 }
 
+template <bool kL2>
+void four_f32_avx2(const float* q, const float* const* rows, size_t dim, float* out) {
+  const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= dim; i += 8) {
+    const __m256 qv = _mm256_loadu_ps(q + i);
+    __m256 a0 = _mm256_loadu_ps(r0 + i), a1 = _mm256_loadu_ps(r1 + i);
+    __m256 a2 = _mm256_loadu_ps(r2 + i), a3 = _mm256_loadu_ps(r3 + i);
+    if (kL2) {
+      a0 = _mm256_sub_ps(a0, qv), a1 = _mm256_sub_ps(a1, qv);
+      a2 = _mm256_sub_ps(a2, qv), a3 = _mm256_sub_ps(a3, qv);
+      s0 = _mm256_fmadd_ps(a0, a0, s0), s1 = _mm256_fmadd_ps(a1, a1, s1);
+      s2 = _mm256_fmadd_ps(a2, a2, s2), s3 = _mm256_fmadd_ps(a3, a3, s3);
+    } else {
+      s0 = _mm256_fmadd_ps(a0, qv, s0), s1 = _mm256_fmadd_ps(a1, qv, s1);
+      s2 = _mm256_fmadd_ps(a2, qv, s2), s3 = _mm256_fmadd_ps(a3, qv, s3);
+    }
+  }
+  out[0] = hsum(s0), out[1] = hsum(s1), out[2] = hsum(s2), out[3] = hsum(s3);
+  for (; i < dim; ++i)
+    for (int r = 0; r < 4; ++r) {
+      const float v = rows[r][i];
+      out[r] += kL2 ? (v - q[i]) * (v - q[i]) : v * q[i];
+    }
+}
+
 int32_t dot_u8_avx2(const uint8_t* a, const uint8_t* b, size_t dim) {
   // maddubs multiplies unsigned a by signed b; codes <= 127 keep pair sums below 2^15.
   const __m256i ones = _mm256_set1_epi16(1);
@@ -202,6 +230,7 @@ void pq_assign_avx2(const float* x, size_t n, size_t stride, size_t w, const flo
 }  // namespace
 
 const Kernels kAvx2 = {dot_f32_avx2,    l2_f32_avx2,          l1_f32_avx2,
+                       four_f32_avx2<false>, four_f32_avx2<true>,
                        dot_u8_avx2,     l2_u8_avx2,           l1_u8_avx2,
                        hamming_b1_avx2, hamming_b1_rows_avx2, andpop_b1_avx2,
                        adc_pq_serial,   pq_assign_avx2};

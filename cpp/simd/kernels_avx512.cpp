@@ -65,6 +65,30 @@ float l1_f32_avx512(const float* a, const float* b, size_t dim) {
   return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
+template <bool kL2>
+void four_f32_avx512(const float* q, const float* const* rows, size_t dim, float* out) {
+  const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  for (size_t i = 0; i < dim; i += 16) {
+    const __mmask16 m = tail16(dim - i < 16 ? dim - i : 16);
+    const __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
+    __m512 a0 = _mm512_maskz_loadu_ps(m, r0 + i), a1 = _mm512_maskz_loadu_ps(m, r1 + i);
+    __m512 a2 = _mm512_maskz_loadu_ps(m, r2 + i), a3 = _mm512_maskz_loadu_ps(m, r3 + i);
+    if (kL2) {
+      a0 = _mm512_sub_ps(a0, qv), a1 = _mm512_sub_ps(a1, qv);
+      a2 = _mm512_sub_ps(a2, qv), a3 = _mm512_sub_ps(a3, qv);
+      s0 = _mm512_fmadd_ps(a0, a0, s0), s1 = _mm512_fmadd_ps(a1, a1, s1);
+      s2 = _mm512_fmadd_ps(a2, a2, s2), s3 = _mm512_fmadd_ps(a3, a3, s3);
+    } else {
+      s0 = _mm512_fmadd_ps(a0, qv, s0), s1 = _mm512_fmadd_ps(a1, qv, s1);
+      s2 = _mm512_fmadd_ps(a2, qv, s2), s3 = _mm512_fmadd_ps(a3, qv, s3);
+    }
+  }
+  out[0] = _mm512_reduce_add_ps(s0), out[1] = _mm512_reduce_add_ps(s1);
+  out[2] = _mm512_reduce_add_ps(s2), out[3] = _mm512_reduce_add_ps(s3);
+}
+
 int32_t dot_u8_avx512(const uint8_t* a, const uint8_t* b, size_t dim) {
   // vpdpbusd: unsigned a times signed b, summed by four into int32; codes <= 127 are exact.
   __m512i acc = _mm512_setzero_si512();
@@ -183,6 +207,7 @@ void pq_assign_avx512(const float* x, size_t n, size_t stride, size_t w, const f
 }  // namespace
 
 const Kernels kAvx512 = {dot_f32_avx512,    l2_f32_avx512,          l1_f32_avx512,
+                         four_f32_avx512<false>, four_f32_avx512<true>,
                          dot_u8_avx512,     l2_u8_avx512,           l1_u8_avx512,
                          hamming_b1_avx512, hamming_b1_rows_avx512, andpop_b1_avx512,
                          adc_pq_serial,     pq_assign_avx512};

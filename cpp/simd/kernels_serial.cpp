@@ -57,6 +57,14 @@ float l1_f32_serial(const float* a, const float* b, size_t dim) {
   return s;
 }
 
+void dot4_f32_serial(const float* q, const float* const* rows, size_t dim, float* out) {
+  for (int r = 0; r < 4; ++r) out[r] = dot_f32_serial(q, rows[r], dim);
+}
+
+void l24_f32_serial(const float* q, const float* const* rows, size_t dim, float* out) {
+  for (int r = 0; r < 4; ++r) out[r] = l2_f32_serial(q, rows[r], dim);
+}
+
 int32_t dot_u8_serial(const uint8_t* a, const uint8_t* b, size_t dim) {
   int32_t s = 0;
   for (size_t i = 0; i < dim; ++i) s += int32_t(a[i]) * int32_t(b[i]);
@@ -126,6 +134,7 @@ void pq_assign_serial(const float* x, size_t n, size_t stride, size_t w, const f
 }  // namespace
 
 const Kernels kSerial = {dot_f32_serial,    l2_f32_serial,          l1_f32_serial,
+                         dot4_f32_serial,   l24_f32_serial,
                          dot_u8_serial,     l2_u8_serial,           l1_u8_serial,
                          hamming_b1_serial, hamming_b1_rows_serial, andpop_b1_serial,
                          adc_pq_serial,     pq_assign_serial};
