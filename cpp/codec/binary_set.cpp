@@ -32,7 +32,11 @@ size_t query_bits(QueryEncoding q) {
   return q == QueryEncoding::scalar8bits ? 8 : q == QueryEncoding::scalar4bits ? 4 : 0;
 }
 
-class BinarySet;
+// Graph neighbours are scattered rows: fetch every neighbour's whole code up front.
+void prefetch_rows(const uint64_t* base, size_t words, const uint32_t* ids, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    for (size_t w = 0; w < words; w += 8) __builtin_prefetch(base + size_t(ids[i]) * words + w);
+}
 
 class HammingScorer final : public QueryScorer {
  public:
@@ -41,10 +45,9 @@ class HammingScorer final : public QueryScorer {
         kernel_(simd::active().hamming_b1) {}
 
   void score(const uint32_t* ids, size_t n, float* out) const override {
-    for (size_t i = 0; i < n; ++i) {
-      if (i + 1 < n) __builtin_prefetch(base_ + size_t(ids[i + 1]) * words_);
+    prefetch_rows(base_, words_, ids, n);
+    for (size_t i = 0; i < n; ++i)
       out[i] = -float(kernel_(query_.data(), base_ + size_t(ids[i]) * words_, words_));
-    }
   }
 
   void score_range(uint32_t first, size_t n, float* out) const override {
@@ -74,10 +77,8 @@ class PlaneScorer final : public QueryScorer {
         n_planes_(n_planes), lo_(lo), step_(step), kernel_(simd::active().andpop_b1) {}
 
   void score(const uint32_t* ids, size_t n, float* out) const override {
-    for (size_t i = 0; i < n; ++i) {
-      if (i + 1 < n) __builtin_prefetch(base_ + size_t(ids[i + 1]) * words_);
-      out[i] = one(ids[i]);
-    }
+    prefetch_rows(base_, words_, ids, n);
+    for (size_t i = 0; i < n; ++i) out[i] = one(ids[i]);
   }
 
  private:
