@@ -84,3 +84,7 @@ def test_float32_hnsw_on_raw_vectors(name: str) -> None:
 @pytest.mark.parametrize("name", TEXT_SETS)
 def test_exact_search_is_exact(name: str) -> None:
     assert recall(name, None, exact=True) >= 0.999
+
+
+def teardown_module() -> None:
+    index_for.cache_clear()  # free the native indexes before interpreter shutdown

@@ -204,8 +204,7 @@ std::vector<Neighbor> Hnsw::select(const VectorSet& set, std::vector<Neighbor> c
 
 void Hnsw::connect(const VectorSet& set, uint32_t node, const std::vector<Neighbor>& selected,
                    int level) {
-  {
-    std::lock_guard<std::mutex> lock(locks_[node]);
+  {  // insert() holds the node's lock
     const Layer l = layer(node, level);
     l.links[0] = uint32_t(selected.size());
     for (size_t i = 0; i < selected.size(); ++i) l.links[i + 1] = selected[i].id;
@@ -232,6 +231,10 @@ void Hnsw::connect(const VectorSet& set, uint32_t node, const std::vector<Neighb
 
 void Hnsw::insert(const VectorSet& set, uint32_t node) {
   const int level = levels_[node];
+  // The node's own lock is held for its whole insertion (as hnswlib does): another thread can
+  // reach it through an upper layer before its lower lists exist, and must wait rather than
+  // append a back-link that this insertion would then overwrite.
+  std::lock_guard<std::mutex> node_guard(locks_[node]);
   std::unique_lock<std::mutex> entry_guard(entry_lock_);
   if (entry_ < 0) {
     entry_ = node;
