@@ -56,7 +56,8 @@ class HammingScorer final : public QueryScorer {
     for (size_t done = 0; done < n; done += kBlock) {
       const size_t m = std::min(kBlock, n - done);
       rows_(query_.data(), base_ + (size_t(first) + done) * words_, m, words_, counts);
-      for (size_t i = 0; i < m; ++i) out[done + i] = -float(counts[i]);
+      // Counts are small: the signed conversion vectorises, the unsigned one does not.
+      for (size_t i = 0; i < m; ++i) out[done + i] = -float(int32_t(counts[i]));
     }
   }
 

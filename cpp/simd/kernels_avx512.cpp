@@ -146,14 +146,28 @@ void hamming_b1_rows_avx512(const uint64_t* query, const uint64_t* rows, size_t 
   const __mmask8 m1 = tail8(words > 8 ? words - 8 : 0);
   const __m512i q0 = _mm512_maskz_loadu_epi64(m0, query);
   const __m512i q1 = _mm512_maskz_loadu_epi64(m1, query + 8);
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t* r = rows + i * words;
+  auto counts = [&](const uint64_t* r) {
     __m512i c = _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_maskz_loadu_epi64(m0, r), q0));
     if (m1)
       c = _mm512_add_epi64(
           c, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_maskz_loadu_epi64(m1, r + 8), q1)));
-    out[i] = uint32_t(_mm512_reduce_add_epi64(c));
+    return c;
+  };
+  // A row's count is at most 1024, so four rows share one reduction in 16-bit fields.
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const uint64_t* r = rows + i * words;
+    const __m512i packed = _mm512_or_si512(
+        _mm512_or_si512(counts(r), _mm512_slli_epi64(counts(r + words), 16)),
+        _mm512_or_si512(_mm512_slli_epi64(counts(r + 2 * words), 32),
+                        _mm512_slli_epi64(counts(r + 3 * words), 48)));
+    const uint64_t s = uint64_t(_mm512_reduce_add_epi64(packed));
+    out[i] = uint32_t(s & 0xffff);
+    out[i + 1] = uint32_t((s >> 16) & 0xffff);
+    out[i + 2] = uint32_t((s >> 32) & 0xffff);
+    out[i + 3] = uint32_t(s >> 48);
   }
+  for (; i < n; ++i) out[i] = uint32_t(_mm512_reduce_add_epi64(counts(rows + i * words)));
 }
 
 // The plane weights are applied in the vector accumulator, so each vector needs one reduction.
