@@ -40,15 +40,29 @@ class ScalarScorer final : public QueryScorer {
       : p_(p), base_(base), corr_(corr), query_(query, query + p.dim), query_corr_(query_corr) {
     const auto& k = simd::active();
     dot_ = k.dot_u8;
+    dot4_ = k.dot4_u8;
     l2_ = k.l2_u8;
     l1_ = k.l1_u8;
   }
 
-  // Graph neighbours are scattered rows: fetch every neighbour's whole code up front.
+  // Graph neighbours are scattered rows: Dot scores them four at a time (four memory streams
+  // in flight) while the next four are fetched; other metrics fetch every code up front.
   void score(const uint32_t* ids, size_t n, float* out) const override {
-    for (size_t i = 0; i < n; ++i)
-      for (size_t off = 0; off < p_.dim; off += 64) __builtin_prefetch(base_ + size_t(ids[i]) * p_.dim + off);
-    for (size_t i = 0; i < n; ++i) out[i] = one(ids[i]);
+    size_t i = 0;
+    if (p_.metric == Metric::dot || p_.metric == Metric::cosine) {
+      const float a2 = p_.alpha * p_.alpha;
+      for (; i + 4 <= n; i += 4) {
+        const uint8_t* rows[4];
+        for (int r = 0; r < 4; ++r) rows[r] = base_ + size_t(ids[i + r]) * p_.dim;
+        for (size_t r = i + 4; r < std::min(n, i + 8); ++r) prefetch(ids[r]);
+        int32_t dots[4];
+        dot4_(query_.data(), rows, p_.dim, dots);
+        for (int r = 0; r < 4; ++r) out[i + r] = a2 * float(dots[r]) + query_corr_ + corr_[ids[i + r]];
+      }
+    } else {
+      for (size_t r = 0; r < n; ++r) prefetch(ids[r]);
+    }
+    for (; i < n; ++i) out[i] = one(ids[i]);
   }
 
   void score_range(uint32_t first, size_t n, float* out) const override {
@@ -56,6 +70,11 @@ class ScalarScorer final : public QueryScorer {
   }
 
  private:
+  void prefetch(uint32_t id) const {
+    const uint8_t* row = base_ + size_t(id) * p_.dim;
+    for (size_t off = 0; off < p_.dim; off += 64) __builtin_prefetch(row + off);
+  }
+
   float one(uint32_t id) const {
     const uint8_t* c = base_ + size_t(id) * p_.dim;
     const float a2 = p_.alpha * p_.alpha;
@@ -72,6 +91,7 @@ class ScalarScorer final : public QueryScorer {
   std::vector<uint8_t> query_;
   float query_corr_;
   int32_t (*dot_)(const uint8_t*, const uint8_t*, size_t);
+  void (*dot4_)(const uint8_t*, const uint8_t* const*, size_t, int32_t*);
   int32_t (*l2_)(const uint8_t*, const uint8_t*, size_t);
   int32_t (*l1_)(const uint8_t*, const uint8_t*, size_t);
 };

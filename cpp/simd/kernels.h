@@ -25,6 +25,8 @@ struct Kernels {
   void (*l24_f32)(const float* q, const float* const* rows, size_t dim, float* out);
   // uint8 scalar codes; values must be <= 127 so that u8 x s8 multiply-adds cannot saturate.
   int32_t (*dot_u8)(const uint8_t* a, const uint8_t* b, size_t dim);
+  // Four code rows against one query code at once (graph walks over scalar codes).
+  void (*dot4_u8)(const uint8_t* q, const uint8_t* const* rows, size_t dim, int32_t* out);
   int32_t (*l2_u8)(const uint8_t* a, const uint8_t* b, size_t dim);
   int32_t (*l1_u8)(const uint8_t* a, const uint8_t* b, size_t dim);
   // Bit strings of `words` 64-bit words: popcount(a ^ b).

@@ -123,6 +123,25 @@ int32_t dot_u8_avx2(const uint8_t* a, const uint8_t* b, size_t dim) {
   return s;
 }
 
+void dot4_u8_avx2(const uint8_t* q, const uint8_t* const* rows, size_t dim, int32_t* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i s[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                  _mm256_setzero_si256()};
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    const __m256i qv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i));
+    for (int r = 0; r < 4; ++r) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[r] + i));
+      s[r] = _mm256_add_epi32(s[r], _mm256_madd_epi16(_mm256_maddubs_epi16(v, qv), ones));
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    int32_t t = hsum_epi32(s[r]);
+    for (size_t j = i; j < dim; ++j) t += int32_t(q[j]) * int32_t(rows[r][j]);
+    out[r] = t;
+  }
+}
+
 int32_t l2_u8_avx2(const uint8_t* a, const uint8_t* b, size_t dim) {
   __m256i acc = _mm256_setzero_si256();
   size_t i = 0;
@@ -231,7 +250,8 @@ void pq_assign_avx2(const float* x, size_t n, size_t stride, size_t w, const flo
 
 const Kernels kAvx2 = {dot_f32_avx2,    l2_f32_avx2,          l1_f32_avx2,
                        four_f32_avx2<false>, four_f32_avx2<true>,
-                       dot_u8_avx2,     l2_u8_avx2,           l1_u8_avx2,
+                       dot_u8_avx2,     dot4_u8_avx2,         l2_u8_avx2,
+                       l1_u8_avx2,
                        hamming_b1_avx2, hamming_b1_rows_avx2, andpop_b1_avx2,
                        adc_pq_serial,   pq_assign_avx2};
 

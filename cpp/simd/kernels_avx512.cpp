@@ -99,6 +99,21 @@ int32_t dot_u8_avx512(const uint8_t* a, const uint8_t* b, size_t dim) {
   return _mm512_reduce_add_epi32(acc);
 }
 
+void dot4_u8_avx512(const uint8_t* q, const uint8_t* const* rows, size_t dim, int32_t* out) {
+  __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+  __m512i s2 = _mm512_setzero_si512(), s3 = _mm512_setzero_si512();
+  for (size_t i = 0; i < dim; i += 64) {
+    const __mmask64 m = tail64(dim - i);
+    const __m512i qv = _mm512_maskz_loadu_epi8(m, q + i);
+    s0 = _mm512_dpbusd_epi32(s0, _mm512_maskz_loadu_epi8(m, rows[0] + i), qv);
+    s1 = _mm512_dpbusd_epi32(s1, _mm512_maskz_loadu_epi8(m, rows[1] + i), qv);
+    s2 = _mm512_dpbusd_epi32(s2, _mm512_maskz_loadu_epi8(m, rows[2] + i), qv);
+    s3 = _mm512_dpbusd_epi32(s3, _mm512_maskz_loadu_epi8(m, rows[3] + i), qv);
+  }
+  out[0] = _mm512_reduce_add_epi32(s0), out[1] = _mm512_reduce_add_epi32(s1);
+  out[2] = _mm512_reduce_add_epi32(s2), out[3] = _mm512_reduce_add_epi32(s3);
+}
+
 int32_t l2_u8_avx512(const uint8_t* a, const uint8_t* b, size_t dim) {
   __m512i acc = _mm512_setzero_si512();
   for (size_t i = 0; i < dim; i += 32) {
@@ -222,7 +237,8 @@ void pq_assign_avx512(const float* x, size_t n, size_t stride, size_t w, const f
 
 const Kernels kAvx512 = {dot_f32_avx512,    l2_f32_avx512,          l1_f32_avx512,
                          four_f32_avx512<false>, four_f32_avx512<true>,
-                         dot_u8_avx512,     l2_u8_avx512,           l1_u8_avx512,
+                         dot_u8_avx512,     dot4_u8_avx512,         l2_u8_avx512,
+                         l1_u8_avx512,
                          hamming_b1_avx512, hamming_b1_rows_avx512, andpop_b1_avx512,
                          adc_pq_serial,     pq_assign_avx512};
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -110,11 +111,9 @@ class Index:
         new_ids = as_ids(ids, x.shape[0])
         if np.unique(new_ids).shape[0] != new_ids.shape[0]:
             raise ValueError("ids must be unique within a batch")
-        present = [int(i) for i in new_ids[:1000] if int(i) in self._offsets] or [
-            int(i) for i in new_ids if int(i) in self._offsets
-        ]
-        if present:
-            raise ValueError(f"id {present[0]} is already in the index")
+        present = next((i for i in new_ids.tolist() if i in self._offsets), None)
+        if present is not None:
+            raise ValueError(f"id {present} is already in the index")
         n = x.shape[0]
         if n == 0:
             return
@@ -206,8 +205,6 @@ class Index:
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments, as plain data."""
-        from dataclasses import asdict
-
         quant = None
         if self.quantization is not None:
             options = {k: v for k, v in asdict(self.quantization).items() if v is not None}
