@@ -1,5 +1,6 @@
 #include "index/hnsw.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <queue>
@@ -97,10 +98,16 @@ void Hnsw::add(const VectorSet& set, size_t threads) {
   const size_t first = size(), n = set.size();
   if (n <= first) return;
   resize(n);
-  size_t next = first;
-  if (entry_ < 0) insert(set, uint32_t(next++));
-  parallel_for(n - next, threads, 64, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) insert(set, uint32_t(next + i));
+  // Higher levels first (as faiss does): the sparse upper layers exist before the crowd of
+  // level-0 nodes arrives, so early inserts route well.
+  std::vector<uint32_t> order(n - first);
+  for (size_t i = 0; i < order.size(); ++i) order[i] = uint32_t(first + i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return levels_[a] > levels_[b]; });
+  size_t next = 0;
+  if (entry_ < 0) insert(set, order[next++]);
+  parallel_for(order.size() - next, threads, 64, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) insert(set, order[next + i]);
   });
 }
 
