@@ -62,15 +62,15 @@ Out<R> rowwise(const In2<T>& a, const In2<T>& b, K kernel) {
 }
 
 // The four-row kernels over every row (the last group repeats rows to fill four).
-template <class K>
-Out<float> four(const In1<float>& q, const In2<float>& rows, K kernel) {
+template <class T, class R, class K>
+Out<R> four(const In1<T>& q, const In2<T>& rows, K kernel) {
   require(q.shape(0) == rows.shape(1), "query and rows must have the same dimension");
   const size_t n = rows.shape(0);
-  auto out = empty<float>({n});
+  auto out = empty<R>({n});
   nb::gil_scoped_release release;
   for (size_t i = 0; i < n; i += 4) {
-    const float* r[4];
-    float o[4];
+    const T* r[4];
+    R o[4];
     for (size_t j = 0; j < 4; ++j) r[j] = rows.data() + std::min(i + j, n - 1) * rows.shape(1);
     kernel(q.data(), r, q.shape(0), o);
     for (size_t j = 0; j < 4 && i + j < n; ++j) out.data()[i + j] = o[j];
@@ -144,24 +144,12 @@ NB_MODULE(_core, m) {
   m.def("l2_f32", [](In2<float> a, In2<float> b) { return rowwise<float, float>(a, b, simd::active().l2_f32); }, "a"_a, "b"_a);
   m.def("l1_f32", [](In2<float> a, In2<float> b) { return rowwise<float, float>(a, b, simd::active().l1_f32); }, "a"_a, "b"_a);
   m.def("dot4_f32", [](In1<float> q, In2<float> rows) {
-    return four(q, rows, simd::active().dot4_f32); }, "q"_a, "rows"_a, "Four rows at a time.");
+    return four<float, float>(q, rows, simd::active().dot4_f32); }, "q"_a, "rows"_a, "Four rows at a time.");
   m.def("l24_f32", [](In1<float> q, In2<float> rows) {
-    return four(q, rows, simd::active().l24_f32); }, "q"_a, "rows"_a, "Four rows at a time.");
+    return four<float, float>(q, rows, simd::active().l24_f32); }, "q"_a, "rows"_a, "Four rows at a time.");
   m.def("dot_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().dot_u8); }, "a"_a, "b"_a);
   m.def("dot4_u8", [](In1<uint8_t> q, In2<uint8_t> rows) {
-    require(q.shape(0) == rows.shape(1), "query and rows must have the same dimension");
-    const size_t n = rows.shape(0);
-    auto out = empty<int32_t>({n});
-    nb::gil_scoped_release release;
-    for (size_t i = 0; i < n; i += 4) {
-      const uint8_t* r[4];
-      int32_t o[4];
-      for (size_t j = 0; j < 4; ++j) r[j] = rows.data() + std::min(i + j, n - 1) * rows.shape(1);
-      simd::active().dot4_u8(q.data(), r, q.shape(0), o);
-      for (size_t j = 0; j < 4 && i + j < n; ++j) out.data()[i + j] = o[j];
-    }
-    return out;
-  }, "q"_a, "rows"_a, "Four rows at a time.");
+    return four<uint8_t, int32_t>(q, rows, simd::active().dot4_u8); }, "q"_a, "rows"_a, "Four rows at a time.");
   m.def("l2_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().l2_u8); }, "a"_a, "b"_a);
   m.def("l1_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().l1_u8); }, "a"_a, "b"_a);
   m.def("hamming_b1", [](In2<uint64_t> a, In2<uint64_t> b) { return rowwise<uint64_t, uint32_t>(a, b, simd::active().hamming_b1); }, "a"_a, "b"_a);
