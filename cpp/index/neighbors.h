@@ -23,7 +23,6 @@ class TopK {
   explicit TopK(size_t k) : k_(k) { heap_.reserve(k + 1); }
   bool full() const { return heap_.size() >= k_; }
   float worst() const { return heap_.front().score; }
-  bool admits(float score) const { return !full() || score > worst(); }
   void push(Neighbor n) {
     if (!full()) {
       heap_.push_back(n);
