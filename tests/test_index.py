@@ -171,6 +171,10 @@ def test_single_query_shapes_and_memory_report() -> None:
     memory = index.memory_usage()
     assert memory["quantized"] == 300 * 8 and memory["graph"] > 0
     assert index.code_bytes == 8  # 32 dims -> one 64-bit word
+    assert repr(index) == (
+        "Index(dim=32, distance=Cosine, quantization=binary one_bit query=default, "
+        "hnsw m=16 ef_construct=100, vectors=300)"
+    )
 
 
 class TestBadInput:

@@ -44,6 +44,9 @@ class Index:
     dim, distance ("Cosine", "Dot", "Euclid", "Manhattan"); quantization in Qdrant's shape (see
     vqdb.quantization); hnsw: {"m", "ef_construct"} or None for a plain brute-force index;
     threads: cores used to build (0 = all).
+
+    Searches release the GIL and may run from several Python threads at once; `add` and
+    `delete` must not overlap them (the collection layer serialises writes).
     """
 
     def __init__(
@@ -71,6 +74,16 @@ class Index:
         self._ids: Ids = np.empty(0, dtype=np.int64)
         self._offsets: dict[int, int] = {}
         self._alive = bitset.empty(0)
+
+    def __repr__(self) -> str:
+        quant = self.quantization.describe() if self.quantization else "none"
+        graph = (
+            f"hnsw m={self.hnsw.m} ef_construct={self.hnsw.ef_construct}" if self.hnsw else "plain"
+        )
+        return (
+            f"Index(dim={self.dim}, distance={self.distance.value}, quantization={quant}, "
+            f"{graph}, vectors={len(self)})"
+        )
 
     # ---- size and memory ---------------------------------------------------------------------
 
