@@ -43,4 +43,11 @@ struct HugePageAllocator {
   bool operator!=(const HugePageAllocator<U>&) const noexcept { return false; }
 };
 
+// Starts fetching `bytes` from p, a cache line at a time: scorers fetch the scattered rows of
+// graph neighbours before scoring them.
+inline void prefetch_bytes(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
+}
+
 }  // namespace vqdb

@@ -176,7 +176,7 @@ NB_MODULE(_core, m) {
     auto out = empty<float>({codes.shape(0)});
     nb::gil_scoped_release release;
     for (size_t i = 0; i < codes.shape(0); ++i)
-      out.data()[i] = simd::active().adc_pq(table.data(), codes.data() + i * codes.shape(1), codes.shape(1));
+      out.data()[i] = simd::adc_pq_serial(table.data(), codes.data() + i * codes.shape(1), codes.shape(1));
     return out;
   }, "table"_a, "codes"_a);
   m.def("pq_assign", [](In2<float> x, In2<float> centroids_t) {

@@ -34,8 +34,7 @@ size_t query_bits(QueryEncoding q) {
 
 // Graph neighbours are scattered rows: fetch every neighbour's whole code up front.
 void prefetch_rows(const uint64_t* base, size_t words, const uint32_t* ids, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    for (size_t w = 0; w < words; w += 8) __builtin_prefetch(base + size_t(ids[i]) * words + w);
+  for (size_t i = 0; i < n; ++i) prefetch_bytes(base + size_t(ids[i]) * words, words * 8);
 }
 
 class HammingScorer final : public QueryScorer {

@@ -48,7 +48,7 @@ class FloatScorer final : public QueryScorer {
         const float* rows[4];
         for (int r = 0; r < 4; ++r) rows[r] = base_ + size_t(ids[i + r]) * dim_;
         for (size_t r = i + 4; r < std::min(n, i + 8); ++r)
-          prefetch(base_ + size_t(ids[r]) * dim_, 32);
+          prefetch_bytes(base_ + size_t(ids[r]) * dim_, 128);
         four_(query_.data(), rows, dim_, out + i);
         for (int r = 0; r < 4; ++r) out[i + r] *= sign_;
       }
@@ -61,11 +61,6 @@ class FloatScorer final : public QueryScorer {
   }
 
  private:
-  void prefetch(const float* p, size_t floats) const {
-    const char* c = reinterpret_cast<const char*>(p);
-    for (size_t off = 0; off < floats * sizeof(float); off += 64) __builtin_prefetch(c + off);
-  }
-
   const float* base_;
   size_t dim_;
   Kernel kernel_;

@@ -83,13 +83,13 @@ VQDB_CLONES void quantize_table_u8(const float* table, size_t n_sub, uint8_t* ou
 class ProductScorer final : public QueryScorer {
  public:
   ProductScorer(const uint8_t* base, size_t n_sub, std::vector<float> table)
-      : base_(base), n_sub_(n_sub), table_(std::move(table)), kernel_(simd::active().adc_pq) {}
+      : base_(base), n_sub_(n_sub), table_(std::move(table)) {}
 
   // Codes are a few cache lines each: fetch every neighbour's whole code before the lookups.
   void score(const uint32_t* ids, size_t n, float* out) const override {
+    for (size_t i = 0; i < n; ++i) prefetch_bytes(base_ + size_t(ids[i]) * n_sub_, n_sub_);
     for (size_t i = 0; i < n; ++i)
-      for (size_t off = 0; off < n_sub_; off += 64) __builtin_prefetch(base_ + size_t(ids[i]) * n_sub_ + off);
-    for (size_t i = 0; i < n; ++i) out[i] = kernel_(table_.data(), base_ + size_t(ids[i]) * n_sub_, n_sub_);
+      out[i] = simd::adc_pq_serial(table_.data(), base_ + size_t(ids[i]) * n_sub_, n_sub_);
   }
 
   void score_range(uint32_t first, size_t n, float* out) const override {
@@ -110,7 +110,6 @@ class ProductScorer final : public QueryScorer {
   const uint8_t* base_;
   size_t n_sub_;
   std::vector<float> table_;
-  float (*kernel_)(const float*, const uint8_t*, size_t);
 };
 
 class ProductSet final : public VectorSet {

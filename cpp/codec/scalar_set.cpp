@@ -54,13 +54,13 @@ class ScalarScorer final : public QueryScorer {
       for (; i + 4 <= n; i += 4) {
         const uint8_t* rows[4];
         for (int r = 0; r < 4; ++r) rows[r] = base_ + size_t(ids[i + r]) * p_.dim;
-        for (size_t r = i + 4; r < std::min(n, i + 8); ++r) prefetch(ids[r]);
+        for (size_t r = i + 4; r < std::min(n, i + 8); ++r) prefetch_bytes(base_ + size_t(ids[r]) * p_.dim, p_.dim);
         int32_t dots[4];
         dot4_(query_.data(), rows, p_.dim, dots);
         for (int r = 0; r < 4; ++r) out[i + r] = a2 * float(dots[r]) + query_corr_ + corr_[ids[i + r]];
       }
     } else {
-      for (size_t r = 0; r < n; ++r) prefetch(ids[r]);
+      for (size_t r = 0; r < n; ++r) prefetch_bytes(base_ + size_t(ids[r]) * p_.dim, p_.dim);
     }
     for (; i < n; ++i) out[i] = one(ids[i]);
   }
@@ -70,11 +70,6 @@ class ScalarScorer final : public QueryScorer {
   }
 
  private:
-  void prefetch(uint32_t id) const {
-    const uint8_t* row = base_ + size_t(id) * p_.dim;
-    for (size_t off = 0; off < p_.dim; off += 64) __builtin_prefetch(row + off);
-  }
-
   float one(uint32_t id) const {
     const uint8_t* c = base_ + size_t(id) * p_.dim;
     const float a2 = p_.alpha * p_.alpha;

@@ -37,8 +37,6 @@ struct Kernels {
   // Asymmetric binary: sum over p of 2^p * popcount(planes[p] & x), the dot product of a query
   // quantized to n_planes <= 8 bits (bit plane p stored at planes + p * words) with bits x.
   uint32_t (*andpop_b1)(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words);
-  // Product quantization, asymmetric distance: sum over m of table[m * 256 + codes[m]].
-  float (*adc_pq)(const float* table, const uint8_t* codes, size_t n_sub);
   // Product quantization, encoding: for each of n rows (width w <= 16, `stride` floats apart),
   // the nearest of 256 centroids given transposed (centroids_t[j * 256 + c]); ties go to the
   // lower index. dists (optional) receives the squared distance to it.
@@ -54,8 +52,9 @@ void set_level(Level level);
 const char* level_name(Level level);
 Level parse_level(const std::string& name);
 
-// Table lookups are load-bound and scalar loads beat vpgatherdd on current x86 cores, so every
-// table uses this unrolled serial kernel for adc_pq.
+// Product quantization, asymmetric distance: sum over m of table[m * 256 + codes[m]]. Lookups
+// are load-bound and scalar loads beat vpgatherdd on current x86 cores (measured), so there is
+// one unrolled kernel for every ISA rather than a dispatch slot.
 float adc_pq_serial(const float* table, const uint8_t* codes, size_t n_sub);
 // The same sum over a uint8 table (a quarter of the size, so it stays in L1 for the plain scan).
 uint32_t adc_pq_u8(const uint8_t* table, const uint8_t* codes, size_t n_sub);

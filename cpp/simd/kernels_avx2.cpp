@@ -253,6 +253,6 @@ const Kernels kAvx2 = {dot_f32_avx2,    l2_f32_avx2,          l1_f32_avx2,
                        dot_u8_avx2,     dot4_u8_avx2,         l2_u8_avx2,
                        l1_u8_avx2,
                        hamming_b1_avx2, hamming_b1_rows_avx2, andpop_b1_avx2,
-                       adc_pq_serial,   pq_assign_avx2};
+                       pq_assign_avx2};
 
 }  // namespace vqdb::simd

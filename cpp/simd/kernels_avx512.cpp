@@ -240,6 +240,6 @@ const Kernels kAvx512 = {dot_f32_avx512,    l2_f32_avx512,          l1_f32_avx51
                          dot_u8_avx512,     dot4_u8_avx512,         l2_u8_avx512,
                          l1_u8_avx512,
                          hamming_b1_avx512, hamming_b1_rows_avx512, andpop_b1_avx512,
-                         adc_pq_serial,     pq_assign_avx512};
+                         pq_assign_avx512};
 
 }  // namespace vqdb::simd

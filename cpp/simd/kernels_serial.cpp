@@ -142,6 +142,6 @@ const Kernels kSerial = {dot_f32_serial,    l2_f32_serial,          l1_f32_seria
                          dot_u8_serial,     dot4_u8_serial,         l2_u8_serial,
                          l1_u8_serial,
                          hamming_b1_serial, hamming_b1_rows_serial, andpop_b1_serial,
-                         adc_pq_serial,     pq_assign_serial};
+                         pq_assign_serial};
 
 }  // namespace vqdb::simd
