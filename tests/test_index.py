@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -273,3 +275,38 @@ def test_parallel_build_reaches_every_node(quantization) -> None:
             seen[nxt] = True
             frontier = nxt.tolist()
         assert seen.all(), f"{(~seen).sum()} nodes unreachable"
+
+
+def test_state_views_search_in_place(tmp_path: Path) -> None:
+    """from_state(views=...) searches memory-mapped codes and gives the same answers."""
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((2000, 32)).astype(np.float32)
+    index = vqdb.Index(32, "Cosine", quantization={"scalar": {"type": "int8"}})
+    index.add(np.arange(0, 4000, 2), base)
+    index.delete([0, 2, 4])
+    for name, array in index.state().items():
+        np.save(tmp_path / f"{name}.npy", array)
+    arrays = {p.name[:-4]: np.load(p, mmap_mode="r") for p in tmp_path.glob("*.npy")}
+    clone = vqdb.Index.from_state(index.config(), arrays, views=("originals", "quantized"))
+    assert clone.memory_usage()["originals"] == 0 and len(clone) == len(index)
+    for params in ({}, {"exact": True}, {"quantization": {"rescore": True}}):
+        want = index.search(base[:50], 10, params)
+        got = clone.search(base[:50], 10, params)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    with pytest.raises(RuntimeError, match="read-only"):
+        clone.add([1], base[:1])
+
+
+def test_ids_in_any_order_and_readded() -> None:
+    index = vqdb.Index(4, "Dot", hnsw=None)
+    x = np.eye(4, dtype=np.float32)
+    index.add([30, 10, 20], x[:3])
+    assert 10 in index and 11 not in index and len(index) == 3
+    index.delete([10])
+    assert 10 not in index
+    index.add([10], x[3:])
+    ids, _ = index.search(x[3], 1)
+    assert ids.tolist() == [10]
+    with pytest.raises(ValueError, match="already"):
+        index.add([10], x[3:])

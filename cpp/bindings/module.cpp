@@ -271,7 +271,22 @@ NB_MODULE(_core, m) {
         s.scorer(query.data())->score(ids.data(), ids.shape(0), out.data());
         return out;
       }, "query"_a, "ids"_a, "Scores (higher is better) of one query against stored offsets.")
+      .def("view", [](VectorSet& s, In2<uint8_t> codes) {
+        require(codes.shape(1) == s.code_bytes(), "codes must be code_bytes wide");
+        s.view(codes.data(), codes.shape(0));
+      }, "codes"_a, nb::keep_alive<1, 2>(),
+         "Search `codes` in place (e.g. a read-only np.memmap of a segment file) instead of a\n"
+         "copy. The set keeps the buffer alive and is read-only from then on. Load the codec\n"
+         "parameters first: load_state() of a state without \"codes\".")
+      .def_prop_ro("codes_view", [](const VectorSet& s) {
+        return nb::ndarray<nb::numpy, const uint8_t, nb::ndim<2>>(
+            s.data(), {s.size(), s.code_bytes()}, nb::handle());
+      }, nb::rv_policy::reference_internal,
+         "All stored codes without a copy (read-only; valid until the next add).")
+      .def_prop_ro("read_only", &VectorSet::read_only)
       .def("state", [](const VectorSet& s) { return to_python(s.state()); })
+      .def("params", [](const VectorSet& s) { return to_python(s.params()); },
+           "The codec parameters: state() without the codes.")
       .def("load_state", [](VectorSet& s, const std::map<std::string, AnyArray>& arrays) { s.load_state(from_python(arrays)); }, "arrays"_a);
 
   // ---- HNSW ----------------------------------------------------------------------------------

@@ -202,8 +202,8 @@ class BinarySet final : public VectorSet {
     }
   }
 
-  State state() const override {
-    State s = VectorSet::state();
+  State params() const override {
+    State s;
     Array t{"float32", {threshold_.size()}, std::vector<uint8_t>(threshold_.size() * sizeof(float))};
     std::memcpy(t.bytes.data(), threshold_.data(), t.bytes.size());
     s["thresholds"] = t;
@@ -233,7 +233,7 @@ class BinarySet final : public VectorSet {
   }
 
  private:
-  const uint64_t* base() const { return reinterpret_cast<const uint64_t*>(codes_.data()); }
+  const uint64_t* base() const { return reinterpret_cast<const uint64_t*>(data()); }
 
   void lift(const float* x, float* out, bool with_offsets) const {
     std::memcpy(out, x, dim_ * sizeof(float));

@@ -98,7 +98,7 @@ class FloatSet final : public VectorSet {
   }
 
  private:
-  const float* base() const { return reinterpret_cast<const float*>(codes_.data()); }
+  const float* base() const { return reinterpret_cast<const float*>(data()); }
 };
 
 }  // namespace

@@ -201,8 +201,8 @@ class ProductSet final : public VectorSet {
       }
   }
 
-  State state() const override {
-    State s = VectorSet::state();
+  State params() const override {
+    State s;
     Array c{"float32", {n_sub_, opt_.sub_dim, kCentroids},
             std::vector<uint8_t>(centroids_.size() * sizeof(float))};
     std::memcpy(c.bytes.data(), centroids_.data(), c.bytes.size());
@@ -231,7 +231,7 @@ class ProductSet final : public VectorSet {
     for (size_t m = 0; m < n_sub_; ++m)
       add_table_rows(metric_, q + m * opt_.sub_dim, centroid_block(m), width(m),
                      table.data() + m * kCentroids);
-    return std::make_unique<ProductScorer>(codes_.data(), n_sub_, std::move(table));
+    return std::make_unique<ProductScorer>(data(), n_sub_, std::move(table));
   }
 
   ProductOptions opt_;

@@ -138,17 +138,17 @@ class ScalarSet final : public VectorSet {
     prepare(q.data(), 1);
     std::vector<uint8_t> c(dim_);
     encode(q.data(), 1, c.data());
-    return std::make_unique<ScalarScorer>(p_, codes_.data(), corr_.data(), c.data(),
+    return std::make_unique<ScalarScorer>(p_, data(), corr_.data(), c.data(),
                                           p_.correction(c.data()));
   }
 
   std::unique_ptr<QueryScorer> member_scorer(uint32_t id) const override {
-    return std::make_unique<ScalarScorer>(p_, codes_.data(), corr_.data(), codes(id), corr_[id]);
+    return std::make_unique<ScalarScorer>(p_, data(), corr_.data(), codes(id), corr_[id]);
   }
 
   float score_pair(uint32_t a, uint32_t b) const override {
     float out;
-    ScalarScorer(p_, codes_.data(), corr_.data(), codes(a), corr_[a]).score(&b, 1, &out);
+    ScalarScorer(p_, data(), corr_.data(), codes(a), corr_[a]).score(&b, 1, &out);
     return out;
   }
 
@@ -160,8 +160,8 @@ class ScalarSet final : public VectorSet {
     for (size_t i = 0; i < n * dim_; ++i) x[i] = p_.lo + p_.alpha * float(codes[i]);
   }
 
-  State state() const override {
-    State s = VectorSet::state();
+  State params() const override {
+    State s;
     const float params[2] = {p_.lo, p_.alpha};
     Array a{"float32", {2}, std::vector<uint8_t>(sizeof(params))};
     std::memcpy(a.bytes.data(), params, sizeof(params));

@@ -38,6 +38,7 @@ void VectorSet::prepare(float* x, size_t n) const {
 }
 
 uint32_t VectorSet::add(const float* x, size_t n) {
+  if (read_only()) throw std::logic_error("this vector set is read-only (it views a file)");
   if (!trained()) throw std::logic_error("the quantizer must be trained before vectors are added");
   if (size_ + n > UINT32_MAX) throw std::length_error("a vector set holds at most 2^32 - 1 vectors");
   std::vector<float> rows(x, x + n * dim_);
@@ -51,6 +52,7 @@ uint32_t VectorSet::add(const float* x, size_t n) {
 }
 
 void VectorSet::set(const uint32_t* ids, const float* x, size_t n) {
+  if (read_only()) throw std::logic_error("this vector set is read-only (it views a file)");
   for (size_t i = 0; i < n; ++i)
     if (ids[i] >= size_) throw std::out_of_range("vector offset out of range");
   std::vector<float> rows(x, x + n * dim_);
@@ -65,17 +67,30 @@ void VectorSet::set(const uint32_t* ids, const float* x, size_t n) {
 }
 
 State VectorSet::state() const {
-  State s;
-  s["codes"] = Array{"uint8", {size_, code_bytes()}, {codes_.begin(), codes_.end()}};
+  State s = params();
+  const uint8_t* codes = data();
+  s["codes"] = Array{"uint8", {size_, code_bytes()}, {codes, codes + size_ * code_bytes()}};
   return s;
 }
 
+// Without "codes" only the codec parameters are loaded: view() supplies the codes.
 void VectorSet::load_state(const State& state) {
-  const Array& codes = state.at("codes");
+  const auto it = state.find("codes");
+  if (it == state.end()) return;
+  const Array& codes = it->second;
   if (codes.shape.size() != 2 || codes.shape[1] != code_bytes())
     throw std::invalid_argument("codes do not match this vector set's code size");
+  view_ = nullptr;
   codes_.assign(codes.bytes.begin(), codes.bytes.end());
   size_ = codes.shape[0];
+  if (size_ > 0) on_encoded(0, size_);
+}
+
+void VectorSet::view(const uint8_t* codes, size_t rows) {
+  if (!trained()) throw std::logic_error("load the codec parameters before viewing codes");
+  codes_ = {};
+  view_ = codes;
+  size_ = rows;
   if (size_ > 0) on_encoded(0, size_);
 }
 

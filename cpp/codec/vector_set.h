@@ -49,7 +49,7 @@ class VectorSet {
   // Whether member_scorer / score_pair are cheap enough to build a graph with. PQ's are not
   // (each needs a decode or a lookup table), so its graphs are built from the originals.
   virtual bool scores_members() const { return true; }
-  // Bytes held in RAM: codes plus per-vector side data and codec parameters.
+  // Bytes held in RAM: owned codes plus per-vector side data and codec parameters.
   virtual size_t memory_bytes() const { return codes_.capacity(); }
 
   // Learns codec parameters from a sample (float32 rows); a no-op for codecs that need none.
@@ -67,9 +67,18 @@ class VectorSet {
   // Codec round trip for n rows (codes are code_bytes() each).
   virtual void encode(const float* x, size_t n, uint8_t* codes) const = 0;
   virtual void decode(const uint8_t* codes, size_t n, float* x) const = 0;
-  const uint8_t* codes(uint32_t id) const { return codes_.data() + size_t(id) * code_bytes(); }
+  const uint8_t* codes(uint32_t id) const { return data() + size_t(id) * code_bytes(); }
+  // All codes, row-major: owned, or the caller's buffer after view().
+  const uint8_t* data() const { return view_ ? view_ : codes_.data(); }
 
-  virtual State state() const;
+  // Reads `rows` codes from a buffer the caller owns and keeps alive (a read-only memory map of
+  // a segment file) instead of a copy. The set is read-only from then on.
+  void view(const uint8_t* codes, size_t rows);
+  bool read_only() const { return view_ != nullptr; }
+
+  // Codec parameters (bounds, thresholds, centroids), and those plus "codes".
+  virtual State params() const { return {}; }
+  State state() const;
   virtual void load_state(const State& state);
 
  protected:
@@ -83,6 +92,7 @@ class VectorSet {
   Metric metric_;
   size_t size_ = 0;
   std::vector<uint8_t, HugePageAllocator<uint8_t>> codes_;
+  const uint8_t* view_ = nullptr;
 };
 
 // The codecs. Each factory returns an empty set; quantizers need train() before add().

@@ -57,7 +57,8 @@ Hnsw::~Hnsw() = default;
 Hnsw::Layer Hnsw::layer(uint32_t node, int level) const {
   if (level == 0)
     return {const_cast<uint32_t*>(links0_.data()) + size_t(node) * (m0_ + 1), m0_};
-  return {const_cast<uint32_t*>(upper_[node].data()) + size_t(level - 1) * (m_ + 1), m_};
+  return {const_cast<uint32_t*>(upper_.data()) + upper_start_[node] + size_t(level - 1) * (m_ + 1),
+          m_};
 }
 
 std::unique_ptr<Hnsw::Visited> Hnsw::acquire_visited() const {
@@ -83,21 +84,24 @@ void Hnsw::resize(size_t n) {
   const size_t old = levels_.size();
   levels_.resize(n, 0);
   links0_.resize(n * (m0_ + 1), 0);
-  upper_.resize(n);
-  locks_.reset(new std::mutex[n]);
+  upper_start_.resize(n);
+  size_t words = upper_.size();
   for (size_t i = old; i < n; ++i) {
     // The level depends only on the seed and the offset, not on thread timing.
     uint64_t state = seed_ ^ (uint64_t(i) * 0x9e3779b97f4a7c15ULL);
     const double u = (double(splitmix64(state) >> 11) + 1.0) * 0x1.0p-53;
     levels_[i] = std::min(kMaxLevel, int(-std::log(u) * level_mult_));
-    upper_[i].assign(size_t(levels_[i]) * (m_ + 1), 0);
+    upper_start_[i] = words;
+    words += size_t(levels_[i]) * (m_ + 1);
   }
+  upper_.resize(words, 0);
 }
 
 void Hnsw::add(const VectorSet& set, size_t threads) {
   const size_t first = size(), n = set.size();
   if (n <= first) return;
   resize(n);
+  locks_.reset(new std::mutex[n]);
   // Higher levels first (as faiss does): the sparse upper layers exist before the crowd of
   // level-0 nodes arrives, so early inserts route well.
   std::vector<uint32_t> order(n - first);
@@ -109,6 +113,7 @@ void Hnsw::add(const VectorSet& set, size_t threads) {
   parallel_for(order.size() - next, threads, 64, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) insert(set, order[next + i]);
   });
+  locks_.reset();
 }
 
 template <bool kLocked>
@@ -275,9 +280,8 @@ std::vector<Neighbor> Hnsw::search(const QueryScorer& query, size_t k, size_t ef
 }
 
 size_t Hnsw::memory_bytes() const {
-  size_t bytes = levels_.capacity() * sizeof(int32_t) + links0_.capacity() * sizeof(uint32_t);
-  for (const auto& u : upper_) bytes += u.capacity() * sizeof(uint32_t) + sizeof(u);
-  return bytes;
+  return levels_.capacity() * sizeof(int32_t) + links0_.capacity() * sizeof(uint32_t) +
+         upper_.capacity() * sizeof(uint32_t) + upper_start_.capacity() * sizeof(uint64_t);
 }
 
 State Hnsw::state() const {
@@ -293,9 +297,7 @@ State Hnsw::state() const {
   s["meta"] = pack("int64", {5}, meta, sizeof(meta));
   s["levels"] = pack("int32", {n}, levels_.data(), n * sizeof(int32_t));
   s["links0"] = pack("uint32", {n, m0_ + 1}, links0_.data(), links0_.size() * sizeof(uint32_t));
-  std::vector<uint32_t> upper;
-  for (const auto& u : upper_) upper.insert(upper.end(), u.begin(), u.end());
-  s["upper"] = pack("uint32", {upper.size()}, upper.data(), upper.size() * sizeof(uint32_t));
+  s["upper"] = pack("uint32", {upper_.size()}, upper_.data(), upper_.size() * sizeof(uint32_t));
   return s;
 }
 
@@ -315,17 +317,16 @@ void Hnsw::load_state(const State& state) {
   links0_.resize(n * (m0_ + 1));
   std::memcpy(links0_.data(), links0.bytes.data(), links0.bytes.size());
   const Array& upper = state.at("upper");
-  const uint32_t* u = reinterpret_cast<const uint32_t*>(upper.bytes.data());
-  size_t offset = 0;
-  upper_.assign(n, {});
+  upper_start_.resize(n);
+  size_t words = 0;
   for (size_t i = 0; i < n; ++i) {
-    const size_t words = size_t(levels_[i]) * (m_ + 1);
-    if ((offset + words) * sizeof(uint32_t) > upper.bytes.size())
-      throw std::invalid_argument("hnsw upper links are truncated");
-    upper_[i].assign(u + offset, u + offset + words);
-    offset += words;
+    upper_start_[i] = words;
+    words += size_t(levels_[i]) * (m_ + 1);
   }
-  locks_.reset(new std::mutex[n]);
+  if (words * sizeof(uint32_t) != upper.bytes.size())
+    throw std::invalid_argument("hnsw upper links do not match levels");
+  upper_.resize(words);
+  std::memcpy(upper_.data(), upper.bytes.data(), upper.bytes.size());
   entry_ = meta[2];
   max_level_ = int(meta[3]);
   seed_ = uint64_t(meta[4]);

@@ -59,8 +59,11 @@ class Hnsw {
   double level_mult_;
   uint64_t seed_;
   std::vector<int32_t> levels_;
-  std::vector<uint32_t, HugePageAllocator<uint32_t>> links0_;               // (m0 + 1) words per node, contiguous
-  std::vector<std::vector<uint32_t>> upper_;     // (m + 1) words per level above 0
+  std::vector<uint32_t, HugePageAllocator<uint32_t>> links0_;  // (m0 + 1) words per node
+  // Levels above 0, one flat array: node i's lists start at upper_start_[i], (m + 1) words each.
+  std::vector<uint32_t> upper_;
+  std::vector<uint64_t> upper_start_;
+  // One lock per node, only while add() runs: a built graph is read-only and pays nothing.
   std::unique_ptr<std::mutex[]> locks_;
   std::mutex entry_lock_;
   int64_t entry_ = -1;

@@ -107,7 +107,24 @@ class VectorSet:
     def score(self, query: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)], ids: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]:
         """Scores (higher is better) of one query against stored offsets."""
 
+    def view(self, codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> None:
+        """
+        Search `codes` in place (e.g. a read-only np.memmap of a segment file) instead of a
+        copy. The set keeps the buffer alive and is read-only from then on. Load the codec
+        parameters first: load_state() of a state without "codes".
+        """
+
+    @property
+    def codes_view(self) -> Annotated[NDArray[numpy.uint8], dict(shape=(None, None), writable=False)]:
+        """All stored codes without a copy (read-only; valid until the next add)."""
+
+    @property
+    def read_only(self) -> bool: ...
+
     def state(self) -> dict: ...
+
+    def params(self) -> dict:
+        """The codec parameters: state() without the codes."""
 
     def load_state(self, arrays: Mapping[str, Annotated[NDArray, dict(order='C', device='cpu', writable=False)]]) -> None: ...
 

@@ -35,3 +35,13 @@ def clear_bits(bits: Bitset, offsets: npt.NDArray[np.int64]) -> None:
 
 def set_range(bits: Bitset, start: int, stop: int) -> None:
     set_bits(bits, np.arange(start, stop, dtype=np.int64))
+
+
+def count(bits: Bitset) -> int:
+    return int(np.unpackbits(bits.view(np.uint8)).sum())
+
+
+def test(bits: Bitset, offsets: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    words, masks = _masks(offsets)
+    hit: npt.NDArray[np.bool_] = (bits[words] & masks) != 0
+    return hit

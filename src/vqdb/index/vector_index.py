@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from vqdb import _core
 from vqdb.distance import Distance
 from vqdb.index import bitset
+from vqdb.index.id_map import IdMap
 from vqdb.params import HnswConfig, SearchParams, from_mapping
 from vqdb.quantization import QuantizationConfig, parse_quantization
 from vqdb.validation import as_ids, as_vectors
@@ -71,9 +72,9 @@ class Index:
             self.quantization.build(self.dim, self.distance) if self.quantization else None
         )
         self._graph = _core.Hnsw(self.hnsw.m, self.hnsw.ef_construct) if self.hnsw else None
-        self._ids: Ids = np.empty(0, dtype=np.int64)
-        self._offsets: dict[int, int] = {}
+        self._ids = IdMap()
         self._alive = bitset.empty(0)
+        self._count = 0  # live ids
 
     def __repr__(self) -> str:
         quant = self.quantization.describe() if self.quantization else "none"
@@ -88,10 +89,19 @@ class Index:
     # ---- size and memory ---------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._offsets)
+        return self._count
 
     def __contains__(self, point_id: object) -> bool:
-        return point_id in self._offsets
+        if isinstance(point_id, bool) or not isinstance(point_id, (int, np.integer)):
+            return False
+        return bool(self._live_offsets(np.array([point_id], dtype=np.int64))[0] >= 0)
+
+    def _live_offsets(self, ids: Ids) -> Ids:
+        """Offset of each id, -1 where it is absent or deleted."""
+        offsets = self._ids.offsets(ids)
+        if not len(self._ids):
+            return offsets
+        return np.where(bitset.test(self._alive, np.maximum(offsets, 0)), offsets, -1)
 
     def memory_usage(self) -> dict[str, int]:
         """Bytes held in RAM by the originals, the quantized copy and the graph."""
@@ -124,9 +134,9 @@ class Index:
         new_ids = as_ids(ids, x.shape[0])
         if np.unique(new_ids).shape[0] != new_ids.shape[0]:
             raise ValueError("ids must be unique within a batch")
-        present = next((i for i in new_ids.tolist() if i in self._offsets), None)
-        if present is not None:
-            raise ValueError(f"id {present} is already in the index")
+        present = new_ids[self._live_offsets(new_ids) >= 0]
+        if present.shape[0]:
+            raise ValueError(f"id {present[0]} is already in the index")
         n = x.shape[0]
         if n == 0:
             return
@@ -145,19 +155,19 @@ class Index:
                 if self._graph is not None:
                     self._graph.add(self._build_set, self.threads)
                 bar.update(part.shape[0])
-        self._ids = np.concatenate([self._ids, new_ids])
-        self._offsets.update(zip(new_ids.tolist(), range(first, first + n)))
+        self._ids.append(new_ids)
+        self._count += n
         self._alive = bitset.grown(self._alive, first + n)
         bitset.set_range(self._alive, first, first + n)
 
     def delete(self, ids: Any) -> None:
         """Marks ids deleted: never returned again, while the graph still routes through them."""
-        gone = as_ids(ids)
-        missing = [int(i) for i in gone if int(i) not in self._offsets]
-        if missing:
-            raise ValueError(f"id {missing[0]} is not in the index")
-        offsets = np.array([self._offsets.pop(int(i)) for i in gone], dtype=np.int64)
+        gone = np.unique(as_ids(ids))
+        offsets = self._live_offsets(gone)
+        if (offsets < 0).any():
+            raise ValueError(f"id {gone[offsets < 0][0]} is not in the index")
         bitset.clear_bits(self._alive, offsets)
+        self._count -= int(offsets.shape[0])
 
     # ---- search ------------------------------------------------------------------------------
 
@@ -171,7 +181,8 @@ class Index:
         threads: int = 0,
     ) -> tuple[Ids, Scores]:
         """Nearest ids and scores, best first: (limit,) arrays for one query, (n, limit) for a
-        batch. Rows with fewer matches (a restrictive `allowed_ids`) end in -1 / NaN."""
+        batch. `allowed_ids` restricts the search to those ids (or, as a boolean array, to the
+        ids i where allowed_ids[i]); rows with fewer matches end in -1 / NaN."""
         if len(self) == 0:
             raise ValueError("the index is empty: add vectors before searching")
         if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
@@ -184,7 +195,7 @@ class Index:
         offsets, scores = _core.search(
             graph, walk, rescore, q, int(limit), candidates, ef, self._allowed(allowed_ids), threads
         )
-        ids = np.where(offsets >= 0, self._ids[offsets], -1)
+        ids = np.where(offsets >= 0, self._ids.ids(np.maximum(offsets, 0)), -1)
         api_scores = self.distance.to_api(scores)
         return (ids[0], api_scores[0]) if single else (ids, api_scores)
 
@@ -203,15 +214,18 @@ class Index:
         return self._graph, self._quantized, self._originals if rescore else None, candidates, ef
 
     def _allowed(self, allowed_ids: Any) -> bitset.Bitset | None:
-        deleted = len(self._offsets) < self._ids.shape[0]
         if allowed_ids is None:
-            return self._alive if deleted else None
-        wanted = np.array(
-            [self._offsets[i] for i in as_ids(allowed_ids).tolist() if i in self._offsets],
-            dtype=np.int64,
-        )
-        bits = bitset.empty(self._ids.shape[0])
-        bitset.set_bits(bits, wanted)
+            return self._alive if self._count < len(self._ids) else None
+        if isinstance(allowed_ids, np.ndarray) and allowed_ids.dtype == np.bool_:
+            if self._ids.is_identity:  # the mask over ids is a mask over offsets: pack it
+                mask = np.zeros(self._alive.shape[0] * 64, dtype=np.bool_)
+                n = min(mask.shape[0], allowed_ids.shape[0])
+                mask[:n] = allowed_ids[:n]
+                return np.packbits(mask, bitorder="little").view(np.uint64) & self._alive
+            allowed_ids = np.flatnonzero(allowed_ids)
+        wanted = self._live_offsets(as_ids(allowed_ids))
+        bits = bitset.empty(len(self._ids))
+        bitset.set_bits(bits, wanted[wanted >= 0])
         return bits
 
     # ---- state for the persistence layer -----------------------------------------------------
@@ -229,38 +243,48 @@ class Index:
             "hnsw": None if self.hnsw is None else asdict(self.hnsw),
         }
 
-    def state(self) -> dict[str, npt.NDArray[Any]]:
-        """Everything needed to rebuild this index, as named numpy arrays."""
-        arrays: dict[str, npt.NDArray[Any]] = {"ids": self._ids, "alive": self._alive}
+    def _parts(self) -> list[tuple[str, Any]]:
         parts: list[tuple[str, Any]] = [("originals", self._originals)]
         if self._quantized is not None:
             parts.append(("quantized", self._quantized))
         if self._graph is not None:
             parts.append(("graph", self._graph))
-        for prefix, part in parts:
-            arrays.update({f"{prefix}.{k}": v for k, v in part.state().items()})
+        return parts
+
+    def state(self) -> dict[str, npt.NDArray[Any]]:
+        """Everything needed to rebuild this index, as named numpy arrays. The codes are views
+        of the index's own memory, valid until the next `add`: persist them, do not keep them."""
+        arrays: dict[str, npt.NDArray[Any]] = {"ids": self._ids.state(), "alive": self._alive}
+        for prefix, part in self._parts():
+            if isinstance(part, _core.VectorSet):
+                arrays.update({f"{prefix}.{k}": v for k, v in part.params().items()})
+                arrays[f"{prefix}.codes"] = part.codes_view
+            else:
+                arrays.update({f"{prefix}.{k}": v for k, v in part.state().items()})
         return arrays
 
     @classmethod
     def from_state(
-        cls, config: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]], threads: int = 0
+        cls,
+        config: Mapping[str, Any],
+        arrays: Mapping[str, npt.NDArray[Any]],
+        threads: int = 0,
+        *,
+        views: tuple[str, ...] = (),
     ) -> Index:
+        """The index `state()` described. The codes of the parts named in `views` ("originals",
+        "quantized") are searched in place from the arrays given (read-only memory maps of
+        segment files, typically) instead of copied into RAM; that index can no longer `add`."""
         index = cls(**config, threads=threads)
-        for prefix, part in (
-            ("originals", index._originals),
-            ("quantized", index._quantized),
-            ("graph", index._graph),
-        ):
-            if part is not None:
-                part.load_state(
-                    {
-                        k[len(prefix) + 1 :]: v
-                        for k, v in arrays.items()
-                        if k.startswith(prefix + ".")
-                    }
-                )
-        index._ids = np.asarray(arrays["ids"], dtype=np.int64).copy()
-        index._alive = np.asarray(arrays["alive"], dtype=np.uint64).copy()
-        alive = np.flatnonzero(np.unpackbits(index._alive.view(np.uint8), bitorder="little"))
-        index._offsets = {int(index._ids[o]): int(o) for o in alive}
+        for prefix, part in index._parts():
+            own = {k[len(prefix) + 1 :]: v for k, v in arrays.items() if k.startswith(prefix + ".")}
+            if prefix in views:
+                codes = own.pop("codes")
+                part.load_state(own)
+                part.view(codes)
+            else:
+                part.load_state(own)
+        index._ids = IdMap.from_state(arrays["ids"])
+        index._alive = np.array(arrays["alive"], dtype=np.uint64)
+        index._count = bitset.count(index._alive)
         return index
