@@ -1,0 +1,266 @@
+"""Payload indexes: schemas echoed back, add / remove / re-add, text tokens, and the evaluator
+reading only the payloads the indexes leave undecided."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import numpy as np
+import pytest
+from filter_fakes import FakePoints
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vqdb.filters import Filter, build_index, parse_filter
+
+
+def _filter(obj: dict[str, Any]) -> Filter:
+    f = parse_filter(obj)
+    assert f is not None
+    return f
+
+
+class _Type(str, enum.Enum):  # what model_dump() leaves for PayloadSchemaType
+    KEYWORD = "keyword"
+
+
+@pytest.mark.parametrize(
+    ("schema", "echo"),
+    [
+        ("keyword", {"data_type": "keyword"}),
+        (_Type.KEYWORD, {"data_type": "keyword"}),
+        ("datetime", {"data_type": "datetime"}),
+        (
+            {"type": "keyword", "is_tenant": True, "on_disk": None},
+            {"data_type": "keyword", "params": {"type": "keyword", "is_tenant": True}},
+        ),
+        (
+            {"type": _Type.KEYWORD},
+            {"data_type": "keyword", "params": {"type": "keyword"}},
+        ),
+        (
+            {"type": "text", "tokenizer": "word", "lowercase": True},
+            {
+                "data_type": "text",
+                "params": {"type": "text", "tokenizer": "word", "lowercase": True},
+            },
+        ),
+    ],
+)
+def test_schema_echo(schema: Any, echo: dict[str, Any]) -> None:
+    index = build_index(schema, "k")
+    assert index.schema == echo
+    assert index.info() == {**echo, "points": 0}
+
+
+@pytest.mark.parametrize(
+    ("schema", "key", "message"),
+    [
+        ("geo", "k", "geo payload indexes are not supported"),
+        ({"type": "geo"}, "k", "geo payload indexes are not supported"),
+        ("vector", "k", "unknown payload schema type 'vector'"),
+        ({"is_tenant": True}, "k", "unknown payload schema type None"),
+        ("keyword", "a..b", "bad key"),
+    ],
+)
+def test_schema_errors(schema: Any, key: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build_index(schema, key)
+
+
+def test_count_and_remove() -> None:
+    index = build_index("keyword", "k")
+    index.add(0, {"k": ["a", "b"]})
+    index.add(1, {"k": 5})  # not a keyword: not counted
+    index.add(2, None)
+    index.add(3, {"k": "a"})
+    assert index.count() == 2
+    index.add(3, {"k": "z"})  # re-adding replaces
+    assert index.mask(
+        _filter({"must": {"key": "k", "match": {"value": "a"}}}).must[0], 5
+    ).tolist() == [True, False, False, False, False]  # noqa: E501
+    index.remove(0)
+    index.remove(0)  # twice is harmless
+    index.remove(42)
+    assert index.count() == 1
+
+
+def test_sorted_index_rebuilds_after_writes() -> None:
+    index = build_index("float", "x")
+    condition = _filter({"must": {"key": "x", "range": {"gte": 1}}}).must[0]
+    index.add(0, {"x": 2})
+    assert index.mask(condition, 3).tolist() == [True, False, False]
+    index.add(1, {"x": [0.5, 1.0]})
+    index.remove(0)
+    assert index.mask(condition, 3).tolist() == [False, True, False]
+
+
+def test_index_declines_what_it_cannot_answer() -> None:
+    cases = {
+        "keyword": {"key": "k", "match": {"value": 1}},
+        "integer": {"key": "k", "match": {"value": True}},
+        "bool": {"key": "k", "match": {"except": ["a"]}},
+        "float": {"key": "k", "match": {"value": 1}},
+        "datetime": {"key": "k", "range": {"gte": 1}},
+        "uuid": {"key": "k", "match": {"value": "not-a-uuid"}},
+        "text": {"key": "k", "match": {"value": "a"}},
+    }
+    for schema, condition in cases.items():
+        assert build_index(schema, "k").mask(_filter({"must": condition}).must[0], 4) is None
+
+
+# -- add / remove / re-add: the index answers like one built fresh from the final payloads.
+
+small = st.one_of(
+    st.none(), st.booleans(), st.integers(0, 3), st.sampled_from([0.5, 2.0, "a", "b", "2023-01-02"])
+)
+payload = st.one_of(st.none(), st.fixed_dictionaries({}, optional={"k": small | st.lists(small)}))
+QUERIES = [
+    {"match": {"value": "a"}},
+    {"match": {"value": 1}},
+    {"match": {"value": True}},
+    {"match": {"any": ["a", "b"]}},
+    {"match": {"any": [0, 3]}},
+    {"match": {"except": ["a"]}},
+    {"match": {"except": [1, 2]}},
+    {"match": {"prefix": "a"}},
+    {"range": {"gt": 0.5, "lte": 3}},
+    {"range": {"lt": "2023-01-03"}},
+    {"match": {"text": "a"}},
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["keyword", "integer", "float", "bool", "datetime", "uuid", "text"]),
+    st.lists(st.tuples(st.integers(0, 5), payload | st.just("remove")), max_size=25),
+)
+def test_writes_then_fresh(schema: str, ops: list[tuple[int, Any]]) -> None:
+    index = build_index(schema, "k")
+    final: dict[int, Any] = {}
+    for offset, op in ops:
+        if op == "remove":
+            index.remove(offset)
+            final.pop(offset, None)
+        else:
+            index.add(offset, op)
+            final[offset] = op
+    fresh = build_index(schema, "k")
+    for offset, p in final.items():
+        fresh.add(offset, p)
+    assert index.count() == fresh.count()
+    for query in QUERIES:
+        condition = _filter({"must": {"key": "k", **query}}).must[0]
+        got, want = index.mask(condition, 6), fresh.mask(condition, 6)
+        assert (got is None) == (want is None)
+        if got is not None and want is not None:
+            assert got.tolist() == want.tolist(), query
+
+
+# -- text index: tokens, not substrings.
+
+TEXTS = [
+    {"s": "The quick brown fox"},
+    {"s": "quick-brown FOX jumps"},
+    {"s": ["lazy dog", "brown fox"]},
+    {"s": "brownfox"},
+    {"s": 5},
+    {},
+]
+
+
+@pytest.mark.parametrize(
+    ("match", "params", "expected"),
+    [
+        ({"text": "Brown fox"}, None, [True, True, True, False, False, False]),
+        ({"text": "fox brown"}, None, [True, True, True, False, False, False]),
+        ({"text": "dog fox"}, None, [False, False, True, False, False, False]),  # across strings
+        ({"text": "own"}, None, [False] * 6),  # no substrings
+        ({"text": "!!"}, None, [False] * 6),  # no tokens, no match
+        ({"text_any": "dog jumps"}, None, [False, True, True, False, False, False]),
+        ({"phrase": "brown fox"}, None, [True, True, True, False, False, False]),
+        ({"phrase": "fox brown"}, None, [False] * 6),
+        ({"phrase": "dog brown"}, None, [False] * 6),  # a phrase stays within one string
+        ({"text": "FOX"}, {"lowercase": False}, [False, True, False, False, False, False]),
+        (
+            {"text": "quick-brown"},
+            {"tokenizer": "whitespace"},
+            [False, True, False, False, False, False],
+        ),  # noqa: E501
+        ({"text": "the fox"}, {"min_token_len": 4}, [False, False, False, False, False, False]),
+        ({"text": "a fox"}, {"min_token_len": 2}, [True, True, True, False, False, False]),
+    ],
+)
+def test_text_index(
+    match: dict[str, str], params: dict[str, Any] | None, expected: list[bool]
+) -> None:  # noqa: E501
+    schema = {"type": "text", **params} if params else "text"
+    points = FakePoints(TEXTS, {"s": schema})
+    assert _filter({"must": {"key": "s", "match": match}}).mask(points).tolist() == expected
+    assert points.reads == []
+
+
+def test_text_without_index_is_substring() -> None:
+    f = _filter({"must": {"key": "s", "match": {"text": "own"}}})
+    assert f.mask(FakePoints(TEXTS)).tolist() == [True, True, True, True, False, False]
+
+
+# -- evaluation order: scans visit only what indexes leave undecided.
+
+N = 1000
+ROWS = [{"tag": "rare" if i % 100 == 0 else "common", "n": i, "s": f"row {i}"} for i in range(N)]
+
+
+def test_must_scans_only_the_indexed_survivors() -> None:
+    points = FakePoints(ROWS, {"tag": "keyword"})
+    f = _filter(
+        {"must": [{"key": "s", "match": {"text": "0"}}, {"key": "tag", "match": {"value": "rare"}}]}
+    )
+    assert np.flatnonzero(f.mask(points)).tolist() == list(range(0, N, 100))
+    assert sorted(points.reads) == list(range(0, N, 100))
+
+
+def test_must_not_and_should_skip_decided_points() -> None:
+    points = FakePoints(ROWS, {"tag": "keyword", "n": "integer"})
+    f = _filter(
+        {
+            "must": {"key": "n", "range": {"lt": 300}},
+            "must_not": [{"key": "tag", "match": {"value": "common"}}],
+            "should": [{"key": "s", "match": {"text": "row"}}, {"has_id": [0]}],
+        }
+    )
+    assert np.flatnonzero(f.mask(points)).tolist() == [0, 100, 200]
+    assert sorted(points.reads) == [100, 200]  # 0 was decided by has_id, cheaper than a scan
+
+
+def test_min_should_stops_counting_when_decided() -> None:
+    points = FakePoints(ROWS[:10], {"n": "integer"})
+    f = _filter(
+        {
+            "min_should": {
+                "min_count": 2,
+                "conditions": [
+                    {"key": "s", "match": {"text": "row"}},
+                    {"key": "n", "range": {"lt": 3}},
+                    {"key": "n", "range": {"gte": 8}},
+                ],
+            }
+        }
+    )
+    assert np.flatnonzero(f.mask(points)).tolist() == [0, 1, 2, 8, 9]
+    assert sorted(points.reads) == [0, 1, 2, 8, 9]  # the others can no longer reach 2
+
+
+def test_each_payload_read_once_per_mask() -> None:
+    points = FakePoints(ROWS[:50])
+    f = _filter(
+        {
+            "should": [
+                {"key": "s", "match": {"text": "1"}},
+                {"must": [{"key": "n", "range": {"gte": 0}}, {"key": "s", "match": {"text": "x"}}]},
+            ]
+        }
+    )
+    f.mask(points)
+    assert len(points.reads) == len(set(points.reads)) == 50
