@@ -1,0 +1,1 @@
+"""Collections: config, segments, the write path, the optimizer."""

@@ -1,0 +1,451 @@
+"""A collection's configuration in Qdrant's shapes: parsed from CreateCollection, changed by
+UpdateCollection diffs, echoed as CollectionInfo.config.
+
+The one source of truth is `body`: the CreateCollection JSON the user gave, validated, with
+nulls dropped. Everything else (Qdrant's defaults, each vector's effective settings) is derived
+from it. So an update is "merge the diff into the body and parse again", the manifest stores the
+body, and the echo shows exactly the optional fields the user set (qdrant-client refuses unknown
+or wrongly-null ones) plus the fields Qdrant's schema requires, filled with its defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from vqdb import models
+from vqdb.distance import Distance
+from vqdb.quantization import QuantizationConfig, parse_quantization
+
+Check = Callable[[Any, str], Any]  # (value, where) -> normalized value, or ValueError
+
+
+def _at(what: str, key: str) -> str:
+    return f"{what}.{key}" if what else key
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """A JSON object with its null fields dropped (null means "not set" in every Qdrant diff)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what or 'the request'} must be an object, got {value!r}")
+    return {str(k): v for k, v in value.items() if v is not None}
+
+
+def _checked(value: Any, rules: Mapping[str, Check], what: str) -> dict[str, Any]:
+    """Validates an object field by field, refusing unknown fields; nulls are dropped."""
+    given = _object(value, what)
+    unknown = sorted(set(given) - set(rules))
+    if unknown:
+        raise ValueError(f"unknown field(s) in {what or 'the request'}: {', '.join(unknown)}")
+    clean = {k: rules[k](v, _at(what, k)) for k, v in given.items()}
+    return {k: v for k, v in clean.items() if v is not None}
+
+
+def _uint(lo: int) -> Check:
+    def check(value: Any, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            raise ValueError(f"{what} must be an integer >= {lo}, got {value!r}")
+        return value
+
+    return check
+
+
+def _bool(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{what} must be true or false, got {value!r}")
+    return value
+
+
+def _fraction(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{what} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _choice(*allowed: str) -> Check:
+    def check(value: Any, what: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"{what} {value!r} is not supported (expected {', '.join(allowed)})")
+        return str(value)
+
+    return check
+
+
+def _graph_m(value: Any, what: str) -> int:
+    m: int = _uint(0)(value, what)
+    if m == 1:  # the graph needs two links per node; Qdrant's m = 0 means no graph at all
+        raise ValueError(f"{what} must be 0 (no graph) or at least 2, got 1")
+    return m
+
+
+def _unsupported(value: Any, what: str) -> None:
+    if not (isinstance(value, Mapping) and not value):  # an empty map asks for nothing
+        raise ValueError(f"{what} is not supported")
+
+
+def _keep(value: Any, what: str) -> Any:
+    return value
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} must be an object, got {value!r}")
+    return {str(k): v for k, v in value.items()}
+
+
+def _distance(value: Any, what: str) -> str:
+    try:
+        return Distance.parse(value).value
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from None
+
+
+def _option(default: Any, check: Check) -> Any:
+    """A settings field: its Qdrant default and the check its JSON value must pass."""
+    return field(default=default, metadata={"check": check})
+
+
+def _section(cls: type[Any]) -> Check:
+    """The check of a JSON object whose fields are those of the settings dataclass `cls`."""
+    rules = {f.name: f.metadata["check"] for f in fields(cls)}
+    return lambda value, what: _checked(value, rules, what)
+
+
+def _set(settings: Any) -> dict[str, Any]:
+    return {k: v for k, v in asdict(settings).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class HnswSettings:
+    """Qdrant's HnswConfig. m = 0 builds no graph; full_scan_threshold is in KB of vectors."""
+
+    m: int = _option(16, _graph_m)
+    ef_construct: int = _option(100, _uint(4))
+    full_scan_threshold: int = _option(10_000, _uint(10))
+    max_indexing_threads: int = _option(0, _uint(0))
+    on_disk: bool = _option(False, _bool)
+    memory: str | None = _option(None, _choice("cold", "cached", "pinned"))
+    payload_m: int | None = _option(None, _uint(0))
+    inline_storage: bool | None = _option(None, _bool)
+
+
+@dataclass(frozen=True)
+class OptimizersSettings:
+    """Qdrant's OptimizersConfig. Sizes in KB of vectors; indexing_threshold 0 = never index;
+    max_optimization_threads None or "auto" = no limit."""
+
+    deleted_threshold: float = _option(0.2, _fraction)
+    vacuum_min_vector_number: int = _option(1000, _uint(100))
+    default_segment_number: int = _option(0, _uint(0))
+    max_segment_size: int | None = _option(None, _uint(1))
+    memmap_threshold: int | None = _option(None, _uint(0))
+    indexing_threshold: int = _option(10_000, _uint(0))
+    flush_interval_sec: int = _option(5, _uint(0))
+    max_optimization_threads: int | str | None = _option(
+        None, lambda v, w: v if v == "auto" else _uint(0)(v, w)
+    )
+    prevent_unoptimized: bool | None = _option(None, _bool)
+
+
+@dataclass(frozen=True)
+class WalSettings:
+    wal_capacity_mb: int = _option(32, _uint(1))
+    wal_segments_ahead: int = _option(0, _uint(0))
+    wal_retain_closed: int = _option(1, _uint(1))  # the echo's minimum, though diffs allow 0
+
+
+@dataclass(frozen=True)
+class ParamsSettings:
+    """Top-level CollectionParams. One node, one shard: sharding and replication are echoed."""
+
+    shard_number: int = _option(1, _uint(1))
+    sharding_method: str | None = _option(None, _choice("auto"))
+    replication_factor: int = _option(1, _uint(1))
+    write_consistency_factor: int = _option(1, _uint(1))
+    read_fan_out_factor: int | None = _option(None, _uint(0))
+    read_fan_out_delay_ms: int | None = _option(None, _uint(0))
+    on_disk_payload: bool = _option(True, _bool)
+    payload: dict[str, Any] | None = _option(
+        None, lambda v, w: _checked(v, {"memory": _choice("cold", "cached")}, w)
+    )
+
+
+def _quantization(value: Any, what: str) -> dict[str, Any] | None:
+    """A quantization config as set (its `memory` kept for the echo); "Disabled" is None."""
+    if value is None or value == "Disabled":
+        return None
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise ValueError(
+            f"{what} must be {{'scalar': {{...}}}}, {{'binary': {{...}}}} or "
+            f"{{'product': {{...}}}}, got {value!r}"
+        )
+    ((kind, options),) = value.items()
+    clean = {str(kind): _object(options, _at(what, str(kind)))}
+    required = {"scalar": "type", "product": "compression"}.get(str(kind))
+    if required and required not in clean[str(kind)]:  # the echo must carry it: Qdrant requires it
+        raise ValueError(f"{_at(_at(what, str(kind)), required)} is required")
+    try:
+        _quantizer(clean)
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from None
+    return clean
+
+
+def _quantizer(config: Mapping[str, Any] | None) -> QuantizationConfig | None:
+    """The engine's quantization dataclass; Qdrant's newer `memory: pinned` = always_ram."""
+    if config is None:
+        return None
+    ((kind, options),) = config.items()
+    options = dict(options)
+    memory = options.pop("memory", None)
+    if memory is not None:
+        options["always_ram"] = _choice("cold", "cached", "pinned")(memory, "memory") == "pinned"
+    return parse_quantization({kind: options})
+
+
+def _strict_mode(value: Any, what: str) -> dict[str, Any]:
+    """Kept and echoed, not enforced; its values are checked with the generated model."""
+    clean = _checked(value, dict.fromkeys(models.StrictModeConfig.model_fields, _keep), what)
+    try:
+        models.StrictModeConfig.model_validate(clean)
+    except ValidationError as e:
+        error = e.errors()[0]
+        where = ".".join([what, *map(str, error["loc"])])
+        raise ValueError(f"{where}: {error['msg']}") from None
+    return clean
+
+
+_VECTOR_RULES: dict[str, Check] = {
+    "size": _uint(1),
+    "distance": _distance,
+    "hnsw_config": _section(HnswSettings),
+    "quantization_config": _quantization,
+    "on_disk": _bool,
+    "memory": _choice("cold", "cached"),  # Qdrant: `pinned` is not for dense vector storage
+    "datatype": _choice("float32"),
+    "multivector_config": _unsupported,
+}
+
+
+def _is_named(vectors: Mapping[str, Any]) -> bool:
+    """Single VectorParams ({"size": 4, ...}) or a map of names to them ({} included)."""
+    return all(isinstance(v, Mapping) for v in vectors.values())
+
+
+def _vector(value: Any, what: str) -> dict[str, Any]:
+    clean = _checked(value, _VECTOR_RULES, what)
+    for key in ("size", "distance"):
+        if key not in clean:
+            raise ValueError(f"{_at(what, key)} is required")
+    return clean
+
+
+def _vectors(value: Any, what: str) -> dict[str, Any]:
+    given = _object(value, what)
+    if not _is_named(given):
+        return _vector(given, what)
+    return {name: _vector(params, _at(what, name)) for name, params in given.items()}
+
+
+_BODY_RULES: dict[str, Check] = {
+    **{f.name: f.metadata["check"] for f in fields(ParamsSettings)},
+    "vectors": _vectors,
+    "hnsw_config": _section(HnswSettings),
+    "wal_config": _section(WalSettings),
+    "optimizers_config": _section(OptimizersSettings),
+    "quantization_config": _quantization,
+    "sparse_vectors": _unsupported,
+    "init_from": _unsupported,
+    "strict_mode_config": _strict_mode,
+    "metadata": _mapping,
+}
+_PARAMS = {f.name for f in fields(ParamsSettings)}
+_PARAMS_DIFF = _PARAMS - {"shard_number", "sharding_method"}
+_VECTOR_DIFF = {"hnsw_config", "quantization_config", "on_disk", "memory"}
+_UPDATE = {"vectors", "optimizers_config", "params", "hnsw_config", "quantization_config"}
+_UPDATE |= {"sparse_vectors", "strict_mode_config", "metadata"}
+
+
+@dataclass(frozen=True)
+class VectorConfig:
+    """One vector of a collection, with the collection's settings applied: `hnsw` is the
+    collection's overlaid with the vector's own, `quantization` the vector's own or else the
+    collection's. `on_disk`: originals memory-mapped from the segment files."""
+
+    size: int
+    distance: Distance
+    on_disk: bool
+    hnsw: HnswSettings
+    quantization: QuantizationConfig | None
+
+    @property
+    def always_ram(self) -> bool:
+        """Whether the quantized copy stays in RAM (always, when the originals do)."""
+        return not self.on_disk or bool(self.quantization and self.quantization.always_ram)
+
+    def index_args(self) -> dict[str, Any]:
+        """Keyword arguments of vqdb.Index; Qdrant's m = 0 is a plain (graph-less) index."""
+        graph = {"m": self.hnsw.m, "ef_construct": self.hnsw.ef_construct} if self.hnsw.m else None
+        return {
+            "dim": self.size,
+            "distance": self.distance,
+            "quantization": self.quantization,
+            "hnsw": graph,
+        }
+
+
+def _effective(params: Mapping[str, Any], hnsw: HnswSettings, q: Any) -> VectorConfig:
+    own_q = params.get("quantization_config")
+    memory = params.get("memory")  # Qdrant: overrides on_disk; "cold" is on disk
+    return VectorConfig(
+        size=params["size"],
+        distance=Distance(params["distance"]),
+        on_disk=memory == "cold" if memory else params.get("on_disk", False),
+        hnsw=replace(hnsw, **params.get("hnsw_config", {})),
+        quantization=_quantizer(own_q) if own_q is not None else q,
+    )
+
+
+@dataclass(frozen=True)
+class CollectionConfig:
+    """A collection's configuration. Build it with `parse` (CreateCollection JSON), change it
+    with `updated` (UpdateCollection JSON), show it with `to_api`, persist it with `to_json`."""
+
+    body: dict[str, Any]  # the normalized CreateCollection JSON: what the user set
+    vectors: dict[str, VectorConfig]  # "" is the unnamed vector
+    named: bool  # `vectors` was given as a map of names
+    hnsw: HnswSettings
+    optimizers: OptimizersSettings
+    wal: WalSettings
+    params: ParamsSettings
+    quantization: QuantizationConfig | None  # the collection-wide one (vectors may override)
+
+    @classmethod
+    def parse(cls, body: Any) -> CollectionConfig:
+        """From CreateCollection JSON (a pydantic model is dumped first); ValueError names the
+        field at fault."""
+        if hasattr(body, "model_dump"):
+            body = body.model_dump(mode="json", exclude_unset=True)
+        clean = _checked(body, _BODY_RULES, "")
+        vectors = clean.get("vectors", {})
+        named = _is_named(vectors)
+        hnsw = HnswSettings(**clean.get("hnsw_config", {}))
+        quantization = _quantizer(clean.get("quantization_config"))
+        return cls(
+            body=clean,
+            vectors={
+                name: _effective(params, hnsw, quantization)
+                for name, params in (vectors.items() if named else [("", vectors)])
+            },
+            named=named,
+            hnsw=hnsw,
+            optimizers=OptimizersSettings(**clean.get("optimizers_config", {})),
+            wal=WalSettings(**clean.get("wal_config", {})),
+            params=ParamsSettings(**{k: v for k, v in clean.items() if k in _PARAMS}),
+            quantization=quantization,
+        )
+
+    @property
+    def on_disk_payload(self) -> bool:
+        return self.params.on_disk_payload
+
+    def updated(self, diff: Any) -> CollectionConfig:
+        """The config after an UpdateCollection (PATCH) diff, with Qdrant's rules: null leaves a
+        field unchanged, objects merge into what is set, "Disabled" removes a quantization (on
+        a vector: it falls back to the collection's), a null metadata value removes that key."""
+        if hasattr(diff, "model_dump"):
+            diff = diff.model_dump(mode="json", exclude_unset=True)
+        given = _checked(diff, dict.fromkeys(_UPDATE, _keep), "")
+        body = copy.deepcopy(self.body)
+        for name, change in _object(given.get("vectors"), "vectors").items():
+            if name not in self.vectors:
+                raise ValueError(f"Wrong input: Not existing vector name error: {name}")
+            target = body["vectors"][name] if self.named else body["vectors"]
+            _merge_vector(
+                target, _checked(change, dict.fromkeys(_VECTOR_DIFF, _keep), f"vectors.{name}")
+            )
+        for section in ("hnsw_config", "optimizers_config", "strict_mode_config"):
+            if section in given:
+                body[section] = {**body.get(section, {}), **_object(given[section], section)}
+        body.update(_checked(given.get("params"), dict.fromkeys(_PARAMS_DIFF, _keep), "params"))
+        _set_quantization(body, given.get("quantization_config"))
+        if "sparse_vectors" in given:
+            body["sparse_vectors"] = given["sparse_vectors"]  # refused by parse unless empty
+        if "metadata" in given:
+            merged = {**body.get("metadata", {}), **_mapping(given["metadata"], "metadata")}
+            body["metadata"] = {k: v for k, v in merged.items() if v is not None}
+        return CollectionConfig.parse(body)
+
+    def rebuild_needed(self, old: CollectionConfig) -> set[str]:
+        """Vectors whose segments must be rebuilt to match this config (graph, quantization or
+        storage changed since `old`); thresholds and optimizer options never need one."""
+
+        def build(v: VectorConfig) -> tuple[Any, ...]:
+            return v.index_args(), v.on_disk, v.always_ram
+
+        return {
+            name
+            for name, vector in self.vectors.items()
+            if name not in old.vectors or build(vector) != build(old.vectors[name])
+        }
+
+    def to_api(self) -> dict[str, Any]:
+        """CollectionInfo.config: every required field, and optional ones only where set."""
+        body = copy.deepcopy(self.body)
+        optimizers = _set(self.optimizers)
+        if optimizers.get("max_optimization_threads") == "auto":
+            del optimizers["max_optimization_threads"]  # the echo says "no limit" by omission
+        config = {
+            "params": {"vectors": body.get("vectors", {}), **_set(self.params)},
+            "hnsw_config": _set(self.hnsw),
+            "optimizer_config": optimizers,
+            "wal_config": _set(self.wal),
+        }
+        for key in ("quantization_config", "strict_mode_config", "metadata"):
+            if key in body:
+                config[key] = body[key]
+        return config
+
+    def to_json(self) -> dict[str, Any]:
+        """For the manifest: the normalized create body, which `from_json` parses back."""
+        return copy.deepcopy(self.body)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CollectionConfig:
+        return cls.parse(data)
+
+    def indexing_threshold_vectors(self, name: str) -> int:
+        """optimizers.indexing_threshold (KB) as a count of this vector; 0 = never index."""
+        return _kb_to_vectors(self.optimizers.indexing_threshold, self.vectors[name].size)
+
+    def full_scan_threshold_vectors(self, name: str) -> int:
+        """hnsw full_scan_threshold (KB) as a count of this vector: fewer candidates than this
+        are scanned rather than searched through the graph."""
+        vector = self.vectors[name]
+        return _kb_to_vectors(vector.hnsw.full_scan_threshold, vector.size)
+
+
+def _kb_to_vectors(kb: int, size: int) -> int:
+    return 0 if kb == 0 else max(1, kb * 1024 // (size * 4))
+
+
+def _merge_vector(target: dict[str, Any], change: Mapping[str, Any]) -> None:
+    """Applies a VectorParamsDiff (validated later, by parsing the whole body again)."""
+    if "hnsw_config" in change:
+        own = target.get("hnsw_config", {})
+        target["hnsw_config"] = {**own, **_object(change["hnsw_config"], "hnsw_config")}
+    _set_quantization(target, change.get("quantization_config"))
+    target.update({k: change[k] for k in ("on_disk", "memory") if k in change})
+
+
+def _set_quantization(target: dict[str, Any], change: Any) -> None:
+    if change == "Disabled":
+        target.pop("quantization_config", None)
+    elif change is not None:
+        target["quantization_config"] = change
