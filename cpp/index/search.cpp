@@ -7,8 +7,43 @@
 
 namespace vqdb {
 
+namespace {
+
+// A sparse allowed set (a selective filter) is cheaper to score id by id than to scan past.
+std::vector<Neighbor> sparse_search(const QueryScorer& query, size_t n, size_t k,
+                                    const uint64_t* allowed) {
+  constexpr size_t kBlock = 256;
+  TopK top(k);
+  uint32_t ids[kBlock];
+  float scores[kBlock];
+  size_t m = 0;
+  auto flush = [&] {
+    query.score(ids, m, scores);
+    for (size_t i = 0; i < m; ++i) top.push({scores[i], ids[i]});
+    m = 0;
+  };
+  for (size_t w = 0; w < (n + 63) / 64; ++w)
+    for (uint64_t bits = allowed[w]; bits; bits &= bits - 1) {
+      const size_t id = w * 64 + size_t(__builtin_ctzll(bits));
+      if (id >= n) break;
+      ids[m++] = uint32_t(id);
+      if (m == kBlock) flush();
+    }
+  if (m) flush();
+  return std::move(top.sorted());
+}
+
+size_t count_allowed(const uint64_t* allowed, size_t n) {
+  size_t count = 0;
+  for (size_t w = 0; w < (n + 63) / 64; ++w) count += size_t(__builtin_popcountll(allowed[w]));
+  return count;
+}
+
+}  // namespace
+
 std::vector<Neighbor> plain_search(const QueryScorer& query, size_t n, size_t k,
                                    const uint64_t* allowed) {
+  if (allowed && count_allowed(allowed, n) < n / 8) return sparse_search(query, n, k, allowed);
   constexpr size_t kBlock = 1024;
   TopK top(k);
   float scores[kBlock];

@@ -112,6 +112,11 @@ class Index:
         }
 
     @property
+    def read_only(self) -> bool:
+        """Whether the originals are searched in place from a file (see from_state)."""
+        return bool(self._originals.read_only)
+
+    @property
     def code_bytes(self) -> int:
         """Bytes per vector of what the search walks (the quantized copy when there is one)."""
         return self._walk_set.code_bytes
@@ -168,6 +173,20 @@ class Index:
             raise ValueError(f"id {gone[offsets < 0][0]} is not in the index")
         bitset.clear_bits(self._alive, offsets)
         self._count -= int(offsets.shape[0])
+
+    def vectors(self, ids: Any) -> npt.NDArray[np.float32]:
+        """The stored originals of live ids, as searched (unit length for Cosine)."""
+        wanted = as_ids(ids)
+        offsets = self._live_offsets(wanted)
+        if (offsets < 0).any():
+            raise ValueError(f"id {wanted[offsets < 0][0]} is not in the index")
+        rows = self._originals.codes_view[offsets]
+        return rows.view(np.float32).reshape(-1, self.dim)
+
+    def live_ids(self) -> Ids:
+        """Every live id, in the order they were added."""
+        offsets = np.flatnonzero(np.unpackbits(self._alive.view(np.uint8), bitorder="little"))
+        return self._ids.ids(offsets[: len(self._ids)])
 
     # ---- search ------------------------------------------------------------------------------
 

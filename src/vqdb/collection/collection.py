@@ -1,0 +1,342 @@
+"""A collection: its config, its segments, its WAL, and the one path every write takes.
+
+A write is parsed and checked first (nothing is written for bad input), then logged to the
+WAL (fsynced when the caller waits), then applied to the segments under the write lock, so
+readers see it at once. Upserts land in the appendable segment; a point that lives elsewhere is
+deleted there first, so every id has exactly one live copy. Reads (query.py, scroll, count)
+take the read lock. The optimizer (optimizer.py) rebuilds segments in the background and swaps
+them in under the write lock; checkpoints (storage.py) make the segments durable and empty the
+WAL.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vqdb.collection import records
+from vqdb.collection.config import CollectionConfig
+from vqdb.collection.locks import ReadWriteLock
+from vqdb.collection.points import Points, parse_points, parse_vectors, payload_of, take
+from vqdb.errors import BadInput, NotFound
+from vqdb.filters import Filter, build_index, parse_filter
+from vqdb.segment.ids import PointId, point_id
+from vqdb.segment.segment import Segment
+from vqdb.storage.wal import Wal
+
+Result = dict[str, Any]
+
+
+def new_segment_name() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+class Collection:
+    def __init__(self, name: str, config: CollectionConfig, path: Path | None) -> None:
+        self.name = name
+        self.config = config
+        self.path = path  # None: in memory only
+        self.lock = ReadWriteLock()
+        self.segments: list[Segment] = []
+        self.appendable = self._new_appendable()
+        self.payload_schema: dict[str, Any] = {}  # field -> schema as the user gave it
+        self.wal: Wal | None = None
+        self.applied_seq = 0  # the last operation applied (persisted ones: see storage.py)
+        self.generation = 0  # the last checkpoint's
+        self.closed = False
+        self.optimizer: Any = None  # set by the optimizer when it starts
+        self._seq_lock = threading.Lock()
+
+    def _new_appendable(self) -> Segment:
+        segment = Segment.empty(
+            new_segment_name(),
+            {n: {"dim": v.size, "distance": v.distance} for n, v in self.config.vectors.items()},
+        )
+        for key, schema in getattr(self, "payload_schema", {}).items():
+            segment.create_index(key, schema)
+        self.segments.append(segment) if hasattr(self, "segments") else None
+        return segment
+
+    def seal_appendable(self) -> Segment:
+        """Stops appending to the current appendable segment (the caller holds the write lock)
+        and starts a new one; the sealed one stays searchable until the optimizer replaces it."""
+        sealed = self.appendable
+        self.appendable = self._new_appendable()
+        return sealed
+
+    # ---- the write path ---------------------------------------------------------------------
+
+    def upsert(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
+        points = parse_points(body, self.config)
+        return self._write({"op": "upsert", "points": points}, wait)
+
+    def upsert_points(self, points: Points, *, wait: bool = True) -> Result:
+        """An upsert of an already parsed batch (the embedded client's fast path)."""
+        return self._write({"op": "upsert", "points": points}, wait)
+
+    def update_vectors(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
+        points = parse_vectors(body, self.config)
+        return self._write({"op": "update_vectors", "points": points}, wait)
+
+    def delete(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
+        """A PointsSelector body: {"points": [ids]} or {"filter": {...}}."""
+        return self._write({"op": "delete", "selector": self._selector(body)}, wait)
+
+    def set_payload(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
+        payload = payload_of(body.get("payload"), "payload") or {}
+        key = body.get("key")
+        if key is not None and not isinstance(key, str):
+            raise BadInput("'key' must be a string path")
+        op = {"op": "set_payload", "selector": self._selector(body), "payload": payload, "key": key}
+        return self._write(op, wait)
+
+    def overwrite_payload(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
+        payload = payload_of(body.get("payload"), "payload") or {}
+        op = {"op": "overwrite_payload", "selector": self._selector(body), "payload": payload}
+        return self._write(op, wait)
+
+    def delete_payload(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
+        keys = body.get("keys")
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise BadInput("'keys' must be a list of payload keys")
+        op = {"op": "delete_payload", "selector": self._selector(body), "keys": keys}
+        return self._write(op, wait)
+
+    def clear_payload(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
+        return self._write({"op": "clear_payload", "selector": self._selector(body)}, wait)
+
+    def delete_vectors(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
+        names = body.get("vector")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise BadInput("'vector' must be a list of vector names")
+        for name in names:
+            if name not in self.config.vectors:
+                raise NotFound(f"Wrong input: Not existing vector name error: {name}")
+        op = {"op": "delete_vectors", "selector": self._selector(body), "names": names}
+        return self._write(op, wait)
+
+    def create_payload_index(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
+        field, schema = body.get("field_name"), body.get("field_schema")
+        if not isinstance(field, str) or not field:
+            raise BadInput("'field_name' must be a non-empty string")
+        if schema is None:
+            raise BadInput("'field_schema' is required (keyword, integer, float, bool, ...)")
+        try:
+            build_index(schema, field)
+        except ValueError as e:
+            raise BadInput(str(e)) from None
+        return self._write({"op": "create_index", "field": field, "schema": schema}, wait)
+
+    def delete_payload_index(self, field: str, *, wait: bool = True) -> Result:
+        return self._write({"op": "delete_index", "field": field}, wait)
+
+    def batch(self, operations: Sequence[Mapping[str, Any]], *, wait: bool = True) -> list[Result]:
+        """UpdateOperations: each operation is checked and applied in order."""
+        results = []
+        for i, item in enumerate(operations):
+            if not isinstance(item, Mapping) or len(item) != 1:
+                raise BadInput(f"operations[{i}]: expected one operation, e.g. {{'upsert': ...}}")
+            ((kind, body),) = item.items()
+            method = _BATCH.get(kind)
+            if method is None:
+                raise BadInput(f"operations[{i}]: unknown operation {kind!r}")
+            if kind == "delete_payload_index":
+                results.append(self.delete_payload_index(body.get("field_name"), wait=wait))
+            else:
+                results.append(getattr(self, method)(body, wait=wait))
+        return results
+
+    def _selector(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """{"points": [...]} / {"filter": ...}, checked; resolved to ids under the lock."""
+        if not isinstance(body, Mapping):
+            raise BadInput("expected an object with 'points' or 'filter'")
+        if body.get("points") is not None:
+            raw = body["points"]
+            if isinstance(raw, Mapping):  # {"points": {"filter": ...}} is a selector too
+                return self._selector(raw)
+            if not isinstance(raw, list):
+                raise BadInput("'points' must be a list of point ids")
+            return {"ids": [_checked_id(v, f"points[{i}]") for i, v in enumerate(raw)]}
+        if body.get("filter") is not None:
+            return {"filter": checked_filter(body["filter"])}
+        raise BadInput("expected 'points' (a list of ids) or 'filter'")
+
+    def _write(self, op: dict[str, Any], wait: bool) -> Result:
+        with self.lock.write():
+            if self.closed:
+                raise BadInput(f"collection {self.name} is closed")
+            selector = op.pop("selector", None)
+            if selector is not None:
+                op["ids"] = self._resolve(selector)
+            if op["op"] == "update_vectors":
+                self._require(op["points"].ids)
+            seq = self._log(op, wait)
+            self.apply(op, seq)
+        if self.optimizer is not None:
+            self.optimizer.wake()
+        return {"operation_id": seq, "status": "completed" if wait else "acknowledged"}
+
+    def _log(self, op: dict[str, Any], wait: bool) -> int:
+        if self.wal is None:
+            with self._seq_lock:
+                self.applied_seq += 1
+                return self.applied_seq
+        logged = dict(op)
+        if "points" in op:
+            logged["points"] = _points_record(op["points"])
+        return self.wal.append(records.encode(logged), sync=wait)
+
+    def _require(self, ids: Sequence[PointId]) -> None:
+        located = {s.ids.id_at(o) for s, offsets in self._locate(ids) for o in offsets.tolist()}
+        missing = [pid for pid in ids if pid not in located]
+        if missing:
+            raise NotFound(f"No point with id {missing[0]} found")
+
+    def _resolve(self, selector: dict[str, Any]) -> list[PointId]:
+        if "ids" in selector:
+            return list(selector["ids"])
+        found: list[PointId] = []
+        for segment in self.segments:
+            for offset in np.flatnonzero(segment.mask(selector["filter"])).tolist():
+                found.append(segment.ids.id_at(offset))
+        return found
+
+    # ---- applying an operation (also what WAL replay does) -----------------------------------
+
+    def apply(self, op: dict[str, Any], seq: int) -> None:
+        kind = op["op"]
+        if kind == "upsert":
+            self._upsert(op["points"], seq)
+        elif kind == "update_vectors":
+            self._update_vectors(op["points"], seq)
+        elif kind == "create_index":
+            self.payload_schema[op["field"]] = op["schema"]
+            for segment in self.segments:
+                segment.create_index(op["field"], op["schema"])
+        elif kind == "delete_index":
+            self.payload_schema.pop(op["field"], None)
+            for segment in self.segments:
+                segment.drop_index(op["field"])
+        else:
+            for segment, offsets in self._locate(op["ids"]):
+                _apply_to(segment, kind, offsets, op)
+                segment.version = seq
+        self.applied_seq = max(self.applied_seq, seq)
+
+    def _locate(self, ids: Sequence[PointId]) -> list[tuple[Segment, np.ndarray[Any, Any]]]:
+        out = []
+        for segment in self.segments:
+            offsets = segment.find_many(ids)
+            offsets = offsets[offsets >= 0]
+            if offsets.shape[0]:
+                out.append((segment, offsets))
+        return out
+
+    def _upsert(self, points: Points, seq: int) -> None:
+        for segment, offsets in self._locate(points.ids):
+            segment.delete(offsets)
+        self.appendable.append(points.ids, points.vectors, points.payloads)
+        self.appendable.version = seq
+
+    def _update_vectors(self, points: Points, seq: int) -> None:
+        """New vectors for existing points: each moves to the appendable segment with its
+        payload and the vectors it keeps (optimized segments never change their vectors)."""
+        present = set()
+        for segment, offsets in self._locate(points.ids):
+            moved_ids = [segment.ids.id_at(o) for o in offsets.tolist()]
+            payloads = [segment.payload(o) for o in offsets.tolist()]
+            keep: dict[str, tuple[np.ndarray[Any, Any] | None, np.ndarray[Any, Any]]] = {}
+            for name, index in segment.vectors.items():
+                has = np.flatnonzero(segment.vector_mask(name)[offsets])
+                if has.shape[0]:
+                    keep[name] = (has, index.vectors(offsets[has]))
+            segment.delete(offsets)
+            self.appendable.append(moved_ids, keep, payloads)
+            present.update(moved_ids)
+        missing = [pid for pid in points.ids if pid not in present]
+        if missing:  # checked before logging; only a replay could get here
+            raise NotFound(f"No point with id {missing[0]} found")
+        fresh = self.appendable
+        where = fresh.find_many(points.ids)
+        for name, (rows, values) in points.vectors.items():
+            positions = np.arange(len(points.ids)) if rows is None else rows
+            index = fresh.vectors[name]
+            targets = where[positions]
+            old = [int(t) for t in targets if int(t) in index]
+            if old:
+                index.delete(old)
+            index.add(targets, values)
+        fresh.version = seq
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    @property
+    def points_count(self) -> int:
+        return sum(segment.count for segment in self.segments)
+
+
+def checked_filter(raw: Any) -> Filter | None:
+    try:
+        return parse_filter(raw)
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+
+
+def _checked_id(value: Any, where: str) -> PointId:
+    try:
+        return point_id(value)
+    except ValueError as e:
+        raise BadInput(f"{where}: {e}") from None
+
+
+def _apply_to(
+    segment: Segment, kind: str, offsets: np.ndarray[Any, Any], op: dict[str, Any]
+) -> None:
+    if kind == "delete":
+        segment.delete(offsets)
+    elif kind == "set_payload":
+        segment.set_payload(offsets, op["payload"], op.get("key"))
+    elif kind == "overwrite_payload":
+        segment.overwrite_payload(offsets, op["payload"])
+    elif kind == "delete_payload":
+        segment.delete_payload(offsets, op["keys"])
+    elif kind == "clear_payload":
+        segment.overwrite_payload(offsets, {})
+    elif kind == "delete_vectors":
+        segment.delete_vectors(offsets, op["names"])
+    else:
+        raise ValueError(f"unknown operation {kind!r}")
+
+
+def _points_record(points: Points) -> dict[str, Any]:
+    return {
+        "ids": points.ids,
+        "payloads": points.payloads,
+        "vectors": {n: {"rows": r, "values": v} for n, (r, v) in points.vectors.items()},
+    }
+
+
+def points_from_record(record: dict[str, Any]) -> Points:
+    vectors = {n: (c["rows"], c["values"]) for n, c in record["vectors"].items()}
+    return Points(record["ids"], vectors, record["payloads"])
+
+
+_BATCH = {
+    "upsert": "upsert",
+    "delete": "delete",
+    "set_payload": "set_payload",
+    "overwrite_payload": "overwrite_payload",
+    "delete_payload": "delete_payload",
+    "clear_payload": "clear_payload",
+    "update_vectors": "update_vectors",
+    "delete_vectors": "delete_vectors",
+    "create_payload_index": "create_payload_index",
+    "delete_payload_index": "delete_payload_index",
+}
+
+__all__ = ["Collection", "checked_filter", "points_from_record", "take"]

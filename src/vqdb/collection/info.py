@@ -1,0 +1,39 @@
+"""CollectionInfo as Qdrant shows it: status, counts, config, payload schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vqdb.collection.collection import Collection
+
+
+def info(c: Collection) -> dict[str, Any]:
+    optimizer = c.optimizer
+    with c.lock.read():
+        points = c.points_count
+        indexed = sum(
+            len(index) for s in c.segments if not s.appendable for index in s.vectors.values()
+        )
+        schema = {}
+        for key in c.payload_schema:
+            counted = sum(s.indexes[key].count() for s in c.segments if key in s.indexes)
+            base = next((s.indexes[key].info() for s in c.segments if key in s.indexes), {})
+            schema[key] = {**base, "points": counted}
+        segments = len(c.segments)
+        config = c.config.to_api()
+    optimizer_status: str | dict[str, str] = "ok"
+    if optimizer is not None and optimizer.error is not None:
+        status, optimizer_status = "red", {"error": optimizer.error}
+    elif optimizer is not None and (optimizer.busy or optimizer.pending()):
+        status, optimizer_status = "yellow", "ok"
+    else:
+        status, optimizer_status = "green", "ok"
+    return {
+        "status": status,
+        "optimizer_status": optimizer_status,
+        "indexed_vectors_count": indexed,
+        "points_count": points,
+        "segments_count": segments,
+        "config": config,
+        "payload_schema": schema,
+    }

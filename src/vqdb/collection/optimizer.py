@@ -1,0 +1,191 @@
+"""The background optimizer: turns appendable segments into indexed, quantized ones, rebuilds
+segments after a config change or many deletes, and merges small segments.
+
+One thread per collection, woken after writes. Each job snapshots its source segments under the
+read lock, builds the new segment with no lock held (searches and writes go on), writes its
+files, then swaps it in under the write lock and checkpoints. Which jobs, in order:
+1. segments built with an older config (quantization, graph or on_disk changed);
+2. sealed appendable segments (the appendable one is sealed once it reaches the indexing
+   threshold), merged with the smallest indexed segments while there are too many;
+3. indexed segments with more than `deleted_threshold` of their points deleted;
+4. merges of the two smallest indexed segments while there are more than the target number.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from vqdb.collection.collection import Collection, new_segment_name
+from vqdb.collection.storage import BUILDING, checkpoint, segment_dir
+from vqdb.index import Index
+from vqdb.segment import builder, files
+from vqdb.segment.segment import Segment
+
+log = logging.getLogger("vqdb")
+
+
+class Optimizer:
+    def __init__(self, collection: Collection, threads: int = 0) -> None:
+        self.collection = collection
+        self.threads = threads
+        self.error: str | None = None
+        self.busy = False
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Condition()
+        self._thread = threading.Thread(
+            target=self._run, name=f"vqdb-optimizer-{collection.name}", daemon=True
+        )
+        collection.optimizer = self
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Blocks until there is nothing left to optimize; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self.wake()
+        with self._idle:
+            while self.busy or self._wake.is_set() or self.pending():
+                if self.error is not None or self._stop.is_set():
+                    return False
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._idle.wait(0.05 if left is None else min(left, 0.05))
+        return True
+
+    def pending(self) -> bool:
+        with self.collection.lock.read():
+            return self._should_seal() or self._next_job() is not None
+
+    # ---- the loop ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            if self._stop.is_set():
+                break
+            self.busy = True
+            self._wake.clear()
+            try:
+                while not self._stop.is_set() and self._step():
+                    pass
+            except Exception as e:  # keep serving searches; report the failure in info()
+                log.exception("optimizer of collection %s failed", self.collection.name)
+                self.error = f"{type(e).__name__}: {e}"
+            finally:
+                self.busy = False
+                with self._idle:
+                    self._idle.notify_all()
+
+    def _step(self) -> bool:
+        """Runs one job; False when there is nothing to do."""
+        c = self.collection
+        with c.lock.write():
+            if c.closed:
+                return False
+            if self._should_seal():
+                c.seal_appendable()
+            sources = self._next_job()
+        if sources is None:
+            return False
+        self._rebuild(sources)
+        return True
+
+    def _should_seal(self) -> bool:
+        c = self.collection
+        threshold = min(c.config.indexing_threshold_vectors(n) for n in c.config.vectors)
+        return threshold > 0 and c.appendable.count >= threshold
+
+    def _next_job(self) -> list[Segment] | None:
+        c = self.collection
+        if min(c.config.indexing_threshold_vectors(n) for n in c.config.vectors) <= 0:
+            return None  # indexing disabled: everything stays appendable
+        indexed = [s for s in c.segments if not s.appendable]
+        for segment in indexed:
+            if not self._current(segment):
+                return [segment]
+        sealed = [s for s in c.segments if s.appendable and s is not c.appendable]
+        target = max(1, c.config.optimizers.default_segment_number or 2)
+        by_size = sorted(indexed, key=lambda s: s.count)
+        if sealed:
+            extra = max(0, len(indexed) + 1 - target)
+            return sealed + by_size[:extra]
+        options = c.config.optimizers
+        for segment in indexed:
+            deleted = segment.size - segment.count
+            if (
+                deleted >= options.vacuum_min_vector_number
+                and deleted > options.deleted_threshold * segment.size
+            ):
+                return [segment]
+        if len(indexed) > target:
+            return by_size[:2]
+        return None
+
+    def _current(self, segment: Segment) -> bool:
+        """Whether the segment was built with the collection's present config."""
+        for name, vector in self.collection.config.vectors.items():
+            index = segment.vectors.get(name)
+            if index is None or index.config() != _index_config(vector.index_args()):
+                return False
+            if index.read_only != (vector.on_disk and self.collection.path is not None):
+                return False
+        return True
+
+    def _rebuild(self, sources: Sequence[Segment]) -> None:
+        c = self.collection
+        with c.lock.read():
+            snap = builder.snapshot(sources)
+        args = {name: v.index_args() for name, v in c.config.vectors.items()}
+        name = new_segment_name()
+        started = time.perf_counter()
+        new = builder.build(name, snap, args, self.threads)
+        if c.path is not None:
+            staging = c.path / "segments" / (BUILDING + name)
+            files.save(new, staging, 0, full=True)
+            os.replace(staging, c.path / "segments" / name)
+            on_disk = {n for n, v in c.config.vectors.items() if v.on_disk}
+            if on_disk:  # search the originals from the file, not from a copy in RAM
+                new = files.load(c.path / "segments" / name, name, 0, on_disk=on_disk)
+            new.on_disk_files = True
+            new.generation = 0
+        with c.lock.write():
+            if c.closed or any(s not in c.segments for s in sources):
+                self._discard(new)
+                return
+            builder.carry_over(new, snap, sources, c.payload_schema)
+            at = min(c.segments.index(s) for s in sources)
+            c.segments = [s for s in c.segments if s not in sources]
+            c.segments.insert(at, new)
+            checkpoint(c)
+        log.info(
+            "collection %s: built segment %s (%d points) from %d segment(s) in %.1f s",
+            c.name,
+            name,
+            new.count,
+            len(sources),
+            time.perf_counter() - started,
+        )
+
+    def _discard(self, segment: Segment) -> None:
+        if self.collection.path is not None:
+            shutil.rmtree(segment_dir(self.collection, segment), ignore_errors=True)
+
+
+def _index_config(args: dict[str, Any]) -> dict[str, Any]:
+    """What Index.config() returns for an Index built from `args`."""
+    return Index(**args).config()

@@ -1,0 +1,216 @@
+"""Points as requests bring them, checked against the collection and made columnar.
+
+Qdrant takes points as a list (`{"points": [{"id", "vector", "payload"}]}`) or as columns
+(`{"batch": {"ids", "vectors", "payloads"}}`); a vector is a list of floats, or a map of names to
+lists for collections with named vectors. Both shapes become one `Points` batch: ids, one float32
+matrix per vector name, payloads. Everything is checked before anything is written, so a bad
+point fails the whole request with a message naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vqdb.collection.config import CollectionConfig
+from vqdb.errors import BadInput, NotFound
+from vqdb.segment.ids import PointId, point_id
+
+Rows = npt.NDArray[np.int64]
+Matrix = npt.NDArray[np.float32]
+Payload = dict[str, Any]
+
+
+@dataclass
+class Points:
+    ids: list[PointId]
+    vectors: dict[str, tuple[Rows | None, Matrix]]  # name -> (which points have it, None: all)
+    payloads: list[Payload | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def parse_points(body: Mapping[str, Any], config: CollectionConfig) -> Points:
+    """A PointInsertOperations body: {"points": [...]} or {"batch": {...}}."""
+    if not isinstance(body, Mapping):
+        raise BadInput("expected an object with 'points' or 'batch'")
+    extra = set(body) - {"points", "batch", "shard_key", "update_filter"}
+    if extra:
+        raise BadInput(f"unknown field(s) {sorted(extra)}: expected 'points' or 'batch'")
+    if body.get("points") is not None:
+        return _from_list(body["points"], config)
+    if body.get("batch") is not None:
+        return _from_batch(body["batch"], config)
+    raise BadInput("expected 'points' (a list of points) or 'batch' (columns)")
+
+
+def _from_list(points: Any, config: CollectionConfig) -> Points:
+    if not isinstance(points, Sequence) or isinstance(points, (str, bytes)):
+        raise BadInput("'points' must be a list of points")
+    ids: list[PointId] = []
+    payloads: list[Payload | None] = []
+    columns: dict[str, tuple[list[int], list[Any]]] = {}
+    for i, point in enumerate(points):
+        if not isinstance(point, Mapping) or "id" not in point:
+            raise BadInput(f"points[{i}]: a point needs an 'id' and a 'vector'")
+        ids.append(_id(point["id"], f"points[{i}].id"))
+        payloads.append(payload_of(point.get("payload"), f"points[{i}].payload"))
+        vector = point.get("vector")
+        if vector is None:
+            raise BadInput(f"points[{i}]: a point needs a 'vector'")
+        for name, value in _named(vector, config, f"points[{i}].vector").items():
+            columns.setdefault(name, ([], []))
+            columns[name][0].append(i)
+            columns[name][1].append(value)
+    vectors = {
+        name: _column(rows, values, len(ids), name, config)
+        for name, (rows, values) in columns.items()
+    }
+    return _checked(Points(ids, vectors, payloads))
+
+
+def _from_batch(batch: Any, config: CollectionConfig) -> Points:
+    if not isinstance(batch, Mapping) or "ids" not in batch or "vectors" not in batch:
+        raise BadInput("'batch' needs 'ids' and 'vectors'")
+    ids = [_id(v, f"batch.ids[{i}]") for i, v in enumerate(batch["ids"])]
+    vectors = batch["vectors"]
+    if isinstance(vectors, Mapping):
+        named = {str(k): v for k, v in vectors.items()}
+        if not config.named:
+            raise BadInput("this collection has one unnamed vector: 'vectors' must be a list")
+    else:
+        named = {"": vectors}
+    columns: dict[str, tuple[Rows | None, Matrix]] = {}
+    for name, matrix in named.items():
+        _vector_config(name, config)
+        values = _matrix(matrix, name, config, "batch.vectors")
+        if values.shape[0] != len(ids):
+            raise BadInput(f"batch has {len(ids)} ids but {values.shape[0]} vectors")
+        columns[name] = (None, values)
+    raw = batch.get("payloads")
+    if raw is not None and len(raw) != len(ids):
+        raise BadInput(f"batch has {len(ids)} ids but {len(raw)} payloads")
+    payloads = None
+    if raw is not None:
+        payloads = [payload_of(p, f"batch.payloads[{i}]") for i, p in enumerate(raw)]
+    return _checked(Points(ids, columns, payloads))
+
+
+def parse_vectors(body: Any, config: CollectionConfig) -> Points:
+    """An UpdateVectors body: {"points": [{"id", "vector"}]}; the points keep their payloads."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("points"), Sequence):
+        raise BadInput("expected {'points': [{'id': ..., 'vector': ...}]}")
+    points = _from_list(body["points"], config)
+    points.payloads = None
+    return points
+
+
+def payload_of(value: Any, where: str) -> Payload | None:
+    """A payload as stored: plain JSON values, copied, so later edits by the caller do not leak
+    in and a replay of the log gives the same values."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise BadInput(f"{where}: a payload must be an object, got {type(value).__name__}")
+    try:
+        copied: Payload = json.loads(json.dumps(value, default=_jsonable, allow_nan=False))
+    except (TypeError, ValueError) as e:
+        raise BadInput(f"{where}: the payload is not JSON: {e}") from None
+    return copied or None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def _id(value: Any, where: str) -> PointId:
+    try:
+        return point_id(value)
+    except ValueError as e:
+        raise BadInput(f"{where}: {e}") from None
+
+
+def _named(vector: Any, config: CollectionConfig, where: str) -> dict[str, Any]:
+    if isinstance(vector, Mapping):
+        if not config.named and set(vector) != {""}:
+            raise BadInput(f"{where}: this collection has one unnamed vector, not named ones")
+        for name in vector:
+            _vector_config(str(name), config)
+        return {str(k): v for k, v in vector.items()}
+    if config.named and "" not in config.vectors:
+        raise BadInput(f"{where}: this collection has named vectors: give a map of names")
+    return {"": vector}
+
+
+def _vector_config(name: str, config: CollectionConfig) -> None:
+    if name not in config.vectors:
+        label = repr(name) if name else "the unnamed vector"
+        raise NotFound(f"Wrong input: Not existing vector name error: {label or name}")
+
+
+def _column(
+    rows: list[int], values: list[Any], n: int, name: str, config: CollectionConfig
+) -> tuple[Rows | None, Matrix]:
+    matrix = _matrix(values, name, config, "vector")
+    return (None if len(rows) == n else np.array(rows, dtype=np.int64)), matrix
+
+
+def _matrix(values: Any, name: str, config: CollectionConfig, where: str) -> Matrix:
+    dim = config.vectors[name].size
+    label = f" '{name}'" if name else ""
+    try:
+        matrix = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError):
+        for row in values if isinstance(values, Sequence) else ():
+            _matrix([row], name, config, where)  # raises, naming what is wrong with this one
+        raise BadInput(
+            f"{where}{label}: vectors must be lists of numbers (sparse and multi-vectors are "
+            "not supported)"
+        ) from None
+    if matrix.ndim == 1 and matrix.shape[0] == 0:
+        matrix = matrix.reshape(0, dim)
+    if matrix.ndim != 2:
+        raise BadInput(f"{where}{label}: expected vectors of dimension {dim}")
+    if matrix.shape[1] != dim:
+        raise BadInput(
+            f"Wrong input: Vector dimension error: expected dim: {dim}, got {matrix.shape[1]}"
+        )
+    if not np.isfinite(matrix).all():
+        raise BadInput(f"{where}{label}: vectors must not hold NaN or infinity")
+    return np.ascontiguousarray(matrix)
+
+
+def _checked(points: Points) -> Points:
+    """Qdrant keeps the last of repeated ids in one request; so does vqdb."""
+    if len(set(points.ids)) == len(points.ids):
+        return points
+    last = {pid: i for i, pid in enumerate(points.ids)}
+    keep = np.array(sorted(last.values()), dtype=np.int64)
+    return take(points, keep)
+
+
+def take(points: Points, keep: Rows) -> Points:
+    """The batch restricted to positions `keep` (in that order)."""
+    where = {int(p): i for i, p in enumerate(keep.tolist())}
+    vectors: dict[str, tuple[Rows | None, Matrix]] = {}
+    for name, (rows, values) in points.vectors.items():
+        if rows is None:
+            vectors[name] = (None, values[keep])
+            continue
+        pick = [j for j, r in enumerate(rows.tolist()) if r in where]
+        new_rows = np.array([where[int(rows[j])] for j in pick], dtype=np.int64)
+        vectors[name] = (new_rows, values[pick])
+    payloads = None if points.payloads is None else [points.payloads[i] for i in keep.tolist()]
+    return Points([points.ids[i] for i in keep.tolist()], vectors, payloads)

@@ -1,0 +1,275 @@
+"""Searching a collection: the Query API (`query_points`), the legacy search and recommend, and
+how results from several segments become one ranked page.
+
+Each segment answers `offset + limit` candidates (its graph or a plain scan, see
+Segment.search); the merge keeps the best across segments, drops those past `score_threshold`,
+skips `offset`, and shows `limit` points. Scores are what Qdrant shows: similarities for
+Cosine and Dot (higher first), distances for Euclid and Manhattan (lower first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vqdb.collection.collection import Collection, checked_filter
+from vqdb.collection.reads import Selection, scroll
+from vqdb.errors import BadInput, NotFound
+from vqdb.filters import Filter
+from vqdb.params import SearchParams, from_mapping
+from vqdb.segment.ids import PointId, point_id
+from vqdb.segment.segment import Segment
+
+Vector = npt.NDArray[np.float32]
+_STRATEGIES = ("average_vector", "best_score", "sum_scores")
+
+
+@dataclass
+class Request:
+    using: str
+    limit: int
+    offset: int
+    params: SearchParams
+    query_filter: Filter | None
+    score_threshold: float | None
+    selection: Selection
+    exclude: list[PointId] = field(default_factory=list)  # example points never returned
+
+
+def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
+    """QueryRequest: nearest by vector or point id, or recommend; no query: points by id."""
+    for unsupported in ("prefetch", "lookup_from"):
+        if body.get(unsupported) is not None:
+            raise BadInput(f"{unsupported} is not supported by vqdb yet")
+    q = body.get("query")
+    if q is None:
+        page = scroll(
+            c,
+            {
+                **_pick(body, "filter", "with_payload", "with_vector"),
+                "limit": body.get("limit", 10),
+            },
+        )
+        return {"points": [{**p, "version": 0, "score": 0.0} for p in page["points"]]}
+    request = _request(c, body, default_payload=False)
+    if isinstance(q, Mapping) and "recommend" in q:
+        return {"points": _recommend(c, request, q["recommend"] or {})}
+    if isinstance(q, Mapping) and "nearest" in q:
+        if q.get("mmr") is not None:
+            raise BadInput("mmr is not supported by vqdb yet")
+        q = q["nearest"]
+    elif isinstance(q, Mapping):
+        kinds = ", ".join(sorted(q))
+        raise BadInput(f"query {kinds} is not supported: vqdb answers nearest and recommend")
+    with c.lock.read():
+        vector = _vector_input(c, q, request)
+        return {"points": _search(c, request, vector)}
+
+
+def query_batch(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    searches = body.get("searches")
+    if not isinstance(searches, list):
+        raise BadInput("'searches' must be a list of query requests")
+    return [query(c, s) for s in searches]
+
+
+def search(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The legacy SearchRequest: {"vector": [...] | {"name", "vector"}, ...}."""
+    raw = body.get("vector")
+    using = body.get("using") or ""
+    if isinstance(raw, Mapping):
+        using, raw = raw.get("name", ""), raw.get("vector")
+    request = _request(c, {**body, "using": using}, default_payload=False)
+    with c.lock.read():
+        return _search(c, request, _vector(c, raw, using))
+
+
+def recommend(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The legacy RecommendRequest: positive / negative / strategy at the top level."""
+    request = _request(c, body, default_payload=False)
+    return _recommend(c, request, _pick(body, "positive", "negative", "strategy"))
+
+
+# ---- building blocks -------------------------------------------------------------------------
+
+
+def _request(c: Collection, body: Mapping[str, Any], default_payload: bool) -> Request:
+    using = body.get("using") or ""
+    if using not in c.config.vectors:
+        if using == "":
+            raise BadInput("this collection has named vectors: say which one with 'using'")
+        raise NotFound(f"Wrong input: Not existing vector name error: {using}")
+    try:
+        params = from_mapping(SearchParams, _search_params(body.get("params")), "search params")
+    except (TypeError, ValueError) as e:
+        raise BadInput(str(e)) from None
+    threshold = body.get("score_threshold")
+    if threshold is not None and not isinstance(threshold, (int, float)):
+        raise BadInput("score_threshold must be a number")
+    return Request(
+        using=using,
+        limit=_count(body.get("limit"), 10, "limit", minimum=1),
+        offset=_count(body.get("offset"), 0, "offset", minimum=0),
+        params=params,
+        query_filter=checked_filter(body.get("filter")),
+        score_threshold=None if threshold is None else float(threshold),
+        selection=Selection(body.get("with_payload", default_payload), body.get("with_vector"), c),
+    )
+
+
+def _search_params(raw: Any) -> Any:
+    """Qdrant's SearchParams minus the options vqdb accepts and does not need."""
+    if not isinstance(raw, Mapping):
+        return raw
+    kept = {k: v for k, v in raw.items() if k not in ("indexed_only", "acorn") and v is not None}
+    if isinstance(kept.get("quantization"), Mapping):
+        kept["quantization"] = {k: v for k, v in kept["quantization"].items() if v is not None}
+    return kept
+
+
+def _vector_input(c: Collection, raw: Any, request: Request) -> Vector:
+    """A vector, or the stored vector of a point id (which is then left out of the results)."""
+    if isinstance(raw, (int, str)) and not isinstance(raw, bool):
+        pid = _id(raw)
+        request.exclude.append(pid)
+        return _stored_vector(c, pid, request.using)
+    return _vector(c, raw, request.using)
+
+
+def _stored_vector(c: Collection, pid: PointId, using: str) -> Vector:
+    for segment in c.segments:
+        offset = segment.find(pid)
+        if offset >= 0:
+            found = segment.point_vectors(offset, [using])
+            if using not in found:
+                raise BadInput(f"point {pid} has no vector {using!r}")
+            return found[using]
+    raise NotFound(f"No point with id {pid} found")
+
+
+def _vector(c: Collection, raw: Any, using: str) -> Vector:
+    dim = c.config.vectors[using].size
+    try:
+        vector = np.asarray(raw, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise BadInput("the query must be a list of numbers or a point id") from None
+    if vector.ndim != 1:
+        raise BadInput(
+            "the query must be one dense vector (sparse and multi-vectors are not supported)"
+        )
+    if vector.shape[0] != dim:
+        raise BadInput(
+            f"Wrong input: Vector dimension error: expected dim: {dim}, got {vector.shape[0]}"
+        )
+    if not np.isfinite(vector).all():
+        raise BadInput("the query vector must not hold NaN or infinity")
+    return vector
+
+
+def _search(c: Collection, request: Request, vector: Vector) -> list[dict[str, Any]]:
+    """Nearest points to one vector over every segment (the caller holds the read lock)."""
+    distance = c.config.vectors[request.using].distance
+    wanted = request.offset + request.limit
+    threshold = c.config.full_scan_threshold_vectors(request.using)
+    hits: list[tuple[float, int, Segment, int]] = []
+    for s, segment in enumerate(c.segments):
+        allowed = None
+        if request.query_filter is not None or request.exclude:
+            allowed = segment.mask(request.query_filter)
+            allowed[segment.offsets_of(request.exclude)] = False
+        offsets, scores = segment.search(
+            request.using, vector[None, :], wanted, request.params, allowed, threshold
+        )
+        for offset, score in zip(offsets[0].tolist(), scores[0].tolist()):
+            if offset >= 0:
+                hits.append((score, s, segment, offset))
+    hits.sort(key=lambda h: (h[0] if distance.ascending else -h[0], h[1], h[3]))
+    if request.score_threshold is not None:
+        t = request.score_threshold
+        hits = [h for h in hits if (h[0] <= t if distance.ascending else h[0] >= t)]
+    page = hits[request.offset : wanted]
+    return [
+        request.selection.show(segment, offset, {"version": segment.version, "score": score})
+        for score, _, segment, offset in page
+    ]
+
+
+def _recommend(c: Collection, request: Request, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    strategy = spec.get("strategy") or "average_vector"
+    if strategy not in _STRATEGIES:
+        raise BadInput(f"unknown recommend strategy {strategy!r} (expected {_STRATEGIES})")
+    with c.lock.read():
+        positive = [_vector_input(c, v, request) for v in spec.get("positive") or []]
+        negative = [_vector_input(c, v, request) for v in spec.get("negative") or []]
+        if not positive and (strategy == "average_vector" or not negative):
+            raise BadInput("recommend needs at least one positive example")
+        if strategy == "average_vector":
+            mean = np.mean(positive, axis=0)
+            query = mean + (mean - np.mean(negative, axis=0)) if negative else mean
+            return _search(c, request, query.astype(np.float32))
+        return _scored_by_examples(c, request, strategy, positive, negative)
+
+
+def _scored_by_examples(
+    c: Collection, request: Request, strategy: str, positive: list[Vector], negative: list[Vector]
+) -> list[dict[str, Any]]:
+    """best_score and sum_scores: every allowed point is compared with every example (an exact
+    scan of the originals), since the objective is not a distance a graph can walk."""
+    distance = c.config.vectors[request.using].distance
+    examples = np.array(positive + negative, dtype=np.float32)
+    hits: list[tuple[float, int, Segment, int]] = []
+    for s, segment in enumerate(c.segments):
+        mask = segment.mask(request.query_filter) & segment.vector_mask(request.using)
+        mask[segment.offsets_of(request.exclude)] = False
+        offsets = np.flatnonzero(mask)
+        if not offsets.shape[0]:
+            continue
+        index = segment.vectors[request.using]
+        ids, scores = index.search(examples, offsets.shape[0], {"exact": True}, allowed_ids=mask)
+        sims = np.full((examples.shape[0], segment.size), np.nan, dtype=np.float32)
+        for row in range(examples.shape[0]):
+            valid = ids[row] >= 0
+            value = scores[row][valid]
+            sims[row, ids[row][valid]] = -value if distance.ascending else value
+        pos, neg = sims[: len(positive), offsets], sims[len(positive) :, offsets]
+        if strategy == "sum_scores":
+            total = pos.sum(axis=0) - (neg.sum(axis=0) if len(negative) else 0.0)
+        else:
+            best_pos = pos.max(axis=0) if len(positive) else np.full(offsets.shape, -np.inf)
+            best_neg = neg.max(axis=0) if len(negative) else np.full(offsets.shape, -np.inf)
+            total = np.where(best_pos >= best_neg, best_pos, -(best_neg**2))
+        hits.extend((float(t), s, segment, int(o)) for t, o in zip(total, offsets))
+    hits.sort(key=lambda h: (-h[0], h[1], h[3]))
+    if request.score_threshold is not None:
+        hits = [h for h in hits if h[0] >= request.score_threshold]
+    page = hits[request.offset : request.offset + request.limit]
+    return [
+        request.selection.show(segment, offset, {"version": segment.version, "score": score})
+        for score, _, segment, offset in page
+    ]
+
+
+def _pick(body: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: body[k] for k in keys if body.get(k) is not None}
+
+
+def _id(value: Any) -> PointId:
+    try:
+        return point_id(value)
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+
+
+def _count(value: Any, default: int, name: str, minimum: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise BadInput(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+__all__ = ["query", "query_batch", "recommend", "search"]

@@ -1,0 +1,146 @@
+"""Reading points: retrieve by id, scroll in id order, count, and how a point is shown
+(`with_payload` / `with_vector` selections, Qdrant's Record and ScoredPoint shapes)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from vqdb.collection.collection import Collection, checked_filter
+from vqdb.errors import BadInput
+from vqdb.filters import delete_at, values_at
+from vqdb.segment.ids import PointId, SortedIds, point_id, sort_key
+from vqdb.segment.segment import Segment
+
+
+class Selection:
+    """Which payload keys and vectors a response shows."""
+
+    def __init__(self, with_payload: Any, with_vector: Any, collection: Collection) -> None:
+        self.include: list[str] | None = None
+        self.exclude: list[str] | None = None
+        self.payload = True
+        if with_payload is None or isinstance(with_payload, bool):
+            self.payload = bool(with_payload)
+        elif isinstance(with_payload, list):
+            self.include = _keys(with_payload, "with_payload")
+        elif isinstance(with_payload, Mapping) and set(with_payload) <= {"include", "exclude"}:
+            if with_payload.get("include") is not None:
+                self.include = _keys(with_payload["include"], "with_payload.include")
+            if with_payload.get("exclude") is not None:
+                self.exclude = _keys(with_payload["exclude"], "with_payload.exclude")
+        else:
+            raise BadInput("with_payload must be a bool, a list of keys, or {include|exclude}")
+        names = list(collection.config.vectors)
+        if with_vector is None or isinstance(with_vector, bool):
+            self.vectors = names if with_vector else []
+        elif isinstance(with_vector, list) and all(isinstance(n, str) for n in with_vector):
+            unknown = [n for n in with_vector if n not in collection.config.vectors]
+            if unknown:
+                raise BadInput(f"Wrong input: Not existing vector name error: {unknown[0]}")
+            self.vectors = list(with_vector)
+        else:
+            raise BadInput("with_vector must be a bool or a list of vector names")
+        self.named = collection.config.named
+
+    def show(self, segment: Segment, offset: int, extra: dict[str, Any]) -> dict[str, Any]:
+        point: dict[str, Any] = {"id": segment.ids.id_at(offset), **extra}
+        if self.payload:
+            point["payload"] = self._payload(segment.payload(offset) or {})
+        if self.vectors:
+            found = segment.point_vectors(offset, self.vectors)
+            as_lists = {name: v.tolist() for name, v in found.items()}
+            point["vector"] = as_lists if self.named else as_lists.get("")
+        return point
+
+    def _payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        if self.include is not None:
+            kept: dict[str, Any] = {}
+            for key in self.include:
+                top = key.split(".")[0].split("[")[0]
+                if "." not in key and "[" not in key:
+                    if key in payload:
+                        kept[key] = payload[key]
+                elif values_at(payload, key) and top in payload:
+                    kept[top] = payload[top]
+            payload = kept
+        for key in self.exclude or ():
+            payload = delete_at(payload, key)
+        return payload
+
+
+def _keys(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise BadInput(f"{where} must be a list of payload keys")
+    return list(value)
+
+
+def retrieve(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """PointRequest: {"ids", "with_payload" (default true), "with_vector"}."""
+    raw = body.get("ids")
+    if not isinstance(raw, list):
+        raise BadInput("'ids' must be a list of point ids")
+    ids = [_id(v, f"ids[{i}]") for i, v in enumerate(raw)]
+    selection = Selection(body.get("with_payload", True), body.get("with_vector"), c)
+    out = []
+    with c.lock.read():
+        for pid in ids:
+            for segment in c.segments:
+                offset = segment.find(pid)
+                if offset >= 0:
+                    out.append(selection.show(segment, offset, {}))
+                    break
+    return out
+
+
+def scroll(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
+    """ScrollRequest: points in id order from `offset`, `limit` per page, and where the next
+    page starts."""
+    limit = _positive(body.get("limit"), 10, "limit")
+    if body.get("order_by") is not None:
+        raise BadInput("order_by is not supported yet: scroll pages follow point ids")
+    start = None if body.get("offset") is None else _id(body["offset"], "offset")
+    query_filter = checked_filter(body.get("filter"))
+    selection = Selection(body.get("with_payload", True), body.get("with_vector"), c)
+    found: list[tuple[tuple[int, int], Segment, int]] = []
+    with c.lock.read():
+        for segment in c.segments:
+            mask = segment.mask(query_filter)
+            if isinstance(segment.ids, SortedIds):  # offsets are in id order already
+                begin = 0 if start is None else segment.ids.first_at_or_after(start)
+                offsets = (np.flatnonzero(mask[begin:])[: limit + 1] + begin).tolist()
+            else:
+                offsets = np.flatnonzero(mask).tolist()
+            keys = [(sort_key(segment.ids.id_at(o)), o) for o in offsets]
+            if start is not None:
+                first = sort_key(start)
+                keys = [k for k in keys if k[0] >= first]
+            keys.sort()
+            found.extend((key, segment, o) for key, o in keys[: limit + 1])
+        found.sort(key=lambda item: item[0])
+        page = [selection.show(segment, o, {}) for _, segment, o in found[:limit]]
+    next_offset = found[limit][1].ids.id_at(found[limit][2]) if len(found) > limit else None
+    return {"points": page, "next_page_offset": next_offset}
+
+
+def count(c: Collection, body: Mapping[str, Any] | None) -> dict[str, int]:
+    query_filter = checked_filter((body or {}).get("filter"))
+    with c.lock.read():
+        return {"count": sum(int(np.count_nonzero(s.mask(query_filter))) for s in c.segments)}
+
+
+def _id(value: Any, where: str) -> PointId:
+    try:
+        return point_id(value)
+    except ValueError as e:
+        raise BadInput(f"{where}: {e}") from None
+
+
+def _positive(value: Any, default: int, name: str) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadInput(f"{name} must be a positive integer, got {value!r}")
+    return value

@@ -1,0 +1,135 @@
+"""A collection on disk, and how it comes back after a restart or a crash.
+
+    <collection>/collection.json   manifest: format version, config, segments and the
+                                   generation of each, the last operation they contain
+    <collection>/wal.log           operations acknowledged since that checkpoint
+    <collection>/segments/<name>/  one directory per segment (segment/files.py)
+
+A checkpoint writes every changed segment as a new generation, then the manifest (one atomic
+rename makes them current), then empties the WAL, then deletes what the old manifest used.
+Opening reads the manifest, loads its segments (memory-mapping on-disk originals), and replays
+the WAL records after the manifest's last operation. Segment directories the manifest does not
+name (a crash mid-optimization) are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from vqdb.collection import records
+from vqdb.collection.collection import Collection, points_from_record
+from vqdb.collection.config import CollectionConfig
+from vqdb.errors import BadInput
+from vqdb.segment import files
+from vqdb.segment.segment import Segment
+from vqdb.storage.files import read_json, write_json
+from vqdb.storage.wal import Wal
+
+FORMAT_VERSION = 1
+MANIFEST = "collection.json"
+BUILDING = "building-"  # prefix of a segment directory the optimizer has not swapped in yet
+log = logging.getLogger("vqdb")
+
+
+def segment_dir(collection: Collection, segment: Segment) -> Path:
+    assert collection.path is not None
+    return collection.path / "segments" / segment.name
+
+
+def create(path: Path | None, name: str, config: CollectionConfig) -> Collection:
+    collection = Collection(name, config, path)
+    if path is not None:
+        (path / "segments").mkdir(parents=True, exist_ok=False)
+        collection.wal = Wal(path / "wal.log")
+        checkpoint(collection)
+    return collection
+
+
+def open_collection(path: Path) -> Collection:
+    manifest = read_json(path / MANIFEST)
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BadInput(f"{path}: storage format {version} is not {FORMAT_VERSION}; cannot open it")
+    config = CollectionConfig.from_json(manifest["config"])
+    collection = Collection(manifest["name"], config, path)
+    collection.payload_schema = dict(manifest["payload_schema"])
+    collection.generation = manifest["generation"]
+    on_disk = {name for name, v in config.vectors.items() if v.on_disk}
+    segments = []
+    for entry in manifest["segments"]:
+        directory = path / "segments" / entry["name"]
+        segment = files.load(directory, entry["name"], entry["generation"], on_disk=on_disk)
+        segment.generation = entry["generation"]
+        for key, schema in collection.payload_schema.items():
+            segment.create_index(key, schema)
+        segments.append(segment)
+    _remove_strays(path, {entry["name"] for entry in manifest["segments"]}, building=True)
+    appendable = next((s for s in segments if s.name == manifest["appendable"]), None)
+    collection.segments = segments
+    if appendable is None:
+        collection.appendable = collection._new_appendable()
+    else:
+        collection.appendable = appendable
+    collection.applied_seq = manifest["applied_seq"]
+    collection.wal = Wal(path / "wal.log", next_seq=collection.applied_seq + 1)
+    replayed = 0
+    for seq, payload in collection.wal.replay(after=collection.applied_seq):
+        op = records.decode(payload)
+        if "points" in op:
+            op["points"] = points_from_record(op["points"])
+        try:
+            collection.apply(op, seq)
+        except ValueError as e:  # checked before it was logged: the state has diverged
+            log.warning("collection %s: skipping WAL record %d: %s", collection.name, seq, e)
+        replayed += 1
+    if replayed:
+        log.info("collection %s: replayed %d WAL records", collection.name, replayed)
+    return collection
+
+
+def checkpoint(collection: Collection) -> None:
+    """Makes the current state durable and empties the WAL (the caller holds the write lock,
+    or is the only one using the collection)."""
+    if collection.path is None or collection.wal is None:
+        return
+    generation = collection.generation + 1
+    replaced: list[tuple[Segment, int]] = []
+    for segment in collection.segments:
+        if segment.generation is not None and not segment.dirty:
+            continue
+        if segment.generation is not None:
+            replaced.append((segment, segment.generation))
+        full = segment.appendable or not segment.on_disk_files
+        files.save(segment, segment_dir(collection, segment), generation, full=full)
+        segment.on_disk_files = True
+        segment.generation = generation
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "name": collection.name,
+        "config": collection.config.to_json(),
+        "payload_schema": collection.payload_schema,
+        "segments": [{"name": s.name, "generation": s.generation} for s in collection.segments],
+        "appendable": collection.appendable.name,
+        "applied_seq": collection.applied_seq,
+        "generation": generation,
+    }
+    write_json(collection.path / MANIFEST, manifest)
+    collection.wal.clear()
+    collection.generation = generation
+    for segment, old in replaced:
+        files.remove_generation(segment_dir(collection, segment), old)
+    _remove_strays(collection.path, {s.name for s in collection.segments})
+
+
+def _remove_strays(path: Path, keep: set[str], *, building: bool = False) -> None:
+    """Deletes segment directories no manifest names; those being built ("building-*") only
+    when `building` (on open: a crash interrupted them)."""
+    root = path / "segments"
+    if not root.exists():
+        return
+    for directory in root.iterdir():
+        in_progress = directory.name.startswith(BUILDING)
+        if directory.name not in keep and (building or not in_progress):
+            shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,100 @@
+"""Building an optimized segment from live points of other segments.
+
+Three steps, so that the slow one holds no lock:
+1. `snapshot` (under the collection's read lock): copy the live points' ids and vectors, in id
+   order, and remember where each came from.
+2. `build` (no lock): one Index per vector, with the collection's graph and quantization.
+3. `carry_over` (under the write lock, at the swap): whatever happened to the sources since the
+   snapshot (deleted points, dropped vectors, payload edits) is applied to the new segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vqdb.index import Index
+from vqdb.segment.ids import PointId, SortedIds, sort_key
+from vqdb.segment.segment import Segment
+
+Offsets = npt.NDArray[np.int64]
+
+
+@dataclass
+class Snapshot:
+    ids: list[PointId]  # in sort_key order: the new segment's offsets
+    source: Offsets  # which source segment each point came from
+    offset: Offsets  # and its offset there
+    vectors: dict[str, tuple[Offsets, npt.NDArray[np.float32]]]  # name -> (new offsets, rows)
+
+
+def snapshot(sources: Sequence[Segment]) -> Snapshot:
+    entries: list[tuple[tuple[int, int], int, int]] = []
+    for s, segment in enumerate(sources):
+        for offset in segment.live_offsets().tolist():
+            entries.append((sort_key(segment.ids.id_at(offset)), s, offset))
+    entries.sort()
+    source = np.array([e[1] for e in entries], dtype=np.int64)
+    offset = np.array([e[2] for e in entries], dtype=np.int64)
+    ids = [sources[s].ids.id_at(o) for _, s, o in entries]
+    names = {name for segment in sources for name in segment.vectors}
+    vectors = {}
+    for name in sorted(names):
+        new_offsets, parts = [], []
+        for s, segment in enumerate(sources):
+            index = segment.vectors.get(name)
+            if index is None:
+                continue
+            mine = np.flatnonzero(source == s)
+            has = segment.vector_mask(name)[offset[mine]]
+            if has.any():
+                new_offsets.append(mine[has])
+                parts.append(np.array(index.vectors(offset[mine[has]])))
+        if new_offsets:
+            order = np.concatenate(new_offsets)
+            rows = np.concatenate(parts)
+            sort = np.argsort(order, kind="stable")
+            vectors[name] = (order[sort], rows[sort])
+    return Snapshot(ids, source, offset, vectors)
+
+
+def build(
+    name: str, snap: Snapshot, index_args: Mapping[str, Mapping[str, Any]], threads: int = 0
+) -> Segment:
+    """The optimized segment of a snapshot; index_args: vector name -> Index arguments."""
+    vectors = {}
+    for vname, args in index_args.items():
+        index = Index(**args, threads=threads)
+        if vname in snap.vectors:
+            offsets, rows = snap.vectors[vname]
+            index.add(offsets, rows)
+        vectors[vname] = index
+    alive = np.ones(len(snap.ids), dtype=np.bool_)
+    return Segment(name, vectors, SortedIds.of(snap.ids), alive)
+
+
+def carry_over(
+    new: Segment, snap: Snapshot, sources: Sequence[Segment], schema: Mapping[str, Any]
+) -> None:
+    """Brings the new segment up to date with its sources (the caller holds the write lock)."""
+    for s, segment in enumerate(sources):
+        mine = np.flatnonzero(snap.source == s)
+        old = snap.offset[mine]
+        gone = mine[~segment.alive[old]]
+        for new_offset, old_offset in zip(mine.tolist(), old.tolist()):
+            payload = segment.payloads.get(old_offset)
+            if payload:
+                new.payloads[new_offset] = payload
+        if gone.shape[0]:
+            new.delete(gone)
+        for vname, index in new.vectors.items():
+            dropped = mine[new.vector_mask(vname)[mine] & ~segment.vector_mask(vname)[old]]
+            if dropped.shape[0]:
+                index.delete(dropped)
+        new.version = max(new.version, segment.version)
+    for key, field_schema in schema.items():
+        new.create_index(key, field_schema)

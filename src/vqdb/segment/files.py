@@ -1,0 +1,101 @@
+"""A segment on disk: one directory of .npy files and a little JSON.
+
+What never changes after an optimized segment is built (ids, originals, quantized codes, graph)
+is written once. What does change (which points and vectors are alive, payloads) is written per
+checkpoint generation, as `<part>.<generation>.<ext>`, so the manifest can switch from one
+complete generation to the next in a single rename. An appendable segment is small and written
+whole at each generation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vqdb.index import Index
+from vqdb.segment.ids import load_ids
+from vqdb.segment.segment import Segment
+from vqdb.storage.files import fsync_dir, read_array, read_json, write_array, write_json
+
+
+def _vector_file(position: int, key: str) -> str:
+    # positions, not names: a vector name may hold any character
+    return f"vector.{position}.{key}"
+
+
+def save(segment: Segment, directory: Path, generation: int, *, full: bool) -> None:
+    """Writes the segment's changing parts for `generation`, and everything else too when
+    `full` (a freshly built segment, or any appendable one)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    suffix = f".{generation}" if segment.appendable else ""
+    names = list(segment.vectors)
+    if full:
+        for key, array in segment.ids.state().items():
+            write_array(directory / f"ids.{key}{suffix}.npy", array, sync_dir=False)
+        for position, name in enumerate(names):
+            for key, array in segment.vectors[name].state().items():
+                if key != "alive":
+                    write_array(
+                        directory / f"{_vector_file(position, key)}{suffix}.npy",
+                        array,
+                        sync_dir=False,
+                    )
+        meta = {
+            "vectors": names,
+            "configs": {name: segment.vectors[name].config() for name in names},
+            "appendable": segment.appendable,
+        }
+        write_json(directory / f"meta{suffix}.json", meta)
+    write_array(directory / f"alive.{generation}.npy", segment.alive, sync_dir=False)
+    for position, name in enumerate(names):
+        write_array(
+            directory / f"{_vector_file(position, 'alive')}.{generation}.npy",
+            segment.vectors[name].state()["alive"],
+            sync_dir=False,
+        )
+    offsets = sorted(segment.payloads)
+    payloads = {"offsets": offsets, "payloads": [segment.payloads[o] for o in offsets]}
+    write_json(directory / f"payloads.{generation}.json", payloads)  # fsyncs the directory
+    segment.dirty = False
+
+
+def load(directory: Path, name: str, generation: int, *, on_disk: set[str]) -> Segment:
+    """The segment as `save` left it at `generation`; originals of the vectors named in
+    `on_disk` are memory-mapped rather than read into RAM."""
+    suffix = "" if (directory / "meta.json").exists() else f".{generation}"
+    meta = read_json(directory / f"meta{suffix}.json")
+    ids = load_ids(
+        {
+            p.name[len("ids.") : -len(suffix + ".npy")]: read_array(p)
+            for p in directory.glob(f"ids.*{suffix}.npy")
+            if p.name.count(".") == 2 + suffix.count(".")
+        }
+    )
+    vectors = {}
+    for position, vname in enumerate(meta["vectors"]):
+        prefix = _vector_file(position, "")
+        arrays: dict[str, npt.NDArray[Any]] = {}
+        for path in directory.glob(f"{prefix}*{suffix}.npy"):
+            key = path.name[len(prefix) : -len(suffix + ".npy")]
+            if key.startswith("alive"):
+                continue
+            arrays[key] = read_array(path, mmap=True)
+        arrays["alive"] = read_array(directory / f"{prefix}alive.{generation}.npy")
+        views = ("originals",) if vname in on_disk and not meta["appendable"] else ()
+        vectors[vname] = Index.from_state(meta["configs"][vname], arrays, views=views)
+    alive = np.array(read_array(directory / f"alive.{generation}.npy"), dtype=np.bool_)
+    stored = read_json(directory / f"payloads.{generation}.json")
+    segment = Segment(name, vectors, ids, alive, dict(zip(stored["offsets"], stored["payloads"])))
+    segment.dirty = False
+    return segment
+
+
+def remove_generation(directory: Path, generation: int) -> None:
+    """Deletes one generation's files (after the manifest has moved past it)."""
+    for path in directory.glob(f"*.{generation}.*"):
+        if path.name.split(".")[-2] == str(generation):
+            path.unlink(missing_ok=True)
+    fsync_dir(directory)

@@ -1,0 +1,176 @@
+"""Point ids, as Qdrant has them: unsigned 64-bit integers or UUIDs.
+
+Inside vqdb an id is an `int` or a canonical UUID string ("550e8400-e29b-41d4-a716-446655440000").
+Integers sort before UUIDs, UUIDs by their 128-bit value: the order scroll pages follow.
+
+A segment maps ids to the dense offsets its vectors live at. An appendable segment uses a dict;
+an optimized one stores its points in id order, so two sorted numpy arrays are the whole map.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any, Union
+
+import numpy as np
+import numpy.typing as npt
+
+PointId = Union[int, str]  # noqa: UP007 (a runtime alias, kept readable for 3.10)
+Offsets = npt.NDArray[np.int64]
+
+_U64 = 2**64
+
+
+def point_id(value: Any) -> PointId:
+    """An id as given by a user, checked and made canonical."""
+    if isinstance(value, bool):
+        raise ValueError(f"bad point id {value!r}: expected an unsigned integer or a UUID")
+    if isinstance(value, (int, np.integer)):
+        if not 0 <= int(value) < _U64:
+            raise ValueError(f"bad point id {value}: integers must be in [0, 2^64)")
+        return int(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError(
+                f"bad point id {value!r}: expected an unsigned integer or a UUID"
+            ) from None
+    raise ValueError(f"bad point id {value!r}: expected an unsigned integer or a UUID")
+
+
+def sort_key(pid: PointId) -> tuple[int, int]:
+    return (0, pid) if isinstance(pid, int) else (1, uuid.UUID(pid).int)
+
+
+def _uuid_str(raw: bytes) -> str:
+    # numpy's "S16" drops trailing zero bytes when an element is read back
+    return str(uuid.UUID(bytes=bytes(raw).ljust(16, b"\0")))
+
+
+def _uuid_bytes(pids: Iterable[str]) -> npt.NDArray[np.bytes_]:
+    return np.array([uuid.UUID(p).bytes for p in pids], dtype="S16")
+
+
+class AppendableIds:
+    """Ids of a segment that still takes points; the newest offset of an id wins."""
+
+    def __init__(self, ids: Sequence[PointId] = ()) -> None:
+        self._ids: list[PointId] = list(ids)
+        self._offsets = {pid: i for i, pid in enumerate(self._ids)}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def append(self, ids: Sequence[PointId]) -> None:
+        start = len(self._ids)
+        self._ids.extend(ids)
+        self._offsets.update((pid, start + i) for i, pid in enumerate(ids))
+
+    def offset(self, pid: PointId) -> int:
+        return self._offsets.get(pid, -1)
+
+    def lookup(self, ids: Sequence[PointId]) -> Offsets:
+        """offset() of many ids at once."""
+        get = self._offsets.get
+        return np.fromiter((get(pid, -1) for pid in ids), dtype=np.int64, count=len(ids))
+
+    def id_at(self, offset: int) -> PointId:
+        return self._ids[offset]
+
+    def in_order(self, offsets: Offsets) -> Offsets:
+        """The given offsets sorted by their ids."""
+        return np.array(
+            sorted(offsets.tolist(), key=lambda o: sort_key(self._ids[o])), dtype=np.int64
+        )
+
+    def state(self) -> dict[str, npt.NDArray[Any]]:
+        return _state(self._ids)
+
+
+class SortedIds:
+    """Ids of an optimized segment: offsets [0, a) hold integer ids in increasing order,
+    offsets [a, a + b) UUIDs in increasing order."""
+
+    def __init__(self, nums: npt.NDArray[np.uint64], uuids: npt.NDArray[np.bytes_]) -> None:
+        self._nums = nums
+        self._uuids = uuids
+
+    @classmethod
+    def of(cls, ids: Sequence[PointId]) -> SortedIds:
+        """The tracker of a segment built from `ids`, which must be in sort_key order."""
+        nums = np.array([p for p in ids if isinstance(p, int)], dtype=np.uint64)
+        return cls(nums, _uuid_bytes(p for p in ids if isinstance(p, str)))
+
+    def __len__(self) -> int:
+        return int(self._nums.shape[0] + self._uuids.shape[0])
+
+    def offset(self, pid: PointId) -> int:
+        if isinstance(pid, int):
+            i = int(np.searchsorted(self._nums, np.uint64(pid)))
+            return i if i < self._nums.shape[0] and int(self._nums[i]) == pid else -1
+        key = np.array(uuid.UUID(pid).bytes, dtype="S16")
+        i = int(np.searchsorted(self._uuids, key))
+        found = i < self._uuids.shape[0] and self._uuids[i] == key
+        return int(self._nums.shape[0]) + i if found else -1
+
+    def lookup(self, ids: Sequence[PointId]) -> Offsets:
+        """offset() of many ids at once, vectorised: upserts look up whole batches."""
+        out = np.full(len(ids), -1, dtype=np.int64)
+        is_num = np.fromiter((isinstance(p, int) for p in ids), dtype=np.bool_, count=len(ids))
+        if is_num.any() and self._nums.shape[0]:
+            keys = np.array([p for p in ids if isinstance(p, int)], dtype=np.uint64)
+            pos = np.minimum(np.searchsorted(self._nums, keys), self._nums.shape[0] - 1)
+            out[is_num] = np.where(self._nums[pos] == keys, pos, -1)
+        if not is_num.all() and self._uuids.shape[0]:
+            uuids = _uuid_bytes(p for p in ids if isinstance(p, str))
+            pos = np.minimum(np.searchsorted(self._uuids, uuids), self._uuids.shape[0] - 1)
+            found = self._uuids[pos] == uuids
+            out[~is_num] = np.where(found, self._nums.shape[0] + pos, -1)
+        return out
+
+    def id_at(self, offset: int) -> PointId:
+        a = int(self._nums.shape[0])
+        if offset < a:
+            return int(self._nums[offset])
+        return _uuid_str(self._uuids[offset - a])
+
+    def in_order(self, offsets: Offsets) -> Offsets:
+        return np.sort(offsets)
+
+    def first_at_or_after(self, pid: PointId) -> int:
+        """The first offset whose id is >= pid: where a scroll page starting at pid begins."""
+        if isinstance(pid, int):
+            return int(np.searchsorted(self._nums, np.uint64(pid)))
+        key = np.array(uuid.UUID(pid).bytes, dtype="S16")
+        return int(self._nums.shape[0] + np.searchsorted(self._uuids, key))
+
+    def state(self) -> dict[str, npt.NDArray[Any]]:
+        return {"nums": self._nums, "uuids": self._uuids}
+
+
+def _state(ids: Sequence[PointId]) -> dict[str, npt.NDArray[Any]]:
+    num_offsets = [i for i, p in enumerate(ids) if isinstance(p, int)]
+    uuid_offsets = [i for i, p in enumerate(ids) if isinstance(p, str)]
+    return {
+        "nums": np.array([ids[i] for i in num_offsets], dtype=np.uint64),
+        "num_offsets": np.array(num_offsets, dtype=np.int64),
+        "uuids": _uuid_bytes(str(ids[i]) for i in uuid_offsets),
+        "uuid_offsets": np.array(uuid_offsets, dtype=np.int64),
+    }
+
+
+def load_ids(arrays: dict[str, npt.NDArray[Any]]) -> AppendableIds | SortedIds:
+    """The tracker whose state() gave `arrays`."""
+    if "num_offsets" not in arrays:
+        return SortedIds(np.array(arrays["nums"]), np.array(arrays["uuids"]))
+    n = arrays["num_offsets"].shape[0] + arrays["uuid_offsets"].shape[0]
+    ids: list[PointId] = [0] * n
+    for o, v in zip(arrays["num_offsets"].tolist(), arrays["nums"].tolist()):
+        ids[o] = int(v)
+    for o, b in zip(arrays["uuid_offsets"].tolist(), arrays["uuids"].tolist()):
+        ids[o] = _uuid_str(b)
+    return AppendableIds(ids)

@@ -1,0 +1,222 @@
+"""A segment: a set of points with their ids, one Index per named vector, payloads, payload
+indexes and deletions, all addressed by a dense offset.
+
+An appendable segment takes new points and searches them by a plain scan of the originals. An
+optimized segment is built once from live points (sorted by id, so its id map is two sorted
+arrays), holds a graph and the quantized copies, and afterwards only loses points, changes
+payloads or drops vectors. The collection decides which segment a write goes to; a segment
+never knows about the others, the WAL or files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vqdb.filters import FieldIndex, Filter, build_index, delete_at, set_at
+from vqdb.index import Index
+from vqdb.index.vector_index import Ids, Scores
+from vqdb.params import SearchParams
+from vqdb.segment.ids import AppendableIds, Offsets, PointId, SortedIds
+
+Payload = dict[str, Any]
+Mask = npt.NDArray[np.bool_]
+
+
+class Segment:
+    def __init__(
+        self,
+        name: str,
+        vectors: dict[str, Index],
+        ids: AppendableIds | SortedIds,
+        alive: Mask,
+        payloads: dict[int, Payload] | None = None,
+    ) -> None:
+        self.name = name
+        self.vectors = vectors
+        self.ids = ids
+        self.alive: Mask = alive
+        self.payloads: dict[int, Payload] = payloads or {}
+        self.indexes: dict[str, FieldIndex] = {}
+        self.version = 0  # sequence number of the last write applied here
+        self.dirty = True  # changed since the last checkpoint wrote it
+        self.generation: int | None = None  # checkpoint generation of its files, if any
+        self.on_disk_files = False  # whether its unchanging files are written
+
+    @classmethod
+    def empty(cls, name: str, vectors: Mapping[str, Mapping[str, Any]]) -> Segment:
+        """An appendable segment; `vectors` maps names to Index arguments (dim, distance)."""
+        indexes = {
+            vname: Index(args["dim"], args["distance"], hnsw=None)
+            for vname, args in vectors.items()
+        }
+        return cls(name, indexes, AppendableIds(), np.zeros(0, dtype=np.bool_))
+
+    def __repr__(self) -> str:
+        kind = "appendable" if self.appendable else "optimized"
+        return f"Segment({self.name!r}, {kind}, points={self.count})"
+
+    @property
+    def appendable(self) -> bool:
+        return isinstance(self.ids, AppendableIds)
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    @property
+    def count(self) -> int:
+        return int(np.count_nonzero(self.alive))
+
+    # ---- lookups ----------------------------------------------------------------------------
+
+    def find(self, pid: PointId) -> int:
+        """The live offset of an id, or -1."""
+        offset = self.ids.offset(pid)
+        return offset if offset >= 0 and self.alive[offset] else -1
+
+    def find_many(self, ids: Sequence[PointId]) -> Offsets:
+        """The live offset of each id, or -1."""
+        offsets = self.ids.lookup(ids)
+        hit = offsets >= 0
+        hit[hit] = self.alive[offsets[hit]]
+        return np.where(hit, offsets, -1)
+
+    def offsets_of(self, ids: Sequence[PointId]) -> Offsets:
+        offsets = self.find_many(ids)
+        return offsets[offsets >= 0]
+
+    def live_offsets(self) -> Offsets:
+        return np.flatnonzero(self.alive)
+
+    def payload(self, offset: int) -> Payload | None:
+        return self.payloads.get(offset)
+
+    def vector_mask(self, name: str) -> Mask:
+        mask = np.zeros(self.size, dtype=np.bool_)
+        index = self.vectors.get(name)
+        if index is not None and len(index):
+            mask[index.live_ids()] = True
+        return mask
+
+    def point_vectors(
+        self, offset: int, names: Iterable[str]
+    ) -> dict[str, npt.NDArray[np.float32]]:
+        """The named vectors the point has (originals as stored: unit length for Cosine)."""
+        out = {}
+        for name in names:
+            index = self.vectors.get(name)
+            if index is not None and offset in index:
+                out[name] = index.vectors([offset])[0]
+        return out
+
+    def mask(self, query_filter: Filter | None) -> Mask:
+        """Live points matching the filter."""
+        if query_filter is None:
+            return np.array(self.alive)
+        matches: Mask = query_filter.mask(self) & self.alive
+        return matches
+
+    # ---- writes -----------------------------------------------------------------------------
+
+    def append(
+        self,
+        ids: Sequence[PointId],
+        vectors: Mapping[str, tuple[Offsets | None, npt.NDArray[np.float32]]],
+        payloads: Sequence[Payload | None] | None,
+    ) -> None:
+        """New points at the end. vectors: name -> (which of `ids` have it, None for all; rows).
+        The caller has deleted any older copy of these ids."""
+        assert isinstance(self.ids, AppendableIds), "optimized segments take no new points"
+        start = self.size
+        for name, (rows, values) in vectors.items():
+            positions = np.arange(len(ids)) if rows is None else rows
+            self.vectors[name].add(start + positions, values)
+        self.ids.append(ids)
+        self.alive = np.concatenate([self.alive, np.ones(len(ids), dtype=np.bool_)])
+        for i, payload in enumerate(payloads or ()):
+            if payload:
+                self._set_payload(start + i, payload)
+        self.dirty = True
+
+    def delete(self, offsets: Offsets) -> None:
+        for offset in offsets.tolist():
+            if offset in self.payloads:
+                self._set_payload(offset, None)
+        self.delete_vectors(offsets, list(self.vectors))
+        self.alive[offsets] = False
+        self.dirty = True
+
+    def set_payload(self, offsets: Offsets, values: Mapping[str, Any], key: str | None) -> None:
+        for offset in offsets.tolist():
+            self._set_payload(offset, set_at(dict(self.payloads.get(offset) or {}), key, values))
+
+    def overwrite_payload(self, offsets: Offsets, payload: Mapping[str, Any]) -> None:
+        for offset in offsets.tolist():
+            self._set_payload(offset, dict(payload))
+
+    def delete_payload(self, offsets: Offsets, keys: Sequence[str]) -> None:
+        for offset in offsets.tolist():
+            payload: Payload = dict(self.payloads.get(offset) or {})
+            for key in keys:
+                payload = delete_at(payload, key)
+            self._set_payload(offset, payload)
+
+    def delete_vectors(self, offsets: Offsets, names: Sequence[str]) -> None:
+        for name in names:
+            present = offsets[self.vector_mask(name)[offsets]]
+            if present.shape[0]:
+                self.vectors[name].delete(present)
+        self.dirty = True
+
+    def _set_payload(self, offset: int, payload: Payload | None) -> None:
+        for index in self.indexes.values():
+            index.remove(offset)
+        if payload:
+            self.payloads[offset] = payload
+            for index in self.indexes.values():
+                index.add(offset, payload)
+        else:
+            self.payloads.pop(offset, None)
+        self.dirty = True
+
+    # ---- payload indexes --------------------------------------------------------------------
+
+    def create_index(self, key: str, schema: str | Mapping[str, Any]) -> None:
+        index = build_index(schema, key)
+        for offset, payload in self.payloads.items():
+            if self.alive[offset]:
+                index.add(offset, payload)
+        self.indexes[key] = index
+
+    def drop_index(self, key: str) -> None:
+        self.indexes.pop(key, None)
+
+    # ---- search -----------------------------------------------------------------------------
+
+    def search(
+        self,
+        name: str,
+        queries: npt.NDArray[np.float32],
+        limit: int,
+        params: SearchParams,
+        allowed: Mask | None,
+        full_scan_threshold: int,
+    ) -> tuple[Ids, Scores]:
+        """(n, <=limit) offsets (-1 padded) and API scores. A filter that leaves fewer points
+        than `full_scan_threshold` is answered by a plain scan, as Qdrant's planner does: a
+        graph walk through a sparse allowed set loses recall and saves nothing."""
+        index = self.vectors[name]
+        live = len(index)
+        if allowed is not None:
+            allowed = allowed & self.vector_mask(name)
+            live = int(np.count_nonzero(allowed))
+        n = queries.shape[0]
+        if live == 0:
+            return np.full((n, 0), -1, dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
+        if allowed is not None and live < full_scan_threshold:
+            params = SearchParams(exact=True, quantization=params.quantization)
+        return index.search(queries, min(limit, live), params, allowed_ids=allowed)
