@@ -1,6 +1,7 @@
 """vqdb: a vector database for Python built around vector quantization."""
 
 from vqdb import _core
+from vqdb.client import Client
 from vqdb.distance import Distance
 from vqdb.index import Index
 from vqdb.params import HnswConfig, QuantizationSearchParams, SearchParams
@@ -15,6 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BinaryQuantization",
+    "Client",
     "Distance",
     "HnswConfig",
     "Index",

@@ -1,0 +1,182 @@
+"""The client's collection methods: create, inspect, update and delete collections, their payload
+indexes and their snapshots.
+
+    >>> import vqdb
+    >>> from vqdb import models
+    >>> client = vqdb.Client(":memory:")
+    >>> client.create_collection(
+    ...     "docs",
+    ...     vectors_config=models.VectorParams(size=4, distance=models.Distance.Cosine),
+    ...     quantization_config={"scalar": {"type": "int8"}},
+    ... )
+    True
+    >>> client.get_collection("docs").points_count
+    0
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from vqdb import models
+from vqdb.client.base import ClientBase
+from vqdb.client.convert import Json, Model, optional, plain, result, results
+from vqdb.collection import info, snapshots
+
+
+class CollectionMethods(ClientBase):
+    def create_collection(
+        self,
+        collection_name: str,
+        vectors_config: models.VectorParams
+        | Mapping[str, models.VectorParams]
+        | Model
+        | None = None,
+        sparse_vectors_config: Mapping[str, Any] | None = None,
+        shard_number: int | None = None,
+        sharding_method: Any = None,
+        replication_factor: int | None = None,
+        write_consistency_factor: int | None = None,
+        on_disk_payload: bool | None = None,
+        hnsw_config: models.HnswConfigDiff | Model | None = None,
+        optimizers_config: models.OptimizersConfigDiff | Model | None = None,
+        wal_config: models.WalConfigDiff | Model | None = None,
+        quantization_config: models.QuantizationConfig | Model | None = None,
+        timeout: int | None = None,
+        strict_mode_config: models.StrictModeConfig | Model | None = None,
+        metadata: dict[str, Any] | None = None,
+        payload: models.PayloadStorageParams | Model | None = None,
+    ) -> bool:
+        body = optional(
+            vectors=vectors_config,
+            sparse_vectors=sparse_vectors_config,  # refused unless empty: dense vectors only
+            shard_number=shard_number,
+            sharding_method=sharding_method,
+            replication_factor=replication_factor,
+            write_consistency_factor=write_consistency_factor,
+            on_disk_payload=on_disk_payload,
+            hnsw_config=hnsw_config,
+            optimizers_config=optimizers_config,
+            wal_config=wal_config,
+            quantization_config=quantization_config,
+            strict_mode_config=strict_mode_config,
+            metadata=metadata,
+            payload=payload,
+        )
+        self._database.create_collection(collection_name, body)
+        return True
+
+    def recreate_collection(self, collection_name: str, *args: Any, **kwargs: Any) -> bool:
+        """Deprecated in qdrant-client: delete_collection, then create_collection."""
+        warnings.warn(
+            "`recreate_collection` is deprecated: use `collection_exists` and "
+            "`delete_collection`, then `create_collection`",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        self.delete_collection(collection_name)
+        return self.create_collection(collection_name, *args, **kwargs)
+
+    def get_collection(self, collection_name: str) -> models.CollectionInfo:
+        return result(models.CollectionInfo, info.info(self._collection(collection_name)))
+
+    def get_collections(self) -> models.CollectionsResponse:
+        names = self._database.collection_names()
+        return models.CollectionsResponse(
+            collections=[models.CollectionDescription(name=name) for name in names]
+        )
+
+    def collection_exists(self, collection_name: str) -> bool:
+        return self._database.exists(collection_name)
+
+    def update_collection(
+        self,
+        collection_name: str,
+        optimizers_config: models.OptimizersConfigDiff | Model | None = None,
+        collection_params: models.CollectionParamsDiff | Model | None = None,
+        vectors_config: Mapping[str, models.VectorParamsDiff] | Model | None = None,
+        hnsw_config: models.HnswConfigDiff | Model | None = None,
+        quantization_config: models.QuantizationConfigDiff | Model | str | None = None,
+        timeout: int | None = None,
+        sparse_vectors_config: Mapping[str, Any] | None = None,
+        strict_mode_config: models.StrictModeConfig | Model | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> bool:
+        """Changes apply at once; segments built the old way are rebuilt in the background."""
+        diff = optional(
+            optimizers_config=optimizers_config,
+            params=collection_params,
+            vectors=vectors_config,
+            hnsw_config=hnsw_config,
+            quantization_config=quantization_config,
+            sparse_vectors=sparse_vectors_config,
+            strict_mode_config=strict_mode_config,
+            metadata=metadata,
+        )
+        self._database.update_collection(collection_name, diff)
+        return True
+
+    def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
+        return self._database.delete_collection(collection_name)
+
+    # ---- payload indexes --------------------------------------------------------------------
+
+    def create_payload_index(
+        self,
+        collection_name: str,
+        field_name: str,
+        field_schema: models.PayloadFieldSchema | Model | str | None = None,
+        field_type: models.PayloadFieldSchema | Model | str | None = None,
+        wait: bool = True,
+        ordering: Any = None,
+        timeout: int | None = None,
+    ) -> models.UpdateResult:
+        """field_type is qdrant-client's older name for field_schema."""
+        schema = plain(field_schema if field_schema is not None else field_type)
+        body = {"field_name": field_name, "field_schema": schema}
+        return _update(self._collection(collection_name).create_payload_index(body, wait=wait))
+
+    def delete_payload_index(
+        self,
+        collection_name: str,
+        field_name: str,
+        wait: bool = True,
+        ordering: Any = None,
+        timeout: int | None = None,
+    ) -> models.UpdateResult:
+        return _update(
+            self._collection(collection_name).delete_payload_index(field_name, wait=wait)
+        )
+
+    # ---- snapshots (need a client with a path) ----------------------------------------------
+
+    def create_snapshot(
+        self, collection_name: str, wait: bool = True
+    ) -> models.SnapshotDescription:
+        return result(models.SnapshotDescription, snapshots.create(self._database, collection_name))
+
+    def list_snapshots(self, collection_name: str) -> list[models.SnapshotDescription]:
+        found = snapshots.list_snapshots(self._database, collection_name)
+        return results(models.SnapshotDescription, found)
+
+    def delete_snapshot(self, collection_name: str, snapshot_name: str, wait: bool = True) -> bool:
+        return snapshots.delete(self._database, collection_name, snapshot_name)
+
+    def recover_snapshot(
+        self,
+        collection_name: str,
+        location: str,
+        api_key: str | None = None,
+        checksum: str | None = None,
+        priority: Any = None,
+        wait: bool = True,
+    ) -> bool:
+        """location: a snapshot file's path or file:// URL; replaces the collection if it exists.
+        priority only matters between replicas of a cluster, so it is ignored."""
+        return snapshots.recover(self._database, collection_name, location, checksum=checksum)
+
+
+def _update(done: Json) -> models.UpdateResult:
+    return result(models.UpdateResult, done)

@@ -1,0 +1,139 @@
+"""The client's read methods: retrieve by id, scroll, count, and the Query API.
+
+>>> import vqdb
+>>> client = vqdb.Client(":memory:")
+>>> client.create_collection("c", vectors_config={"size": 2, "distance": "Euclid"})
+True
+>>> client.upload_collection("c", [[0.0, 0.0], [1.0, 1.0]], ids=[1, 2], payload=[{"k": 1}] * 2)
+>>> [p.score for p in client.query_points("c", [0.0, 1.0], with_payload=False).points]
+[1.0, 1.0]
+>>> records, next_offset = client.scroll("c", limit=1)
+>>> next_offset
+2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from vqdb import models
+from vqdb.client.base import ClientBase
+from vqdb.client.convert import (
+    Model,
+    PointId,
+    optional,
+    plain,
+    query_input,
+    query_request,
+    result,
+    results,
+)
+from vqdb.collection import query as search
+from vqdb.collection import reads
+
+WithPayload = bool | Sequence[str] | models.PayloadSelectorInclude | models.PayloadSelectorExclude
+WithVectors = bool | Sequence[str]
+
+
+class ReadMethods(ClientBase):
+    def retrieve(
+        self,
+        collection_name: str,
+        ids: Sequence[PointId],
+        with_payload: WithPayload | Model = True,
+        with_vectors: WithVectors = False,
+        consistency: Any = None,
+        shard_key_selector: Any = None,
+        timeout: int | None = None,
+    ) -> list[models.Record]:
+        """The points that exist among `ids`, in the order asked; missing ids are skipped."""
+        body = {"ids": plain(list(ids)), "with_payload": plain(with_payload)}
+        body["with_vector"] = plain(with_vectors)
+        return results(models.Record, reads.retrieve(self._collection(collection_name), body))
+
+    def scroll(
+        self,
+        collection_name: str,
+        scroll_filter: models.Filter | Model | None = None,
+        limit: int = 10,
+        order_by: str | models.OrderBy | Model | None = None,
+        offset: PointId | None = None,
+        with_payload: WithPayload | Model = True,
+        with_vectors: WithVectors = False,
+        consistency: Any = None,
+        shard_key_selector: Any = None,
+        timeout: int | None = None,
+    ) -> tuple[list[models.Record], PointId | None]:
+        """A page of points in id order, and the id the next page starts at (None: the end)."""
+        body = optional(
+            filter=scroll_filter,
+            limit=limit,
+            order_by=order_by,
+            offset=offset,
+            with_payload=with_payload,
+            with_vector=with_vectors,
+        )
+        page = reads.scroll(self._collection(collection_name), body)
+        return results(models.Record, page["points"]), page["next_page_offset"]
+
+    def count(
+        self,
+        collection_name: str,
+        count_filter: models.Filter | Model | None = None,
+        exact: bool = True,
+        shard_key_selector: Any = None,
+        timeout: int | None = None,
+    ) -> models.CountResult:
+        """Always exact: counting is a pass over the filter's masks."""
+        found = reads.count(self._collection(collection_name), optional(filter=count_filter))
+        return result(models.CountResult, found)
+
+    def query_points(
+        self,
+        collection_name: str,
+        query: Any = None,
+        using: str | None = None,
+        prefetch: Any = None,
+        query_filter: models.Filter | Model | None = None,
+        search_params: models.SearchParams | Model | None = None,
+        limit: int = 10,
+        offset: int | None = None,
+        with_payload: WithPayload | Model = True,
+        with_vectors: WithVectors = False,
+        score_threshold: float | None = None,
+        lookup_from: Any = None,
+        consistency: Any = None,
+        shard_key_selector: Any = None,
+        timeout: int | None = None,
+    ) -> models.QueryResponse:
+        """query: a vector (list or numpy array), a point id (its vector; the point itself is
+        left out), a NearestQuery or RecommendQuery (models or dicts), or None for points in id
+        order. prefetch and lookup_from are not supported yet and raise ValueError."""
+        body = optional(
+            prefetch=prefetch,
+            using=using,
+            filter=query_filter,
+            params=search_params,
+            limit=limit,
+            offset=offset,
+            with_payload=with_payload,
+            with_vector=with_vectors,
+            score_threshold=score_threshold,
+            lookup_from=lookup_from,
+        )
+        if query is not None:
+            body["query"] = query_input(query)
+        found = search.query(self._collection(collection_name), body)
+        return result(models.QueryResponse, found)
+
+    def query_batch_points(
+        self,
+        collection_name: str,
+        requests: Sequence[models.QueryRequest | Model],
+        consistency: Any = None,
+        timeout: int | None = None,
+    ) -> list[models.QueryResponse]:
+        searches = [query_request(request) for request in requests]
+        found = search.query_batch(self._collection(collection_name), {"searches": searches})
+        return results(models.QueryResponse, found)
