@@ -157,16 +157,17 @@ class Optimizer:
         if c.path is not None:
             staging = c.path / "segments" / (BUILDING + name)
             files.save(new, staging, 0, full=True)
-            os.replace(staging, c.path / "segments" / name)
             on_disk = {n for n, v in c.config.vectors.items() if v.on_disk}
             if on_disk:  # search the originals from the file, not from a copy in RAM
-                new = files.load(c.path / "segments" / name, name, 0, on_disk=on_disk)
+                new = files.load(staging, name, 0, on_disk=on_disk)
             new.on_disk_files = True
             new.generation = 0
         with c.lock.write():
             if c.closed or any(s not in c.segments for s in sources):
                 self._discard(new)
                 return
+            if c.path is not None:  # renamed only now: a checkpoint meanwhile deletes strays
+                os.replace(c.path / "segments" / (BUILDING + name), segment_dir(c, new))
             builder.carry_over(new, snap, sources, c.payload_schema)
             at = min(c.segments.index(s) for s in sources)
             c.segments = [s for s in c.segments if s not in sources]
@@ -183,7 +184,8 @@ class Optimizer:
 
     def _discard(self, segment: Segment) -> None:
         if self.collection.path is not None:
-            shutil.rmtree(segment_dir(self.collection, segment), ignore_errors=True)
+            staging = segment_dir(self.collection, segment).with_name(BUILDING + segment.name)
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _index_config(args: dict[str, Any]) -> dict[str, Any]:

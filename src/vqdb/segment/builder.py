@@ -98,3 +98,4 @@ def carry_over(
         new.version = max(new.version, segment.version)
     for key, field_schema in schema.items():
         new.create_index(key, field_schema)
+    new.dirty = True  # its files hold no payloads yet: the swap's checkpoint must write them
