@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
-from conftest import load_dataset, recall_at_10
+from shared_data import load_dataset, recall_at_10
 
 import vqdb
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import load_dataset, recall_at_10
+from shared_data import load_dataset, recall_at_10
 
 import vqdb
 

@@ -44,6 +44,7 @@ class Database:
                 raise BadInput(
                     f"storage folder {self.path} is already in use by another vqdb instance"
                 ) from None
+            _remove_scratch(self.path)
             for directory in sorted((self.path / "collections").iterdir()):
                 if (directory / storage.MANIFEST).exists():
                     self._start(storage.open_collection(directory))
@@ -124,6 +125,14 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _remove_scratch(path: Path) -> None:
+    """Work folders a crash left behind: snapshot recoveries and half-written snapshots."""
+    leftovers = list(path.glob(".recover-*")) + list(path.glob("snapshots/*/.*"))
+    for leftover in leftovers:
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _close(collection: Collection) -> None:

@@ -12,6 +12,7 @@ WAL.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -48,6 +49,7 @@ class Collection:
         self.wal: Wal | None = None
         self.applied_seq = 0  # the last operation applied (persisted ones: see storage.py)
         self.generation = 0  # the last checkpoint's
+        self.last_write = time.monotonic()
         self.closed = False
         self.optimizer: Any = None  # set by the optimizer when it starts
         self._seq_lock = threading.Lock()
@@ -177,6 +179,7 @@ class Collection:
                 self._require(op["points"].ids)
             seq = self._log(op, wait)
             self.apply(op, seq)
+            self.last_write = time.monotonic()
         if self.optimizer is not None:
             self.optimizer.wake()
         return {"operation_id": seq, "status": "completed" if wait else "acknowledged"}

@@ -5,10 +5,12 @@ One thread per collection, woken after writes. Each job snapshots its source seg
 read lock, builds the new segment with no lock held (searches and writes go on), writes its
 files, then swaps it in under the write lock and checkpoints. Which jobs, in order:
 1. segments built with an older config (quantization, graph or on_disk changed);
-2. sealed appendable segments (the appendable one is sealed once it reaches the indexing
-   threshold), merged with the smallest indexed segments while there are too many;
+2. sealed appendable segments. The appendable one is sealed once it holds more than the
+   indexing threshold and writes have paused for a moment (a bulk upload becomes one segment,
+   not a string of small ones rebuilt by merges), or once it reaches the maximum segment size;
 3. indexed segments with more than `deleted_threshold` of their points deleted;
-4. merges of the two smallest indexed segments while there are more than the target number.
+4. merges of the two smallest indexed segments while there are more than the target number
+   and the two together stay under the maximum segment size.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from vqdb.segment import builder, files
 from vqdb.segment.segment import Segment
 
 log = logging.getLogger("vqdb")
+
+QUIET_SECONDS = 0.5  # writes paused this long: the appendable segment may be sealed
 
 
 class Optimizer:
@@ -69,13 +73,14 @@ class Optimizer:
 
     def pending(self) -> bool:
         with self.collection.lock.read():
-            return self._should_seal() or self._next_job() is not None
+            return self._should_seal(now=False) or self._next_job() is not None
 
     # ---- the loop ---------------------------------------------------------------------------
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait()
+            # a timeout, too: a quiet period after writes may make sealing due
+            self._wake.wait(timeout=QUIET_SECONDS)
             if self._stop.is_set():
                 break
             self.busy = True
@@ -105,25 +110,31 @@ class Optimizer:
         self._rebuild(sources)
         return True
 
-    def _should_seal(self) -> bool:
+    def _should_seal(self, now: bool = True) -> bool:
+        """Whether the appendable segment is due for sealing (`now`: at this moment, rather
+        than once writes pause)."""
         c = self.collection
-        threshold = min(c.config.indexing_threshold_vectors(n) for n in c.config.vectors)
-        return threshold > 0 and c.appendable.count >= threshold
+        if not c.config.vectors:
+            return False
+        names = list(c.config.vectors)
+        threshold = min(c.config.indexing_threshold_vectors(n) for n in names)
+        if threshold <= 0 or c.appendable.count < threshold:
+            return False
+        full = c.appendable.count >= min(c.config.max_segment_vectors(n) for n in names)
+        return full or not now or time.monotonic() - c.last_write >= QUIET_SECONDS
 
     def _next_job(self) -> list[Segment] | None:
         c = self.collection
-        if min(c.config.indexing_threshold_vectors(n) for n in c.config.vectors) <= 0:
+        names = list(c.config.vectors)
+        if not names or min(c.config.indexing_threshold_vectors(n) for n in names) <= 0:
             return None  # indexing disabled: everything stays appendable
         indexed = [s for s in c.segments if not s.appendable]
         for segment in indexed:
             if not self._current(segment):
                 return [segment]
         sealed = [s for s in c.segments if s.appendable and s is not c.appendable]
-        target = max(1, c.config.optimizers.default_segment_number or 2)
-        by_size = sorted(indexed, key=lambda s: s.count)
         if sealed:
-            extra = max(0, len(indexed) + 1 - target)
-            return sealed + by_size[:extra]
+            return sealed
         options = c.config.optimizers
         for segment in indexed:
             deleted = segment.size - segment.count
@@ -132,8 +143,11 @@ class Optimizer:
                 and deleted > options.deleted_threshold * segment.size
             ):
                 return [segment]
-        if len(indexed) > target:
-            return by_size[:2]
+        target = max(1, options.default_segment_number or 2)
+        smallest = sorted(indexed, key=lambda s: s.count)[:2]
+        cap = min(c.config.max_segment_vectors(n) for n in names)
+        if len(indexed) > target and sum(s.count for s in smallest) <= cap:
+            return smallest
         return None
 
     def _current(self, segment: Segment) -> bool:

@@ -1,8 +1,8 @@
 """Write operations as WAL records: a JSON header, then the raw bytes of any numpy arrays.
 
-An operation is a dict such as {"op": "delete", "ids": [...]} whose values may hold numpy
-arrays (the vectors of an upsert). JSON would spell a 768-d vector in ~10 KB and parse it
-slowly; raw float32 bytes take 3 KB and load as a view.
+An operation is a dict such as {"op": "delete", "ids": [...]} whose values, or values of
+nested dicts (not lists), may be numpy arrays (the vectors of an upsert). JSON would spell a
+768-d vector in ~10 KB and parse it slowly; raw float32 bytes take 3 KB and load as a view.
 """
 
 from __future__ import annotations
@@ -26,9 +26,7 @@ def encode(op: dict[str, Any]) -> bytes:
             return {"__array__": len(arrays) - 1, "dtype": a.dtype.str, "shape": list(a.shape)}
         if isinstance(value, dict):
             return {k: lift(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [lift(v) for v in value]
-        return value
+        return value  # lists (ids, payloads) never hold arrays: not walked, they can be long
 
     header = json.dumps(lift(op), separators=(",", ":")).encode()
     return b"".join([_LEN.pack(len(header)), header, *(a.tobytes() for a in arrays)])
@@ -53,8 +51,6 @@ def decode(record: bytes) -> dict[str, Any]:
                 arrays[value["__array__"]] = array
                 return array
             return {k: restore(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [restore(v) for v in value]
         return value
 
     result: dict[str, Any] = restore(header)

@@ -62,6 +62,7 @@ def open_collection(path: Path) -> Collection:
         directory = path / "segments" / entry["name"]
         segment = files.load(directory, entry["name"], entry["generation"], on_disk=on_disk)
         segment.generation = entry["generation"]
+        segment.version = entry.get("version", 0)
         for key, schema in collection.payload_schema.items():
             segment.create_index(key, schema)
         segments.append(segment)
@@ -110,7 +111,10 @@ def checkpoint(collection: Collection) -> None:
         "name": collection.name,
         "config": collection.config.to_json(),
         "payload_schema": collection.payload_schema,
-        "segments": [{"name": s.name, "generation": s.generation} for s in collection.segments],
+        "segments": [
+            {"name": s.name, "generation": s.generation, "version": s.version}
+            for s in collection.segments
+        ],
         "appendable": collection.appendable.name,
         "applied_seq": collection.applied_seq,
         "generation": generation,

@@ -4,6 +4,7 @@ the directory. A reader sees the old file or the new one, never half of either."
 from __future__ import annotations
 
 import json
+import mmap as mmap_module
 import os
 from pathlib import Path
 from typing import Any
@@ -53,4 +54,9 @@ def write_array(path: Path, array: npt.NDArray[Any], *, sync_dir: bool = True) -
 def read_array(path: Path, *, mmap: bool = False) -> npt.NDArray[Any]:
     """The array in a .npy file: a read-only memory map, or loaded into RAM."""
     array: npt.NDArray[Any] = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    mapped = getattr(array, "_mmap", None)
+    if mmap and mapped is not None and hasattr(mapped, "madvise"):
+        # Rescoring reads a few scattered rows per query: readahead would fault in (and keep
+        # resident) whole neighbourhoods of rows nobody asked for.
+        mapped.madvise(mmap_module.MADV_RANDOM)
     return array
