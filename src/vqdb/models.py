@@ -52,12 +52,6 @@ class OptimizersStatus2(BaseModel):
     error: str
 
 
-class OptimizersStatus(RootModel[OptimizersStatus1 | OptimizersStatus2]):
-    root: OptimizersStatus1 | OptimizersStatus2 = Field(
-        ..., description='Current state of the collection'
-    )
-
-
 class CollectionWarning(BaseModel):
     message: str = Field(..., description='Warning message')
 
@@ -254,10 +248,7 @@ class StrictModeSparseOutput(BaseModel):
     )
 
 
-class Payload(BaseModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
+Payload = dict[str, Any]
 
 
 class PayloadSchemaType(Enum):
@@ -391,19 +382,9 @@ class UpdateQueueInfo(BaseModel):
     )
 
 
-class ShardKey(RootModel[str | conint(ge=0)]):
-    root: str | conint(ge=0)
-
-
 class ShardKeyWithFallback(BaseModel):
-    target: ShardKey
-    fallback: ShardKey
-
-
-class ExtendedPointId(RootModel[conint(ge=0) | UUID]):
-    root: conint(ge=0) | UUID = Field(
-        ..., description='Type, used for specifying point ID in user interface'
-    )
+    target: str | conint(ge=0)
+    fallback: str | conint(ge=0)
 
 
 class PayloadSelectorInclude(BaseModel):
@@ -422,12 +403,6 @@ class PayloadSelectorExclude(BaseModel):
     )
 
 
-class WithVector(RootModel[bool | list[str]]):
-    root: bool | list[str] = Field(
-        ..., description='Options for specifying which vector to include'
-    )
-
-
 class SparseVector(BaseModel):
     indices: list[conint(ge=0)] = Field(..., description='Indices must be unique')
     values: list[float] = Field(
@@ -435,18 +410,10 @@ class SparseVector(BaseModel):
     )
 
 
-class OrderValue(RootModel[int | float]):
-    root: int | float
-
-
 class UpdateStatus(Enum):
     acknowledged = 'acknowledged'
     completed = 'completed'
     wait_timeout = 'wait_timeout'
-
-
-class ValueVariants(RootModel[str | int | bool]):
-    root: str | int | bool
 
 
 class MatchText(BaseModel):
@@ -465,12 +432,8 @@ class MatchPrefix(BaseModel):
     prefix: str
 
 
-class AnyVariants(RootModel[list[str] | list[int]]):
-    root: list[str] | list[int]
-
-
 class MatchExcept(BaseModel):
-    except_: AnyVariants = Field(..., alias='except')
+    except_: list[str] | list[int] = Field(..., alias='except')
 
 
 class Range(BaseModel):
@@ -525,7 +488,7 @@ class IsNullCondition(BaseModel):
 
 
 class HasIdCondition(BaseModel):
-    has_id: list[ExtendedPointId]
+    has_id: list[conint(ge=0) | str]
 
 
 class HasVectorCondition(BaseModel):
@@ -544,10 +507,6 @@ class Slice(BaseModel):
 class Direction(Enum):
     asc = 'asc'
     desc = 'desc'
-
-
-class StartFrom(RootModel[int | float | AwareDatetime]):
-    root: int | float | AwareDatetime
 
 
 class WalConfigDiff(BaseModel):
@@ -711,14 +670,6 @@ class ConsensusThreadStatus5(BaseModel):
     err: str
 
 
-class ConsensusThreadStatus(
-    RootModel[ConsensusThreadStatus1 | ConsensusThreadStatus3 | ConsensusThreadStatus5]
-):
-    root: ConsensusThreadStatus1 | ConsensusThreadStatus3 | ConsensusThreadStatus5 = (
-        Field(..., description='Information about current consensus thread status')
-    )
-
-
 class MessageSendErrors(BaseModel):
     count: conint(ge=0)
     latest_error: str | None = None
@@ -756,7 +707,7 @@ class ReplicaState(Enum):
 
 class RemoteShardInfo(BaseModel):
     shard_id: conint(ge=0) = Field(..., description='Remote shard id')
-    shard_key: ShardKey | Any | None = Field(
+    shard_key: Any | str | conint(ge=0) | None = Field(
         None, description='User-defined sharding key'
     )
     peer_id: conint(ge=0) = Field(..., description='Remote peer id')
@@ -835,13 +786,6 @@ class LowMemoryMode3(Enum):
     no_populate = 'no_populate'
 
 
-class LowMemoryMode(RootModel[LowMemoryMode1 | LowMemoryMode2 | LowMemoryMode3]):
-    root: LowMemoryMode1 | LowMemoryMode2 | LowMemoryMode3 = Field(
-        ...,
-        description='Controls how segments are loaded on startup to reduce memory pressure.\n\nConfigured via `storage.low_memory_mode` in the configuration file.\n\nThis setting only affects *loading* — it never modifies the persisted configuration of any segment. The same data directory will behave differently depending on how this mode is set at startup, which makes it safe to toggle for recovery from out-of-memory crash loops.',
-    )
-
-
 class HnswGlobalConfig(BaseModel):
     healing_threshold: confloat(ge=0.0, le=1.0) | None = Field(
         0.3,
@@ -910,26 +854,6 @@ class VectorStorageType6(Enum):
     Empty = 'Empty'
 
 
-class VectorStorageType(
-    RootModel[
-        VectorStorageType1
-        | VectorStorageType2
-        | VectorStorageType3
-        | VectorStorageType4
-        | VectorStorageType5
-        | VectorStorageType6
-    ]
-):
-    root: (
-        VectorStorageType1
-        | VectorStorageType2
-        | VectorStorageType3
-        | VectorStorageType4
-        | VectorStorageType5
-        | VectorStorageType6
-    ) = Field(..., description='Storage types for vectors')
-
-
 class Type(Enum):
     plain = 'plain'
 
@@ -946,10 +870,6 @@ class Type1(Enum):
 class Indexes2(BaseModel):
     type: Type1
     options: HnswConfig
-
-
-class Indexes(RootModel[Indexes1 | Indexes2]):
-    root: Indexes1 | Indexes2 = Field(..., description='Vector index configuration')
 
 
 class VectorStorageDatatype(Enum):
@@ -971,26 +891,12 @@ class SparseIndexType3(Enum):
     Mmap = 'Mmap'
 
 
-class SparseIndexType(
-    RootModel[SparseIndexType1 | SparseIndexType2 | SparseIndexType3]
-):
-    root: SparseIndexType1 | SparseIndexType2 | SparseIndexType3 = Field(
-        ..., description='Sparse index types'
-    )
-
-
 class SparseVectorStorageType1(Enum):
     mmap = 'mmap'
 
 
 class SparseVectorStorageType2(Enum):
     empty = 'empty'
-
-
-class SparseVectorStorageType(
-    RootModel[SparseVectorStorageType1 | SparseVectorStorageType2]
-):
-    root: SparseVectorStorageType1 | SparseVectorStorageType2
 
 
 class Type2(Enum):
@@ -1007,12 +913,6 @@ class Type3(Enum):
 
 class PayloadStorageType2(BaseModel):
     type: Type3
-
-
-class PayloadStorageType(RootModel[PayloadStorageType1 | PayloadStorageType2]):
-    root: PayloadStorageType1 | PayloadStorageType2 = Field(
-        ..., description='Type of payload storage'
-    )
 
 
 class OperationDurationStatistics(BaseModel):
@@ -1065,12 +965,6 @@ class TrackerStatus3(BaseModel):
         extra='forbid',
     )
     error: str
-
-
-class TrackerStatus(RootModel[TrackerStatus1 | TrackerStatus2 | TrackerStatus3]):
-    root: TrackerStatus1 | TrackerStatus2 | TrackerStatus3 = Field(
-        ..., description='Represents the current state of the optimizer being tracked'
-    )
 
 
 class ShardUpdateQueueInfo(BaseModel):
@@ -1126,7 +1020,9 @@ class ClusterStatusTelemetry(BaseModel):
     role: StateRole | Any | None = None
     is_voter: bool
     peer_id: conint(ge=0) | None = None
-    consensus_thread_status: ConsensusThreadStatus
+    consensus_thread_status: (
+        ConsensusThreadStatus1 | ConsensusThreadStatus3 | ConsensusThreadStatus5
+    ) = Field(..., description='Information about current consensus thread status')
 
 
 class P2pConfigTelemetry(BaseModel):
@@ -1252,7 +1148,7 @@ class Replica(BaseModel):
 
 
 class CreateShardingKey(BaseModel):
-    shard_key: ShardKey
+    shard_key: str | conint(ge=0)
     shards_number: conint(ge=1) | None = Field(
         None,
         description='How many shards to create for this key If not specified, will use the default value from config',
@@ -1272,7 +1168,7 @@ class CreateShardingKey(BaseModel):
 
 
 class DropShardingKey(BaseModel):
-    shard_key: ShardKey
+    shard_key: str | conint(ge=0)
 
 
 class RestartTransfer(BaseModel):
@@ -1288,7 +1184,7 @@ class StartResharding(BaseModel):
         None,
         description='Peer to create the new shard on, or to migrate points away from when scaling down. If not specified, the least loaded peer is picked when scaling up, a peer holding the removed shard when scaling down.',
     )
-    shard_key: ShardKey | Any | None = Field(
+    shard_key: Any | str | conint(ge=0) | None = Field(
         None,
         description='Custom shard key to reshard, must already exist. If not specified, shards without a shard key are resharded.',
     )
@@ -1319,17 +1215,6 @@ class ReadConsistencyType(Enum):
     majority = 'majority'
     quorum = 'quorum'
     all = 'all'
-
-
-class GroupId(RootModel[str | conint(ge=0) | int]):
-    root: str | conint(ge=0) | int = Field(
-        ...,
-        description='Value of the group_by key, shared across all the hits in the group',
-    )
-
-
-class ShardSnapshotLocation(RootModel[AnyUrl | str]):
-    root: AnyUrl | str
 
 
 class VersionInfo(BaseModel):
@@ -1436,17 +1321,19 @@ class SearchMatrixOffsetsResponse(BaseModel):
     scores: list[float] = Field(
         ..., description='Scores associated with matrix coordinates'
     )
-    ids: list[ExtendedPointId] = Field(..., description='Ids of the points in order')
+    ids: list[conint(ge=0) | str] = Field(
+        ..., description='Ids of the points in order'
+    )
 
 
 class SearchMatrixPair(BaseModel):
-    a: ExtendedPointId
-    b: ExtendedPointId
+    a: conint(ge=0) | str = Field(
+        ..., description='Type, used for specifying point ID in user interface'
+    )
+    b: conint(ge=0) | str = Field(
+        ..., description='Type, used for specifying point ID in user interface'
+    )
     score: float
-
-
-class FacetValue(RootModel[str | int | bool]):
-    root: str | int | bool
 
 
 class ModelUsage(BaseModel):
@@ -1454,7 +1341,7 @@ class ModelUsage(BaseModel):
 
 
 class ShardKeyDescription(BaseModel):
-    key: ShardKey
+    key: str | conint(ge=0)
 
 
 class OptimizationsSummary(BaseModel):
@@ -1522,7 +1409,9 @@ class DistributedPeerDetails(BaseModel):
     num_pending_operations: conint(ge=0) = Field(
         ..., description='Number of operations pending for being applied'
     )
-    consensus_thread_status: ConsensusThreadStatus
+    consensus_thread_status: (
+        ConsensusThreadStatus1 | ConsensusThreadStatus3 | ConsensusThreadStatus5
+    ) = Field(..., description='Information about current consensus thread status')
 
 
 class SparseVectorConfig(BaseModel):
@@ -1669,16 +1558,6 @@ class SparseVectorParams(BaseModel):
     )
 
 
-class StrictModeMultivectorConfigOutput(
-    RootModel[dict[str, StrictModeMultivectorOutput]]
-):
-    root: dict[str, StrictModeMultivectorOutput]
-
-
-class StrictModeSparseConfigOutput(RootModel[dict[str, StrictModeSparseOutput]]):
-    root: dict[str, StrictModeSparseOutput]
-
-
 class KeywordIndexParams(BaseModel):
     type: KeywordIndexType
     is_tenant: bool | None = Field(
@@ -1768,10 +1647,6 @@ class GeoIndexParams(BaseModel):
     )
 
 
-class StopwordsInterface(RootModel[Language | StopwordsSet]):
-    root: Language | StopwordsSet
-
-
 class SnowballParams(BaseModel):
     type: Snowball
     language: SnowballLanguage
@@ -1839,22 +1714,6 @@ class UuidIndexParams(BaseModel):
     )
 
 
-class ShardKeySelector(RootModel[ShardKey | list[ShardKey] | ShardKeyWithFallback]):
-    root: ShardKey | list[ShardKey] | ShardKeyWithFallback
-
-
-class PayloadSelector(RootModel[PayloadSelectorInclude | PayloadSelectorExclude]):
-    root: PayloadSelectorInclude | PayloadSelectorExclude = Field(
-        ..., description='Specifies how to treat payload selector'
-    )
-
-
-class VectorOutput(RootModel[list[float] | SparseVector | list[list[float]]]):
-    root: list[float] | SparseVector | list[list[float]] = Field(
-        ..., description='Vector Data stored in Point'
-    )
-
-
 class UpdateResult(BaseModel):
     operation_id: conint(ge=0) | None = Field(
         None, description='Sequential number of the operation'
@@ -1863,15 +1722,11 @@ class UpdateResult(BaseModel):
 
 
 class MatchValue(BaseModel):
-    value: ValueVariants
+    value: str | int | bool
 
 
 class MatchAny(BaseModel):
-    any: AnyVariants
-
-
-class RangeInterface(RootModel[Range | DatetimeRange]):
-    root: Range | DatetimeRange
+    any: list[str] | list[int]
 
 
 class GeoBoundingBox(BaseModel):
@@ -1901,26 +1756,10 @@ class OrderBy(BaseModel):
         None,
         description='Direction of ordering: `asc` or `desc`. Default is ascending.',
     )
-    start_from: StartFrom | Any | None = Field(
+    start_from: Any | int | float | AwareDatetime | None = Field(
         None,
         description='Which payload value to start scrolling from. Default is the lowest value for `asc` and the highest for `desc`',
     )
-
-
-class MaxOptimizationThreads(RootModel[MaxOptimizationThreadsSetting | conint(ge=0)]):
-    root: MaxOptimizationThreadsSetting | conint(ge=0)
-
-
-class StrictModeMultivectorConfig(RootModel[dict[str, StrictModeMultivector]]):
-    root: dict[str, StrictModeMultivector]
-
-
-class StrictModeSparseConfig(RootModel[dict[str, StrictModeSparse]]):
-    root: dict[str, StrictModeSparse]
-
-
-class SparseVectorsConfig(RootModel[dict[str, SparseVectorParams]]):
-    root: dict[str, SparseVectorParams]
 
 
 class CreateAliasOperation(BaseModel):
@@ -1936,8 +1775,15 @@ class RenameAliasOperation(BaseModel):
 
 
 class PointIdsList(BaseModel):
-    points: list[ExtendedPointId]
-    shard_key: ShardKeySelector | Any | None = None
+    points: list[conint(ge=0) | str]
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = None
 
 
 class RaftInfo(BaseModel):
@@ -1962,7 +1808,7 @@ class RaftInfo(BaseModel):
 
 class LocalShardInfo(BaseModel):
     shard_id: conint(ge=0) = Field(..., description='Local shard id')
-    shard_key: ShardKey | Any | None = Field(
+    shard_key: Any | str | conint(ge=0) | None = Field(
         None, description='User-defined sharding key'
     )
     points_count: conint(ge=0) = Field(..., description='Number of points in the shard')
@@ -1992,7 +1838,7 @@ class ReshardingInfo(BaseModel):
     direction: ReshardingDirection
     shard_id: conint(ge=0)
     peer_id: conint(ge=0)
-    shard_key: ShardKey | Any | None = None
+    shard_key: Any | str | conint(ge=0) | None = None
 
 
 class RunningEnvironmentTelemetry(BaseModel):
@@ -2032,7 +1878,9 @@ class SparseIndexConfig(BaseModel):
         None,
         description='We prefer a full scan search upto (excluding) this number of vectors.\n\nNote: this is number of vectors, not KiloBytes.',
     )
-    index_type: SparseIndexType
+    index_type: SparseIndexType1 | SparseIndexType2 | SparseIndexType3 = Field(
+        ..., description='Sparse index types'
+    )
     datatype: VectorStorageDatatype | Any | None = Field(
         None, description='Datatype used to store weights in the index.'
     )
@@ -2068,7 +1916,9 @@ class TrackerTelemetry(BaseModel):
         ...,
         description='Segment UUIDs being optimized. Refers to same segments as in `segment_ids`, but trackable across restarts, and reflect their directory name.',
     )
-    status: TrackerStatus
+    status: TrackerStatus1 | TrackerStatus2 | TrackerStatus3 = Field(
+        ..., description='Represents the current state of the optimizer being tracked'
+    )
     start_at: AwareDatetime = Field(..., description='Start time of the optimizer')
     end_at: AwareDatetime | None = Field(None, description='End time of the optimizer')
 
@@ -2085,20 +1935,6 @@ class ShardCleanStatusTelemetry3(BaseModel):
         extra='forbid',
     )
     failed: ShardCleanStatusFailedTelemetry
-
-
-class ShardCleanStatusTelemetry(
-    RootModel[
-        ShardCleanStatusTelemetry1
-        | ShardCleanStatusTelemetry2
-        | ShardCleanStatusTelemetry3
-    ]
-):
-    root: (
-        ShardCleanStatusTelemetry1
-        | ShardCleanStatusTelemetry2
-        | ShardCleanStatusTelemetry3
-    )
 
 
 class ClusterConfigTelemetry(BaseModel):
@@ -2188,7 +2024,7 @@ class ReadConsistency(RootModel[conint(ge=1) | ReadConsistencyType]):
 
 
 class ShardSnapshotRecover(BaseModel):
-    location: ShardSnapshotLocation
+    location: AnyUrl | str
     priority: SnapshotPriority | Any | None = None
     checksum: str | None = Field(
         None,
@@ -2226,7 +2062,14 @@ class LookupLocation(BaseModel):
         None,
         description='Optional name of the vector field within the collection. If not provided, the default vector field will be used.',
     )
-    shard_key: ShardKeySelector | Any | None = Field(
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = Field(
         None,
         description='Specify in which shards to look for the points, if not specified - look in all shards',
     )
@@ -2239,7 +2082,7 @@ class SearchMatrixPairsResponse(BaseModel):
 
 
 class FacetValueHit(BaseModel):
-    value: FacetValue
+    value: str | int | bool
     count: conint(ge=0)
 
 
@@ -2262,7 +2105,9 @@ class Optimization(BaseModel):
     optimizer: str = Field(
         ..., description='Name of the optimizer that performed this optimization.'
     )
-    status: TrackerStatus
+    status: TrackerStatus1 | TrackerStatus2 | TrackerStatus3 = Field(
+        ..., description='Represents the current state of the optimizer being tracked'
+    )
     segments: list[OptimizationSegmentInfo] = Field(
         ...,
         description='Segments being optimized.\n\nAfter the optimization is complete, these segments will be replaced by the new optimized segment.',
@@ -2292,7 +2137,13 @@ class DistributedReplicaTelemetry(BaseModel):
     num_vectors_by_name: dict[str, conint(ge=0)] | None = Field(
         None, description='Approximate number of vectors by name'
     )
-    shard_cleaning_status: ShardCleanStatusTelemetry | Any | None = Field(
+    shard_cleaning_status: (
+        Any
+        | ShardCleanStatusTelemetry1
+        | ShardCleanStatusTelemetry2
+        | ShardCleanStatusTelemetry3
+        | None
+    ) = Field(
         None,
         description='Shard cleaning task status. After a resharding, a cleanup task is performed to remove outdated points from this shard.',
     )
@@ -2409,10 +2260,10 @@ class StrictModeConfigOutput(BaseModel):
     condition_max_size: conint(ge=0) | None = Field(
         None, description='Max size of a condition, eg. items in `MatchAny`.'
     )
-    multivector_config: StrictModeMultivectorConfigOutput | Any | None = Field(
+    multivector_config: Any | dict[str, StrictModeMultivectorOutput] | None = Field(
         None, description='Multivector configuration'
     )
-    sparse_config: StrictModeSparseConfigOutput | Any | None = Field(
+    sparse_config: Any | dict[str, StrictModeSparseOutput] | None = Field(
         None, description='Sparse vector configuration'
     )
     max_payload_index_count: conint(ge=0) | None = Field(
@@ -2425,28 +2276,10 @@ class StrictModeConfigOutput(BaseModel):
     )
 
 
-class StemmingAlgorithm(RootModel[SnowballParams | DisabledStemmerParams]):
-    root: SnowballParams | DisabledStemmerParams = Field(
-        ..., description='Different stemming algorithms with their configs.'
-    )
-
-
-class WithPayloadInterface(RootModel[bool | list[str] | PayloadSelector]):
-    root: bool | list[str] | PayloadSelector = Field(
-        ..., description='Options for specifying which payload to include or not'
-    )
-
-
-class VectorStructOutput(
-    RootModel[list[float] | list[list[float]] | dict[str, VectorOutput]]
-):
-    root: list[float] | list[list[float]] | dict[str, VectorOutput] = Field(
-        ..., description='Vector data stored in Point'
-    )
-
-
 class ScoredPoint(BaseModel):
-    id: ExtendedPointId
+    id: conint(ge=0) | str = Field(
+        ..., description='Type, used for specifying point ID in user interface'
+    )
     version: conint(ge=0) = Field(..., description='Point version', examples=[3])
     score: float = Field(
         ..., description='Points vector distance to the query vector', examples=[0.75]
@@ -2454,37 +2287,15 @@ class ScoredPoint(BaseModel):
     payload: Payload | Any | None = Field(
         None, description='Payload - values assigned to the point'
     )
-    vector: VectorStructOutput | Any | None = Field(
-        None, description='Vector of the point'
-    )
-    shard_key: ShardKey | Any | None = Field(None, description='Shard Key')
-    order_value: OrderValue | Any | None = Field(None, description='Order-by value')
-
-
-class Match(
-    RootModel[
-        MatchValue
-        | MatchText
-        | MatchTextAny
-        | MatchPhrase
-        | MatchPrefix
-        | MatchAny
-        | MatchExcept
-    ]
-):
-    root: (
-        MatchValue
-        | MatchText
-        | MatchTextAny
-        | MatchPhrase
-        | MatchPrefix
-        | MatchAny
-        | MatchExcept
-    ) = Field(..., description='Match filter request')
-
-
-class OrderByInterface(RootModel[str | OrderBy]):
-    root: str | OrderBy
+    vector: (
+        Any
+        | list[float]
+        | list[list[float]]
+        | dict[str, list[float] | SparseVector | list[list[float]]]
+        | None
+    ) = Field(None, description='Vector of the point')
+    shard_key: Any | str | conint(ge=0) | None = Field(None, description='Shard Key')
+    order_value: Any | int | float | None = Field(None, description='Order-by value')
 
 
 class OptimizersConfigDiff(BaseModel):
@@ -2516,7 +2327,9 @@ class OptimizersConfigDiff(BaseModel):
     flush_interval_sec: conint(ge=0) | None = Field(
         None, description='Minimum interval between forced flushes.'
     )
-    max_optimization_threads: MaxOptimizationThreads | Any | None = Field(
+    max_optimization_threads: (
+        Any | MaxOptimizationThreadsSetting | conint(ge=0) | None
+    ) = Field(
         None,
         description='Max number of threads (jobs) for running optimizations per shard. Note: each optimization job will also use `max_indexing_threads` threads by itself for index building. If "auto" - have no limit and choose dynamically to saturate CPU. If 0 - no optimization threads, optimizations will be disabled.',
     )
@@ -2582,10 +2395,10 @@ class StrictModeConfig(BaseModel):
     condition_max_size: conint(ge=0) | None = Field(
         None, description='Max size of a condition, eg. items in `MatchAny`.'
     )
-    multivector_config: StrictModeMultivectorConfig | Any | None = Field(
+    multivector_config: Any | dict[str, StrictModeMultivector] | None = Field(
         None, description='Multivector strict mode configuration'
     )
-    sparse_config: StrictModeSparseConfig | Any | None = Field(
+    sparse_config: Any | dict[str, StrictModeSparse] | None = Field(
         None, description='Sparse vector strict mode configuration'
     )
     max_payload_index_count: conint(ge=0) | None = Field(
@@ -2595,33 +2408,6 @@ class StrictModeConfig(BaseModel):
         None,
         deprecated=True,
         description='Deprecated: use the node-wide quota config (`PUT /quotas`) instead, which caps the same resource for every collection. Scheduled for removal in 1.21.\n\nReject memory-consuming update operations (e.g. upsert, set payload) when the process resident memory exceeds this percentage of total system memory (or cgroup limit). Value in [1, 100]. Memory is a node-wide resource, so this only tightens the quota for one collection; it cannot lift it. Delete operations are not affected, so callers can still free memory.',
-    )
-
-
-class QuantizationConfigDiff(
-    RootModel[
-        ScalarQuantization
-        | ProductQuantization
-        | BinaryQuantization
-        | TurboQuantization
-        | Disabled
-    ]
-):
-    root: (
-        ScalarQuantization
-        | ProductQuantization
-        | BinaryQuantization
-        | TurboQuantization
-        | Disabled
-    )
-
-
-class AliasOperations(
-    RootModel[CreateAliasOperation | DeleteAliasOperation | RenameAliasOperation]
-):
-    root: CreateAliasOperation | DeleteAliasOperation | RenameAliasOperation = Field(
-        ...,
-        description='Group of all the possible operations related to collection aliases',
     )
 
 
@@ -2650,11 +2436,11 @@ class Bm25Config(BaseModel):
         None,
         description='If true, normalize tokens by folding accented characters to ASCII (e.g., "ação" -> "acao"). Default is `false`.',
     )
-    stopwords: StopwordsInterface | Any | None = Field(
+    stopwords: Any | Language | StopwordsSet | None = Field(
         None,
         description='Configuration of the stopwords filter. Supports list of pre-defined languages and custom stopwords. Default: initialized for specified `language` or English if not specified.',
     )
-    stemmer: StemmingAlgorithm | Any | None = Field(
+    stemmer: Any | SnowballParams | DisabledStemmerParams | None = Field(
         None,
         description='Configuration of the stemmer. Processes tokens to their root form. Default: initialized Snowball stemmer for specified `language` or English if not specified.',
     )
@@ -2675,7 +2461,9 @@ class ClusterStatus2(BaseModel):
         ..., description='Peers composition of the cluster with main information'
     )
     raft_info: RaftInfo
-    consensus_thread_status: ConsensusThreadStatus
+    consensus_thread_status: (
+        ConsensusThreadStatus1 | ConsensusThreadStatus3 | ConsensusThreadStatus5
+    ) = Field(..., description='Information about current consensus thread status')
     message_send_failures: dict[str, MessageSendErrors] = Field(
         ...,
         description='Consequent failures of message send operations in consensus by peer address. On the first success to send to that peer - entry is removed from this hashmap.',
@@ -2704,7 +2492,9 @@ class AppBuildTelemetry(BaseModel):
     version: str
     features: AppFeaturesTelemetry | Any | None = None
     runtime_features: FeatureFlags | Any | None = None
-    low_memory_mode: LowMemoryMode | Any | None = None
+    low_memory_mode: Any | LowMemoryMode1 | LowMemoryMode2 | LowMemoryMode3 | None = (
+        None
+    )
     hnsw_global_config: HnswGlobalConfig | Any | None = None
     system: RunningEnvironmentTelemetry | Any | None = None
     jwt_rbac: bool | None = None
@@ -2715,7 +2505,7 @@ class AppBuildTelemetry(BaseModel):
 
 class SparseVectorDataConfig(BaseModel):
     index: SparseIndexConfig
-    storage_type: SparseVectorStorageType | None = None
+    storage_type: SparseVectorStorageType1 | SparseVectorStorageType2 | None = None
     modifier: Modifier | Any | None = Field(
         None,
         description='Configures addition value modifications for sparse vectors. Default: none',
@@ -2723,7 +2513,9 @@ class SparseVectorDataConfig(BaseModel):
 
 
 class OptimizerTelemetry(BaseModel):
-    status: OptimizersStatus
+    status: OptimizersStatus1 | OptimizersStatus2 = Field(
+        ..., description='Current state of the collection'
+    )
     optimizations: OperationDurationStatistics
     log: list[TrackerTelemetry] | None = None
 
@@ -2739,7 +2531,7 @@ class ClusterTelemetry(BaseModel):
 
 
 class OrderByQuery(BaseModel):
-    order_by: OrderByInterface
+    order_by: str | OrderBy
 
 
 class FeedbackStrategy(RootModel[NaiveFeedbackStrategy]):
@@ -2754,12 +2546,14 @@ class WithLookup(BaseModel):
     collection: str = Field(
         ..., description='Name of the collection to use for points lookup'
     )
-    with_payload: WithPayloadInterface | Any | None = Field(
+    with_payload: (
+        Any | bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
+    ) = Field(
         True,
         description='Options for specifying which payload to include (or not)',
         validate_default=True,
     )
-    with_vectors: WithVector | Any | None = Field(
+    with_vectors: Any | bool | list[str] | None = Field(
         None, description='Options for specifying which vectors to include (or not)'
     )
 
@@ -2794,7 +2588,7 @@ class OptimizationsResponse(BaseModel):
 
 class DistributedShardTelemetry(BaseModel):
     id: conint(ge=0) = Field(..., description='Shard ID')
-    key: ShardKey | Any | None = Field(None, description='Optional shard key')
+    key: Any | str | conint(ge=0) | None = Field(None, description='Optional shard key')
     replicas: list[DistributedReplicaTelemetry] = Field(
         ..., description='Replica information'
     )
@@ -2808,22 +2602,6 @@ class DistributedClusterTelemetry(BaseModel):
 
 class DenseVectorNameConfig(BaseModel):
     dense: DenseVectorConfig
-
-
-class QuantizationConfig(
-    RootModel[
-        ScalarQuantization
-        | ProductQuantization
-        | BinaryQuantization
-        | TurboQuantization
-    ]
-):
-    root: (
-        ScalarQuantization
-        | ProductQuantization
-        | BinaryQuantization
-        | TurboQuantization
-    )
 
 
 class TextIndexParams(BaseModel):
@@ -2845,7 +2623,7 @@ class TextIndexParams(BaseModel):
     phrase_matching: bool | None = Field(
         None, description='If true, support phrase matching. Default: false.'
     )
-    stopwords: StopwordsInterface | Any | None = Field(
+    stopwords: Any | Language | StopwordsSet | None = Field(
         None,
         description='Ignore this set of tokens. Can select from predefined languages and/or provide a custom set.',
     )
@@ -2858,7 +2636,7 @@ class TextIndexParams(BaseModel):
         None,
         description='Memory placement of the index. Overrides the deprecated `on_disk` flag if both are set. Default: `pinned` (`cold` if `on_disk` is set to true).',
     )
-    stemmer: StemmingAlgorithm | Any | None = Field(
+    stemmer: Any | SnowballParams | DisabledStemmerParams | None = Field(
         None, description='Algorithm for stemming. Default: disabled.'
     )
     enable_hnsw: bool | None = Field(
@@ -2868,36 +2646,61 @@ class TextIndexParams(BaseModel):
 
 
 class PointRequest(BaseModel):
-    shard_key: ShardKeySelector | Any | None = Field(
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = Field(
         None,
         description='Specify in which shards to look for the points, if not specified - look in all shards',
     )
-    ids: list[ExtendedPointId] = Field(..., description='Look for points with ids')
-    with_payload: WithPayloadInterface | Any | None = Field(
+    ids: list[conint(ge=0) | str] = Field(..., description='Look for points with ids')
+    with_payload: (
+        Any | bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
+    ) = Field(
         None,
         description='Select which payload to return with the response. Default is true.',
     )
-    with_vector: WithVector | None = None
+    with_vector: bool | list[str] | None = Field(
+        None, description='Options for specifying which vector to include'
+    )
 
 
 class Record(BaseModel):
-    id: ExtendedPointId
+    id: conint(ge=0) | str = Field(
+        ..., description='Type, used for specifying point ID in user interface'
+    )
     payload: Payload | Any | None = Field(
         None, description='Payload - values assigned to the point'
     )
-    vector: VectorStructOutput | Any | None = Field(
-        None, description='Vector of the point'
-    )
-    shard_key: ShardKey | Any | None = Field(None, description='Shard Key')
-    order_value: OrderValue | Any | None = None
+    vector: (
+        Any
+        | list[float]
+        | list[list[float]]
+        | dict[str, list[float] | SparseVector | list[list[float]]]
+        | None
+    ) = Field(None, description='Vector of the point')
+    shard_key: Any | str | conint(ge=0) | None = Field(None, description='Shard Key')
+    order_value: Any | int | float | None = None
 
 
 class FieldCondition(BaseModel):
     key: str = Field(..., description='Payload key')
-    match: Match | Any | None = Field(
-        None, description='Check if point has field with a given value'
-    )
-    range: RangeInterface | Any | None = Field(
+    match: (
+        Any
+        | MatchValue
+        | MatchText
+        | MatchTextAny
+        | MatchPhrase
+        | MatchPrefix
+        | MatchAny
+        | MatchExcept
+        | None
+    ) = Field(None, description='Check if point has field with a given value')
+    range: Any | Range | DatetimeRange | None = Field(
         None, description='Check if points value lies in a given range'
     )
     geo_bounding_box: GeoBoundingBox | Any | None = Field(
@@ -2943,7 +2746,7 @@ class ScrollResult(BaseModel):
             ]
         ],
     )
-    next_page_offset: ExtendedPointId | Any | None = Field(
+    next_page_offset: Any | conint(ge=0) | str | None = Field(
         None, description='Offset which should be used to retrieve a next page result'
     )
 
@@ -2953,7 +2756,15 @@ class VectorParamsDiff(BaseModel):
         None,
         description='Update params for HNSW index. If empty object - it will be unset.',
     )
-    quantization_config: QuantizationConfigDiff | Any | None = Field(
+    quantization_config: (
+        Any
+        | ScalarQuantization
+        | ProductQuantization
+        | BinaryQuantization
+        | TurboQuantization
+        | Disabled
+        | None
+    ) = Field(
         None,
         description='Update params for quantization. If none - it is left unchanged.',
     )
@@ -2969,14 +2780,7 @@ class VectorParamsDiff(BaseModel):
 
 
 class ChangeAliasesOperation(BaseModel):
-    actions: list[AliasOperations]
-
-
-class DocumentOptions(RootModel[dict[str, Any] | Bm25Config]):
-    root: dict[str, Any] | Bm25Config = Field(
-        ...,
-        description='Option variants for text documents. Ether general-purpose options or BM25-specific options. BM25-specific will only take effect if the `qdrant/bm25` is specified as a model.',
-    )
+    actions: list[CreateAliasOperation | DeleteAliasOperation | RenameAliasOperation]
 
 
 class VectorDataConfig(BaseModel):
@@ -2984,9 +2788,23 @@ class VectorDataConfig(BaseModel):
         ..., description='Size/dimensionality of the vectors used'
     )
     distance: Distance
-    storage_type: VectorStorageType
-    index: Indexes
-    quantization_config: QuantizationConfig | Any | None = Field(
+    storage_type: (
+        VectorStorageType1
+        | VectorStorageType2
+        | VectorStorageType3
+        | VectorStorageType4
+        | VectorStorageType5
+        | VectorStorageType6
+    ) = Field(..., description='Storage types for vectors')
+    index: Indexes1 | Indexes2 = Field(..., description='Vector index configuration')
+    quantization_config: (
+        Any
+        | ScalarQuantization
+        | ProductQuantization
+        | BinaryQuantization
+        | TurboQuantization
+        | None
+    ) = Field(
         None,
         description='Vector specific quantization config that overrides collection config',
     )
@@ -3004,7 +2822,10 @@ class PointGroup(BaseModel):
     hits: list[ScoredPoint] = Field(
         ..., description='Scored points that have the same value of the group_by key'
     )
-    id: GroupId
+    id: str | conint(ge=0) | int = Field(
+        ...,
+        description='Value of the group_by key, shared across all the hits in the group',
+    )
     lookup: Record | Any | None = Field(
         None, description='Record that has been looked up using the group id'
     )
@@ -3012,10 +2833,6 @@ class PointGroup(BaseModel):
 
 class GroupsResult(BaseModel):
     groups: list[PointGroup]
-
-
-class WithLookupInterface(RootModel[str | WithLookup]):
-    root: str | WithLookup
 
 
 class DistributedCollectionTelemetry(BaseModel):
@@ -3045,7 +2862,14 @@ class VectorParams(BaseModel):
         None,
         description='Custom params for HNSW index. If none - values from collection configuration are used.',
     )
-    quantization_config: QuantizationConfig | Any | None = Field(
+    quantization_config: (
+        Any
+        | ScalarQuantization
+        | ProductQuantization
+        | BinaryQuantization
+        | TurboQuantization
+        | None
+    ) = Field(
         None,
         description='Custom params for quantization. If none - values from collection configuration are used.',
     )
@@ -3065,38 +2889,6 @@ class VectorParams(BaseModel):
     multivector_config: MultiVectorConfig | Any | None = None
 
 
-class PayloadSchemaParams(
-    RootModel[
-        KeywordIndexParams
-        | IntegerIndexParams
-        | FloatIndexParams
-        | GeoIndexParams
-        | TextIndexParams
-        | BoolIndexParams
-        | DatetimeIndexParams
-        | UuidIndexParams
-    ]
-):
-    root: (
-        KeywordIndexParams
-        | IntegerIndexParams
-        | FloatIndexParams
-        | GeoIndexParams
-        | TextIndexParams
-        | BoolIndexParams
-        | DatetimeIndexParams
-        | UuidIndexParams
-    ) = Field(..., description='Payload type with parameters')
-
-
-class VectorsConfigDiff(RootModel[dict[str, VectorParamsDiff]]):
-    root: dict[str, VectorParamsDiff]
-
-
-class PayloadFieldSchema(RootModel[PayloadSchemaType | PayloadSchemaParams]):
-    root: PayloadSchemaType | PayloadSchemaParams
-
-
 class Document(BaseModel):
     text: str = Field(
         ...,
@@ -3108,7 +2900,7 @@ class Document(BaseModel):
         description='Name of the model used to generate the vector. List of available models depends on a provider.',
         examples=['jinaai/jina-embeddings-v2-base-en'],
     )
-    options: DocumentOptions | Any | None = Field(
+    options: Any | dict[str, Any] | Bm25Config | None = Field(
         None,
         description='Additional options for the model, will be passed to the inference service as-is. See model cards for available options.',
     )
@@ -3117,33 +2909,22 @@ class Document(BaseModel):
 class SegmentConfig(BaseModel):
     vector_data: dict[str, VectorDataConfig] | None = Field({}, validate_default=True)
     sparse_vector_data: dict[str, SparseVectorDataConfig] | None = None
-    payload_storage_type: PayloadStorageType
-
-
-class VectorInput(
-    RootModel[
-        list[float]
-        | SparseVector
-        | list[list[float]]
-        | ExtendedPointId
-        | Document
-        | Image
-        | InferenceObject
-    ]
-):
-    root: (
-        list[float]
-        | SparseVector
-        | list[list[float]]
-        | ExtendedPointId
-        | Document
-        | Image
-        | InferenceObject
+    payload_storage_type: PayloadStorageType1 | PayloadStorageType2 = Field(
+        ..., description='Type of payload storage'
     )
 
 
 class NearestQuery(BaseModel):
-    nearest: VectorInput
+    nearest: (
+        list[float]
+        | SparseVector
+        | list[list[float]]
+        | Document
+        | Image
+        | InferenceObject
+        | conint(ge=0)
+        | UUID
+    )
     mmr: Mmr | Any | None = Field(
         None,
         description='Perform MMR (Maximal Marginal Relevance) reranking after search, using the same vector in this query to calculate relevance.',
@@ -3151,10 +2932,34 @@ class NearestQuery(BaseModel):
 
 
 class RecommendInput(BaseModel):
-    positive: list[VectorInput] | None = Field(
+    positive: (
+        list[
+            list[float]
+            | SparseVector
+            | list[list[float]]
+            | Document
+            | Image
+            | InferenceObject
+            | conint(ge=0)
+            | UUID
+        ]
+        | None
+    ) = Field(
         None, description='Look for vectors closest to the vectors from these points'
     )
-    negative: list[VectorInput] | None = Field(
+    negative: (
+        list[
+            list[float]
+            | SparseVector
+            | list[list[float]]
+            | Document
+            | Image
+            | InferenceObject
+            | conint(ge=0)
+            | UUID
+        ]
+        | None
+    ) = Field(
         None, description='Try to avoid vectors like the vector from these points'
     )
     strategy: RecommendStrategy | Any | None = Field(
@@ -3163,16 +2968,39 @@ class RecommendInput(BaseModel):
 
 
 class ContextPair(BaseModel):
-    positive: VectorInput
-    negative: VectorInput
-
-
-class ContextInput(RootModel[ContextPair | list[ContextPair] | Any]):
-    root: ContextPair | list[ContextPair] | Any
+    positive: (
+        list[float]
+        | SparseVector
+        | list[list[float]]
+        | Document
+        | Image
+        | InferenceObject
+        | conint(ge=0)
+        | UUID
+    )
+    negative: (
+        list[float]
+        | SparseVector
+        | list[list[float]]
+        | Document
+        | Image
+        | InferenceObject
+        | conint(ge=0)
+        | UUID
+    )
 
 
 class FeedbackItem(BaseModel):
-    example: VectorInput
+    example: (
+        list[float]
+        | SparseVector
+        | list[list[float]]
+        | Document
+        | Image
+        | InferenceObject
+        | conint(ge=0)
+        | UUID
+    )
     score: float
 
 
@@ -3181,23 +3009,30 @@ class DistributedTelemetryData(BaseModel):
     cluster: DistributedClusterTelemetry | Any | None = None
 
 
-class VectorsConfig(RootModel[VectorParams | dict[str, VectorParams]]):
-    root: VectorParams | dict[str, VectorParams] = Field(
-        ...,
-        description='Vector params separator for single and multiple vector modes Single mode:\n\n{ "size": 128, "distance": "Cosine" }\n\nor multiple mode:\n\n{ "default": { "size": 128, "distance": "Cosine" } }',
-    )
-
-
 class PayloadIndexInfo(BaseModel):
     data_type: PayloadSchemaType
-    params: PayloadSchemaParams | Any | None = None
+    params: (
+        Any
+        | KeywordIndexParams
+        | IntegerIndexParams
+        | FloatIndexParams
+        | GeoIndexParams
+        | TextIndexParams
+        | BoolIndexParams
+        | DatetimeIndexParams
+        | UuidIndexParams
+        | None
+    ) = None
     points: conint(ge=0) = Field(
         ..., description='Number of points indexed with this index'
     )
 
 
 class CreateCollection(BaseModel):
-    vectors: VectorsConfig | None = None
+    vectors: VectorParams | dict[str, VectorParams] | None = Field(
+        None,
+        description='Vector params separator for single and multiple vector modes Single mode:\n\n{ "size": 128, "distance": "Cosine" }\n\nor multiple mode:\n\n{ "default": { "size": 128, "distance": "Cosine" } }',
+    )
     shard_number: conint(ge=1) | None = Field(
         None,
         description='For auto sharding: Number of shards in collection. - Default is 1 for standalone, otherwise equal to the number of nodes - Minimum is 1\n\nFor custom sharding: Number of shards in collection per shard group. - Default is 1, meaning that each shard key will be mapped to a single shard - Minimum is 1',
@@ -3233,7 +3068,14 @@ class CreateCollection(BaseModel):
         None,
         description='Custom params for Optimizers.  If none - values from service configuration file are used.',
     )
-    quantization_config: QuantizationConfig | Any | None = Field(
+    quantization_config: (
+        Any
+        | ScalarQuantization
+        | ProductQuantization
+        | BinaryQuantization
+        | TurboQuantization
+        | None
+    ) = Field(
         None, description='Quantization parameters. If none - quantization is disabled.'
     )
     sparse_vectors: dict[str, SparseVectorParams] | None = Field(
@@ -3249,7 +3091,7 @@ class CreateCollection(BaseModel):
 
 
 class UpdateCollection(BaseModel):
-    vectors: VectorsConfigDiff | Any | None = Field(
+    vectors: Any | dict[str, VectorParamsDiff] | None = Field(
         None,
         description='Map of vector data parameters to update for each named vector. To update parameters in a collection having a single unnamed vector, use an empty string as name.',
     )
@@ -3264,11 +3106,19 @@ class UpdateCollection(BaseModel):
         None,
         description='HNSW parameters to update for the collection index. If none - it is left unchanged.',
     )
-    quantization_config: QuantizationConfigDiff | Any | None = Field(
+    quantization_config: (
+        Any
+        | ScalarQuantization
+        | ProductQuantization
+        | BinaryQuantization
+        | TurboQuantization
+        | Disabled
+        | None
+    ) = Field(
         None,
         description='Quantization parameters to update. If none - it is left unchanged.',
     )
-    sparse_vectors: SparseVectorsConfig | Any | None = Field(
+    sparse_vectors: Any | dict[str, SparseVectorParams] | None = Field(
         None,
         description='Map of sparse vector data parameters to update for each sparse vector.',
     )
@@ -3281,53 +3131,19 @@ class UpdateCollection(BaseModel):
 
 class CreateFieldIndex(BaseModel):
     field_name: str
-    field_schema: PayloadFieldSchema | Any | None = None
-
-
-class Vector(
-    RootModel[
-        list[float]
-        | SparseVector
-        | list[list[float]]
-        | Document
-        | Image
-        | InferenceObject
-    ]
-):
-    root: (
-        list[float]
-        | SparseVector
-        | list[list[float]]
-        | Document
-        | Image
-        | InferenceObject
-    ) = Field(
-        ...,
-        description='Vector Data Vectors can be described directly with values Or specified with source "objects" for inference',
-    )
-
-
-class VectorStruct(
-    RootModel[
-        list[float]
-        | list[list[float]]
-        | dict[str, Vector]
-        | Document
-        | Image
-        | InferenceObject
-    ]
-):
-    root: (
-        list[float]
-        | list[list[float]]
-        | dict[str, Vector]
-        | Document
-        | Image
-        | InferenceObject
-    ) = Field(
-        ...,
-        description='Full vector data per point separator with single and multiple vector modes',
-    )
+    field_schema: (
+        Any
+        | PayloadSchemaType
+        | KeywordIndexParams
+        | IntegerIndexParams
+        | FloatIndexParams
+        | GeoIndexParams
+        | TextIndexParams
+        | BoolIndexParams
+        | DatetimeIndexParams
+        | UuidIndexParams
+        | None
+    ) = None
 
 
 class SegmentInfo(BaseModel):
@@ -3363,8 +3179,28 @@ class SegmentInfo(BaseModel):
 
 
 class PointVectors(BaseModel):
-    id: ExtendedPointId
-    vector: VectorStruct
+    id: conint(ge=0) | str = Field(
+        ..., description='Type, used for specifying point ID in user interface'
+    )
+    vector: (
+        list[float]
+        | list[list[float]]
+        | dict[
+            str,
+            list[float]
+            | SparseVector
+            | list[list[float]]
+            | Document
+            | Image
+            | InferenceObject,
+        ]
+        | Document
+        | Image
+        | InferenceObject
+    ) = Field(
+        ...,
+        description='Full vector data per point separator with single and multiple vector modes',
+    )
 
 
 class RecommendQuery(BaseModel):
@@ -3372,24 +3208,45 @@ class RecommendQuery(BaseModel):
 
 
 class DiscoverInput(BaseModel):
-    target: VectorInput
+    target: (
+        list[float]
+        | SparseVector
+        | list[list[float]]
+        | Document
+        | Image
+        | InferenceObject
+        | conint(ge=0)
+        | UUID
+    )
     context: ContextPair | list[ContextPair] | Any = Field(
         ..., description='Search space will be constrained by these pairs of vectors'
     )
 
 
 class ContextQuery(BaseModel):
-    context: ContextInput
+    context: ContextPair | list[ContextPair] | Any
 
 
 class RelevanceFeedbackInput(BaseModel):
-    target: VectorInput
+    target: (
+        list[float]
+        | SparseVector
+        | list[list[float]]
+        | Document
+        | Image
+        | InferenceObject
+        | conint(ge=0)
+        | UUID
+    )
     feedback: list[FeedbackItem]
     strategy: FeedbackStrategy
 
 
 class CollectionParams(BaseModel):
-    vectors: VectorsConfig | None = None
+    vectors: VectorParams | dict[str, VectorParams] | None = Field(
+        None,
+        description='Vector params separator for single and multiple vector modes Single mode:\n\n{ "size": 128, "distance": "Cosine" }\n\nor multiple mode:\n\n{ "default": { "size": 128, "distance": "Cosine" } }',
+    )
     shard_number: conint(ge=1) | None = Field(
         1, description='Number of shards the collection has'
     )
@@ -3425,29 +3282,29 @@ class CollectionParams(BaseModel):
     )
 
 
-class BatchVectorStruct(
-    RootModel[
-        list[list[float]]
-        | list[list[list[float]]]
-        | dict[str, list[Vector]]
-        | list[Document]
-        | list[Image]
-        | list[InferenceObject]
-    ]
-):
-    root: (
-        list[list[float]]
-        | list[list[list[float]]]
-        | dict[str, list[Vector]]
-        | list[Document]
-        | list[Image]
-        | list[InferenceObject]
-    )
-
-
 class PointStruct(BaseModel):
-    id: ExtendedPointId
-    vector: VectorStruct
+    id: conint(ge=0) | str = Field(
+        ..., description='Type, used for specifying point ID in user interface'
+    )
+    vector: (
+        list[float]
+        | list[list[float]]
+        | dict[
+            str,
+            list[float]
+            | SparseVector
+            | list[list[float]]
+            | Document
+            | Image
+            | InferenceObject,
+        ]
+        | Document
+        | Image
+        | InferenceObject
+    ) = Field(
+        ...,
+        description='Full vector data per point separator with single and multiple vector modes',
+    )
     payload: Payload | Any | None = Field(None, description='Payload values (optional)')
 
 
@@ -3456,7 +3313,14 @@ class CollectionConfigTelemetry(BaseModel):
     hnsw_config: HnswConfig
     optimizer_config: OptimizersConfig
     wal_config: WalConfig
-    quantization_config: QuantizationConfig | Any | None = None
+    quantization_config: (
+        Any
+        | ScalarQuantization
+        | ProductQuantization
+        | BinaryQuantization
+        | TurboQuantization
+        | None
+    ) = None
     strict_mode_config: StrictModeConfigOutput | Any | None = None
     uuid: UUID | None = None
     metadata: Payload | Any | None = Field(
@@ -3473,7 +3337,9 @@ class SegmentTelemetry(BaseModel):
 
 class CollectionsAggregatedTelemetry(BaseModel):
     vectors: conint(ge=0)
-    optimizers_status: OptimizersStatus
+    optimizers_status: OptimizersStatus1 | OptimizersStatus2 = Field(
+        ..., description='Current state of the collection'
+    )
     params: CollectionParams
 
 
@@ -3490,7 +3356,14 @@ class CollectionConfig(BaseModel):
     hnsw_config: HnswConfig
     optimizer_config: OptimizersConfig
     wal_config: WalConfig | Any | None = None
-    quantization_config: QuantizationConfig | Any | None = None
+    quantization_config: (
+        Any
+        | ScalarQuantization
+        | ProductQuantization
+        | BinaryQuantization
+        | TurboQuantization
+        | None
+    ) = None
     strict_mode_config: StrictModeConfigOutput | Any | None = None
     metadata: Payload | Any | None = Field(
         None,
@@ -3499,8 +3372,25 @@ class CollectionConfig(BaseModel):
 
 
 class Batch(BaseModel):
-    ids: list[ExtendedPointId]
-    vectors: BatchVectorStruct
+    ids: list[conint(ge=0) | str]
+    vectors: (
+        list[list[float]]
+        | list[list[list[float]]]
+        | dict[
+            str,
+            list[
+                list[float]
+                | SparseVector
+                | list[list[float]]
+                | Document
+                | Image
+                | InferenceObject
+            ],
+        ]
+        | list[Document]
+        | list[Image]
+        | list[InferenceObject]
+    )
     payloads: list[Payload | Any] | None = None
 
 
@@ -3541,7 +3431,9 @@ class LocalShardTelemetry(BaseModel):
 
 class CollectionInfo(BaseModel):
     status: CollectionStatus
-    optimizer_status: OptimizersStatus
+    optimizer_status: OptimizersStatus1 | OptimizersStatus2 = Field(
+        ..., description='Current state of the collection'
+    )
     warnings: list[CollectionWarning] | None = Field(
         None, description='Warnings related to the collection'
     )
@@ -3568,7 +3460,7 @@ class CollectionInfo(BaseModel):
 
 class ReplicaSetTelemetry(BaseModel):
     id: conint(ge=0)
-    key: ShardKey | Any | None = None
+    key: Any | str | conint(ge=0) | None = None
     local: LocalShardTelemetry | Any | None = None
     remote: list[RemoteShardTelemetry]
     replicate_states: dict[str, ReplicaState]
@@ -3582,19 +3474,23 @@ class CollectionTelemetry(BaseModel):
     shards: list[ReplicaSetTelemetry] | None = None
     transfers: list[ShardTransferInfo] | None = None
     resharding: list[ReshardingInfo] | None = None
-    shard_clean_tasks: dict[str, ShardCleanStatusTelemetry] | None = None
-
-
-class CollectionTelemetryEnum(
-    RootModel[CollectionTelemetry | CollectionsAggregatedTelemetry]
-):
-    root: CollectionTelemetry | CollectionsAggregatedTelemetry
+    shard_clean_tasks: (
+        dict[
+            str,
+            ShardCleanStatusTelemetry1
+            | ShardCleanStatusTelemetry2
+            | ShardCleanStatusTelemetry3,
+        ]
+        | None
+    ) = None
 
 
 class CollectionsTelemetry(BaseModel):
     number_of_collections: conint(ge=0)
     max_collections: conint(ge=0) | None = None
-    collections: list[CollectionTelemetryEnum] | None = None
+    collections: list[CollectionTelemetry | CollectionsAggregatedTelemetry] | None = (
+        None
+    )
     snapshots: list[CollectionSnapshotTelemetry] | None = None
 
 
@@ -3614,11 +3510,18 @@ class TelemetryData(BaseModel):
 
 
 class ScrollRequest(BaseModel):
-    shard_key: ShardKeySelector | Any | None = Field(
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = Field(
         None,
         description='Specify in which shards to look for the points, if not specified - look in all shards',
     )
-    offset: ExtendedPointId | Any | None = Field(
+    offset: Any | conint(ge=0) | str | None = Field(
         None, description='Start ID to read points from.'
     )
     limit: conint(ge=1) | None = Field(None, description='Page size. Default: 10')
@@ -3626,12 +3529,16 @@ class ScrollRequest(BaseModel):
         None,
         description='Look only for points which satisfies this conditions. If not provided - all points.',
     )
-    with_payload: WithPayloadInterface | Any | None = Field(
+    with_payload: (
+        Any | bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
+    ) = Field(
         None,
         description='Select which payload to return with the response. Default is true.',
     )
-    with_vector: WithVector | None = None
-    order_by: OrderByInterface | Any | None = Field(
+    with_vector: bool | list[str] | None = Field(
+        None, description='Options for specifying which vector to include'
+    )
+    order_by: Any | str | OrderBy | None = Field(
         None, description='Order the records by a payload field.'
     )
 
@@ -3640,18 +3547,75 @@ class Filter(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    should: Condition | list[Condition] | Any | None = Field(
-        None, description='At least one of those conditions should match'
-    )
+    should: (
+        list[
+            FieldCondition
+            | IsEmptyCondition
+            | IsNullCondition
+            | HasIdCondition
+            | HasVectorCondition
+            | SliceCondition
+            | NestedCondition
+            | Filter
+        ]
+        | Any
+        | FieldCondition
+        | IsEmptyCondition
+        | IsNullCondition
+        | HasIdCondition
+        | HasVectorCondition
+        | SliceCondition
+        | NestedCondition
+        | Filter
+        | None
+    ) = Field(None, description='At least one of those conditions should match')
     min_should: MinShould | Any | None = Field(
         None, description='At least minimum amount of given conditions should match'
     )
-    must: Condition | list[Condition] | Any | None = Field(
-        None, description='All conditions must match'
-    )
-    must_not: Condition | list[Condition] | Any | None = Field(
-        None, description='All conditions must NOT match'
-    )
+    must: (
+        list[
+            FieldCondition
+            | IsEmptyCondition
+            | IsNullCondition
+            | HasIdCondition
+            | HasVectorCondition
+            | SliceCondition
+            | NestedCondition
+            | Filter
+        ]
+        | Any
+        | FieldCondition
+        | IsEmptyCondition
+        | IsNullCondition
+        | HasIdCondition
+        | HasVectorCondition
+        | SliceCondition
+        | NestedCondition
+        | Filter
+        | None
+    ) = Field(None, description='All conditions must match')
+    must_not: (
+        list[
+            FieldCondition
+            | IsEmptyCondition
+            | IsNullCondition
+            | HasIdCondition
+            | HasVectorCondition
+            | SliceCondition
+            | NestedCondition
+            | Filter
+        ]
+        | Any
+        | FieldCondition
+        | IsEmptyCondition
+        | IsNullCondition
+        | HasIdCondition
+        | HasVectorCondition
+        | SliceCondition
+        | NestedCondition
+        | Filter
+        | None
+    ) = Field(None, description='All conditions must NOT match')
 
 
 class NestedCondition(BaseModel):
@@ -3664,18 +3628,41 @@ class Nested(BaseModel):
 
 
 class MinShould(BaseModel):
-    conditions: list[Condition]
+    conditions: list[
+        FieldCondition
+        | IsEmptyCondition
+        | IsNullCondition
+        | HasIdCondition
+        | HasVectorCondition
+        | SliceCondition
+        | NestedCondition
+        | Filter
+    ]
     min_count: conint(ge=1)
 
 
 class FilterSelector(BaseModel):
     filter: Filter
-    shard_key: ShardKeySelector | Any | None = None
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = None
 
 
 class PointsBatch(BaseModel):
     batch: Batch
-    shard_key: ShardKeySelector | Any | None = None
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = None
     update_filter: Filter | Any | None = Field(
         None,
         description="Filter to apply when updating existing points. Only points matching this filter will be updated. Points that don't match will keep their current state. New points will be inserted regardless of the filter.",
@@ -3688,7 +3675,14 @@ class PointsBatch(BaseModel):
 
 class PointsList(BaseModel):
     points: list[PointStruct]
-    shard_key: ShardKeySelector | Any | None = None
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = None
     update_filter: Filter | Any | None = Field(
         None,
         description="Filter to apply when updating existing points. Only points matching this filter will be updated. Points that don't match will keep their current state. New points will be inserted regardless of the filter.",
@@ -3701,14 +3695,21 @@ class PointsList(BaseModel):
 
 class SetPayload(BaseModel):
     payload: Payload
-    points: list[ExtendedPointId] | None = Field(
+    points: list[conint(ge=0) | str] | None = Field(
         None, description='Assigns payload to each point in this list'
     )
     filter: Filter | Any | None = Field(
         None,
         description='Assigns payload to each point that satisfy this filter condition',
     )
-    shard_key: ShardKeySelector | Any | None = None
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = None
     key: str | None = Field(
         None,
         description='Assigns payload to each point that satisfy this path of property',
@@ -3719,18 +3720,32 @@ class DeletePayload(BaseModel):
     keys: list[str] = Field(
         ..., description='List of payload keys to remove from payload'
     )
-    points: list[ExtendedPointId] | None = Field(
+    points: list[conint(ge=0) | str] | None = Field(
         None, description='Deletes values from each point in this list'
     )
     filter: Filter | Any | None = Field(
         None,
         description='Deletes values from points that satisfy this filter condition',
     )
-    shard_key: ShardKeySelector | Any | None = None
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = None
 
 
 class CountRequest(BaseModel):
-    shard_key: ShardKeySelector | Any | None = Field(
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = Field(
         None,
         description='Specify in which shards to look for the points, if not specified - look in all shards',
     )
@@ -3749,20 +3764,27 @@ class ReplicatePointsOperation(BaseModel):
 
 class ReplicatePoints(BaseModel):
     filter: Filter | Any | None = None
-    from_shard_key: ShardKey
-    to_shard_key: ShardKey
+    from_shard_key: str | conint(ge=0)
+    to_shard_key: str | conint(ge=0)
 
 
 class UpdateVectors(BaseModel):
     points: list[PointVectors] = Field(
         ..., description='Points with named vectors', min_length=1
     )
-    shard_key: ShardKeySelector | Any | None = None
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = None
     update_filter: Filter | Any | None = None
 
 
 class DeleteVectors(BaseModel):
-    points: list[ExtendedPointId] | None = Field(
+    points: list[conint(ge=0) | str] | None = Field(
         None, description='Deletes values from each point in this list'
     )
     filter: Filter | Any | None = Field(
@@ -3770,7 +3792,14 @@ class DeleteVectors(BaseModel):
         description='Deletes values from points that satisfy this filter condition',
     )
     vector: list[str] = Field(..., description='Vector names', min_length=1)
-    shard_key: ShardKeySelector | Any | None = None
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = None
 
 
 class UpdateOperations(BaseModel):
@@ -3778,11 +3807,11 @@ class UpdateOperations(BaseModel):
 
 
 class UpsertOperation(BaseModel):
-    upsert: PointInsertOperations
+    upsert: PointsBatch | PointsList
 
 
 class DeleteOperation(BaseModel):
-    delete: PointsSelector
+    delete: PointIdsList | FilterSelector
 
 
 class SetPayloadOperation(BaseModel):
@@ -3798,7 +3827,7 @@ class DeletePayloadOperation(BaseModel):
 
 
 class ClearPayloadOperation(BaseModel):
-    clear_payload: PointsSelector
+    clear_payload: PointIdsList | FilterSelector
 
 
 class UpdateVectorsOperation(BaseModel):
@@ -3810,12 +3839,19 @@ class DeleteVectorsOperation(BaseModel):
 
 
 class QueryRequest(BaseModel):
-    shard_key: ShardKeySelector | Any | None = None
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = None
     prefetch: Prefetch | list[Prefetch] | Any | None = Field(
         None,
         description='Sub-requests to perform first. If present, the query will be performed on the results of the prefetch(es).',
     )
-    query: QueryInterface | Any | None = Field(
+    query: Any | None = Field(
         None,
         description='Query to perform. If missing without prefetches, returns points ordered by their IDs.',
     )
@@ -3839,11 +3875,13 @@ class QueryRequest(BaseModel):
     offset: conint(ge=0) | None = Field(
         None, description='Offset of the result. Skip this many points. Default is 0'
     )
-    with_vector: WithVector | Any | None = Field(
+    with_vector: Any | bool | list[str] | None = Field(
         None,
         description='Options for specifying which vectors to include into the response. Default is false.',
     )
-    with_payload: WithPayloadInterface | Any | None = Field(
+    with_payload: (
+        Any | bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
+    ) = Field(
         None,
         description='Options for specifying which payload to include or not. Default is false.',
     )
@@ -3858,7 +3896,7 @@ class Prefetch(BaseModel):
         None,
         description='Sub-requests to perform first. If present, the query will be performed on the results of the prefetches.',
     )
-    query: QueryInterface | Any | None = Field(
+    query: Any | None = Field(
         None,
         description='Query to perform. If missing without prefetches, returns points ordered by their IDs.',
     )
@@ -3886,24 +3924,119 @@ class Prefetch(BaseModel):
 
 
 class FormulaQuery(BaseModel):
-    formula: Expression
+    formula: (
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    )
     defaults: dict[str, Any] | None = {}
 
 
 class MultExpression(BaseModel):
-    mult: list[Expression]
+    mult: list[
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    ]
 
 
 class SumExpression(BaseModel):
-    sum: list[Expression]
+    sum: list[
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    ]
 
 
 class NegExpression(BaseModel):
-    neg: Expression
+    neg: (
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    )
 
 
 class AbsExpression(BaseModel):
-    abs: Expression
+    abs: (
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    )
 
 
 class DivExpression(BaseModel):
@@ -3911,13 +4044,70 @@ class DivExpression(BaseModel):
 
 
 class DivParams(BaseModel):
-    left: Expression
-    right: Expression
+    left: (
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    )
+    right: (
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    )
     by_zero_default: float | None = None
 
 
 class SqrtExpression(BaseModel):
-    sqrt: Expression
+    sqrt: (
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    )
 
 
 class PowExpression(BaseModel):
@@ -3925,20 +4115,115 @@ class PowExpression(BaseModel):
 
 
 class PowParams(BaseModel):
-    base: Expression
-    exponent: Expression
+    base: (
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    )
+    exponent: (
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    )
 
 
 class ExpExpression(BaseModel):
-    exp: Expression
+    exp: (
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    )
 
 
 class Log10Expression(BaseModel):
-    log10: Expression
+    log10: (
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    )
 
 
 class LnExpression(BaseModel):
-    ln: Expression
+    ln: (
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    )
 
 
 class LinDecayExpression(BaseModel):
@@ -3946,8 +4231,48 @@ class LinDecayExpression(BaseModel):
 
 
 class DecayParamsExpression(BaseModel):
-    x: Expression
-    target: Expression | Any | None = Field(
+    x: (
+        float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+    )
+    target: (
+        Any
+        | float
+        | str
+        | GeoDistance
+        | DatetimeExpression
+        | DatetimeKeyExpression
+        | MultExpression
+        | SumExpression
+        | NegExpression
+        | AbsExpression
+        | DivExpression
+        | SqrtExpression
+        | PowExpression
+        | ExpExpression
+        | Log10Expression
+        | LnExpression
+        | LinDecayExpression
+        | ExpDecayExpression
+        | GaussDecayExpression
+        | None
+    ) = Field(
         None, description='The target value to start decaying from. Defaults to 0.'
     )
     scale: float | None = Field(
@@ -3987,7 +4312,7 @@ class SearchParams(BaseModel):
     acorn: AcornSearchParams | Any | None = Field(
         None, description='ACORN search params'
     )
-    idf: IdfParams | Any | None = Field(
+    idf: Any | IdfScope | IdfCorpusParams | None = Field(
         None,
         description='Which population sparse vector IDF statistics are computed over. By default (or with explicit `"global"`) statistics are collection-wide. Only applicable to sparse vectors with the IDF modifier enabled.',
     )
@@ -4002,12 +4327,19 @@ class QueryRequestBatch(BaseModel):
 
 
 class QueryGroupsRequest(BaseModel):
-    shard_key: ShardKeySelector | Any | None = None
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = None
     prefetch: Prefetch | list[Prefetch] | Any | None = Field(
         None,
         description='Sub-requests to perform first. If present, the query will be performed on the results of the prefetch(es).',
     )
-    query: QueryInterface | Any | None = Field(
+    query: Any | None = Field(
         None,
         description='Query to perform. If missing without prefetches, returns points ordered by their IDs.',
     )
@@ -4025,11 +4357,13 @@ class QueryGroupsRequest(BaseModel):
     score_threshold: float | None = Field(
         None, description='Return points with scores better than this threshold.'
     )
-    with_vector: WithVector | Any | None = Field(
+    with_vector: Any | bool | list[str] | None = Field(
         None,
         description='Options for specifying which vectors to include into the response. Default is false.',
     )
-    with_payload: WithPayloadInterface | Any | None = Field(
+    with_payload: (
+        Any | bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
+    ) = Field(
         None,
         description='Options for specifying which payload to include or not. Default is false.',
     )
@@ -4047,13 +4381,20 @@ class QueryGroupsRequest(BaseModel):
     limit: conint(ge=1) | None = Field(
         None, description='Maximum amount of groups to return. Default is 10.'
     )
-    with_lookup: WithLookupInterface | Any | None = Field(
+    with_lookup: Any | str | WithLookup | None = Field(
         None, description='Look for points in another collection using the group ids'
     )
 
 
 class SearchMatrixRequest(BaseModel):
-    shard_key: ShardKeySelector | Any | None = Field(
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = Field(
         None,
         description='Specify in which shards to look for the points, if not specified - look in all shards',
     )
@@ -4073,7 +4414,14 @@ class SearchMatrixRequest(BaseModel):
 
 
 class FacetRequest(BaseModel):
-    shard_key: ShardKeySelector | Any | None = None
+    shard_key: (
+        Any
+        | list[str | conint(ge=0)]
+        | ShardKeyWithFallback
+        | str
+        | conint(ge=0)
+        | None
+    ) = None
     key: str = Field(..., description='Payload key to use for faceting.')
     limit: conint(ge=1) | None = Field(
         None, description='Max number of hits to return. Default is 10.'
@@ -4086,38 +4434,6 @@ class FacetRequest(BaseModel):
         None,
         description='Whether to do a more expensive exact count for each of the values in the facet. Default is false.',
     )
-
-
-class Condition(
-    RootModel[
-        FieldCondition
-        | IsEmptyCondition
-        | IsNullCondition
-        | HasIdCondition
-        | HasVectorCondition
-        | SliceCondition
-        | NestedCondition
-        | Filter
-    ]
-):
-    root: (
-        FieldCondition
-        | IsEmptyCondition
-        | IsNullCondition
-        | HasIdCondition
-        | HasVectorCondition
-        | SliceCondition
-        | NestedCondition
-        | Filter
-    )
-
-
-class PointsSelector(RootModel[PointIdsList | FilterSelector]):
-    root: PointIdsList | FilterSelector
-
-
-class PointInsertOperations(RootModel[PointsBatch | PointsList]):
-    root: PointsBatch | PointsList
 
 
 class ClusterOperations(
@@ -4172,101 +4488,12 @@ class UpdateOperation(
     )
 
 
-class Query(
-    RootModel[
-        NearestQuery
-        | RecommendQuery
-        | DiscoverQuery
-        | ContextQuery
-        | OrderByQuery
-        | FusionQuery
-        | RrfQuery
-        | FormulaQuery
-        | SampleQuery
-        | RelevanceFeedbackQuery
-    ]
-):
-    root: (
-        NearestQuery
-        | RecommendQuery
-        | DiscoverQuery
-        | ContextQuery
-        | OrderByQuery
-        | FusionQuery
-        | RrfQuery
-        | FormulaQuery
-        | SampleQuery
-        | RelevanceFeedbackQuery
-    )
-
-
-class IdfParams(RootModel[IdfScope | IdfCorpusParams]):
-    root: IdfScope | IdfCorpusParams = Field(
-        ...,
-        description='Population over which sparse vector IDF statistics are computed for scoring — the *IDF corpus*.\n\n- `"global"` — collection-wide statistics, same as omitting the parameter. - `{ "corpus": <filter> }` — document count and per-term document frequencies are computed over the points matching the corpus filter only. The corpus is independent of the retrieval filter and is usually broader than it.',
-    )
-
-
-class Expression(
-    RootModel[
-        float
-        | str
-        | Condition
-        | GeoDistance
-        | DatetimeExpression
-        | DatetimeKeyExpression
-        | MultExpression
-        | SumExpression
-        | NegExpression
-        | AbsExpression
-        | DivExpression
-        | SqrtExpression
-        | PowExpression
-        | ExpExpression
-        | Log10Expression
-        | LnExpression
-        | LinDecayExpression
-        | ExpDecayExpression
-        | GaussDecayExpression
-    ]
-):
-    root: (
-        float
-        | str
-        | Condition
-        | GeoDistance
-        | DatetimeExpression
-        | DatetimeKeyExpression
-        | MultExpression
-        | SumExpression
-        | NegExpression
-        | AbsExpression
-        | DivExpression
-        | SqrtExpression
-        | PowExpression
-        | ExpExpression
-        | Log10Expression
-        | LnExpression
-        | LinDecayExpression
-        | ExpDecayExpression
-        | GaussDecayExpression
-    )
-
-
-class QueryInterface(RootModel[VectorInput | Query]):
-    root: VectorInput | Query
-
-
 ProgressTree.model_rebuild()
 ScrollRequest.model_rebuild()
 Filter.model_rebuild()
 NestedCondition.model_rebuild()
-MinShould.model_rebuild()
 ReplicatePointsOperation.model_rebuild()
 UpdateOperations.model_rebuild()
-UpsertOperation.model_rebuild()
-DeleteOperation.model_rebuild()
-ClearPayloadOperation.model_rebuild()
 QueryRequest.model_rebuild()
 Prefetch.model_rebuild()
 FormulaQuery.model_rebuild()
@@ -4285,4 +4512,3 @@ LnExpression.model_rebuild()
 LinDecayExpression.model_rebuild()
 DecayParamsExpression.model_rebuild()
 SearchParams.model_rebuild()
-QueryGroupsRequest.model_rebuild()

@@ -130,12 +130,6 @@ def test_uuid_ids_round_trip(client: vqdb.Client) -> None:
     assert rest.ScoredPoint.model_validate(hit.model_dump(mode="json")).id == b
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vqdb/models.py wraps ids and vectors in RootModels and makes Payload a model, so "
-    "`point.id == 5` and `point.payload['k']` differ from qdrant-client (see scripts/"
-    "generate_models.sh: --collapse-root-models, and Payload as dict[str, Any])",
-)
 def test_fields_read_like_qdrant_clients(filled: vqdb.Client) -> None:
     record = filled.retrieve("c", [5], with_vectors=True)[0]
     with warnings.catch_warnings():

@@ -138,3 +138,9 @@ def test_bad_input_writes_nothing(db: Database) -> None:
     with pytest.raises(NotFound):
         db.collection("missing")
     assert reads.count(c, {}) == {"count": 100}
+
+
+def test_query_without_a_vector_pages_by_id(db: Database) -> None:
+    c, _ = fill(db, n=100)
+    found = query.query(c, {"limit": 2, "offset": 3})
+    assert [p["id"] for p in found["points"]] == [3, 4]

@@ -43,7 +43,11 @@ class CollectionMethods(ClientBase):
         hnsw_config: models.HnswConfigDiff | Model | None = None,
         optimizers_config: models.OptimizersConfigDiff | Model | None = None,
         wal_config: models.WalConfigDiff | Model | None = None,
-        quantization_config: models.QuantizationConfig | Model | None = None,
+        quantization_config: models.ScalarQuantization
+        | models.ProductQuantization
+        | models.BinaryQuantization
+        | Model
+        | None = None,
         timeout: int | None = None,
         strict_mode_config: models.StrictModeConfig | Model | None = None,
         metadata: dict[str, Any] | None = None,
@@ -98,7 +102,13 @@ class CollectionMethods(ClientBase):
         collection_params: models.CollectionParamsDiff | Model | None = None,
         vectors_config: Mapping[str, models.VectorParamsDiff] | Model | None = None,
         hnsw_config: models.HnswConfigDiff | Model | None = None,
-        quantization_config: models.QuantizationConfigDiff | Model | str | None = None,
+        quantization_config: models.ScalarQuantization
+        | models.ProductQuantization
+        | models.BinaryQuantization
+        | models.Disabled
+        | Model
+        | str
+        | None = None,
         timeout: int | None = None,
         sparse_vectors_config: Mapping[str, Any] | None = None,
         strict_mode_config: models.StrictModeConfig | Model | None = None,
@@ -127,8 +137,8 @@ class CollectionMethods(ClientBase):
         self,
         collection_name: str,
         field_name: str,
-        field_schema: models.PayloadFieldSchema | Model | str | None = None,
-        field_type: models.PayloadFieldSchema | Model | str | None = None,
+        field_schema: models.PayloadSchemaType | Model | str | None = None,
+        field_type: models.PayloadSchemaType | Model | str | None = None,
         wait: bool = True,
         ordering: Any = None,
         timeout: int | None = None,

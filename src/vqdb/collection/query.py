@@ -46,16 +46,12 @@ def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
         if body.get(unsupported) is not None:
             raise BadInput(f"{unsupported} is not supported by vqdb yet")
     q = body.get("query")
-    if q is None:
-        page = scroll(
-            c,
-            {
-                **_pick(body, "filter", "with_payload", "with_vector"),
-                "limit": body.get("limit", 10),
-            },
-        )
-        return {"points": [{**p, "version": 0, "score": 0.0} for p in page["points"]]}
     request = _request(c, body, default_payload=False)
+    if q is None:  # points in id order, past `offset` of them
+        shown = _pick(body, "filter", "with_payload", "with_vector")
+        page = scroll(c, {**shown, "limit": request.offset + request.limit})
+        points = page["points"][request.offset :]
+        return {"points": [{**p, "version": 0, "score": 0.0} for p in points]}
     if isinstance(q, Mapping) and "recommend" in q:
         return {"points": _recommend(c, request, q["recommend"] or {})}
     if isinstance(q, Mapping) and "nearest" in q:
