@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import Enum
 from typing import Any
-from uuid import UUID
+from uuid import UUID as UUID_aliased
 
 from pydantic import (
     AnyUrl,
@@ -35,14 +35,14 @@ class CollectionDescription(BaseModel):
 
 
 class CollectionStatus(Enum):
-    green = 'green'
-    yellow = 'yellow'
-    grey = 'grey'
-    red = 'red'
+    GREEN = 'green'
+    YELLOW = 'yellow'
+    GREY = 'grey'
+    RED = 'red'
 
 
 class OptimizersStatus1(Enum):
-    ok = 'ok'
+    OK = 'ok'
 
 
 class OptimizersStatus2(BaseModel):
@@ -57,64 +57,64 @@ class CollectionWarning(BaseModel):
 
 
 class Distance(Enum):
-    Cosine = 'Cosine'
-    Euclid = 'Euclid'
-    Dot = 'Dot'
-    Manhattan = 'Manhattan'
+    COSINE = 'Cosine'
+    EUCLID = 'Euclid'
+    DOT = 'Dot'
+    MANHATTAN = 'Manhattan'
 
 
 class Memory(Enum):
-    cold = 'cold'
-    cached = 'cached'
-    pinned = 'pinned'
+    COLD = 'cold'
+    CACHED = 'cached'
+    PINNED = 'pinned'
 
 
 class ScalarType(Enum):
-    int8 = 'int8'
+    INT8 = 'int8'
 
 
 class CompressionRatio(Enum):
-    x4 = 'x4'
-    x8 = 'x8'
-    x16 = 'x16'
-    x32 = 'x32'
-    x64 = 'x64'
+    X4 = 'x4'
+    X8 = 'x8'
+    X16 = 'x16'
+    X32 = 'x32'
+    X64 = 'x64'
 
 
 class BinaryQuantizationEncoding(Enum):
-    one_bit = 'one_bit'
-    two_bits = 'two_bits'
-    one_and_half_bits = 'one_and_half_bits'
+    ONE_BIT = 'one_bit'
+    TWO_BITS = 'two_bits'
+    ONE_AND_HALF_BITS = 'one_and_half_bits'
 
 
 class BinaryQuantizationQueryEncoding(Enum):
-    default = 'default'
-    binary = 'binary'
-    scalar4bits = 'scalar4bits'
-    scalar8bits = 'scalar8bits'
+    DEFAULT = 'default'
+    BINARY = 'binary'
+    SCALAR4BITS = 'scalar4bits'
+    SCALAR8BITS = 'scalar8bits'
 
 
 class TurboQuantBitSize(Enum):
-    bits1 = 'bits1'
-    bits1_5 = 'bits1_5'
-    bits2 = 'bits2'
-    bits4 = 'bits4'
+    BITS1 = 'bits1'
+    BITS1_5 = 'bits1_5'
+    BITS2 = 'bits2'
+    BITS4 = 'bits4'
 
 
 class Datatype(Enum):
-    float32 = 'float32'
-    uint8 = 'uint8'
-    float16 = 'float16'
-    turbo4 = 'turbo4'
+    FLOAT32 = 'float32'
+    UINT8 = 'uint8'
+    FLOAT16 = 'float16'
+    TURBO4 = 'turbo4'
 
 
 class MultiVectorComparator(Enum):
-    max_sim = 'max_sim'
+    MAX_SIM = 'max_sim'
 
 
 class ShardingMethod(Enum):
-    auto = 'auto'
-    custom = 'custom'
+    AUTO = 'auto'
+    CUSTOM = 'custom'
 
 
 class PayloadStorageParams(BaseModel):
@@ -145,8 +145,8 @@ class SparseIndexParams(BaseModel):
 
 
 class Modifier(Enum):
-    none = 'none'
-    idf = 'idf'
+    NONE = 'none'
+    IDF = 'idf'
 
 
 class HnswConfig(BaseModel):
@@ -252,74 +252,74 @@ Payload = dict[str, Any]
 
 
 class PayloadSchemaType(Enum):
-    keyword = 'keyword'
-    integer = 'integer'
-    float = 'float'
-    geo = 'geo'
-    text = 'text'
-    bool = 'bool'
-    datetime = 'datetime'
-    uuid = 'uuid'
+    KEYWORD = 'keyword'
+    INTEGER = 'integer'
+    FLOAT = 'float'
+    GEO = 'geo'
+    TEXT = 'text'
+    BOOL = 'bool'
+    DATETIME = 'datetime'
+    UUID = 'uuid'
 
 
 class KeywordIndexType(Enum):
-    keyword = 'keyword'
+    KEYWORD = 'keyword'
 
 
 class IntegerIndexType(Enum):
-    integer = 'integer'
+    INTEGER = 'integer'
 
 
 class FloatIndexType(Enum):
-    float = 'float'
+    FLOAT = 'float'
 
 
 class GeoIndexType(Enum):
-    geo = 'geo'
+    GEO = 'geo'
 
 
 class TextIndexType(Enum):
-    text = 'text'
+    TEXT = 'text'
 
 
 class TokenizerType(Enum):
-    prefix = 'prefix'
-    whitespace = 'whitespace'
-    word = 'word'
-    multilingual = 'multilingual'
+    PREFIX = 'prefix'
+    WHITESPACE = 'whitespace'
+    WORD = 'word'
+    MULTILINGUAL = 'multilingual'
 
 
 class Language(Enum):
-    arabic = 'arabic'
-    azerbaijani = 'azerbaijani'
-    basque = 'basque'
-    bengali = 'bengali'
-    catalan = 'catalan'
-    chinese = 'chinese'
-    danish = 'danish'
-    dutch = 'dutch'
-    english = 'english'
-    finnish = 'finnish'
-    french = 'french'
-    german = 'german'
-    greek = 'greek'
-    hebrew = 'hebrew'
-    hinglish = 'hinglish'
-    hungarian = 'hungarian'
-    indonesian = 'indonesian'
-    italian = 'italian'
-    japanese = 'japanese'
-    kazakh = 'kazakh'
-    nepali = 'nepali'
-    norwegian = 'norwegian'
-    portuguese = 'portuguese'
-    romanian = 'romanian'
-    russian = 'russian'
-    slovene = 'slovene'
-    spanish = 'spanish'
-    swedish = 'swedish'
-    tajik = 'tajik'
-    turkish = 'turkish'
+    ARABIC = 'arabic'
+    AZERBAIJANI = 'azerbaijani'
+    BASQUE = 'basque'
+    BENGALI = 'bengali'
+    CATALAN = 'catalan'
+    CHINESE = 'chinese'
+    DANISH = 'danish'
+    DUTCH = 'dutch'
+    ENGLISH = 'english'
+    FINNISH = 'finnish'
+    FRENCH = 'french'
+    GERMAN = 'german'
+    GREEK = 'greek'
+    HEBREW = 'hebrew'
+    HINGLISH = 'hinglish'
+    HUNGARIAN = 'hungarian'
+    INDONESIAN = 'indonesian'
+    ITALIAN = 'italian'
+    JAPANESE = 'japanese'
+    KAZAKH = 'kazakh'
+    NEPALI = 'nepali'
+    NORWEGIAN = 'norwegian'
+    PORTUGUESE = 'portuguese'
+    ROMANIAN = 'romanian'
+    RUSSIAN = 'russian'
+    SLOVENE = 'slovene'
+    SPANISH = 'spanish'
+    SWEDISH = 'swedish'
+    TAJIK = 'tajik'
+    TURKISH = 'turkish'
 
 
 class StopwordsSet(BaseModel):
@@ -333,45 +333,45 @@ class StopwordsSet(BaseModel):
 
 
 class Snowball(Enum):
-    snowball = 'snowball'
+    SNOWBALL = 'snowball'
 
 
 class SnowballLanguage(Enum):
-    arabic = 'arabic'
-    armenian = 'armenian'
-    danish = 'danish'
-    dutch = 'dutch'
-    english = 'english'
-    finnish = 'finnish'
-    french = 'french'
-    german = 'german'
-    greek = 'greek'
-    hungarian = 'hungarian'
-    italian = 'italian'
-    norwegian = 'norwegian'
-    portuguese = 'portuguese'
-    romanian = 'romanian'
-    russian = 'russian'
-    spanish = 'spanish'
-    swedish = 'swedish'
-    tamil = 'tamil'
-    turkish = 'turkish'
+    ARABIC = 'arabic'
+    ARMENIAN = 'armenian'
+    DANISH = 'danish'
+    DUTCH = 'dutch'
+    ENGLISH = 'english'
+    FINNISH = 'finnish'
+    FRENCH = 'french'
+    GERMAN = 'german'
+    GREEK = 'greek'
+    HUNGARIAN = 'hungarian'
+    ITALIAN = 'italian'
+    NORWEGIAN = 'norwegian'
+    PORTUGUESE = 'portuguese'
+    ROMANIAN = 'romanian'
+    RUSSIAN = 'russian'
+    SPANISH = 'spanish'
+    SWEDISH = 'swedish'
+    TAMIL = 'tamil'
+    TURKISH = 'turkish'
 
 
 class NoStemmer(Enum):
-    none = 'none'
+    NONE = 'none'
 
 
 class BoolIndexType(Enum):
-    bool = 'bool'
+    BOOL = 'bool'
 
 
 class DatetimeIndexType(Enum):
-    datetime = 'datetime'
+    DATETIME = 'datetime'
 
 
 class UuidIndexType(Enum):
-    uuid = 'uuid'
+    UUID = 'uuid'
 
 
 class UpdateQueueInfo(BaseModel):
@@ -411,9 +411,9 @@ class SparseVector(BaseModel):
 
 
 class UpdateStatus(Enum):
-    acknowledged = 'acknowledged'
-    completed = 'completed'
-    wait_timeout = 'wait_timeout'
+    ACKNOWLEDGED = 'acknowledged'
+    COMPLETED = 'completed'
+    WAIT_TIMEOUT = 'wait_timeout'
 
 
 class MatchText(BaseModel):
@@ -505,8 +505,8 @@ class Slice(BaseModel):
 
 
 class Direction(Enum):
-    asc = 'asc'
-    desc = 'desc'
+    ASC = 'asc'
+    DESC = 'desc'
 
 
 class WalConfigDiff(BaseModel):
@@ -522,7 +522,7 @@ class WalConfigDiff(BaseModel):
 
 
 class MaxOptimizationThreadsSetting(Enum):
-    auto = 'auto'
+    AUTO = 'auto'
 
 
 class StrictModeMultivector(BaseModel):
@@ -538,7 +538,7 @@ class StrictModeSparse(BaseModel):
 
 
 class Disabled(Enum):
-    Disabled = 'Disabled'
+    DISABLED = 'Disabled'
 
 
 class CollectionParamsDiff(BaseModel):
@@ -616,13 +616,13 @@ class InferenceObject(BaseModel):
 
 
 class UpdateMode(Enum):
-    upsert = 'upsert'
-    insert_only = 'insert_only'
-    update_only = 'update_only'
+    UPSERT = 'upsert'
+    INSERT_ONLY = 'insert_only'
+    UPDATE_ONLY = 'update_only'
 
 
 class Status1(Enum):
-    disabled = 'disabled'
+    DISABLED = 'disabled'
 
 
 class ClusterStatus1(BaseModel):
@@ -630,7 +630,7 @@ class ClusterStatus1(BaseModel):
 
 
 class Status2(Enum):
-    enabled = 'enabled'
+    ENABLED = 'enabled'
 
 
 class PeerInfo(BaseModel):
@@ -638,14 +638,14 @@ class PeerInfo(BaseModel):
 
 
 class StateRole(Enum):
-    Follower = 'Follower'
-    Candidate = 'Candidate'
-    Leader = 'Leader'
-    PreCandidate = 'PreCandidate'
+    FOLLOWER = 'Follower'
+    CANDIDATE = 'Candidate'
+    LEADER = 'Leader'
+    PRE_CANDIDATE = 'PreCandidate'
 
 
 class ConsensusThreadStatus2(Enum):
-    working = 'working'
+    WORKING = 'working'
 
 
 class ConsensusThreadStatus1(BaseModel):
@@ -654,7 +654,7 @@ class ConsensusThreadStatus1(BaseModel):
 
 
 class ConsensusThreadStatus4(Enum):
-    stopped = 'stopped'
+    STOPPED = 'stopped'
 
 
 class ConsensusThreadStatus3(BaseModel):
@@ -662,7 +662,7 @@ class ConsensusThreadStatus3(BaseModel):
 
 
 class ConsensusThreadStatus6(Enum):
-    stopped_with_err = 'stopped_with_err'
+    STOPPED_WITH_ERR = 'stopped_with_err'
 
 
 class ConsensusThreadStatus5(BaseModel):
@@ -692,17 +692,17 @@ class CountResult(BaseModel):
 
 
 class ReplicaState(Enum):
-    Active = 'Active'
-    Dead = 'Dead'
-    Partial = 'Partial'
-    Initializing = 'Initializing'
-    Listener = 'Listener'
-    PartialSnapshot = 'PartialSnapshot'
-    Recovery = 'Recovery'
-    Resharding = 'Resharding'
-    ReshardingScaleDown = 'ReshardingScaleDown'
-    ActiveRead = 'ActiveRead'
-    ManualRecovery = 'ManualRecovery'
+    ACTIVE = 'Active'
+    DEAD = 'Dead'
+    PARTIAL = 'Partial'
+    INITIALIZING = 'Initializing'
+    LISTENER = 'Listener'
+    PARTIAL_SNAPSHOT = 'PartialSnapshot'
+    RECOVERY = 'Recovery'
+    RESHARDING = 'Resharding'
+    RESHARDING_SCALE_DOWN = 'ReshardingScaleDown'
+    ACTIVE_READ = 'ActiveRead'
+    MANUAL_RECOVERY = 'ManualRecovery'
 
 
 class RemoteShardInfo(BaseModel):
@@ -715,15 +715,15 @@ class RemoteShardInfo(BaseModel):
 
 
 class ShardTransferMethod(Enum):
-    stream_records = 'stream_records'
-    snapshot = 'snapshot'
-    wal_delta = 'wal_delta'
-    resharding_stream_records = 'resharding_stream_records'
+    STREAM_RECORDS = 'stream_records'
+    SNAPSHOT = 'snapshot'
+    WAL_DELTA = 'wal_delta'
+    RESHARDING_STREAM_RECORDS = 'resharding_stream_records'
 
 
 class ReshardingDirection(Enum):
-    up = 'up'
-    down = 'down'
+    UP = 'up'
+    DOWN = 'down'
 
 
 class AppFeaturesTelemetry(BaseModel):
@@ -775,15 +775,15 @@ class FeatureFlags(BaseModel):
 
 
 class LowMemoryMode1(Enum):
-    disabled = 'disabled'
+    DISABLED = 'disabled'
 
 
 class LowMemoryMode2(Enum):
-    no_resident = 'no_resident'
+    NO_RESIDENT = 'no_resident'
 
 
 class LowMemoryMode3(Enum):
-    no_populate = 'no_populate'
+    NO_POPULATE = 'no_populate'
 
 
 class HnswGlobalConfig(BaseModel):
@@ -794,9 +794,9 @@ class HnswGlobalConfig(BaseModel):
 
 
 class CpuEndian(Enum):
-    little = 'little'
-    big = 'big'
-    other = 'other'
+    LITTLE = 'little'
+    BIG = 'big'
+    OTHER = 'other'
 
 
 class GpuDeviceTelemetry(BaseModel):
@@ -813,49 +813,49 @@ class AuditTelemetry(BaseModel):
 
 
 class ShardStatus(Enum):
-    green = 'green'
-    yellow = 'yellow'
-    grey = 'grey'
-    red = 'red'
+    GREEN = 'green'
+    YELLOW = 'yellow'
+    GREY = 'grey'
+    RED = 'red'
 
 
 class SegmentType(Enum):
-    plain = 'plain'
-    indexed = 'indexed'
-    special = 'special'
+    PLAIN = 'plain'
+    INDEXED = 'indexed'
+    SPECIAL = 'special'
 
 
 class IoBackend(Enum):
-    mmap = 'mmap'
-    io_uring = 'io_uring'
+    MMAP = 'mmap'
+    IO_URING = 'io_uring'
 
 
 class VectorStorageType1(Enum):
-    Memory = 'Memory'
+    MEMORY = 'Memory'
 
 
 class VectorStorageType2(Enum):
-    Mmap = 'Mmap'
+    MMAP = 'Mmap'
 
 
 class VectorStorageType3(Enum):
-    ChunkedMmap = 'ChunkedMmap'
+    CHUNKED_MMAP = 'ChunkedMmap'
 
 
 class VectorStorageType4(Enum):
-    InRamChunkedMmap = 'InRamChunkedMmap'
+    IN_RAM_CHUNKED_MMAP = 'InRamChunkedMmap'
 
 
 class VectorStorageType5(Enum):
-    InRamMmap = 'InRamMmap'
+    IN_RAM_MMAP = 'InRamMmap'
 
 
 class VectorStorageType6(Enum):
-    Empty = 'Empty'
+    EMPTY = 'Empty'
 
 
 class Type(Enum):
-    plain = 'plain'
+    PLAIN = 'plain'
 
 
 class Indexes1(BaseModel):
@@ -864,7 +864,7 @@ class Indexes1(BaseModel):
 
 
 class Type1(Enum):
-    hnsw = 'hnsw'
+    HNSW = 'hnsw'
 
 
 class Indexes2(BaseModel):
@@ -873,34 +873,34 @@ class Indexes2(BaseModel):
 
 
 class VectorStorageDatatype(Enum):
-    float32 = 'float32'
-    float16 = 'float16'
-    uint8 = 'uint8'
-    turbo4 = 'turbo4'
+    FLOAT32 = 'float32'
+    FLOAT16 = 'float16'
+    UINT8 = 'uint8'
+    TURBO4 = 'turbo4'
 
 
 class SparseIndexType1(Enum):
-    MutableRam = 'MutableRam'
+    MUTABLE_RAM = 'MutableRam'
 
 
 class SparseIndexType2(Enum):
-    ImmutableRam = 'ImmutableRam'
+    IMMUTABLE_RAM = 'ImmutableRam'
 
 
 class SparseIndexType3(Enum):
-    Mmap = 'Mmap'
+    MMAP = 'Mmap'
 
 
 class SparseVectorStorageType1(Enum):
-    mmap = 'mmap'
+    MMAP = 'mmap'
 
 
 class SparseVectorStorageType2(Enum):
-    empty = 'empty'
+    EMPTY = 'empty'
 
 
 class Type2(Enum):
-    mmap = 'mmap'
+    MMAP = 'mmap'
 
 
 class PayloadStorageType1(BaseModel):
@@ -908,7 +908,7 @@ class PayloadStorageType1(BaseModel):
 
 
 class Type3(Enum):
-    in_ram_mmap = 'in_ram_mmap'
+    IN_RAM_MMAP = 'in_ram_mmap'
 
 
 class PayloadStorageType2(BaseModel):
@@ -949,8 +949,8 @@ class PayloadIndexTelemetry(BaseModel):
 
 
 class TrackerStatus1(Enum):
-    optimizing = 'optimizing'
-    done = 'done'
+    OPTIMIZING = 'optimizing'
+    DONE = 'done'
 
 
 class TrackerStatus2(BaseModel):
@@ -992,9 +992,9 @@ class PartialSnapshotTelemetry(BaseModel):
 
 
 class ShardCleanStatusTelemetry1(Enum):
-    started = 'started'
-    done = 'done'
-    cancelled = 'cancelled'
+    STARTED = 'started'
+    DONE = 'done'
+    CANCELLED = 'cancelled'
 
 
 class ShardCleanStatusProgressTelemetry(BaseModel):
@@ -1195,9 +1195,9 @@ class AbortResharding(BaseModel):
 
 
 class SnapshotPriority(Enum):
-    no_sync = 'no_sync'
-    snapshot = 'snapshot'
-    replica = 'replica'
+    NO_SYNC = 'no_sync'
+    SNAPSHOT = 'snapshot'
+    REPLICA = 'replica'
 
 
 class AliasDescription(BaseModel):
@@ -1206,15 +1206,15 @@ class AliasDescription(BaseModel):
 
 
 class WriteOrdering(Enum):
-    weak = 'weak'
-    medium = 'medium'
-    strong = 'strong'
+    WEAK = 'weak'
+    MEDIUM = 'medium'
+    STRONG = 'strong'
 
 
 class ReadConsistencyType(Enum):
-    majority = 'majority'
-    quorum = 'quorum'
-    all = 'all'
+    MAJORITY = 'majority'
+    QUORUM = 'quorum'
+    ALL = 'all'
 
 
 class VersionInfo(BaseModel):
@@ -1239,14 +1239,14 @@ class Mmr(BaseModel):
 
 
 class RecommendStrategy(Enum):
-    average_vector = 'average_vector'
-    best_score = 'best_score'
-    sum_scores = 'sum_scores'
+    AVERAGE_VECTOR = 'average_vector'
+    BEST_SCORE = 'best_score'
+    SUM_SCORES = 'sum_scores'
 
 
 class Fusion(Enum):
-    rrf = 'rrf'
-    dbsf = 'dbsf'
+    RRF = 'rrf'
+    DBSF = 'dbsf'
 
 
 class Rrf(BaseModel):
@@ -1273,7 +1273,7 @@ class DatetimeKeyExpression(BaseModel):
 
 
 class Sample(Enum):
-    random = 'random'
+    RANDOM = 'random'
 
 
 class NaiveFeedbackStrategyParams(BaseModel):
@@ -1308,7 +1308,7 @@ class AcornSearchParams(BaseModel):
 
 
 class IdfScope(Enum):
-    global_ = 'global'
+    GLOBAL = 'global'
 
 
 class SearchMatrixOffsetsResponse(BaseModel):
@@ -1361,7 +1361,7 @@ class OptimizationsSummary(BaseModel):
 
 
 class OptimizationSegmentInfo(BaseModel):
-    uuid: UUID = Field(..., description='Unique identifier of the segment.')
+    uuid: UUID_aliased = Field(..., description='Unique identifier of the segment.')
     points_count: conint(ge=0) = Field(
         ..., description='Number of non-deleted points in the segment.'
     )
@@ -1905,14 +1905,14 @@ class VectorIndexSearchesTelemetry(BaseModel):
 
 class TrackerTelemetry(BaseModel):
     name: str = Field(..., description='Name of the optimizer')
-    uuid: UUID = Field(
+    uuid: UUID_aliased = Field(
         ..., description='UUID of the upcoming segment being created by the optimizer'
     )
     segment_ids: list[conint(ge=0)] = Field(
         ...,
         description='Internal segment IDs being optimized. These are local and in-memory, meaning that they can refer to different segments after a service restart.',
     )
-    segment_uuids: list[UUID] = Field(
+    segment_uuids: list[UUID_aliased] = Field(
         ...,
         description='Segment UUIDs being optimized. Refers to same segments as in `segment_ids`, but trackable across restarts, and reflect their directory name.',
     )
@@ -2098,7 +2098,7 @@ class ShardKeysResponse(BaseModel):
 
 
 class Optimization(BaseModel):
-    uuid: UUID = Field(
+    uuid: UUID_aliased = Field(
         ...,
         description='Unique identifier of the optimization process.\n\nAfter the optimization is complete, a new segment will be created with this UUID.',
     )
@@ -2657,7 +2657,9 @@ class PointRequest(BaseModel):
         None,
         description='Specify in which shards to look for the points, if not specified - look in all shards',
     )
-    ids: list[conint(ge=0) | str] = Field(..., description='Look for points with ids')
+    ids: list[conint(ge=0) | str] = Field(
+        ..., description='Look for points with ids'
+    )
     with_payload: (
         Any | bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
     ) = Field(
@@ -2923,7 +2925,7 @@ class NearestQuery(BaseModel):
         | Image
         | InferenceObject
         | conint(ge=0)
-        | UUID
+        | UUID_aliased
     )
     mmr: Mmr | Any | None = Field(
         None,
@@ -2941,7 +2943,7 @@ class RecommendInput(BaseModel):
             | Image
             | InferenceObject
             | conint(ge=0)
-            | UUID
+            | UUID_aliased
         ]
         | None
     ) = Field(
@@ -2956,7 +2958,7 @@ class RecommendInput(BaseModel):
             | Image
             | InferenceObject
             | conint(ge=0)
-            | UUID
+            | UUID_aliased
         ]
         | None
     ) = Field(
@@ -2976,7 +2978,7 @@ class ContextPair(BaseModel):
         | Image
         | InferenceObject
         | conint(ge=0)
-        | UUID
+        | UUID_aliased
     )
     negative: (
         list[float]
@@ -2986,7 +2988,7 @@ class ContextPair(BaseModel):
         | Image
         | InferenceObject
         | conint(ge=0)
-        | UUID
+        | UUID_aliased
     )
 
 
@@ -2999,7 +3001,7 @@ class FeedbackItem(BaseModel):
         | Image
         | InferenceObject
         | conint(ge=0)
-        | UUID
+        | UUID_aliased
     )
     score: float
 
@@ -3147,7 +3149,7 @@ class CreateFieldIndex(BaseModel):
 
 
 class SegmentInfo(BaseModel):
-    uuid: UUID
+    uuid: UUID_aliased
     segment_type: SegmentType
     num_vectors: conint(ge=0)
     num_points: conint(ge=0)
@@ -3216,7 +3218,7 @@ class DiscoverInput(BaseModel):
         | Image
         | InferenceObject
         | conint(ge=0)
-        | UUID
+        | UUID_aliased
     )
     context: ContextPair | list[ContextPair] | Any = Field(
         ..., description='Search space will be constrained by these pairs of vectors'
@@ -3236,7 +3238,7 @@ class RelevanceFeedbackInput(BaseModel):
         | Image
         | InferenceObject
         | conint(ge=0)
-        | UUID
+        | UUID_aliased
     )
     feedback: list[FeedbackItem]
     strategy: FeedbackStrategy
@@ -3322,7 +3324,7 @@ class CollectionConfigTelemetry(BaseModel):
         | None
     ) = None
     strict_mode_config: StrictModeConfigOutput | Any | None = None
-    uuid: UUID | None = None
+    uuid: UUID_aliased | None = None
     metadata: Payload | Any | None = Field(
         None, description='Arbitrary JSON metadata for the collection'
     )

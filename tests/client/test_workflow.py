@@ -26,7 +26,7 @@ from vqdb import models
 QUANTIZATIONS: dict[str, Any] = {
     "none": None,
     "scalar": models.ScalarQuantization(
-        scalar=models.ScalarQuantizationConfig(type=models.ScalarType.int8, quantile=0.99)
+        scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99)
     ),
     "binary": models.BinaryQuantization(binary=models.BinaryQuantizationConfig()),
     "binary_2bit": {"binary": {"encoding": "two_bits", "query_encoding": "scalar8bits"}},
@@ -47,7 +47,7 @@ def k_is(value: int) -> models.Filter:
 def create(client: vqdb.Client, quantization: Any) -> np.ndarray:
     client.create_collection(
         "c",
-        vectors_config=models.VectorParams(size=DIM, distance=models.Distance.Cosine),
+        vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE),
         quantization_config=quantization,
         optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1),  # index it all
     )
@@ -117,7 +117,7 @@ def test_update_collection_switches_quantization(client: vqdb.Client) -> None:
     found = client.query_points("c", q, limit=5, search_params=EXACT).points
     assert ids(found) == cosine_top(x, q, 5)[0]
 
-    client.update_collection("c", quantization_config=models.Disabled.Disabled)
+    client.update_collection("c", quantization_config=models.Disabled.DISABLED)
     wait_green(client, "c")
     assert client.get_collection("c").config.quantization_config is None
     found = client.query_points("c", q, limit=5, search_params=RESCORE).points
@@ -132,8 +132,8 @@ def test_retrieve_with_vectors_and_payload_index(client: vqdb.Client) -> None:
     assert np.allclose(vector(records[0]), unit[7], atol=1e-6)
     assert payload(records[1]) == {"name": "p3"}
 
-    done = client.create_payload_index("c", "k", field_schema=models.PayloadSchemaType.integer)
-    assert done.status == models.UpdateStatus.completed
+    done = client.create_payload_index("c", "k", field_schema=models.PayloadSchemaType.INTEGER)
+    assert done.status == models.UpdateStatus.COMPLETED
     schema = client.get_collection("c").payload_schema
     assert schema["k"].data_type.value == "integer" and schema["k"].points == N
     assert client.count("c", count_filter=k_is(4)).count == N // 10
@@ -145,8 +145,8 @@ def test_named_vectors_recommend_and_batches(client: vqdb.Client) -> None:
     client.create_collection(
         "n",
         vectors_config={
-            "text": models.VectorParams(size=DIM, distance=models.Distance.Cosine),
-            "image": models.VectorParams(size=8, distance=models.Distance.Euclid),
+            "text": models.VectorParams(size=DIM, distance=models.Distance.COSINE),
+            "image": models.VectorParams(size=8, distance=models.Distance.EUCLID),
         },
     )
     text, image = vectors(), vectors(dim=8, seed=3)

@@ -6,7 +6,7 @@ indexes and their snapshots.
     >>> client = vqdb.Client(":memory:")
     >>> client.create_collection(
     ...     "docs",
-    ...     vectors_config=models.VectorParams(size=4, distance=models.Distance.Cosine),
+    ...     vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE),
     ...     quantization_config={"scalar": {"type": "int8"}},
     ... )
     True

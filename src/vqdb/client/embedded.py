@@ -12,7 +12,7 @@ support (prefetch, lookup_from, sparse vectors, conditional upserts) raise Value
     ...     client.upsert("c", [{"id": 1, "vector": [1.0, 0.0, 0.0], "payload": {"k": "a"}}])
     ...     hits = client.query_points("c", [1.0, 0.1, 0.0], limit=1).points
     True
-    UpdateResult(operation_id=1, status=<UpdateStatus.completed: 'completed'>)
+    UpdateResult(operation_id=1, status=<UpdateStatus.COMPLETED: 'completed'>)
     >>> [(h.score > 0.99, h.model_dump()["payload"]) for h in hits]
     [(True, {'k': 'a'})]
 """

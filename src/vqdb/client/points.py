@@ -10,7 +10,7 @@ is visible as soon as the call returns.
     >>> client.create_collection("c", vectors_config={"size": 2, "distance": "Dot"})
     True
     >>> client.upsert("c", [models.PointStruct(id=1, vector=[0.5, 1.0], payload={"k": 1})]).status
-    <UpdateStatus.completed: 'completed'>
+    <UpdateStatus.COMPLETED: 'completed'>
     >>> client.set_payload("c", {"seen": True}, points=[1]).status.value
     'completed'
 """
