@@ -19,6 +19,7 @@ support (prefetch, lookup_from, sparse vectors, conditional upserts) raise Value
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,9 @@ class Client(CollectionMethods, PointMethods, ReadMethods):
         if location is not None and path is not None:
             raise ValueError("give either location=':memory:' or path, not both")
         self._db = Database(path, optimizer_threads=optimizer_threads)
+        # A client dropped without close(), or alive at exit, still checkpoints, stops its
+        # optimizers and releases its folder: at interpreter exit this runs before teardown.
+        self._release = weakref.finalize(self, self._db.close)
         self._closed = False
 
     @property
@@ -82,15 +86,10 @@ class Client(CollectionMethods, PointMethods, ReadMethods):
         """Checkpoints every collection and releases the storage folder; idempotent."""
         if not self._closed:
             self._closed = True
-            self._db.close()
+            self._release()
 
     def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        # a client dropped without close() still releases its folder and stops its optimizers
-        if not getattr(self, "_closed", True):
-            self.close()
