@@ -23,6 +23,7 @@ from vqdb.collection.collection import Collection
 from vqdb.collection.config import CollectionConfig
 from vqdb.collection.optimizer import Optimizer
 from vqdb.errors import AlreadyExists, BadInput, NotFound
+from vqdb.storage.files import release_free_memory
 
 _NAME = re.compile(r"^[^/\\\0]{1,255}$")
 
@@ -48,6 +49,7 @@ class Database:
             for directory in sorted((self.path / "collections").iterdir()):
                 if (directory / storage.MANIFEST).exists():
                     self._start(storage.open_collection(directory))
+            release_free_memory()
 
     def _start(self, collection: Collection) -> Collection:
         self._collections[collection.name] = collection

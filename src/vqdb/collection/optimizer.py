@@ -28,6 +28,7 @@ from vqdb.collection.storage import BUILDING, checkpoint, segment_dir
 from vqdb.index import Index
 from vqdb.segment import builder, files
 from vqdb.segment.segment import Segment
+from vqdb.storage.files import release_free_memory
 
 log = logging.getLogger("vqdb")
 
@@ -187,6 +188,7 @@ class Optimizer:
             c.segments = [s for s in c.segments if s not in sources]
             c.segments.insert(at, new)
             checkpoint(c)
+        release_free_memory()  # the build's copies
         log.info(
             "collection %s: built segment %s (%d points) from %d segment(s) in %.1f s",
             c.name,

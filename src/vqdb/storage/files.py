@@ -3,6 +3,8 @@ the directory. A reader sees the old file or the new one, never half of either."
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import mmap as mmap_module
 import os
@@ -60,3 +62,11 @@ def read_array(path: Path, *, mmap: bool = False) -> npt.NDArray[Any]:
         # resident) whole neighbourhoods of rows nobody asked for.
         mapped.madvise(mmap_module.MADV_RANDOM)
     return array
+
+
+def release_free_memory() -> None:
+    """Hands memory freed by loads and builds back to the OS. glibc keeps large freed blocks in
+    its heap after the copies a segment load makes: ~100 B per vector of a 1536-d on-disk
+    collection that would otherwise stay in RSS. A no-op where there is no glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
