@@ -163,7 +163,7 @@ class Collection:
                 return self._selector(raw)
             if not isinstance(raw, list):
                 raise BadInput("'points' must be a list of point ids")
-            return {"ids": [_checked_id(v, f"points[{i}]") for i, v in enumerate(raw)]}
+            return {"ids": [point_id(v, f"points[{i}]") for i, v in enumerate(raw)]}
         if body.get("filter") is not None:
             return {"filter": checked_filter(body["filter"])}
         raise BadInput("expected 'points' (a list of ids) or 'filter'")
@@ -288,13 +288,6 @@ def checked_filter(raw: Any) -> Filter | None:
         return parse_filter(raw)
     except ValueError as e:
         raise BadInput(str(e)) from None
-
-
-def _checked_id(value: Any, where: str) -> PointId:
-    try:
-        return point_id(value)
-    except ValueError as e:
-        raise BadInput(f"{where}: {e}") from None
 
 
 def _apply_to(

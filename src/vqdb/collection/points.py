@@ -59,7 +59,7 @@ def _from_list(points: Any, config: CollectionConfig) -> Points:
     for i, point in enumerate(points):
         if not isinstance(point, Mapping) or "id" not in point:
             raise BadInput(f"points[{i}]: a point needs an 'id' and a 'vector'")
-        ids.append(_id(point["id"], f"points[{i}].id"))
+        ids.append(point_id(point["id"], f"points[{i}].id"))
         payloads.append(point.get("payload"))
         vector = point.get("vector")
         if vector is None:
@@ -78,7 +78,7 @@ def _from_list(points: Any, config: CollectionConfig) -> Points:
 def _from_batch(batch: Any, config: CollectionConfig) -> Points:
     if not isinstance(batch, Mapping) or "ids" not in batch or "vectors" not in batch:
         raise BadInput("'batch' needs 'ids' and 'vectors'")
-    ids = [_id(v, f"batch.ids[{i}]") for i, v in enumerate(batch["ids"])]
+    ids = [point_id(v, f"batch.ids[{i}]") for i, v in enumerate(batch["ids"])]
     vectors = batch["vectors"]
     if isinstance(vectors, Mapping):
         named = {str(k): v for k, v in vectors.items()}
@@ -143,13 +143,6 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not a JSON value")
-
-
-def _id(value: Any, where: str) -> PointId:
-    try:
-        return point_id(value)
-    except ValueError as e:
-        raise BadInput(f"{where}: {e}") from None
 
 
 def _named(vector: Any, config: CollectionConfig, where: str) -> dict[str, Any]:

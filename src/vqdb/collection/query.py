@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.collection.collection import Collection, checked_filter
-from vqdb.collection.reads import Selection, scroll
+from vqdb.collection.reads import Selection, checked_count, scroll
 from vqdb.errors import BadInput, NotFound
 from vqdb.filters import Filter
 from vqdb.params import SearchParams, from_mapping
@@ -108,8 +108,8 @@ def _request(c: Collection, body: Mapping[str, Any], default_payload: bool) -> R
         raise BadInput("score_threshold must be a number")
     return Request(
         using=using,
-        limit=_count(body.get("limit"), 10, "limit", minimum=1),
-        offset=_count(body.get("offset"), 0, "offset", minimum=0),
+        limit=checked_count(body.get("limit"), 10, "limit", minimum=1),
+        offset=checked_count(body.get("offset"), 0, "offset", minimum=0),
         params=params,
         query_filter=checked_filter(body.get("filter")),
         score_threshold=None if threshold is None else float(threshold),
@@ -130,7 +130,7 @@ def _search_params(raw: Any) -> Any:
 def _vector_input(c: Collection, raw: Any, request: Request) -> Vector:
     """A vector, or the stored vector of a point id (which is then left out of the results)."""
     if isinstance(raw, (int, str)) and not isinstance(raw, bool):
-        pid = _id(raw)
+        pid = point_id(raw)
         request.exclude.append(pid)
         return _stored_vector(c, pid, request.using)
     return _vector(c, raw, request.using)
@@ -251,21 +251,3 @@ def _scored_by_examples(
 
 def _pick(body: Mapping[str, Any], *keys: str) -> dict[str, Any]:
     return {k: body[k] for k in keys if body.get(k) is not None}
-
-
-def _id(value: Any) -> PointId:
-    try:
-        return point_id(value)
-    except ValueError as e:
-        raise BadInput(str(e)) from None
-
-
-def _count(value: Any, default: int, name: str, minimum: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise BadInput(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-__all__ = ["query", "query_batch", "recommend", "search"]

@@ -11,7 +11,7 @@ import numpy as np
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.errors import BadInput
 from vqdb.filters import delete_at, values_at
-from vqdb.segment.ids import PointId, SortedIds, point_id, sort_key
+from vqdb.segment.ids import SortedIds, point_id, sort_key
 from vqdb.segment.segment import Segment
 
 
@@ -82,7 +82,7 @@ def retrieve(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
     raw = body.get("ids")
     if not isinstance(raw, list):
         raise BadInput("'ids' must be a list of point ids")
-    ids = [_id(v, f"ids[{i}]") for i, v in enumerate(raw)]
+    ids = [point_id(v, f"ids[{i}]") for i, v in enumerate(raw)]
     selection = Selection(body.get("with_payload", True), body.get("with_vector"), c)
     out = []
     with c.lock.read():
@@ -98,10 +98,10 @@ def retrieve(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
 def scroll(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
     """ScrollRequest: points in id order from `offset`, `limit` per page, and where the next
     page starts."""
-    limit = _positive(body.get("limit"), 10, "limit")
+    limit = checked_count(body.get("limit"), 10, "limit", minimum=1)
     if body.get("order_by") is not None:
         raise BadInput("order_by is not supported yet: scroll pages follow point ids")
-    start = None if body.get("offset") is None else _id(body["offset"], "offset")
+    start = None if body.get("offset") is None else point_id(body["offset"], "offset")
     query_filter = checked_filter(body.get("filter"))
     selection = Selection(body.get("with_payload", True), body.get("with_vector"), c)
     found: list[tuple[tuple[int, int], Segment, int]] = []
@@ -131,16 +131,10 @@ def count(c: Collection, body: Mapping[str, Any] | None) -> dict[str, int]:
         return {"count": sum(int(np.count_nonzero(s.mask(query_filter))) for s in c.segments)}
 
 
-def _id(value: Any, where: str) -> PointId:
-    try:
-        return point_id(value)
-    except ValueError as e:
-        raise BadInput(f"{where}: {e}") from None
-
-
-def _positive(value: Any, default: int, name: str) -> int:
+def checked_count(value: Any, default: int, name: str, minimum: int) -> int:
+    """A limit or offset: an integer >= minimum, or the default when absent."""
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadInput(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise BadInput(f"{name} must be an integer >= {minimum}, got {value!r}")
     return value

@@ -16,30 +16,30 @@ from typing import Any, Union
 import numpy as np
 import numpy.typing as npt
 
+from vqdb.errors import BadInput
+
 PointId = Union[int, str]  # noqa: UP007 (a runtime alias, kept readable for 3.10)
 Offsets = npt.NDArray[np.int64]
 
 _U64 = 2**64
 
 
-def point_id(value: Any) -> PointId:
-    """An id as given by a user, checked and made canonical."""
-    if isinstance(value, bool):
-        raise ValueError(f"bad point id {value!r}: expected an unsigned integer or a UUID")
-    if isinstance(value, (int, np.integer)):
-        if not 0 <= int(value) < _U64:
-            raise ValueError(f"bad point id {value}: integers must be in [0, 2^64)")
-        return int(value)
-    if isinstance(value, uuid.UUID):
+def point_id(value: Any, where: str = "") -> PointId:
+    """An id as given by a user, checked and made canonical; BadInput names `where` it was."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if 0 <= int(value) < _U64:
+            return int(value)
+        problem = "integers must be in [0, 2^64)"
+    elif isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, str):
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            raise ValueError(
-                f"bad point id {value!r}: expected an unsigned integer or a UUID"
-            ) from None
-    raise ValueError(f"bad point id {value!r}: expected an unsigned integer or a UUID")
+    else:
+        problem = "expected an unsigned integer or a UUID"
+        if isinstance(value, str):
+            try:
+                return str(uuid.UUID(value))
+            except ValueError:
+                pass
+    raise BadInput(f"{where + ': ' if where else ''}bad point id {value!r}: {problem}")
 
 
 def sort_key(pid: PointId) -> tuple[int, int]:
