@@ -44,8 +44,8 @@ class Collection:
         self.path = path  # None: in memory only
         self.lock = ReadWriteLock()
         self.segments: list[Segment] = []
-        self.appendable = self._new_appendable()
         self.payload_schema: dict[str, Any] = {}  # field -> schema as the user gave it
+        self.appendable = self._new_appendable()
         self.wal: Wal | None = None
         self.applied_seq = 0  # the last operation applied (persisted ones: see storage.py)
         self.generation = 0  # the last checkpoint's
@@ -59,9 +59,9 @@ class Collection:
             new_segment_name(),
             {n: {"dim": v.size, "distance": v.distance} for n, v in self.config.vectors.items()},
         )
-        for key, schema in getattr(self, "payload_schema", {}).items():
+        for key, schema in self.payload_schema.items():
             segment.create_index(key, schema)
-        self.segments.append(segment) if hasattr(self, "segments") else None
+        self.segments.append(segment)
         return segment
 
     def seal_appendable(self) -> Segment:
@@ -270,8 +270,8 @@ class Collection:
             positions = np.arange(len(points.ids)) if rows is None else rows
             index = fresh.vectors[name]
             targets = where[positions]
-            old = [int(t) for t in targets if int(t) in index]
-            if old:
+            old = targets[fresh.vector_mask(name)[targets]]
+            if old.shape[0]:
                 index.delete(old)
             index.add(targets, values)
         fresh.version = seq

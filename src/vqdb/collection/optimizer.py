@@ -21,11 +21,10 @@ import shutil
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from vqdb.collection.collection import Collection, new_segment_name
 from vqdb.collection.storage import BUILDING, checkpoint, segment_dir
-from vqdb.index import Index
+from vqdb.index.vector_index import index_config
 from vqdb.segment import builder, files
 from vqdb.segment.segment import Segment
 from vqdb.storage.files import release_free_memory
@@ -155,7 +154,7 @@ class Optimizer:
         """Whether the segment was built with the collection's present config."""
         for name, vector in self.collection.config.vectors.items():
             index = segment.vectors.get(name)
-            if index is None or index.config() != _index_config(vector.index_args()):
+            if index is None or index.config() != index_config(**vector.index_args()):
                 return False
             if index.read_only != (vector.on_disk and self.collection.path is not None):
                 return False
@@ -202,8 +201,3 @@ class Optimizer:
         if self.collection.path is not None:
             staging = segment_dir(self.collection, segment).with_name(BUILDING + segment.name)
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _index_config(args: dict[str, Any]) -> dict[str, Any]:
-    """What Index.config() returns for an Index built from `args`."""
-    return Index(**args).config()

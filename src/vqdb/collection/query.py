@@ -187,11 +187,7 @@ def _search(c: Collection, request: Request, vector: Vector) -> list[dict[str, A
     if request.score_threshold is not None:
         t = request.score_threshold
         hits = [h for h in hits if (h[0] <= t if distance.ascending else h[0] >= t)]
-    page = hits[request.offset : wanted]
-    return [
-        request.selection.show(segment, offset, {"version": segment.version, "score": score})
-        for score, _, segment, offset in page
-    ]
+    return _page(hits, request)
 
 
 def _recommend(c: Collection, request: Request, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -242,6 +238,11 @@ def _scored_by_examples(
     hits.sort(key=lambda h: (-h[0], h[1], h[3]))
     if request.score_threshold is not None:
         hits = [h for h in hits if h[0] >= request.score_threshold]
+    return _page(hits, request)
+
+
+def _page(hits: list[tuple[float, int, Segment, int]], request: Request) -> list[dict[str, Any]]:
+    """The ranked hits past `offset`, `limit` of them, shown as ScoredPoints."""
     page = hits[request.offset : request.offset + request.limit]
     return [
         request.selection.show(segment, offset, {"version": segment.version, "score": score})

@@ -183,6 +183,19 @@ class Index:
         rows = self._originals.codes_view[offsets]
         return rows.view(np.float32).reshape(-1, self.dim)
 
+    def live_mask(self, size: int) -> npt.NDArray[np.bool_]:
+        """mask[i]: whether id i (for ids below `size`) is live. Filtered searches ask this per
+        query, so ids that are their own offsets (how segments use an Index) skip the id map."""
+        bits = np.unpackbits(self._alive.view(np.uint8), bitorder="little").astype(np.bool_)
+        mask = np.zeros(size, dtype=np.bool_)
+        if self._ids.is_identity:
+            n = min(size, len(self._ids))
+            mask[:n] = bits[:n]
+        else:
+            ids = self.live_ids()
+            mask[ids[ids < size]] = True
+        return mask
+
     def live_ids(self) -> Ids:
         """Every live id, in the order they were added."""
         offsets = np.flatnonzero(np.unpackbits(self._alive.view(np.uint8), bitorder="little"))
@@ -251,16 +264,12 @@ class Index:
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments, as plain data."""
-        quant = None
-        if self.quantization is not None:
-            options = {k: v for k, v in asdict(self.quantization).items() if v is not None}
-            quant = {self.quantization.kind: options}
-        return {
-            "dim": self.dim,
-            "distance": self.distance.value,
-            "quantization": quant,
-            "hnsw": None if self.hnsw is None else asdict(self.hnsw),
-        }
+        return index_config(self.dim, self.distance, quantization=self.quantization, hnsw=self.hnsw)
+
+    @property
+    def alive(self) -> bitset.Bitset:
+        """The live-offset bitset: what a checkpoint rewrites, while the rest never changes."""
+        return self._alive
 
     def _parts(self) -> list[tuple[str, Any]]:
         parts: list[tuple[str, Any]] = [("originals", self._originals)]
@@ -307,3 +316,25 @@ class Index:
         index._alive = np.array(arrays["alive"], dtype=np.uint64)
         index._count = bitset.count(index._alive)
         return index
+
+
+def index_config(
+    dim: int,
+    distance: Distance | str,
+    *,
+    quantization: QuantizationConfig | Mapping[str, Any] | str | None = None,
+    hnsw: HnswConfig | Mapping[str, Any] | None = HnswConfig(),  # noqa: B008 (frozen)
+) -> dict[str, Any]:
+    """What `Index(...).config()` returns for these arguments, without building the index (the
+    optimizer compares it with what each segment was built with)."""
+    parsed = parse_quantization(quantization)
+    quant = None
+    if parsed is not None:
+        quant = {parsed.kind: {k: v for k, v in asdict(parsed).items() if v is not None}}
+    graph = None if hnsw is None else asdict(from_mapping(HnswConfig, hnsw, "hnsw config"))
+    return {
+        "dim": int(dim),
+        "distance": Distance.parse(distance).value,
+        "quantization": quant,
+        "hnsw": graph,
+    }

@@ -33,14 +33,15 @@ class Snapshot:
 
 
 def snapshot(sources: Sequence[Segment]) -> Snapshot:
-    entries: list[tuple[tuple[int, int], int, int]] = []
+    entries: list[tuple[tuple[int, int], int, int, PointId]] = []
     for s, segment in enumerate(sources):
         for offset in segment.live_offsets().tolist():
-            entries.append((sort_key(segment.ids.id_at(offset)), s, offset))
-    entries.sort()
+            pid = segment.ids.id_at(offset)
+            entries.append((sort_key(pid), s, offset, pid))
+    entries.sort(key=lambda e: e[0])
     source = np.array([e[1] for e in entries], dtype=np.int64)
     offset = np.array([e[2] for e in entries], dtype=np.int64)
-    ids = [sources[s].ids.id_at(o) for _, s, o in entries]
+    ids = [e[3] for e in entries]
     names = {name for segment in sources for name in segment.vectors}
     vectors = {}
     for name in sorted(names):

@@ -53,7 +53,7 @@ def save(segment: Segment, directory: Path, generation: int, *, full: bool) -> N
     for position, name in enumerate(names):
         write_array(
             directory / f"{_vector_file(position, 'alive')}.{generation}.npy",
-            segment.vectors[name].state()["alive"],
+            segment.vectors[name].alive,
             sync_dir=False,
         )
     offsets = sorted(segment.payloads)

@@ -96,11 +96,10 @@ class Segment:
         return self.payloads.get(offset)
 
     def vector_mask(self, name: str) -> Mask:
-        mask = np.zeros(self.size, dtype=np.bool_)
         index = self.vectors.get(name)
-        if index is not None and len(index):
-            mask[index.live_ids()] = True
-        return mask
+        if index is None:
+            return np.zeros(self.size, dtype=np.bool_)
+        return index.live_mask(self.size)
 
     def point_vectors(
         self, offset: int, names: Iterable[str]
