@@ -183,9 +183,12 @@ class CollectionMethods(ClientBase):
         priority: Any = None,
         wait: bool = True,
     ) -> bool:
-        """location: a snapshot file's path or file:// URL; replaces the collection if it exists.
+        """location: a snapshot file's path, a file:// URL or an http(s) URL (another server's
+        snapshot download); replaces the collection if it exists.
         priority only matters between replicas of a cluster, so it is ignored."""
-        return snapshots.recover(self._database, collection_name, location, checksum=checksum)
+        return snapshots.recover(
+            self._database, collection_name, location, checksum=checksum, api_key=api_key
+        )
 
 
 def _update(done: Json) -> models.UpdateResult:
