@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.collection.config import CollectionConfig
-from vqdb.errors import BadInput, NotFound
+from vqdb.errors import BadInput
 from vqdb.segment.ids import PointId, point_id
 
 Rows = npt.NDArray[np.int64]
@@ -170,7 +170,7 @@ def _named(vector: Any, config: CollectionConfig, where: str) -> dict[str, Any]:
 def _vector_config(name: str, config: CollectionConfig) -> None:
     if name not in config.vectors:
         label = repr(name) if name else "the unnamed vector"
-        raise NotFound(f"Wrong input: Not existing vector name error: {label or name}")
+        raise BadInput(f"Wrong input: Not existing vector name error: {label or name}")
 
 
 def _column(

@@ -180,7 +180,7 @@ def _invalid(e: ValidationError) -> HttpError:
     problems = ", ".join(
         f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in errors[:5]
     )
-    if any(err["type"] in _RANGE_ERRORS for err in errors):
+    if all(err["type"] in _RANGE_ERRORS for err in errors):  # well-formed, out of range
         return HttpError(422, f"Validation error in JSON body: [{problems}]")
     return HttpError(400, f"Format error in JSON body: {problems}")
 
