@@ -9,6 +9,7 @@ an optimized one stores its points in id order, so two sorted numpy arrays are t
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Union
@@ -70,6 +71,11 @@ class AppendableIds:
         self._ids.extend(ids)
         self._offsets.update((pid, start + i) for i, pid in enumerate(ids))
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the list and the dict themselves (not of the id objects)."""
+        return sys.getsizeof(self._ids) + sys.getsizeof(self._offsets)
+
     def offset(self, pid: PointId) -> int:
         return self._offsets.get(pid, -1)
 
@@ -107,6 +113,11 @@ class SortedIds:
 
     def __len__(self) -> int:
         return int(self._nums.shape[0] + self._uuids.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in RAM."""
+        return int(self._nums.nbytes + self._uuids.nbytes)
 
     def offset(self, pid: PointId) -> int:
         if isinstance(pid, int):
