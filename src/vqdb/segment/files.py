@@ -69,7 +69,7 @@ def load(directory: Path, name: str, generation: int, *, on_disk: set[str]) -> S
     meta = read_json(directory / f"meta{suffix}.json")
     ids = load_ids(
         {
-            p.name[len("ids.") : -len(suffix + ".npy")]: read_array(p)
+            p.name[len("ids.") : -len(suffix + ".npy")]: read_array(p, mmap=True)
             for p in directory.glob(f"ids.*{suffix}.npy")
             if p.name.count(".") == 2 + suffix.count(".")
         }
