@@ -317,37 +317,37 @@ State Hnsw::state() const {
 void Hnsw::load_state(const State& state) {
   int64_t meta[5];
   const Array& m = state.at("meta");
-  if (m.bytes.size() != sizeof(meta)) throw std::invalid_argument("bad hnsw meta");
-  std::memcpy(meta, m.bytes.data(), sizeof(meta));
+  if (m.size() != sizeof(meta)) throw std::invalid_argument("bad hnsw meta");
+  std::memcpy(meta, m.data(), sizeof(meta));
   if (size_t(meta[0]) != m_) throw std::invalid_argument("hnsw state was built with another m");
   const Array& levels = state.at("levels");
   const size_t n = levels.shape.at(0);
   const Array& links0 = state.at("links0");
-  if (links0.bytes.size() != n * (m0_ + 1) * sizeof(uint32_t))
+  if (links0.size() != n * (m0_ + 1) * sizeof(uint32_t))
     throw std::invalid_argument("hnsw links0 does not match levels");
-  if (levels.bytes.size() != n * sizeof(int32_t)) throw std::invalid_argument("bad hnsw levels");
+  if (levels.size() != n * sizeof(int32_t)) throw std::invalid_argument("bad hnsw levels");
   std::vector<uint8_t> narrow(n);
   size_t words = 0;
   for (size_t i = 0; i < n; ++i) {
     int32_t level;
-    std::memcpy(&level, levels.bytes.data() + i * sizeof(int32_t), sizeof(level));
+    std::memcpy(&level, levels.data() + i * sizeof(int32_t), sizeof(level));
     if (level < 0 || level > kMaxLevel) throw std::invalid_argument("bad hnsw level");
     narrow[i] = uint8_t(level);
     words += size_t(level) * (m_ + 1);
   }
   const Array& upper = state.at("upper");
-  if (words * sizeof(uint32_t) != upper.bytes.size())
+  if (words * sizeof(uint32_t) != upper.size())
     throw std::invalid_argument("hnsw upper links do not match levels");
   levels_.clear();
   upper_.clear();
   upper_block_.clear();
   links0_.resize(n * (m0_ + 1));
-  std::memcpy(links0_.data(), links0.bytes.data(), links0.bytes.size());
+  std::memcpy(links0_.data(), links0.data(), links0.size());
   levels_.reserve(n);
   upper_block_.reserve((n + kBlock - 1) / kBlock);
   upper_.reserve(words);
   grow(n, narrow.data());
-  std::memcpy(upper_.data(), upper.bytes.data(), upper.bytes.size());
+  std::memcpy(upper_.data(), upper.data(), upper.size());
   entry_ = meta[2];
   max_level_ = int(meta[3]);
   seed_ = uint64_t(meta[4]);
