@@ -4,10 +4,12 @@ vector only as a view of its file."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from vqdb.database import Database
 from vqdb.segment.ids import PointId, SortedIds, sort_key
 
 UUIDS = sorted((str(uuid.UUID(int=i * 7919)) for i in range(1, 4)), key=sort_key)
@@ -39,3 +41,34 @@ def test_sorted_ids_as_a_run_answer_like_the_array(nums: list[int], run: bool) -
     assert [tracker.id_at(i) for i in range(len(ids))] == ids
     np.testing.assert_array_equal(tracker.state()["nums"], np.array(nums, dtype=np.uint64))
     assert tracker.state()["nums"].dtype == np.uint64
+
+
+def test_a_reopened_on_disk_segment_holds_codes_and_links_only(tmp_path: Path) -> None:
+    n, dim = 600, 64
+    body = {
+        "vectors": {"size": dim, "distance": "Cosine", "on_disk": True},
+        "quantization_config": {"binary": {"always_ram": True}},
+        "optimizers_config": {"indexing_threshold": 1},
+    }
+    x = np.random.default_rng(0).standard_normal((n, dim)).astype(np.float32)
+    with Database(tmp_path) as db:
+        c = db.create_collection("c", body)
+        c.upsert({"batch": {"ids": list(range(n)), "vectors": x}})
+        assert c.optimizer.wait_idle(60)
+    with Database(tmp_path) as db:
+        (segment,) = [s for s in db.collection("c").segments if s.size]
+        assert not segment.appendable and segment.size == n
+        index = segment.vectors[""]
+        assert index.read_only  # the originals are a view of their file
+        usage = segment.memory_usage()
+        assert usage["ids"] == 0  # ids 0..n-1: a run, no array
+        assert usage["vectors.originals"] == 0
+        assert usage["vectors.quantized"] == n * dim // 8
+        links = sum(
+            np.load(p, mmap_mode="r").nbytes
+            for p in (tmp_path / "collections" / "c" / "segments" / segment.name).glob(
+                "vector.0.graph.*.npy"
+            )
+            if "links0" in p.name or "upper" in p.name
+        )
+        assert links <= usage["vectors.graph"] <= links + 2 * n  # + levels and upper starts
