@@ -187,7 +187,11 @@ def _matrix(values: Any, name: str, config: CollectionConfig, where: str) -> Mat
         matrix = np.asarray(values, dtype=np.float32)
     except (TypeError, ValueError):
         for row in values if isinstance(values, Sequence) else ():
-            _matrix([row], name, config, where)  # raises, naming what is wrong with this one
+            # ragged rows of plain numbers: name the dimension that is wrong
+            if isinstance(row, Sequence) and len(row) != dim and _numbers(row):
+                raise BadInput(
+                    f"Wrong input: Vector dimension error: expected dim: {dim}, got {len(row)}"
+                ) from None
         raise BadInput(
             f"{where}{label}: vectors must be lists of numbers (sparse and multi-vectors are "
             "not supported)"
@@ -203,6 +207,10 @@ def _matrix(values: Any, name: str, config: CollectionConfig, where: str) -> Mat
     if not np.isfinite(matrix).all():
         raise BadInput(f"{where}{label}: vectors must not hold NaN or infinity")
     return np.ascontiguousarray(matrix)
+
+
+def _numbers(row: Sequence[Any]) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row)
 
 
 def _checked(points: Points) -> Points:

@@ -188,6 +188,8 @@ def _invalid(e: ValidationError) -> HttpError:
 def _failure(e: Exception, op: Operation, start: float) -> Response:
     if isinstance(e, (HttpError, Denied)):
         return _error(e.status, str(e), start)
+    if isinstance(e, HTTPException):  # Starlette's, e.g. a malformed multipart form
+        return _error(e.status_code, str(e.detail), start)
     if isinstance(e, NotFound):
         return _error(404, f"Not found: {e}", start)
     if isinstance(e, AlreadyExists):
