@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vqdb.errors import StorageError
 from vqdb.index import Index
 from vqdb.segment.ids import load_ids
 from vqdb.segment.segment import Segment
 from vqdb.storage.files import fsync_dir, read_array, read_json, write_array, write_json
+from vqdb.storage.rows import ReadPath, RowFile
 
 
 def _vector_file(position: int, key: str) -> str:
@@ -62,9 +64,17 @@ def save(segment: Segment, directory: Path, generation: int, *, full: bool) -> N
     segment.dirty = False
 
 
-def load(directory: Path, name: str, generation: int, *, on_disk: set[str]) -> Segment:
+def load(
+    directory: Path,
+    name: str,
+    generation: int,
+    *,
+    on_disk: set[str],
+    read_path: ReadPath = "mmap",
+) -> Segment:
     """The segment as `save` left it at `generation`; originals of the vectors named in
-    `on_disk` are memory-mapped rather than read into RAM."""
+    `on_disk` are memory-mapped rather than read into RAM, and rescored through `read_path`
+    (see vqdb.storage.rows)."""
     suffix = "" if (directory / "meta.json").exists() else f".{generation}"
     meta = read_json(directory / f"meta{suffix}.json")
     ids = load_ids(
@@ -85,7 +95,24 @@ def load(directory: Path, name: str, generation: int, *, on_disk: set[str]) -> S
             arrays[key] = read_array(path, mmap=True)
         arrays["alive"] = read_array(directory / f"{prefix}alive.{generation}.npy")
         views = ("originals",) if vname in on_disk and not meta["appendable"] else ()
-        vectors[vname] = Index.from_state(meta["configs"][vname], arrays, views=views)
+        needed = ["ids", "originals.codes"] + (
+            ["quantized.codes"] if meta["configs"][vname]["quantization"] else []
+        )
+        for key in needed:
+            if key not in arrays:
+                missing = directory / f"{prefix}{key}{suffix}.npy"
+                raise StorageError(f"{missing}: missing (segment {name})")
+        index = Index.from_state(meta["configs"][vname], arrays, views=views)
+        if views and read_path != "mmap":
+            path = directory / f"{prefix}originals.codes{suffix}.npy"
+            # errors name the segment's own folder, also while it is still being built
+            rows = RowFile(
+                path,
+                "pread" if read_path == "pread" else "io_uring",
+                display=directory.with_name(name) / path.name,
+            )
+            index.read_originals_through(rows.reader, skip_resident=read_path == "auto")
+        vectors[vname] = index
     alive = np.array(read_array(directory / f"alive.{generation}.npy"), dtype=np.bool_)
     stored = read_json(directory / f"payloads.{generation}.json")
     segment = Segment(name, vectors, ids, alive, dict(zip(stored["offsets"], stored["payloads"])))
