@@ -118,11 +118,11 @@ def test_index_search_identical_across_read_paths(tmp_path: Path, distance: str)
     queries = rng.standard_normal((7, 45)).astype(np.float32)
     params = {"quantization": {"rescore": True, "oversampling": 3.0}}
     expected = built.search(queries, 10, params)
-    for method, skip_resident in [("io_uring", False), ("pread", False), ("io_uring", True)]:
+    for method, check_cache in [("io_uring", False), ("pread", False), ("io_uring", True)]:
         index = vqdb.Index.from_state(built.config(), arrays, views=("originals",))
         assert index.read_path == "mmap"
-        index.read_originals_through(RowFile(path, method).reader, skip_resident=skip_resident)  # type: ignore[arg-type]
-        assert index.read_path == ("mmap+" if skip_resident else "") + method
+        index.read_originals_through(RowFile(path, method).reader, check_cache=check_cache)  # type: ignore[arg-type]
+        assert index.read_path == ("mmap+" if check_cache else "") + method
         for threads in (1, 2):
             ids, scores = index.search(queries, 10, params, threads=threads)
             np.testing.assert_array_equal(ids, expected[0])

@@ -351,7 +351,7 @@ NB_MODULE(_core, m) {
   m.def("search", [](const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
                      In2<float> queries, size_t limit, size_t candidates, size_t ef,
                      std::optional<In1<uint64_t>> allowed, size_t threads, const RowReader* reader,
-                     bool skip_resident) {
+                     bool check_cache) {
     require(queries.shape(1) == walk.dim(), "queries have the wrong dimension");
     require(limit > 0, "limit must be positive");
     require(!rescore || (rescore->size() == walk.size() && rescore->dim() == walk.dim()),
@@ -373,7 +373,7 @@ NB_MODULE(_core, m) {
     Rescore where;
     where.set = rescore;
     where.reader = reader;
-    where.skip_resident = skip_resident;
+    where.check_cache = check_cache;
     {
       nb::gil_scoped_release release;
       search_batch(graph, walk, where, queries.data(), nq, plan, ids.data(), scores.data());
@@ -381,8 +381,9 @@ NB_MODULE(_core, m) {
     return std::make_pair(ids, scores);
   }, "graph"_a.none(), "walk"_a, "rescore"_a.none(), "queries"_a, "limit"_a, "candidates"_a,
      "ef"_a, "allowed"_a.none(), "threads"_a = 1, "reader"_a.none() = nb::none(),
-     "skip_resident"_a = false,
+     "check_cache"_a = false,
      "Top `limit` offsets and scores (higher is better) per query; -1 / NaN pad missing rows.\n"
      "With a `reader` (of the rescoring set's file) the candidates' originals are read through\n"
-     "it, all of a batch at once; `skip_resident` scores rows in the page cache in place.");
+     "it, all of a batch at once; with `check_cache` a query whose candidates the page cache\n"
+     "holds (a sample of them, by mincore) is rescored in place instead.");
 }

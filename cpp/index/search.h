@@ -26,12 +26,13 @@ struct SearchPlan {
 // Where rescoring finds the originals. Without a reader they are scored in place: from RAM, or
 // from a memory map that faults their pages in one at a time. With one, the pipeline first
 // walks every query of a batch, then reads the rows of all their candidates in one go, then
-// scores them; `skip_resident` leaves rows the page cache holds (mincore) to be scored in
-// place, so only the others are read.
+// scores them. `check_cache` first asks the page cache (mincore) about a few of each query's
+// candidates: when it holds them all, that query is rescored in place and reads nothing.
 struct Rescore {
   const VectorSet* set = nullptr;  // the originals; nullptr keeps the walk set's ranking
   const RowReader* reader = nullptr;
-  bool skip_resident = false;
+  bool check_cache = false;
+  size_t sample = 4;  // candidates per query check_cache asks about
 };
 
 // graph == nullptr scans. Writes nq x limit offsets (-1 where fewer were found) and scores.

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -39,7 +40,10 @@ class PreadPool {
       std::lock_guard<std::mutex> lock(mutex_);
       jobs_.push_back(job);
     }
-    wake_.notify_all();
+    // Wake only as many workers as there are rows besides the caller's: waking all sixteen
+    // for a handful of cached rows costs more than reading them.
+    for (size_t t = 0, helpers = std::min(n - 1, kPreadThreads); t < helpers; ++t)
+      wake_.notify_one();
     work(*job);
     {
       std::unique_lock<std::mutex> lock(job->mutex);
@@ -146,26 +150,46 @@ void RowReader::release_ring(std::unique_ptr<Uring> ring) const {
 void RowReader::read_pread(const ReadRequest* requests, size_t n) const {
   std::mutex error_lock;
   std::string error;
+  auto fail = [&](const ReadRequest& r, const char* why) {
+    std::lock_guard<std::mutex> lock(error_lock);
+    if (error.empty()) error = describe(r) + ": " + why;
+  };
+  // First, without blocking, whatever the page cache holds: handing cached rows to the pool
+  // would cost more in thread wake-ups than the copies themselves.
+  std::vector<ReadRequest> rest;
+  for (size_t i = 0; i < n; ++i) {
+    ReadRequest r = requests[i];
+#if defined(RWF_NOWAIT)
+    while (r.bytes > 0) {
+      iovec io{r.buffer, r.bytes};
+      const ssize_t k = preadv2(fd_, &io, 1, off_t(r.offset), RWF_NOWAIT);
+      if (k <= 0) break;  // EAGAIN: not cached; EOF and errors: the blocking read reports them
+      r.offset += uint64_t(k);
+      r.buffer += k;
+      r.bytes -= uint32_t(k);
+    }
+    if (r.bytes == 0) continue;
+#endif
+    rest.push_back(r);
+  }
   auto one = [&](size_t i) {
-    const ReadRequest& r = requests[i];
+    const ReadRequest& r = rest[i];
     for (size_t got = 0; got < r.bytes;) {
       const ssize_t k = pread(fd_, r.buffer + got, r.bytes - got, off_t(r.offset + got));
       if (k > 0) {
         got += size_t(k);
-        continue;
+      } else if (k == 0) {
+        return fail(r, "end of file (truncated?)");
+      } else if (errno != EINTR) {
+        return fail(r, std::strerror(errno));
       }
-      if (k < 0 && errno == EINTR) continue;
-      std::lock_guard<std::mutex> lock(error_lock);
-      if (error.empty())
-        error = describe(r) + ": " + (k < 0 ? std::strerror(errno) : "end of file (truncated?)");
-      return;
     }
   };
-  if (n == 1) {
+  if (rest.size() == 1) {
     one(0);
-  } else {
+  } else if (rest.size() > 1) {
     const std::function<void(size_t)> fn = one;
-    PreadPool::instance().run(n, fn);
+    PreadPool::instance().run(rest.size(), fn);
   }
   if (!error.empty()) throw std::runtime_error(error);
 }

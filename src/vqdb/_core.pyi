@@ -195,9 +195,10 @@ def resident(rows: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), orde
     Whether each row ids[i] of `rows` (a file memory map) is in the page cache (mincore).
     """
 
-def search(graph: Hnsw | None, walk: VectorSet, rescore: VectorSet | None, queries: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], limit: int, candidates: int, ef: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, threads: int = 1, reader: RowReader | None = None, skip_resident: bool = False) -> tuple[NDArray[numpy.int64], NDArray[numpy.float32]]:
+def search(graph: Hnsw | None, walk: VectorSet, rescore: VectorSet | None, queries: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], limit: int, candidates: int, ef: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, threads: int = 1, reader: RowReader | None = None, check_cache: bool = False) -> tuple[NDArray[numpy.int64], NDArray[numpy.float32]]:
     """
     Top `limit` offsets and scores (higher is better) per query; -1 / NaN pad missing rows.
     With a `reader` (of the rescoring set's file) the candidates' originals are read through
-    it, all of a batch at once; `skip_resident` scores rows in the page cache in place.
+    it, all of a batch at once; with `check_cache` a query whose candidates the page cache
+    holds (a sample of them, by mincore) is rescored in place instead.
     """

@@ -43,8 +43,8 @@ def info(c: Collection) -> dict[str, Any]:
 
 def telemetry(c: Collection) -> dict[str, Any]:
     """Per segment and vector, where rescoring reads the originals from: "ram", "mmap",
-    "io_uring", "pread", or "mmap+io_uring" / "mmap+pread" (rows in the page cache in place,
-    the others gathered). `async_scorer` is the read path the database was opened with."""
+    "io_uring", "pread", or "mmap+io_uring" / "mmap+pread" (in place when the page cache holds
+    a query's candidates, else gathered). `async_scorer`: the database's read path option."""
     with c.lock.read():
         segments = [
             {

@@ -76,7 +76,7 @@ class Index:
         self._alive = bitset.empty(0)
         self._count = 0  # live ids
         self._reader: _core.RowReader | None = None  # reads the originals' file for rescoring
-        self._skip_resident = False
+        self._check_cache = False
 
     def __repr__(self) -> str:
         quant = self.quantization.describe() if self.quantization else "none"
@@ -119,30 +119,30 @@ class Index:
         return bool(self._originals.read_only)
 
     def read_originals_through(
-        self, reader: _core.RowReader | None, *, skip_resident: bool = False
+        self, reader: _core.RowReader | None, *, check_cache: bool = False
     ) -> None:
         """Rescoring (and `vectors`) read the originals through `reader`, a RowReader of the file
         the originals view, instead of in place: all candidates of a search at once rather than
-        a page fault at a time. `skip_resident`: rows the page cache holds are still read in
-        place (one mincore call per row decides). None: back to reading in place."""
+        a page fault at a time. `check_cache`: a query whose candidates the page cache holds
+        (mincore on a few of them) is rescored in place. None: back to reading in place."""
         if reader is not None and (
             not self.read_only
             or reader.rows != self._originals.size
             or reader.row_bytes != self._originals.code_bytes
         ):
             raise ValueError("the reader must read the file the originals view")
-        self._reader, self._skip_resident = reader, skip_resident
+        self._reader, self._check_cache = reader, check_cache
 
     @property
     def read_path(self) -> str:
         """How rescoring reads the originals: "ram", "mmap" (in place from the memory map),
         "io_uring" or "pread" (gathered by the reader), or "mmap+io_uring" / "mmap+pread"
-        (rows in the page cache in place, the others gathered)."""
+        (in place when the page cache holds the candidates, else gathered)."""
         if not self.read_only:
             return "ram"
         if self._reader is None:
             return "mmap"
-        return ("mmap+" if self._skip_resident else "") + self._reader.method
+        return ("mmap+" if self._check_cache else "") + self._reader.method
 
     @property
     def code_bytes(self) -> int:
@@ -267,7 +267,7 @@ class Index:
             self._allowed(allowed_ids),
             threads,
             reader,
-            self._skip_resident,
+            self._check_cache,
         )
         ids = np.where(offsets >= 0, self._ids.ids(np.maximum(offsets, 0)), -1)
         api_scores = self.distance.to_api(scores)

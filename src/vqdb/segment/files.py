@@ -103,21 +103,27 @@ def load(
                 missing = directory / f"{prefix}{key}{suffix}.npy"
                 raise StorageError(f"{missing}: missing (segment {name})")
         index = Index.from_state(meta["configs"][vname], arrays, views=views)
-        if views and read_path != "mmap":
+        if views:
             path = directory / f"{prefix}originals.codes{suffix}.npy"
             # errors name the segment's own folder, also while it is still being built
-            rows = RowFile(
-                path,
-                "pread" if read_path == "pread" else "io_uring",
-                display=directory.with_name(name) / path.name,
-            )
-            index.read_originals_through(rows.reader, skip_resident=read_path == "auto")
+            use_read_path(index, path, read_path, display=directory.with_name(name) / path.name)
         vectors[vname] = index
     alive = np.array(read_array(directory / f"alive.{generation}.npy"), dtype=np.bool_)
     stored = read_json(directory / f"payloads.{generation}.json")
     segment = Segment(name, vectors, ids, alive, dict(zip(stored["offsets"], stored["payloads"])))
     segment.dirty = False
     return segment
+
+
+def use_read_path(
+    index: Index, originals: Path, read_path: ReadPath, display: Path | None = None
+) -> None:
+    """Makes `index`, whose originals view the file `originals`, rescore through `read_path`."""
+    if read_path == "mmap":
+        index.read_originals_through(None)
+        return
+    rows = RowFile(originals, "pread" if read_path == "pread" else "io_uring", display=display)
+    index.read_originals_through(rows.reader, check_cache=read_path == "auto")
 
 
 def remove_generation(directory: Path, generation: int) -> None:
