@@ -170,8 +170,8 @@ def run_warm(
         segment.use(path)
         for q in queries:
             segment.index.search(q, LIMIT, params(oversampling))
-    for _ in range(passes):
-        for path in paths:
+    for i in range(passes):
+        for path in paths if i % 2 == 0 else paths[::-1]:  # no path always first or last
             segment.use(path)
             out = []
             started = time.perf_counter()

@@ -1,6 +1,7 @@
 #include "index/search.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "parallel.h"
@@ -109,14 +110,23 @@ void search_one(const Hnsw* graph, const VectorSet& walk, const VectorSet* resco
   finish(found, plan, ids, scores);
 }
 
-// Whether the page cache holds a query's candidates, judged from `sample` of them spread over
-// the list. A mincore call costs about what reading a cached row through io_uring does (~1 us
+// Whether the page cache holds a query's candidates, judged from a sample of them spread over
+// the list. A mincore call costs about what reading a cached row through io_uring does (1-2 us
 // here), so asking about every row would never pay; a wrong "yes" costs a page fault for each
-// row that was not there after all, a wrong "no" only the reads of rows that were.
-bool cached(const VectorSet& set, const std::vector<Neighbor>& found, size_t sample) {
-  const size_t n = found.size(), k = std::min(sample, n);
+// row that was not there after all, a wrong "no" only the reads of rows that were. Once many
+// queries in a row found everything cached (a warm file), one row is sample enough.
+bool cached(const VectorSet& set, const RowReader& reader, const std::vector<Neighbor>& found,
+            size_t sample) {
+  constexpr uint32_t kWarm = 64;  // queries in a row
+  std::atomic<uint32_t>& streak = reader.cached_streak();
+  const size_t n = found.size();
+  const size_t k = std::min(streak.load(std::memory_order_relaxed) >= kWarm ? 1 : sample, n);
   for (size_t j = 0; j < k; ++j)
-    if (!resident(set.codes(found[j * n / k].id), set.code_bytes())) return false;
+    if (!resident(set.codes(found[j * n / k].id), set.code_bytes())) {
+      streak.store(0, std::memory_order_relaxed);
+      return false;
+    }
+  if (streak.load(std::memory_order_relaxed) < kWarm) streak.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -144,7 +154,7 @@ void search_gathered(const Hnsw* graph, const VectorSet& walk, const Rescore& re
         found[q] = candidates(graph, *walk.scorer(queries + (q0 + q) * walk.dim()), walk.size(),
                               plan);
         rows[q].assign(found[q].size(), nullptr);
-        if (rescore.check_cache && cached(set, found[q], rescore.sample))
+        if (rescore.check_cache && cached(set, *rescore.reader, found[q], rescore.sample))
           for (size_t i = 0; i < found[q].size(); ++i) rows[q][i] = set.codes(found[q][i].id);
       }
     });

@@ -8,6 +8,7 @@
 // never calls back into Python, and is safe to use from many threads at once.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -47,6 +48,10 @@ class RowReader {
   // Throws ReadError naming the file when a read fails or the file is too short.
   void read(const uint32_t* ids, size_t n, uint8_t* out) const;
 
+  // Searches that check the page cache before reading (search.h, check_cache) count here how
+  // many queries in a row found their rows cached: a warm file needs fewer mincore calls.
+  std::atomic<uint32_t>& cached_streak() const { return cached_streak_; }
+
  private:
   std::unique_ptr<Uring> acquire_ring() const;
   void release_ring(std::unique_ptr<Uring> ring) const;
@@ -62,6 +67,7 @@ class RowReader {
   // Rings are not thread-safe: each concurrent read takes one from here (or makes one).
   mutable std::mutex rings_lock_;
   mutable std::vector<std::unique_ptr<Uring>> rings_;
+  mutable std::atomic<uint32_t> cached_streak_{0};
 };
 
 // Whether the `bytes` at `p` (inside a file memory map) are all in the page cache (mincore):

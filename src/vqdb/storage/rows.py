@@ -8,8 +8,8 @@ the .npy header and tells the reader where the rows start and how wide they are.
 
 The read paths, as `async_scorer` names them (vqdb.Database / vqdb.Client / server config):
     False, "mmap"  rows are read in place through the memory map (the default)
-    True, "auto"   in place when the page cache holds a query's candidates (mincore on a few),
-                   else through io_uring
+    True, "auto"   in place when the page cache holds a query's candidates (mincore on a
+                   sample of them), else through io_uring
     "io_uring"     every row through io_uring (pread where refused)
     "pread"        every row through the pread thread pool
 """
