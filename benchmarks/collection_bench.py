@@ -161,10 +161,16 @@ client = vqdb.Client(path=path)
 client.query_points("bench", query=queries[0], limit=10)
 ready = time.perf_counter() - start
 opened = rss()
+held = {}  # bytes the reopened segments hold in RAM, by part
+for segment in client._collection("bench").segments:
+    for part, nbytes in segment.memory_usage().items():
+        held[part] = held.get(part, 0) + nbytes
 for q in queries:
     client.query_points("bench", query=q, limit=10)
 searched = rss()
-print(json.dumps({"ready_s": ready, "before": before, "opened": opened, "searched": searched}))
+print(json.dumps(
+    {"ready_s": ready, "before": before, "opened": opened, "searched": searched, "held": held}
+))
 """
 
 
@@ -241,6 +247,29 @@ def run_reopen(base: np.ndarray, queries: np.ndarray, n: int, dim: int) -> None:
             )
     table(rows)
     print(f"ready to search after reopen: {full['ready_s']:.2f} s\n")
+    # Where the anonymous memory goes: what the segments hold, by part, against RssAnon growth.
+    grown_anon = full["opened"]["anon"] - full["before"]["anon"]
+    half_anon = half["opened"]["anon"] - half["before"]["anon"]
+    parts = sorted(set(full["held"]) | set(half["held"]))
+    accounting = []
+    for label, full_b, half_b in [
+        *((p, full["held"].get(p, 0), half["held"].get(p, 0)) for p in parts),
+        ("sum of parts", sum(full["held"].values()), sum(half["held"].values())),
+        ("RssAnon growth (open + 1 query)", grown_anon, half_anon),
+        (
+            "not held by any part",
+            grown_anon - sum(full["held"].values()),
+            half_anon - sum(half["held"].values()),
+        ),
+    ]:
+        accounting.append(
+            {
+                "held in RAM": label,
+                "B/vec (/ n)": round(full_b / n, 1),
+                "B/vec (slope)": round((full_b - half_b) / (n - n // 2), 1),
+            }
+        )
+    table(accounting)
 
 
 # ---- filtered search recall ---------------------------------------------------------------

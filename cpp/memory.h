@@ -21,13 +21,15 @@ struct HugePageAllocator {
   template <class U>
   HugePageAllocator(const HugePageAllocator<U>&) noexcept {}
 
+  // Only the whole huge pages inside the array are marked: marking the rounded-up size would
+  // fault in a full 2 MB page for the last few bytes (up to 2 MB of RSS per array for nothing).
   T* allocate(size_t n) {
     const size_t bytes = n * sizeof(T);
     void* p = nullptr;
     if (bytes >= 2 * kHuge) {
-      p = std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge);
+      if (posix_memalign(&p, kHuge, bytes) != 0) p = nullptr;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-      if (p) madvise(p, (bytes + kHuge - 1) / kHuge * kHuge, MADV_HUGEPAGE);
+      if (p) madvise(p, bytes / kHuge * kHuge, MADV_HUGEPAGE);
 #endif
     } else {
       p = std::malloc(bytes > 0 ? bytes : 1);

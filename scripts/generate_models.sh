@@ -21,3 +21,35 @@ text = re.sub(r"class Payload\(BaseModel\):\n    model_config = ConfigDict\(\n  
 text = re.sub(r"conint\(ge=0\) \| UUID(_aliased)?\b", "conint(ge=0) | str", text)
 open(path, "w").write(text)
 PY
+# The spec writes "or null" as anyOf [..., {nullable: true}]; collapsed, that `{}` becomes an
+# `Any` member, which pydantic prefers over the models beside it (a dict matches Any exactly),
+# so `info.config.quantization_config` would stay a dict. Drop Any where other members exist.
+python - "$out" <<'PY'
+import ast, sys
+path = sys.argv[1]
+text = open(path).read()
+lines = text.splitlines(keepends=True)
+starts = [0]
+for line in lines:
+    starts.append(starts[-1] + len(line))
+
+def members(node):
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return members(node.left) + members(node.right)
+    return [node]
+
+edits = []
+for node in ast.walk(ast.parse(text)):
+    if isinstance(node, ast.AnnAssign):
+        parts = members(node.annotation)
+        names = [ast.unparse(p) for p in parts]
+        if "Any" in names and any(n not in ("Any", "None") for n in names):
+            kept = " | ".join(n for n in names if n != "Any")
+            a = node.annotation
+            begin = starts[a.lineno - 1] + a.col_offset
+            end = starts[a.end_lineno - 1] + a.end_col_offset
+            edits.append((begin, end, kept))
+for begin, end, kept in sorted(edits, reverse=True):
+    text = text[:begin] + kept + text[end:]
+open(path, "w").write(text)
+PY

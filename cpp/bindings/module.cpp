@@ -102,14 +102,15 @@ std::string dtype_name(const nb::dlpack::dtype& t) {
   return std::string(kind) + std::to_string(t.bits);
 }
 
+// Borrows the arrays' buffers: the State must not outlive `arrays`.
 State from_python(const std::map<std::string, AnyArray>& arrays) {
   State state;
   for (const auto& [name, a] : arrays) {
     Array array;
     array.dtype = dtype_name(a.dtype());
     for (size_t i = 0; i < a.ndim(); ++i) array.shape.push_back(a.shape(i));
-    const auto* data = static_cast<const uint8_t*>(a.data());
-    array.bytes.assign(data, data + a.nbytes());
+    array.borrowed = static_cast<const uint8_t*>(a.data());
+    array.borrowed_size = a.nbytes();
     state[name] = std::move(array);
   }
   return state;

@@ -212,9 +212,9 @@ class BinarySet final : public VectorSet {
 
   void load_state(const State& state) override {
     const Array& t = state.at("thresholds");
-    if (t.bytes.size() != threshold_.size() * sizeof(float))
+    if (t.size() != threshold_.size() * sizeof(float))
       throw std::invalid_argument("binary thresholds do not match the encoding");
-    std::memcpy(threshold_.data(), t.bytes.data(), t.bytes.size());
+    std::memcpy(threshold_.data(), t.data(), t.size());
     trained_ = true;
     VectorSet::load_state(state);
   }

@@ -212,9 +212,9 @@ class ProductSet final : public VectorSet {
 
   void load_state(const State& state) override {
     const Array& c = state.at("centroids");
-    if (c.bytes.size() != centroids_.size() * sizeof(float))
+    if (c.size() != centroids_.size() * sizeof(float))
       throw std::invalid_argument("product centroids do not match the sub-vector layout");
-    std::memcpy(centroids_.data(), c.bytes.data(), c.bytes.size());
+    std::memcpy(centroids_.data(), c.data(), c.size());
     trained_ = true;
     VectorSet::load_state(state);
   }

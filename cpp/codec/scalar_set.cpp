@@ -171,9 +171,9 @@ class ScalarSet final : public VectorSet {
 
   void load_state(const State& state) override {
     const Array& a = state.at("bounds");
-    if (a.bytes.size() != 2 * sizeof(float)) throw std::invalid_argument("bad scalar bounds");
+    if (a.size() != 2 * sizeof(float)) throw std::invalid_argument("bad scalar bounds");
     float params[2];
-    std::memcpy(params, a.bytes.data(), sizeof(params));
+    std::memcpy(params, a.data(), sizeof(params));
     p_.lo = params[0];
     p_.alpha = params[1];
     trained_ = true;

@@ -85,7 +85,9 @@ void VectorSet::load_state(const State& state) {
   if (codes.shape.size() != 2 || codes.shape[1] != code_bytes())
     throw std::invalid_argument("codes do not match this vector set's code size");
   view_ = nullptr;
-  codes_.assign(codes.bytes.begin(), codes.bytes.end());
+  if (codes.size() != codes.shape[0] * code_bytes())
+    throw std::invalid_argument("codes do not match their shape");
+  codes_.assign(codes.data(), codes.data() + codes.size());
   size_ = codes.shape[0];
   if (size_ > 0) on_encoded(0, size_);
 }

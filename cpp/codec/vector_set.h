@@ -34,10 +34,17 @@ class QueryScorer {
 };
 
 // A typed, contiguous array for exporting and importing state (Python owns persistence).
+// Exports own their bytes; imports borrow the caller's buffer for the length of the load, so
+// loading a file's codes or links copies them once, into their final place.
 struct Array {
   std::string dtype;           // numpy dtype string: "float32", "uint8", "uint32", "uint64", "int32"
   std::vector<size_t> shape;
-  std::vector<uint8_t> bytes;  // row-major
+  std::vector<uint8_t> bytes;  // row-major, owned
+  const uint8_t* borrowed = nullptr;  // or row-major in a buffer the caller keeps alive
+  size_t borrowed_size = 0;
+
+  const uint8_t* data() const { return borrowed ? borrowed : bytes.data(); }
+  size_t size() const { return borrowed ? borrowed_size : bytes.size(); }
 };
 using State = std::map<std::string, Array>;
 

@@ -57,8 +57,25 @@ Hnsw::~Hnsw() = default;
 Hnsw::Layer Hnsw::layer(uint32_t node, int level) const {
   if (level == 0)
     return {const_cast<uint32_t*>(links0_.data()) + size_t(node) * (m0_ + 1), m0_};
-  return {const_cast<uint32_t*>(upper_.data()) + upper_start_[node] + size_t(level - 1) * (m_ + 1),
+  return {const_cast<uint32_t*>(upper_.data()) + upper_start(node) + size_t(level - 1) * (m_ + 1),
           m_};
+}
+
+size_t Hnsw::upper_start(uint32_t node) const {
+  const size_t first = node / kBlock * kBlock;
+  size_t before = 0;
+  for (size_t i = first; i < node; ++i) before += levels_[i];
+  return upper_block_[node / kBlock] + before * (m_ + 1);
+}
+
+void Hnsw::grow(size_t n, const uint8_t* levels) {
+  size_t words = upper_.size();
+  for (size_t i = levels_.size(); i < n; ++i) {
+    if (i % kBlock == 0) upper_block_.push_back(words);
+    levels_.push_back(levels[i]);
+    words += size_t(levels[i]) * (m_ + 1);
+  }
+  upper_.resize(words, 0);
 }
 
 std::unique_ptr<Hnsw::Visited> Hnsw::acquire_visited() const {
@@ -81,20 +98,15 @@ void Hnsw::release_visited(std::unique_ptr<Visited> v) const {
 }
 
 void Hnsw::resize(size_t n) {
-  const size_t old = levels_.size();
-  levels_.resize(n, 0);
-  links0_.resize(n * (m0_ + 1), 0);
-  upper_start_.resize(n);
-  size_t words = upper_.size();
-  for (size_t i = old; i < n; ++i) {
+  std::vector<uint8_t> levels(n, 0);
+  for (size_t i = levels_.size(); i < n; ++i) {
     // The level depends only on the seed and the offset, not on thread timing.
     uint64_t state = seed_ ^ (uint64_t(i) * 0x9e3779b97f4a7c15ULL);
     const double u = (double(splitmix64(state) >> 11) + 1.0) * 0x1.0p-53;
-    levels_[i] = std::min(kMaxLevel, int(-std::log(u) * level_mult_));
-    upper_start_[i] = words;
-    words += size_t(levels_[i]) * (m_ + 1);
+    levels[i] = uint8_t(std::min(kMaxLevel, int(-std::log(u) * level_mult_)));
   }
-  upper_.resize(words, 0);
+  links0_.resize(n * (m0_ + 1), 0);
+  grow(n, levels.data());
 }
 
 void Hnsw::add(const VectorSet& set, size_t threads) {
@@ -280,8 +292,8 @@ std::vector<Neighbor> Hnsw::search(const QueryScorer& query, size_t k, size_t ef
 }
 
 size_t Hnsw::memory_bytes() const {
-  return levels_.capacity() * sizeof(int32_t) + links0_.capacity() * sizeof(uint32_t) +
-         upper_.capacity() * sizeof(uint32_t) + upper_start_.capacity() * sizeof(uint64_t);
+  return levels_.capacity() + links0_.capacity() * sizeof(uint32_t) +
+         upper_.capacity() * sizeof(uint32_t) + upper_block_.capacity() * sizeof(uint64_t);
 }
 
 State Hnsw::state() const {
@@ -295,7 +307,8 @@ State Hnsw::state() const {
   };
   const int64_t meta[5] = {int64_t(m_), int64_t(ef_construct_), entry_, max_level_, int64_t(seed_)};
   s["meta"] = pack("int64", {5}, meta, sizeof(meta));
-  s["levels"] = pack("int32", {n}, levels_.data(), n * sizeof(int32_t));
+  const std::vector<int32_t> levels(levels_.begin(), levels_.end());  // the file format's type
+  s["levels"] = pack("int32", {n}, levels.data(), n * sizeof(int32_t));
   s["links0"] = pack("uint32", {n, m0_ + 1}, links0_.data(), links0_.size() * sizeof(uint32_t));
   s["upper"] = pack("uint32", {upper_.size()}, upper_.data(), upper_.size() * sizeof(uint32_t));
   return s;
@@ -304,29 +317,37 @@ State Hnsw::state() const {
 void Hnsw::load_state(const State& state) {
   int64_t meta[5];
   const Array& m = state.at("meta");
-  if (m.bytes.size() != sizeof(meta)) throw std::invalid_argument("bad hnsw meta");
-  std::memcpy(meta, m.bytes.data(), sizeof(meta));
+  if (m.size() != sizeof(meta)) throw std::invalid_argument("bad hnsw meta");
+  std::memcpy(meta, m.data(), sizeof(meta));
   if (size_t(meta[0]) != m_) throw std::invalid_argument("hnsw state was built with another m");
   const Array& levels = state.at("levels");
   const size_t n = levels.shape.at(0);
   const Array& links0 = state.at("links0");
-  if (links0.bytes.size() != n * (m0_ + 1) * sizeof(uint32_t))
+  if (links0.size() != n * (m0_ + 1) * sizeof(uint32_t))
     throw std::invalid_argument("hnsw links0 does not match levels");
-  levels_.resize(n);
-  std::memcpy(levels_.data(), levels.bytes.data(), n * sizeof(int32_t));
-  links0_.resize(n * (m0_ + 1));
-  std::memcpy(links0_.data(), links0.bytes.data(), links0.bytes.size());
-  const Array& upper = state.at("upper");
-  upper_start_.resize(n);
+  if (levels.size() != n * sizeof(int32_t)) throw std::invalid_argument("bad hnsw levels");
+  std::vector<uint8_t> narrow(n);
   size_t words = 0;
   for (size_t i = 0; i < n; ++i) {
-    upper_start_[i] = words;
-    words += size_t(levels_[i]) * (m_ + 1);
+    int32_t level;
+    std::memcpy(&level, levels.data() + i * sizeof(int32_t), sizeof(level));
+    if (level < 0 || level > kMaxLevel) throw std::invalid_argument("bad hnsw level");
+    narrow[i] = uint8_t(level);
+    words += size_t(level) * (m_ + 1);
   }
-  if (words * sizeof(uint32_t) != upper.bytes.size())
+  const Array& upper = state.at("upper");
+  if (words * sizeof(uint32_t) != upper.size())
     throw std::invalid_argument("hnsw upper links do not match levels");
-  upper_.resize(words);
-  std::memcpy(upper_.data(), upper.bytes.data(), upper.bytes.size());
+  levels_.clear();
+  upper_.clear();
+  upper_block_.clear();
+  links0_.resize(n * (m0_ + 1));
+  std::memcpy(links0_.data(), links0.data(), links0.size());
+  levels_.reserve(n);
+  upper_block_.reserve((n + kBlock - 1) / kBlock);
+  upper_.reserve(words);
+  grow(n, narrow.data());
+  std::memcpy(upper_.data(), upper.data(), upper.size());
   entry_ = meta[2];
   max_level_ = int(meta[3]);
   seed_ = uint64_t(meta[4]);

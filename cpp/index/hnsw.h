@@ -58,11 +58,21 @@ class Hnsw {
   size_t m_, m0_, ef_construct_;
   double level_mult_;
   uint64_t seed_;
-  std::vector<int32_t> levels_;
+  // Where node i's upper lists start in upper_: the block's start plus the lists of the nodes
+  // before i in its block.
+  size_t upper_start(uint32_t node) const;
+  // Appends nodes [levels_.size(), n) with their levels and the bookkeeping of upper_.
+  void grow(size_t n, const uint8_t* levels);
+
+  static constexpr size_t kBlock = 16;  // nodes per upper_block_ entry
+
+  std::vector<uint8_t> levels_;  // at most kMaxLevel (16)
   std::vector<uint32_t, HugePageAllocator<uint32_t>> links0_;  // (m0 + 1) words per node
-  // Levels above 0, one flat array: node i's lists start at upper_start_[i], (m + 1) words each.
+  // Levels above 0, one flat array, (m + 1) words per list, in node order. Only ~1 node in m
+  // has any, so instead of a start per node (8 bytes each) there is one per block of kBlock
+  // nodes: ~1.5 bytes per node with the levels.
   std::vector<uint32_t> upper_;
-  std::vector<uint64_t> upper_start_;
+  std::vector<uint64_t> upper_block_;
   // One lock per node, only while add() runs: a built graph is read-only and pays nothing.
   std::unique_ptr<std::mutex[]> locks_;
   std::mutex entry_lock_;

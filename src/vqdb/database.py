@@ -2,6 +2,7 @@
 
     <path>/collections/<name>/   one directory per collection (collection/storage.py)
     <path>/snapshots/<name>/     its snapshots (collection/snapshots.py)
+    <path>/aliases.json          alias -> collection name
     <path>/.lock                 held while a process has the storage open
 
 The embedded client and the HTTP server both sit on a Database; it owns the collections'
@@ -14,7 +15,7 @@ import fcntl
 import re
 import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,10 +24,11 @@ from vqdb.collection.collection import Collection
 from vqdb.collection.config import CollectionConfig
 from vqdb.collection.optimizer import Optimizer
 from vqdb.errors import AlreadyExists, BadInput, NotFound
-from vqdb.storage.files import release_free_memory
+from vqdb.storage.files import read_json, release_free_memory, write_json
 from vqdb.storage.rows import read_path
 
 _NAME = re.compile(r"^[^/\\\0]{1,255}$")
+ALIASES = "aliases.json"
 
 
 class Database:
@@ -47,6 +49,7 @@ class Database:
         self.optimizer_threads = optimizer_threads
         self.read_path = read_path(async_scorer)
         self._collections: dict[str, Collection] = {}
+        self._aliases: dict[str, str] = {}
         self._lock = threading.RLock()
         self._lock_file: IO[str] | None = None
         if self.path is not None:
@@ -63,6 +66,9 @@ class Database:
             for directory in sorted((self.path / "collections").iterdir()):
                 if (directory / storage.MANIFEST).exists():
                     self._start(storage.open_collection(directory, self.read_path))
+            if (self.path / ALIASES).exists():
+                saved = read_json(self.path / ALIASES)
+                self._aliases = {a: c for a, c in saved.items() if c in self._collections}
             release_free_memory()
 
     def _start(self, collection: Collection) -> Collection:
@@ -78,11 +84,12 @@ class Database:
 
     def exists(self, name: str) -> bool:
         with self._lock:
-            return name in self._collections
+            return name in self._collections or name in self._aliases
 
     def collection(self, name: str) -> Collection:
+        """The collection of that name or alias; NotFound if there is none."""
         with self._lock:
-            found = self._collections.get(name)
+            found = self._collections.get(self._aliases.get(name, name))
         if found is None:
             raise NotFound(f"Collection `{name}` doesn't exist!")
         return found
@@ -95,7 +102,7 @@ class Database:
         except ValueError as e:
             raise BadInput(str(e)) from None
         with self._lock:
-            if name in self._collections:
+            if name in self._collections or name in self._aliases:
                 raise AlreadyExists(f"Wrong input: Collection `{name}` already exists!")
             directory = None if self.path is None else self.path / "collections" / name
             if directory is not None and directory.exists():
@@ -103,6 +110,14 @@ class Database:
             return self._start(storage.create(directory, name, config, self.read_path))
 
     def delete_collection(self, name: str) -> bool:
+        """Deletes the collection and its aliases; False if there was none of that name."""
+        with self._lock:
+            if name in self._aliases.values():
+                self._save_aliases({a: c for a, c in self._aliases.items() if c != name})
+            return self.remove(name)
+
+    def remove(self, name: str) -> bool:
+        """Deletes the collection's data but keeps its aliases (for a replacement)."""
         with self._lock:
             collection = self._collections.pop(name, None)
         if collection is None:
@@ -126,6 +141,34 @@ class Database:
         if collection.optimizer is not None:
             collection.optimizer.wake()
 
+    # ---- aliases --------------------------------------------------------------------------
+
+    def aliases(self, collection_name: str | None = None) -> list[dict[str, str]]:
+        """[{"alias_name", "collection_name"}], of one collection or of all."""
+        with self._lock:
+            if collection_name is not None:
+                collection_name = self.collection(collection_name).name
+            return [
+                {"alias_name": alias, "collection_name": target}
+                for alias, target in sorted(self._aliases.items())
+                if collection_name in (None, target)
+            ]
+
+    def update_aliases(self, actions: Sequence[Mapping[str, Any]]) -> None:
+        """Qdrant's create_alias / delete_alias / rename_alias actions, all or none."""
+        if not isinstance(actions, Sequence) or isinstance(actions, str):
+            raise BadInput("'actions' must be a list")
+        with self._lock:
+            aliases = dict(self._aliases)
+            for i, action in enumerate(actions):
+                _apply_alias_action(aliases, action, set(self._collections), f"actions[{i}]")
+            self._save_aliases(aliases)
+
+    def _save_aliases(self, aliases: dict[str, str]) -> None:
+        if self.path is not None:
+            write_json(self.path / ALIASES, aliases)
+        self._aliases = aliases
+
     def close(self) -> None:
         with self._lock:
             collections = list(self._collections.values())
@@ -141,6 +184,48 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _apply_alias_action(
+    aliases: dict[str, str], action: Mapping[str, Any], collections: set[str], where: str
+) -> None:
+    kind = next(iter(action), None) if isinstance(action, Mapping) and len(action) == 1 else None
+    fields = action[kind] if kind is not None else None
+    if not isinstance(fields, Mapping):
+        raise BadInput(f"{where}: expected one of create_alias, delete_alias, rename_alias")
+
+    def name(key: str) -> str:
+        value = fields.get(key)
+        if not isinstance(value, str) or not _NAME.match(value):
+            raise BadInput(f"{where}.{kind}.{key}: expected a name")
+        return value
+
+    def free(alias: str) -> None:
+        if alias in aliases or alias in collections:
+            raise AlreadyExists(f"Wrong input: Alias or collection `{alias}` already exists!")
+
+    def known(alias: str) -> None:
+        if alias not in aliases:
+            raise NotFound(f"Alias `{alias}` doesn't exist!")
+
+    if kind == "create_alias":
+        alias, target = name("alias_name"), name("collection_name")
+        if target not in collections:
+            raise NotFound(f"Collection `{target}` doesn't exist!")
+        aliases.pop(alias, None)  # Qdrant lets create_alias move an existing alias
+        free(alias)
+        aliases[alias] = target
+    elif kind == "delete_alias":
+        alias = name("alias_name")
+        known(alias)
+        del aliases[alias]
+    elif kind == "rename_alias":
+        old, new = name("old_alias_name"), name("new_alias_name")
+        known(old)
+        free(new)
+        aliases[new] = aliases.pop(old)
+    else:
+        raise BadInput(f"{where}: unknown action {kind!r}")
 
 
 def _remove_scratch(path: Path) -> None:

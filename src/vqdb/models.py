@@ -118,7 +118,7 @@ class ShardingMethod(Enum):
 
 
 class PayloadStorageParams(BaseModel):
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the payload storage. Overrides the deprecated `on_disk_payload` flag if both are set. `pinned` is not supported for payload storage. Default: `cold` (`cached` if `on_disk_payload` is set to false).',
     )
@@ -134,11 +134,11 @@ class SparseIndexParams(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. Store index on disk. If set to false, the index will be stored in RAM. Default: false',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the index. Overrides the deprecated `on_disk` flag if both are set. Default: `pinned` (`cold` if `on_disk` is set to true).',
     )
-    datatype: Datatype | Any | None = Field(
+    datatype: Datatype | None = Field(
         None,
         description='Defines which datatype should be used for the index. Choosing different datatypes allows to optimize memory usage and performance vs accuracy.\n\n- For `float32` datatype - vectors are stored as single-precision floating point numbers, 4 bytes. - For `float16` datatype - vectors are stored as half-precision floating point numbers, 2 bytes. - For `uint8` datatype - vectors are quantized to unsigned 8-bit integers, 1 byte. Quantization to fit byte range `[0, 255]` happens during indexing automatically, so the actual vector data does not need to conform to this range.',
     )
@@ -171,7 +171,7 @@ class HnswConfig(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. Store HNSW index on disk. If set to false, index will be stored in RAM. Default: false',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the HNSW graph. Overrides the deprecated `on_disk` flag if both are set. Default: `cached` (`cold` if `on_disk` is set to true).',
     )
@@ -562,7 +562,7 @@ class CollectionParamsDiff(BaseModel):
         deprecated=True,
         description="Deprecated: use `payload.memory` instead. If true - point's payload will not be stored in memory. It will be read from the disk every time it is requested. This setting saves RAM by (slightly) increasing the response time. Note: those payload values that are involved in filtering and are indexed - remain in RAM.",
     )
-    payload: PayloadStorageParams | Any | None = Field(
+    payload: PayloadStorageParams | None = Field(
         None,
         description='Update params of the payload storage. If none - it is left unchanged.',
     )
@@ -707,7 +707,7 @@ class ReplicaState(Enum):
 
 class RemoteShardInfo(BaseModel):
     shard_id: conint(ge=0) = Field(..., description='Remote shard id')
-    shard_key: Any | str | conint(ge=0) | None = Field(
+    shard_key: str | conint(ge=0) | None = Field(
         None, description='User-defined sharding key'
     )
     peer_id: conint(ge=0) = Field(..., description='Remote peer id')
@@ -981,8 +981,8 @@ class ShardUpdateQueueInfo(BaseModel):
 class RemoteShardTelemetry(BaseModel):
     shard_id: conint(ge=0)
     peer_id: conint(ge=0)
-    searches: OperationDurationStatistics | Any | None = None
-    updates: OperationDurationStatistics | Any | None = None
+    searches: OperationDurationStatistics | None = None
+    updates: OperationDurationStatistics | None = None
 
 
 class PartialSnapshotTelemetry(BaseModel):
@@ -1017,7 +1017,7 @@ class ClusterStatusTelemetry(BaseModel):
     term: conint(ge=0)
     commit: conint(ge=0)
     pending_operations: conint(ge=0)
-    role: StateRole | Any | None = None
+    role: StateRole | None = None
     is_voter: bool
     peer_id: conint(ge=0) | None = None
     consensus_thread_status: (
@@ -1122,7 +1122,7 @@ class MoveShard(BaseModel):
     shard_id: conint(ge=0)
     to_peer_id: conint(ge=0)
     from_peer_id: conint(ge=0)
-    method: ShardTransferMethod | Any | None = Field(
+    method: ShardTransferMethod | None = Field(
         None, description='Method for transferring the shard from one node to another'
     )
 
@@ -1131,7 +1131,7 @@ class ReplicateShard(BaseModel):
     shard_id: conint(ge=0)
     to_peer_id: conint(ge=0)
     from_peer_id: conint(ge=0)
-    method: ShardTransferMethod | Any | None = Field(
+    method: ShardTransferMethod | None = Field(
         None, description='Method for transferring the shard from one node to another'
     )
 
@@ -1161,7 +1161,7 @@ class CreateShardingKey(BaseModel):
         None,
         description='Placement of shards for this key List of peer ids, that can be used to place shards for this key If not specified, will be randomly placed among all peers',
     )
-    initial_state: ReplicaState | Any | None = Field(
+    initial_state: ReplicaState | None = Field(
         None,
         description='Initial state of the shards for this key If not specified, will be `Initializing` first and then `Active` Warning: do not change this unless you know what you are doing',
     )
@@ -1184,7 +1184,7 @@ class StartResharding(BaseModel):
         None,
         description='Peer to create the new shard on, or to migrate points away from when scaling down. If not specified, the least loaded peer is picked when scaling up, a peer holding the removed shard when scaling down.',
     )
-    shard_key: Any | str | conint(ge=0) | None = Field(
+    shard_key: str | conint(ge=0) | None = Field(
         None,
         description='Custom shard key to reshard, must already exist. If not specified, shards without a shard key are resharded.',
     )
@@ -1398,7 +1398,7 @@ class PendingOptimization(BaseModel):
 
 class DistributedPeerDetails(BaseModel):
     version: str = Field(..., description='Qdrant version')
-    role: StateRole | Any | None = Field(
+    role: StateRole | None = Field(
         None, description='Consensus role for the peer'
     )
     is_voter: bool = Field(
@@ -1415,10 +1415,10 @@ class DistributedPeerDetails(BaseModel):
 
 
 class SparseVectorConfig(BaseModel):
-    modifier: Modifier | Any | None = Field(
+    modifier: Modifier | None = Field(
         None, description='Value modifier for sparse vectors (e.g., IDF)'
     )
-    datatype: VectorStorageDatatype | Any | None = Field(
+    datatype: VectorStorageDatatype | None = Field(
         None, description='Datatype used to store weights in the index'
     )
 
@@ -1475,7 +1475,7 @@ class HnswConfigDiff(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. Store HNSW index on disk. If set to false, the index will be stored in RAM. Default: false',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the HNSW graph. Overrides the deprecated `on_disk` flag if both are set. Default: `cached` (`cold` if `on_disk` is set to true).',
     )
@@ -1500,7 +1500,7 @@ class ScalarQuantizationConfig(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. If true - quantized vectors always will be stored in RAM, ignoring the config of main storage',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of quantized vectors. Overrides the deprecated `always_ram` flag if both are set. Default: follow the memory placement of the original vector storage.',
     )
@@ -1511,7 +1511,7 @@ class ProductQuantizationConfig(BaseModel):
     always_ram: bool | None = Field(
         None, deprecated=True, description='Deprecated: use `memory` instead.'
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of quantized vectors. Overrides the deprecated `always_ram` flag if both are set. Default: follow the memory placement of the original vector storage.',
     )
@@ -1521,12 +1521,12 @@ class BinaryQuantizationConfig(BaseModel):
     always_ram: bool | None = Field(
         None, deprecated=True, description='Deprecated: use `memory` instead.'
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of quantized vectors. Overrides the deprecated `always_ram` flag if both are set. Default: follow the memory placement of the original vector storage.',
     )
-    encoding: BinaryQuantizationEncoding | Any | None = None
-    query_encoding: BinaryQuantizationQueryEncoding | Any | None = Field(
+    encoding: BinaryQuantizationEncoding | None = None
+    query_encoding: BinaryQuantizationQueryEncoding | None = Field(
         None,
         description='Asymmetric quantization configuration allows a query to have different quantization than stored vectors. It can increase the accuracy of search at the cost of performance.',
     )
@@ -1536,11 +1536,11 @@ class TurboQuantQuantizationConfig(BaseModel):
     always_ram: bool | None = Field(
         None, deprecated=True, description='Deprecated: use `memory` instead.'
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of quantized vectors. Overrides the deprecated `always_ram` flag if both are set. Default: follow the memory placement of the original vector storage.',
     )
-    bits: TurboQuantBitSize | Any | None = None
+    bits: TurboQuantBitSize | None = None
 
 
 class MultiVectorConfig(BaseModel):
@@ -1548,11 +1548,11 @@ class MultiVectorConfig(BaseModel):
 
 
 class SparseVectorParams(BaseModel):
-    index: SparseIndexParams | Any | None = Field(
+    index: SparseIndexParams | None = Field(
         None,
         description='Custom params for index. If none - values from collection configuration are used.',
     )
-    modifier: Modifier | Any | None = Field(
+    modifier: Modifier | None = Field(
         None,
         description='Configures addition value modifications for sparse vectors. Default: none',
     )
@@ -1568,7 +1568,7 @@ class KeywordIndexParams(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. If true, store the index on disk. Default: false.',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the index. Overrides the deprecated `on_disk` flag if both are set. Default: `pinned` (`cold` if `on_disk` is set to true).',
     )
@@ -1599,7 +1599,7 @@ class IntegerIndexParams(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. If true, store the index on disk. Default: false.',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the index. Overrides the deprecated `on_disk` flag if both are set. Default: `pinned` (`cold` if `on_disk` is set to true).',
     )
@@ -1620,7 +1620,7 @@ class FloatIndexParams(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. If true, store the index on disk. Default: false.',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the index. Overrides the deprecated `on_disk` flag if both are set. Default: `pinned` (`cold` if `on_disk` is set to true).',
     )
@@ -1637,7 +1637,7 @@ class GeoIndexParams(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. If true, store the index on disk. Default: false.',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the index. Overrides the deprecated `on_disk` flag if both are set. Default: `pinned` (`cold` if `on_disk` is set to true).',
     )
@@ -1663,7 +1663,7 @@ class BoolIndexParams(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. If true, store the index on disk. Default: false.',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the index. Overrides the deprecated `on_disk` flag if both are set. Default: `pinned` (`cold` if `on_disk` is set to true).',
     )
@@ -1684,7 +1684,7 @@ class DatetimeIndexParams(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. If true, store the index on disk. Default: false.',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the index. Overrides the deprecated `on_disk` flag if both are set. Default: `pinned` (`cold` if `on_disk` is set to true).',
     )
@@ -1704,7 +1704,7 @@ class UuidIndexParams(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. If true, store the index on disk. Default: false.',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the index. Overrides the deprecated `on_disk` flag if both are set. Default: `pinned` (`cold` if `on_disk` is set to true).',
     )
@@ -1752,11 +1752,11 @@ class SliceCondition(BaseModel):
 
 class OrderBy(BaseModel):
     key: str = Field(..., description='Payload key to order by')
-    direction: Direction | Any | None = Field(
+    direction: Direction | None = Field(
         None,
         description='Direction of ordering: `asc` or `desc`. Default is ascending.',
     )
-    start_from: Any | int | float | AwareDatetime | None = Field(
+    start_from: int | float | AwareDatetime | None = Field(
         None,
         description='Which payload value to start scrolling from. Default is the lowest value for `asc` and the highest for `desc`',
     )
@@ -1777,12 +1777,7 @@ class RenameAliasOperation(BaseModel):
 class PointIdsList(BaseModel):
     points: list[conint(ge=0) | str]
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = None
 
 
@@ -1800,7 +1795,7 @@ class RaftInfo(BaseModel):
         description='Number of consensus operations pending to be applied on this peer',
     )
     leader: conint(ge=0) | None = Field(None, description='Leader of the current term')
-    role: StateRole | Any | None = Field(
+    role: StateRole | None = Field(
         None, description='Role of this peer in the current term'
     )
     is_voter: bool = Field(..., description='Is this peer a voter or a learner')
@@ -1808,7 +1803,7 @@ class RaftInfo(BaseModel):
 
 class LocalShardInfo(BaseModel):
     shard_id: conint(ge=0) = Field(..., description='Local shard id')
-    shard_key: Any | str | conint(ge=0) | None = Field(
+    shard_key: str | conint(ge=0) | None = Field(
         None, description='User-defined sharding key'
     )
     points_count: conint(ge=0) = Field(..., description='Number of points in the shard')
@@ -1827,7 +1822,7 @@ class ShardTransferInfo(BaseModel):
         ...,
         description='If `true` transfer is a synchronization of a replicas If `false` transfer is a moving of a shard from one peer to another',
     )
-    method: ShardTransferMethod | Any | None = None
+    method: ShardTransferMethod | None = None
     comment: str | None = Field(
         None,
         description='A human-readable report of the transfer progress. Available only on the source peer.',
@@ -1838,7 +1833,7 @@ class ReshardingInfo(BaseModel):
     direction: ReshardingDirection
     shard_id: conint(ge=0)
     peer_id: conint(ge=0)
-    shard_key: Any | str | conint(ge=0) | None = None
+    shard_key: str | conint(ge=0) | None = None
 
 
 class RunningEnvironmentTelemetry(BaseModel):
@@ -1859,7 +1854,7 @@ class RunningEnvironmentTelemetry(BaseModel):
         description="Size in KiB of the filesystem hosting Qdrant's /storage path (if not available, fallback to host disk size)",
     )
     cpu_flags: str
-    cpu_endian: CpuEndian | Any | None = None
+    cpu_endian: CpuEndian | None = None
     gpu_devices: list[GpuDeviceTelemetry] | None = None
 
 
@@ -1867,7 +1862,7 @@ class VectorDataInfo(BaseModel):
     num_vectors: conint(ge=0)
     num_indexed_vectors: conint(ge=0)
     num_deleted_vectors: conint(ge=0)
-    io_backend: IoBackend | Any | None = Field(
+    io_backend: IoBackend | None = Field(
         None,
         description='Universal I/O backend that this vector storage reads files with. Absent if vector storage does not support configurable backends or only supports a single backend type.',
     )
@@ -1881,10 +1876,10 @@ class SparseIndexConfig(BaseModel):
     index_type: SparseIndexType1 | SparseIndexType2 | SparseIndexType3 = Field(
         ..., description='Sparse index types'
     )
-    datatype: VectorStorageDatatype | Any | None = Field(
+    datatype: VectorStorageDatatype | None = Field(
         None, description='Datatype used to store weights in the index.'
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Requested memory placement of the index.\n\nThe structural decision is carried by `index_type`; this field additionally distinguishes `cold` from `cached` for the mmap index variant.',
     )
@@ -1998,7 +1993,7 @@ class SnapshotRecover(BaseModel):
         ...,
         description='Examples: - URL `http://localhost:8080/collections/my_collection/snapshots/my_snapshot` - Local path `file:///qdrant/snapshots/test_collection-2022-08-04-10-49-10.snapshot`',
     )
-    priority: SnapshotPriority | Any | None = Field(
+    priority: SnapshotPriority | None = Field(
         None,
         description='Defines which data should be used as a source of truth if there are other replicas in the cluster. If set to `Snapshot`, the snapshot will be used as a source of truth, and the current state will be overwritten. If set to `Replica`, the current state will be used as a source of truth, and after recovery if will be synchronized with the snapshot.',
     )
@@ -2025,7 +2020,7 @@ class ReadConsistency(RootModel[conint(ge=1) | ReadConsistencyType]):
 
 class ShardSnapshotRecover(BaseModel):
     location: AnyUrl | str
-    priority: SnapshotPriority | Any | None = None
+    priority: SnapshotPriority | None = None
     checksum: str | None = Field(
         None,
         description='Optional SHA256 checksum to verify snapshot integrity before recovery.',
@@ -2063,12 +2058,7 @@ class LookupLocation(BaseModel):
         description='Optional name of the vector field within the collection. If not provided, the default vector field will be used.',
     )
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = Field(
         None,
         description='Specify in which shards to look for the points, if not specified - look in all shards',
@@ -2118,7 +2108,7 @@ class Optimization(BaseModel):
 class DistributedReplicaTelemetry(BaseModel):
     peer_id: conint(ge=0) = Field(..., description='Peer ID hosting this replica')
     state: ReplicaState
-    status: ShardStatus | Any | None = Field(None, description='Shard status')
+    status: ShardStatus | None = Field(None, description='Shard status')
     total_optimized_points: conint(ge=0) | None = Field(
         None, description='Total optimized points'
     )
@@ -2138,16 +2128,12 @@ class DistributedReplicaTelemetry(BaseModel):
         None, description='Approximate number of vectors by name'
     )
     shard_cleaning_status: (
-        Any
-        | ShardCleanStatusTelemetry1
-        | ShardCleanStatusTelemetry2
-        | ShardCleanStatusTelemetry3
-        | None
+        ShardCleanStatusTelemetry1 | ShardCleanStatusTelemetry2 | ShardCleanStatusTelemetry3 | None
     ) = Field(
         None,
         description='Shard cleaning task status. After a resharding, a cleanup task is performed to remove outdated points from this shard.',
     )
-    partial_snapshot: PartialSnapshotTelemetry | Any | None = Field(
+    partial_snapshot: PartialSnapshotTelemetry | None = Field(
         None, description='Partial snapshot telemetry'
     )
 
@@ -2157,7 +2143,7 @@ class DistributedPeerInfo(BaseModel):
     responsive: bool = Field(
         ..., description='Whether this peer responded for this request'
     )
-    details: DistributedPeerDetails | Any | None = Field(
+    details: DistributedPeerDetails | None = Field(
         None, description='If responsive, these details should be available'
     )
 
@@ -2167,10 +2153,10 @@ class DenseVectorConfig(BaseModel):
         ..., description='Dimensionality of the vectors'
     )
     distance: Distance
-    multivector_config: MultiVectorConfig | Any | None = Field(
+    multivector_config: MultiVectorConfig | None = Field(
         None, description='Configuration for multi-vector points (e.g., ColBERT)'
     )
-    datatype: VectorStorageDatatype | Any | None = Field(
+    datatype: VectorStorageDatatype | None = Field(
         None, description='Element storage type (Float32, Float16, Uint8, Turbo4)'
     )
 
@@ -2260,10 +2246,10 @@ class StrictModeConfigOutput(BaseModel):
     condition_max_size: conint(ge=0) | None = Field(
         None, description='Max size of a condition, eg. items in `MatchAny`.'
     )
-    multivector_config: Any | dict[str, StrictModeMultivectorOutput] | None = Field(
+    multivector_config: dict[str, StrictModeMultivectorOutput] | None = Field(
         None, description='Multivector configuration'
     )
-    sparse_config: Any | dict[str, StrictModeSparseOutput] | None = Field(
+    sparse_config: dict[str, StrictModeSparseOutput] | None = Field(
         None, description='Sparse vector configuration'
     )
     max_payload_index_count: conint(ge=0) | None = Field(
@@ -2284,18 +2270,14 @@ class ScoredPoint(BaseModel):
     score: float = Field(
         ..., description='Points vector distance to the query vector', examples=[0.75]
     )
-    payload: Payload | Any | None = Field(
+    payload: Payload | None = Field(
         None, description='Payload - values assigned to the point'
     )
     vector: (
-        Any
-        | list[float]
-        | list[list[float]]
-        | dict[str, list[float] | SparseVector | list[list[float]]]
-        | None
+        list[float] | list[list[float]] | dict[str, list[float] | SparseVector | list[list[float]]] | None
     ) = Field(None, description='Vector of the point')
-    shard_key: Any | str | conint(ge=0) | None = Field(None, description='Shard Key')
-    order_value: Any | int | float | None = Field(None, description='Order-by value')
+    shard_key: str | conint(ge=0) | None = Field(None, description='Shard Key')
+    order_value: int | float | None = Field(None, description='Order-by value')
 
 
 class OptimizersConfigDiff(BaseModel):
@@ -2328,7 +2310,7 @@ class OptimizersConfigDiff(BaseModel):
         None, description='Minimum interval between forced flushes.'
     )
     max_optimization_threads: (
-        Any | MaxOptimizationThreadsSetting | conint(ge=0) | None
+        MaxOptimizationThreadsSetting | conint(ge=0) | None
     ) = Field(
         None,
         description='Max number of threads (jobs) for running optimizations per shard. Note: each optimization job will also use `max_indexing_threads` threads by itself for index building. If "auto" - have no limit and choose dynamically to saturate CPU. If 0 - no optimization threads, optimizations will be disabled.',
@@ -2395,10 +2377,10 @@ class StrictModeConfig(BaseModel):
     condition_max_size: conint(ge=0) | None = Field(
         None, description='Max size of a condition, eg. items in `MatchAny`.'
     )
-    multivector_config: Any | dict[str, StrictModeMultivector] | None = Field(
+    multivector_config: dict[str, StrictModeMultivector] | None = Field(
         None, description='Multivector strict mode configuration'
     )
-    sparse_config: Any | dict[str, StrictModeSparse] | None = Field(
+    sparse_config: dict[str, StrictModeSparse] | None = Field(
         None, description='Sparse vector strict mode configuration'
     )
     max_payload_index_count: conint(ge=0) | None = Field(
@@ -2436,11 +2418,11 @@ class Bm25Config(BaseModel):
         None,
         description='If true, normalize tokens by folding accented characters to ASCII (e.g., "ação" -> "acao"). Default is `false`.',
     )
-    stopwords: Any | Language | StopwordsSet | None = Field(
+    stopwords: Language | StopwordsSet | None = Field(
         None,
         description='Configuration of the stopwords filter. Supports list of pre-defined languages and custom stopwords. Default: initialized for specified `language` or English if not specified.',
     )
-    stemmer: Any | SnowballParams | DisabledStemmerParams | None = Field(
+    stemmer: SnowballParams | DisabledStemmerParams | None = Field(
         None,
         description='Configuration of the stemmer. Processes tokens to their root form. Default: initialized Snowball stemmer for specified `language` or English if not specified.',
     )
@@ -2490,23 +2472,23 @@ class CollectionClusterInfo(BaseModel):
 class AppBuildTelemetry(BaseModel):
     name: str
     version: str
-    features: AppFeaturesTelemetry | Any | None = None
-    runtime_features: FeatureFlags | Any | None = None
-    low_memory_mode: Any | LowMemoryMode1 | LowMemoryMode2 | LowMemoryMode3 | None = (
+    features: AppFeaturesTelemetry | None = None
+    runtime_features: FeatureFlags | None = None
+    low_memory_mode: LowMemoryMode1 | LowMemoryMode2 | LowMemoryMode3 | None = (
         None
     )
-    hnsw_global_config: HnswGlobalConfig | Any | None = None
-    system: RunningEnvironmentTelemetry | Any | None = None
+    hnsw_global_config: HnswGlobalConfig | None = None
+    system: RunningEnvironmentTelemetry | None = None
     jwt_rbac: bool | None = None
     hide_jwt_dashboard: bool | None = None
-    audit: AuditTelemetry | Any | None = None
+    audit: AuditTelemetry | None = None
     startup: AwareDatetime
 
 
 class SparseVectorDataConfig(BaseModel):
     index: SparseIndexConfig
     storage_type: SparseVectorStorageType1 | SparseVectorStorageType2 | None = None
-    modifier: Modifier | Any | None = Field(
+    modifier: Modifier | None = Field(
         None,
         description='Configures addition value modifications for sparse vectors. Default: none',
     )
@@ -2522,8 +2504,8 @@ class OptimizerTelemetry(BaseModel):
 
 class ClusterTelemetry(BaseModel):
     enabled: bool
-    status: ClusterStatusTelemetry | Any | None = None
-    config: ClusterConfigTelemetry | Any | None = None
+    status: ClusterStatusTelemetry | None = None
+    config: ClusterConfigTelemetry | None = None
     peers: dict[str, PeerInfo] | None = None
     peer_metadata: dict[str, PeerMetadata] | None = None
     metadata: dict[str, Any] | None = None
@@ -2547,13 +2529,13 @@ class WithLookup(BaseModel):
         ..., description='Name of the collection to use for points lookup'
     )
     with_payload: (
-        Any | bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
+        bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
     ) = Field(
         True,
         description='Options for specifying which payload to include (or not)',
         validate_default=True,
     )
-    with_vectors: Any | bool | list[str] | None = Field(
+    with_vectors: bool | list[str] | None = Field(
         None, description='Options for specifying which vectors to include (or not)'
     )
 
@@ -2563,8 +2545,8 @@ class FacetResponse(BaseModel):
 
 
 class Usage(BaseModel):
-    hardware: HardwareUsage | Any | None = None
-    inference: InferenceUsage | Any | None = None
+    hardware: HardwareUsage | None = None
+    inference: InferenceUsage | None = None
 
 
 class OptimizationsResponse(BaseModel):
@@ -2588,7 +2570,7 @@ class OptimizationsResponse(BaseModel):
 
 class DistributedShardTelemetry(BaseModel):
     id: conint(ge=0) = Field(..., description='Shard ID')
-    key: Any | str | conint(ge=0) | None = Field(None, description='Optional shard key')
+    key: str | conint(ge=0) | None = Field(None, description='Optional shard key')
     replicas: list[DistributedReplicaTelemetry] = Field(
         ..., description='Replica information'
     )
@@ -2623,7 +2605,7 @@ class TextIndexParams(BaseModel):
     phrase_matching: bool | None = Field(
         None, description='If true, support phrase matching. Default: false.'
     )
-    stopwords: Any | Language | StopwordsSet | None = Field(
+    stopwords: Language | StopwordsSet | None = Field(
         None,
         description='Ignore this set of tokens. Can select from predefined languages and/or provide a custom set.',
     )
@@ -2632,11 +2614,11 @@ class TextIndexParams(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. If true, store the index on disk. Default: false.',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the index. Overrides the deprecated `on_disk` flag if both are set. Default: `pinned` (`cold` if `on_disk` is set to true).',
     )
-    stemmer: Any | SnowballParams | DisabledStemmerParams | None = Field(
+    stemmer: SnowballParams | DisabledStemmerParams | None = Field(
         None, description='Algorithm for stemming. Default: disabled.'
     )
     enable_hnsw: bool | None = Field(
@@ -2647,12 +2629,7 @@ class TextIndexParams(BaseModel):
 
 class PointRequest(BaseModel):
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = Field(
         None,
         description='Specify in which shards to look for the points, if not specified - look in all shards',
@@ -2661,7 +2638,7 @@ class PointRequest(BaseModel):
         ..., description='Look for points with ids'
     )
     with_payload: (
-        Any | bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
+        bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
     ) = Field(
         None,
         description='Select which payload to return with the response. Default is true.',
@@ -2675,46 +2652,34 @@ class Record(BaseModel):
     id: conint(ge=0) | str = Field(
         ..., description='Type, used for specifying point ID in user interface'
     )
-    payload: Payload | Any | None = Field(
+    payload: Payload | None = Field(
         None, description='Payload - values assigned to the point'
     )
     vector: (
-        Any
-        | list[float]
-        | list[list[float]]
-        | dict[str, list[float] | SparseVector | list[list[float]]]
-        | None
+        list[float] | list[list[float]] | dict[str, list[float] | SparseVector | list[list[float]]] | None
     ) = Field(None, description='Vector of the point')
-    shard_key: Any | str | conint(ge=0) | None = Field(None, description='Shard Key')
-    order_value: Any | int | float | None = None
+    shard_key: str | conint(ge=0) | None = Field(None, description='Shard Key')
+    order_value: int | float | None = None
 
 
 class FieldCondition(BaseModel):
     key: str = Field(..., description='Payload key')
     match: (
-        Any
-        | MatchValue
-        | MatchText
-        | MatchTextAny
-        | MatchPhrase
-        | MatchPrefix
-        | MatchAny
-        | MatchExcept
-        | None
+        MatchValue | MatchText | MatchTextAny | MatchPhrase | MatchPrefix | MatchAny | MatchExcept | None
     ) = Field(None, description='Check if point has field with a given value')
-    range: Any | Range | DatetimeRange | None = Field(
+    range: Range | DatetimeRange | None = Field(
         None, description='Check if points value lies in a given range'
     )
-    geo_bounding_box: GeoBoundingBox | Any | None = Field(
+    geo_bounding_box: GeoBoundingBox | None = Field(
         None, description='Check if points geolocation lies in a given area'
     )
-    geo_radius: GeoRadius | Any | None = Field(
+    geo_radius: GeoRadius | None = Field(
         None, description='Check if geo point is within a given radius'
     )
-    geo_polygon: GeoPolygon | Any | None = Field(
+    geo_polygon: GeoPolygon | None = Field(
         None, description='Check if geo point is within a given polygon'
     )
-    values_count: ValuesCount | Any | None = Field(
+    values_count: ValuesCount | None = Field(
         None, description='Check number of values of the field'
     )
     is_empty: bool | None = Field(
@@ -2748,24 +2713,18 @@ class ScrollResult(BaseModel):
             ]
         ],
     )
-    next_page_offset: Any | conint(ge=0) | str | None = Field(
+    next_page_offset: conint(ge=0) | str | None = Field(
         None, description='Offset which should be used to retrieve a next page result'
     )
 
 
 class VectorParamsDiff(BaseModel):
-    hnsw_config: HnswConfigDiff | Any | None = Field(
+    hnsw_config: HnswConfigDiff | None = Field(
         None,
         description='Update params for HNSW index. If empty object - it will be unset.',
     )
     quantization_config: (
-        Any
-        | ScalarQuantization
-        | ProductQuantization
-        | BinaryQuantization
-        | TurboQuantization
-        | Disabled
-        | None
+        ScalarQuantization | ProductQuantization | BinaryQuantization | TurboQuantization | Disabled | None
     ) = Field(
         None,
         description='Update params for quantization. If none - it is left unchanged.',
@@ -2775,7 +2734,7 @@ class VectorParamsDiff(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. If true, vectors are served from disk, improving RAM usage at the cost of latency',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the original vector storage. Overrides the deprecated `on_disk` flag if both are set. `pinned` is not supported for dense vector storage.',
     )
@@ -2800,21 +2759,16 @@ class VectorDataConfig(BaseModel):
     ) = Field(..., description='Storage types for vectors')
     index: Indexes1 | Indexes2 = Field(..., description='Vector index configuration')
     quantization_config: (
-        Any
-        | ScalarQuantization
-        | ProductQuantization
-        | BinaryQuantization
-        | TurboQuantization
-        | None
+        ScalarQuantization | ProductQuantization | BinaryQuantization | TurboQuantization | None
     ) = Field(
         None,
         description='Vector specific quantization config that overrides collection config',
     )
-    multivector_config: MultiVectorConfig | Any | None = Field(
+    multivector_config: MultiVectorConfig | None = Field(
         None,
         description='Vector specific configuration to enable multiple vectors per point',
     )
-    datatype: VectorStorageDatatype | Any | None = Field(
+    datatype: VectorStorageDatatype | None = Field(
         None,
         description='Vector specific configuration to set specific storage element type',
     )
@@ -2828,7 +2782,7 @@ class PointGroup(BaseModel):
         ...,
         description='Value of the group_by key, shared across all the hits in the group',
     )
-    lookup: Record | Any | None = Field(
+    lookup: Record | None = Field(
         None, description='Record that has been looked up using the group id'
     )
 
@@ -2860,17 +2814,12 @@ class VectorNameConfig(RootModel[DenseVectorNameConfig | SparseVectorNameConfig]
 class VectorParams(BaseModel):
     size: conint(ge=1) = Field(..., description='Size of a vectors used')
     distance: Distance
-    hnsw_config: HnswConfigDiff | Any | None = Field(
+    hnsw_config: HnswConfigDiff | None = Field(
         None,
         description='Custom params for HNSW index. If none - values from collection configuration are used.',
     )
     quantization_config: (
-        Any
-        | ScalarQuantization
-        | ProductQuantization
-        | BinaryQuantization
-        | TurboQuantization
-        | None
+        ScalarQuantization | ProductQuantization | BinaryQuantization | TurboQuantization | None
     ) = Field(
         None,
         description='Custom params for quantization. If none - values from collection configuration are used.',
@@ -2880,15 +2829,15 @@ class VectorParams(BaseModel):
         deprecated=True,
         description='Deprecated: use `memory` instead. If true, vectors are served from disk, improving RAM usage at the cost of latency Default: false',
     )
-    memory: Memory | Any | None = Field(
+    memory: Memory | None = Field(
         None,
         description='Memory placement of the original vector storage. Overrides the deprecated `on_disk` flag if both are set. `pinned` is not supported for dense vector storage. Default: `cached` (`cold` if `on_disk` is set to true).',
     )
-    datatype: Datatype | Any | None = Field(
+    datatype: Datatype | None = Field(
         None,
         description='Defines which datatype should be used to represent vectors in the storage. Choosing different datatypes allows to optimize memory usage and performance vs accuracy.\n\n- For `float32` datatype - vectors are stored as single-precision floating point numbers, 4 bytes. - For `float16` datatype - vectors are stored as half-precision floating point numbers, 2 bytes. - For `uint8` datatype - vectors are stored as unsigned 8-bit integers, 1 byte. It expects vector elements to be in range `[0, 255]`. - For `turbo4` datatype - vectors are quantized to 4 bits per element using the TurboQuant algorithm.',
     )
-    multivector_config: MultiVectorConfig | Any | None = None
+    multivector_config: MultiVectorConfig | None = None
 
 
 class Document(BaseModel):
@@ -2902,7 +2851,7 @@ class Document(BaseModel):
         description='Name of the model used to generate the vector. List of available models depends on a provider.',
         examples=['jinaai/jina-embeddings-v2-base-en'],
     )
-    options: Any | dict[str, Any] | Bm25Config | None = Field(
+    options: dict[str, Any] | Bm25Config | None = Field(
         None,
         description='Additional options for the model, will be passed to the inference service as-is. See model cards for available options.',
     )
@@ -2927,7 +2876,7 @@ class NearestQuery(BaseModel):
         | conint(ge=0)
         | UUID_aliased
     )
-    mmr: Mmr | Any | None = Field(
+    mmr: Mmr | None = Field(
         None,
         description='Perform MMR (Maximal Marginal Relevance) reranking after search, using the same vector in this query to calculate relevance.',
     )
@@ -2964,7 +2913,7 @@ class RecommendInput(BaseModel):
     ) = Field(
         None, description='Try to avoid vectors like the vector from these points'
     )
-    strategy: RecommendStrategy | Any | None = Field(
+    strategy: RecommendStrategy | None = Field(
         None, description='How to use the provided vectors to find the results'
     )
 
@@ -3008,22 +2957,13 @@ class FeedbackItem(BaseModel):
 
 class DistributedTelemetryData(BaseModel):
     collections: dict[str, DistributedCollectionTelemetry]
-    cluster: DistributedClusterTelemetry | Any | None = None
+    cluster: DistributedClusterTelemetry | None = None
 
 
 class PayloadIndexInfo(BaseModel):
     data_type: PayloadSchemaType
     params: (
-        Any
-        | KeywordIndexParams
-        | IntegerIndexParams
-        | FloatIndexParams
-        | GeoIndexParams
-        | TextIndexParams
-        | BoolIndexParams
-        | DatetimeIndexParams
-        | UuidIndexParams
-        | None
+        KeywordIndexParams | IntegerIndexParams | FloatIndexParams | GeoIndexParams | TextIndexParams | BoolIndexParams | DatetimeIndexParams | UuidIndexParams | None
     ) = None
     points: conint(ge=0) = Field(
         ..., description='Number of points indexed with this index'
@@ -3039,7 +2979,7 @@ class CreateCollection(BaseModel):
         None,
         description='For auto sharding: Number of shards in collection. - Default is 1 for standalone, otherwise equal to the number of nodes - Minimum is 1\n\nFor custom sharding: Number of shards in collection per shard group. - Default is 1, meaning that each shard key will be mapped to a single shard - Minimum is 1',
     )
-    sharding_method: ShardingMethod | Any | None = Field(
+    sharding_method: ShardingMethod | None = Field(
         None,
         description='Sharding method Default is Auto - points are distributed across all available shards Custom - points are distributed across shards according to shard key',
     )
@@ -3055,77 +2995,66 @@ class CreateCollection(BaseModel):
         deprecated=True,
         description="Deprecated: use `payload.memory` instead. If true - point's payload will not be stored in memory. It will be read from the disk every time it is requested. This setting saves RAM by (slightly) increasing the response time. Note: those payload values that are involved in filtering and are indexed - remain in RAM.\n\nDefault: true",
     )
-    payload: PayloadStorageParams | Any | None = Field(
+    payload: PayloadStorageParams | None = Field(
         None, description='Configuration of the payload storage'
     )
-    hnsw_config: HnswConfigDiff | Any | None = Field(
+    hnsw_config: HnswConfigDiff | None = Field(
         None,
         description='Custom params for HNSW index. If none - values from service configuration file are used.',
     )
-    wal_config: WalConfigDiff | Any | None = Field(
+    wal_config: WalConfigDiff | None = Field(
         None,
         description='Custom params for WAL. If none - values from service configuration file are used.',
     )
-    optimizers_config: OptimizersConfigDiff | Any | None = Field(
+    optimizers_config: OptimizersConfigDiff | None = Field(
         None,
         description='Custom params for Optimizers.  If none - values from service configuration file are used.',
     )
     quantization_config: (
-        Any
-        | ScalarQuantization
-        | ProductQuantization
-        | BinaryQuantization
-        | TurboQuantization
-        | None
+        ScalarQuantization | ProductQuantization | BinaryQuantization | TurboQuantization | None
     ) = Field(
         None, description='Quantization parameters. If none - quantization is disabled.'
     )
     sparse_vectors: dict[str, SparseVectorParams] | None = Field(
         None, description='Sparse vector data config.'
     )
-    strict_mode_config: StrictModeConfig | Any | None = Field(
+    strict_mode_config: StrictModeConfig | None = Field(
         None, description='Strict-mode config.'
     )
-    metadata: Payload | Any | None = Field(
+    metadata: Payload | None = Field(
         None,
         description='Arbitrary JSON metadata for the collection This can be used to store application-specific information such as creation time, migration data, inference model info, etc.',
     )
 
 
 class UpdateCollection(BaseModel):
-    vectors: Any | dict[str, VectorParamsDiff] | None = Field(
+    vectors: dict[str, VectorParamsDiff] | None = Field(
         None,
         description='Map of vector data parameters to update for each named vector. To update parameters in a collection having a single unnamed vector, use an empty string as name.',
     )
-    optimizers_config: OptimizersConfigDiff | Any | None = Field(
+    optimizers_config: OptimizersConfigDiff | None = Field(
         None,
         description='Custom params for Optimizers.  If none - it is left unchanged. This operation is blocking, it will only proceed once all current optimizations are complete',
     )
-    params: CollectionParamsDiff | Any | None = Field(
+    params: CollectionParamsDiff | None = Field(
         None, description='Collection base params. If none - it is left unchanged.'
     )
-    hnsw_config: HnswConfigDiff | Any | None = Field(
+    hnsw_config: HnswConfigDiff | None = Field(
         None,
         description='HNSW parameters to update for the collection index. If none - it is left unchanged.',
     )
     quantization_config: (
-        Any
-        | ScalarQuantization
-        | ProductQuantization
-        | BinaryQuantization
-        | TurboQuantization
-        | Disabled
-        | None
+        ScalarQuantization | ProductQuantization | BinaryQuantization | TurboQuantization | Disabled | None
     ) = Field(
         None,
         description='Quantization parameters to update. If none - it is left unchanged.',
     )
-    sparse_vectors: Any | dict[str, SparseVectorParams] | None = Field(
+    sparse_vectors: dict[str, SparseVectorParams] | None = Field(
         None,
         description='Map of sparse vector data parameters to update for each sparse vector.',
     )
-    strict_mode_config: StrictModeConfig | Any | None = None
-    metadata: Payload | Any | None = Field(
+    strict_mode_config: StrictModeConfig | None = None
+    metadata: Payload | None = Field(
         None,
         description='Metadata to update for the collection. If provided, this will merge with existing metadata. Individual keys can be removed by setting their value to `null`.',
     )
@@ -3134,17 +3063,7 @@ class UpdateCollection(BaseModel):
 class CreateFieldIndex(BaseModel):
     field_name: str
     field_schema: (
-        Any
-        | PayloadSchemaType
-        | KeywordIndexParams
-        | IntegerIndexParams
-        | FloatIndexParams
-        | GeoIndexParams
-        | TextIndexParams
-        | BoolIndexParams
-        | DatetimeIndexParams
-        | UuidIndexParams
-        | None
+        PayloadSchemaType | KeywordIndexParams | IntegerIndexParams | FloatIndexParams | GeoIndexParams | TextIndexParams | BoolIndexParams | DatetimeIndexParams | UuidIndexParams | None
     ) = None
 
 
@@ -3170,7 +3089,7 @@ class SegmentInfo(BaseModel):
     is_appendable: bool
     index_schema: dict[str, PayloadIndexInfo]
     vector_data: dict[str, VectorDataInfo]
-    payload_storage_io_backend: IoBackend | Any | None = Field(
+    payload_storage_io_backend: IoBackend | None = Field(
         None,
         description='Universal I/O backend that payload storage reads files with. Absent if payload storage does not support configurable backends or only supports a single backend type.',
     )
@@ -3220,13 +3139,13 @@ class DiscoverInput(BaseModel):
         | conint(ge=0)
         | UUID_aliased
     )
-    context: ContextPair | list[ContextPair] | Any = Field(
+    context: ContextPair | list[ContextPair] = Field(
         ..., description='Search space will be constrained by these pairs of vectors'
     )
 
 
 class ContextQuery(BaseModel):
-    context: ContextPair | list[ContextPair] | Any
+    context: ContextPair | list[ContextPair]
 
 
 class RelevanceFeedbackInput(BaseModel):
@@ -3252,7 +3171,7 @@ class CollectionParams(BaseModel):
     shard_number: conint(ge=1) | None = Field(
         1, description='Number of shards the collection has'
     )
-    sharding_method: ShardingMethod | Any | None = Field(
+    sharding_method: ShardingMethod | None = Field(
         None,
         description='Sharding method Default is Auto - points are distributed across all available shards Custom - points are distributed across shards according to shard key',
     )
@@ -3276,7 +3195,7 @@ class CollectionParams(BaseModel):
         deprecated=True,
         description="Deprecated: use `payload.memory` instead. If true - point's payload will not be stored in memory. It will be read from the disk every time it is requested. This setting saves RAM by (slightly) increasing the response time. Note: those payload values that are involved in filtering and are indexed - remain in RAM.\n\nDefault: true",
     )
-    payload: PayloadStorageParams | Any | None = Field(
+    payload: PayloadStorageParams | None = Field(
         None, description='Configuration of the payload storage'
     )
     sparse_vectors: dict[str, SparseVectorParams] | None = Field(
@@ -3307,7 +3226,7 @@ class PointStruct(BaseModel):
         ...,
         description='Full vector data per point separator with single and multiple vector modes',
     )
-    payload: Payload | Any | None = Field(None, description='Payload values (optional)')
+    payload: Payload | None = Field(None, description='Payload values (optional)')
 
 
 class CollectionConfigTelemetry(BaseModel):
@@ -3316,16 +3235,11 @@ class CollectionConfigTelemetry(BaseModel):
     optimizer_config: OptimizersConfig
     wal_config: WalConfig
     quantization_config: (
-        Any
-        | ScalarQuantization
-        | ProductQuantization
-        | BinaryQuantization
-        | TurboQuantization
-        | None
+        ScalarQuantization | ProductQuantization | BinaryQuantization | TurboQuantization | None
     ) = None
-    strict_mode_config: StrictModeConfigOutput | Any | None = None
+    strict_mode_config: StrictModeConfigOutput | None = None
     uuid: UUID_aliased | None = None
-    metadata: Payload | Any | None = Field(
+    metadata: Payload | None = Field(
         None, description='Arbitrary JSON metadata for the collection'
     )
 
@@ -3357,17 +3271,12 @@ class CollectionConfig(BaseModel):
     params: CollectionParams
     hnsw_config: HnswConfig
     optimizer_config: OptimizersConfig
-    wal_config: WalConfig | Any | None = None
+    wal_config: WalConfig | None = None
     quantization_config: (
-        Any
-        | ScalarQuantization
-        | ProductQuantization
-        | BinaryQuantization
-        | TurboQuantization
-        | None
+        ScalarQuantization | ProductQuantization | BinaryQuantization | TurboQuantization | None
     ) = None
-    strict_mode_config: StrictModeConfigOutput | Any | None = None
-    metadata: Payload | Any | None = Field(
+    strict_mode_config: StrictModeConfigOutput | None = None
+    metadata: Payload | None = Field(
         None,
         description='Arbitrary JSON metadata for the collection This can be used to store application-specific information such as creation time, migration data, inference model info, etc.',
     )
@@ -3398,7 +3307,7 @@ class Batch(BaseModel):
 
 class LocalShardTelemetry(BaseModel):
     variant_name: str | None = None
-    status: ShardStatus | Any | None = None
+    status: ShardStatus | None = None
     total_optimized_points: conint(ge=0) = Field(
         ..., description='Total number of optimized points since the last start.'
     )
@@ -3423,10 +3332,10 @@ class LocalShardTelemetry(BaseModel):
         description='Sum of number of vectors across all segments, grouped by their name. This is an approximate number. Do NOT rely on this number unless you know what you are doing',
     )
     segments: list[SegmentTelemetry] | None = None
-    optimizations: OptimizerTelemetry | Any | None = None
+    optimizations: OptimizerTelemetry | None = None
     async_scorer: bool | None = None
     indexed_only_excluded_vectors: dict[str, conint(ge=0)] | None = None
-    update_queue: ShardUpdateQueueInfo | Any | None = Field(
+    update_queue: ShardUpdateQueueInfo | None = Field(
         None, description='Update queue status'
     )
 
@@ -3455,24 +3364,24 @@ class CollectionInfo(BaseModel):
     payload_schema: dict[str, PayloadIndexInfo] = Field(
         ..., description='Types of stored payload'
     )
-    update_queue: UpdateQueueInfo | Any | None = Field(
+    update_queue: UpdateQueueInfo | None = Field(
         None, description='Update queue info'
     )
 
 
 class ReplicaSetTelemetry(BaseModel):
     id: conint(ge=0)
-    key: Any | str | conint(ge=0) | None = None
-    local: LocalShardTelemetry | Any | None = None
+    key: str | conint(ge=0) | None = None
+    local: LocalShardTelemetry | None = None
     remote: list[RemoteShardTelemetry]
     replicate_states: dict[str, ReplicaState]
-    partial_snapshot: PartialSnapshotTelemetry | Any | None = None
+    partial_snapshot: PartialSnapshotTelemetry | None = None
 
 
 class CollectionTelemetry(BaseModel):
     id: str
     init_time_ms: conint(ge=0) | None = None
-    config: CollectionConfigTelemetry | Any | None = None
+    config: CollectionConfigTelemetry | None = None
     shards: list[ReplicaSetTelemetry] | None = None
     transfers: list[ShardTransferInfo] | None = None
     resharding: list[ReshardingInfo] | None = None
@@ -3498,14 +3407,14 @@ class CollectionsTelemetry(BaseModel):
 
 class TelemetryData(BaseModel):
     id: str
-    app: AppBuildTelemetry | Any | None = None
+    app: AppBuildTelemetry | None = None
     collections: CollectionsTelemetry
-    cluster: ClusterTelemetry | Any | None = None
-    requests: RequestsTelemetry | Any | None = None
-    memory: MemoryTelemetry | Any | None = None
-    hardware: HardwareTelemetry | Any | None = None
-    search_pool: SearchThreadPoolTelemetry | Any | None = None
-    quota: QuotaTelemetry | Any | None = Field(
+    cluster: ClusterTelemetry | None = None
+    requests: RequestsTelemetry | None = None
+    memory: MemoryTelemetry | None = None
+    hardware: HardwareTelemetry | None = None
+    search_pool: SearchThreadPoolTelemetry | None = None
+    quota: QuotaTelemetry | None = Field(
         None,
         description='Resource quota this node is enforcing, and whether it is currently over it. The config is whatever this node last persisted, so a peer that missed a consensus update reports what it is actually applying rather than what the cluster agreed on. Absent for a token without global access, which `GET /quotas` requires as well.',
     )
@@ -3513,26 +3422,21 @@ class TelemetryData(BaseModel):
 
 class ScrollRequest(BaseModel):
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = Field(
         None,
         description='Specify in which shards to look for the points, if not specified - look in all shards',
     )
-    offset: Any | conint(ge=0) | str | None = Field(
+    offset: conint(ge=0) | str | None = Field(
         None, description='Start ID to read points from.'
     )
     limit: conint(ge=1) | None = Field(None, description='Page size. Default: 10')
-    filter: Filter | Any | None = Field(
+    filter: Filter | None = Field(
         None,
         description='Look only for points which satisfies this conditions. If not provided - all points.',
     )
     with_payload: (
-        Any | bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
+        bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
     ) = Field(
         None,
         description='Select which payload to return with the response. Default is true.',
@@ -3540,7 +3444,7 @@ class ScrollRequest(BaseModel):
     with_vector: bool | list[str] | None = Field(
         None, description='Options for specifying which vector to include'
     )
-    order_by: Any | str | OrderBy | None = Field(
+    order_by: str | OrderBy | None = Field(
         None, description='Order the records by a payload field.'
     )
 
@@ -3550,73 +3454,16 @@ class Filter(BaseModel):
         extra='forbid',
     )
     should: (
-        list[
-            FieldCondition
-            | IsEmptyCondition
-            | IsNullCondition
-            | HasIdCondition
-            | HasVectorCondition
-            | SliceCondition
-            | NestedCondition
-            | Filter
-        ]
-        | Any
-        | FieldCondition
-        | IsEmptyCondition
-        | IsNullCondition
-        | HasIdCondition
-        | HasVectorCondition
-        | SliceCondition
-        | NestedCondition
-        | Filter
-        | None
+        list[FieldCondition | IsEmptyCondition | IsNullCondition | HasIdCondition | HasVectorCondition | SliceCondition | NestedCondition | Filter] | FieldCondition | IsEmptyCondition | IsNullCondition | HasIdCondition | HasVectorCondition | SliceCondition | NestedCondition | Filter | None
     ) = Field(None, description='At least one of those conditions should match')
-    min_should: MinShould | Any | None = Field(
+    min_should: MinShould | None = Field(
         None, description='At least minimum amount of given conditions should match'
     )
     must: (
-        list[
-            FieldCondition
-            | IsEmptyCondition
-            | IsNullCondition
-            | HasIdCondition
-            | HasVectorCondition
-            | SliceCondition
-            | NestedCondition
-            | Filter
-        ]
-        | Any
-        | FieldCondition
-        | IsEmptyCondition
-        | IsNullCondition
-        | HasIdCondition
-        | HasVectorCondition
-        | SliceCondition
-        | NestedCondition
-        | Filter
-        | None
+        list[FieldCondition | IsEmptyCondition | IsNullCondition | HasIdCondition | HasVectorCondition | SliceCondition | NestedCondition | Filter] | FieldCondition | IsEmptyCondition | IsNullCondition | HasIdCondition | HasVectorCondition | SliceCondition | NestedCondition | Filter | None
     ) = Field(None, description='All conditions must match')
     must_not: (
-        list[
-            FieldCondition
-            | IsEmptyCondition
-            | IsNullCondition
-            | HasIdCondition
-            | HasVectorCondition
-            | SliceCondition
-            | NestedCondition
-            | Filter
-        ]
-        | Any
-        | FieldCondition
-        | IsEmptyCondition
-        | IsNullCondition
-        | HasIdCondition
-        | HasVectorCondition
-        | SliceCondition
-        | NestedCondition
-        | Filter
-        | None
+        list[FieldCondition | IsEmptyCondition | IsNullCondition | HasIdCondition | HasVectorCondition | SliceCondition | NestedCondition | Filter] | FieldCondition | IsEmptyCondition | IsNullCondition | HasIdCondition | HasVectorCondition | SliceCondition | NestedCondition | Filter | None
     ) = Field(None, description='All conditions must NOT match')
 
 
@@ -3646,30 +3493,20 @@ class MinShould(BaseModel):
 class FilterSelector(BaseModel):
     filter: Filter
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = None
 
 
 class PointsBatch(BaseModel):
     batch: Batch
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = None
-    update_filter: Filter | Any | None = Field(
+    update_filter: Filter | None = Field(
         None,
         description="Filter to apply when updating existing points. Only points matching this filter will be updated. Points that don't match will keep their current state. New points will be inserted regardless of the filter.",
     )
-    update_mode: UpdateMode | Any | None = Field(
+    update_mode: UpdateMode | None = Field(
         None,
         description='Mode of the upsert operation: insert_only, upsert (default), update_only',
     )
@@ -3678,18 +3515,13 @@ class PointsBatch(BaseModel):
 class PointsList(BaseModel):
     points: list[PointStruct]
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = None
-    update_filter: Filter | Any | None = Field(
+    update_filter: Filter | None = Field(
         None,
         description="Filter to apply when updating existing points. Only points matching this filter will be updated. Points that don't match will keep their current state. New points will be inserted regardless of the filter.",
     )
-    update_mode: UpdateMode | Any | None = Field(
+    update_mode: UpdateMode | None = Field(
         None,
         description='Mode of the upsert operation: insert_only, upsert (default), update_only',
     )
@@ -3700,17 +3532,12 @@ class SetPayload(BaseModel):
     points: list[conint(ge=0) | str] | None = Field(
         None, description='Assigns payload to each point in this list'
     )
-    filter: Filter | Any | None = Field(
+    filter: Filter | None = Field(
         None,
         description='Assigns payload to each point that satisfy this filter condition',
     )
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = None
     key: str | None = Field(
         None,
@@ -3725,33 +3552,23 @@ class DeletePayload(BaseModel):
     points: list[conint(ge=0) | str] | None = Field(
         None, description='Deletes values from each point in this list'
     )
-    filter: Filter | Any | None = Field(
+    filter: Filter | None = Field(
         None,
         description='Deletes values from points that satisfy this filter condition',
     )
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = None
 
 
 class CountRequest(BaseModel):
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = Field(
         None,
         description='Specify in which shards to look for the points, if not specified - look in all shards',
     )
-    filter: Filter | Any | None = Field(
+    filter: Filter | None = Field(
         None, description='Look only for points which satisfies this conditions'
     )
     exact: bool | None = Field(
@@ -3765,7 +3582,7 @@ class ReplicatePointsOperation(BaseModel):
 
 
 class ReplicatePoints(BaseModel):
-    filter: Filter | Any | None = None
+    filter: Filter | None = None
     from_shard_key: str | conint(ge=0)
     to_shard_key: str | conint(ge=0)
 
@@ -3775,32 +3592,22 @@ class UpdateVectors(BaseModel):
         ..., description='Points with named vectors', min_length=1
     )
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = None
-    update_filter: Filter | Any | None = None
+    update_filter: Filter | None = None
 
 
 class DeleteVectors(BaseModel):
     points: list[conint(ge=0) | str] | None = Field(
         None, description='Deletes values from each point in this list'
     )
-    filter: Filter | Any | None = Field(
+    filter: Filter | None = Field(
         None,
         description='Deletes values from points that satisfy this filter condition',
     )
     vector: list[str] = Field(..., description='Vector names', min_length=1)
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = None
 
 
@@ -3842,14 +3649,9 @@ class DeleteVectorsOperation(BaseModel):
 
 class QueryRequest(BaseModel):
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = None
-    prefetch: Prefetch | list[Prefetch] | Any | None = Field(
+    prefetch: Prefetch | list[Prefetch] | None = Field(
         None,
         description='Sub-requests to perform first. If present, the query will be performed on the results of the prefetch(es).',
     )
@@ -3861,11 +3663,11 @@ class QueryRequest(BaseModel):
         None,
         description='Define which vector name to use for querying. If missing, the default vector is used.',
     )
-    filter: Filter | Any | None = Field(
+    filter: Filter | None = Field(
         None,
         description='Filter conditions - return only those points that satisfy the specified conditions.',
     )
-    params: SearchParams | Any | None = Field(
+    params: SearchParams | None = Field(
         None, description='Search params for when there is no prefetch'
     )
     score_threshold: float | None = Field(
@@ -3877,24 +3679,24 @@ class QueryRequest(BaseModel):
     offset: conint(ge=0) | None = Field(
         None, description='Offset of the result. Skip this many points. Default is 0'
     )
-    with_vector: Any | bool | list[str] | None = Field(
+    with_vector: bool | list[str] | None = Field(
         None,
         description='Options for specifying which vectors to include into the response. Default is false.',
     )
     with_payload: (
-        Any | bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
+        bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
     ) = Field(
         None,
         description='Options for specifying which payload to include or not. Default is false.',
     )
-    lookup_from: LookupLocation | Any | None = Field(
+    lookup_from: LookupLocation | None = Field(
         None,
         description="The location to use for IDs lookup, if not specified - use the current collection and the 'using' vector Note: the other collection vectors should have the same vector size as the 'using' vector in the current collection",
     )
 
 
 class Prefetch(BaseModel):
-    prefetch: Prefetch | list[Prefetch] | Any | None = Field(
+    prefetch: Prefetch | list[Prefetch] | None = Field(
         None,
         description='Sub-requests to perform first. If present, the query will be performed on the results of the prefetches.',
     )
@@ -3906,11 +3708,11 @@ class Prefetch(BaseModel):
         None,
         description='Define which vector name to use for querying. If missing, the default vector is used.',
     )
-    filter: Filter | Any | None = Field(
+    filter: Filter | None = Field(
         None,
         description='Filter conditions - return only those points that satisfy the specified conditions.',
     )
-    params: SearchParams | Any | None = Field(
+    params: SearchParams | None = Field(
         None, description='Search params for when there is no prefetch'
     )
     score_threshold: float | None = Field(
@@ -3919,7 +3721,7 @@ class Prefetch(BaseModel):
     limit: conint(ge=1) | None = Field(
         None, description='Max number of points to return. Default is 10.'
     )
-    lookup_from: LookupLocation | Any | None = Field(
+    lookup_from: LookupLocation | None = Field(
         None,
         description="The location to use for IDs lookup, if not specified - use the current collection and the 'using' vector Note: the other collection vectors should have the same vector size as the 'using' vector in the current collection",
     )
@@ -4254,26 +4056,7 @@ class DecayParamsExpression(BaseModel):
         | GaussDecayExpression
     )
     target: (
-        Any
-        | float
-        | str
-        | GeoDistance
-        | DatetimeExpression
-        | DatetimeKeyExpression
-        | MultExpression
-        | SumExpression
-        | NegExpression
-        | AbsExpression
-        | DivExpression
-        | SqrtExpression
-        | PowExpression
-        | ExpExpression
-        | Log10Expression
-        | LnExpression
-        | LinDecayExpression
-        | ExpDecayExpression
-        | GaussDecayExpression
-        | None
+        float | str | GeoDistance | DatetimeExpression | DatetimeKeyExpression | MultExpression | SumExpression | NegExpression | AbsExpression | DivExpression | SqrtExpression | PowExpression | ExpExpression | Log10Expression | LnExpression | LinDecayExpression | ExpDecayExpression | GaussDecayExpression | None
     ) = Field(
         None, description='The target value to start decaying from. Defaults to 0.'
     )
@@ -4304,17 +4087,17 @@ class SearchParams(BaseModel):
         False,
         description='Search without approximation. If set to true, search may run long but with exact results.',
     )
-    quantization: QuantizationSearchParams | Any | None = Field(
+    quantization: QuantizationSearchParams | None = Field(
         None, description='Quantization params'
     )
     indexed_only: bool | None = Field(
         False,
         description='If enabled, the engine will only perform search among indexed or small segments. Using this option prevents slow searches in case of delayed index, but does not guarantee that all uploaded vectors will be included in search results',
     )
-    acorn: AcornSearchParams | Any | None = Field(
+    acorn: AcornSearchParams | None = Field(
         None, description='ACORN search params'
     )
-    idf: Any | IdfScope | IdfCorpusParams | None = Field(
+    idf: IdfScope | IdfCorpusParams | None = Field(
         None,
         description='Which population sparse vector IDF statistics are computed over. By default (or with explicit `"global"`) statistics are collection-wide. Only applicable to sparse vectors with the IDF modifier enabled.',
     )
@@ -4330,14 +4113,9 @@ class QueryRequestBatch(BaseModel):
 
 class QueryGroupsRequest(BaseModel):
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = None
-    prefetch: Prefetch | list[Prefetch] | Any | None = Field(
+    prefetch: Prefetch | list[Prefetch] | None = Field(
         None,
         description='Sub-requests to perform first. If present, the query will be performed on the results of the prefetch(es).',
     )
@@ -4349,27 +4127,27 @@ class QueryGroupsRequest(BaseModel):
         None,
         description='Define which vector name to use for querying. If missing, the default vector is used.',
     )
-    filter: Filter | Any | None = Field(
+    filter: Filter | None = Field(
         None,
         description='Filter conditions - return only those points that satisfy the specified conditions.',
     )
-    params: SearchParams | Any | None = Field(
+    params: SearchParams | None = Field(
         None, description='Search params for when there is no prefetch'
     )
     score_threshold: float | None = Field(
         None, description='Return points with scores better than this threshold.'
     )
-    with_vector: Any | bool | list[str] | None = Field(
+    with_vector: bool | list[str] | None = Field(
         None,
         description='Options for specifying which vectors to include into the response. Default is false.',
     )
     with_payload: (
-        Any | bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
+        bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
     ) = Field(
         None,
         description='Options for specifying which payload to include or not. Default is false.',
     )
-    lookup_from: LookupLocation | Any | None = Field(
+    lookup_from: LookupLocation | None = Field(
         None,
         description="The location to use for IDs lookup, if not specified - use the current collection and the 'using' vector Note: the other collection vectors should have the same vector size as the 'using' vector in the current collection",
     )
@@ -4383,24 +4161,19 @@ class QueryGroupsRequest(BaseModel):
     limit: conint(ge=1) | None = Field(
         None, description='Maximum amount of groups to return. Default is 10.'
     )
-    with_lookup: Any | str | WithLookup | None = Field(
+    with_lookup: str | WithLookup | None = Field(
         None, description='Look for points in another collection using the group ids'
     )
 
 
 class SearchMatrixRequest(BaseModel):
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = Field(
         None,
         description='Specify in which shards to look for the points, if not specified - look in all shards',
     )
-    filter: Filter | Any | None = Field(
+    filter: Filter | None = Field(
         None, description='Look only for points which satisfies this conditions'
     )
     sample: conint(ge=2) | None = Field(
@@ -4417,18 +4190,13 @@ class SearchMatrixRequest(BaseModel):
 
 class FacetRequest(BaseModel):
     shard_key: (
-        Any
-        | list[str | conint(ge=0)]
-        | ShardKeyWithFallback
-        | str
-        | conint(ge=0)
-        | None
+        list[str | conint(ge=0)] | ShardKeyWithFallback | str | conint(ge=0) | None
     ) = None
     key: str = Field(..., description='Payload key to use for faceting.')
     limit: conint(ge=1) | None = Field(
         None, description='Max number of hits to return. Default is 10.'
     )
-    filter: Filter | Any | None = Field(
+    filter: Filter | None = Field(
         None,
         description='Filter conditions - only consider points that satisfy these conditions.',
     )

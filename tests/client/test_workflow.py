@@ -22,6 +22,7 @@ from client_data import (
 
 import vqdb
 from vqdb import models
+from vqdb.errors import AlreadyExists
 
 QUANTIZATIONS: dict[str, Any] = {
     "none": None,
@@ -200,3 +201,38 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
         q = vectors(1, seed=5)[0]
         found = client.query_points("c", q, limit=5, search_params=EXACT).points
         assert ids(found) == [i for i in cosine_top(x, q, 6)[0] if i != 5][:5]
+
+
+def test_aliases(client: vqdb.Client) -> None:
+    client.create_collection("c", vectors_config={"size": 2, "distance": "Dot"})
+    client.upsert("c", [{"id": 1, "vector": [1.0, 0.0]}])
+    client.update_collection_aliases(
+        [
+            models.CreateAliasOperation(
+                create_alias=models.CreateAlias(collection_name="c", alias_name="a")
+            )
+        ]
+    )
+    assert client.count("a").count == 1
+    assert client.collection_exists("a")
+    client.update_collection_aliases(
+        [{"rename_alias": {"old_alias_name": "a", "new_alias_name": "b"}}]
+    )
+    assert [a.alias_name for a in client.get_collection_aliases("c").aliases] == ["b"]
+    with pytest.raises(AlreadyExists):
+        client.create_collection("b", vectors_config={"size": 2, "distance": "Dot"})
+    client.delete_collection("c")
+    assert client.get_aliases().aliases == []
+
+
+def test_aliases_survive_a_restart(tmp_path: Path) -> None:
+    with vqdb.Client(path=tmp_path) as client:
+        client.create_collection("c", vectors_config={"size": 2, "distance": "Dot"})
+        client.update_collection_aliases(
+            [{"create_alias": {"collection_name": "c", "alias_name": "a"}}]
+        )
+    with vqdb.Client(path=tmp_path) as client:
+        assert client.get_aliases().aliases[0].model_dump() == {
+            "alias_name": "a",
+            "collection_name": "c",
+        }

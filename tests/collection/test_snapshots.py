@@ -203,7 +203,8 @@ def test_failed_recovery_leaves_collections_untouched(db: Database, tmp_path: Pa
     bad: dict[Any, str] = {
         tmp_path / "missing.snapshot": "does not exist",
         f"file://{tmp_path}/missing.snapshot": "does not exist",
-        "https://example.com/c.snapshot": "not supported",
+        "http://127.0.0.1:9/c.snapshot": "cannot download",  # nothing listens on port 9
+        "ftp://example.com/c.snapshot": "not supported",
         "s3://bucket/c.snapshot": "not supported",
         corrupt: "not a readable",
         truncated: "Snapshot",

@@ -17,7 +17,7 @@ indexes and their snapshots.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vqdb import models
@@ -136,6 +136,22 @@ class CollectionMethods(ClientBase):
     def delete_collection(self, collection_name: str, timeout: int | None = None) -> bool:
         return self._database.delete_collection(collection_name)
 
+    # ---- aliases ----------------------------------------------------------------------------
+
+    def update_collection_aliases(
+        self, change_aliases_operations: Sequence[Model | Mapping[str, Any]], timeout: Any = None
+    ) -> bool:
+        """create_alias / delete_alias / rename_alias operations, applied all or none."""
+        self._database.update_aliases([plain(op) for op in change_aliases_operations])
+        return True
+
+    def get_aliases(self) -> models.CollectionsAliasesResponse:
+        return result(models.CollectionsAliasesResponse, {"aliases": self._database.aliases()})
+
+    def get_collection_aliases(self, collection_name: str) -> models.CollectionsAliasesResponse:
+        found = self._database.aliases(collection_name)
+        return result(models.CollectionsAliasesResponse, {"aliases": found})
+
     # ---- payload indexes --------------------------------------------------------------------
 
     def create_payload_index(
@@ -188,9 +204,12 @@ class CollectionMethods(ClientBase):
         priority: Any = None,
         wait: bool = True,
     ) -> bool:
-        """location: a snapshot file's path or file:// URL; replaces the collection if it exists.
+        """location: a snapshot file's path, a file:// URL or an http(s) URL (another server's
+        snapshot download); replaces the collection if it exists.
         priority only matters between replicas of a cluster, so it is ignored."""
-        return snapshots.recover(self._database, collection_name, location, checksum=checksum)
+        return snapshots.recover(
+            self._database, collection_name, location, checksum=checksum, api_key=api_key
+        )
 
 
 def _update(done: Json) -> models.UpdateResult:

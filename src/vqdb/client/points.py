@@ -31,13 +31,14 @@ from vqdb.client.convert import (
     PointId,
     Selector,
     insert_body,
+    optional,
     plain,
     point,
     result,
     results,
     selector,
 )
-from vqdb.errors import BadInput
+from vqdb.collection.points import plain_write
 
 
 class PointMethods(ClientBase):
@@ -52,8 +53,9 @@ class PointMethods(ClientBase):
         update_mode: Any = None,
         timeout: int | None = None,
     ) -> models.UpdateResult:
-        _plain_upsert(update_filter, update_mode)
-        done = self._collection(collection_name).upsert(insert_body(points), wait=wait)
+        body = {**insert_body(points), **optional(update_filter=update_filter)}
+        body |= optional(update_mode=update_mode)
+        done = self._collection(collection_name).upsert(body, wait=wait)
         return result(models.UpdateResult, done)
 
     def upload_points(
@@ -71,7 +73,7 @@ class PointMethods(ClientBase):
         progress: bool | None = None,
     ) -> None:
         """progress: a tqdm bar on stderr; by default for 10k points or more on a terminal."""
-        _plain_upsert(update_filter, update_mode)
+        plain_write(optional(update_filter=update_filter, update_mode=update_mode))
         collection = self._collection(collection_name)
         upload.upload_points(collection, points, batch_size, wait, progress)
 
@@ -94,7 +96,7 @@ class PointMethods(ClientBase):
         """vectors: a matrix, a dict of name -> matrix, or an iterable of vectors (lists, numpy
         rows, or dicts of named vectors). ids default to random UUIDs, as in qdrant-client.
         progress: a tqdm bar on stderr; by default for 10k points or more on a terminal."""
-        _plain_upsert(update_filter, update_mode)
+        plain_write(optional(update_filter=update_filter, update_mode=update_mode))
         collection = self._collection(collection_name)
         if isinstance(vectors, np.ndarray) or (
             isinstance(vectors, Mapping)
@@ -179,8 +181,7 @@ class PointMethods(ClientBase):
         timeout: int | None = None,
     ) -> models.UpdateResult:
         """New vectors for existing points (the ones not given are kept, and the payload)."""
-        _plain_upsert(update_filter, None)
-        body = {"points": [point(p) for p in points]}
+        body = {"points": [point(p) for p in points], **optional(update_filter=update_filter)}
         return self._write(collection_name, "update_vectors", body, wait)
 
     def delete_vectors(
@@ -214,11 +215,3 @@ class PointMethods(ClientBase):
     ) -> models.UpdateResult:
         done: Json = getattr(self._collection(collection_name), method)(body, wait=wait)
         return result(models.UpdateResult, done)
-
-
-def _plain_upsert(update_filter: Any, update_mode: Any) -> None:
-    """Conditional upserts change what is written, so they fail loudly rather than be ignored."""
-    if update_filter is not None:
-        raise BadInput("update_filter is not supported by vqdb yet")
-    if update_mode is not None and plain(update_mode) != "upsert":
-        raise BadInput(f"update_mode {plain(update_mode)!r} is not supported: vqdb upserts")

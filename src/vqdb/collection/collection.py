@@ -120,7 +120,7 @@ class Collection:
             raise BadInput("'vector' must be a list of vector names")
         for name in names:
             if name not in self.config.vectors:
-                raise NotFound(f"Wrong input: Not existing vector name error: {name}")
+                raise BadInput(f"Wrong input: Not existing vector name error: {name}")
         op = {"op": "delete_vectors", "selector": self._selector(body), "names": names}
         return self._write(op, wait)
 

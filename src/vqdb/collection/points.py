@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.collection.config import CollectionConfig
-from vqdb.errors import BadInput, NotFound
+from vqdb.errors import BadInput
 from vqdb.segment.ids import PointId, point_id
 
 Rows = npt.NDArray[np.int64]
@@ -40,9 +40,10 @@ def parse_points(body: Mapping[str, Any], config: CollectionConfig) -> Points:
     """A PointInsertOperations body: {"points": [...]} or {"batch": {...}}."""
     if not isinstance(body, Mapping):
         raise BadInput("expected an object with 'points' or 'batch'")
-    extra = set(body) - {"points", "batch", "shard_key", "update_filter"}
+    extra = set(body) - {"points", "batch", "shard_key", "update_filter", "update_mode"}
     if extra:
         raise BadInput(f"unknown field(s) {sorted(extra)}: expected 'points' or 'batch'")
+    plain_write(body)
     if body.get("points") is not None:
         return _from_list(body["points"], config)
     if body.get("batch") is not None:
@@ -104,9 +105,18 @@ def parse_vectors(body: Any, config: CollectionConfig) -> Points:
     """An UpdateVectors body: {"points": [{"id", "vector"}]}; the points keep their payloads."""
     if not isinstance(body, Mapping) or not isinstance(body.get("points"), Sequence):
         raise BadInput("expected {'points': [{'id': ..., 'vector': ...}]}")
+    plain_write(body)
     points = _from_list(body["points"], config)
     points.payloads = None
     return points
+
+
+def plain_write(body: Mapping[str, Any]) -> None:
+    """Conditional writes change what is written: refused, never silently ignored."""
+    if body.get("update_filter") is not None:
+        raise BadInput("update_filter is not supported by vqdb yet")
+    if body.get("update_mode") not in (None, "upsert"):
+        raise BadInput(f"update_mode {body['update_mode']!r} is not supported: vqdb upserts")
 
 
 def payloads_of(values: Sequence[Any], where: str) -> list[Payload | None]:
@@ -160,7 +170,7 @@ def _named(vector: Any, config: CollectionConfig, where: str) -> dict[str, Any]:
 def _vector_config(name: str, config: CollectionConfig) -> None:
     if name not in config.vectors:
         label = repr(name) if name else "the unnamed vector"
-        raise NotFound(f"Wrong input: Not existing vector name error: {label or name}")
+        raise BadInput(f"Wrong input: Not existing vector name error: {label or name}")
 
 
 def _column(

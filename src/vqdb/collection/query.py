@@ -98,7 +98,7 @@ def _request(c: Collection, body: Mapping[str, Any], default_payload: bool) -> R
     if using not in c.config.vectors:
         if using == "":
             raise BadInput("this collection has named vectors: say which one with 'using'")
-        raise NotFound(f"Wrong input: Not existing vector name error: {using}")
+        raise BadInput(f"Wrong input: Not existing vector name error: {using}")
     try:
         params = from_mapping(SearchParams, _search_params(body.get("params")), "search params")
     except (TypeError, ValueError) as e:

@@ -21,6 +21,8 @@ import secrets
 import shutil
 import tarfile
 import tempfile
+import urllib.error
+import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -41,8 +43,8 @@ CHECKSUM = ".checksum"  # appended to the snapshot's file name, as Qdrant does
 
 def create(db: Database, collection_name: str) -> dict[str, Any]:
     """Takes a snapshot of the collection; returns its SnapshotDescription."""
-    folder = _folder(db, collection_name)
     collection = db.collection(collection_name)
+    folder = _folder(db, collection.name)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
     target = folder / f"{collection_name}-{stamp}-{secrets.token_hex(4)}{SUFFIX}"
@@ -64,8 +66,7 @@ def create(db: Database, collection_name: str) -> dict[str, Any]:
 
 def list_snapshots(db: Database, collection_name: str) -> list[dict[str, Any]]:
     """The collection's snapshots, oldest first."""
-    folder = _folder(db, collection_name)
-    db.collection(collection_name)  # NotFound for a missing collection, as Qdrant answers
+    folder = _folder(db, db.collection(collection_name).name)  # NotFound, as Qdrant answers
     found = []
     for path in folder.glob(f"*{SUFFIX}") if folder.exists() else ():
         try:
@@ -85,8 +86,7 @@ def delete(db: Database, collection_name: str, snapshot_name: str) -> bool:
 
 def path_of(db: Database, collection_name: str, snapshot_name: str) -> Path:
     """The snapshot's file (to download it); NotFound if there is no such snapshot."""
-    folder = _folder(db, collection_name)
-    db.collection(collection_name)
+    folder = _folder(db, db.collection(collection_name).name)
     if not _plain_name(snapshot_name):
         raise BadInput(f"bad snapshot name {snapshot_name!r}")
     path = folder / snapshot_name
@@ -96,19 +96,35 @@ def path_of(db: Database, collection_name: str, snapshot_name: str) -> Path:
 
 
 def recover(
-    db: Database, collection_name: str, location: str | Path, *, checksum: str | None = None
+    db: Database,
+    collection_name: str,
+    location: str | Path,
+    *,
+    checksum: str | None = None,
+    api_key: str | None = None,
+    only_under: Path | None = None,
 ) -> bool:
-    """Restores the snapshot at `location` (a file path or a file:// URL) as `collection_name`,
+    """Restores the snapshot at `location` (a file path, a file:// URL, or an http(s) URL such
+    as another server's snapshot download, fetched with `api_key`) as `collection_name`,
     replacing the collection of that name if there is one. With `checksum` (sha256 hex, as
-    Qdrant's SnapshotRecover has it), a file that does not match is refused."""
+    Qdrant's SnapshotRecover has it), a file that does not match is refused. With `only_under`,
+    so is a local file outside that folder (a server does not read whatever path a client
+    names)."""
     root = _root(db)
     if not _plain_name(collection_name):
         raise BadInput(f"bad collection name {collection_name!r}")
-    source = _local_file(location)
-    if checksum is not None and _sha256(source) != checksum.strip().lower():
-        raise BadInput(f"Snapshot {source} does not match checksum {checksum}")
     scratch = Path(tempfile.mkdtemp(dir=root, prefix=".recover-"))
     try:
+        if isinstance(location, str) and urlparse(location).scheme in ("http", "https"):
+            source = _download(location, scratch / "download.snapshot", api_key)
+        else:
+            source = _local_file(location)
+            if only_under is not None and not source.resolve().is_relative_to(only_under.resolve()):
+                raise BadInput(
+                    f"Snapshot file {source} is outside {only_under}: recover from there"
+                )
+        if checksum is not None and _sha256(source) != checksum.strip().lower():
+            raise BadInput(f"Snapshot {location} does not match checksum {checksum}")
         staged = scratch / "collection"
         _unpack(source, staged)
         _rename(staged, collection_name, source)
@@ -119,12 +135,12 @@ def recover(
         except BadInput:
             raise
         except Exception as e:  # whatever fails to load: the archive is not a sound collection
-            raise BadInput(f"Snapshot {source} cannot be opened: {type(e).__name__}: {e}") from e
+            raise BadInput(f"Snapshot {location} cannot be opened: {type(e).__name__}: {e}") from e
         if probe.wal is not None:
             probe.wal.close()
         target = root / "collections" / collection_name
         with db._lock:  # no create_collection of this name between the delete and the start
-            db.delete_collection(collection_name)
+            db.remove(collection_name)
             shutil.rmtree(target, ignore_errors=True)  # a leftover without a manifest
             os.replace(staged, target)
             fsync_dir(target.parent)
@@ -207,14 +223,19 @@ def _sha256(path: Path) -> str:
 # ---- recovering -------------------------------------------------------------------------------
 
 
+def _download(url: str, into: Path, api_key: str | None) -> Path:
+    request = urllib.request.Request(url, headers={"api-key": api_key} if api_key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response, open(into, "wb") as out:
+            shutil.copyfileobj(response, out, 1 << 20)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise BadInput(f"cannot download the snapshot at {url}: {e}") from None
+    return into
+
+
 def _local_file(location: str | Path) -> Path:
     if isinstance(location, str) and "://" in location:
         url = urlparse(location)
-        if url.scheme in ("http", "https"):
-            raise BadInput(
-                f"recovering a snapshot from {url.scheme} URLs is not supported yet: download "
-                "it and pass its file path or a file:// URL"
-            )
         if url.scheme != "file" or url.netloc not in ("", "localhost"):
             raise BadInput(f"snapshot location {location} is not supported: use a file path")
         location = url2pathname(url.path)
@@ -274,6 +295,11 @@ def _rename(folder: Path, name: str, source: Path) -> None:
 # ---- names and folders ------------------------------------------------------------------------
 
 
+def folder_of(db: Database) -> Path:
+    """Where snapshots are kept."""
+    return _root(db) / "snapshots"
+
+
 def _root(db: Database) -> Path:
     if db.path is None:
         raise BadInput(
@@ -284,7 +310,7 @@ def _root(db: Database) -> Path:
 
 
 def _folder(db: Database, collection_name: str) -> Path:
-    return _root(db) / "snapshots" / collection_name
+    return folder_of(db) / collection_name
 
 
 def _plain_name(name: Any) -> bool:

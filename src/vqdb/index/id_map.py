@@ -26,6 +26,11 @@ class IdMap:
     def is_identity(self) -> bool:
         return self._ids is None
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in RAM."""
+        return sum(a.nbytes for a in (self._ids, self._order) if a is not None)
+
     def append(self, ids: Ids) -> None:
         n = self._size
         if self._ids is None and np.array_equal(ids, np.arange(n, n + ids.shape[0])):

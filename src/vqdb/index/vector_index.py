@@ -106,11 +106,14 @@ class Index:
         return np.where(bitset.test(self._alive, np.maximum(offsets, 0)), offsets, -1)
 
     def memory_usage(self) -> dict[str, int]:
-        """Bytes held in RAM by the originals, the quantized copy and the graph."""
+        """Bytes held in RAM by the originals, the quantized copy, the graph, the id map and
+        the live bitset (originals searched in place from a file count 0)."""
         return {
             "originals": self._originals.memory_bytes,
             "quantized": self._quantized.memory_bytes if self._quantized else 0,
             "graph": self._graph.memory_bytes if self._graph else 0,
+            "ids": self._ids.nbytes,
+            "alive": self._alive.nbytes,
         }
 
     @property

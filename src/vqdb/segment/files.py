@@ -9,6 +9,7 @@ whole at each generation.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,17 @@ def _vector_file(position: int, key: str) -> str:
     return f"vector.{position}.{key}"
 
 
-def save(segment: Segment, directory: Path, generation: int, *, full: bool) -> None:
+def save(
+    segment: Segment,
+    directory: Path,
+    generation: int,
+    *,
+    full: bool,
+    on_disk: Collection[str] = (),
+) -> None:
     """Writes the segment's changing parts for `generation`, and everything else too when
-    `full` (a freshly built segment, or any appendable one)."""
+    `full` (a freshly built segment, or any appendable one). The originals of the vectors
+    named in `on_disk` are not left in the page cache (see write_array)."""
     directory.mkdir(parents=True, exist_ok=True)
     suffix = f".{generation}" if segment.appendable else ""
     names = list(segment.vectors)
@@ -44,6 +53,7 @@ def save(segment: Segment, directory: Path, generation: int, *, full: bool) -> N
                         directory / f"{_vector_file(position, key)}{suffix}.npy",
                         array,
                         sync_dir=False,
+                        uncached=key == "originals.codes" and name in on_disk,
                     )
         meta = {
             "vectors": names,
@@ -79,7 +89,7 @@ def load(
     meta = read_json(directory / f"meta{suffix}.json")
     ids = load_ids(
         {
-            p.name[len("ids.") : -len(suffix + ".npy")]: read_array(p)
+            p.name[len("ids.") : -len(suffix + ".npy")]: read_array(p, mmap=True)
             for p in directory.glob(f"ids.*{suffix}.npy")
             if p.name.count(".") == 2 + suffix.count(".")
         }

@@ -9,6 +9,7 @@ an optimized one stores its points in id order, so two sorted numpy arrays are t
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Union
@@ -70,6 +71,11 @@ class AppendableIds:
         self._ids.extend(ids)
         self._offsets.update((pid, start + i) for i, pid in enumerate(ids))
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the list and the dict themselves (not of the id objects)."""
+        return sys.getsizeof(self._ids) + sys.getsizeof(self._offsets)
+
     def offset(self, pid: PointId) -> int:
         return self._offsets.get(pid, -1)
 
@@ -93,10 +99,20 @@ class AppendableIds:
 
 class SortedIds:
     """Ids of an optimized segment: offsets [0, a) hold integer ids in increasing order,
-    offsets [a, a + b) UUIDs in increasing order."""
+    offsets [a, a + b) UUIDs in increasing order.
 
-    def __init__(self, nums: npt.NDArray[np.uint64], uuids: npt.NDArray[np.bytes_]) -> None:
-        self._nums = nums
+    Integer ids that are one unbroken run (first, first + 1, ..., first + a - 1), as a
+    collection filled with ids 0..n-1 has, are kept as the run's first id: no array at all.
+    Increasing and unique, the ids are a run exactly when last - first == a - 1."""
+
+    def __init__(
+        self, nums: npt.NDArray[np.uint64], uuids: npt.NDArray[np.bytes_], *, copy: bool = False
+    ) -> None:
+        """`copy`: keep a copy of `nums` (a memory map of a file) if they are not a run."""
+        self._count = int(nums.shape[0])
+        self._first = int(nums[0]) if self._count else 0
+        run = self._count > 0 and int(nums[-1]) - self._first == self._count - 1
+        self._nums = None if run else np.array(nums) if copy else nums
         self._uuids = uuids
 
     @classmethod
@@ -106,37 +122,59 @@ class SortedIds:
         return cls(nums, _uuid_bytes(p for p in ids if isinstance(p, str)))
 
     def __len__(self) -> int:
-        return int(self._nums.shape[0] + self._uuids.shape[0])
+        return self._count + int(self._uuids.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in RAM."""
+        return int((0 if self._nums is None else self._nums.nbytes) + self._uuids.nbytes)
+
+    def _search(self, keys: npt.NDArray[np.uint64]) -> Offsets:
+        """np.searchsorted(integer ids, keys): where each key is or would be."""
+        if self._nums is not None:
+            found: Offsets = np.searchsorted(self._nums, keys).astype(np.int64)
+            return found
+        first = np.uint64(self._first)
+        past_first = np.where(keys >= first, keys, first) - first
+        pos: Offsets = np.minimum(past_first, np.uint64(self._count)).astype(np.int64)
+        return pos
+
+    def _num_at(self, pos: Offsets) -> npt.NDArray[np.uint64]:
+        nums: npt.NDArray[np.uint64] = (
+            pos.astype(np.uint64) + np.uint64(self._first)
+            if self._nums is None
+            else self._nums[pos]
+        )
+        return nums
 
     def offset(self, pid: PointId) -> int:
         if isinstance(pid, int):
-            i = int(np.searchsorted(self._nums, np.uint64(pid)))
-            return i if i < self._nums.shape[0] and int(self._nums[i]) == pid else -1
+            i = int(self._search(np.array([pid], dtype=np.uint64))[0])
+            return i if i < self._count and int(self._num_at(np.array([i]))[0]) == pid else -1
         key = np.array(uuid.UUID(pid).bytes, dtype="S16")
         i = int(np.searchsorted(self._uuids, key))
         found = i < self._uuids.shape[0] and self._uuids[i] == key
-        return int(self._nums.shape[0]) + i if found else -1
+        return self._count + i if found else -1
 
     def lookup(self, ids: Sequence[PointId]) -> Offsets:
         """offset() of many ids at once, vectorised: upserts look up whole batches."""
         out = np.full(len(ids), -1, dtype=np.int64)
         is_num = np.fromiter((isinstance(p, int) for p in ids), dtype=np.bool_, count=len(ids))
-        if is_num.any() and self._nums.shape[0]:
+        if is_num.any() and self._count:
             keys = np.array([p for p in ids if isinstance(p, int)], dtype=np.uint64)
-            pos = np.minimum(np.searchsorted(self._nums, keys), self._nums.shape[0] - 1)
-            out[is_num] = np.where(self._nums[pos] == keys, pos, -1)
+            pos = np.minimum(self._search(keys), self._count - 1)
+            out[is_num] = np.where(self._num_at(pos) == keys, pos, -1)
         if not is_num.all() and self._uuids.shape[0]:
             uuids = _uuid_bytes(p for p in ids if isinstance(p, str))
             pos = np.minimum(np.searchsorted(self._uuids, uuids), self._uuids.shape[0] - 1)
             found = self._uuids[pos] == uuids
-            out[~is_num] = np.where(found, self._nums.shape[0] + pos, -1)
+            out[~is_num] = np.where(found, self._count + pos, -1)
         return out
 
     def id_at(self, offset: int) -> PointId:
-        a = int(self._nums.shape[0])
-        if offset < a:
-            return int(self._nums[offset])
-        return _uuid_str(self._uuids[offset - a])
+        if offset < self._count:
+            return int(self._num_at(np.array([offset]))[0])
+        return _uuid_str(self._uuids[offset - self._count])
 
     def in_order(self, offsets: Offsets) -> Offsets:
         return np.sort(offsets)
@@ -144,12 +182,13 @@ class SortedIds:
     def first_at_or_after(self, pid: PointId) -> int:
         """The first offset whose id is >= pid: where a scroll page starting at pid begins."""
         if isinstance(pid, int):
-            return int(np.searchsorted(self._nums, np.uint64(pid)))
+            return int(self._search(np.array([pid], dtype=np.uint64))[0])
         key = np.array(uuid.UUID(pid).bytes, dtype="S16")
-        return int(self._nums.shape[0] + np.searchsorted(self._uuids, key))
+        return int(self._count + np.searchsorted(self._uuids, key))
 
     def state(self) -> dict[str, npt.NDArray[Any]]:
-        return {"nums": self._nums, "uuids": self._uuids}
+        nums = self._num_at(np.arange(self._count, dtype=np.int64))
+        return {"nums": nums, "uuids": self._uuids}
 
 
 def _state(ids: Sequence[PointId]) -> dict[str, npt.NDArray[Any]]:
@@ -166,7 +205,7 @@ def _state(ids: Sequence[PointId]) -> dict[str, npt.NDArray[Any]]:
 def load_ids(arrays: dict[str, npt.NDArray[Any]]) -> AppendableIds | SortedIds:
     """The tracker whose state() gave `arrays`."""
     if "num_offsets" not in arrays:
-        return SortedIds(np.array(arrays["nums"]), np.array(arrays["uuids"]))
+        return SortedIds(arrays["nums"], np.array(arrays["uuids"]), copy=True)
     n = arrays["num_offsets"].shape[0] + arrays["uuid_offsets"].shape[0]
     ids: list[PointId] = [0] * n
     for o, v in zip(arrays["num_offsets"].tolist(), arrays["nums"].tolist()):

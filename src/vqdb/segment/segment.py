@@ -92,6 +92,16 @@ class Segment:
     def live_offsets(self) -> Offsets:
         return np.flatnonzero(self.alive)
 
+    def memory_usage(self) -> dict[str, int]:
+        """Bytes held in RAM by the id map, the live mask and the parts of every named vector
+        ("vectors.graph", ...); memory maps of the segment's files count 0, payloads are not
+        counted."""
+        usage = {"ids": self.ids.nbytes, "alive": self.alive.nbytes}
+        for index in self.vectors.values():
+            for part, nbytes in index.memory_usage().items():
+                usage[f"vectors.{part}"] = usage.get(f"vectors.{part}", 0) + nbytes
+        return usage
+
     def payload(self, offset: int) -> Payload | None:
         return self.payloads.get(offset)
 

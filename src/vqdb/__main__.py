@@ -1,0 +1,5 @@
+import sys
+
+from vqdb.cli import main
+
+sys.exit(main())

@@ -1,0 +1,51 @@
+"""`vqdb serve`: Qdrant's REST API over a Database, so qdrant-client works unchanged.
+
+vqdb serve --storage ./storage --port 6333
+
+from qdrant_client import QdrantClient
+client = QdrantClient(url="http://localhost:6333")
+"""
+
+from __future__ import annotations
+
+import logging
+
+from vqdb.database import Database
+from vqdb.server.app import API_VERSION, create_app
+from vqdb.server.settings import Settings, load
+
+__all__ = ["API_VERSION", "Settings", "create_app", "load", "serve"]
+
+log = logging.getLogger("vqdb.server")
+
+
+def serve(settings: Settings) -> None:
+    """Serves until SIGINT or SIGTERM, then finishes the requests in flight, checkpoints every
+    collection and closes their WALs."""
+    import uvicorn
+
+    level = {"TRACE": "DEBUG", "WARN": "WARNING"}.get(settings.log_level, settings.log_level)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    service = settings.service
+    storage = settings.storage
+    db = Database(storage.storage_path, optimizer_threads=storage.optimizer_threads)
+    try:
+        log.info(
+            "vqdb serving Qdrant's API %s on http://%s:%d (storage %s, %d collections)",
+            API_VERSION,
+            service.host,
+            service.http_port,
+            storage.storage_path.resolve(),
+            len(db.collection_names()),
+        )
+        config = uvicorn.Config(
+            create_app(db, settings, close_on_shutdown=True),
+            host=service.host,
+            port=service.http_port,
+            log_level=level.lower(),
+            access_log=level == "DEBUG",
+            lifespan="on",
+        )
+        uvicorn.Server(config).run()
+    finally:
+        db.close()  # if uvicorn failed to start (closing twice is harmless)

@@ -1,0 +1,494 @@
+"""Qdrant's REST operations, one row each: method, path, operationId, body schema, whether it
+writes, and the engine call it makes. The app (app.py) turns rows into routes and the OpenAPI
+document (openapi.py) describes them; no row holds logic beyond picking its arguments.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import FileResponse
+
+from vqdb import models
+from vqdb.collection import info, query, reads, snapshots
+from vqdb.collection.collection import Collection
+from vqdb.database import Database
+from vqdb.errors import BadInput, NotFound
+
+# a JSON object validated by the engine alone: the legacy search and recommend bodies, which
+# Qdrant's 1.19 spec (the one models.py is generated from) no longer describes
+JSON_OBJECT = dict
+UPLOAD = "multipart/form-data"  # a file in the form's `snapshot` field, read by the operation
+
+# query parameters, documented per operation (the ones that only matter to a cluster, like
+# `ordering` and `consistency`, are accepted and ignored)
+WRITE_PARAMS = ("wait", "ordering", "timeout")
+READ_PARAMS = ("consistency", "timeout")
+
+
+@dataclass
+class Call:
+    """What one request hands its operation: the database, the path parameters, the query
+    string and the body (a JSON value, already checked against the operation's schema)."""
+
+    db: Database
+    path: Mapping[str, str]
+    query: Mapping[str, str]
+    body: Any
+    request: Request
+
+    @property
+    def collection(self) -> Collection:
+        return self.db.collection(self.path["collection_name"])
+
+    @property
+    def wait(self) -> bool:
+        """Qdrant's default is false: acknowledged once in the WAL, before it is fsynced."""
+        return self.query.get("wait", "false").lower() in ("true", "1", "yes")
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    name: str  # Qdrant's operationId
+    run: Callable[[Call], Any]
+    body: Any = None  # a model, a union of models, JSON_OBJECT, or None for no body
+    writes: bool = False  # a read-only API key may not call it
+    params: tuple[str, ...] = ()
+    tag: str = "points"
+    raw: bool = False  # run returns a Starlette Response, not a result to wrap
+    extra: dict[str, Any] = field(default_factory=dict)  # more OpenAPI for this operation
+
+
+def _write(method: str) -> Callable[[Call], Any]:
+    return lambda c: getattr(c.collection, method)(c.body, wait=c.wait)
+
+
+def _create_collection(c: Call) -> bool:
+    c.db.create_collection(c.path["collection_name"], c.body)
+    return True
+
+
+def _update_collection(c: Call) -> bool:
+    c.db.update_collection(c.path["collection_name"], c.body)
+    return True
+
+
+def _update_aliases(c: Call) -> bool:
+    c.db.update_aliases(c.body["actions"])
+    return True
+
+
+def _get_point(c: Call) -> dict[str, Any]:
+    found = reads.retrieve(c.collection, {"ids": [c.path["id"]], "with_vector": True})
+    if not found:
+        raise NotFound(f"No point with id {c.path['id']} found")
+    return found[0]
+
+
+def _point_id_param(c: Call) -> Call:
+    """A path id is text: digits name an integer id, anything else a UUID (Qdrant's rule)."""
+    raw = c.path["id"]
+    c.path = {**c.path, "id": int(raw) if raw.isdigit() else raw}  # type: ignore[dict-item]
+    return c
+
+
+def _recover(c: Call) -> bool:
+    body = c.body
+    location = body.get("location")
+    if not isinstance(location, str):
+        raise BadInput("'location' must be a snapshot file path or file:// URL")
+    return snapshots.recover(
+        c.db,
+        c.path["collection_name"],
+        location,
+        checksum=body.get("checksum"),
+        api_key=body.get("api_key"),
+        only_under=snapshots.folder_of(c.db),
+    )
+
+
+def _download(c: Call) -> FileResponse:
+    path = snapshots.path_of(c.db, c.path["collection_name"], c.path["snapshot_name"])
+    return FileResponse(path, media_type="application/octet-stream", filename=path.name)
+
+
+async def _upload(c: Call) -> bool:
+    """A multipart form with the archive in its `snapshot` field, as qdrant's upload sends it:
+    saved beside the storage (a crash leaves a scratch folder that the next start removes),
+    then recovered like a snapshot file."""
+    form = await c.request.form()
+    upload = form.get("snapshot")
+    if not isinstance(upload, UploadFile):
+        raise BadInput("expected a multipart form with the snapshot file in its 'snapshot' field")
+    scratch = Path(tempfile.mkdtemp(dir=snapshots.folder_of(c.db).parent, prefix=".recover-up-"))
+    try:
+        saved = scratch / "upload.snapshot"
+        with saved.open("wb") as out:
+            while chunk := await upload.read(1 << 20):
+                await run_in_threadpool(out.write, chunk)
+        return await run_in_threadpool(
+            snapshots.recover,
+            c.db,
+            c.path["collection_name"],
+            saved,
+            checksum=c.query.get("checksum"),
+        )
+    finally:
+        await upload.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _collections(c: Call) -> dict[str, Any]:
+    return {"collections": [{"name": name} for name in c.db.collection_names()]}
+
+
+def _batch(c: Call) -> list[dict[str, Any]]:
+    operations = c.body.get("operations")
+    if not isinstance(operations, list):
+        raise BadInput("'operations' must be a list")
+    return c.collection.batch(operations, wait=c.wait)
+
+
+def _searches(run: Callable[[Collection, Any], Any]) -> Callable[[Call], Any]:
+    """A legacy batch endpoint: {"searches": [request, ...]} -> one answer per request."""
+
+    def each(c: Call) -> list[Any]:
+        searches = c.body.get("searches")
+        if not isinstance(searches, list) or not all(isinstance(s, dict) for s in searches):
+            raise BadInput("'searches' must be a list of request objects")
+        collection = c.collection
+        return [run(collection, s) for s in searches]
+
+    return each
+
+
+COLLECTION = "/collections/{collection_name}"
+POINTS = COLLECTION + "/points"
+SNAPSHOTS = COLLECTION + "/snapshots"
+
+OPERATIONS: list[Operation] = [
+    # ---- collections ---------------------------------------------------------------------
+    Operation("GET", "/collections", "get_collections", _collections, tag="collections"),
+    Operation(
+        "GET", COLLECTION, "get_collection", lambda c: info.info(c.collection), tag="collections"
+    ),
+    Operation(
+        "PUT",
+        COLLECTION,
+        "create_collection",
+        _create_collection,
+        body=models.CreateCollection,
+        writes=True,
+        params=("timeout",),
+        tag="collections",
+    ),
+    Operation(
+        "PATCH",
+        COLLECTION,
+        "update_collection",
+        _update_collection,
+        body=models.UpdateCollection,
+        writes=True,
+        params=("timeout",),
+        tag="collections",
+    ),
+    Operation(
+        "DELETE",
+        COLLECTION,
+        "delete_collection",
+        lambda c: c.db.delete_collection(c.path["collection_name"]),
+        writes=True,
+        params=("timeout",),
+        tag="collections",
+    ),
+    Operation(
+        "GET",
+        COLLECTION + "/exists",
+        "collection_exists",
+        lambda c: {"exists": c.db.exists(c.path["collection_name"])},
+        tag="collections",
+    ),
+    Operation(
+        "POST",
+        "/collections/aliases",
+        "update_aliases",
+        _update_aliases,
+        body=models.ChangeAliasesOperation,
+        writes=True,
+        params=("timeout",),
+        tag="aliases",
+    ),
+    Operation(
+        "GET",
+        COLLECTION + "/aliases",
+        "get_collection_aliases",
+        lambda c: {"aliases": c.db.aliases(c.path["collection_name"])},
+        tag="aliases",
+    ),
+    Operation(
+        "GET",
+        "/aliases",
+        "get_collections_aliases",
+        lambda c: {"aliases": c.db.aliases()},
+        tag="aliases",
+    ),
+    Operation(
+        "PUT",
+        COLLECTION + "/index",
+        "create_field_index",
+        _write("create_payload_index"),
+        body=models.CreateFieldIndex,
+        writes=True,
+        params=WRITE_PARAMS,
+        tag="indexes",
+    ),
+    Operation(
+        "DELETE",
+        COLLECTION + "/index/{field_name}",
+        "delete_field_index",
+        lambda c: c.collection.delete_payload_index(c.path["field_name"], wait=c.wait),
+        writes=True,
+        params=WRITE_PARAMS,
+        tag="indexes",
+    ),
+    # ---- points --------------------------------------------------------------------------
+    Operation(
+        "GET",
+        POINTS + "/{id}",
+        "get_point",
+        lambda c: _get_point(_point_id_param(c)),
+        params=("consistency",),
+    ),
+    Operation(
+        "POST",
+        POINTS,
+        "get_points",
+        lambda c: reads.retrieve(c.collection, c.body),
+        body=models.PointRequest,
+        params=READ_PARAMS,
+    ),
+    Operation(
+        "PUT",
+        POINTS,
+        "upsert_points",
+        _write("upsert"),
+        body=models.PointsBatch | models.PointsList,
+        writes=True,
+        params=WRITE_PARAMS,
+    ),
+    Operation(
+        "POST",
+        POINTS + "/delete",
+        "delete_points",
+        _write("delete"),
+        body=models.PointIdsList | models.FilterSelector,
+        writes=True,
+        params=WRITE_PARAMS,
+    ),
+    Operation(
+        "PUT",
+        POINTS + "/vectors",
+        "update_vectors",
+        _write("update_vectors"),
+        body=models.UpdateVectors,
+        writes=True,
+        params=WRITE_PARAMS,
+    ),
+    Operation(
+        "POST",
+        POINTS + "/vectors/delete",
+        "delete_vectors",
+        _write("delete_vectors"),
+        body=models.DeleteVectors,
+        writes=True,
+        params=WRITE_PARAMS,
+    ),
+    Operation(
+        "POST",
+        POINTS + "/payload",
+        "set_payload",
+        _write("set_payload"),
+        body=models.SetPayload,
+        writes=True,
+        params=WRITE_PARAMS,
+    ),
+    Operation(
+        "PUT",
+        POINTS + "/payload",
+        "overwrite_payload",
+        _write("overwrite_payload"),
+        body=models.SetPayload,
+        writes=True,
+        params=WRITE_PARAMS,
+    ),
+    Operation(
+        "POST",
+        POINTS + "/payload/delete",
+        "delete_payload",
+        _write("delete_payload"),
+        body=models.DeletePayload,
+        writes=True,
+        params=WRITE_PARAMS,
+    ),
+    Operation(
+        "POST",
+        POINTS + "/payload/clear",
+        "clear_payload",
+        _write("clear_payload"),
+        body=models.PointIdsList | models.FilterSelector,
+        writes=True,
+        params=WRITE_PARAMS,
+    ),
+    Operation(
+        "POST",
+        POINTS + "/batch",
+        "batch_update",
+        _batch,
+        body=models.UpdateOperations,
+        writes=True,
+        params=WRITE_PARAMS,
+    ),
+    Operation(
+        "POST",
+        POINTS + "/scroll",
+        "scroll_points",
+        lambda c: reads.scroll(c.collection, c.body),
+        body=models.ScrollRequest,
+        params=READ_PARAMS,
+    ),
+    Operation(
+        "POST",
+        POINTS + "/count",
+        "count_points",
+        lambda c: reads.count(c.collection, c.body),
+        body=models.CountRequest,
+        params=READ_PARAMS,
+    ),
+    # ---- search --------------------------------------------------------------------------
+    Operation(
+        "POST",
+        POINTS + "/query",
+        "query_points",
+        lambda c: query.query(c.collection, c.body),
+        body=models.QueryRequest,
+        params=READ_PARAMS,
+        tag="search",
+    ),
+    Operation(
+        "POST",
+        POINTS + "/query/batch",
+        "query_batch_points",
+        lambda c: query.query_batch(c.collection, c.body),
+        body=models.QueryRequestBatch,
+        params=READ_PARAMS,
+        tag="search",
+    ),
+    Operation(
+        "POST",
+        POINTS + "/search",
+        "search_points",
+        lambda c: query.search(c.collection, c.body),
+        body=JSON_OBJECT,
+        params=READ_PARAMS,
+        tag="search",
+    ),
+    Operation(
+        "POST",
+        POINTS + "/search/batch",
+        "search_batch_points",
+        _searches(query.search),
+        body=JSON_OBJECT,
+        params=READ_PARAMS,
+        tag="search",
+    ),
+    Operation(
+        "POST",
+        POINTS + "/recommend",
+        "recommend_points",
+        lambda c: query.recommend(c.collection, c.body),
+        body=JSON_OBJECT,
+        params=READ_PARAMS,
+        tag="search",
+    ),
+    Operation(
+        "POST",
+        POINTS + "/recommend/batch",
+        "recommend_batch_points",
+        _searches(query.recommend),
+        body=JSON_OBJECT,
+        params=READ_PARAMS,
+        tag="search",
+    ),
+    # ---- snapshots -----------------------------------------------------------------------
+    Operation(
+        "POST",
+        SNAPSHOTS,
+        "create_snapshot",
+        lambda c: snapshots.create(c.db, c.path["collection_name"]),
+        writes=True,
+        params=("wait",),
+        tag="snapshots",
+    ),
+    Operation(
+        "GET",
+        SNAPSHOTS,
+        "list_snapshots",
+        lambda c: snapshots.list_snapshots(c.db, c.path["collection_name"]),
+        tag="snapshots",
+    ),
+    Operation(
+        "DELETE",
+        SNAPSHOTS + "/{snapshot_name}",
+        "delete_snapshot",
+        lambda c: snapshots.delete(c.db, c.path["collection_name"], c.path["snapshot_name"]),
+        writes=True,
+        params=("wait",),
+        tag="snapshots",
+    ),
+    Operation(
+        "GET",
+        SNAPSHOTS + "/{snapshot_name}",
+        "get_snapshot",
+        _download,
+        raw=True,
+        tag="snapshots",
+        extra={
+            "responses": {
+                "200": {
+                    "description": "the snapshot file",
+                    "content": {"application/octet-stream": {}},
+                }
+            }
+        },
+    ),
+    Operation(
+        "POST",
+        SNAPSHOTS + "/upload",
+        "recover_from_uploaded_snapshot",
+        _upload,
+        body=UPLOAD,
+        writes=True,
+        params=("wait", "priority", "checksum"),
+        tag="snapshots",
+    ),
+    Operation(
+        "PUT",
+        SNAPSHOTS + "/recover",
+        "recover_from_snapshot",
+        _recover,
+        body=models.SnapshotRecover,
+        writes=True,
+        params=("wait",),
+        tag="snapshots",
+    ),
+]

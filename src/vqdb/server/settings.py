@@ -1,0 +1,92 @@
+"""The server's settings: defaults, then a YAML file, then VQDB__* environment variables, then
+command-line flags, each overriding the one before (as Qdrant's config and QDRANT__* do).
+
+    log_level: INFO
+    service:
+      host: 127.0.0.1
+      http_port: 6333
+      api_key: secret               # every request needs it (the api-key header or a Bearer token)
+      read_only_api_key: reader     # may search and read, never write (403)
+    storage:
+      storage_path: ./storage
+      async_scorer: false           # rescore on-disk originals through io_uring
+
+    VQDB__SERVICE__API_KEY=secret vqdb serve --config config.yaml
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "VQDB__"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
+
+
+class Service(_Section):
+    host: str = "127.0.0.1"
+    http_port: Annotated[int, Field(ge=0, le=65535)] = 6333
+    api_key: str | None = None
+    read_only_api_key: str | None = None
+    max_request_size_mb: Annotated[int, Field(ge=1)] = 32
+
+
+class Storage(_Section):
+    storage_path: Path = Path("./storage")
+    async_scorer: bool = False
+    optimizer_threads: Annotated[int, Field(ge=0)] = 0
+
+
+class Settings(_Section):
+    log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"] = "INFO"
+    service: Service = Field(default_factory=Service)
+    storage: Storage = Field(default_factory=Storage)
+
+
+def load(
+    file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """overrides: dotted keys ("service.http_port") from the command line; None values are
+    ignored. Raises ValueError naming the key that is wrong."""
+    raw: dict[str, Any] = {}
+    if file is not None:
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as e:
+            raise ValueError(f"cannot read the config file {file}: {e}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ValueError(f"config file {file}: expected a mapping at the top level")
+        raw = loaded or {}
+    for key, value in sorted((environ or {}).items()):
+        if key.startswith(ENV_PREFIX):
+            _put(raw, key[len(ENV_PREFIX) :].lower().split("__"), value)
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _put(raw, dotted.split("."), value)
+    if isinstance(raw.get("log_level"), str):
+        raw["log_level"] = raw["log_level"].upper()
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise ValueError(f"bad settings: {problems}") from None
+
+
+def _put(tree: dict[str, Any], keys: list[str], value: Any) -> None:
+    for key in keys[:-1]:
+        child = tree.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ValueError(f"settings: {key} is not a section")
+        tree = child
+    tree[keys[-1]] = value
