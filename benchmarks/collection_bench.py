@@ -29,32 +29,13 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from datasets import load, normalize, recall_at_k  # noqa: E402
+from datasets import derived, load, normalize, recall_at_k, table  # noqa: E402
 
 BATCH = 1000
 
 
-def derived(base: np.ndarray, n: int, dim: int, seed: int = 0) -> np.ndarray:
-    """n unit vectors of `dim` made from sums of two random real vectors."""
-    rng = np.random.default_rng(seed)
-    parts = []
-    for _ in range(max(1, dim // base.shape[1])):
-        a, b = rng.integers(0, base.shape[0], (2, n))
-        parts.append(normalize(base[a] + base[b]))
-    return normalize(np.concatenate(parts, axis=1)[:, :dim])
-
-
 def payloads(n: int) -> list[dict[str, Any]]:
     return [{"category": f"c{i % 10}", "n": i, "tags": ["a", "b"][: i % 3]} for i in range(n)]
-
-
-def table(rows: list[dict[str, Any]]) -> None:
-    keys = list(rows[0])
-    widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in keys]
-    print("  ".join(k.ljust(w) for k, w in zip(keys, widths)))
-    for r in rows:
-        print("  ".join(str(r[k]).ljust(w) for k, w in zip(keys, widths)))
-    print()
 
 
 # ---- upsert rate and index build time -----------------------------------------------------

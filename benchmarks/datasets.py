@@ -1,6 +1,7 @@
 """Helpers shared by the benchmarks: load a dataset folder, score recall, time queries.
 
-A dataset folder (see shared/data/README.md) holds base.npy, queries.npy (float32) and
+No real set has 1536 dimensions or 100k+ vectors, so `derived` makes larger ones from real
+vectors. A dataset folder (see shared/data/README.md) holds base.npy, queries.npy (float32) and
 gt_<metric>.npy: int32 (nq, 100) ids of the exact neighbours, best first.
 """
 
@@ -43,6 +44,26 @@ def normalize(x: np.ndarray) -> np.ndarray:
     """
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
     return (x / np.maximum(norms, 1e-30)).astype(np.float32)
+
+
+def derived(base: np.ndarray, n: int, dim: int, seed: int = 0) -> np.ndarray:
+    """n unit vectors of `dim` made from sums of two random real vectors."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for _ in range(max(1, dim // base.shape[1])):
+        a, b = rng.integers(0, base.shape[0], (2, n))
+        parts.append(normalize(base[a] + base[b]))
+    return normalize(np.concatenate(parts, axis=1)[:, :dim])
+
+
+def table(rows: list[dict[str, Any]]) -> None:
+    """Prints rows (dicts with the same keys) as aligned columns."""
+    keys = list(rows[0])
+    widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in keys]
+    print("  ".join(k.ljust(w) for k, w in zip(keys, widths)))
+    for r in rows:
+        print("  ".join(str(r[k]).ljust(w) for k, w in zip(keys, widths)))
+    print()
 
 
 def pad_ids(found: Sequence[Any], k: int) -> np.ndarray:

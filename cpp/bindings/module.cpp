@@ -14,6 +14,7 @@
 #include "codec/vector_set.h"
 #include "index/hnsw.h"
 #include "index/search.h"
+#include "io/row_reader.h"
 #include "simd/kernels.h"
 
 namespace nb = nanobind;
@@ -305,14 +306,60 @@ NB_MODULE(_core, m) {
       .def("state", [](const Hnsw& g) { return to_python(g.state()); })
       .def("load_state", [](Hnsw& g, const std::map<std::string, AnyArray>& arrays) { g.load_state(from_python(arrays)); }, "arrays"_a);
 
+  // ---- Reading rows of a file (rescoring from on-disk originals) -----------------------------
+  nb::exception<ReadError>(m, "StorageError", PyExc_OSError);
+  nb::class_<RowReader>(m, "RowReader",
+      "Reads fixed-stride rows of an open file by row number, many at once: through io_uring,\n"
+      "or a pool of threads calling pread where io_uring is unavailable or refused.")
+      .def("__init__", [](RowReader* self, int fd, uint64_t offset, size_t row_bytes, size_t rows,
+                          const std::string& method, const std::string& name) {
+        ReadMethod m;
+        if (method == "io_uring") m = ReadMethod::io_uring;
+        else if (method == "pread") m = ReadMethod::pread;
+        else throw std::invalid_argument("unknown read method '" + method + "' (io_uring or pread)");
+        new (self) RowReader(fd, offset, row_bytes, rows, m, name);
+      }, "fd"_a, "offset"_a, "row_bytes"_a, "rows"_a, "method"_a = "io_uring", "name"_a = "",
+         "Keeps a duplicate of `fd`; rows are `row_bytes` wide from `offset` on; `name` (the\n"
+         "file's path) appears in errors.")
+      .def_prop_ro("method", [](const RowReader& r) {
+        return std::string(r.method() == ReadMethod::io_uring ? "io_uring" : "pread"); },
+        "The method in use: 'io_uring', or 'pread' when that was asked or io_uring was refused.")
+      .def_prop_ro("fallback", &RowReader::fallback,
+                   "Why io_uring was asked for and not used ('' otherwise).")
+      .def_prop_ro("rows", &RowReader::rows)
+      .def_prop_ro("row_bytes", &RowReader::row_bytes)
+      .def("read", [](const RowReader& r, In1<uint32_t> ids) {
+        for (size_t i = 0; i < ids.shape(0); ++i)
+          require(ids.data()[i] < r.rows(), "row " + std::to_string(ids.data()[i]) +
+                                                " is out of range for a file of " +
+                                                std::to_string(r.rows()) + " rows");
+        auto out = empty<uint8_t>({ids.shape(0), r.row_bytes()});
+        nb::gil_scoped_release release;
+        r.read(ids.data(), ids.shape(0), out.data());
+        return out;
+      }, "ids"_a, "Rows ids[i] as a (len(ids), row_bytes) uint8 array; any order, repeats allowed.");
+  m.def("resident", [](In2<uint8_t> rows, In1<uint32_t> ids) {
+    auto out = empty<bool>({ids.shape(0)});
+    for (size_t i = 0; i < ids.shape(0); ++i) {
+      require(ids.data()[i] < rows.shape(0), "row out of range");
+      out.data()[i] = resident(rows.data() + size_t(ids.data()[i]) * rows.shape(1), rows.shape(1));
+    }
+    return out;
+  }, "rows"_a, "ids"_a,
+     "Whether each row ids[i] of `rows` (a file memory map) is in the page cache (mincore).");
+
   // ---- Search pipeline -----------------------------------------------------------------------
   m.def("search", [](const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
                      In2<float> queries, size_t limit, size_t candidates, size_t ef,
-                     std::optional<In1<uint64_t>> allowed, size_t threads) {
+                     std::optional<In1<uint64_t>> allowed, size_t threads, const RowReader* reader,
+                     bool check_cache) {
     require(queries.shape(1) == walk.dim(), "queries have the wrong dimension");
     require(limit > 0, "limit must be positive");
     require(!rescore || (rescore->size() == walk.size() && rescore->dim() == walk.dim()),
             "the rescoring set must hold the same vectors as the walked set");
+    require(!reader || (rescore && reader->rows() == rescore->size() &&
+                        reader->row_bytes() == rescore->code_bytes()),
+            "the reader must read the rescoring set's rows");
     require(!graph || graph->size() == walk.size(), "the graph does not cover the walked set");
     require(!allowed || allowed->shape(0) * 64 >= walk.size(), "the allowed bitset is too short");
     const size_t nq = queries.shape(0);
@@ -324,12 +371,20 @@ NB_MODULE(_core, m) {
     plan.ef = ef;
     plan.allowed = allowed ? allowed->data() : nullptr;
     plan.threads = threads;
+    Rescore where;
+    where.set = rescore;
+    where.reader = reader;
+    where.check_cache = check_cache;
     {
       nb::gil_scoped_release release;
-      search_batch(graph, walk, rescore, queries.data(), nq, plan, ids.data(), scores.data());
+      search_batch(graph, walk, where, queries.data(), nq, plan, ids.data(), scores.data());
     }
     return std::make_pair(ids, scores);
   }, "graph"_a.none(), "walk"_a, "rescore"_a.none(), "queries"_a, "limit"_a, "candidates"_a,
-     "ef"_a, "allowed"_a.none(), "threads"_a = 1,
-     "Top `limit` offsets and scores (higher is better) per query; -1 / NaN pad missing rows.");
+     "ef"_a, "allowed"_a.none(), "threads"_a = 1, "reader"_a.none() = nb::none(),
+     "check_cache"_a = false,
+     "Top `limit` offsets and scores (higher is better) per query; -1 / NaN pad missing rows.\n"
+     "With a `reader` (of the rescoring set's file) the candidates' originals are read through\n"
+     "it, all of a batch at once; with `check_cache` a query whose candidates the page cache\n"
+     "holds (a sample of them, by mincore) is rescored in place instead.");
 }

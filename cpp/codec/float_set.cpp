@@ -42,17 +42,11 @@ class FloatScorer final : public QueryScorer {
   // Graph neighbours are scattered rows: score them four at a time so that four rows stream
   // from memory together, and start fetching the next four meanwhile.
   void score(const uint32_t* ids, size_t n, float* out) const override {
-    size_t i = 0;
-    if (four_)
-      for (; i + 4 <= n; i += 4) {
-        const float* rows[4];
-        for (int r = 0; r < 4; ++r) rows[r] = base_ + size_t(ids[i + r]) * dim_;
-        for (size_t r = i + 4; r < std::min(n, i + 8); ++r)
-          prefetch_bytes(base_ + size_t(ids[r]) * dim_, 128);
-        four_(query_.data(), rows, dim_, out + i);
-        for (int r = 0; r < 4; ++r) out[i + r] *= sign_;
-      }
-    for (; i < n; ++i) out[i] = sign_ * kernel_(query_.data(), base_ + size_t(ids[i]) * dim_, dim_);
+    score_each([&](size_t i) { return base_ + size_t(ids[i]) * dim_; }, n, out);
+  }
+
+  void score_rows(const uint8_t* const* rows, size_t n, float* out) const override {
+    score_each([&](size_t i) { return reinterpret_cast<const float*>(rows[i]); }, n, out);
   }
 
   void score_range(uint32_t first, size_t n, float* out) const override {
@@ -61,6 +55,22 @@ class FloatScorer final : public QueryScorer {
   }
 
  private:
+  // The four-row kernel rounds differently from the one-row kernel, so a row's score depends
+  // on its place in the list: score() and score_rows() share this loop to agree bit for bit.
+  template <class RowAt>
+  void score_each(RowAt row_at, size_t n, float* out) const {
+    size_t i = 0;
+    if (four_)
+      for (; i + 4 <= n; i += 4) {
+        const float* rows[4];
+        for (int r = 0; r < 4; ++r) rows[r] = row_at(i + r);
+        for (size_t r = i + 4; r < std::min(n, i + 8); ++r) prefetch_bytes(row_at(r), 128);
+        four_(query_.data(), rows, dim_, out + i);
+        for (int r = 0; r < 4; ++r) out[i + r] *= sign_;
+      }
+    for (; i < n; ++i) out[i] = sign_ * kernel_(query_.data(), row_at(i), dim_);
+  }
+
   const float* base_;
   size_t dim_;
   Kernel kernel_;

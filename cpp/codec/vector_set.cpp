@@ -24,6 +24,10 @@ void QueryScorer::score_range(uint32_t first, size_t n, float* out) const {
   }
 }
 
+void QueryScorer::score_rows(const uint8_t* const*, size_t, float*) const {
+  throw std::logic_error("this codec cannot score codes from outside the set");
+}
+
 void VectorSet::prepare(float* x, size_t n) const {
   if (metric_ != Metric::cosine) return;
   for (size_t i = 0; i < n; ++i) {

@@ -27,6 +27,10 @@ class QueryScorer {
   virtual void score(const uint32_t* ids, size_t n, float* out) const = 0;
   // Contiguous ids [first, first + n): the plain scan's hot loop.
   virtual void score_range(uint32_t first, size_t n, float* out) const;
+  // Rows given by address rather than id: the set's own, or copies a RowReader gathered from
+  // its file. Scores equal score() of the same rows in the same order, bit for bit. Only the
+  // float32 originals implement it: they are what rescoring reads.
+  virtual void score_rows(const uint8_t* const* rows, size_t n, float* out) const;
 };
 
 // A typed, contiguous array for exporting and importing state (Python owns persistence).

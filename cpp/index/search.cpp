@@ -1,6 +1,7 @@
 #include "index/search.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "parallel.h"
@@ -75,34 +76,123 @@ std::vector<Neighbor> plain_search(const QueryScorer& query, size_t n, size_t k,
   return std::move(top.sorted());
 }
 
-static void search_one(const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
-                       const float* query, const SearchPlan& plan, int64_t* ids, float* scores) {
-  const auto scorer = walk.scorer(query);
+namespace {
+
+std::vector<Neighbor> candidates(const Hnsw* graph, const QueryScorer& scorer, size_t n,
+                                 const SearchPlan& plan) {
   const size_t want = std::max(plan.candidates, plan.limit);
-  std::vector<Neighbor> found =
-      graph ? graph->search(*scorer, want, std::max(plan.ef, want), plan.allowed)
-            : plain_search(*scorer, walk.size(), want, plan.allowed);
-  if (rescore && !found.empty()) {
-    const auto exact = rescore->scorer(query);
-    std::vector<uint32_t> offsets(found.size());
-    std::vector<float> rescored(found.size());
-    for (size_t i = 0; i < found.size(); ++i) offsets[i] = found[i].id;
-    exact->score(offsets.data(), offsets.size(), rescored.data());
-    for (size_t i = 0; i < found.size(); ++i) found[i].score = rescored[i];
-    std::sort(found.begin(), found.end(), better);
-  }
+  return graph ? graph->search(scorer, want, std::max(plan.ef, want), plan.allowed)
+               : plain_search(scorer, n, want, plan.allowed);
+}
+
+void finish(std::vector<Neighbor>& found, const SearchPlan& plan, int64_t* ids, float* scores) {
   for (size_t i = 0; i < plan.limit; ++i) {
     ids[i] = i < found.size() ? int64_t(found[i].id) : -1;
     scores[i] = i < found.size() ? found[i].score : NAN;
   }
 }
 
-void search_batch(const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
+void rescored(std::vector<Neighbor>& found, const float* exact) {
+  for (size_t i = 0; i < found.size(); ++i) found[i].score = exact[i];
+  std::sort(found.begin(), found.end(), better);
+}
+
+void search_one(const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
+                const float* query, const SearchPlan& plan, int64_t* ids, float* scores) {
+  std::vector<Neighbor> found = candidates(graph, *walk.scorer(query), walk.size(), plan);
+  if (rescore && !found.empty()) {
+    std::vector<uint32_t> offsets(found.size());
+    std::vector<float> exact(found.size());
+    for (size_t i = 0; i < found.size(); ++i) offsets[i] = found[i].id;
+    rescore->scorer(query)->score(offsets.data(), offsets.size(), exact.data());
+    rescored(found, exact.data());
+  }
+  finish(found, plan, ids, scores);
+}
+
+// Whether the page cache holds a query's candidates, judged from a sample of them spread over
+// the list. A mincore call costs about what reading a cached row through io_uring does (1-2 us
+// here), so asking about every row would never pay; a wrong "yes" costs a page fault for each
+// row that was not there after all, a wrong "no" only the reads of rows that were. Once many
+// queries in a row found everything cached (a warm file), one row is sample enough.
+bool cached(const VectorSet& set, const RowReader& reader, const std::vector<Neighbor>& found,
+            size_t sample) {
+  constexpr uint32_t kWarm = 64;  // queries in a row
+  std::atomic<uint32_t>& streak = reader.cached_streak();
+  const size_t n = found.size();
+  const size_t k = std::min(streak.load(std::memory_order_relaxed) >= kWarm ? 1 : sample, n);
+  for (size_t j = 0; j < k; ++j)
+    if (!resident(set.codes(found[j * n / k].id), set.code_bytes())) {
+      streak.store(0, std::memory_order_relaxed);
+      return false;
+    }
+  if (streak.load(std::memory_order_relaxed) < kWarm) streak.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+// Rows gathered per batch at most: a 1000-query batch is read in chunks of queries.
+constexpr size_t kGatherBytes = size_t(64) << 20;
+
+// Walk all, read the candidates' rows in one call, score all: the reads of a batch are in
+// flight together instead of faulting in one page at a time.
+void search_gathered(const Hnsw* graph, const VectorSet& walk, const Rescore& rescore,
+                     const float* queries, size_t nq, const SearchPlan& plan, int64_t* ids,
+                     float* scores) {
+  const VectorSet& set = *rescore.set;
+  const size_t row = set.code_bytes();
+  const size_t per_query = std::max(plan.candidates, plan.limit) * row;
+  const size_t chunk = std::max<size_t>(1, kGatherBytes / per_query);
+  // Reused across calls by each calling thread: a fresh buffer per query would be page
+  // faults and zeroing of a few hundred KB every time.
+  thread_local std::vector<uint8_t> buffer;
+  for (size_t q0 = 0; q0 < nq; q0 += chunk) {
+    const size_t m = std::min(chunk, nq - q0);
+    std::vector<std::vector<Neighbor>> found(m);
+    std::vector<std::vector<const uint8_t*>> rows(m);  // nullptr: still to be read
+    parallel_for(m, plan.threads, 1, [&](size_t begin, size_t end) {
+      for (size_t q = begin; q < end; ++q) {
+        found[q] = candidates(graph, *walk.scorer(queries + (q0 + q) * walk.dim()), walk.size(),
+                              plan);
+        rows[q].assign(found[q].size(), nullptr);
+        if (rescore.check_cache && cached(set, *rescore.reader, found[q], rescore.sample))
+          for (size_t i = 0; i < found[q].size(); ++i) rows[q][i] = set.codes(found[q][i].id);
+      }
+    });
+    std::vector<uint32_t> missing;
+    for (size_t q = 0; q < m; ++q)
+      for (size_t i = 0; i < found[q].size(); ++i)
+        if (!rows[q][i]) missing.push_back(found[q][i].id);
+    if (buffer.size() < missing.size() * row) buffer.resize(missing.size() * row);
+    rescore.reader->read(missing.data(), missing.size(), buffer.data());
+    size_t k = 0;
+    for (size_t q = 0; q < m; ++q)
+      for (auto& p : rows[q])
+        if (!p) p = buffer.data() + row * k++;
+    parallel_for(m, plan.threads, 1, [&](size_t begin, size_t end) {
+      std::vector<float> exact;
+      for (size_t q = begin; q < end; ++q) {
+        const float* query = queries + (q0 + q) * walk.dim();
+        exact.resize(found[q].size());
+        if (!found[q].empty())
+          set.scorer(query)->score_rows(rows[q].data(), found[q].size(), exact.data());
+        rescored(found[q], exact.data());
+        finish(found[q], plan, ids + (q0 + q) * plan.limit, scores + (q0 + q) * plan.limit);
+      }
+    });
+  }
+  if (buffer.capacity() > (size_t(16) << 20)) std::vector<uint8_t>().swap(buffer);
+}
+
+}  // namespace
+
+void search_batch(const Hnsw* graph, const VectorSet& walk, const Rescore& rescore,
                   const float* queries, size_t nq, const SearchPlan& plan, int64_t* ids,
                   float* scores) {
+  if (rescore.set && rescore.reader)
+    return search_gathered(graph, walk, rescore, queries, nq, plan, ids, scores);
   parallel_for(nq, plan.threads, 1, [&](size_t begin, size_t end) {
     for (size_t q = begin; q < end; ++q)
-      search_one(graph, walk, rescore, queries + q * walk.dim(), plan, ids + q * plan.limit,
+      search_one(graph, walk, rescore.set, queries + q * walk.dim(), plan, ids + q * plan.limit,
                  scores + q * plan.limit);
   });
 }

@@ -7,6 +7,7 @@
 
 #include "codec/vector_set.h"
 #include "index/hnsw.h"
+#include "io/row_reader.h"
 
 namespace vqdb {
 
@@ -22,9 +23,20 @@ struct SearchPlan {
   size_t threads = 1;
 };
 
-// graph == nullptr scans; rescore == nullptr keeps the walk set's ranking. Writes nq x limit
-// offsets (-1 where fewer were found) and scores.
-void search_batch(const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
+// Where rescoring finds the originals. Without a reader they are scored in place: from RAM, or
+// from a memory map that faults their pages in one at a time. With one, the pipeline first
+// walks every query of a batch, then reads the rows of all their candidates in one go, then
+// scores them. `check_cache` first asks the page cache (mincore) about a few of each query's
+// candidates: when it holds them all, that query is rescored in place and reads nothing.
+struct Rescore {
+  const VectorSet* set = nullptr;  // the originals; nullptr keeps the walk set's ranking
+  const RowReader* reader = nullptr;
+  bool check_cache = false;
+  size_t sample = 4;  // candidates per query check_cache asks about
+};
+
+// graph == nullptr scans. Writes nq x limit offsets (-1 where fewer were found) and scores.
+void search_batch(const Hnsw* graph, const VectorSet& walk, const Rescore& rescore,
                   const float* queries, size_t nq, const SearchPlan& plan, int64_t* ids,
                   float* scores);
 

@@ -154,7 +154,51 @@ class Hnsw:
 
     def load_state(self, arrays: Mapping[str, Annotated[NDArray, dict(order='C', device='cpu', writable=False)]]) -> None: ...
 
-def search(graph: Hnsw | None, walk: VectorSet, rescore: VectorSet | None, queries: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], limit: int, candidates: int, ef: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, threads: int = 1) -> tuple[NDArray[numpy.int64], NDArray[numpy.float32]]:
+class StorageError(OSError):
+    pass
+
+class RowReader:
+    """
+    Reads fixed-stride rows of an open file by row number, many at once: through io_uring,
+    or a pool of threads calling pread where io_uring is unavailable or refused.
+    """
+
+    def __init__(self, fd: int, offset: int, row_bytes: int, rows: int, method: str = 'io_uring', name: str = '') -> None:
+        """
+        Keeps a duplicate of `fd`; rows are `row_bytes` wide from `offset` on; `name` (the
+        file's path) appears in errors.
+        """
+
+    @property
+    def method(self) -> str:
+        """
+        The method in use: 'io_uring', or 'pread' when that was asked or io_uring was refused.
+        """
+
+    @property
+    def fallback(self) -> str:
+        """Why io_uring was asked for and not used ('' otherwise)."""
+
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def row_bytes(self) -> int: ...
+
+    def read(self, ids: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint8]:
+        """
+        Rows ids[i] as a (len(ids), row_bytes) uint8 array; any order, repeats allowed.
+        """
+
+def resident(rows: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], ids: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> NDArray[numpy.bool_]:
+    """
+    Whether each row ids[i] of `rows` (a file memory map) is in the page cache (mincore).
+    """
+
+def search(graph: Hnsw | None, walk: VectorSet, rescore: VectorSet | None, queries: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], limit: int, candidates: int, ef: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, threads: int = 1, reader: RowReader | None = None, check_cache: bool = False) -> tuple[NDArray[numpy.int64], NDArray[numpy.float32]]:
     """
     Top `limit` offsets and scores (higher is better) per query; -1 / NaN pad missing rows.
+    With a `reader` (of the rescoring set's file) the candidates' originals are read through
+    it, all of a batch at once; with `check_cache` a query whose candidates the page cache
+    holds (a sample of them, by mincore) is rescored in place instead.
     """

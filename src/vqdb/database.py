@@ -25,15 +25,29 @@ from vqdb.collection.config import CollectionConfig
 from vqdb.collection.optimizer import Optimizer
 from vqdb.errors import AlreadyExists, BadInput, NotFound
 from vqdb.storage.files import read_json, release_free_memory, write_json
+from vqdb.storage.rows import read_path
 
 _NAME = re.compile(r"^[^/\\\0]{1,255}$")
 ALIASES = "aliases.json"
 
 
 class Database:
-    def __init__(self, path: str | Path | None = None, *, optimizer_threads: int = 0) -> None:
+    """async_scorer (the server config's `storage.async_scorer`): how segments with on-disk
+    originals read them for rescoring. False: in place through the memory map; True: rows the
+    page cache holds in place, the others all at once through io_uring (a pread thread pool
+    where the kernel refuses io_uring); "mmap", "auto", "io_uring" or "pread" force one path
+    (see vqdb.storage.rows)."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        optimizer_threads: int = 0,
+        async_scorer: bool | str = False,
+    ) -> None:
         self.path = None if path is None else Path(path)
         self.optimizer_threads = optimizer_threads
+        self.read_path = read_path(async_scorer)
         self._collections: dict[str, Collection] = {}
         self._aliases: dict[str, str] = {}
         self._lock = threading.RLock()
@@ -51,7 +65,7 @@ class Database:
             _remove_scratch(self.path)
             for directory in sorted((self.path / "collections").iterdir()):
                 if (directory / storage.MANIFEST).exists():
-                    self._start(storage.open_collection(directory))
+                    self._start(storage.open_collection(directory, self.read_path))
             if (self.path / ALIASES).exists():
                 saved = read_json(self.path / ALIASES)
                 self._aliases = {a: c for a, c in saved.items() if c in self._collections}
@@ -93,7 +107,7 @@ class Database:
             directory = None if self.path is None else self.path / "collections" / name
             if directory is not None and directory.exists():
                 shutil.rmtree(directory)  # a leftover without a manifest: never acknowledged
-            return self._start(storage.create(directory, name, config))
+            return self._start(storage.create(directory, name, config, self.read_path))
 
     def delete_collection(self, name: str) -> bool:
         """Deletes the collection and its aliases; False if there was none of that name."""

@@ -1,5 +1,7 @@
-"""vqdb's errors. All are ValueErrors, as qdrant-client's local mode raises; the HTTP layer maps
-each class to Qdrant's status code."""
+"""vqdb's errors. All are ValueErrors, as qdrant-client's local mode raises, except StorageError;
+the HTTP layer maps each class to Qdrant's status code."""
+
+from vqdb import _core
 
 
 class BadInput(ValueError):
@@ -12,3 +14,8 @@ class NotFound(ValueError):
 
 class AlreadyExists(ValueError):
     """The collection exists already (HTTP 409)."""
+
+
+# A storage file is missing, truncated or unreadable (HTTP 500); the message names the file. An
+# OSError, raised by the checks at open and by the native row reader alike.
+StorageError = _core.StorageError

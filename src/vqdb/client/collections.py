@@ -86,6 +86,11 @@ class CollectionMethods(ClientBase):
     def get_collection(self, collection_name: str) -> models.CollectionInfo:
         return result(models.CollectionInfo, info.info(self._collection(collection_name)))
 
+    def collection_telemetry(self, collection_name: str) -> dict[str, Any]:
+        """vqdb only (qdrant-client has no such method): how each segment reads its vectors,
+        e.g. whether rescoring goes through io_uring (see vqdb.collection.info.telemetry)."""
+        return info.telemetry(self._collection(collection_name))
+
     def get_collections(self) -> models.CollectionsResponse:
         names = self._database.collection_names()
         return models.CollectionsResponse(

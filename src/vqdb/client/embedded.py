@@ -49,7 +49,8 @@ _SERVER_OPTIONS = {"url", "host", "api_key", "auth_token_provider"}
 class Client(CollectionMethods, PointMethods, ReadMethods):
     """Client(":memory:") keeps everything in memory; Client(path="./storage") stores it there
     (one client per folder at a time). optimizer_threads: threads per collection for building
-    indexes in the background (0: as many as the machine has)."""
+    indexes in the background (0: as many as the machine has). async_scorer: rescore on-disk
+    originals through io_uring where they are not in the page cache (see vqdb.Database)."""
 
     def __init__(
         self,
@@ -57,6 +58,7 @@ class Client(CollectionMethods, PointMethods, ReadMethods):
         *,
         path: str | Path | None = None,
         optimizer_threads: int = 0,
+        async_scorer: bool | str = False,
         **kwargs: Any,
     ) -> None:
         self._closed = True  # until the database is open, so close() has nothing to do
@@ -72,7 +74,7 @@ class Client(CollectionMethods, PointMethods, ReadMethods):
             raise TypeError(f"Client() got unexpected argument(s): {', '.join(unknown)}")
         if location is not None and path is not None:
             raise ValueError("give either location=':memory:' or path, not both")
-        self._db = Database(path, optimizer_threads=optimizer_threads)
+        self._db = Database(path, optimizer_threads=optimizer_threads, async_scorer=async_scorer)
         # A client dropped without close(), or alive at exit, still checkpoints, stops its
         # optimizers and releases its folder: at interpreter exit this runs before teardown.
         self._release = weakref.finalize(self, self._db.close)

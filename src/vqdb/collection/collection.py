@@ -28,6 +28,7 @@ from vqdb.errors import BadInput, NotFound
 from vqdb.filters import Filter, build_index, parse_filter
 from vqdb.segment.ids import PointId, point_id
 from vqdb.segment.segment import Segment
+from vqdb.storage.rows import ReadPath
 from vqdb.storage.wal import Wal
 
 Result = dict[str, Any]
@@ -52,6 +53,7 @@ class Collection:
         self.last_write = time.monotonic()
         self.closed = False
         self.optimizer: Any = None  # set by the optimizer when it starts
+        self.read_path: ReadPath = "mmap"  # how segments rescore on-disk originals (the database's)
         self._seq_lock = threading.Lock()
 
     def _new_appendable(self) -> Segment:

@@ -1,4 +1,6 @@
-"""CollectionInfo as Qdrant shows it: status, counts, config, payload schema."""
+"""CollectionInfo as Qdrant shows it: status, counts, config, payload schema; and vqdb's own
+telemetry of a collection (how its segments read their vectors), kept out of CollectionInfo so
+that Qdrant's response stays exactly Qdrant's."""
 
 from __future__ import annotations
 
@@ -37,3 +39,22 @@ def info(c: Collection) -> dict[str, Any]:
         "config": config,
         "payload_schema": schema,
     }
+
+
+def telemetry(c: Collection) -> dict[str, Any]:
+    """Per segment and vector, where rescoring reads the originals from: "ram", "mmap",
+    "io_uring", "pread", or "mmap+io_uring" / "mmap+pread" (in place when the page cache holds
+    a query's candidates, else gathered). `async_scorer`: the database's read path option."""
+    with c.lock.read():
+        segments = [
+            {
+                "name": s.name,
+                "appendable": s.appendable,
+                "points": s.count,
+                "vectors": {
+                    name: {"read_path": index.read_path} for name, index in s.vectors.items()
+                },
+            }
+            for s in c.segments
+        ]
+    return {"async_scorer": c.read_path, "segments": segments}

@@ -173,7 +173,7 @@ class Optimizer:
             on_disk = {n for n, v in c.config.vectors.items() if v.on_disk}
             files.save(new, staging, 0, full=True, on_disk=on_disk)
             if on_disk:  # search the originals from the file, not from a copy in RAM
-                new = files.load(staging, name, 0, on_disk=on_disk)
+                new = files.load(staging, name, 0, on_disk=on_disk, read_path=c.read_path)
             new.on_disk_files = True
             new.generation = 0
         with c.lock.write():

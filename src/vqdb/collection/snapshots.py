@@ -144,7 +144,7 @@ def recover(
             shutil.rmtree(target, ignore_errors=True)  # a leftover without a manifest
             os.replace(staged, target)
             fsync_dir(target.parent)
-            db._start(storage.open_collection(target))
+            db._start(storage.open_collection(target, db.read_path))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return True

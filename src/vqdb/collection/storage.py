@@ -25,6 +25,7 @@ from vqdb.errors import BadInput
 from vqdb.segment import files
 from vqdb.segment.segment import Segment
 from vqdb.storage.files import read_json, write_json
+from vqdb.storage.rows import ReadPath
 from vqdb.storage.wal import Wal
 
 FORMAT_VERSION = 1
@@ -38,8 +39,11 @@ def segment_dir(collection: Collection, segment: Segment) -> Path:
     return collection.path / "segments" / segment.name
 
 
-def create(path: Path | None, name: str, config: CollectionConfig) -> Collection:
+def create(
+    path: Path | None, name: str, config: CollectionConfig, read_path: ReadPath = "mmap"
+) -> Collection:
     collection = Collection(name, config, path)
+    collection.read_path = read_path
     if path is not None:
         (path / "segments").mkdir(parents=True, exist_ok=False)
         collection.wal = Wal(path / "wal.log")
@@ -47,20 +51,23 @@ def create(path: Path | None, name: str, config: CollectionConfig) -> Collection
     return collection
 
 
-def open_collection(path: Path) -> Collection:
+def open_collection(path: Path, read_path: ReadPath = "mmap") -> Collection:
     manifest = read_json(path / MANIFEST)
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise BadInput(f"{path}: storage format {version} is not {FORMAT_VERSION}; cannot open it")
     config = CollectionConfig.from_json(manifest["config"])
     collection = Collection(manifest["name"], config, path)
+    collection.read_path = read_path
     collection.payload_schema = dict(manifest["payload_schema"])
     collection.generation = manifest["generation"]
     on_disk = {name for name, v in config.vectors.items() if v.on_disk}
     segments = []
     for entry in manifest["segments"]:
         directory = path / "segments" / entry["name"]
-        segment = files.load(directory, entry["name"], entry["generation"], on_disk=on_disk)
+        segment = files.load(
+            directory, entry["name"], entry["generation"], on_disk=on_disk, read_path=read_path
+        )
         segment.generation = entry["generation"]
         segment.version = entry.get("version", 0)
         for key, schema in collection.payload_schema.items():

@@ -75,6 +75,8 @@ class Index:
         self._ids = IdMap()
         self._alive = bitset.empty(0)
         self._count = 0  # live ids
+        self._reader: _core.RowReader | None = None  # reads the originals' file for rescoring
+        self._check_cache = False
 
     def __repr__(self) -> str:
         quant = self.quantization.describe() if self.quantization else "none"
@@ -118,6 +120,32 @@ class Index:
     def read_only(self) -> bool:
         """Whether the originals are searched in place from a file (see from_state)."""
         return bool(self._originals.read_only)
+
+    def read_originals_through(
+        self, reader: _core.RowReader | None, *, check_cache: bool = False
+    ) -> None:
+        """Rescoring (and `vectors`) read the originals through `reader`, a RowReader of the file
+        the originals view, instead of in place: all candidates of a search at once rather than
+        a page fault at a time. `check_cache`: a query whose candidates the page cache holds
+        (mincore on a few of them) is rescored in place. None: back to reading in place."""
+        if reader is not None and (
+            not self.read_only
+            or reader.rows != self._originals.size
+            or reader.row_bytes != self._originals.code_bytes
+        ):
+            raise ValueError("the reader must read the file the originals view")
+        self._reader, self._check_cache = reader, check_cache
+
+    @property
+    def read_path(self) -> str:
+        """How rescoring reads the originals: "ram", "mmap" (in place from the memory map),
+        "io_uring" or "pread" (gathered by the reader), or "mmap+io_uring" / "mmap+pread"
+        (in place when the page cache holds the candidates, else gathered)."""
+        if not self.read_only:
+            return "ram"
+        if self._reader is None:
+            return "mmap"
+        return ("mmap+" if self._check_cache else "") + self._reader.method
 
     @property
     def code_bytes(self) -> int:
@@ -183,7 +211,10 @@ class Index:
         offsets = self._live_offsets(wanted)
         if (offsets < 0).any():
             raise ValueError(f"id {wanted[offsets < 0][0]} is not in the index")
-        rows = self._originals.codes_view[offsets]
+        if self._reader is not None:  # read, so a damaged file is an error, never a SIGBUS
+            rows = self._reader.read(offsets.astype(np.uint32))
+        else:
+            rows = self._originals.codes_view[offsets]
         return rows.view(np.float32).reshape(-1, self.dim)
 
     def live_mask(self, size: int) -> npt.NDArray[np.bool_]:
@@ -227,8 +258,19 @@ class Index:
         plan = from_mapping(SearchParams, params, "search params")
         q, single = as_vectors(queries, self.dim, "queries")
         graph, walk, rescore, candidates, ef = self._plan(plan, int(limit))
+        reader = self._reader if rescore is not None else None
         offsets, scores = _core.search(
-            graph, walk, rescore, q, int(limit), candidates, ef, self._allowed(allowed_ids), threads
+            graph,
+            walk,
+            rescore,
+            q,
+            int(limit),
+            candidates,
+            ef,
+            self._allowed(allowed_ids),
+            threads,
+            reader,
+            self._check_cache,
         )
         ids = np.where(offsets >= 0, self._ids.ids(np.maximum(offsets, 0)), -1)
         api_scores = self.distance.to_api(scores)

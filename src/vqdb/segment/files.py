@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vqdb.errors import StorageError
 from vqdb.index import Index
 from vqdb.segment.ids import load_ids
 from vqdb.segment.segment import Segment
 from vqdb.storage.files import fsync_dir, read_array, read_json, write_array, write_json
+from vqdb.storage.rows import ReadPath, RowFile
 
 
 def _vector_file(position: int, key: str) -> str:
@@ -72,9 +74,17 @@ def save(
     segment.dirty = False
 
 
-def load(directory: Path, name: str, generation: int, *, on_disk: set[str]) -> Segment:
+def load(
+    directory: Path,
+    name: str,
+    generation: int,
+    *,
+    on_disk: set[str],
+    read_path: ReadPath = "mmap",
+) -> Segment:
     """The segment as `save` left it at `generation`; originals of the vectors named in
-    `on_disk` are memory-mapped rather than read into RAM."""
+    `on_disk` are memory-mapped rather than read into RAM, and rescored through `read_path`
+    (see vqdb.storage.rows)."""
     suffix = "" if (directory / "meta.json").exists() else f".{generation}"
     meta = read_json(directory / f"meta{suffix}.json")
     ids = load_ids(
@@ -95,12 +105,35 @@ def load(directory: Path, name: str, generation: int, *, on_disk: set[str]) -> S
             arrays[key] = read_array(path, mmap=True)
         arrays["alive"] = read_array(directory / f"{prefix}alive.{generation}.npy")
         views = ("originals",) if vname in on_disk and not meta["appendable"] else ()
-        vectors[vname] = Index.from_state(meta["configs"][vname], arrays, views=views)
+        needed = ["ids", "originals.codes"] + (
+            ["quantized.codes"] if meta["configs"][vname]["quantization"] else []
+        )
+        for key in needed:
+            if key not in arrays:
+                missing = directory / f"{prefix}{key}{suffix}.npy"
+                raise StorageError(f"{missing}: missing (segment {name})")
+        index = Index.from_state(meta["configs"][vname], arrays, views=views)
+        if views:
+            path = directory / f"{prefix}originals.codes{suffix}.npy"
+            # errors name the segment's own folder, also while it is still being built
+            use_read_path(index, path, read_path, display=directory.with_name(name) / path.name)
+        vectors[vname] = index
     alive = np.array(read_array(directory / f"alive.{generation}.npy"), dtype=np.bool_)
     stored = read_json(directory / f"payloads.{generation}.json")
     segment = Segment(name, vectors, ids, alive, dict(zip(stored["offsets"], stored["payloads"])))
     segment.dirty = False
     return segment
+
+
+def use_read_path(
+    index: Index, originals: Path, read_path: ReadPath, display: Path | None = None
+) -> None:
+    """Makes `index`, whose originals view the file `originals`, rescore through `read_path`."""
+    if read_path == "mmap":
+        index.read_originals_through(None)
+        return
+    rows = RowFile(originals, "pread" if read_path == "pread" else "io_uring", display=display)
+    index.read_originals_through(rows.reader, check_cache=read_path == "auto")
 
 
 def remove_generation(directory: Path, generation: int) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vqdb.errors import StorageError
+
 
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
@@ -62,8 +64,13 @@ def write_array(
 
 
 def read_array(path: Path, *, mmap: bool = False) -> npt.NDArray[Any]:
-    """The array in a .npy file: a read-only memory map, or loaded into RAM."""
-    array: npt.NDArray[Any] = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    """The array in a .npy file: a read-only memory map, or loaded into RAM. A missing,
+    truncated or garbled file is a StorageError naming it (a map that reached past the end of
+    a truncated file would SIGBUS when read, so numpy refuses to make one)."""
+    try:
+        array: npt.NDArray[Any] = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise StorageError(f"{path}: cannot load it: {e}") from e
     mapped = getattr(array, "_mmap", None)
     if mmap and mapped is not None and hasattr(mapped, "madvise"):
         # Rescoring reads a few scattered rows per query: readahead would fault in (and keep
