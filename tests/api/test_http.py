@@ -4,12 +4,14 @@ snapshot files, aliases; response bodies checked against Qdrant's spec where it 
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from served import Server
 from shared_data import DATA_ROOT
@@ -312,3 +314,27 @@ def _nullable(schema: Any) -> Any:
         else:
             out = {}
     return out
+
+
+def test_async_scorer_setting_reaches_the_segments(start_server: Callable[..., Server]) -> None:
+    server = start_server({"VQDB__STORAGE__ASYNC_SCORER": "true"})
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        body = {
+            "vectors": {"size": 8, "distance": "Cosine", "on_disk": True},
+            "quantization_config": {"binary": {"always_ram": True}},
+            "optimizers_config": {"indexing_threshold": 1},
+        }
+        assert http.put("/collections/d", json=body).status_code == 200
+        rows = np.random.default_rng(0).standard_normal((300, 8)).tolist()
+        points = [{"id": i, "vector": v} for i, v in enumerate(rows)]
+        http.put("/collections/d/points?wait=true", json={"points": points})
+        deadline = time.monotonic() + 60
+        while http.get("/collections/d").json()["result"]["status"] != "green":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        hits = http.post("/collections/d/points/query", json={"query": rows[0], "limit": 3})
+        assert hits.json()["result"]["points"][0]["id"] == 0
+        telemetry = http.get("/telemetry").json()["result"]["collections"]["collections"][0]
+    assert telemetry["async_scorer"] == "auto"
+    paths = {v["read_path"] for s in telemetry["segments"] for v in s["vectors"].values()}
+    assert paths & {"mmap+io_uring", "mmap+pread"}, paths

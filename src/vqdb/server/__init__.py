@@ -28,7 +28,11 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     service = settings.service
     storage = settings.storage
-    db = Database(storage.storage_path, optimizer_threads=storage.optimizer_threads)
+    db = Database(
+        storage.storage_path,
+        optimizer_threads=storage.optimizer_threads,
+        async_scorer=storage.async_scorer,
+    )
     try:
         log.info(
             "vqdb serving Qdrant's API %s on http://%s:%d (storage %s, %d collections)",

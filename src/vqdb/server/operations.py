@@ -148,6 +148,18 @@ async def _upload(c: Call) -> bool:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _telemetry(c: Call) -> dict[str, Any]:
+    """vqdb's part of Qdrant's telemetry: how each collection's segments read their vectors
+    (the read path `storage.async_scorer` chose: mmap, io_uring, pread, ...)."""
+    collections = []
+    for name in c.db.collection_names():
+        try:
+            collections.append({"id": name, **info.telemetry(c.db.collection(name))})
+        except NotFound:  # deleted meanwhile
+            continue
+    return {"collections": {"number_of_collections": len(collections), "collections": collections}}
+
+
 def _collections(c: Call) -> dict[str, Any]:
     return {"collections": [{"name": name} for name in c.db.collection_names()]}
 
@@ -177,6 +189,7 @@ POINTS = COLLECTION + "/points"
 SNAPSHOTS = COLLECTION + "/snapshots"
 
 OPERATIONS: list[Operation] = [
+    Operation("GET", "/telemetry", "telemetry", _telemetry, tag="service"),
     # ---- collections ---------------------------------------------------------------------
     Operation("GET", "/collections", "get_collections", _collections, tag="collections"),
     Operation(

@@ -9,7 +9,7 @@ command-line flags, each overriding the one before (as Qdrant's config and QDRAN
       read_only_api_key: reader     # may search and read, never write (403)
     storage:
       storage_path: ./storage
-      async_scorer: false           # rescore on-disk originals through io_uring
+      async_scorer: true            # rescore on-disk originals through io_uring when cold
 
     VQDB__SERVICE__API_KEY=secret vqdb serve --config config.yaml
 """
@@ -40,7 +40,8 @@ class Service(_Section):
 
 class Storage(_Section):
     storage_path: Path = Path("./storage")
-    async_scorer: bool = False
+    # true: io_uring when the candidates are not in the page cache ("auto"); or one path
+    async_scorer: bool | Literal["mmap", "auto", "io_uring", "pread"] = False
     optimizer_threads: Annotated[int, Field(ge=0)] = 0
 
 
