@@ -1,6 +1,6 @@
 """The ASGI app: each row of operations.py becomes a route that checks the API key, parses the
-body against its schema, runs the engine call in a worker thread and wraps the result in
-Qdrant's envelope; errors get Qdrant's status codes and shape.
+body against its schema, runs the engine call (writes in a worker thread) and wraps the result
+in Qdrant's envelope; errors get Qdrant's status codes and shape.
 
     {"result": ..., "status": "ok", "time": 0.0012}
     {"status": {"error": "Wrong input: Vector dimension error: expected dim: 4, got 3"}, ...}
@@ -133,8 +133,13 @@ def _endpoint(
             call = Call(db, request.path_params, request.query_params, body, request)
             if is_async:
                 result = await op.run(call)
-            else:
+            elif op.writes:  # may wait on fsync or a long apply: off the event loop
                 result = await run_in_threadpool(op.run, call)
+            else:
+                # reads run on the event loop: a thread hop costs ~0.1 ms, a tenth of a
+                # search, and measured no faster under 4 or 16 concurrent clients (the GIL-held
+                # Python around the native search is what limits them)
+                result = op.run(call)
             response = (
                 result
                 if op.raw
