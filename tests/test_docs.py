@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import doctest
-import re
-from pathlib import Path
 
 import pytest
+from readme import README, python_blocks
 
 import vqdb.index.vector_index
 
-README = Path(__file__).resolve().parents[1] / "README.md"
 
-
-def python_blocks(text: str) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
-
-
-@pytest.mark.parametrize("block", python_blocks(README.read_text()))
+@pytest.mark.parametrize("block", python_blocks())
 def test_readme_example_runs(block: str) -> None:
     exec(compile(block, str(README), "exec"), {})
 
