@@ -16,6 +16,7 @@ graph build time (i.i.d. Gaussian vectors are a pathological case for HNSW).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -154,10 +155,10 @@ def rss():
     kb = lambda k: int(fields[k].split()[0]) * 1024
     return {"rss": kb("VmRSS"), "anon": kb("RssAnon"), "file": kb("RssFile")}
 
-path, queries = sys.argv[1], np.load(sys.argv[2])
+path, queries, read_path = sys.argv[1], np.load(sys.argv[2]), sys.argv[3]
 before = rss()
 start = time.perf_counter()
-client = vqdb.Client(path=path)
+client = vqdb.Client(path=path, async_scorer=read_path)
 client.query_points("bench", query=queries[0], limit=10)
 ready = time.perf_counter() - start
 opened = rss()
@@ -174,11 +175,16 @@ print(json.dumps(
 """
 
 
+# rescoring through the memory map, and async_scorer's choice (io_uring reads when the page
+# cache does not hold the rows), which maps no file pages for them
+READ_PATHS = ("mmap", "auto")
+
+
 def _reopened(
     base: np.ndarray, queries: np.ndarray, n: int, dim: int
-) -> tuple[dict[str, Any], int, float]:
-    """Builds an on-disk collection of n points, reopens it in a fresh process and returns
-    that process's memory readings, the graph's link bytes and the build time."""
+) -> tuple[dict[str, dict[str, Any]], int, float]:
+    """Builds an on-disk collection of n points, reopens it in a fresh process per read path
+    and returns those processes' memory readings, the graph's link bytes and the build time."""
     import vqdb
     from vqdb import models
 
@@ -203,16 +209,19 @@ def _reopened(
         client.close()
         qpath = Path(path) / "queries.npy"
         np.save(qpath, derived(queries, 200, dim, seed=1))
-        out = subprocess.run(
-            [sys.executable, "-c", _PROBE, path, str(qpath)],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        readings = {}
+        for read_path in READ_PATHS:
+            out = subprocess.run(
+                [sys.executable, "-c", _PROBE, path, str(qpath), read_path],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            readings[read_path] = json.loads(out.stdout.strip().splitlines()[-1])
         segments = Path(path) / "collections" / "bench" / "segments"
         graph = sum(f.stat().st_size for f in segments.rglob("*graph.links0.npy"))
         graph += sum(f.stat().st_size for f in segments.rglob("*graph.upper.npy"))
-        return json.loads(out.stdout.strip().splitlines()[-1]), graph, built
+        return readings, graph, built
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -221,13 +230,16 @@ def run_reopen(base: np.ndarray, queries: np.ndarray, n: int, dim: int) -> None:
     """RAM per vector two ways: the whole growth over the imports divided by n, and the slope
     between n/2 and n points, which leaves out what does not grow with n (huge-page rounding
     of each array, modules first imported on open)."""
-    half, half_graph, _ = _reopened(base, queries, n // 2, dim)
-    full, graph, built = _reopened(base, queries, n, dim)
+    halves, half_graph, _ = _reopened(base, queries, n // 2, dim)
+    fulls, graph, built = _reopened(base, queries, n, dim)
     code = dim // 8  # one bit per dimension
     budget = (code + graph / n) * 1.10
     print(f"reopen: {n} x {dim}, on_disk originals, binary always_ram (built in {built:.0f} s)")
     rows = []
-    for label, key in (("after open + 1 query", "opened"), ("after 200 queries", "searched")):
+    for (label, key), read_path in itertools.product(
+        (("after open + 1 query", "opened"), ("after 200 queries", "searched")), READ_PATHS
+    ):
+        full, half = fulls[read_path], halves[read_path]
         grown = {k: full[key][k] - full["before"][k] for k in ("rss", "anon", "file")}
         half_grown = {k: half[key][k] - half["before"][k] for k in ("rss", "anon", "file")}
         for how, per in (
@@ -237,6 +249,7 @@ def run_reopen(base: np.ndarray, queries: np.ndarray, n: int, dim: int) -> None:
             rows.append(
                 {
                     "moment": label,
+                    "rescoring reads": read_path,
                     "per vector": how,
                     "RSS B/vec": round(per["rss"]),
                     "anon B/vec": round(per["anon"]),
@@ -246,6 +259,7 @@ def run_reopen(base: np.ndarray, queries: np.ndarray, n: int, dim: int) -> None:
                 }
             )
     table(rows)
+    full, half = fulls["mmap"], halves["mmap"]
     print(f"ready to search after reopen: {full['ready_s']:.2f} s\n")
     # Where the anonymous memory goes: what the segments hold, by part, against RssAnon growth.
     grown_anon = full["opened"]["anon"] - full["before"]["anon"]
