@@ -338,3 +338,21 @@ def test_async_scorer_setting_reaches_the_segments(start_server: Callable[..., S
     assert telemetry["async_scorer"] == "auto"
     paths = {v["read_path"] for s in telemetry["segments"] for v in s["vectors"].values()}
     assert paths & {"mmap+io_uring", "mmap+pread"}, paths
+
+
+def test_sigterm_checkpoints_unsynced_writes(start_server: Callable[..., Server]) -> None:
+    """wait=false writes are in the WAL but not fsynced; a SIGTERM still checkpoints them,
+    and the storage reopens with every point."""
+    server = start_server()
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        http.put("/collections/t", json={"vectors": {"size": 2, "distance": "Dot"}})
+        for i in range(20):
+            points = {"points": [{"id": i, "vector": [i, 1]}]}
+            assert http.put("/collections/t/points?wait=false", json=points).status_code == 200
+    server.stop()
+    wal = server.storage / "collections" / "t" / "wal.log"
+    assert wal.stat().st_size <= 64  # checkpointed: nothing left to replay
+    import vqdb
+
+    with vqdb.Client(path=server.storage) as client:
+        assert client.count("t").count == 20
