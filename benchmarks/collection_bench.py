@@ -175,9 +175,9 @@ print(json.dumps(
 """
 
 
-# rescoring through the memory map, and async_scorer's choice (io_uring reads when the page
-# cache does not hold the rows), which maps no file pages for them
-READ_PATHS = ("mmap", "auto")
+# rescoring through the memory map, and through io_uring reads, which map no file pages
+# ("auto" would read in place here: the mmap probe before it leaves the rows in the page cache)
+READ_PATHS = ("mmap", "io_uring")
 
 
 def _reopened(
