@@ -171,19 +171,47 @@ def _batch(c: Call) -> list[dict[str, Any]]:
     return c.collection.batch(operations, wait=c.wait)
 
 
-def _searches(run: Callable[[Collection, Any], Any]) -> Callable[[Call], Any]:
+def _searches(run: Callable[[Collection, Any], Any]) -> Callable[[Collection, Any], Any]:
     """A legacy batch endpoint: {"searches": [request, ...]} -> one answer per request."""
 
-    def each(c: Call) -> list[Any]:
-        searches = c.body.get("searches")
+    def each(collection: Collection, body: Any) -> list[Any]:
+        searches = body.get("searches")
         if not isinstance(searches, list) or not all(isinstance(s, dict) for s in searches):
             raise BadInput("'searches' must be a list of request objects")
-        collection = c.collection
         return [run(collection, s) for s in searches]
 
     return each
 
 
+def _read(
+    suffix: str, name: str, run: Callable[[Collection, Any], Any], body: Any, tag: str = "search"
+) -> Operation:
+    """A POST under /points that reads: the engine call takes the collection and the body."""
+    return Operation(
+        "POST",
+        POINTS + suffix,
+        name,
+        lambda c: run(c.collection, c.body),
+        body=body,
+        params=READ_PARAMS,
+        tag=tag,
+    )
+
+
+def _write_points(method: str, suffix: str, name: str, engine_method: str, body: Any) -> Operation:
+    """A write under /points: Collection.<engine_method>(body, wait=...)."""
+    return Operation(
+        method,
+        POINTS + suffix,
+        name,
+        _write(engine_method),
+        body=body,
+        writes=True,
+        params=WRITE_PARAMS,
+    )
+
+
+SELECTOR = models.PointIdsList | models.FilterSelector
 COLLECTION = "/collections/{collection_name}"
 POINTS = COLLECTION + "/points"
 SNAPSHOTS = COLLECTION + "/snapshots"
@@ -282,86 +310,19 @@ OPERATIONS: list[Operation] = [
         lambda c: _get_point(_point_id_param(c)),
         params=("consistency",),
     ),
-    Operation(
-        "POST",
-        POINTS,
-        "get_points",
-        lambda c: reads.retrieve(c.collection, c.body),
-        body=models.PointRequest,
-        params=READ_PARAMS,
+    _read("", "get_points", reads.retrieve, models.PointRequest, tag="points"),
+    _write_points("PUT", "", "upsert_points", "upsert", models.PointsBatch | models.PointsList),
+    _write_points("POST", "/delete", "delete_points", "delete", SELECTOR),
+    _write_points("PUT", "/vectors", "update_vectors", "update_vectors", models.UpdateVectors),
+    _write_points(
+        "POST", "/vectors/delete", "delete_vectors", "delete_vectors", models.DeleteVectors
     ),
-    Operation(
-        "PUT",
-        POINTS,
-        "upsert_points",
-        _write("upsert"),
-        body=models.PointsBatch | models.PointsList,
-        writes=True,
-        params=WRITE_PARAMS,
+    _write_points("POST", "/payload", "set_payload", "set_payload", models.SetPayload),
+    _write_points("PUT", "/payload", "overwrite_payload", "overwrite_payload", models.SetPayload),
+    _write_points(
+        "POST", "/payload/delete", "delete_payload", "delete_payload", models.DeletePayload
     ),
-    Operation(
-        "POST",
-        POINTS + "/delete",
-        "delete_points",
-        _write("delete"),
-        body=models.PointIdsList | models.FilterSelector,
-        writes=True,
-        params=WRITE_PARAMS,
-    ),
-    Operation(
-        "PUT",
-        POINTS + "/vectors",
-        "update_vectors",
-        _write("update_vectors"),
-        body=models.UpdateVectors,
-        writes=True,
-        params=WRITE_PARAMS,
-    ),
-    Operation(
-        "POST",
-        POINTS + "/vectors/delete",
-        "delete_vectors",
-        _write("delete_vectors"),
-        body=models.DeleteVectors,
-        writes=True,
-        params=WRITE_PARAMS,
-    ),
-    Operation(
-        "POST",
-        POINTS + "/payload",
-        "set_payload",
-        _write("set_payload"),
-        body=models.SetPayload,
-        writes=True,
-        params=WRITE_PARAMS,
-    ),
-    Operation(
-        "PUT",
-        POINTS + "/payload",
-        "overwrite_payload",
-        _write("overwrite_payload"),
-        body=models.SetPayload,
-        writes=True,
-        params=WRITE_PARAMS,
-    ),
-    Operation(
-        "POST",
-        POINTS + "/payload/delete",
-        "delete_payload",
-        _write("delete_payload"),
-        body=models.DeletePayload,
-        writes=True,
-        params=WRITE_PARAMS,
-    ),
-    Operation(
-        "POST",
-        POINTS + "/payload/clear",
-        "clear_payload",
-        _write("clear_payload"),
-        body=models.PointIdsList | models.FilterSelector,
-        writes=True,
-        params=WRITE_PARAMS,
-    ),
+    _write_points("POST", "/payload/clear", "clear_payload", "clear_payload", SELECTOR),
     Operation(
         "POST",
         POINTS + "/batch",
@@ -371,77 +332,15 @@ OPERATIONS: list[Operation] = [
         writes=True,
         params=WRITE_PARAMS,
     ),
-    Operation(
-        "POST",
-        POINTS + "/scroll",
-        "scroll_points",
-        lambda c: reads.scroll(c.collection, c.body),
-        body=models.ScrollRequest,
-        params=READ_PARAMS,
-    ),
-    Operation(
-        "POST",
-        POINTS + "/count",
-        "count_points",
-        lambda c: reads.count(c.collection, c.body),
-        body=models.CountRequest,
-        params=READ_PARAMS,
-    ),
+    _read("/scroll", "scroll_points", reads.scroll, models.ScrollRequest, tag="points"),
+    _read("/count", "count_points", reads.count, models.CountRequest, tag="points"),
     # ---- search --------------------------------------------------------------------------
-    Operation(
-        "POST",
-        POINTS + "/query",
-        "query_points",
-        lambda c: query.query(c.collection, c.body),
-        body=models.QueryRequest,
-        params=READ_PARAMS,
-        tag="search",
-    ),
-    Operation(
-        "POST",
-        POINTS + "/query/batch",
-        "query_batch_points",
-        lambda c: query.query_batch(c.collection, c.body),
-        body=models.QueryRequestBatch,
-        params=READ_PARAMS,
-        tag="search",
-    ),
-    Operation(
-        "POST",
-        POINTS + "/search",
-        "search_points",
-        lambda c: query.search(c.collection, c.body),
-        body=JSON_OBJECT,
-        params=READ_PARAMS,
-        tag="search",
-    ),
-    Operation(
-        "POST",
-        POINTS + "/search/batch",
-        "search_batch_points",
-        _searches(query.search),
-        body=JSON_OBJECT,
-        params=READ_PARAMS,
-        tag="search",
-    ),
-    Operation(
-        "POST",
-        POINTS + "/recommend",
-        "recommend_points",
-        lambda c: query.recommend(c.collection, c.body),
-        body=JSON_OBJECT,
-        params=READ_PARAMS,
-        tag="search",
-    ),
-    Operation(
-        "POST",
-        POINTS + "/recommend/batch",
-        "recommend_batch_points",
-        _searches(query.recommend),
-        body=JSON_OBJECT,
-        params=READ_PARAMS,
-        tag="search",
-    ),
+    _read("/query", "query_points", query.query, models.QueryRequest),
+    _read("/query/batch", "query_batch_points", query.query_batch, models.QueryRequestBatch),
+    _read("/search", "search_points", query.search, JSON_OBJECT),
+    _read("/search/batch", "search_batch_points", _searches(query.search), JSON_OBJECT),
+    _read("/recommend", "recommend_points", query.recommend, JSON_OBJECT),
+    _read("/recommend/batch", "recommend_batch_points", _searches(query.recommend), JSON_OBJECT),
     # ---- snapshots -----------------------------------------------------------------------
     Operation(
         "POST",
