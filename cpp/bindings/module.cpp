@@ -152,6 +152,19 @@ NB_MODULE(_core, m) {
   m.def("dot_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().dot_u8); }, "a"_a, "b"_a);
   m.def("dot4_u8", [](In1<uint8_t> q, In2<uint8_t> rows) {
     return four<uint8_t, int32_t>(q, rows, simd::active().dot4_u8); }, "q"_a, "rows"_a, "Four rows at a time.");
+  m.def("dot4_s8u8", [](In1<int8_t> q, In2<uint8_t> rows) {
+    require(q.shape(0) == rows.shape(1), "query and rows must have the same dimension");
+    const size_t n = rows.shape(0), dim = rows.shape(1);
+    auto out = empty<int32_t>({n});
+    nb::gil_scoped_release release;
+    for (size_t i = 0; i < n; i += 4) {
+      const uint8_t* r[4];
+      int32_t o[4];
+      for (size_t j = 0; j < 4; ++j) r[j] = rows.data() + std::min(i + j, n - 1) * dim;
+      simd::active().dot4_s8u8(q.data(), r, dim, o);
+      for (size_t j = 0; j < 4 && i + j < n; ++j) out.data()[i + j] = o[j];
+    }
+    return out; }, "q"_a, "rows"_a, "Signed int8 query against four uint8 code rows at a time.");
   m.def("l2_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().l2_u8); }, "a"_a, "b"_a);
   m.def("l1_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().l1_u8); }, "a"_a, "b"_a);
   m.def("hamming_b1", [](In2<uint64_t> a, In2<uint64_t> b) { return rowwise<uint64_t, uint32_t>(a, b, simd::active().hamming_b1); }, "a"_a, "b"_a);

@@ -91,6 +91,64 @@ class ScalarScorer final : public QueryScorer {
   int32_t (*l1_)(const uint8_t*, const uint8_t*, size_t);
 };
 
+// Dot / cosine queries are not snapped to the codes' grid: the query gets its own signed 8-bit
+// scale (q ~ qi / s, |qi| <= 127, from its largest component) and scores
+// x.q ~ lo sum(q) + alpha c.q with u8 x s8 multiply-adds. The grid of the codes (the data's
+// quantile range) is coarse and biased for one query; its own scale roughly halves the query's
+// rounding error, and no per-vector correction is read. Recall@10 at a given ef rises by about
+// as much as the 15-bit query variant gave, at the cost of the symmetric kernel.
+class AsymmetricScalarScorer final : public QueryScorer {
+ public:
+  AsymmetricScalarScorer(const ScalarParams& p, const uint8_t* base, const float* query)
+      : dim_(p.dim), base_(base), query_(p.dim) {
+    float amax = 0.f;
+    for (size_t j = 0; j < dim_; ++j) amax = std::max(amax, std::fabs(query[j]));
+    const float s = amax > 0.f ? 127.f / amax : 1.f;
+    int64_t sum = 0;
+    for (size_t j = 0; j < dim_; ++j) {
+      query_[j] = int8_t(std::clamp(std::nearbyint(query[j] * s), -127.f, 127.f));
+      sum += query_[j];
+    }
+    // The score is exactly decoded(c) . q8 (q8 = qi / s): the constant term uses the rounded
+    // query too, so the errors of the centred decoded values cancel rather than those of c >= 0.
+    scale_ = p.alpha / s;
+    offset_ = p.lo * float(sum) / s;
+    dot4_ = simd::active().dot4_s8u8;
+  }
+
+  // Four rows per kernel call while the next four are fetched; a short tail repeats its last row.
+  void score(const uint32_t* ids, size_t n, float* out) const override {
+    const uint8_t* rows[4];
+    int32_t dots[4];
+    for (size_t i = 0; i < n; i += 4) {
+      const size_t k = std::min<size_t>(4, n - i);
+      for (size_t r = 0; r < 4; ++r) rows[r] = base_ + size_t(ids[i + std::min(r, k - 1)]) * dim_;
+      for (size_t r = i + 4; r < std::min(n, i + 8); ++r)
+        prefetch_bytes(base_ + size_t(ids[r]) * dim_, dim_);
+      dot4_(query_.data(), rows, dim_, dots);
+      for (size_t r = 0; r < k; ++r) out[i + r] = scale_ * float(dots[r]) + offset_;
+    }
+  }
+
+  void score_range(uint32_t first, size_t n, float* out) const override {
+    const uint8_t* rows[4];
+    int32_t dots[4];
+    for (size_t i = 0; i < n; i += 4) {
+      const size_t k = std::min<size_t>(4, n - i);
+      for (size_t r = 0; r < 4; ++r) rows[r] = base_ + size_t(first + i + std::min(r, k - 1)) * dim_;
+      dot4_(query_.data(), rows, dim_, dots);
+      for (size_t r = 0; r < k; ++r) out[i + r] = scale_ * float(dots[r]) + offset_;
+    }
+  }
+
+ private:
+  size_t dim_;
+  const uint8_t* base_;
+  std::vector<int8_t> query_;
+  float scale_ = 1.f, offset_ = 0.f;
+  void (*dot4_)(const int8_t*, const uint8_t* const*, size_t, int32_t*);
+};
+
 class ScalarSet final : public VectorSet {
  public:
   ScalarSet(size_t dim, Metric metric, float quantile) : VectorSet(dim, metric), quantile_(quantile) {
@@ -136,6 +194,8 @@ class ScalarSet final : public VectorSet {
   std::unique_ptr<QueryScorer> scorer(const float* query) const override {
     std::vector<float> q(query, query + dim_);
     prepare(q.data(), 1);
+    if (metric_ == Metric::dot || metric_ == Metric::cosine)
+      return std::make_unique<AsymmetricScalarScorer>(p_, data(), q.data());
     std::vector<uint8_t> c(dim_);
     encode(q.data(), 1, c.data());
     return std::make_unique<ScalarScorer>(p_, data(), corr_.data(), c.data(),

@@ -27,6 +27,9 @@ struct Kernels {
   int32_t (*dot_u8)(const uint8_t* a, const uint8_t* b, size_t dim);
   // Four code rows against one query code at once (graph walks over scalar codes).
   void (*dot4_u8)(const uint8_t* q, const uint8_t* const* rows, size_t dim, int32_t* out);
+  // Asymmetric scalar scoring: a signed int8 query (its own scale) against four code rows
+  // (values <= 127; u8 x s8 multiply-adds cannot saturate): out[r] = sum_j q[j] * rows[r][j].
+  void (*dot4_s8u8)(const int8_t* q, const uint8_t* const* rows, size_t dim, int32_t* out);
   int32_t (*l2_u8)(const uint8_t* a, const uint8_t* b, size_t dim);
   int32_t (*l1_u8)(const uint8_t* a, const uint8_t* b, size_t dim);
   // Bit strings of `words` 64-bit words: popcount(a ^ b).

@@ -75,6 +75,14 @@ void dot4_u8_serial(const uint8_t* q, const uint8_t* const* rows, size_t dim, in
   for (int r = 0; r < 4; ++r) out[r] = dot_u8_serial(q, rows[r], dim);
 }
 
+void dot4_s8u8_serial(const int8_t* q, const uint8_t* const* rows, size_t dim, int32_t* out) {
+  for (int r = 0; r < 4; ++r) {
+    int32_t s = 0;
+    for (size_t i = 0; i < dim; ++i) s += int32_t(q[i]) * int32_t(rows[r][i]);
+    out[r] = s;
+  }
+}
+
 int32_t l2_u8_serial(const uint8_t* a, const uint8_t* b, size_t dim) {
   int32_t s = 0;
   for (size_t i = 0; i < dim; ++i) {
@@ -139,7 +147,7 @@ void pq_assign_serial(const float* x, size_t n, size_t stride, size_t w, const f
 
 const Kernels kSerial = {dot_f32_serial,    l2_f32_serial,          l1_f32_serial,
                          dot4_f32_serial,   l24_f32_serial,
-                         dot_u8_serial,     dot4_u8_serial,         l2_u8_serial,
+                         dot_u8_serial,     dot4_u8_serial,         dot4_s8u8_serial,      l2_u8_serial,
                          l1_u8_serial,
                          hamming_b1_serial, hamming_b1_rows_serial, andpop_b1_serial,
                          pq_assign_serial};
