@@ -79,6 +79,9 @@ def test_envelope_and_root(http: httpx.Client, collection: str) -> None:
         ),
         ("POST", "/points/query", '{"query": [1, 2, 3, 4], "using": "nope"}', 400, "nope"),
         ("POST", "/points/search", '{"vector": "x"}', 400, ""),
+        # the legacy bodies reach the engine unchecked: a list as `using` was a 500
+        ("POST", "/points/search", '{"vector": [1, 2, 3, 4], "using": ["x"]}', 400, "using"),
+        ("POST", "/points/recommend", '{"positive": [1], "using": {"a": 1}}', 400, "using"),
         ("POST", "/points/scroll", '{"filter": {"must": [{"key": 1}]}}', 400, ""),
         ("GET", "/points/12345", None, 404, "No point with id 12345"),
         ("PUT", "", '{"vectors": {"size": 4, "distance": "Dot"}}', 409, "already exists"),
