@@ -93,6 +93,22 @@ def test_search_defaults_follow_qdrant() -> None:
         np.testing.assert_array_equal(default, rescored if rescored_by_default else raw)
 
 
+def test_unbounded_beam_and_oversampling_search_everything() -> None:
+    """hnsw_ef past 2^64 (or any beam wider than the graph) and an infinite oversampling
+    (JSON's 1e400) are clamped to the index size, not passed on to overflow the kernel."""
+    index, base = build({"scalar": {}}, n=600)
+    q = data(1, 32, seed=5)[0]
+    everything = {"hnsw_ef": 600, "quantization": {"rescore": True, "oversampling": 60.0}}
+    expected = index.search(q, 10, everything)
+    for params in (
+        {"hnsw_ef": 2**70, "quantization": {"rescore": True, "oversampling": 60.0}},
+        {"hnsw_ef": 600, "quantization": {"rescore": True, "oversampling": float("inf")}},
+        {"hnsw_ef": 2**64, "quantization": {"rescore": True, "oversampling": 1e300}},
+    ):
+        found = index.search(q, 10, params)
+        np.testing.assert_array_equal(found[0], expected[0])
+
+
 def test_oversampling_improves_recall_with_rescore() -> None:
     index, base = build({"binary": {"encoding": "one_bit"}}, n=3000, dim=64)
     q = data(100, 64, seed=9)

@@ -8,6 +8,13 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# Limits on what a collection may ask for. MAX_DIM is Qdrant's (65536 dimensions); the graph's
+# are vqdb's: each point reserves (2m + 1) links of 4 bytes up front, so a huge m fails the
+# build with bad_alloc (or exhausts memory) long after the collection was accepted.
+MAX_DIM = 65536
+MAX_HNSW_M = 2048
+MAX_EF_CONSTRUCT = 1 << 20
+
 
 def from_mapping(cls: type[T], value: T | Mapping[str, Any] | None, what: str) -> T:
     """Builds a params dataclass from a dict, rejecting unknown keys by name."""
@@ -32,10 +39,12 @@ class HnswConfig:
     ef_construct: int = 100
 
     def __post_init__(self) -> None:
-        if int(self.m) < 2:
-            raise ValueError(f"hnsw m must be at least 2, got {self.m}")
-        if int(self.ef_construct) < 4:
-            raise ValueError(f"hnsw ef_construct must be at least 4, got {self.ef_construct}")
+        if not 2 <= int(self.m) <= MAX_HNSW_M:
+            raise ValueError(f"hnsw m must be in [2, {MAX_HNSW_M}], got {self.m}")
+        if not 4 <= int(self.ef_construct) <= MAX_EF_CONSTRUCT:
+            raise ValueError(
+                f"hnsw ef_construct must be in [4, {MAX_EF_CONSTRUCT}], got {self.ef_construct}"
+            )
 
 
 @dataclass(frozen=True)

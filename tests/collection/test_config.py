@@ -266,6 +266,7 @@ def test_update_unnamed_vector_and_unknown_names() -> None:
     [
         (single(size=0), "vectors.size must be an integer >= 1"),
         (single(size=True), "vectors.size"),
+        (single(size=65537), "vectors.size: value 65537 invalid, must be from 1 to 65536"),
         (single(distance="Hamming"), "vectors.distance: unknown distance 'Hamming'"),
         ({"vectors": {"size": 4}}, "vectors.distance is required"),
         ({"vectors": {"a": {"distance": "Dot"}}}, "vectors.a.size is required"),
@@ -280,6 +281,9 @@ def test_update_unnamed_vector_and_unknown_names() -> None:
         ({**single(), "hnsw_config": {"m": -1}}, "hnsw_config.m must be an integer >= 0"),
         ({**single(), "hnsw_config": {"m": 1}}, "hnsw_config.m must be 0"),
         ({**single(), "hnsw_config": {"ef_construct": 2}}, "hnsw_config.ef_construct"),
+        # the graph reserves (2m + 1) links per point: a huge m failed later, in the optimizer
+        ({**single(), "hnsw_config": {"m": 10**12}}, "hnsw_config.m: value 10+ invalid"),
+        (single(hnsw_config={"ef_construct": 2**64}), "vectors.hnsw_config.ef_construct: value"),
         (single(hnsw_config={"foo": 1}), "unknown field.*vectors.hnsw_config: foo"),
         ({**single(), "optimizers_config": {"vacuum_min_vector_number": 5}}, "vacuum_min"),
         ({**single(), "wal_config": {"wal_capacity_mb": 0}}, "wal_config.wal_capacity_mb"),

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from vqdb import models
 from vqdb.distance import Distance
+from vqdb.params import MAX_DIM, MAX_EF_CONSTRUCT, MAX_HNSW_M
 from vqdb.quantization import QuantizationConfig, parse_quantization
 
 Check = Callable[[Any, str], Any]  # (value, where) -> normalized value, or ValueError
@@ -47,10 +48,12 @@ def _checked(value: Any, rules: Mapping[str, Check], what: str) -> dict[str, Any
     return {k: v for k, v in clean.items() if v is not None}
 
 
-def _uint(lo: int) -> Check:
+def _uint(lo: int, hi: int | None = None) -> Check:
     def check(value: Any, what: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < lo:
             raise ValueError(f"{what} must be an integer >= {lo}, got {value!r}")
+        if hi is not None and value > hi:
+            raise ValueError(f"{what}: value {value} invalid, must be from {lo} to {hi}")
         return value
 
     return check
@@ -78,7 +81,7 @@ def _choice(*allowed: str) -> Check:
 
 
 def _graph_m(value: Any, what: str) -> int:
-    m: int = _uint(0)(value, what)
+    m: int = _uint(0, MAX_HNSW_M)(value, what)
     if m == 1:  # the graph needs two links per node; Qdrant's m = 0 means no graph at all
         raise ValueError(f"{what} must be 0 (no graph) or at least 2, got 1")
     return m
@@ -126,7 +129,7 @@ class HnswSettings:
     """Qdrant's HnswConfig. m = 0 builds no graph; full_scan_threshold is in KB of vectors."""
 
     m: int = _option(16, _graph_m)
-    ef_construct: int = _option(100, _uint(4))
+    ef_construct: int = _option(100, _uint(4, MAX_EF_CONSTRUCT))
     full_scan_threshold: int = _option(10_000, _uint(10))
     max_indexing_threads: int = _option(0, _uint(0))
     on_disk: bool = _option(False, _bool)
@@ -222,7 +225,7 @@ def _strict_mode(value: Any, what: str) -> dict[str, Any]:
 
 
 _VECTOR_RULES: dict[str, Check] = {
-    "size": _uint(1),
+    "size": _uint(1, MAX_DIM),
     "distance": _distance,
     "hnsw_config": _section(HnswSettings),
     "quantization_config": _quantization,

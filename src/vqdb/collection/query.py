@@ -95,6 +95,8 @@ def recommend(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _request(c: Collection, body: Mapping[str, Any], default_payload: bool) -> Request:
     using = body.get("using") or ""
+    if not isinstance(using, str):  # the legacy bodies are not checked against a schema
+        raise BadInput(f"'using' must be a vector name, got {using!r}")
     if using not in c.config.vectors:
         if using == "":
             raise BadInput("this collection has named vectors: say which one with 'using'")

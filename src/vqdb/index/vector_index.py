@@ -283,11 +283,15 @@ class Index:
         if params.exact:
             return None, self._originals, None, limit, 0
         ef = params.hnsw_ef or (self.hnsw.ef_construct if self.hnsw else 0)
+        # a beam wider than the graph, or more candidates than vectors, finds nothing more
+        # (and an unbounded one overflows the kernel's size_t)
+        ef = min(ef, max(len(self._ids), limit))
         q = params.quantization
         if self._quantized is None or self.quantization is None or q.ignore:
             return self._graph, self._originals, None, limit, ef
         rescore = self.quantization.rescore_by_default if q.rescore is None else q.rescore
-        candidates = max(limit, math.floor((q.oversampling or 1.0) * limit))
+        wanted = min((q.oversampling or 1.0) * limit, float(len(self)))  # inf included
+        candidates = max(limit, math.floor(wanted))
         return self._graph, self._quantized, self._originals if rescore else None, candidates, ef
 
     def _allowed(self, allowed_ids: Any) -> bitset.Bitset | None:

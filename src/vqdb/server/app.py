@@ -127,6 +127,11 @@ def _endpoint(
         start = time.perf_counter()
         try:
             access.check(request.headers, writes=op.writes)
+            for name in op.params:
+                raw = request.query_params.get(name)
+                problem = None if raw is None else openapi.query_problem(name, raw)
+                if problem:
+                    raise HttpError(400, problem)
             body = None
             if op.body is JSON_OBJECT or adapter is not None:
                 body = _parse(await _read(request, limit), adapter)

@@ -29,6 +29,39 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "checksum": {"type": "string"},
 }
 
+
+def query_problem(name: str, raw: str) -> str | None:
+    """Why a query parameter's text does not match its schema in _PARAMS, or None if it does
+    (Qdrant refuses `wait=0.5` or `timeout=-1` with a 400 rather than guessing)."""
+    schema = _PARAMS.get(name)
+    if schema is None or _matches(raw, schema):
+        return None
+    return f"Query deserialize error: {name}={raw!r} is not {_describe(schema)}"
+
+
+def _matches(raw: str, schema: dict[str, Any]) -> bool:
+    if "anyOf" in schema:
+        return any(_matches(raw, option) for option in schema["anyOf"])
+    if "enum" in schema:
+        return raw in schema["enum"]
+    kind = schema.get("type")
+    if kind == "boolean":
+        return raw in ("true", "false")
+    if kind == "integer":
+        return re.fullmatch(r"[0-9]{1,19}", raw) is not None and int(raw) >= schema["minimum"]
+    return kind == "string"
+
+
+def _describe(schema: dict[str, Any]) -> str:
+    if "anyOf" in schema:
+        return " or ".join(_describe(option) for option in schema["anyOf"])
+    if "enum" in schema:
+        return "one of " + ", ".join(schema["enum"])
+    if schema.get("type") == "integer":
+        return f"an integer >= {schema['minimum']}"
+    return "true or false" if schema.get("type") == "boolean" else "a string"
+
+
 _PATH_PARAMS: dict[str, dict[str, Any]] = {
     "id": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "format": "uuid"}]},
 }
@@ -108,7 +141,11 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
         members = [refs[(m, "validation")] for m in _models(op.body)]
         schema = members[0] if len(members) == 1 else {"anyOf": members}
         described["requestBody"] = {"content": {"application/json": {"schema": schema}}}
-    described.update(op.extra)
+    if "requestBody" in described:  # an empty body is a 400, as in Qdrant (its spec says optional)
+        described["requestBody"]["required"] = True
+    for key, value in op.extra.items():  # merged: a row's own 200 keeps the shared 4XX
+        merged = {**described[key], **value} if isinstance(described.get(key), dict) else value
+        described[key] = merged
     return described
 
 
