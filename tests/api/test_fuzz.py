@@ -160,6 +160,8 @@ def test_no_server_errors_under_schemathesis(
         for name, (code, output, generated) in runs.items()
         if code != 0 or generated < MIN_GENERATED
     }
+    for name, (_, _, generated) in runs.items():
+        print(f"schemathesis, {name}: {generated} requests generated")  # shown with -s / -rP
     if failed:
         log = server.stop()
         report = "\n\n".join(f"==== schemathesis, {name}:\n{out}" for name, out in failed.items())
