@@ -89,6 +89,14 @@ def test_envelope_and_root(http: httpx.Client, collection: str) -> None:
         ("POST", "/points/delete?wait=0.5", '{"points": [1]}', 400, "wait='0.5' is not true"),
         ("POST", "/points/count?consistency=some", "{}", 400, "consistency="),
         ("PUT", "", '{"vectors": {"size": 4, "distance": "Dot"}}', 409, "already exists"),
+        # a field of another Qdrant version is refused, not silently dropped
+        (
+            "POST",
+            "/points/count",
+            '{"exact": true, "init_from": "x"}',
+            400,
+            "unknown field(s): init_from",
+        ),
     ],
 )
 def test_errors(
