@@ -88,9 +88,11 @@ FILTER = (
 
 
 def _pinned(snapshot: str) -> str:
-    """schemathesis.toml for the pinned pass: path parameters drawn from what exists, and some
-    body fields (vector names, filtered payload keys) from what the collections hold, half of
-    the time, so searches and filters reach the engine instead of stopping at a 400."""
+    """schemathesis.toml for the pinned pass: path parameters drawn from what exists, and vector
+    names from what the collections hold half of the time, so searches reach the engine instead
+    of stopping at a 400. (Pinning filter keys inside generated filters, `body.filter.must[*]
+    .key`, sent schemathesis 4.32 into unbounded recursion over the recursive Filter schema now
+    and then, aborting the run; the fixed filter below covers filters instead.)"""
     return f"""
 [dictionaries.collections]
 values = ["fuzz", "fuzz-named"]
@@ -101,17 +103,12 @@ values = [0, 1, 2, 3, 5, 8, 13, 21, 34, 55]
 [dictionaries.vectors]
 values = ["a", "b"]
 
-[dictionaries.keys]
-values = ["k", "t", "f", "tags", "tags[]"]
-
 [parameters]
 "path.collection_name" = {{ dictionary = "collections" }}
 "path.id" = {{ dictionary = "ids", probability = 0.8 }}
 "path.field_name" = "k"
 "path.snapshot_name" = "{snapshot}"
 "body.using" = {{ dictionary = "vectors", probability = 0.5 }}
-"body.filter.must[*].key" = {{ dictionary = "keys", probability = 0.5 }}
-"body.filter.should[*].key" = {{ dictionary = "keys", probability = 0.5 }}
 
 # schemathesis never generates Filter (its schema is recursive): counting and searching get one
 # that uses both payload indexes and unindexed keys
@@ -133,10 +130,16 @@ def _schemathesis(
         *("--request-timeout", "30", "--generation-database", "none", "--no-color"),
         *extra,
     ]
-    done = subprocess.run(
-        command, cwd=workdir, capture_output=True, text=True, timeout=900, check=False
-    )
-    output = done.stdout + done.stderr
+    for _ in range(3):
+        done = subprocess.run(
+            command, cwd=workdir, capture_output=True, text=True, timeout=900, check=False
+        )
+        output = done.stdout + done.stderr
+        # schemathesis 4.32 itself now and then recurses without end while building strategies
+        # for the recursive Filter schema and aborts (a crash of the tool, before any verdict
+        # on the server): run it again rather than report vqdb for it
+        if "Fatal Python error" not in output:
+            break
     generated = re.search(r"(\d+) generated", output)
     return done.returncode, output, int(generated.group(1)) if generated else 0
 
