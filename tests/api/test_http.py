@@ -380,3 +380,14 @@ def test_sigterm_checkpoints_unsynced_writes(start_server: Callable[..., Server]
 
     with vqdb.Client(path=server.storage) as client:
         assert client.count("t").count == 20
+
+
+def test_legacy_batch_endpoints(http: httpx.Client, collection: str) -> None:
+    searches = {"searches": [{"vector": [1, 0, 0, 0], "limit": 2}, {"vector": [0, 1, 0, 0]}]}
+    found = http.post(f"/collections/{collection}/points/search/batch", json=searches)
+    assert [[p["id"] for p in hits] for hits in found.json()["result"]][0] == [9, 8]
+    liked = {"searches": [{"positive": [9], "limit": 1}]}
+    found = http.post(f"/collections/{collection}/points/recommend/batch", json=liked)
+    assert found.json()["result"][0][0]["id"] == 8
+    bad = http.post(f"/collections/{collection}/points/search/batch", json={"searches": [1]})
+    assert bad.status_code == 400

@@ -53,8 +53,8 @@ class PointMethods(ClientBase):
         update_mode: Any = None,
         timeout: int | None = None,
     ) -> models.UpdateResult:
-        body = {**insert_body(points), **optional(update_filter=update_filter)}
-        body |= optional(update_mode=update_mode)
+        conditions = optional(update_filter=update_filter, update_mode=update_mode)
+        body = {**insert_body(points), **conditions}
         done = self._collection(collection_name).upsert(body, wait=wait)
         return result(models.UpdateResult, done)
 

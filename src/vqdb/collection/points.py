@@ -125,7 +125,7 @@ def payloads_of(values: Sequence[Any], where: str) -> list[Payload | None]:
         if value is not None and not isinstance(value, Mapping):
             raise BadInput(f"{where}[{i}]: a payload must be an object, got {type(value).__name__}")
     try:
-        copied = json.loads(json.dumps(list(values), default=_jsonable, allow_nan=False))
+        copied = json.loads(json.dumps(list(values), default=jsonable, allow_nan=False))
     except (TypeError, ValueError) as e:
         raise BadInput(f"{where}: a payload is not JSON: {e}") from None
     return [p or None for p in copied]
@@ -139,13 +139,14 @@ def payload_of(value: Any, where: str) -> Payload | None:
     if not isinstance(value, Mapping):
         raise BadInput(f"{where}: a payload must be an object, got {type(value).__name__}")
     try:
-        copied: Payload = json.loads(json.dumps(value, default=_jsonable, allow_nan=False))
+        copied: Payload = json.loads(json.dumps(value, default=jsonable, allow_nan=False))
     except (TypeError, ValueError) as e:
         raise BadInput(f"{where}: the payload is not JSON: {e}") from None
     return copied or None
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """json.dumps's `default` for what JSON lacks: numpy scalars and arrays, dates."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

@@ -9,9 +9,9 @@ Cosine and Dot (higher first), distances for Euclid and Manhattan (lower first).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,8 @@ from vqdb.filters import Filter
 from vqdb.params import SearchParams, from_mapping
 from vqdb.segment.ids import PointId, point_id
 from vqdb.segment.segment import Segment
+
+T = TypeVar("T")
 
 Vector = npt.NDArray[np.float32]
 _STRATEGIES = ("average_vector", "best_score", "sum_scores")
@@ -67,10 +69,23 @@ def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def query_batch(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return _each(c, body, query)
+
+
+def search_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
+    return _each(c, body, search)
+
+
+def recommend_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
+    return _each(c, body, recommend)
+
+
+def _each(c: Collection, body: Mapping[str, Any], run: Callable[[Collection, Any], T]) -> list[T]:
+    """A batch body, {"searches": [request, ...]}: one answer per request."""
     searches = body.get("searches")
-    if not isinstance(searches, list):
-        raise BadInput("'searches' must be a list of query requests")
-    return [query(c, s) for s in searches]
+    if not isinstance(searches, list) or not all(isinstance(s, Mapping) for s in searches):
+        raise BadInput("'searches' must be a list of request objects")
+    return [run(c, s) for s in searches]
 
 
 def search(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from vqdb.collection.points import jsonable
 from vqdb.database import Database
 from vqdb.errors import AlreadyExists, BadInput, NotFound
 from vqdb.server import openapi
@@ -239,12 +240,5 @@ def _error(status: int, message: str, start: float) -> Response:
 
 
 def _json(value: Any, status: int = 200) -> Response:
-    body = json.dumps(value, separators=(",", ":"), default=_plain)
+    body = json.dumps(value, separators=(",", ":"), default=jsonable)
     return Response(body, status_code=status, media_type="application/json")
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars and arrays that reach a response (json.dumps knows neither)."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")

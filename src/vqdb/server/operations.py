@@ -51,8 +51,9 @@ class Call:
 
     @property
     def wait(self) -> bool:
-        """Qdrant's default is false: acknowledged once in the WAL, before it is fsynced."""
-        return self.query.get("wait", "false").lower() in ("true", "1", "yes")
+        """Qdrant's default is false: acknowledged once in the WAL, before it is fsynced (the
+        app has refused any value but true and false)."""
+        return self.query.get("wait") == "true"
 
 
 @dataclass(frozen=True)
@@ -89,17 +90,12 @@ def _update_aliases(c: Call) -> bool:
 
 
 def _get_point(c: Call) -> dict[str, Any]:
-    found = reads.retrieve(c.collection, {"ids": [c.path["id"]], "with_vector": True})
+    raw = c.path["id"]  # text: digits name an integer id, anything else a UUID (Qdrant's rule)
+    pid = int(raw) if raw.isdigit() else raw
+    found = reads.retrieve(c.collection, {"ids": [pid], "with_vector": True})
     if not found:
-        raise NotFound(f"No point with id {c.path['id']} found")
+        raise NotFound(f"No point with id {raw} found")
     return found[0]
-
-
-def _point_id_param(c: Call) -> Call:
-    """A path id is text: digits name an integer id, anything else a UUID (Qdrant's rule)."""
-    raw = c.path["id"]
-    c.path = {**c.path, "id": int(raw) if raw.isdigit() else raw}  # type: ignore[dict-item]
-    return c
 
 
 def _recover(c: Call) -> bool:
@@ -169,18 +165,6 @@ def _batch(c: Call) -> list[dict[str, Any]]:
     if not isinstance(operations, list):
         raise BadInput("'operations' must be a list")
     return c.collection.batch(operations, wait=c.wait)
-
-
-def _searches(run: Callable[[Collection, Any], Any]) -> Callable[[Collection, Any], Any]:
-    """A legacy batch endpoint: {"searches": [request, ...]} -> one answer per request."""
-
-    def each(collection: Collection, body: Any) -> list[Any]:
-        searches = body.get("searches")
-        if not isinstance(searches, list) or not all(isinstance(s, dict) for s in searches):
-            raise BadInput("'searches' must be a list of request objects")
-        return [run(collection, s) for s in searches]
-
-    return each
 
 
 def _read(
@@ -307,7 +291,7 @@ OPERATIONS: list[Operation] = [
         "GET",
         POINTS + "/{id}",
         "get_point",
-        lambda c: _get_point(_point_id_param(c)),
+        _get_point,
         params=("consistency",),
     ),
     _read("", "get_points", reads.retrieve, models.PointRequest, tag="points"),
@@ -338,9 +322,9 @@ OPERATIONS: list[Operation] = [
     _read("/query", "query_points", query.query, models.QueryRequest),
     _read("/query/batch", "query_batch_points", query.query_batch, models.QueryRequestBatch),
     _read("/search", "search_points", query.search, JSON_OBJECT),
-    _read("/search/batch", "search_batch_points", _searches(query.search), JSON_OBJECT),
+    _read("/search/batch", "search_batch_points", query.search_batch, JSON_OBJECT),
     _read("/recommend", "recommend_points", query.recommend, JSON_OBJECT),
-    _read("/recommend/batch", "recommend_batch_points", _searches(query.recommend), JSON_OBJECT),
+    _read("/recommend/batch", "recommend_batch_points", query.recommend_batch, JSON_OBJECT),
     # ---- snapshots -----------------------------------------------------------------------
     Operation(
         "POST",
