@@ -185,15 +185,15 @@ NB_MODULE(_core, m) {
                                                x.data() + i * x.shape(1), x.shape(1));
     return out;
   }, "planes"_a, "x"_a, "out[i] = sum over p of 2^p * popcount(planes[p] & x[i])");
-  m.def("adc_pq", [](In2<float> table, In2<uint8_t> codes) {
+  m.def("adc_pq_u8", [](In2<uint8_t> table, In2<uint8_t> codes) {
     require(table.shape(1) == 256, "the table must have 256 columns");
     require(codes.shape(1) == table.shape(0), "codes must have one byte per table row");
-    auto out = empty<float>({codes.shape(0)});
+    auto out = empty<uint32_t>({codes.shape(0)});
     nb::gil_scoped_release release;
     for (size_t i = 0; i < codes.shape(0); ++i)
-      out.data()[i] = simd::adc_pq_serial(table.data(), codes.data() + i * codes.shape(1), codes.shape(1));
+      out.data()[i] = simd::adc_pq_u8(table.data(), codes.data() + i * codes.shape(1), codes.shape(1));
     return out;
-  }, "table"_a, "codes"_a);
+  }, "table"_a, "codes"_a, "out[i] = sum over m of table[m, codes[i, m]]");
   m.def("pq_assign", [](In2<float> x, In2<float> centroids_t) {
     require(centroids_t.shape(1) == 256 && centroids_t.shape(0) == x.shape(1) && x.shape(1) <= 16,
             "centroids must be (w, 256) with w = x.shape[1] <= 16");

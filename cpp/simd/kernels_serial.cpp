@@ -6,13 +6,9 @@
 
 namespace vqdb::simd {
 
-namespace {
-
-// Four independent sums: table lookups are load-bound, so keep several loads in flight. On
-// current x86 cores scalar loads also beat vpgatherdd, so the SIMD tables reuse these kernels.
-template <class Sum, class Entry>
-Sum table_sum(const Entry* table, const uint8_t* codes, size_t n_sub) {
-  Sum s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+// Four independent sums: table lookups are load-bound, so keep several loads in flight.
+uint32_t adc_pq_u8(const uint8_t* table, const uint8_t* codes, size_t n_sub) {
+  uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   size_t m = 0;
   for (; m + 4 <= n_sub; m += 4) {
     s0 += table[m * 256 + codes[m]];
@@ -22,16 +18,6 @@ Sum table_sum(const Entry* table, const uint8_t* codes, size_t n_sub) {
   }
   for (; m < n_sub; ++m) s0 += table[m * 256 + codes[m]];
   return (s0 + s1) + (s2 + s3);
-}
-
-}  // namespace
-
-float adc_pq_serial(const float* table, const uint8_t* codes, size_t n_sub) {
-  return table_sum<float>(table, codes, n_sub);
-}
-
-uint32_t adc_pq_u8(const uint8_t* table, const uint8_t* codes, size_t n_sub) {
-  return table_sum<uint32_t>(table, codes, n_sub);
 }
 
 namespace {
