@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -24,8 +24,7 @@ def from_mapping(cls: type[T], value: T | Mapping[str, Any] | None, what: str) -
         return value
     if not isinstance(value, Mapping):
         raise ValueError(f"{what} must be an object, got {value!r}")
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(value) - known)
+    unknown = sorted(set(value).difference(cls.__dataclass_fields__))  # type: ignore[attr-defined]
     if unknown:
         raise ValueError(f"unknown {what} option(s): {', '.join(unknown)}")
     return cls(**value)

@@ -272,9 +272,10 @@ class Index:
             reader,
             self._check_cache,
         )
-        ids = np.where(offsets >= 0, self._ids.ids(np.maximum(offsets, 0)), -1)
+        if not self._ids.is_identity:  # identity ids: the offsets (and their -1s) are the ids
+            offsets = np.where(offsets >= 0, self._ids.ids(np.maximum(offsets, 0)), -1)
         api_scores = self.distance.to_api(scores)
-        return (ids[0], api_scores[0]) if single else (ids, api_scores)
+        return (offsets[0], api_scores[0]) if single else (offsets, api_scores)
 
     def _plan(
         self, params: SearchParams, limit: int
