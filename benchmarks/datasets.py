@@ -120,20 +120,44 @@ def qps(
     An untimed warm-up of warmup_s seconds first pages in the index and lets the threads that
     built it go idle (OpenMP workers spin on the second core for a while after a build).
     """
-    start, i = time.perf_counter(), 0
-    while time.perf_counter() - start < warmup_s:
-        fn(queries[i % len(queries)])
-        i += 1
-    rates, cores = [], []
-    results: list[Any] = []
-    timed = 0.0
-    while len(rates) < max(repeat, 3) or timed < min_seconds:
-        results = []
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        for q in queries:
-            results.append(fn(q))
-        wall = time.perf_counter() - wall0
-        timed += wall
-        rates.append(len(queries) / wall)
-        cores.append((time.process_time() - cpu0) / wall)
-    return Measured(statistics.median(rates), statistics.median(cores), results)
+    return qps_side_by_side({"": fn}, queries, repeat, warmup_s, min_seconds)[""]
+
+
+def qps_side_by_side(
+    fns: dict[str, Callable[[np.ndarray], Any]],
+    queries: np.ndarray,
+    repeat: int = 3,
+    warmup_s: float = 0.2,
+    min_seconds: float = 1.0,
+) -> dict[str, Measured]:
+    """qps() for several engines at once, their passes taken in turn (A B C A B C ...).
+
+    This machine is shared: its speed drifts by tens of percent over minutes. Timed one after
+    the other, two engines can meet different machines; timed in turn, a drift slows both.
+    """
+    for fn in fns.values():
+        start, i = time.perf_counter(), 0
+        while time.perf_counter() - start < warmup_s:
+            fn(queries[i % len(queries)])
+            i += 1
+    rates: dict[str, list[float]] = {name: [] for name in fns}
+    cores: dict[str, list[float]] = {name: [] for name in fns}
+    results: dict[str, list[Any]] = {}
+    timed = dict.fromkeys(fns, 0.0)
+    while any(len(rates[n]) < max(repeat, 3) or timed[n] < min_seconds for n in fns):
+        for name, fn in fns.items():
+            out = []
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            for q in queries:
+                out.append(fn(q))
+            wall = time.perf_counter() - wall0
+            results[name] = out
+            timed[name] += wall
+            rates[name].append(len(queries) / wall)
+            cores[name].append((time.process_time() - cpu0) / wall)
+    return {
+        name: Measured(
+            statistics.median(rates[name]), statistics.median(cores[name]), results[name]
+        )
+        for name in fns
+    }

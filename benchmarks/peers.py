@@ -4,7 +4,8 @@
 
 For each mode (float32 HNSW, scalar int8, binary one-bit, product x16) and each engine that
 has it, build with m / ef_construct, sweep hnsw ef and print recall@limit, single-thread QPS
-(one query per call, median of >= --repeat passes) and build seconds; then vqdb's QPS ratio to
+(one query per call, median of >= --repeat passes, the engines' passes taken in turn so that
+the shared machine's drifts hit them alike) and build seconds; then vqdb's QPS ratio to
 each peer point at the same recall, interpolated on vqdb's own (recall, QPS) curve.
 Peers are the optional `bench` extra; a missing one is reported and skipped.
 
@@ -48,7 +49,7 @@ from itertools import pairwise
 import numpy as np
 
 # The script's own folder is first on sys.path, so this is benchmarks/datasets.py.
-from datasets import Timer, load, normalize, qps, recall_at_k
+from datasets import Timer, load, normalize, qps_side_by_side, recall_at_k
 
 MODES = ("float", "scalar", "binary", "product")
 # Engine -> (module to import, pip distribution, modes it has). vqdb first: it is the curve
@@ -505,30 +506,39 @@ def main() -> None:
     recall_col = f"recall@{args.limit}"
     print(f"\n{'mode':8} {'engine':12} {'ef':>4} {recall_col:>9} {'QPS':>7} cores build s")
     for mode in modes:
-        for name in engines:
-            if mode not in ENGINES[name][2]:
-                continue
-            close = None
-            try:
-                with Timer() as build:
-                    searcher, close = BUILDERS[name](mode, base, setup)
-                for ef in efs:
-                    m = qps(searcher(ef), queries, repeat=args.repeat)
-                    recall = recall_at_k(m.results, gt, args.limit)
-                    row = Row(mode, name, ef, recall, m.qps, m.cores, build.seconds)
-                    rows.append(row)
-                    print(
-                        f"{mode:8} {name:12} {ef:4d} {row.recall:9.4f} {row.qps:7.0f} "
-                        f"{row.cores:5.2f} {row.build_s:7.1f}",
-                        flush=True,
-                    )
-            except Exception as exc:  # one engine failing (vqdb mid-rewrite) must not end the run
-                print(f"{mode:8} {name:12} failed: {exc!r}", flush=True)
-            finally:
+        built: dict[str, tuple[Searcher, float]] = {}
+        closers = []
+        try:
+            for name in (n for n in engines if mode in ENGINES[n][2]):
+                try:
+                    with Timer() as build:
+                        searcher, close = BUILDERS[name](mode, base, setup)
+                except Exception as exc:  # one engine failing must not end the run
+                    print(f"{mode:8} {name:12} failed: {exc!r}", flush=True)
+                    continue
                 if close is not None:
-                    close()
-                searcher = None  # drop the index before building the next one
-                gc.collect()
+                    closers.append(close)
+                built[name] = (searcher, build.seconds)
+            # Every engine is timed at each ef before the next ef, passes taken in turn.
+            for ef in efs:
+                fns = {name: searcher(ef) for name, (searcher, _) in built.items()}
+                for name, m in qps_side_by_side(fns, queries, repeat=args.repeat).items():
+                    recall = recall_at_k(m.results, gt, args.limit)
+                    row = Row(mode, name, ef, recall, m.qps, m.cores, built[name][1])
+                    rows.append(row)
+            for row in sorted(
+                (r for r in rows if r.mode == mode), key=lambda r: (engines.index(r.engine), r.ef)
+            ):
+                print(
+                    f"{mode:8} {row.engine:12} {row.ef:4d} {row.recall:9.4f} {row.qps:7.0f} "
+                    f"{row.cores:5.2f} {row.build_s:7.1f}",
+                    flush=True,
+                )
+        finally:
+            for close in closers:
+                close()
+            built.clear()  # drop the indexes before the next mode builds its own
+            gc.collect()
 
     print()
     other.report("during the run")
