@@ -29,38 +29,76 @@ using F16 = float __attribute__((vector_size(64)));
 using I16 = int32_t __attribute__((vector_size(64)));
 using U16 = uint8_t __attribute__((vector_size(16)));
 
-inline F16 load16(const float* p) {
+// Helpers of the cloned functions are inlined into each clone, so they get its ISA too.
+#define VQDB_INLINE inline __attribute__((always_inline))
+
+VQDB_INLINE F16 load16(const float* p) {
   F16 v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 
-// One sub-space's row of the float table, t[c] = score(q, centroid_c) summed over its w dims
-// in dimension order (the same bits on every clone: -ffp-contract=off), and the row's range.
-VQDB_CLONES void table_row(Metric metric, const float* q, const float* centroids_t, size_t w,
-                           float* t, float* lo, float* hi) {
-  const F16 zero{};
-  F16 mn = zero + INFINITY, mx = zero - INFINITY;
-  for (size_t k = 0; k < kCentroids; k += 16) {
-    F16 acc = zero;
-    for (size_t j = 0; j < w; ++j) {
-      const F16 c = load16(centroids_t + j * kCentroids + k);
-      const F16 d = q[j] - c;
-      switch (metric) {
-        case Metric::l2: acc -= d * d; break;
-        case Metric::l1: acc -= (F16)((I16)d & 0x7fffffff); break;  // |d|: the sign bit off
-        default: acc += q[j] * c;
-      }
+// The sum over a row's dims of score(q_j, c_j) for 16 centroids, in dimension order (the same
+// bits on every clone: -ffp-contract=off).
+template <Metric kMetric>
+VQDB_INLINE F16 sixteen_entries(const float* q, const float* c, size_t w) {
+  F16 acc{};
+  for (size_t j = 0; j < w; ++j, c += kCentroids) {
+    const F16 cj = load16(c);
+    if constexpr (kMetric == Metric::l2) {
+      const F16 d = q[j] - cj;
+      acc -= d * d;
+    } else if constexpr (kMetric == Metric::l1) {
+      acc -= (F16)((I16)(q[j] - cj) & 0x7fffffff);  // |d|: the sign bit off
+    } else {
+      acc += q[j] * cj;
     }
-    std::memcpy(t + k, &acc, sizeof acc);
-    mn = acc < mn ? acc : mn;
-    mx = acc > mx ? acc : mx;
   }
-  *lo = mn[0];
-  *hi = mx[0];
-  for (int i = 1; i < 16; ++i) {
-    *lo = std::min(*lo, mn[i]);
-    *hi = std::max(*hi, mx[i]);
+  return acc;
+}
+
+VQDB_INLINE float lane_min(F16 v) {
+  float r = v[0];
+  for (int i = 1; i < 16; ++i) r = v[i] < r ? v[i] : r;
+  return r;
+}
+
+VQDB_INLINE float lane_max(F16 v) {
+  float r = v[0];
+  for (int i = 1; i < 16; ++i) r = v[i] > r ? v[i] : r;
+  return r;
+}
+
+// Sub-space m's row of the float table, t[c] = score(q_m, centroid_c), and each row's minimum
+// (lo[m]); returns the widest row's range.
+template <Metric kMetric>
+VQDB_INLINE float table_rows(const float* q, const float* centroids, size_t n_sub, size_t sub_dim, size_t dim,
+                 float* table, float* lo) {
+  float range = 0.f;
+  for (size_t m = 0; m < n_sub; ++m) {
+    const size_t w = std::min(sub_dim, dim - m * sub_dim);
+    const float* qm = q + m * sub_dim;
+    const float* cm = centroids + m * sub_dim * kCentroids;
+    float* t = table + m * kCentroids;
+    F16 mn{}, mx{};
+    for (size_t k = 0; k < kCentroids; k += 16) {
+      const F16 row = sixteen_entries<kMetric>(qm, cm + k, w);
+      std::memcpy(t + k, &row, sizeof row);
+      mn = k == 0 || row < mn ? row : mn;
+      mx = k == 0 || row > mx ? row : mx;
+    }
+    lo[m] = lane_min(mn);
+    range = std::max(range, lane_max(mx) - lo[m]);
+  }
+  return range;
+}
+
+VQDB_CLONES float table_rows(Metric metric, const float* q, const float* centroids, size_t n_sub,
+                             size_t sub_dim, size_t dim, float* table, float* lo) {
+  switch (metric) {
+    case Metric::l2: return table_rows<Metric::l2>(q, centroids, n_sub, sub_dim, dim, table, lo);
+    case Metric::l1: return table_rows<Metric::l1>(q, centroids, n_sub, sub_dim, dim, table, lo);
+    default: return table_rows<Metric::dot>(q, centroids, n_sub, sub_dim, dim, table, lo);
   }
 }
 
@@ -236,13 +274,8 @@ class ProductSet final : public VectorSet {
     thread_local std::vector<float> table, lo;
     table.resize(n_sub_ * kCentroids);
     lo.resize(n_sub_);
-    float range = 0.f;
-    for (size_t m = 0; m < n_sub_; ++m) {
-      float hi;
-      table_row(metric_, q + m * opt_.sub_dim, centroid_block(m), width(m),
-                table.data() + m * kCentroids, &lo[m], &hi);
-      range = std::max(range, hi - lo[m]);
-    }
+    const float range = table_rows(metric_, q, centroids_.data(), n_sub_, opt_.sub_dim, dim_,
+                                   table.data(), lo.data());
     return std::make_unique<ProductScorer>(data(), n_sub_, table, lo, range);
   }
 
