@@ -162,9 +162,15 @@ template <bool kLocked>
 std::vector<Neighbor> Hnsw::search_layer(const QueryScorer& query, uint32_t entry, size_t ef,
                                          int level, const uint64_t* allowed) const {
   auto visited = acquire_visited();
-  std::priority_queue<Neighbor, std::vector<Neighbor>, BestFirst> candidates;
-  std::priority_queue<Neighbor, std::vector<Neighbor>, WorseFirst> results;
   const size_t cap = level == 0 ? m0_ : m_;
+  // Room for what a beam of ef usually holds, so the heaps do not grow a push at a time.
+  std::vector<Neighbor> result_room, candidate_room;
+  result_room.reserve(ef + cap + 1);
+  candidate_room.reserve(2 * (ef + cap));
+  std::priority_queue<Neighbor, std::vector<Neighbor>, WorseFirst> results(WorseFirst(),
+                                                                           std::move(result_room));
+  std::priority_queue<Neighbor, std::vector<Neighbor>, BestFirst> candidates(
+      BestFirst(), std::move(candidate_room));
   std::vector<uint32_t> ids(cap);
   std::vector<float> scores(cap);
 

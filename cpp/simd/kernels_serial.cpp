@@ -6,20 +6,6 @@
 
 namespace vqdb::simd {
 
-// Four independent sums: table lookups are load-bound, so keep several loads in flight.
-uint32_t adc_pq_u8(const uint8_t* table, const uint8_t* codes, size_t n_sub) {
-  uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  size_t m = 0;
-  for (; m + 4 <= n_sub; m += 4) {
-    s0 += table[m * 256 + codes[m]];
-    s1 += table[(m + 1) * 256 + codes[m + 1]];
-    s2 += table[(m + 2) * 256 + codes[m + 2]];
-    s3 += table[(m + 3) * 256 + codes[m + 3]];
-  }
-  for (; m < n_sub; ++m) s0 += table[m * 256 + codes[m]];
-  return (s0 + s1) + (s2 + s3);
-}
-
 namespace {
 
 float dot_f32_serial(const float* a, const float* b, size_t dim) {
