@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #if defined(__linux__)
@@ -47,9 +48,13 @@ struct HugePageAllocator {
 
 // Starts fetching `bytes` from p, a cache line at a time: scorers fetch the scattered rows of
 // graph neighbours before scoring them.
+// Every line the bytes touch: a row that starts mid-line spans one line more than bytes / 64.
 inline void prefetch_bytes(const void* p, size_t bytes) {
-  const char* c = static_cast<const char*>(p);
-  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
+  if (bytes == 0) return;
+  const uintptr_t first = reinterpret_cast<uintptr_t>(p) & ~uintptr_t(63);
+  const uintptr_t last = reinterpret_cast<uintptr_t>(p) + bytes - 1;
+  for (uintptr_t line = first; line <= last; line += 64)
+    __builtin_prefetch(reinterpret_cast<const void*>(line));
 }
 
 }  // namespace vqdb
