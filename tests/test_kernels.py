@@ -68,6 +68,7 @@ def test_u8_kernels_are_exact(simd_level: str, dim: int) -> None:
     q[: dim // 2 + 1] = -127  # the most negative query bytes against the largest codes
     np.testing.assert_array_equal(_core.dot4_s8u8(q, b), (q.astype(np.int64) * b64).sum(1))
     np.testing.assert_array_equal(_core.dot4_s8u8(q, a[:3]), (q.astype(np.int64) * a64[:3]).sum(1))
+    np.testing.assert_array_equal(_core.dot_s8u8(q, b), (q.astype(np.int64) * b64).sum(1))
     np.testing.assert_array_equal(_core.l2_u8(a, b), ((a64 - b64) ** 2).sum(1))
     np.testing.assert_array_equal(_core.l1_u8(a, b), np.abs(a64 - b64).sum(1))
 

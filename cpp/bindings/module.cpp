@@ -165,6 +165,13 @@ NB_MODULE(_core, m) {
       for (size_t j = 0; j < 4 && i + j < n; ++j) out.data()[i + j] = o[j];
     }
     return out; }, "q"_a, "rows"_a, "Signed int8 query against four uint8 code rows at a time.");
+  m.def("dot_s8u8", [](In1<int8_t> q, In2<uint8_t> rows) {
+    require(q.shape(0) == rows.shape(1), "query and rows must have the same dimension");
+    auto out = empty<int32_t>({rows.shape(0)});
+    nb::gil_scoped_release release;
+    for (size_t i = 0; i < rows.shape(0); ++i)
+      out.data()[i] = simd::active().dot_s8u8(q.data(), rows.data() + i * rows.shape(1), rows.shape(1));
+    return out; }, "q"_a, "rows"_a, "Signed int8 query against each uint8 code row.");
   m.def("l2_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().l2_u8); }, "a"_a, "b"_a);
   m.def("l1_u8", [](In2<uint8_t> a, In2<uint8_t> b) { return rowwise<uint8_t, int32_t>(a, b, simd::active().l1_u8); }, "a"_a, "b"_a);
   m.def("hamming_b1", [](In2<uint64_t> a, In2<uint64_t> b) { return rowwise<uint64_t, uint32_t>(a, b, simd::active().hamming_b1); }, "a"_a, "b"_a);

@@ -114,6 +114,7 @@ class AsymmetricScalarScorer final : public QueryScorer {
     scale_ = p.alpha / s;
     offset_ = p.lo * float(sum) / s;
     dot4_ = simd::active().dot4_s8u8;
+    dot_ = simd::active().dot_s8u8;
   }
 
   // Four rows per kernel call while the next four are fetched; a short tail repeats its last row.
@@ -131,15 +132,11 @@ class AsymmetricScalarScorer final : public QueryScorer {
   }
 
   void score_range(uint32_t first, size_t n, float* out) const override {
-    const uint8_t* rows[4];
-    int32_t dots[4];
-    for (size_t i = 0; i < n; i += 4) {
-      const size_t k = std::min<size_t>(4, n - i);
-      for (size_t r = 0; r < 4; ++r) rows[r] = base_ + size_t(first + i + std::min(r, k - 1)) * dim_;
-      dot4_(query_.data(), rows, dim_, dots);
-      for (size_t r = 0; r < k; ++r) out[i + r] = scale_ * float(dots[r]) + offset_;
-    }
+    const uint8_t* row = base_ + size_t(first) * dim_;
+    for (size_t i = 0; i < n; ++i, row += dim_)
+      out[i] = scale_ * float(dot_(query_.data(), row, dim_)) + offset_;
   }
+
 
  private:
   size_t dim_;
@@ -147,6 +144,7 @@ class AsymmetricScalarScorer final : public QueryScorer {
   std::vector<int8_t> query_;
   float scale_ = 1.f, offset_ = 0.f;
   void (*dot4_)(const int8_t*, const uint8_t* const*, size_t, int32_t*);
+  int32_t (*dot_)(const int8_t*, const uint8_t*, size_t);
 };
 
 class ScalarSet final : public VectorSet {

@@ -150,6 +150,14 @@ void dot4_s8u8_avx2(const int8_t* q, const uint8_t* const* rows, size_t dim, int
       out[r] += (int32_t(q[j]) - int32_t(uint8_t(q[j]))) * int32_t(rows[r][j]);
 }
 
+int32_t dot_s8u8_avx2(const int8_t* q, const uint8_t* row, size_t dim) {
+  // vpmaddubsw takes the row as the unsigned operand and the query as the signed one.
+  int32_t s = dot_u8_avx2(row, reinterpret_cast<const uint8_t*>(q), dim);
+  for (size_t j = dim - dim % 32; j < dim; ++j)  // the scalar tail read q as unsigned
+    s += (int32_t(q[j]) - int32_t(uint8_t(q[j]))) * int32_t(row[j]);
+  return s;
+}
+
 int32_t l2_u8_avx2(const uint8_t* a, const uint8_t* b, size_t dim) {
   __m256i acc = _mm256_setzero_si256();
   size_t i = 0;
@@ -258,7 +266,8 @@ void pq_assign_avx2(const float* x, size_t n, size_t stride, size_t w, const flo
 
 const Kernels kAvx2 = {dot_f32_avx2,    l2_f32_avx2,          l1_f32_avx2,
                        four_f32_avx2<false>, four_f32_avx2<true>,
-                       dot_u8_avx2,     dot4_u8_avx2,         dot4_s8u8_avx2,        l2_u8_avx2,
+                       dot_u8_avx2,     dot4_u8_avx2,         dot4_s8u8_avx2,        dot_s8u8_avx2,
+                       l2_u8_avx2,
                        l1_u8_avx2,
                        hamming_b1_avx2, hamming_b1_rows_avx2, andpop_b1_avx2,
                        pq_assign_avx2};

@@ -119,6 +119,10 @@ void dot4_s8u8_avx512(const int8_t* q, const uint8_t* const* rows, size_t dim, i
   dot4_u8_avx512(reinterpret_cast<const uint8_t*>(q), rows, dim, out);
 }
 
+int32_t dot_s8u8_avx512(const int8_t* q, const uint8_t* row, size_t dim) {
+  return dot_u8_avx512(row, reinterpret_cast<const uint8_t*>(q), dim);  // vpdpbusd: row unsigned
+}
+
 int32_t l2_u8_avx512(const uint8_t* a, const uint8_t* b, size_t dim) {
   __m512i acc = _mm512_setzero_si512();
   for (size_t i = 0; i < dim; i += 32) {
@@ -242,7 +246,8 @@ void pq_assign_avx512(const float* x, size_t n, size_t stride, size_t w, const f
 
 const Kernels kAvx512 = {dot_f32_avx512,    l2_f32_avx512,          l1_f32_avx512,
                          four_f32_avx512<false>, four_f32_avx512<true>,
-                         dot_u8_avx512,     dot4_u8_avx512,         dot4_s8u8_avx512,      l2_u8_avx512,
+                         dot_u8_avx512,     dot4_u8_avx512,         dot4_s8u8_avx512,      dot_s8u8_avx512,
+                         l2_u8_avx512,
                          l1_u8_avx512,
                          hamming_b1_avx512, hamming_b1_rows_avx512, andpop_b1_avx512,
                          pq_assign_avx512};

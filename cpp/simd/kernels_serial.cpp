@@ -55,6 +55,12 @@ void dot4_s8u8_serial(const int8_t* q, const uint8_t* const* rows, size_t dim, i
   }
 }
 
+int32_t dot_s8u8_serial(const int8_t* q, const uint8_t* row, size_t dim) {
+  int32_t s = 0;
+  for (size_t i = 0; i < dim; ++i) s += int32_t(q[i]) * int32_t(row[i]);
+  return s;
+}
+
 int32_t l2_u8_serial(const uint8_t* a, const uint8_t* b, size_t dim) {
   int32_t s = 0;
   for (size_t i = 0; i < dim; ++i) {
@@ -119,7 +125,8 @@ void pq_assign_serial(const float* x, size_t n, size_t stride, size_t w, const f
 
 const Kernels kSerial = {dot_f32_serial,    l2_f32_serial,          l1_f32_serial,
                          dot4_f32_serial,   l24_f32_serial,
-                         dot_u8_serial,     dot4_u8_serial,         dot4_s8u8_serial,      l2_u8_serial,
+                         dot_u8_serial,     dot4_u8_serial,         dot4_s8u8_serial,      dot_s8u8_serial,
+                         l2_u8_serial,
                          l1_u8_serial,
                          hamming_b1_serial, hamming_b1_rows_serial, andpop_b1_serial,
                          pq_assign_serial};
