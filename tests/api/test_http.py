@@ -119,6 +119,25 @@ def test_valid_query_parameters_pass(http: httpx.Client, collection: str) -> Non
     assert http.post(f"{count.split('?')[0]}?consistency=2", json={}).status_code == 200
 
 
+def test_infinite_scores_are_null(http: httpx.Client, collection: str) -> None:
+    """Vectors near float32's limit overflow a Dot score to inf. JSON has no Infinity (Python's
+    json writes it, strict parsers refuse it); Qdrant writes null, and so does vqdb."""
+    huge = [3e38, 3e38, 0, 0]
+    put = http.put(
+        f"/collections/{collection}/points?wait=true", json={"points": [{"id": 99, "vector": huge}]}
+    )
+    assert put.status_code == 200
+    response = http.post(
+        f"/collections/{collection}/points/query", json={"query": huge, "limit": 2}
+    )
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    body = json.loads(response.text, parse_constant=refuse)
+    assert [p["score"] for p in body["result"]["points"]] == [None, None]
+
+
 def test_missing_things_are_404(http: httpx.Client) -> None:
     response = http.post("/collections/nope/points/query", json={"query": [1, 2, 3, 4]})
     assert response.status_code == 404

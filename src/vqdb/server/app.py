@@ -13,12 +13,14 @@ import functools
 import inspect
 import json
 import logging
+import math
 import operator
 import time
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import numpy as np
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -240,5 +242,21 @@ def _error(status: int, message: str, start: float) -> Response:
 
 
 def _json(value: Any, status: int = 200) -> Response:
-    body = json.dumps(value, separators=(",", ":"), default=jsonable)
+    try:
+        body = json.dumps(value, separators=(",", ":"), default=jsonable, allow_nan=False)
+    except ValueError:  # a score beyond float32 (vectors near 1e38): JSON has no Infinity
+        body = json.dumps(_finite(value), separators=(",", ":"), default=jsonable, allow_nan=False)
     return Response(body, status_code=status, media_type="application/json")
+
+
+def _finite(value: Any) -> Any:
+    """value with every infinite or NaN number as null, as Qdrant (serde_json) writes them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (np.generic, np.ndarray)):
+        return _finite(jsonable(value))
+    return value
