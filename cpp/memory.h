@@ -46,9 +46,9 @@ struct HugePageAllocator {
   bool operator!=(const HugePageAllocator<U>&) const noexcept { return false; }
 };
 
-// Starts fetching `bytes` from p, a cache line at a time: scorers fetch the scattered rows of
-// graph neighbours before scoring them.
-// Every line the bytes touch: a row that starts mid-line spans one line more than bytes / 64.
+// Starts fetching every cache line that `bytes` from p touch (a row that starts mid-line spans
+// one line more than bytes / 64): scorers fetch the scattered rows of graph neighbours before
+// scoring them.
 inline void prefetch_bytes(const void* p, size_t bytes) {
   if (bytes == 0) return;
   const uintptr_t first = reinterpret_cast<uintptr_t>(p) & ~uintptr_t(63);

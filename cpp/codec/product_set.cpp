@@ -86,12 +86,13 @@ VQDB_INLINE float table_rows(const float* q, const float* centroids, size_t n_su
     const float* qm = q + m * sub_dim;
     const float* cm = centroids + m * sub_dim * kCentroids;
     float* t = table + m * kCentroids;
-    F16 mn{}, mx{};
-    for (size_t k = 0; k < kCentroids; k += 16) {
+    F16 mn = sixteen_entries<kMetric>(qm, cm, w), mx = mn;
+    std::memcpy(t, &mn, sizeof mn);
+    for (size_t k = 16; k < kCentroids; k += 16) {
       const F16 row = sixteen_entries<kMetric>(qm, cm + k, w);
       std::memcpy(t + k, &row, sizeof row);
-      mn = k == 0 || row < mn ? row : mn;
-      mx = k == 0 || row > mx ? row : mx;
+      mn = row < mn ? row : mn;
+      mx = row > mx ? row : mx;
     }
     lo[m] = lane_min(mn);
     range = std::max(range, lane_max(mx) - lo[m]);

@@ -137,7 +137,6 @@ class AsymmetricScalarScorer final : public QueryScorer {
       out[i] = scale_ * float(dot_(query_.data(), row, dim_)) + offset_;
   }
 
-
  private:
   size_t dim_;
   const uint8_t* base_;

@@ -47,18 +47,14 @@ void dot4_u8_serial(const uint8_t* q, const uint8_t* const* rows, size_t dim, in
   for (int r = 0; r < 4; ++r) out[r] = dot_u8_serial(q, rows[r], dim);
 }
 
-void dot4_s8u8_serial(const int8_t* q, const uint8_t* const* rows, size_t dim, int32_t* out) {
-  for (int r = 0; r < 4; ++r) {
-    int32_t s = 0;
-    for (size_t i = 0; i < dim; ++i) s += int32_t(q[i]) * int32_t(rows[r][i]);
-    out[r] = s;
-  }
-}
-
 int32_t dot_s8u8_serial(const int8_t* q, const uint8_t* row, size_t dim) {
   int32_t s = 0;
   for (size_t i = 0; i < dim; ++i) s += int32_t(q[i]) * int32_t(row[i]);
   return s;
+}
+
+void dot4_s8u8_serial(const int8_t* q, const uint8_t* const* rows, size_t dim, int32_t* out) {
+  for (int r = 0; r < 4; ++r) out[r] = dot_s8u8_serial(q, rows[r], dim);
 }
 
 int32_t l2_u8_serial(const uint8_t* a, const uint8_t* b, size_t dim) {
