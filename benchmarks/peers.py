@@ -49,7 +49,7 @@ from itertools import pairwise
 import numpy as np
 
 # The script's own folder is first on sys.path, so this is benchmarks/datasets.py.
-from datasets import Timer, load, normalize, qps_side_by_side, recall_at_k
+from datasets import Measured, Timer, load, normalize, qps_side_by_side, recall_at_k
 
 MODES = ("float", "scalar", "binary", "product")
 # Engine -> (module to import, pip distribution, modes it has). vqdb first: it is the curve
@@ -330,6 +330,44 @@ BUILDERS = {
 }
 
 
+class EngineFailed(Exception):
+    def __init__(self, engine: str) -> None:
+        super().__init__(engine)
+        self.engine = engine
+
+
+def timed_side_by_side(
+    built: dict[str, tuple[Searcher, float]], ef: int, queries: np.ndarray, repeat: int, mode: str
+) -> dict[str, Measured]:
+    """qps_side_by_side over the built engines at one ef. An engine that fails (vqdb
+    mid-rewrite, say) is reported and dropped from `built`; the others are timed again."""
+
+    def guarded(name: str, searcher: Searcher) -> Query:
+        try:
+            search = searcher(ef)
+        except Exception as exc:
+            raise EngineFailed(name) from exc
+
+        def run(q: np.ndarray) -> object:
+            try:
+                return search(q)
+            except Exception as exc:
+                raise EngineFailed(name) from exc
+
+        return run
+
+    while built:
+        try:
+            fns = {name: guarded(name, searcher) for name, (searcher, _) in built.items()}
+            return qps_side_by_side(fns, queries, repeat=repeat)
+        except EngineFailed as failed:
+            print(
+                f"{mode:8} {failed.engine:12} failed at ef {ef}: {failed.__cause__!r}", flush=True
+            )
+            del built[failed.engine]
+    return {}
+
+
 # ---------------------------------------------------------------------------- comparison
 
 
@@ -521,8 +559,7 @@ def main() -> None:
                 built[name] = (searcher, build.seconds)
             # Every engine is timed at each ef before the next ef, passes taken in turn.
             for ef in efs:
-                fns = {name: searcher(ef) for name, (searcher, _) in built.items()}
-                for name, m in qps_side_by_side(fns, queries, repeat=args.repeat).items():
+                for name, m in timed_side_by_side(built, ef, queries, args.repeat, mode).items():
                     recall = recall_at_k(m.results, gt, args.limit)
                     row = Row(mode, name, ef, recall, m.qps, m.cores, built[name][1])
                     rows.append(row)
