@@ -143,13 +143,11 @@ def build_vqdb(mode: str, base: np.ndarray, s: Setup) -> Built:
     index.add(np.arange(len(base), dtype=np.int64), base)
 
     def searcher(ef: int) -> Query:
-        params: dict = {"hnsw_ef": ef, "exact": False}
+        # Parsed once, as qdrant-edge's SearchParams below: a dict would be validated per call.
+        quant = vqdb.QuantizationSearchParams()
         if mode != "float":
-            params["quantization"] = {
-                "ignore": False,
-                "rescore": True,
-                "oversampling": s.oversampling[mode],
-            }
+            quant = vqdb.QuantizationSearchParams(rescore=True, oversampling=s.oversampling[mode])
+        params = vqdb.SearchParams(hnsw_ef=ef, quantization=quant)
         return lambda q: index.search(q, limit=s.limit, params=params)[0]
 
     return searcher, None

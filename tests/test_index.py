@@ -218,6 +218,26 @@ class TestBadInput:
             self.index.add([5000], v[None])
         assert len(self.index) == 200  # nothing written
 
+    def test_nan_row_is_named(self) -> None:
+        batch = np.ones((3, 32), np.float32)
+        batch[2, 0] = np.nan
+        for params in ({}, {"exact": True}):
+            with pytest.raises(ValueError, match=r"NaN or infinity \(row 2\)"):
+                self.index.search(batch, params=params)
+
+    def test_params_dict_changed_between_calls(self) -> None:
+        # Index.search remembers the last dict it parsed; a mutated dict must be parsed anew.
+        params: dict = {"hnsw_ef": 16}
+        self.index.search(self.base[0], 5, params)
+        params["exact"] = True
+        exact = self.index.search(self.base[0], 5, params)
+        np.testing.assert_array_equal(
+            exact[0], self.index.search(self.base[0], 5, {"exact": True})[0]
+        )
+        params["hnsw_ef"] = 0
+        with pytest.raises(ValueError, match="hnsw_ef must be positive"):
+            self.index.search(self.base[0], 5, params)
+
     def test_empty_index(self) -> None:
         with pytest.raises(ValueError, match="empty"):
             vqdb.Index(4).search(np.ones(4))

@@ -8,6 +8,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/unique_ptr.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
@@ -383,6 +385,12 @@ NB_MODULE(_core, m) {
     require(!graph || graph->size() == walk.size(), "the graph does not cover the walked set");
     require(!allowed || allowed->shape(0) * 64 >= walk.size(), "the allowed bitset is too short");
     const size_t nq = queries.shape(0);
+    // Here rather than in Python: numpy's isfinite(...).all() was ~2 us of a one-query call.
+    for (size_t q = 0; q < nq; ++q) {
+      const float* row = queries.data() + q * walk.dim();
+      require(std::all_of(row, row + walk.dim(), [](float v) { return std::isfinite(v); }),
+              "queries contain NaN or infinity (row " + std::to_string(q) + ")");
+    }
     auto ids = empty<int64_t>({nq, limit});
     auto scores = empty<float>({nq, limit});
     SearchPlan plan;

@@ -8,8 +8,11 @@ import numpy as np
 import numpy.typing as npt
 
 
-def as_vectors(data: Any, dim: int, what: str = "vectors") -> tuple[npt.NDArray[np.float32], bool]:
-    """Rows of float32, C-contiguous; returns (matrix, was_single_vector)."""
+def as_vectors(
+    data: Any, dim: int, what: str = "vectors", *, finite: bool = True
+) -> tuple[npt.NDArray[np.float32], bool]:
+    """Rows of float32, C-contiguous; returns (matrix, was_single_vector). `finite=False`
+    leaves the NaN / infinity check to the caller (the native search makes it)."""
     try:
         x = np.asarray(data, dtype=np.float32)
     except (TypeError, ValueError) as e:
@@ -21,7 +24,7 @@ def as_vectors(data: Any, dim: int, what: str = "vectors") -> tuple[npt.NDArray[
         raise ValueError(f"{what} must be a 1-d vector or a 2-d array, got {x.ndim} dimensions")
     if x.shape[1] != dim:
         raise ValueError(f"Vector dimension error: expected dim: {dim}, got {x.shape[1]}")
-    if not np.isfinite(x).all():
+    if finite and not np.isfinite(x).all():
         row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
         raise ValueError(f"{what} contain NaN or infinity (row {row})")
     return np.ascontiguousarray(x), single

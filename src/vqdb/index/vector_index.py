@@ -29,7 +29,7 @@ from vqdb import _core
 from vqdb.distance import Distance
 from vqdb.index import bitset
 from vqdb.index.id_map import IdMap
-from vqdb.params import HnswConfig, SearchParams, from_mapping
+from vqdb.params import HnswConfig, SearchParams, from_mapping, search_params
 from vqdb.quantization import QuantizationConfig, parse_quantization
 from vqdb.validation import as_ids, as_vectors
 
@@ -255,8 +255,8 @@ class Index:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
         if limit > len(self):
             raise ValueError(f"limit {limit} is larger than the index ({len(self)} vectors)")
-        plan = from_mapping(SearchParams, params, "search params")
-        q, single = as_vectors(queries, self.dim, "queries")
+        plan = search_params(params)
+        q, single = as_vectors(queries, self.dim, "queries", finite=False)
         graph, walk, rescore, candidates, ef = self._plan(plan, int(limit))
         reader = self._reader if rescore is not None else None
         offsets, scores = _core.search(
