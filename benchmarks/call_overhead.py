@@ -47,7 +47,7 @@ def main() -> None:
     graph, walk, rescore, candidates, ef = index._plan(vqdb.SearchParams(**params), 10)
     query_2d = query[None]
 
-    full = per_call_us(lambda: index.search(query, 10, params, threads=1), args.calls)
+    full = per_call_us(lambda: index.search(query, 10, params), args.calls)  # default threads
     native = per_call_us(
         lambda: _core.search(graph, walk, rescore, query_2d, 10, candidates, ef, None, 1),
         args.calls,
