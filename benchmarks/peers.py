@@ -6,7 +6,9 @@ For each mode (float32 HNSW, scalar int8, binary one-bit, product x16) and each 
 has it, build with m / ef_construct, sweep hnsw ef and print recall@limit, single-thread QPS
 (one query per call, median of >= --repeat passes, the engines' passes taken in turn so that
 the shared machine's drifts hit them alike) and build seconds; then vqdb's QPS ratio to
-each peer point at the same recall, interpolated on vqdb's own (recall, QPS) curve.
+each peer point at the same recall, interpolated on vqdb's own (recall, QPS) curve. vqdb is
+also timed alone at --vqdb-ef, beyond the sweep, so that a peer point above vqdb's recall at
+the sweep's largest ef still has a vqdb point to match.
 Peers are the optional `bench` extra; a missing one is reported and skipped.
 
 qdrant-edge-py 0.9 (module qdrant_edge; API read from its qdrant_edge.pyi):
@@ -482,6 +484,9 @@ def main() -> None:
     ap.add_argument("--metric", choices=["cosine", "l2"], help="default: the folder's gt file")
     ap.add_argument("--limit", type=int, default=10)
     ap.add_argument("--ef", default="16,32,64,128,256", help="hnsw ef values to sweep")
+    ap.add_argument(
+        "--vqdb-ef", default="384,512", help="extra ef values for vqdb alone ('' for none)"
+    )
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--ef-construct", type=int, default=100)
     ap.add_argument("--queries", type=int, default=300, help="first N queries (default 300)")
@@ -510,6 +515,7 @@ def main() -> None:
         oversampling=parse_oversampling(args.oversampling),
     )
     efs = [int(e) for e in args.ef.split(",")]
+    vqdb_efs = [int(e) for e in args.vqdb_ef.split(",") if e.strip()]
     modes = [m for m in args.modes.split(",") if m]
     skip = {e.strip() for e in args.skip.split(",") if e.strip()}
 
@@ -561,6 +567,11 @@ def main() -> None:
                     recall = recall_at_k(m.results, gt, args.limit)
                     row = Row(mode, name, ef, recall, m.qps, m.cores, built[name][1])
                     rows.append(row)
+            alone = {name: b for name, b in built.items() if name == "vqdb"}
+            for ef in vqdb_efs:
+                for name, m in timed_side_by_side(alone, ef, queries, args.repeat, mode).items():
+                    recall = recall_at_k(m.results, gt, args.limit)
+                    rows.append(Row(mode, name, ef, recall, m.qps, m.cores, built[name][1]))
             for row in sorted(
                 (r for r in rows if r.mode == mode), key=lambda r: (engines.index(r.engine), r.ef)
             ):
