@@ -368,6 +368,24 @@ def timed_side_by_side(
     return {}
 
 
+def sweep(
+    built: dict[str, tuple[Searcher, float]],
+    efs: list[int],
+    mode: str,
+    queries: np.ndarray,
+    gt: np.ndarray,
+    limit: int,
+    repeat: int,
+) -> list[Row]:
+    """Every engine in `built` timed at each ef before the next ef, passes taken in turn."""
+    rows = []
+    for ef in efs:
+        for name, m in timed_side_by_side(built, ef, queries, repeat, mode).items():
+            recall = recall_at_k(m.results, gt, limit)
+            rows.append(Row(mode, name, ef, recall, m.qps, m.cores, built[name][1]))
+    return rows
+
+
 # ---------------------------------------------------------------------------- comparison
 
 
@@ -561,17 +579,9 @@ def main() -> None:
                 if close is not None:
                     closers.append(close)
                 built[name] = (searcher, build.seconds)
-            # Every engine is timed at each ef before the next ef, passes taken in turn.
-            for ef in efs:
-                for name, m in timed_side_by_side(built, ef, queries, args.repeat, mode).items():
-                    recall = recall_at_k(m.results, gt, args.limit)
-                    row = Row(mode, name, ef, recall, m.qps, m.cores, built[name][1])
-                    rows.append(row)
+            rows += sweep(built, efs, mode, queries, gt, args.limit, args.repeat)
             alone = {name: b for name, b in built.items() if name == "vqdb"}
-            for ef in vqdb_efs:
-                for name, m in timed_side_by_side(alone, ef, queries, args.repeat, mode).items():
-                    recall = recall_at_k(m.results, gt, args.limit)
-                    rows.append(Row(mode, name, ef, recall, m.qps, m.cores, built[name][1]))
+            rows += sweep(alone, vqdb_efs, mode, queries, gt, args.limit, args.repeat)
             for row in sorted(
                 (r for r in rows if r.mode == mode), key=lambda r: (engines.index(r.engine), r.ef)
             ):

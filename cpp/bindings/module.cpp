@@ -388,8 +388,8 @@ NB_MODULE(_core, m) {
     // Here rather than in Python: numpy's isfinite(...).all() was ~2 us of a one-query call.
     for (size_t q = 0; q < nq; ++q) {
       const float* row = queries.data() + q * walk.dim();
-      require(std::all_of(row, row + walk.dim(), [](float v) { return std::isfinite(v); }),
-              "queries contain NaN or infinity (row " + std::to_string(q) + ")");
+      if (!std::all_of(row, row + walk.dim(), [](float v) { return std::isfinite(v); }))
+        throw std::invalid_argument("queries contain NaN or infinity (row " + std::to_string(q) + ")");
     }
     auto ids = empty<int64_t>({nq, limit});
     auto scores = empty<float>({nq, limit});
