@@ -161,6 +161,11 @@ class BinarySet final : public VectorSet {
     return std::make_unique<HammingScorer>(base(), words_, base() + size_t(id) * words_);
   }
 
+  // Stored codes are compared by Hamming distance, whatever the metric; it grows with the
+  // angle between the vectors, so its square stands for the squared chord.
+  bool has_distance() const override { return true; }
+  float distance(float score) const override { return score * score; }
+
   float score_pair(uint32_t a, uint32_t b) const override {
     return -float(simd::active().hamming_b1(base() + size_t(a) * words_,
                                             base() + size_t(b) * words_, words_));

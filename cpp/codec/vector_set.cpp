@@ -28,6 +28,15 @@ void QueryScorer::score_rows(const uint8_t* const*, size_t, float*) const {
   throw std::logic_error("this codec cannot score codes from outside the set");
 }
 
+float VectorSet::distance(float score) const {
+  switch (metric_) {
+    case Metric::cosine: return 2.f - 2.f * score;  // the squared chord between unit vectors
+    case Metric::l2: return -score;                  // scores are minus the squared distance
+    case Metric::l1: return score * score;
+    default: return -score;
+  }
+}
+
 void VectorSet::prepare(float* x, size_t n) const {
   if (metric_ != Metric::cosine) return;
   for (size_t i = 0; i < n; ++i) {

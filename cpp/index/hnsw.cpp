@@ -42,6 +42,7 @@ struct BestFirst {
   bool operator()(const Neighbor& a, const Neighbor& b) const { return better(b, a); }
 };
 constexpr int kMaxLevel = 16;
+constexpr float kSlack = 1.1f;
 
 }  // namespace
 
@@ -114,6 +115,7 @@ void Hnsw::add(const VectorSet& set, size_t threads) {
   if (n <= first) return;
   resize(n);
   locks_.reset(new std::mutex[n]);
+  selected0_.assign(n, false);  // lists of earlier adds: unknown, so rebuilt in full
   // Higher levels first (as faiss does): the sparse upper layers exist before the crowd of
   // level-0 nodes arrives, so early inserts route well.
   std::vector<uint32_t> order(n - first);
@@ -126,6 +128,7 @@ void Hnsw::add(const VectorSet& set, size_t threads) {
     for (size_t i = begin; i < end; ++i) insert(set, order[next + i]);
   });
   locks_.reset();
+  selected0_ = {};
 }
 
 template <bool kLocked>
@@ -216,8 +219,17 @@ std::vector<Neighbor> Hnsw::search_layer(const QueryScorer& query, uint32_t entr
   return out;
 }
 
-// The heuristic of the HNSW paper: keep a candidate only if it is closer to the new node than
-// to every neighbour already kept, which spreads links across directions.
+// The heuristic of the HNSW paper, with DiskANN's slack: a candidate is redundant when a
+// neighbour already kept is nearer to it than the node is, by a factor kSlack on squared
+// distance. With the paper's rule (a factor of 1) a third of the level-0 slots stayed empty on
+// wordnet-mpnet-768; the slack fills most of them with links that are almost redundant, and
+// those shortcuts reach the last true neighbours in fewer hops. Measured there at equal
+// recall@10: 1.04-1.12x the QPS at 0.990-0.998, 1.3-1.5x at 0.9997; builds are ~1.5x slower.
+// Sets whose scores are no distance (dot products of unnormalised vectors) keep the paper's rule.
+bool Hnsw::redundant(const VectorSet& set, float pair, float to_node) {
+  return set.has_distance() ? kSlack * set.distance(pair) < set.distance(to_node) : pair > to_node;
+}
+
 std::vector<Neighbor> Hnsw::select(const VectorSet& set, std::vector<Neighbor> candidates,
                                    size_t m) const {
   if (candidates.size() <= m) return candidates;
@@ -228,7 +240,7 @@ std::vector<Neighbor> Hnsw::select(const VectorSet& set, std::vector<Neighbor> c
     if (kept.size() >= m) break;
     bool diverse = true;
     for (const Neighbor& k : kept)
-      if (set.score_pair(c.id, k.id) > c.score) {
+      if (redundant(set, set.score_pair(c.id, k.id), c.score)) {
         diverse = false;
         break;
       }
@@ -237,12 +249,39 @@ std::vector<Neighbor> Hnsw::select(const VectorSet& set, std::vector<Neighbor> c
   return kept;
 }
 
-void Hnsw::connect(const VectorSet& set, uint32_t node, const std::vector<Neighbor>& selected,
+// select() over a list select() produced, plus one newcomer, without redoing the list's own
+// pairs: members ahead of the newcomer keep their places, the newcomer is kept unless one of
+// them makes it redundant, and members behind it can only lose theirs, to the newcomer. That is
+// ~m pair scores instead of ~m^2 / 2. With the slack most level-0 lists are full, and
+// rebuilding each in full made builds another 1.4x slower.
+std::vector<Neighbor> Hnsw::admit(const VectorSet& set, std::vector<Neighbor> list,
+                                  const Neighbor& newcomer, size_t m) const {
+  std::sort(list.begin(), list.end(), better);
+  std::vector<Neighbor> kept;
+  kept.reserve(m);
+  size_t i = 0;
+  for (; i < list.size() && better(list[i], newcomer); ++i) {
+    if (redundant(set, set.score_pair(newcomer.id, list[i].id), newcomer.score)) return {};
+    kept.push_back(list[i]);
+  }
+  if (i == m) return {};  // the m nearest are all kept ahead of it
+  kept.push_back(newcomer);
+  for (; i < list.size() && kept.size() < m; ++i)
+    if (!redundant(set, set.score_pair(list[i].id, newcomer.id), list[i].score))
+      kept.push_back(list[i]);
+  return kept;
+}
+
+void Hnsw::connect(const VectorSet& set, uint32_t node, const std::vector<Neighbor>& candidates,
                    int level) {
+  const size_t cap = level == 0 ? m0_ : m_;
+  const bool pruned = candidates.size() > cap;
+  const std::vector<Neighbor> selected = select(set, candidates, cap);
   {  // insert() holds the node's lock
     const Layer l = layer(node, level);
     l.links[0] = uint32_t(selected.size());
     for (size_t i = 0; i < selected.size(); ++i) l.links[i + 1] = selected[i].id;
+    if (level == 0) selected0_[node] = pruned;
   }
   for (const Neighbor& s : selected) {
     std::lock_guard<std::mutex> lock(locks_[s.id]);
@@ -251,14 +290,23 @@ void Hnsw::connect(const VectorSet& set, uint32_t node, const std::vector<Neighb
     if (count < l.capacity) {
       l.links[count + 1] = node;
       l.links[0] = count + 1;
+      if (level == 0) selected0_[s.id] = false;
       continue;
     }
     std::vector<Neighbor> pool;
     pool.reserve(count + 1);
-    pool.push_back({s.score, node});
     for (uint32_t i = 1; i <= count; ++i)
       pool.push_back({set.score_pair(s.id, l.links[i]), l.links[i]});
-    const auto kept = select(set, std::move(pool), l.capacity);
+    const Neighbor newcomer{s.score, node};
+    std::vector<Neighbor> kept;
+    if (level == 0 && selected0_[s.id]) {
+      kept = admit(set, std::move(pool), newcomer, l.capacity);
+      if (kept.empty()) continue;  // redundant: the list stays as it is
+    } else {
+      pool.push_back(newcomer);
+      kept = select(set, std::move(pool), l.capacity);
+      if (level == 0) selected0_[s.id] = true;
+    }
     l.links[0] = uint32_t(kept.size());
     for (size_t i = 0; i < kept.size(); ++i) l.links[i + 1] = kept[i].id;
   }
@@ -285,7 +333,7 @@ void Hnsw::insert(const VectorSet& set, uint32_t node) {
   for (int l = std::min(level, top); l >= 0; --l) {
     auto found = search_layer<true>(*query, cur, ef_construct_, l, nullptr);
     cur = found.front().id;
-    connect(set, node, select(set, std::move(found), l == 0 ? m0_ : m_), l);
+    connect(set, node, found, l);
   }
   if (level > top) {
     entry_ = node;

@@ -47,9 +47,13 @@ class Hnsw {
                                      const uint64_t* allowed) const;
   template <bool kLocked>
   uint32_t greedy(const QueryScorer& query, uint32_t entry, int from, int to) const;
+  static bool redundant(const VectorSet& set, float pair, float to_node);
   std::vector<Neighbor> select(const VectorSet& set, std::vector<Neighbor> candidates,
                                size_t m) const;
-  void connect(const VectorSet& set, uint32_t node, const std::vector<Neighbor>& selected,
+  std::vector<Neighbor> admit(const VectorSet& set, std::vector<Neighbor> list,
+                              const Neighbor& newcomer, size_t m) const;
+  // Selects the node's links among `candidates` and links it back from each of them.
+  void connect(const VectorSet& set, uint32_t node, const std::vector<Neighbor>& candidates,
                int level);
   void resize(size_t n);
   std::unique_ptr<Visited> acquire_visited() const;
@@ -75,6 +79,9 @@ class Hnsw {
   std::vector<uint64_t> upper_block_;
   // One lock per node, only while add() runs: a built graph is read-only and pays nothing.
   std::unique_ptr<std::mutex[]> locks_;
+  // Also only during add(): whether a node's level-0 list is select()'s output, untouched since
+  // (admit() may then update it cheaply). A byte per node, guarded by the node's lock.
+  std::vector<uint8_t> selected0_;
   std::mutex entry_lock_;
   int64_t entry_ = -1;
   int max_level_ = -1;
