@@ -313,6 +313,24 @@ def test_parallel_build_reaches_every_node(quantization) -> None:
         assert seen.all(), f"{(~seen).sum()} nodes unreachable"
 
 
+@pytest.mark.parametrize("distance", DISTANCES)
+@pytest.mark.parametrize("quantization", [None, {"binary": {}}])
+def test_link_lists_stay_sound(distance: str, quantization) -> None:
+    """Pruning with slack and the in-place admission of back-links leave every level-0 list
+    within 2m links, free of duplicates and self-links, across incremental parallel adds."""
+    base = data(2000)
+    index = vqdb.Index(32, distance, quantization=quantization, threads=2)
+    for start in range(0, 2000, 500):
+        index.add(np.arange(start, start + 500), base[start : start + 500])
+    links = index._graph.state()["links0"]
+    counts = links[:, 0]
+    assert counts.max() <= 32 and counts.min() >= 1
+    for node, row in enumerate(links):
+        members = row[1 : 1 + row[0]]
+        assert len(np.unique(members)) == len(members), f"node {node} links a node twice"
+        assert node not in members, f"node {node} links itself"
+
+
 def test_state_views_search_in_place(tmp_path: Path) -> None:
     """from_state(views=...) searches memory-mapped codes and gives the same answers."""
     rng = np.random.default_rng(5)
