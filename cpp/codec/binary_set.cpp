@@ -161,10 +161,9 @@ class BinarySet final : public VectorSet {
     return std::make_unique<HammingScorer>(base(), words_, base() + size_t(id) * words_);
   }
 
-  // Stored codes are compared by Hamming distance, whatever the metric; it grows with the
-  // angle between the vectors, so its square stands for the squared chord.
-  bool has_distance() const override { return true; }
-  float distance(float score) const override { return score * score; }
+  // Stored codes are compared by Hamming distance (score: minus it), whatever the metric; it
+  // grows with the angle between the vectors, so its square stands for the squared chord.
+  float nearer_bar(float score, float slack) const override { return score / std::sqrt(slack); }
 
   float score_pair(uint32_t a, uint32_t b) const override {
     return -float(simd::active().hamming_b1(base() + size_t(a) * words_,

@@ -28,12 +28,12 @@ void QueryScorer::score_rows(const uint8_t* const*, size_t, float*) const {
   throw std::logic_error("this codec cannot score codes from outside the set");
 }
 
-float VectorSet::distance(float score) const {
+float VectorSet::nearer_bar(float score, float slack) const {
   switch (metric_) {
-    case Metric::cosine: return 2.f - 2.f * score;  // the squared chord between unit vectors
-    case Metric::l2: return -score;                  // scores are minus the squared distance
-    case Metric::l1: return score * score;
-    default: return -score;
+    case Metric::cosine: return 1.f - (1.f - score) / slack;  // squared chord: 2 - 2 * score
+    case Metric::l2: return score / slack;                    // score: minus the squared distance
+    case Metric::l1: return score / std::sqrt(slack);         // score: minus the distance
+    default: return score;
   }
 }
 

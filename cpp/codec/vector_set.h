@@ -74,11 +74,10 @@ class VectorSet {
   // Scorer bound to a stored member, and a single stored-vs-stored score: graph construction.
   virtual std::unique_ptr<QueryScorer> member_scorer(uint32_t id) const = 0;
   virtual float score_pair(uint32_t a, uint32_t b) const = 0;
-  // The graph's pruning slack needs a distance, not just an order: one that falls as the score
-  // rises, in squared units (squared Euclidean, or what stands for it). Dot products on
-  // unnormalised vectors have none (has_distance() is false).
-  virtual bool has_distance() const { return metric_ != Metric::dot; }
-  virtual float distance(float score) const;
+  // The graph's pruning rule as a bar on pair scores: a pair scoring above it is nearer than a
+  // pair scoring `score`, by a factor `slack` on squared distance (squared Euclidean, or what
+  // stands for it). Dot products of unnormalised vectors are no distance: the bar is `score`.
+  virtual float nearer_bar(float score, float slack) const;
 
   // Codec round trip for n rows (codes are code_bytes() each).
   virtual void encode(const float* x, size_t n, uint8_t* codes) const = 0;

@@ -47,7 +47,6 @@ class Hnsw {
                                      const uint64_t* allowed) const;
   template <bool kLocked>
   uint32_t greedy(const QueryScorer& query, uint32_t entry, int from, int to) const;
-  static bool redundant(const VectorSet& set, float pair, float to_node);
   std::vector<Neighbor> select(const VectorSet& set, std::vector<Neighbor> candidates,
                                size_t m) const;
   std::vector<Neighbor> admit(const VectorSet& set, std::vector<Neighbor> list,
