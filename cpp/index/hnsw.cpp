@@ -225,7 +225,7 @@ std::vector<Neighbor> Hnsw::search_layer(const QueryScorer& query, uint32_t entr
 // With the paper's rule (a factor of 1) a third of the level-0 slots stayed empty on
 // wordnet-mpnet-768; the slack fills most of them with links that are almost redundant, and
 // those shortcuts reach the last true neighbours in fewer hops. Measured there at equal
-// recall@10: 1.04-1.12x the QPS at 0.990-0.998, 1.3-1.5x at 0.9997; builds are ~1.5x slower.
+// recall@10: 1.04-1.12x the QPS at 0.990-0.998, 1.3-1.5x at 0.9997; builds take ~1.4x as long.
 std::vector<Neighbor> Hnsw::select(const VectorSet& set, std::vector<Neighbor> candidates,
                                    size_t m) const {
   if (candidates.size() <= m) return candidates;
