@@ -12,6 +12,7 @@ lifecycle (create, open, update, delete, close) and their optimizers.
 from __future__ import annotations
 
 import fcntl
+import logging
 import re
 import shutil
 import threading
@@ -29,6 +30,7 @@ from vqdb.storage.rows import read_path
 
 _NAME = re.compile(r"^[^/\\\0]{1,255}$")
 ALIASES = "aliases.json"
+log = logging.getLogger("vqdb")
 
 
 class Database:
@@ -243,7 +245,14 @@ def _close(collection: Collection) -> None:
     with collection.lock.write():
         if collection.closed:
             return
-        storage.checkpoint(collection)
+        try:
+            storage.checkpoint(collection)
+        except OSError as e:  # a full disk, say: the WAL still holds every acknowledged write
+            log.error(
+                "collection %s: closing checkpoint failed (%s); the WAL keeps its writes",
+                collection.name,
+                e,
+            )
         collection.closed = True
         if collection.wal is not None:
             collection.wal.close()

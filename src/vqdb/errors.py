@@ -1,5 +1,8 @@
-"""vqdb's errors. All are ValueErrors, as qdrant-client's local mode raises, except StorageError;
-the HTTP layer maps each class to Qdrant's status code."""
+"""vqdb's errors. All are ValueErrors, as qdrant-client's local mode raises, except the storage
+errors (OSErrors); the HTTP layer maps each class to Qdrant's status code."""
+
+import errno
+from typing import TypeGuard
 
 from vqdb import _core
 
@@ -19,3 +22,12 @@ class AlreadyExists(ValueError):
 # A storage file is missing, truncated or unreadable (HTTP 500); the message names the file. An
 # OSError, raised by the checks at open and by the native row reader alike.
 StorageError = _core.StorageError
+
+
+class StorageFull(OSError):
+    """The disk (or the quota) is full (HTTP 507): the write was not applied, and nothing of it
+    is left behind; it succeeds once space is freed."""
+
+
+def is_storage_full(error: BaseException) -> TypeGuard[OSError]:
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)

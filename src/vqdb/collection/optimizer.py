@@ -171,9 +171,13 @@ class Optimizer:
         if c.path is not None:
             staging = c.path / "segments" / (BUILDING + name)
             on_disk = {n for n, v in c.config.vectors.items() if v.on_disk}
-            files.save(new, staging, 0, full=True, on_disk=on_disk)
-            if on_disk:  # search the originals from the file, not from a copy in RAM
-                new = files.load(staging, name, 0, on_disk=on_disk, read_path=c.read_path)
+            try:
+                files.save(new, staging, 0, full=True, on_disk=on_disk)
+                if on_disk:  # search the originals from the file, not from a copy in RAM
+                    new = files.load(staging, name, 0, on_disk=on_disk, read_path=c.read_path)
+            except BaseException:  # a full disk, say: give its space back, retry later
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
             new.on_disk_files = True
             new.generation = 0
         with c.lock.write():

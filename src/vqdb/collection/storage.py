@@ -45,9 +45,15 @@ def create(
     collection = Collection(name, config, path)
     collection.read_path = read_path
     if path is not None:
-        (path / "segments").mkdir(parents=True, exist_ok=False)
-        collection.wal = Wal(path / "wal.log")
-        checkpoint(collection)
+        try:
+            (path / "segments").mkdir(parents=True, exist_ok=False)
+            collection.wal = Wal(path / "wal.log")
+            checkpoint(collection)
+        except BaseException:  # a full disk, say: no half-made collection stays behind
+            if collection.wal is not None:
+                collection.wal.close()
+            shutil.rmtree(path, ignore_errors=True)
+            raise
     return collection
 
 
@@ -103,16 +109,37 @@ def checkpoint(collection: Collection) -> None:
     if collection.path is None or collection.wal is None:
         return
     generation = collection.generation + 1
-    replaced: list[tuple[Segment, int]] = []
-    for segment in collection.segments:
-        if segment.generation is not None and not segment.dirty:
-            continue
-        if segment.generation is not None:
-            replaced.append((segment, segment.generation))
-        full = segment.appendable or not segment.on_disk_files
-        files.save(segment, segment_dir(collection, segment), generation, full=full)
-        segment.on_disk_files = True
-        segment.generation = generation
+    written: list[tuple[Segment, int | None, bool]] = []  # and what they were before
+    try:
+        for segment in collection.segments:
+            if segment.generation is not None and not segment.dirty:
+                continue
+            written.append((segment, segment.generation, segment.on_disk_files))
+            full = segment.appendable or not segment.on_disk_files
+            files.save(segment, segment_dir(collection, segment), generation, full=full)
+            segment.on_disk_files = True
+            segment.generation = generation
+        _write_manifest(collection, generation)
+    except BaseException:
+        # the old manifest and the WAL still hold everything: forget this generation, so no
+        # segment claims files the manifest never named, and free the space they took (unless
+        # the manifest was renamed into place before the failure: then it names them)
+        if _stored_generation(collection.path) != generation:
+            for segment, old, on_disk_files in written:
+                files.remove_generation(segment_dir(collection, segment), generation)
+                segment.generation, segment.on_disk_files = old, on_disk_files
+                segment.dirty = True
+        raise
+    collection.wal.clear()
+    collection.generation = generation
+    for segment, old, _ in written:
+        if old is not None:
+            files.remove_generation(segment_dir(collection, segment), old)
+    _remove_strays(collection.path, {s.name for s in collection.segments})
+
+
+def _write_manifest(collection: Collection, generation: int) -> None:
+    assert collection.path is not None
     manifest = {
         "format_version": FORMAT_VERSION,
         "name": collection.name,
@@ -127,11 +154,13 @@ def checkpoint(collection: Collection) -> None:
         "generation": generation,
     }
     write_json(collection.path / MANIFEST, manifest)
-    collection.wal.clear()
-    collection.generation = generation
-    for segment, old in replaced:
-        files.remove_generation(segment_dir(collection, segment), old)
-    _remove_strays(collection.path, {s.name for s in collection.segments})
+
+
+def _stored_generation(path: Path) -> int | None:
+    try:
+        return int(read_json(path / MANIFEST)["generation"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _remove_strays(path: Path, keep: set[str], *, building: bool = False) -> None:

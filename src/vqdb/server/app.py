@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from vqdb.collection.points import jsonable
 from vqdb.database import Database
-from vqdb.errors import AlreadyExists, BadInput, NotFound
+from vqdb.errors import AlreadyExists, BadInput, NotFound, is_storage_full
 from vqdb.server import openapi
 from vqdb.server.access import Access, Denied
 from vqdb.server.metrics import Metrics
@@ -229,6 +229,9 @@ def _failure(e: Exception, op: Operation, start: float) -> Response:
     if isinstance(e, ValueError):  # input the engine refused without naming it BadInput
         log.warning("%s: %s: %s", op.name, type(e).__name__, e)
         return _error(400, _wrong_input(str(e)), start)
+    if is_storage_full(e):  # nothing was applied; the same request succeeds once space is back
+        log.error("%s: %s", op.name, e)
+        return _error(507, e.strerror or str(e), start)
     log.exception("%s failed", op.name)
     return _error(500, f"Service internal error: {type(e).__name__}: {e}", start)
 

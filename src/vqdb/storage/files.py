@@ -8,6 +8,7 @@ import ctypes
 import json
 import mmap as mmap_module
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,20 @@ def _replace(tmp: Path, path: Path) -> None:
     fsync_dir(path.parent)
 
 
+@contextlib.contextmanager
+def _removed_on_failure(tmp: Path) -> Iterator[None]:
+    """A half-written temporary file is deleted, not left to hold the space a full disk
+    needs back."""
+    try:
+        yield
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_json(path: Path, value: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with _removed_on_failure(tmp), open(tmp, "w", encoding="utf-8") as f:
         json.dump(value, f, separators=(",", ":"))
         f.flush()
         os.fsync(f.fileno())
@@ -52,7 +64,7 @@ def write_array(
     folios), each fault would map the whole folio around the row: rescoring a 6 KB row of
     on-disk originals added ~300 KB to RSS. Read back from disk, pages come one at a time."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with _removed_on_failure(tmp), open(tmp, "wb") as f:
         np.save(f, np.ascontiguousarray(array), allow_pickle=False)
         f.flush()
         os.fsync(f.fileno())

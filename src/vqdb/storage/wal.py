@@ -1,37 +1,54 @@
 """The write-ahead log: an acknowledged write is on disk here before it is applied anywhere.
 
 One append-only file of records, each `[u32 body length][u32 crc32 of body][body]`, where the
-body is `[u64 sequence number][payload]`. A crash can leave a torn or half-written record at the
-tail; opening the log keeps every record before it and cuts the rest off, so a torn tail is
-ignored, never fatal. After a checkpoint has made the applied state durable elsewhere, the log
-is emptied; sequence numbers keep counting.
+body is `[u64 sequence number][payload]`; sequence numbers rise by one per record and keep
+counting after the log is emptied by a checkpoint.
+
+A failed append (a full disk, an I/O error) is rolled back before the error reaches the
+caller: the file is cut back to the end of the last whole record, so a later record is never
+written after a torn one. Where even the cut fails, the log refuses every append until a retry
+of the cut succeeds.
+
+Opening tells the two kinds of damage apart. A torn or half-written record at the tail is what
+a crash mid-append leaves: it is cut off, and every record before it is kept. Damage in the
+middle (a bad disk sector, a stray write) is followed by whole records: those are replayed
+too, the damaged bytes are skipped with an error naming the sequence numbers lost, and the log
+as found is kept beside it (`wal.log.damaged-<seq>`) for inspection.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import struct
 import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
+from vqdb.errors import StorageFull, is_storage_full
+
 _HEAD = struct.Struct("<II")
 _SEQ = struct.Struct("<Q")
+log = logging.getLogger("vqdb")
 
 
 class Wal:
     def __init__(self, path: Path, next_seq: int = 1) -> None:
         self.path = path
-        self._records = _scan(path)
-        good = self._records[-1][2] if self._records else 0
-        if path.exists() and path.stat().st_size > good:
-            with open(path, "r+b") as f:  # cut off the torn tail before appending after it
-                f.truncate(good)
-                os.fsync(f.fileno())
+        self._records = _scan(path, after=next_seq - 1)
+        end = self._records[-1][2] if self._records else 0
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if os.fstat(self._fd).st_size > end:  # cut off the torn tail before appending after it
+            os.ftruncate(self._fd, end)
+            os.fsync(self._fd)
+        self._end = end
+        self._torn = False  # a failed append could not be cut back off the end
         last = self._records[-1][0] if self._records else 0
         self.next_seq = max(next_seq, last + 1)
-        self._file = open(path, "ab")  # noqa: SIM115 (held open for the log's lifetime)
         self._lock = threading.Lock()
 
     def replay(self, after: int = 0) -> Iterator[tuple[int, bytes]]:
@@ -44,57 +61,150 @@ class Wal:
         self._records = []
 
     def append(self, payload: bytes, *, sync: bool) -> int:
-        """Writes one record and returns its sequence number; `sync` waits for the disk."""
+        """Writes one record and returns its sequence number; `sync` waits for the disk.
+        Raises StorageFull (or the OSError) with nothing of the record left in the log."""
         with self._lock:
+            self._mend()
             seq = self.next_seq
             body = _SEQ.pack(seq) + payload
-            self._file.write(_HEAD.pack(len(body), zlib.crc32(body)) + body)
-            self._file.flush()
-            if sync:
-                os.fsync(self._file.fileno())
+            record = _HEAD.pack(len(body), zlib.crc32(body)) + body
+            try:
+                written = 0
+                while written < len(record):
+                    written += os.pwrite(self._fd, record[written:], self._end + written)
+                if sync:
+                    os.fsync(self._fd)
+            except OSError as e:
+                self._torn = True
+                self._mend(raising=False)
+                if is_storage_full(e):
+                    message = f"No space left on device: the write was not applied ({self.path})"
+                    raise StorageFull(e.errno, message) from e
+                raise
+            self._end += len(record)
             self.next_seq += 1
             return seq
 
+    def _mend(self, *, raising: bool = True) -> None:
+        """Cuts a failed append's bytes off the end of the log (the caller holds the lock)."""
+        if not self._torn:
+            return
+        try:
+            os.ftruncate(self._fd, self._end)
+            self._torn = False
+        except OSError as e:
+            log.error("WAL %s: cannot cut off a failed append: %s", self.path, e)
+            if raising:
+                raise
+
     def sync(self) -> None:
         with self._lock:
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            os.fsync(self._fd)
 
     @property
     def size(self) -> int:
-        return self._file.tell()
+        return self._end
 
     def clear(self) -> None:
         """Empties the log: everything in it is durable elsewhere now."""
         with self._lock:
-            self._file.truncate(0)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            os.ftruncate(self._fd, 0)
+            os.fsync(self._fd)
+            self._end = 0
+            self._torn = False
 
     def close(self) -> None:
         with self._lock:
-            if not self._file.closed:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                self._file.close()
+            if self._fd < 0:
+                return
+            try:
+                self._mend(raising=False)
+                os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = -1
 
 
-def _scan(path: Path) -> list[tuple[int, int, int]]:
-    """(seq, payload start, record end) of each intact record, up to the first damaged one."""
+def _scan(path: Path, after: int) -> list[tuple[int, int, int]]:
+    """(seq, payload start, record end) of each intact record. Past a damaged record the scan
+    resumes at the next intact one, if any (one whose number is above every number before it,
+    and above `after` where none is); none means the damage is a torn tail."""
     if not path.exists():
         return []
-    records = []
+    records: list[tuple[int, int, int]] = []
     data = path.read_bytes()
     pos = 0
-    while pos + _HEAD.size + _SEQ.size <= len(data):
-        length, crc = _HEAD.unpack_from(data, pos)
-        body_start = pos + _HEAD.size
-        end = body_start + length
-        if length < _SEQ.size or end > len(data):
-            break
-        if zlib.crc32(memoryview(data)[body_start:end]) != crc:
-            break
-        (seq,) = _SEQ.unpack_from(data, body_start)
-        records.append((seq, body_start + _SEQ.size, end))
+    while pos < len(data):
+        found = _record_at(data, pos)
+        if found is None:
+            last = records[-1][0] if records else after
+            resume = _next_record(data, pos + 1, last)
+            if resume is None:
+                break  # a torn tail
+            _report_damage(path, data, pos, resume, last)
+            pos = resume
+            continue
+        seq, end = found
+        records.append((seq, pos + _HEAD.size + _SEQ.size, end))
         pos = end
     return records
+
+
+def _record_at(data: bytes, pos: int) -> tuple[int, int] | None:
+    """(seq, end) of the whole record starting at pos, or None."""
+    if pos + _HEAD.size + _SEQ.size > len(data):
+        return None
+    length, crc = _HEAD.unpack_from(data, pos)
+    start, end = pos + _HEAD.size, pos + _HEAD.size + length
+    if length < _SEQ.size or end > len(data):
+        return None
+    if zlib.crc32(memoryview(data)[start:end]) != crc:
+        return None
+    return _SEQ.unpack_from(data, start)[0], end
+
+
+def _next_record(data: bytes, start: int, last: int) -> int | None:
+    """The first offset >= start holding a whole record numbered above `last`. Candidates are
+    found in numpy (a plausible length and number at each offset, eight offsets at a time),
+    and only those pay for a CRC."""
+    offsets: list[np.ndarray] = []
+    size = len(data)
+    for shift in range(8):
+        first = start + shift
+        count = (size - first - _HEAD.size - _SEQ.size) // 8 + 1
+        if count <= 0:
+            continue
+        # each u64 word at first + 8k: its low half is the length field of a record there
+        heads = np.frombuffer(data, dtype="<u8", count=count, offset=first)
+        seqs = np.frombuffer(data, dtype="<u8", count=count, offset=first + _HEAD.size)
+        at = first + 8 * np.arange(count, dtype=np.int64)
+        lengths = (heads & 0xFFFFFFFF).astype(np.int64)
+        plausible = (
+            (seqs > last)
+            & (seqs - np.uint64(last) < np.uint64(1 << 32))
+            & (lengths >= _SEQ.size)
+            & (at + _HEAD.size + lengths <= size)
+        )
+        offsets.append(at[plausible])
+    for offset in np.sort(np.concatenate(offsets)) if offsets else ():
+        if _record_at(data, int(offset)) is not None:
+            return int(offset)
+    return None
+
+
+def _report_damage(path: Path, data: bytes, start: int, resume: int, last: int) -> None:
+    found = _record_at(data, resume)
+    assert found is not None
+    lost = f"{last + 1}..{found[0] - 1}" if found[0] - 1 > last else "none"
+    kept = path.with_name(f"{path.name}.damaged-{last + 1}")
+    if not kept.exists():
+        shutil.copyfile(path, kept)
+    log.error(
+        "WAL %s: bytes %d..%d are damaged and skipped; records %s are lost, the records after "
+        "them are replayed; the log as found is kept in %s",
+        path,
+        start,
+        resume,
+        lost,
+        kept,
+    )

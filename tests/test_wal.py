@@ -1,0 +1,128 @@
+"""The WAL on its own: failed appends leave no trace, and opening tells a torn tail (cut off)
+from damage in the middle (skipped, with every whole record after it replayed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from vqdb.storage.wal import Wal
+
+
+def payload(i: int) -> bytes:
+    return f"record {i} ".encode() * (i % 7 + 1)
+
+
+def written(path: Path, n: int) -> list[int]:
+    """Appends records 0..n-1; returns where each one starts."""
+    wal = Wal(path)
+    starts = []
+    for i in range(n):
+        starts.append(wal.size)
+        wal.append(payload(i), sync=False)
+    wal.close()
+    return starts
+
+
+def replayed(path: Path, next_seq: int = 1) -> list[bytes]:
+    wal = Wal(path, next_seq)
+    try:
+        return [p for _, p in wal.replay()]
+    finally:
+        wal.close()
+
+
+def test_torn_tail_is_cut_off(tmp_path: Path) -> None:
+    path = tmp_path / "wal.log"
+    starts = written(path, 10)
+    size = path.stat().st_size
+    for cut in (1, 5, size - starts[-1] - 1):
+        with open(path, "r+b") as f:
+            f.truncate(size - cut)
+        assert replayed(path) == [payload(i) for i in range(9)]
+        assert path.stat().st_size == starts[-1]
+        assert not list(tmp_path.glob("*.damaged-*"))
+        written_again = Wal(path)
+        written_again.append(payload(9), sync=True)
+        written_again.close()
+        assert replayed(path) == [payload(i) for i in range(10)]
+
+
+@pytest.mark.parametrize("where", ["length", "crc", "sequence", "payload"])
+def test_damage_in_the_middle_keeps_the_records_after_it(tmp_path: Path, where: str) -> None:
+    path = tmp_path / "wal.log"
+    starts = written(path, 20)
+    data = bytearray(path.read_bytes())
+    at = starts[7] + {"length": 1, "crc": 5, "sequence": 8, "payload": 20}[where]
+    data[at] ^= 0x5A
+    path.write_bytes(bytes(data))
+    expected = [payload(i) for i in range(20) if i != 7]
+    assert replayed(path) == expected
+    kept = list(tmp_path.glob("wal.log.damaged-*"))
+    assert [p.name for p in kept] == ["wal.log.damaged-8"]
+    assert kept[0].read_bytes() == bytes(data)
+    # the log stays usable: new records go after the last whole one, and come back
+    wal = Wal(path)
+    assert wal.append(b"after", sync=True) == 21
+    wal.close()
+    assert replayed(path) == [*expected, b"after"]
+
+
+def test_damage_spanning_records_and_a_torn_tail(tmp_path: Path) -> None:
+    path = tmp_path / "wal.log"
+    starts = written(path, 30)
+    data = bytearray(path.read_bytes())
+    data[starts[3] + 2 : starts[6] + 3] = b"\xff" * (starts[6] + 1 - starts[3])
+    path.write_bytes(bytes(data[: starts[29] + 5]))  # and the last record half written
+    assert replayed(path) == [payload(i) for i in range(30) if not 3 <= i <= 6 and i != 29]
+
+
+def test_first_record_damaged(tmp_path: Path) -> None:
+    path = tmp_path / "wal.log"
+    written(path, 5)
+    data = bytearray(path.read_bytes())
+    data[12] ^= 1
+    path.write_bytes(bytes(data))
+    assert replayed(path) == [payload(i) for i in range(1, 5)]
+
+
+def test_a_failed_append_is_rolled_back(tmp_path: Path) -> None:
+    """A real failed write: the kernel refuses to grow the file past RLIMIT_FSIZE (EFBIG), in a
+    child process, which then appends again once the limit is lifted and dies without closing
+    the log. Every acknowledged record survives, and none of the failed ones appears."""
+    path = tmp_path / "wal.log"
+    child = textwrap.dedent(
+        f"""
+        import os, resource, signal
+        from pathlib import Path
+        from vqdb.storage.wal import Wal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        wal = Wal(Path({str(path)!r}))
+        for i in range(5):
+            wal.append(b"before %d" % i + b"." * 300, sync=True)
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (wal.size + 100, hard))
+        failed = 0
+        for i in range(5):
+            try:
+                wal.append(b"refused %d" % i + b"." * 300, sync=True)
+            except OSError:
+                failed += 1
+        assert failed == 5, failed
+        assert os.path.getsize({str(path)!r}) == wal.size  # nothing of them is left
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        for i in range(5):
+            wal.append(b"after %d" % i, sync=True)
+        os._exit(0)  # as if killed: no close
+        """
+    )
+    subprocess.run([sys.executable, "-c", child], check=True, timeout=60)
+    found = replayed(path)
+    assert [p.split(b".")[0] for p in found] == [b"before %d" % i for i in range(5)] + [
+        b"after %d" % i for i in range(5)
+    ]
+    assert not list(tmp_path.glob("*.damaged-*"))
