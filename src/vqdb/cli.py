@@ -1,5 +1,6 @@
 """The `vqdb` command.
 
+vqdb --version
 vqdb serve [--storage ./storage] [--host 127.0.0.1] [--port 6333] [--config FILE]
 """
 
@@ -12,7 +13,10 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vqdb import __version__
+
     parser = argparse.ArgumentParser(prog="vqdb", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"vqdb {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve",

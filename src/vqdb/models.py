@@ -34,14 +34,20 @@ class CollectionDescription(BaseModel):
     name: str
 
 
-class CollectionStatus(Enum):
+class CollectionStatus(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     GREEN = 'green'
     YELLOW = 'yellow'
     GREY = 'grey'
     RED = 'red'
 
 
-class OptimizersStatus1(Enum):
+class OptimizersStatus1(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     OK = 'ok'
 
 
@@ -56,24 +62,36 @@ class CollectionWarning(BaseModel):
     message: str = Field(..., description='Warning message')
 
 
-class Distance(Enum):
+class Distance(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     COSINE = 'Cosine'
     EUCLID = 'Euclid'
     DOT = 'Dot'
     MANHATTAN = 'Manhattan'
 
 
-class Memory(Enum):
+class Memory(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     COLD = 'cold'
     CACHED = 'cached'
     PINNED = 'pinned'
 
 
-class ScalarType(Enum):
+class ScalarType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     INT8 = 'int8'
 
 
-class CompressionRatio(Enum):
+class CompressionRatio(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     X4 = 'x4'
     X8 = 'x8'
     X16 = 'x16'
@@ -81,38 +99,56 @@ class CompressionRatio(Enum):
     X64 = 'x64'
 
 
-class BinaryQuantizationEncoding(Enum):
+class BinaryQuantizationEncoding(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     ONE_BIT = 'one_bit'
     TWO_BITS = 'two_bits'
     ONE_AND_HALF_BITS = 'one_and_half_bits'
 
 
-class BinaryQuantizationQueryEncoding(Enum):
+class BinaryQuantizationQueryEncoding(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     DEFAULT = 'default'
     BINARY = 'binary'
     SCALAR4BITS = 'scalar4bits'
     SCALAR8BITS = 'scalar8bits'
 
 
-class TurboQuantBitSize(Enum):
+class TurboQuantBitSize(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     BITS1 = 'bits1'
     BITS1_5 = 'bits1_5'
     BITS2 = 'bits2'
     BITS4 = 'bits4'
 
 
-class Datatype(Enum):
+class Datatype(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     FLOAT32 = 'float32'
     UINT8 = 'uint8'
     FLOAT16 = 'float16'
     TURBO4 = 'turbo4'
 
 
-class MultiVectorComparator(Enum):
+class MultiVectorComparator(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     MAX_SIM = 'max_sim'
 
 
-class ShardingMethod(Enum):
+class ShardingMethod(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     AUTO = 'auto'
     CUSTOM = 'custom'
 
@@ -144,7 +180,10 @@ class SparseIndexParams(BaseModel):
     )
 
 
-class Modifier(Enum):
+class Modifier(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     NONE = 'none'
     IDF = 'idf'
 
@@ -251,7 +290,10 @@ class StrictModeSparseOutput(BaseModel):
 Payload = dict[str, Any]
 
 
-class PayloadSchemaType(Enum):
+class PayloadSchemaType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     KEYWORD = 'keyword'
     INTEGER = 'integer'
     FLOAT = 'float'
@@ -262,34 +304,55 @@ class PayloadSchemaType(Enum):
     UUID = 'uuid'
 
 
-class KeywordIndexType(Enum):
+class KeywordIndexType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     KEYWORD = 'keyword'
 
 
-class IntegerIndexType(Enum):
+class IntegerIndexType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     INTEGER = 'integer'
 
 
-class FloatIndexType(Enum):
+class FloatIndexType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     FLOAT = 'float'
 
 
-class GeoIndexType(Enum):
+class GeoIndexType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     GEO = 'geo'
 
 
-class TextIndexType(Enum):
+class TextIndexType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     TEXT = 'text'
 
 
-class TokenizerType(Enum):
+class TokenizerType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     PREFIX = 'prefix'
     WHITESPACE = 'whitespace'
     WORD = 'word'
     MULTILINGUAL = 'multilingual'
 
 
-class Language(Enum):
+class Language(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     ARABIC = 'arabic'
     AZERBAIJANI = 'azerbaijani'
     BASQUE = 'basque'
@@ -332,11 +395,17 @@ class StopwordsSet(BaseModel):
     )
 
 
-class Snowball(Enum):
+class Snowball(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     SNOWBALL = 'snowball'
 
 
-class SnowballLanguage(Enum):
+class SnowballLanguage(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     ARABIC = 'arabic'
     ARMENIAN = 'armenian'
     DANISH = 'danish'
@@ -358,19 +427,31 @@ class SnowballLanguage(Enum):
     TURKISH = 'turkish'
 
 
-class NoStemmer(Enum):
+class NoStemmer(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     NONE = 'none'
 
 
-class BoolIndexType(Enum):
+class BoolIndexType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     BOOL = 'bool'
 
 
-class DatetimeIndexType(Enum):
+class DatetimeIndexType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     DATETIME = 'datetime'
 
 
-class UuidIndexType(Enum):
+class UuidIndexType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     UUID = 'uuid'
 
 
@@ -410,7 +491,10 @@ class SparseVector(BaseModel):
     )
 
 
-class UpdateStatus(Enum):
+class UpdateStatus(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     ACKNOWLEDGED = 'acknowledged'
     COMPLETED = 'completed'
     WAIT_TIMEOUT = 'wait_timeout'
@@ -504,7 +588,10 @@ class Slice(BaseModel):
     )
 
 
-class Direction(Enum):
+class Direction(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     ASC = 'asc'
     DESC = 'desc'
 
@@ -521,7 +608,10 @@ class WalConfigDiff(BaseModel):
     )
 
 
-class MaxOptimizationThreadsSetting(Enum):
+class MaxOptimizationThreadsSetting(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     AUTO = 'auto'
 
 
@@ -537,7 +627,10 @@ class StrictModeSparse(BaseModel):
     )
 
 
-class Disabled(Enum):
+class Disabled(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     DISABLED = 'Disabled'
 
 
@@ -615,13 +708,19 @@ class InferenceObject(BaseModel):
     )
 
 
-class UpdateMode(Enum):
+class UpdateMode(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     UPSERT = 'upsert'
     INSERT_ONLY = 'insert_only'
     UPDATE_ONLY = 'update_only'
 
 
-class Status1(Enum):
+class Status1(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     DISABLED = 'disabled'
 
 
@@ -629,7 +728,10 @@ class ClusterStatus1(BaseModel):
     status: Status1
 
 
-class Status2(Enum):
+class Status2(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     ENABLED = 'enabled'
 
 
@@ -637,14 +739,20 @@ class PeerInfo(BaseModel):
     uri: str
 
 
-class StateRole(Enum):
+class StateRole(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     FOLLOWER = 'Follower'
     CANDIDATE = 'Candidate'
     LEADER = 'Leader'
     PRE_CANDIDATE = 'PreCandidate'
 
 
-class ConsensusThreadStatus2(Enum):
+class ConsensusThreadStatus2(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     WORKING = 'working'
 
 
@@ -653,7 +761,10 @@ class ConsensusThreadStatus1(BaseModel):
     last_update: AwareDatetime
 
 
-class ConsensusThreadStatus4(Enum):
+class ConsensusThreadStatus4(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     STOPPED = 'stopped'
 
 
@@ -661,7 +772,10 @@ class ConsensusThreadStatus3(BaseModel):
     consensus_thread_status: ConsensusThreadStatus4
 
 
-class ConsensusThreadStatus6(Enum):
+class ConsensusThreadStatus6(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     STOPPED_WITH_ERR = 'stopped_with_err'
 
 
@@ -691,7 +805,10 @@ class CountResult(BaseModel):
     )
 
 
-class ReplicaState(Enum):
+class ReplicaState(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     ACTIVE = 'Active'
     DEAD = 'Dead'
     PARTIAL = 'Partial'
@@ -714,14 +831,20 @@ class RemoteShardInfo(BaseModel):
     state: ReplicaState
 
 
-class ShardTransferMethod(Enum):
+class ShardTransferMethod(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     STREAM_RECORDS = 'stream_records'
     SNAPSHOT = 'snapshot'
     WAL_DELTA = 'wal_delta'
     RESHARDING_STREAM_RECORDS = 'resharding_stream_records'
 
 
-class ReshardingDirection(Enum):
+class ReshardingDirection(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     UP = 'up'
     DOWN = 'down'
 
@@ -774,15 +897,24 @@ class FeatureFlags(BaseModel):
     )
 
 
-class LowMemoryMode1(Enum):
+class LowMemoryMode1(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     DISABLED = 'disabled'
 
 
-class LowMemoryMode2(Enum):
+class LowMemoryMode2(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     NO_RESIDENT = 'no_resident'
 
 
-class LowMemoryMode3(Enum):
+class LowMemoryMode3(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     NO_POPULATE = 'no_populate'
 
 
@@ -793,7 +925,10 @@ class HnswGlobalConfig(BaseModel):
     )
 
 
-class CpuEndian(Enum):
+class CpuEndian(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     LITTLE = 'little'
     BIG = 'big'
     OTHER = 'other'
@@ -812,49 +947,79 @@ class AuditTelemetry(BaseModel):
     dir_size_bytes: conint(ge=0) | None = None
 
 
-class ShardStatus(Enum):
+class ShardStatus(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     GREEN = 'green'
     YELLOW = 'yellow'
     GREY = 'grey'
     RED = 'red'
 
 
-class SegmentType(Enum):
+class SegmentType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     PLAIN = 'plain'
     INDEXED = 'indexed'
     SPECIAL = 'special'
 
 
-class IoBackend(Enum):
+class IoBackend(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     MMAP = 'mmap'
     IO_URING = 'io_uring'
 
 
-class VectorStorageType1(Enum):
+class VectorStorageType1(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     MEMORY = 'Memory'
 
 
-class VectorStorageType2(Enum):
+class VectorStorageType2(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     MMAP = 'Mmap'
 
 
-class VectorStorageType3(Enum):
+class VectorStorageType3(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     CHUNKED_MMAP = 'ChunkedMmap'
 
 
-class VectorStorageType4(Enum):
+class VectorStorageType4(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     IN_RAM_CHUNKED_MMAP = 'InRamChunkedMmap'
 
 
-class VectorStorageType5(Enum):
+class VectorStorageType5(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     IN_RAM_MMAP = 'InRamMmap'
 
 
-class VectorStorageType6(Enum):
+class VectorStorageType6(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     EMPTY = 'Empty'
 
 
-class Type(Enum):
+class Type(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     PLAIN = 'plain'
 
 
@@ -863,7 +1028,10 @@ class Indexes1(BaseModel):
     options: dict[str, Any]
 
 
-class Type1(Enum):
+class Type1(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     HNSW = 'hnsw'
 
 
@@ -872,34 +1040,55 @@ class Indexes2(BaseModel):
     options: HnswConfig
 
 
-class VectorStorageDatatype(Enum):
+class VectorStorageDatatype(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     FLOAT32 = 'float32'
     FLOAT16 = 'float16'
     UINT8 = 'uint8'
     TURBO4 = 'turbo4'
 
 
-class SparseIndexType1(Enum):
+class SparseIndexType1(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     MUTABLE_RAM = 'MutableRam'
 
 
-class SparseIndexType2(Enum):
+class SparseIndexType2(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     IMMUTABLE_RAM = 'ImmutableRam'
 
 
-class SparseIndexType3(Enum):
+class SparseIndexType3(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     MMAP = 'Mmap'
 
 
-class SparseVectorStorageType1(Enum):
+class SparseVectorStorageType1(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     MMAP = 'mmap'
 
 
-class SparseVectorStorageType2(Enum):
+class SparseVectorStorageType2(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     EMPTY = 'empty'
 
 
-class Type2(Enum):
+class Type2(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     MMAP = 'mmap'
 
 
@@ -907,7 +1096,10 @@ class PayloadStorageType1(BaseModel):
     type: Type2
 
 
-class Type3(Enum):
+class Type3(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     IN_RAM_MMAP = 'in_ram_mmap'
 
 
@@ -948,7 +1140,10 @@ class PayloadIndexTelemetry(BaseModel):
     histogram_bucket_size: conint(ge=0) | None = None
 
 
-class TrackerStatus1(Enum):
+class TrackerStatus1(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     OPTIMIZING = 'optimizing'
     DONE = 'done'
 
@@ -991,7 +1186,10 @@ class PartialSnapshotTelemetry(BaseModel):
     recovery_timestamp: conint(ge=0)
 
 
-class ShardCleanStatusTelemetry1(Enum):
+class ShardCleanStatusTelemetry1(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     STARTED = 'started'
     DONE = 'done'
     CANCELLED = 'cancelled'
@@ -1194,7 +1392,10 @@ class AbortResharding(BaseModel):
     pass
 
 
-class SnapshotPriority(Enum):
+class SnapshotPriority(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     NO_SYNC = 'no_sync'
     SNAPSHOT = 'snapshot'
     REPLICA = 'replica'
@@ -1205,13 +1406,19 @@ class AliasDescription(BaseModel):
     collection_name: str
 
 
-class WriteOrdering(Enum):
+class WriteOrdering(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     WEAK = 'weak'
     MEDIUM = 'medium'
     STRONG = 'strong'
 
 
-class ReadConsistencyType(Enum):
+class ReadConsistencyType(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     MAJORITY = 'majority'
     QUORUM = 'quorum'
     ALL = 'all'
@@ -1238,13 +1445,19 @@ class Mmr(BaseModel):
     )
 
 
-class RecommendStrategy(Enum):
+class RecommendStrategy(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     AVERAGE_VECTOR = 'average_vector'
     BEST_SCORE = 'best_score'
     SUM_SCORES = 'sum_scores'
 
 
-class Fusion(Enum):
+class Fusion(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     RRF = 'rrf'
     DBSF = 'dbsf'
 
@@ -1272,7 +1485,10 @@ class DatetimeKeyExpression(BaseModel):
     datetime_key: str
 
 
-class Sample(Enum):
+class Sample(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     RANDOM = 'random'
 
 
@@ -1307,7 +1523,10 @@ class AcornSearchParams(BaseModel):
     )
 
 
-class IdfScope(Enum):
+class IdfScope(str, Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
     GLOBAL = 'global'
 
 

@@ -299,6 +299,19 @@ def test_bad_settings_stop_the_command(tmp_path: Path) -> None:
     assert main(["serve", "--config", str(tmp_path / "bad.yaml")]) == 2
 
 
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    import vqdb
+    from vqdb.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"vqdb {vqdb.__version__}"
+    assert vqdb.__version__ == version("vqdb")  # the package's own, not a stale copy
+
+
 # ---- responses against Qdrant's spec -----------------------------------------------------------
 
 

@@ -137,3 +137,15 @@ def test_fields_read_like_qdrant_clients(filled: vqdb.Client) -> None:
         assert record.id == 5
         assert record.payload["k"] == 5
         assert len(record.vector) == DIM
+
+
+def test_enums_are_str_enums_like_qdrant_clients(filled: vqdb.Client) -> None:
+    """A wait-for-green loop written for qdrant-client ends, whichever family it compares to."""
+    status = filled.get_collection("c").status
+    assert status == models.CollectionStatus.GREEN == qm.CollectionStatus.GREEN == "green"
+    assert str(status) == f"{status}" == "green"
+    for ours in (models.Distance, models.PayloadSchemaType, models.CompressionRatio):
+        theirs = getattr(qm, ours.__name__)
+        for member in ours:
+            assert member == theirs[member.name] == member.value
+            assert str(member) == member.value
