@@ -89,14 +89,8 @@ def test_envelope_and_root(http: httpx.Client, collection: str) -> None:
         ("POST", "/points/delete?wait=0.5", '{"points": [1]}', 400, "wait='0.5' is not true"),
         ("POST", "/points/count?consistency=some", "{}", 400, "consistency="),
         ("PUT", "", '{"vectors": {"size": 4, "distance": "Dot"}}', 409, "already exists"),
-        # a field of another Qdrant version is refused, not silently dropped
-        (
-            "POST",
-            "/points/count",
-            '{"exact": true, "init_from": "x"}',
-            400,
-            "unknown field(s): init_from",
-        ),
+        # unknown fields are ignored, as Qdrant ignores them, except in a filter
+        ("POST", "/points/count", '{"filter": {"must": [], "should_not": []}}', 400, "should_not"),
     ],
 )
 def test_errors(
@@ -111,6 +105,14 @@ def test_errors(
     response = http.request(method, f"/collections/{collection}{path}", content=body)
     assert response.status_code == status, response.text
     assert message in error(response)
+
+
+def test_unknown_fields_are_ignored(http: httpx.Client, collection: str) -> None:
+    """As Qdrant's server ignores them (serde's default), at any depth but in filters."""
+    count = http.post(f"/collections/{collection}/points/count", json={"exact": True, "x": 1})
+    assert count.json()["result"] == {"count": 10}
+    query = {"query": [1, 0, 0, 0], "params": {"hnsw_ef": 8, "future": 1}, "later": [1]}
+    assert http.post(f"/collections/{collection}/points/query", json=query).status_code == 200
 
 
 def test_valid_query_parameters_pass(http: httpx.Client, collection: str) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from vqdb import models
 from vqdb.distance import Distance
@@ -39,12 +39,11 @@ def _object(value: Any, what: str) -> dict[str, Any]:
 
 
 def _checked(value: Any, rules: Mapping[str, Check], what: str) -> dict[str, Any]:
-    """Validates an object field by field, refusing unknown fields; nulls are dropped."""
+    """Validates an object field by field; nulls and unknown fields are dropped. Qdrant's
+    server ignores unknown fields everywhere but in filters and payload selectors (serde's
+    default), so a body written for another Qdrant version is accepted by both alike."""
     given = _object(value, what)
-    unknown = sorted(set(given) - set(rules))
-    if unknown:
-        raise ValueError(f"unknown field(s) in {what or 'the request'}: {', '.join(unknown)}")
-    clean = {k: rules[k](v, _at(what, k)) for k, v in given.items()}
+    clean = {k: rules[k](v, _at(what, k)) for k, v in given.items() if k in rules}
     return {k: v for k, v in clean.items() if v is not None}
 
 
@@ -189,7 +188,7 @@ def _quantization(value: Any, what: str) -> dict[str, Any] | None:
             f"{{'product': {{...}}}}, got {value!r}"
         )
     ((kind, options),) = value.items()
-    clean = {str(kind): _object(options, _at(what, str(kind)))}
+    clean = {str(kind): _known(_object(options, _at(what, str(kind))), str(kind))}
     required = {"scalar": "type", "product": "compression"}.get(str(kind))
     if required and required not in clean[str(kind)]:  # the echo must carry it: Qdrant requires it
         raise ValueError(f"{_at(_at(what, str(kind)), required)} is required")
@@ -198,6 +197,22 @@ def _quantization(value: Any, what: str) -> dict[str, Any] | None:
     except ValueError as e:
         raise ValueError(f"{what}: {e}") from None
     return clean
+
+
+def _known(options: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A quantization method's options without the fields Qdrant's schema does not know (an
+    unknown method is left for the engine to refuse)."""
+    model = _QUANTIZATION_MODELS.get(kind)
+    return (
+        options if model is None else {k: v for k, v in options.items() if k in model.model_fields}
+    )
+
+
+_QUANTIZATION_MODELS: dict[str, type[BaseModel]] = {
+    "scalar": models.ScalarQuantizationConfig,
+    "binary": models.BinaryQuantizationConfig,
+    "product": models.ProductQuantizationConfig,
+}
 
 
 def _quantizer(config: Mapping[str, Any] | None) -> QuantizationConfig | None:

@@ -40,9 +40,6 @@ def parse_points(body: Mapping[str, Any], config: CollectionConfig) -> Points:
     """A PointInsertOperations body: {"points": [...]} or {"batch": {...}}."""
     if not isinstance(body, Mapping):
         raise BadInput("expected an object with 'points' or 'batch'")
-    extra = set(body) - {"points", "batch", "shard_key", "update_filter", "update_mode"}
-    if extra:
-        raise BadInput(f"unknown field(s) {sorted(extra)}: expected 'points' or 'batch'")
     plain_write(body)
     if body.get("points") is not None:
         return _from_list(body["points"], config)

@@ -20,7 +20,7 @@ from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.reads import Selection, checked_count, scroll
 from vqdb.errors import BadInput, NotFound
 from vqdb.filters import Filter
-from vqdb.params import SearchParams, from_mapping
+from vqdb.params import QuantizationSearchParams, SearchParams, from_mapping
 from vqdb.segment.ids import PointId, point_id
 from vqdb.segment.segment import Segment
 
@@ -135,13 +135,22 @@ def _request(c: Collection, body: Mapping[str, Any], default_payload: bool) -> R
 
 
 def _search_params(raw: Any) -> Any:
-    """Qdrant's SearchParams minus the options vqdb accepts and does not need."""
+    """Qdrant's SearchParams as the engine's: the options vqdb needs no part of (`indexed_only`,
+    `acorn`) and unknown ones are dropped, as Qdrant ignores unknown fields."""
     if not isinstance(raw, Mapping):
         return raw
-    kept = {k: v for k, v in raw.items() if k not in ("indexed_only", "acorn") and v is not None}
+    kept = {k: v for k, v in raw.items() if k in _SEARCH_FIELDS and v is not None}
     if isinstance(kept.get("quantization"), Mapping):
-        kept["quantization"] = {k: v for k, v in kept["quantization"].items() if v is not None}
+        kept["quantization"] = {
+            k: v
+            for k, v in kept["quantization"].items()
+            if k in _QUANTIZATION_FIELDS and v is not None
+        }
     return kept
+
+
+_SEARCH_FIELDS = set(SearchParams.__dataclass_fields__)
+_QUANTIZATION_FIELDS = set(QuantizationSearchParams.__dataclass_fields__)
 
 
 def _vector_input(c: Collection, raw: Any, request: Request) -> Vector:

@@ -9,19 +9,16 @@ in Qdrant's envelope; errors get Qdrant's status codes and shape.
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
 import json
 import logging
 import math
-import operator
 import time
-import typing
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import numpy as np
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -126,9 +123,7 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
 def _endpoint(
     op: Operation, db: Database, access: Access, metrics: Metrics, limit: int
 ) -> Callable[[Request], Awaitable[Response]]:
-    adapter = (
-        TypeAdapter(_noting_extras(op.body)) if op.body not in (None, JSON_OBJECT, UPLOAD) else None
-    )
+    adapter = TypeAdapter(op.body) if op.body not in (None, JSON_OBJECT, UPLOAD) else None
     is_async = inspect.iscoroutinefunction(op.run)
 
     async def handle(request: Request) -> Response:
@@ -175,7 +170,9 @@ async def _read(request: Request, limit: int) -> bytes:
 
 def _parse(raw: bytes, adapter: TypeAdapter[Any] | None) -> Any:
     """The body as JSON checked against the operation's schema, with the fields a client left
-    out (or set to null) absent, so the engine applies Qdrant's defaults."""
+    out (or set to null) absent, so the engine applies Qdrant's defaults. Unknown fields are
+    dropped, as Qdrant's server ignores them, except in filters and payload selectors, whose
+    models refuse them as Qdrant does."""
     if adapter is None:
         try:
             value = json.loads(raw)
@@ -188,21 +185,9 @@ def _parse(raw: bytes, adapter: TypeAdapter[Any] | None) -> Any:
         parsed = adapter.validate_json(raw)
     except ValidationError as e:
         raise _invalid(e) from None
-    if getattr(parsed, "__pydantic_extra__", None):
-        unknown = ", ".join(sorted(parsed.__pydantic_extra__))
-        raise HttpError(400, f"Format error in JSON body: unknown field(s): {unknown}")
     return adapter.dump_python(
         parsed, mode="json", by_alias=True, exclude_unset=True, exclude_none=True
     )
-
-
-def _noting_extras(body: Any) -> Any:
-    """The body model(s) keeping unknown top-level fields, so they are refused rather than
-    dropped: a field from another Qdrant version (`init_from`, ...) must not be silently
-    ignored. (Nested models still drop theirs; the engine checks the shapes it reads.)"""
-    members = typing.get_args(body) or (body,)
-    noting = [type(m.__name__, (m,), {"model_config": ConfigDict(extra="allow")}) for m in members]
-    return functools.reduce(operator.or_, noting) if len(noting) > 1 else noting[0]
 
 
 def _invalid(e: ValidationError) -> HttpError:
