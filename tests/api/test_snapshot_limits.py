@@ -263,3 +263,29 @@ def test_download_limits(limited: httpx.Client, site: Site) -> None:
     assert all(h["host"] == f"127.0.0.1:{site.port}" for _, h in site.requests)
     assert count(limited, "down") == 10
     limited.delete("/collections/down")
+
+
+def test_malformed_upload_forms(http: httpx.Client) -> None:
+    snapshot = make_collection(http, "forms")
+    headers, body = multipart(snapshot)
+    other = body.replace(b'name="snapshot"', b'name="other"')
+    malformed = {
+        "not a form": ({"content-type": "application/json"}, b"{}"),
+        "no snapshot field": (headers, other),
+        "two snapshot fields": (
+            headers,
+            body[: -len(b"--\r\n")] + b"\r\n" + body.split(b"\r\n", 1)[1],
+        ),
+        "cut short": (headers, body[: len(body) // 2]),
+    }
+    for case, (sent_headers, sent) in malformed.items():
+        answer = http.post(
+            "/collections/forms/snapshots/upload", headers=sent_headers, content=sent
+        )
+        assert answer.status_code == 400, (case, answer.text)
+    assert count(http, "forms") == 10
+    assert (
+        http.post("/collections/forms/snapshots/upload", headers=headers, content=body).status_code
+        == 200
+    )
+    http.delete("/collections/forms")

@@ -74,7 +74,7 @@ CHECKSUM = ".checksum"  # appended to the snapshot's file name, as Qdrant does
 CHECKSUMS = "checksums.json"  # inside the archive: each file's size and sha256
 CHECKSUMS_VERSION = 1
 SEGMENTS = "segments"
-MAX_MEMBERS = 1_000_000  # files and folders in one archive (a collection has tens)
+MAX_MEMBERS = 100_000  # files and folders in one archive (a collection has tens to hundreds)
 MAX_CHECKSUMS_BYTES = 64 << 20
 # the longest name create() adds to a collection's name: "-<stamp>-<random>.snapshot.checksum"
 _ADDED = len("-2000-01-01-00-00-00-01234567" + SUFFIX + CHECKSUM)
