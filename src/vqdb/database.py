@@ -28,7 +28,6 @@ from vqdb.storage.files import read_json, release_free_memory, write_json
 from vqdb.storage.rows import read_path
 
 _NAME = re.compile(r"^[^/\\\0]{1,255}$")  # alias names (never a file name)
-NAME_RULE = "a collection name is one file name: at most 255 bytes of UTF-8, no / \\ or NUL"
 ALIASES = "aliases.json"
 
 
@@ -97,7 +96,7 @@ class Database:
 
     def create_collection(self, name: str, body: Mapping[str, Any]) -> Collection:
         if not storage.plain_name(name):  # its folder's name: 255 bytes, not 255 characters
-            raise BadInput(f"bad collection name {name!r}: {NAME_RULE}")
+            raise BadInput(f"bad collection name {name!r}: {storage.NAME_RULE}")
         try:
             config = CollectionConfig.parse(body)
         except ValueError as e:

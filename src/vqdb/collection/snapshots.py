@@ -172,10 +172,7 @@ def recover(
     a client names). `label`: how messages name the snapshot (default: `location`)."""
     root = _root(db)
     if not storage.plain_name(collection_name):
-        raise BadInput(
-            f"bad collection name {collection_name!r}: a collection name is one file name: "
-            f"at most {storage.NAME_MAX} bytes of UTF-8, no / \\ or NUL"
-        )
+        raise BadInput(f"bad collection name {collection_name!r}: {storage.NAME_RULE}")
     label = str(location) if label is None else label
     scratch = Path(tempfile.mkdtemp(dir=root, prefix=".recover-"))
     try:

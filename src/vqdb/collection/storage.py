@@ -40,6 +40,7 @@ FORMAT_VERSION = 1
 MANIFEST = "collection.json"
 BUILDING = "building-"  # prefix of a segment directory the optimizer has not swapped in yet
 NAME_MAX = 255  # bytes in one file-name component (Linux, and most filesystems)
+NAME_RULE = f"a collection name is one file name: at most {NAME_MAX} bytes of UTF-8, no / \\ or NUL"
 log = logging.getLogger("vqdb")
 
 
