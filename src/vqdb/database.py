@@ -28,7 +28,7 @@ from vqdb.errors import AlreadyExists, BadInput, NotFound
 from vqdb.storage.files import read_json, release_free_memory, write_json
 from vqdb.storage.rows import read_path
 
-_NAME = re.compile(r"^[^/\\\0]{1,255}$")
+_NAME = re.compile(r"^[^/\\\0]{1,255}$")  # alias names (never a file name)
 ALIASES = "aliases.json"
 log = logging.getLogger("vqdb")
 
@@ -97,8 +97,8 @@ class Database:
         return found
 
     def create_collection(self, name: str, body: Mapping[str, Any]) -> Collection:
-        if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
-            raise BadInput(f"bad collection name {name!r}")
+        if not storage.plain_name(name):  # its folder's name: 255 bytes, not 255 characters
+            raise BadInput(f"bad collection name {name!r}: {storage.NAME_RULE}")
         try:
             config = CollectionConfig.parse(body)
         except ValueError as e:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import shutil
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from web import Answer, Site
 
-from vqdb.collection import query, reads, snapshots
+from vqdb.collection import query, reads, snapshots, storage
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput, NotFound
@@ -66,13 +70,46 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def tar_of(path: Path, members: dict[str, bytes]) -> Path:
+def tar_of(path: Path, members: dict[str, bytes], *, listed: bool = True) -> Path:
+    """A tar of `members` (name -> bytes), with the checksum list a snapshot carries when
+    `listed` (an attacker can write a correct one as easily as the server)."""
+    if listed:
+        files = {
+            name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in members.items()
+        }
+        body = json.dumps({"format_version": 1, "files": files}).encode()
+        members = {**members, snapshots.CHECKSUMS: body}
     with tarfile.open(path, "w") as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+def files_of(snapshot: Path) -> dict[str, bytes]:
+    """The regular files of a snapshot but its checksum list: name -> bytes."""
+    with tarfile.open(snapshot) as tar:
+        found = {}
+        for member in tar.getmembers():
+            data = tar.extractfile(member) if member.isfile() else None
+            if data is not None and member.name != snapshots.CHECKSUMS:
+                found[member.name] = data.read()
+    return found
+
+
+def tree(folder: Path) -> dict[str, tuple[bytes, int, int]]:
+    """Every file under `folder`: bytes, modification time and inode (so a file rewritten in
+    place, or replaced by an equal one, shows), and the folders as empty entries."""
+    return {
+        str(p.relative_to(folder)): (
+            p.read_bytes() if p.is_file() else b"",
+            p.stat().st_mtime_ns,
+            p.stat().st_ino,
+        )
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 @pytest.mark.parametrize("quantization", [{"scalar": {"type": "int8"}}, {"binary": {}}])
@@ -188,7 +225,11 @@ def test_failed_recovery_leaves_collections_untouched(db: Database, tmp_path: Pa
         assert stored is not None
         manifest = stored.read()
     segment_file = next(n for n in names if n.startswith("segments/") and n.endswith(".npy"))
-    without_segment = {n: b"" for n in names if n != segment_file and "." in n.split("/")[-1]}
+    without_segment = {
+        n: b""
+        for n in names
+        if n not in (segment_file, snapshots.CHECKSUMS) and "." in n.split("/")[-1]
+    }
     without_segment["collection.json"] = manifest
 
     corrupt = tmp_path / "corrupt.snapshot"
@@ -211,7 +252,8 @@ def test_failed_recovery_leaves_collections_untouched(db: Database, tmp_path: Pa
         tar_of(tmp_path / "slip.snapshot", {"../evil": b"x"}): "unsafe",
         tar_of(tmp_path / "absolute.snapshot", {str(tmp_path / "evil"): b"x"}): "unsafe",
         symlink: "not a plain file",
-        tar_of(tmp_path / "empty.snapshot", {"x": b"1"}): "no collection",
+        tar_of(tmp_path / "stray.snapshot", {"x": b"1"}): "unexpected member",
+        tar_of(tmp_path / "empty.snapshot", {}): "no collection",
         tar_of(tmp_path / "future.snapshot", {"collection.json": b'{"format_version": 99}'}): (
             "format 99"
         ),
@@ -243,3 +285,308 @@ def test_in_memory_database_has_no_snapshots() -> None:
         ):
             with pytest.raises(BadInput, match="memory"):
                 call()
+
+
+# ---- crafted snapshots ------------------------------------------------------------------------
+
+
+def special(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, linkname
+    return info
+
+
+def crafted_tar(
+    path: Path,
+    members: dict[str, bytes],
+    *,
+    listing: dict[str, bytes] | None = None,
+    extra: tuple[tuple[tarfile.TarInfo, bytes], ...] = (),
+) -> Path:
+    """A snapshot-shaped tar: `members`, a checksum list of `listing` (default: of `members`,
+    correct), then `extra` headers (links, devices, a second copy of a name)."""
+    files = {
+        name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        for name, data in (members if listing is None else listing).items()
+    }
+    body = json.dumps({"format_version": 1, "files": files}).encode()
+    with tarfile.open(path, "w") as tar:
+        for name, data in {**members, snapshots.CHECKSUMS: body}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for info, data in extra:
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data else None)
+    return path
+
+
+def flip_a_bit(snapshot: Path, into: Path) -> Path:
+    """A copy of the snapshot with one bit flipped in the data of one segment's .npy file."""
+    data = bytearray(snapshot.read_bytes())
+    with tarfile.open(snapshot) as tar:
+        member = next(
+            m
+            for m in tar.getmembers()
+            if m.name.startswith("segments/") and m.name.endswith(".npy") and m.size > 200
+        )
+    data[member.offset_data + member.size - 10] ^= 0x10  # in the rows, past the .npy header
+    into.write_bytes(bytes(data))
+    return into
+
+
+def test_crafted_snapshots_touch_nothing_outside_the_storage(db: Database, tmp_path: Path) -> None:
+    """The attacks of the hardening probe, each refused with BadInput before anything outside
+    the storage is read, written or deleted: a manifest naming a segment folder by an absolute
+    path or by `..` (with a correct checksum list: anyone can write one), archive members with
+    absolute or `..` names, symbolic and hard links, devices, fifos, a name twice, and files
+    that do not match the checksum list (a flipped bit, one too many, one missing)."""
+    c, x = fill(db, {"scalar": {"type": "int8"}}, n=100)
+    assert c.optimizer.wait_idle(60)
+    before = answers(c, x)
+    good = snapshots.path_of(db, "c", snapshots.create(db, "c")["name"])
+    files = files_of(good)
+    manifest = json.loads(files["collection.json"])
+    segment = manifest["segments"][0]["name"]
+    own = {n: d for n, d in files.items() if n.startswith(f"segments/{segment}/")}
+    # the foreign folder: a copy of that segment outside the storage, as the probe set it up
+    # (the server read its points, wrote new generations into it and deleted the old ones)
+    sentinel = tmp_path / "sentinel"
+    foreign = sentinel / "foreign"
+    foreign.mkdir(parents=True)
+    for name, data in own.items():
+        (foreign / name.rsplit("/", 1)[1]).write_bytes(data)
+    secret = sentinel / "secret.txt"
+    secret.write_bytes(b"not yours")
+    untouched = tree(sentinel)
+    inside = f"segments/{segment}"  # a folder of the archive
+
+    def manifest_with(**segment_fields: Any) -> dict[str, bytes]:
+        changed = json.loads(files["collection.json"])
+        changed["segments"][0].update(segment_fields)
+        return {**files, "collection.json": json.dumps(changed).encode()}
+
+    elsewhere = "../../../../sentinel/foreign"  # from <storage>/.recover-*/collection/segments
+    some_file = next(iter(own))
+    flipped = bytearray(files[some_file])
+    flipped[-1] ^= 1
+    bad: dict[str, tuple[Path, str]] = {
+        "absolute segment": (
+            crafted_tar(tmp_path / "1", manifest_with(name=str(foreign))),
+            "segment name",
+        ),
+        "`..` segment": (
+            crafted_tar(tmp_path / "2", manifest_with(name=elsewhere)),
+            "segment name",
+        ),
+        "`..` generation": (
+            crafted_tar(tmp_path / "3", manifest_with(generation="1/../../x")),
+            "generation",
+        ),
+        "`..` member": (
+            crafted_tar(tmp_path / "4", {**files, "segments/../../../sentinel/x": b"x"}),
+            "unsafe path",
+        ),
+        "absolute member": (
+            crafted_tar(tmp_path / "5", {**files, str(sentinel / "secret.txt"): b"mine"}),
+            "unsafe path",
+        ),
+        "symlink member": (
+            crafted_tar(
+                tmp_path / "6",
+                files,
+                extra=((special(f"{inside}/x", tarfile.SYMTYPE, str(foreign)), b""),),
+            ),
+            "not a plain file",
+        ),
+        "hardlink member": (
+            crafted_tar(
+                tmp_path / "7",
+                files,
+                extra=(
+                    (
+                        special(f"{inside}/y", tarfile.LNKTYPE, str(secret)),
+                        b"",
+                    ),
+                ),
+            ),
+            "not a plain file",
+        ),
+        "fifo member": (
+            crafted_tar(
+                tmp_path / "8",
+                files,
+                extra=((special(f"{inside}/f", tarfile.FIFOTYPE), b""),),
+            ),
+            "not a plain file",
+        ),
+        "device member": (
+            crafted_tar(
+                tmp_path / "9",
+                files,
+                extra=((special(f"{inside}/d", tarfile.CHRTYPE), b""),),
+            ),
+            "not a plain file",
+        ),
+        "a name twice": (
+            crafted_tar(
+                tmp_path / "10",
+                files,
+                extra=((tarfile.TarInfo(some_file), files[some_file]),),
+            ),
+            "twice",
+        ),
+        "flipped bit": (flip_a_bit(good, tmp_path / "11"), "damaged"),
+        "flipped bit, same size": (
+            crafted_tar(tmp_path / "12", {**files, some_file: bytes(flipped)}, listing=files),
+            "damaged",
+        ),
+        "unlisted file": (
+            crafted_tar(tmp_path / "13", {**files, f"{inside}/extra.npy": b"x"}, listing=files),
+            "not in its checksum list",
+        ),
+        "listed, missing file": (
+            crafted_tar(
+                tmp_path / "14",
+                {n: d for n, d in files.items() if n != some_file},
+                listing=files,
+            ),
+            "not in the archive",
+        ),
+        "size mismatch": (
+            crafted_tar(
+                tmp_path / "15", {**files, some_file: files[some_file] + b"\0"}, listing=files
+            ),
+            "damaged",
+        ),
+    }
+    for case, (location, message) in bad.items():
+        for name in ("c", "new"):
+            with pytest.raises(BadInput, match=message):
+                snapshots.recover(db, name, location)
+        assert tree(sentinel) == untouched, case
+    assert db.collection("c") is c and db.collection_names() == ["c"]
+    assert answers(c, x) == before
+    storage = tmp_path / "storage"
+    assert sorted(p.name for p in storage.iterdir()) == [".lock", "collections", "snapshots"]
+    # the same files with a correct manifest and list are a sound snapshot
+    assert snapshots.recover(db, "new", crafted_tar(tmp_path / "fine", files))
+    assert answers(db.collection("new"), x) == before
+
+
+def test_a_manifest_on_disk_naming_folders_outside_is_refused(db: Database, tmp_path: Path) -> None:
+    """storage.py checks the manifest itself: a damaged one on disk is refused on open, not
+    only one that came in a snapshot."""
+    c, _ = fill(db, {"binary": {}}, n=50)
+    assert c.optimizer.wait_idle(60)
+    path = c.path
+    assert path is not None
+    db.close()
+    manifest = json.loads((path / "collection.json").read_text())
+    segment = manifest["segments"][0]["name"]
+    sentinel = tmp_path / "sentinel"
+    shutil.copytree(path / "segments" / segment, sentinel / "foreign")
+    untouched = tree(sentinel)
+    for name in (str(sentinel / "foreign"), "../../../sentinel/foreign", "..", "", 7, None):
+        manifest["segments"][0]["name"] = name
+        (path / "collection.json").write_text(json.dumps(manifest))
+        with pytest.raises(BadInput, match="segment name"):
+            storage.open_collection(path)
+    manifest["segments"][0]["name"] = segment
+    manifest["segments"][0]["generation"] = "../x"
+    (path / "collection.json").write_text(json.dumps(manifest))
+    with pytest.raises(BadInput, match="generation"):
+        storage.open_collection(path)
+    assert tree(sentinel) == untouched
+
+
+def test_snapshots_without_a_checksum_list(db: Database, tmp_path: Path) -> None:
+    """Snapshots taken before the checksum list existed: recovered only with the sha256 of the
+    whole file (the .checksum file beside it), which then verifies everything in it."""
+    c, x = fill(db, {"binary": {}}, n=100)
+    assert c.optimizer.wait_idle(60)
+    good = snapshots.path_of(db, "c", snapshots.create(db, "c")["name"])
+    old = tar_of(tmp_path / "old.snapshot", files_of(good), listed=False)
+    with pytest.raises(BadInput, match="no checksum list"):
+        snapshots.recover(db, "old", old)
+    with pytest.raises(BadInput, match="does not match checksum"):
+        snapshots.recover(db, "old", old, checksum=sha256(good))
+    assert db.collection_names() == ["c"]
+    assert snapshots.recover(db, "old", old, checksum=sha256(old))
+    assert answers(db.collection("old"), x) == answers(c, x)
+
+
+def test_names_are_limited_in_bytes(db: Database) -> None:
+    """Collection and snapshot names become file names: at most 255 bytes of UTF-8 each (a
+    snapshot name's own 246, the server adds `.checksum`); past that BadInput, never an
+    OSError. A snapshot of a collection whose name is long starts with a cut of the name."""
+    body = {"vectors": {"size": DIM, "distance": "Dot"}}
+    for name in ("n" * 255, "é" * 127):  # 255 and 254 bytes
+        c = db.create_collection(name, body)
+        c.upsert({"points": [{"id": 1, "vector": [1.0] * DIM}]})
+        taken = snapshots.create(db, name)
+        assert len(taken["name"].encode()) + len(snapshots.CHECKSUM) <= 255
+        assert taken["name"].startswith(name[:100])
+        file = snapshots.path_of(db, name, taken["name"])
+        assert [d["name"] for d in snapshots.list_snapshots(db, name)] == [taken["name"]]
+        assert snapshots.recover(db, name, file)
+    for name in ("n" * 256, "é" * 128, "\ud800"):
+        with pytest.raises(BadInput, match="255 bytes"):
+            db.create_collection(name, body)
+        with pytest.raises(BadInput, match="255 bytes"):
+            snapshots.recover(db, name, file)
+    for snapshot in ("s" * 247, "s" * 400 + ".snapshot", "é" * 200 + ".snapshot"):
+        with pytest.raises(BadInput, match="246 bytes"):
+            snapshots.path_of(db, "n" * 255, snapshot)
+        with pytest.raises(BadInput, match="246 bytes"):
+            snapshots.delete(db, "n" * 255, snapshot)
+
+
+# ---- downloads --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    served = Site()
+    yield served
+    served.close()
+
+
+def test_download_limits(db: Database, tmp_path: Path, site: Site) -> None:
+    """Recovering from a URL: the size limit counts the bytes received (a server may not say
+    how many it sends, or lie), the deadline covers the whole download, and the schemes and
+    hosts allowed are checked for the URL and every redirect, before it is asked for anything."""
+    c, x = fill(db, {"binary": {}}, n=100)
+    assert c.optimizer.wait_idle(60)
+    good = snapshots.path_of(db, "c", snapshots.create(db, "c")["name"]).read_bytes()
+    site.at("/good", Answer(body=good))
+    site.at("/unsized", Answer(body=good, length=False))
+    site.at("/slow", Answer(body=good[:400], trickle=0.02))
+    site.at("/to-localhost", Answer(302, headers={"Location": site.url("/good", "localhost")}))
+    site.at("/to-file", Answer(302, headers={"Location": "file:///etc/passwd"}))
+    site.at("/loop", Answer(302, headers={"Location": "/loop"}))
+    small = snapshots.Downloads(max_bytes=len(good) - 1)
+    only_here = snapshots.Downloads(hosts=("127.0.0.1",))
+    refused = {
+        ("/good", small): "larger than the download limit",
+        ("/unsized", small): "larger than the download limit",
+        ("/slow", snapshots.Downloads(timeout=0.5)): "did not arrive within 0.5 s",
+        ("/to-localhost", only_here): "the host localhost is not allowed",
+        ("/to-file", snapshots.Downloads()): "the scheme file is not allowed",
+        ("/loop", snapshots.Downloads()): "more than 5 redirects",
+        ("/good", snapshots.Downloads(schemes=("https",))): "the scheme http is not allowed",
+    }
+    for (path, policy), message in refused.items():
+        start = time.monotonic()
+        with pytest.raises(BadInput, match=message):
+            snapshots.recover(db, "copy", site.url(path), downloads=policy)
+        assert time.monotonic() - start < 10
+    # asked for once (the size limit), never through the redirect to a host not allowed
+    assert [h["host"] for h in site.headers_at("/good")] == [f"127.0.0.1:{site.port}"]
+    assert db.collection_names() == ["c"]
+    with pytest.raises(BadInput, match="host localhost is not allowed"):
+        snapshots.recover(db, "copy", site.url("/good", "localhost"), downloads=only_here)
+    assert snapshots.recover(db, "copy", site.url("/good"), downloads=only_here)
+    exact = snapshots.Downloads(max_bytes=len(good), hosts=("*.localhost", "localhost"))
+    assert snapshots.recover(db, "copy", site.url("/unsized", "localhost"), downloads=exact)
+    assert answers(db.collection("copy"), x) == answers(c, x)

@@ -205,7 +205,9 @@ class CollectionMethods(ClientBase):
         wait: bool = True,
     ) -> bool:
         """location: a snapshot file's path, a file:// URL or an http(s) URL (another server's
-        snapshot download); replaces the collection if it exists.
+        snapshot download, under snapshots.Downloads' default limits); replaces the collection
+        if it exists. The snapshot's own checksum list is always verified; `checksum` (the
+        whole file's sha256) is needed for snapshots taken before it existed.
         priority only matters between replicas of a cluster, so it is ignored."""
         return snapshots.recover(
             self._database, collection_name, location, checksum=checksum, api_key=api_key

@@ -9,24 +9,56 @@ restored collection starts with an empty one. Its segment files are the original
 restored collection has the same segments, codes and graphs, and answers every search as the
 original did when the snapshot was taken; nothing is rebuilt.
 
+    collection.json             the manifest (storage.py)
+    segments/<segment>/<file>   the segment files
+    checksums.json              {"format_version": 1,
+                                 "files": {"<member>": {"size": bytes, "sha256": hex}, ...}}
+
 Recovery unpacks into a scratch directory beside `collections/`, opens it there (a broken
 archive fails before anything is replaced), then swaps it in for the collection of that name.
+Nothing in the archive is trusted (an uploaded snapshot is whatever its sender wrote):
+
+- Members: only the layout above; every part of every name is one plain file name (no absolute
+  names, no `..`, at most 255 bytes); only regular files and folders (no symbolic or hard
+  links, devices, fifos or sparse files); no name twice. Checked on the headers, before
+  anything is written.
+- Contents: every file is hashed as it is unpacked and must have its entry in checksums.json
+  with the same size and sha256; every entry must be a file of the archive. A flipped bit
+  anywhere is refused, whether or not the caller gave a `checksum`.
+- The manifest: storage.check_manifest refuses segment names that are not plain folder names
+  and generations that are not integers (they make paths), when the unpacked collection is
+  opened the first time, still in the scratch directory.
+
+Snapshots without checksums.json were written by vqdb before the list existed. They are
+recovered only with the whole file's sha256 given as `checksum` (the `.checksum` file beside
+the snapshot, or the `checksum` that list_snapshots shows): the file is then verified as a
+whole, which proves as much as the list would. Without it they are refused, saying so.
+
+Recovering from an http(s) URL downloads through `Downloads` (the server's `snapshots`
+settings): allowed schemes and hosts, checked again at every redirect; a size limit counted on
+the bytes received; a deadline for the whole download. The `api_key` goes only to the origin
+(scheme, host and port) of the URL given: a redirect elsewhere is followed without it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
+import io
+import json
 import os
 import secrets
 import shutil
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, cast
+from urllib.parse import urljoin, urlparse
 from urllib.request import url2pathname
 
 from vqdb.collection import storage
@@ -39,6 +71,28 @@ if TYPE_CHECKING:
 
 SUFFIX = ".snapshot"
 CHECKSUM = ".checksum"  # appended to the snapshot's file name, as Qdrant does
+CHECKSUMS = "checksums.json"  # inside the archive: each file's size and sha256
+CHECKSUMS_VERSION = 1
+SEGMENTS = "segments"
+MAX_MEMBERS = 100_000  # files and folders in one archive (a collection has tens to hundreds)
+MAX_CHECKSUMS_BYTES = 64 << 20
+# the longest name create() adds to a collection's name: "-<stamp>-<random>.snapshot.checksum"
+_ADDED = len("-2000-01-01-00-00-00-01234567" + SUFFIX + CHECKSUM)
+_REDIRECTS = (301, 302, 303, 307, 308)
+_IDLE_TIMEOUT = 60.0  # seconds one read of a download may wait
+
+
+@dataclass(frozen=True)
+class Downloads:
+    """How recovery downloads a snapshot from an http(s) URL (the server's `snapshots`
+    settings). `hosts` empty: any host; otherwise host names (or IP addresses) exactly, or
+    `*.example.com` for its subdomains. Checked for the URL given and every redirect."""
+
+    max_bytes: int = 8192 << 20
+    timeout: float = 3600.0  # seconds for the whole download
+    schemes: tuple[str, ...] = ("http", "https")
+    hosts: tuple[str, ...] = ()
+    max_redirects: int = 5
 
 
 def create(db: Database, collection_name: str) -> dict[str, Any]:
@@ -47,7 +101,7 @@ def create(db: Database, collection_name: str) -> dict[str, Any]:
     folder = _folder(db, collection.name)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
-    target = folder / f"{collection_name}-{stamp}-{secrets.token_hex(4)}{SUFFIX}"
+    target = folder / f"{_prefix(collection_name)}-{stamp}-{secrets.token_hex(4)}{SUFFIX}"
     # the scratch directory is in the same folder, so the finished archive is renamed into
     # place, never copied: a snapshot file is complete or absent
     with tempfile.TemporaryDirectory(dir=folder, prefix=".") as scratch:
@@ -87,8 +141,11 @@ def delete(db: Database, collection_name: str, snapshot_name: str) -> bool:
 def path_of(db: Database, collection_name: str, snapshot_name: str) -> Path:
     """The snapshot's file (to download it); NotFound if there is no such snapshot."""
     folder = _folder(db, db.collection(collection_name).name)
-    if not _plain_name(snapshot_name):
-        raise BadInput(f"bad snapshot name {snapshot_name!r}")
+    if not storage.plain_name(snapshot_name, room=len(CHECKSUM)):
+        raise BadInput(
+            f"bad snapshot name {snapshot_name!r}: a snapshot name is one file name of at most "
+            f"{storage.NAME_MAX - len(CHECKSUM)} bytes of UTF-8"
+        )
     path = folder / snapshot_name
     if not snapshot_name.endswith(SUFFIX) or not path.is_file():
         raise NotFound(f"Snapshot {snapshot_name} of collection {collection_name} not found")
@@ -103,20 +160,26 @@ def recover(
     checksum: str | None = None,
     api_key: str | None = None,
     only_under: Path | None = None,
+    downloads: Downloads | None = None,
+    label: str | None = None,
 ) -> bool:
     """Restores the snapshot at `location` (a file path, a file:// URL, or an http(s) URL such
-    as another server's snapshot download, fetched with `api_key`) as `collection_name`,
-    replacing the collection of that name if there is one. With `checksum` (sha256 hex, as
-    Qdrant's SnapshotRecover has it), a file that does not match is refused. With `only_under`,
-    so is a local file outside that folder (a server does not read whatever path a client
-    names)."""
+    as another server's snapshot download, fetched with `api_key` through `downloads`) as
+    `collection_name`, replacing the collection of that name if there is one. The archive's
+    own checksum list is always verified; with `checksum` (sha256 hex of the whole file, as
+    Qdrant's SnapshotRecover has it) a file that does not match is refused too. With
+    `only_under`, so is a local file outside that folder (a server does not read whatever path
+    a client names). `label`: how messages name the snapshot (default: `location`)."""
     root = _root(db)
-    if not _plain_name(collection_name):
-        raise BadInput(f"bad collection name {collection_name!r}")
+    if not storage.plain_name(collection_name):
+        raise BadInput(f"bad collection name {collection_name!r}: {storage.NAME_RULE}")
+    label = str(location) if label is None else label
     scratch = Path(tempfile.mkdtemp(dir=root, prefix=".recover-"))
     try:
         if isinstance(location, str) and urlparse(location).scheme in ("http", "https"):
-            source = _download(location, scratch / "download.snapshot", api_key)
+            source = _download(
+                location, scratch / "download.snapshot", api_key, downloads or Downloads()
+            )
         else:
             source = _local_file(location)
             if only_under is not None and not source.resolve().is_relative_to(only_under.resolve()):
@@ -124,18 +187,20 @@ def recover(
                     f"Snapshot file {source} is outside {only_under}: recover from there"
                 )
         if checksum is not None and _sha256(source) != checksum.strip().lower():
-            raise BadInput(f"Snapshot {location} does not match checksum {checksum}")
+            raise BadInput(f"Snapshot {label} does not match checksum {checksum}")
         staged = scratch / "collection"
-        _unpack(source, staged)
-        _rename(staged, collection_name, source)
+        found, listed = _unpack(source, staged, label)
+        _verify(found, listed, label, whole_file_checked=checksum is not None)
+        _rename(staged, collection_name, label)
         try:
             # opened once here only to prove the archive loads (opening again after the swap
-            # costs a second load, which recovery can afford; a half-swapped state it cannot)
+            # costs a second load, which recovery can afford; a half-swapped state it cannot);
+            # this is also where the manifest's names are checked (storage.check_manifest)
             probe = storage.open_collection(staged)
-        except BadInput:
-            raise
+        except BadInput as e:
+            raise BadInput(f"Snapshot {label}: {e}") from None
         except Exception as e:  # whatever fails to load: the archive is not a sound collection
-            raise BadInput(f"Snapshot {location} cannot be opened: {type(e).__name__}: {e}") from e
+            raise BadInput(f"Snapshot {label} cannot be opened: {type(e).__name__}: {e}") from e
         if probe.wal is not None:
             probe.wal.close()
         target = root / "collections" / collection_name
@@ -151,6 +216,13 @@ def recover(
 
 
 # ---- taking a snapshot ------------------------------------------------------------------------
+
+
+def _prefix(collection_name: str) -> str:
+    """The collection's name as the start of its snapshots' names, cut (at a character) so
+    that the longest file create() makes fits in a file name."""
+    room = storage.NAME_MAX - _ADDED
+    return collection_name.encode("utf-8")[:room].decode("utf-8", errors="ignore")
 
 
 def _pin(collection: Collection, into: Path) -> None:
@@ -172,14 +244,14 @@ def _pin(collection: Collection, into: Path) -> None:
             raise BadInput(f"collection {collection.name} is closed")
         storage.checkpoint(collection)
         source = collection.path
-        (into / "segments").mkdir(parents=True)
+        (into / SEGMENTS).mkdir(parents=True)
         _link(source / storage.MANIFEST, into / storage.MANIFEST)
         for segment in collection.segments:
             folder = storage.segment_dir(collection, segment)
-            (into / "segments" / folder.name).mkdir()
+            (into / SEGMENTS / folder.name).mkdir()
             for path in folder.iterdir():
                 if path.is_file() and not path.name.endswith(".tmp"):
-                    _link(path, into / "segments" / folder.name / path.name)
+                    _link(path, into / SEGMENTS / folder.name / path.name)
 
 
 def _link(source: Path, target: Path) -> None:
@@ -189,11 +261,44 @@ def _link(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+class _Hashing:
+    """A file read through it is hashed on the way (tarfile reads what it archives with
+    read(n)), so each file is read once for both."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.digest = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.file.read(n)
+        self.digest.update(data)
+        return data
+
+
 def _write_archive(folder: Path, archive: Path) -> None:
+    """Folders and files of `folder` as plain members (no owners, no links), then the
+    checksum list of the files, hashed as they were archived."""
+    listed: dict[str, dict[str, Any]] = {}
     with open(archive, "wb") as f:
         with tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for path in sorted(folder.rglob("*")):
-                tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
+                info = tarfile.TarInfo(path.relative_to(folder).as_posix())
+                if path.is_dir():
+                    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, path.stat().st_mtime
+                    tar.addfile(info)
+                    continue
+                with open(path, "rb") as data:
+                    stat = os.fstat(data.fileno())
+                    info.size, info.mode, info.mtime = stat.st_size, 0o644, stat.st_mtime
+                    reader = _Hashing(data)
+                    tar.addfile(info, cast(IO[bytes], reader))
+                listed[info.name] = {"size": info.size, "sha256": reader.digest.hexdigest()}
+            body = json.dumps(
+                {"format_version": CHECKSUMS_VERSION, "files": listed}, separators=(",", ":")
+            ).encode()
+            info = tarfile.TarInfo(CHECKSUMS)
+            info.size, info.mode, info.mtime = len(body), 0o644, time.time()
+            tar.addfile(info, io.BytesIO(body))
         f.flush()
         os.fsync(f.fileno())
 
@@ -220,17 +325,115 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-# ---- recovering -------------------------------------------------------------------------------
+# ---- downloading ------------------------------------------------------------------------------
 
 
-def _download(url: str, into: Path, api_key: str | None) -> Path:
-    request = urllib.request.Request(url, headers={"api-key": api_key} if api_key else {})
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect comes back as an HTTPError, for _download to check before following it."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _download(url: str, into: Path, api_key: str | None, policy: Downloads) -> Path:
+    """Fetches `url` into `into` under `policy`. The api key goes with a request only while
+    it is to the first URL's origin; each redirect target is checked against the allowed
+    schemes and hosts before it is asked for anything."""
+    opener = urllib.request.build_opener(_NoRedirects)
+    origin = _origin(url)
+    deadline = time.monotonic() + policy.timeout
+    current = url
+    for _ in range(policy.max_redirects + 1):
+        _check_allowed(current, policy)
+        same_origin = _origin(current) == origin
+        headers = {"api-key": api_key} if api_key and same_origin else {}
+        wait = max(0.001, min(_IDLE_TIMEOUT, deadline - time.monotonic()))
+        try:
+            response = opener.open(urllib.request.Request(current, headers=headers), timeout=wait)
+        except urllib.error.HTTPError as e:
+            target = e.headers.get("Location") if e.code in _REDIRECTS else None
+            e.close()
+            if target is None:
+                raise BadInput(f"cannot download the snapshot at {url}: {e}") from None
+            current = urljoin(current, target)
+            continue
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
+            raise BadInput(f"cannot download the snapshot at {url}: {e}") from None
+        with response:
+            _receive(response, into, url, policy, deadline)
+        return into
+    raise BadInput(
+        f"cannot download the snapshot at {url}: more than {policy.max_redirects} redirects"
+    )
+
+
+def _receive(response: Any, into: Path, url: str, policy: Downloads, deadline: float) -> None:
+    def too_large() -> BadInput:
+        return BadInput(
+            f"the snapshot at {url} is larger than the download limit of "
+            f"{_mb(policy.max_bytes)} (snapshots.max_download_size_mb)"
+        )
+
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > policy.max_bytes:
+        raise too_large()
+    received = 0
     try:
-        with urllib.request.urlopen(request, timeout=60) as response, open(into, "wb") as out:
-            shutil.copyfileobj(response, out, 1 << 20)
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise BadInput(f"cannot download the snapshot at {url}: {e}") from None
-    return into
+        with open(into, "wb") as out:
+            # read1: whatever one read brings, so a server that trickles bytes meets the
+            # deadline between reads (read(n) would wait for all n)
+            while chunk := response.read1(1 << 20):
+                received += len(chunk)
+                if received > policy.max_bytes:
+                    raise too_large()
+                if time.monotonic() > deadline:
+                    raise BadInput(
+                        f"the snapshot at {url} did not arrive within {policy.timeout:g} s "
+                        f"(snapshots.download_timeout_sec)"
+                    )
+                out.write(chunk)
+    except (OSError, http.client.HTTPException) as e:  # a read timed out, the peer hung up
+        raise BadInput(f"cannot download the snapshot at {url}: {e!r}") from None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlparse(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise BadInput(f"snapshot location {url}: bad port") from None
+    return parts.scheme, parts.hostname or "", port or {"http": 80, "https": 443}.get(parts.scheme)
+
+
+def _check_allowed(url: str, policy: Downloads) -> None:
+    parts = urlparse(url)
+    if parts.scheme not in policy.schemes:
+        raise BadInput(
+            f"snapshot location {url}: the scheme {parts.scheme or '(none)'} is not allowed "
+            f"(snapshots.download_schemes: {', '.join(policy.schemes)})"
+        )
+    host = parts.hostname or ""
+    if not host:
+        raise BadInput(f"snapshot location {url}: no host")
+    if policy.hosts and not any(_host_matches(host, allowed) for allowed in policy.hosts):
+        raise BadInput(
+            f"snapshot location {url}: the host {host} is not allowed "
+            f"(snapshots.download_hosts: {', '.join(policy.hosts)})"
+        )
+
+
+def _host_matches(host: str, allowed: str) -> bool:
+    allowed = allowed.strip().lower().strip("[]")
+    if allowed.startswith("*."):
+        return host.endswith(allowed[1:])
+    return host == allowed
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1 << 20):g} MB"
+
+
+# ---- unpacking and checking -------------------------------------------------------------------
 
 
 def _local_file(location: str | Path) -> Path:
@@ -245,47 +448,138 @@ def _local_file(location: str | Path) -> Path:
     return path
 
 
-def _unpack(archive: Path, into: Path) -> None:
-    """Extracts files and directories only, each by hand under `into`: absolute names, `..`
-    and links (the ways an archive writes outside its folder) are refused before anything is
-    written."""
+def _check_member(member: tarfile.TarInfo, label: str) -> None:
+    """Refuses a member that is not a plain file or folder of the snapshot layout."""
+    name = member.name
+    parts = name.split("/")
+    if not all(storage.plain_name(part) for part in parts):
+        raise BadInput(f"Snapshot {label}: unsafe path {name!r}")
+    if member.isdir():
+        if parts[0] == SEGMENTS and len(parts) <= 2:
+            return
+    elif member.isreg() and not member.issparse():
+        if len(parts) == 1 and name in (storage.MANIFEST, CHECKSUMS):
+            return
+        if len(parts) == 3 and parts[0] == SEGMENTS:
+            return
+    else:
+        raise BadInput(
+            f"Snapshot {label}: {name!r} is not a plain file (links, devices, fifos and sparse "
+            "files are refused)"
+        )
+    raise BadInput(f"Snapshot {label}: unexpected member {name!r} (not a snapshot's layout)")
+
+
+def _unpack(
+    archive: Path, into: Path, label: str
+) -> tuple[dict[str, tuple[int, str]], bytes | None]:
+    """Extracts the archive's folders and files by hand under `into`, once every header has
+    passed `_check_member` (nothing is written before). Returns each extracted file's size and
+    sha256 (hashed while copied), and the checksum list's bytes (kept out of `into`), if any."""
+    found: dict[str, tuple[int, str]] = {}
+    listed = None
     try:
         with tarfile.open(archive, mode="r:") as tar:
-            members = tar.getmembers()
-            for member in members:
-                parts = PurePosixPath(member.name).parts
-                if member.name.startswith("/") or ".." in parts:
-                    raise BadInput(f"Snapshot {archive}: unsafe path {member.name!r}")
-                if not (member.isfile() or member.isdir()):
-                    raise BadInput(f"Snapshot {archive}: {member.name!r} is not a plain file")
+            members: list[tarfile.TarInfo] = []
+            names: set[str] = set()
+            for member in tar:
+                _check_member(member, label)
+                if member.name in names:
+                    raise BadInput(f"Snapshot {label}: {member.name!r} is in it twice")
+                names.add(member.name)
+                members.append(member)
+                if len(members) > MAX_MEMBERS:
+                    raise BadInput(f"Snapshot {label}: more than {MAX_MEMBERS} members")
             into.mkdir()
             for member in members:
-                target = into.joinpath(*PurePosixPath(member.name).parts)
+                target = into.joinpath(*member.name.split("/"))
                 if member.isdir():
                     target.mkdir(parents=True, exist_ok=True)
                     continue
-                target.parent.mkdir(parents=True, exist_ok=True)
                 data = tar.extractfile(member)
                 assert data is not None  # a regular file always has data
+                if member.name == CHECKSUMS:
+                    if member.size > MAX_CHECKSUMS_BYTES:
+                        raise BadInput(f"Snapshot {label}: {CHECKSUMS} is too large")
+                    with data:
+                        listed = data.read()
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                digest = hashlib.sha256()
                 with data, open(target, "wb") as out:
-                    shutil.copyfileobj(data, out, 1 << 20)
+                    while chunk := data.read(1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+                found[member.name] = (member.size, digest.hexdigest())
     except (tarfile.TarError, EOFError) as e:
-        raise BadInput(f"Snapshot {archive} is not a readable snapshot archive: {e}") from None
+        raise BadInput(f"Snapshot {label} is not a readable snapshot archive: {e}") from None
+    return found, listed
 
 
-def _rename(folder: Path, name: str, source: Path) -> None:
+def _verify(
+    found: dict[str, tuple[int, str]],
+    listed: bytes | None,
+    label: str,
+    *,
+    whole_file_checked: bool,
+) -> None:
+    """Every unpacked file against its entry in the checksum list, and the list against the
+    files. A snapshot without a list passes only when the caller's checksum of the whole file
+    has matched (see the module's docstring)."""
+    if listed is None:
+        if whole_file_checked:
+            return
+        raise BadInput(
+            f"Snapshot {label} has no checksum list ({CHECKSUMS}): it was taken by a vqdb "
+            "older than the list, so its contents cannot be verified. Recover it with its "
+            "sha256 as `checksum` (the .checksum file beside it) to accept it"
+        )
+    try:
+        parsed = json.loads(listed)
+    except ValueError as e:
+        raise BadInput(f"Snapshot {label}: unreadable {CHECKSUMS}: {e}") from None
+    files = parsed.get("files") if isinstance(parsed, dict) else None
+    version = parsed.get("format_version") if isinstance(parsed, dict) else None
+    if version != CHECKSUMS_VERSION or not isinstance(files, dict):
+        raise BadInput(
+            f"Snapshot {label}: {CHECKSUMS} of format {version} is not a checksum list this "
+            f"vqdb reads (format {CHECKSUMS_VERSION})"
+        )
+    for name, (size, digest) in sorted(found.items()):
+        entry = files.get(name)
+        if not isinstance(entry, dict):
+            raise BadInput(f"Snapshot {label}: {name} is not in its checksum list ({CHECKSUMS})")
+        if entry.get("size") != size:
+            raise BadInput(
+                f"Snapshot {label}: {name} is damaged: {size} bytes, its checksum list says "
+                f"{entry.get('size')}"
+            )
+        if entry.get("sha256") != digest:
+            raise BadInput(
+                f"Snapshot {label}: {name} is damaged: its sha256 is {digest}, its checksum "
+                f"list says {entry.get('sha256')}"
+            )
+    missing = sorted(set(files) - set(found))
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise BadInput(
+            f"Snapshot {label}: {missing[0]}{more} is in its checksum list but not in the archive"
+        )
+
+
+def _rename(folder: Path, name: str, label: str) -> None:
     """Checks the unpacked manifest's format and writes the new collection name into it."""
     path = folder / storage.MANIFEST
     if not path.is_file():
-        raise BadInput(f"Snapshot {source} holds no collection (no {storage.MANIFEST})")
+        raise BadInput(f"Snapshot {label} holds no collection (no {storage.MANIFEST})")
     try:
         manifest = read_json(path)
     except ValueError as e:
-        raise BadInput(f"Snapshot {source}: unreadable {storage.MANIFEST}: {e}") from None
+        raise BadInput(f"Snapshot {label}: unreadable {storage.MANIFEST}: {e}") from None
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
     if version != storage.FORMAT_VERSION:
         raise BadInput(
-            f"Snapshot {source} has storage format {version}; this vqdb reads "
+            f"Snapshot {label} has storage format {version}; this vqdb reads "
             f"{storage.FORMAT_VERSION}"
         )
     manifest["name"] = name
@@ -311,13 +605,3 @@ def _root(db: Database) -> Path:
 
 def _folder(db: Database, collection_name: str) -> Path:
     return folder_of(db) / collection_name
-
-
-def _plain_name(name: Any) -> bool:
-    """One path component that names no special directory (as collection names must be)."""
-    return (
-        isinstance(name, str)
-        and 0 < len(name) <= 255
-        and not any(c in name for c in "/\\\0")
-        and name not in (".", "..")
-    )

@@ -10,6 +10,13 @@ rename makes them current), then empties the WAL, then deletes what the old mani
 Opening reads the manifest, loads its segments (memory-mapping on-disk originals), and replays
 the WAL records after the manifest's last operation. Segment directories the manifest does not
 name (a crash mid-optimization) are deleted.
+
+The manifest names the folders opening reads from and checkpoints write into and delete from,
+so it is checked before anything is opened (a snapshot's manifest is whatever its uploader
+wrote, and a damaged one on disk is no better): every segment name is one plain file name
+(`plain_name`: no `/`, no `..`, not absolute, at most 255 bytes with the optimizer's `building-`
+prefix), every generation a non-negative integer. A manifest that fails is refused (BadInput
+naming it) before any segment is touched.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
+from typing import Any, NoReturn, TypeGuard
 
 from vqdb.collection import records
 from vqdb.collection.collection import Collection, points_from_record
@@ -31,7 +39,21 @@ from vqdb.storage.wal import Wal
 FORMAT_VERSION = 1
 MANIFEST = "collection.json"
 BUILDING = "building-"  # prefix of a segment directory the optimizer has not swapped in yet
+NAME_MAX = 255  # bytes in one file-name component (Linux, and most filesystems)
+NAME_RULE = f"a collection name is one file name: at most {NAME_MAX} bytes of UTF-8, no / \\ or NUL"
 log = logging.getLogger("vqdb")
+
+
+def plain_name(name: object, *, room: int = 0) -> TypeGuard[str]:
+    """Whether `name` is one plain file name: a str that names no special directory, holds no
+    separator or NUL, and fits in NAME_MAX - `room` bytes of UTF-8 (room: what is added to it
+    in a file name, such as a suffix)."""
+    if not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in "/\\\0"):
+        return False
+    try:
+        return len(name.encode("utf-8")) <= NAME_MAX - room
+    except UnicodeEncodeError:  # a lone surrogate: no file can have that name
+        return False
 
 
 def segment_dir(collection: Collection, segment: Segment) -> Path:
@@ -59,9 +81,7 @@ def create(
 
 def open_collection(path: Path, read_path: ReadPath = "mmap") -> Collection:
     manifest = read_json(path / MANIFEST)
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise BadInput(f"{path}: storage format {version} is not {FORMAT_VERSION}; cannot open it")
+    check_manifest(manifest, path / MANIFEST)
     config = CollectionConfig.from_json(manifest["config"])
     collection = Collection(manifest["name"], config, path)
     collection.read_path = read_path
@@ -101,6 +121,50 @@ def open_collection(path: Path, read_path: ReadPath = "mmap") -> Collection:
     if replayed:
         log.info("collection %s: replayed %d WAL records", collection.name, replayed)
     return collection
+
+
+def check_manifest(manifest: Any, where: Path | str) -> None:
+    """Refuses (BadInput naming `where`) a manifest of another format version, or one whose
+    names or generations could make a path outside the collection's folder."""
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if version != FORMAT_VERSION:
+        raise BadInput(f"{where}: storage format {version} is not {FORMAT_VERSION}; cannot open it")
+
+    def refuse(problem: str) -> NoReturn:
+        raise BadInput(f"{where}: {problem}; cannot open it")
+
+    if not plain_name(manifest.get("name")):
+        refuse(f"bad collection name {manifest.get('name')!r}")
+    for key in ("generation", "applied_seq"):
+        if not _count(manifest.get(key)):
+            refuse(f"{key} {manifest.get(key)!r} is not a non-negative integer")
+    if not isinstance(manifest.get("config"), dict):
+        refuse("no config object")
+    if not isinstance(manifest.get("payload_schema"), dict):
+        refuse("no payload_schema object")
+    segments = manifest.get("segments")
+    if not isinstance(segments, list):
+        refuse("no segments list")
+    seen: set[str] = set()
+    for entry in segments:
+        if not isinstance(entry, dict):
+            refuse(f"segment entry {entry!r} is not an object")
+        name = entry.get("name")
+        if not plain_name(name, room=len(BUILDING)):
+            refuse(f"segment name {name!r} is not a plain folder name")
+        if name in seen:
+            refuse(f"segment {name!r} is listed twice")
+        seen.add(name)
+        if not _count(entry.get("generation")):
+            refuse(f"segment {name}: generation {entry.get('generation')!r} is not valid")
+        if not _count(entry.get("version", 0)):
+            refuse(f"segment {name}: version {entry.get('version')!r} is not valid")
+    if not isinstance(manifest.get("appendable"), str):
+        refuse(f"appendable {manifest.get('appendable')!r} is not a segment name")
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def checkpoint(collection: Collection) -> None:

@@ -115,9 +115,11 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
             await run_in_threadpool(db.close)
             log.info("storage closed")
 
-    return Starlette(
+    app = Starlette(
         routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
     )
+    app.state.settings = settings  # what operations read for themselves (snapshot limits)
+    return app
 
 
 def _endpoint(

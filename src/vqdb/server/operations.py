@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse
 
@@ -22,6 +21,9 @@ from vqdb.collection import info, query, reads, snapshots
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput, NotFound
+from vqdb.server import uploads
+from vqdb.server.settings import Settings
+from vqdb.server.settings import Snapshots as SnapshotSettings
 
 # a JSON object validated by the engine alone: the legacy search and recommend bodies, which
 # Qdrant's 1.19 spec (the one models.py is generated from) no longer describes
@@ -110,6 +112,7 @@ def _recover(c: Call) -> bool:
         checksum=body.get("checksum"),
         api_key=body.get("api_key"),
         only_under=snapshots.folder_of(c.db),
+        downloads=_downloads(_settings(c).snapshots),
     )
 
 
@@ -120,28 +123,40 @@ def _download(c: Call) -> FileResponse:
 
 async def _upload(c: Call) -> bool:
     """A multipart form with the archive in its `snapshot` field, as qdrant's upload sends it:
-    saved beside the storage (a crash leaves a scratch folder that the next start removes),
-    then recovered like a snapshot file."""
-    form = await c.request.form()
-    upload = form.get("snapshot")
-    if not isinstance(upload, UploadFile):
-        raise BadInput("expected a multipart form with the snapshot file in its 'snapshot' field")
+    streamed into a scratch folder beside the storage (a crash leaves one that the next start
+    removes) up to `snapshots.max_upload_size_mb` (413 past it), then recovered like a
+    snapshot file."""
+    limit = _settings(c).snapshots.max_upload_size_mb << 20
     scratch = Path(tempfile.mkdtemp(dir=snapshots.folder_of(c.db).parent, prefix=".recover-up-"))
     try:
         saved = scratch / "upload.snapshot"
-        with saved.open("wb") as out:
-            while chunk := await upload.read(1 << 20):
-                await run_in_threadpool(out.write, chunk)
+        setting = "snapshots.max_upload_size_mb"
+        if not await uploads.receive_file(c.request, "snapshot", saved, limit, setting):
+            raise BadInput("expected a multipart form with the snapshot in its 'snapshot' field")
         return await run_in_threadpool(
             snapshots.recover,
             c.db,
             c.path["collection_name"],
             saved,
             checksum=c.query.get("checksum"),
+            label="(uploaded)",
         )
     finally:
-        await upload.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+        await run_in_threadpool(shutil.rmtree, scratch, ignore_errors=True)
+
+
+def _settings(c: Call) -> Settings:
+    settings: Settings = c.request.app.state.settings  # set by create_app
+    return settings
+
+
+def _downloads(config: SnapshotSettings) -> snapshots.Downloads:
+    return snapshots.Downloads(
+        max_bytes=config.max_download_size_mb << 20,
+        timeout=config.download_timeout_sec,
+        schemes=config.download_schemes,
+        hosts=config.download_hosts,
+    )
 
 
 def _telemetry(c: Call) -> dict[str, Any]:

@@ -10,6 +10,12 @@ command-line flags, each overriding the one before (as Qdrant's config and QDRAN
     storage:
       storage_path: ./storage
       async_scorer: true            # rescore on-disk originals through io_uring when cold
+    snapshots:
+      max_upload_size_mb: 8192      # a larger upload is cut off with 413 (bytes received)
+      max_download_size_mb: 8192    # recovering from a URL: a larger download is refused (400)
+      download_timeout_sec: 3600    # the whole download
+      download_schemes: [http, https]
+      download_hosts: []            # empty: any host; else names, IPs or *.example.com
 
     VQDB__SERVICE__API_KEY=secret vqdb serve --config config.yaml
 """
@@ -21,7 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "VQDB__"
 
@@ -45,10 +51,35 @@ class Storage(_Section):
     optimizer_threads: Annotated[int, Field(ge=0)] = 0
 
 
+class Snapshots(_Section):
+    """Limits on snapshot uploads and on recovering from a URL (collection/snapshots.py). The
+    defaults allow any host, as Qdrant does (recovering from another node's download URL is
+    its documented workflow, and only a key that may write can ask for it); the api key in a
+    recover request is never sent past the URL's own origin, whatever the hosts allowed."""
+
+    max_upload_size_mb: Annotated[int, Field(ge=1)] = 8192
+    max_download_size_mb: Annotated[int, Field(ge=1)] = 8192
+    download_timeout_sec: Annotated[float, Field(gt=0)] = 3600.0
+    download_schemes: Annotated[tuple[Literal["http", "https"], ...], Field(min_length=1)] = (
+        "http",
+        "https",
+    )
+    download_hosts: tuple[str, ...] = ()
+
+    @field_validator("download_schemes", "download_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """A VQDB__SNAPSHOTS__DOWNLOAD_HOSTS=a,b variable is a list of two."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
 class Settings(_Section):
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"] = "INFO"
     service: Service = Field(default_factory=Service)
     storage: Storage = Field(default_factory=Storage)
+    snapshots: Snapshots = Field(default_factory=Snapshots)
 
 
 def load(
