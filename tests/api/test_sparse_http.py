@@ -89,6 +89,8 @@ def test_search_shapes(http: httpx.Client, name: str) -> None:
         http.post(f"/collections/{name}/points", json={"ids": [2, 3], "with_vector": True})
     )
     assert [r["vector"] for r in records] == [{"sparse-text": B}, {"image": [0.0, 1.0]}]
+    by_id = {"query": 1, "using": "sparse-text"}  # point 1's sparse vector; 1 itself left out
+    assert ids(ok(http.post(f"/collections/{name}/points/query", json=by_id))) == [2]
     has = {"filter": {"must": [{"has_vector": "sparse-text"}]}}
     assert ok(http.post(f"/collections/{name}/points/count", json=has)) == {"count": 2}
 
