@@ -7,6 +7,8 @@ import doctest
 import pytest
 from readme import README, python_blocks
 
+import vqdb.index.sparse_index
+import vqdb.index.sparse_vectors
 import vqdb.index.vector_index
 
 
@@ -16,4 +18,5 @@ def test_readme_example_runs(block: str) -> None:
 
 
 def test_doctests() -> None:
-    assert doctest.testmod(vqdb.index.vector_index).failed == 0
+    for module in (vqdb.index.vector_index, vqdb.index.sparse_index, vqdb.index.sparse_vectors):
+        assert doctest.testmod(module).failed == 0, module.__name__

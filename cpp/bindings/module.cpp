@@ -18,32 +18,14 @@
 #include "index/search.h"
 #include "io/row_reader.h"
 #include "simd/kernels.h"
+#include "bindings/common.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
 using namespace vqdb;
+using namespace vqdb::bindings;
 
 namespace {
-
-template <class T>
-using In2 = nb::ndarray<const T, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
-template <class T>
-using In1 = nb::ndarray<const T, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
-template <class T>
-using Out = nb::ndarray<nb::numpy, T>;
-
-template <class T>
-Out<T> empty(std::initializer_list<size_t> shape) {
-  size_t n = 1;
-  for (size_t s : shape) n *= s;
-  T* data = new T[n > 0 ? n : 1]();
-  nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
-  return Out<T>(data, shape.size(), shape.begin(), owner);
-}
-
-void require(bool ok, const std::string& message) {
-  if (!ok) throw std::invalid_argument(message);
-}
 
 template <class T>
 void same_shape(const In2<T>& a, const In2<T>& b) {
@@ -133,7 +115,8 @@ void check_offsets(const VectorSet& set, const In1<uint32_t>& ids) {
 }  // namespace
 
 NB_MODULE(_core, m) {
-  m.doc() = "vqdb native core: SIMD kernels, quantizers, HNSW and the search pipeline";
+  m.doc() = "vqdb native core: SIMD kernels, quantizers, HNSW, the sparse index and the search "
+            "pipeline";
 
   // ---- SIMD dispatch -------------------------------------------------------------------------
   m.def("simd_level", [] { return std::string(simd::level_name(simd::level())); },
@@ -415,4 +398,6 @@ NB_MODULE(_core, m) {
      "With a `reader` (of the rescoring set's file) the candidates' originals are read through\n"
      "it, all of a batch at once; with `check_cache` a query whose candidates the page cache\n"
      "holds (a sample of them, by mincore) is rescored in place instead.");
+
+  bind_sparse(m);
 }

@@ -1,5 +1,5 @@
 """
-vqdb native core: SIMD kernels, quantizers, HNSW and the search pipeline
+vqdb native core: SIMD kernels, quantizers, HNSW, the sparse index and the search pipeline
 """
 
 from collections.abc import Mapping
@@ -209,3 +209,63 @@ def search(graph: Hnsw | None, walk: VectorSet, rescore: VectorSet | None, queri
     it, all of a batch at once; with `check_cache` a query whose candidates the page cache
     holds (a sample of them, by mincore) is rescored in place instead.
     """
+
+class SparseIndex:
+    """
+    An inverted index over sparse vectors (rows appended at offsets 0, 1, ...), searched by
+    an exact dot product. It keeps the rows in CSR form too: the arrays to persist.
+    """
+
+    def __init__(self) -> None: ...
+
+    @property
+    def size(self) -> int:
+        """Rows added."""
+
+    @property
+    def nnz(self) -> int:
+        """Stored (index, value) pairs."""
+
+    @property
+    def terms(self) -> int:
+        """Distinct indices (posting lists)."""
+
+    @property
+    def memory_bytes(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def add(self, indptr: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], indices: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], values: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
+        """Append len(indptr) - 1 rows in CSR form (unique indices within a row)."""
+
+    def load(self, indptr: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], indices: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], values: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
+        """
+        Replace everything with these CSR rows (as the *_view properties gave them).
+        """
+
+    @property
+    def indptr_view(self) -> Annotated[NDArray[numpy.int64], dict(shape=(None,), writable=False)]:
+        """
+        Row starts, size + 1 entries (read-only, no copy; valid until the next add).
+        """
+
+    @property
+    def indices_view(self) -> Annotated[NDArray[numpy.uint32], dict(shape=(None,), writable=False)]:
+        """
+        Every row's indices, one after another (read-only, no copy; valid until the next add).
+        """
+
+    @property
+    def values_view(self) -> Annotated[NDArray[numpy.float32], dict(shape=(None,), writable=False)]:
+        """
+        Every row's values, one after another (read-only, no copy; valid until the next add).
+        """
+
+    def document_frequency(self, terms: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], alive: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None) -> NDArray[numpy.uint64]:
+        """How many rows set in `alive` (None: all) hold each term."""
+
+    def search(self, indptr: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], indices: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], values: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)], k: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, threads: int = 1) -> tuple[NDArray[numpy.int64], NDArray[numpy.float32]]:
+        """
+        Top `k` rows and dot products per query (queries in CSR form), best first; only rows
+        sharing an index with the query and set in `allowed` (None: all) count. -1 / NaN pad.
+        """

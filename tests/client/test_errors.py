@@ -100,10 +100,10 @@ def test_bad_queries_and_filters(c: vqdb.Client) -> None:
         c.query_points("c", [1.0] * DIM, prefetch=models.Prefetch(query=[1.0] * DIM))
     with pytest.raises(ValueError, match="lookup_from is not supported"):
         c.query_points("c", 1, lookup_from=models.LookupLocation(collection="named"))
-    with pytest.raises(ValueError, match="SparseVector queries are not supported"):
+    with pytest.raises(ValueError, match="is a dense vector: query it with a list"):
         c.query_points("c", models.SparseVector(indices=[1], values=[1.0]))
-    with pytest.raises(ValueError, match="sparse_vectors is not supported"):
-        c.create_collection("s", sparse_vectors_config={"text": models.SparseVectorParams()})
+    with pytest.raises(ValueError, match="sparse_vectors.text.modifier 'bm25' is not supported"):
+        c.create_collection("s", sparse_vectors_config={"text": {"modifier": "bm25"}})
     with pytest.raises(ValueError, match="update_filter is not supported"):
         c.upsert("c", [good(3)], update_filter=models.Filter())
     assert not c.collection_exists("s") and c.count("c").count == 1

@@ -30,6 +30,14 @@ def vector_of(counter: int) -> np.ndarray:
     return np.random.default_rng(counter).standard_normal(DIM).astype(np.float32)
 
 
+def sparse_of(counter: int) -> dict[str, Any]:
+    """The sparse vector "s" of a counter: 1-4 of 50 terms, sorted (as stored)."""
+    rng = np.random.default_rng(counter + 10**6)
+    indices = np.sort(rng.choice(50, size=int(rng.integers(1, 5)), replace=False))
+    values = rng.standard_normal(indices.shape[0]).astype(np.float32)
+    return {"indices": indices.tolist(), "values": values.tolist()}
+
+
 def payload_of(counter: int) -> dict[str, Any]:
     return {"c": counter, "tag": f"t{counter % TAGS}", "nested": {"n": [counter, "x"]}}
 
@@ -43,6 +51,7 @@ def point_id(rng: random.Random) -> int | str:
 def body(indexing_threshold: int) -> dict[str, Any]:
     return {
         "vectors": {"size": DIM, "distance": "Cosine"},
+        "sparse_vectors": {"s": {"modifier": "idf"}},
         "optimizers_config": {"indexing_threshold": indexing_threshold},
         "quantization_config": {"scalar": {"type": "int8"}},
     }
@@ -81,13 +90,15 @@ def next_op(rng: random.Random, counter: int) -> dict[str, Any]:
 def run(db: Any, c: Any, op: dict[str, Any]) -> None:
     kind, ids = op["op"], op.get("ids")
     if kind == "upsert":
+        dense = np.stack([vector_of(n) for n in op["c"]]).tolist()
         batch = {
             "ids": ids,
-            "vectors": np.stack([vector_of(n) for n in op["c"]]).tolist(),
+            "vectors": {"": dense, "s": [sparse_of(n) for n in op["c"]]},
             "payloads": [payload_of(n) for n in op["c"]],
         }
         if len(ids) == 1:
-            point = {"id": ids[0], "vector": batch["vectors"][0], "payload": batch["payloads"][0]}
+            vector = {"": dense[0], "s": sparse_of(op["c"][0])}
+            point = {"id": ids[0], "vector": vector, "payload": batch["payloads"][0]}
             c.upsert({"points": [point]}, wait=True)
         else:
             c.upsert({"batch": batch}, wait=True)
@@ -102,7 +113,8 @@ def run(db: Any, c: Any, op: dict[str, Any]) -> None:
     elif kind == "clear_payload":
         c.clear_payload({"points": ids}, wait=True)
     elif kind == "update_vectors":
-        point = {"id": ids[0], "vector": vector_of(op["c"][0]).tolist()}
+        n = op["c"][0]
+        point = {"id": ids[0], "vector": {"": vector_of(n).tolist(), "s": sparse_of(n)}}
         c.update_vectors({"points": [point]}, wait=True)
     elif kind == "quantization":
         db.update_collection(NAME, {"quantization_config": QUANTIZATIONS[op["q"]]})

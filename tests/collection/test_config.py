@@ -256,7 +256,7 @@ def test_update_unnamed_vector_and_unknown_names() -> None:
     assert config.updated({"params": {"shard_number": 3}}) == config
     assert config.updated({}) == config
     assert config.updated({"sparse_vectors": {}, "quantization_config": None}) == config
-    with pytest.raises(ValueError, match="sparse_vectors is not supported"):
+    with pytest.raises(ValueError, match="Not existing vector name error: s"):
         config.updated({"sparse_vectors": {"s": {"modifier": "idf"}}})
 
 
@@ -272,7 +272,14 @@ def test_update_unnamed_vector_and_unknown_names() -> None:
         (single(datatype="float16"), "vectors.datatype 'float16' is not supported"),
         (single(multivector_config={"comparator": "max_sim"}), "multivector_config is not"),
         (single(memory="pinned"), "vectors.memory 'pinned' is not supported"),
-        ({**single(), "sparse_vectors": {"s": {}}}, "sparse_vectors is not supported"),
+        ({**single(), "sparse_vectors": {"s": {"modifier": "bm25"}}}, "sparse_vectors.s.modifier"),
+        (
+            {**single(), "sparse_vectors": {"s": {"index": {"datatype": "float16"}}}},
+            "sparse_vectors.s.index.datatype 'float16' is not supported",
+        ),
+        ({**single(), "sparse_vectors": {"s": {"index": {"full_scan_threshold": -1}}}}, "full_sc"),
+        ({**single(), "sparse_vectors": {"": {}}}, "'' is both a dense and a sparse vector"),
+        ({"vectors": {"a": single()["vectors"]}, "sparse_vectors": {"a": {}}}, "'a' is both"),
         ({**single(), "init_from": {"collection": "x"}}, "init_from is not supported"),
         ({**single(), "sharding_method": "custom"}, "sharding_method 'custom' is not supported"),
         ({**single(), "hnsw_config": {"m": -1}}, "hnsw_config.m must be an integer >= 0"),

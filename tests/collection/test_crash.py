@@ -93,8 +93,10 @@ def mismatch(found: dict[Any, Any], expected: State) -> str | None:
         vector, got_payload = found[pid]
         if got_payload != payload:
             return f"payload of {pid}: {got_payload} != {payload}"
-        if not np.allclose(vector, unit(writer.vector_of(n)), rtol=1e-5, atol=1e-6):
+        if not np.allclose(vector[""], unit(writer.vector_of(n)), rtol=1e-5, atol=1e-6):
             return f"vector of {pid} is not vector_of({n})"
+        if vector["s"] != writer.sparse_of(n):
+            return f"sparse vector of {pid} is not sparse_of({n})"
     return None
 
 
@@ -123,6 +125,9 @@ def check(db: Database, before: State, inflight: dict[str, Any] | None) -> State
         assert hits[0]["id"] == pid, (pid, hits)
         hits = query.query(c, {"query": q, "limit": 3})["points"]  # the index answers too
         assert hits
+        sparse = writer.sparse_of(state.points[pid][0])
+        hits = query.query(c, {"query": sparse, "using": "s", "limit": 1000})["points"]
+        assert pid in [h["id"] for h in hits], (pid, sparse)
     return state
 
 

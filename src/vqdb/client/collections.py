@@ -55,7 +55,7 @@ class CollectionMethods(ClientBase):
     ) -> bool:
         body = optional(
             vectors=vectors_config,
-            sparse_vectors=sparse_vectors_config,  # refused unless empty: dense vectors only
+            sparse_vectors=sparse_vectors_config,
             shard_number=shard_number,
             sharding_method=sharding_method,
             replication_factor=replication_factor,

@@ -35,8 +35,8 @@ Json = dict[str, Any]
 
 M = TypeVar("M", bound=BaseModel)
 
-# queries that need a model (inference) or a vector kind vqdb does not store
-_UNSUPPORTED_QUERIES = ("SparseVector", "Document", "Image", "InferenceObject")
+# queries that need a model (inference)
+_UNSUPPORTED_QUERIES = ("Document", "Image", "InferenceObject")
 
 
 def plain(value: Any) -> Any:
@@ -104,7 +104,7 @@ def query_input(query: Any) -> Any:
     if isinstance(query, BaseModel):
         kind = type(query).__name__
         if kind in _UNSUPPORTED_QUERIES:
-            raise BadInput(f"{kind} queries are not supported: vqdb searches dense vectors")
+            raise BadInput(f"{kind} queries are not supported: vqdb does no inference")
         return plain(query)
     if isinstance(query, uuid.UUID):
         return str(query)

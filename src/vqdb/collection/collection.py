@@ -26,6 +26,8 @@ from vqdb.collection.locks import ReadWriteLock
 from vqdb.collection.points import Points, parse_points, parse_vectors, payload_of, take
 from vqdb.errors import BadInput, NotFound
 from vqdb.filters import Filter, build_index, parse_filter
+from vqdb.index.sparse_vectors import SparseVectors
+from vqdb.index.stores import VectorBatch
 from vqdb.segment.ids import PointId, point_id
 from vqdb.segment.segment import Segment
 from vqdb.storage.rows import ReadPath
@@ -57,10 +59,7 @@ class Collection:
         self._seq_lock = threading.Lock()
 
     def _new_appendable(self) -> Segment:
-        segment = Segment.empty(
-            new_segment_name(),
-            {n: {"dim": v.size, "distance": v.distance} for n, v in self.config.vectors.items()},
-        )
+        segment = Segment.empty(new_segment_name(), self.config.appendable_args())
         for key, schema in self.payload_schema.items():
             segment.create_index(key, schema)
         self.segments.append(segment)
@@ -119,7 +118,7 @@ class Collection:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise BadInput("'vector' must be a list of vector names")
         for name in names:
-            if name not in self.config.vectors:
+            if not self.config.has_vector(name):
                 raise BadInput(f"Wrong input: Not existing vector name error: {name}")
         op = {"op": "delete_vectors", "selector": self._selector(body), "names": names}
         return self._write(op, wait)
@@ -255,7 +254,7 @@ class Collection:
         for segment, offsets in self._locate(points.ids):
             moved_ids = [segment.ids.id_at(o) for o in offsets.tolist()]
             payloads = [segment.payload(o) for o in offsets.tolist()]
-            keep: dict[str, tuple[np.ndarray[Any, Any] | None, np.ndarray[Any, Any]]] = {}
+            keep: dict[str, tuple[np.ndarray[Any, Any] | None, VectorBatch]] = {}
             for name, index in segment.vectors.items():
                 has = np.flatnonzero(segment.vector_mask(name)[offsets])
                 if has.shape[0]:
@@ -312,15 +311,26 @@ def _apply_to(
 
 
 def _points_record(points: Points) -> dict[str, Any]:
-    return {
-        "ids": points.ids,
-        "payloads": points.payloads,
-        "vectors": {n: {"rows": r, "values": v} for n, (r, v) in points.vectors.items()},
-    }
+    """A batch as a WAL record: dense matrices as they are, sparse rows as their CSR arrays."""
+    vectors: dict[str, Any] = {}
+    for name, (rows, values) in points.vectors.items():
+        if isinstance(values, SparseVectors):
+            csr = {"indptr": values.indptr, "indices": values.indices, "values": values.values}
+            vectors[name] = {"rows": rows, "sparse": csr}
+        else:
+            vectors[name] = {"rows": rows, "values": values}
+    return {"ids": points.ids, "payloads": points.payloads, "vectors": vectors}
 
 
 def points_from_record(record: dict[str, Any]) -> Points:
-    vectors = {n: (c["rows"], c["values"]) for n, c in record["vectors"].items()}
+    vectors: dict[str, tuple[Any, VectorBatch]] = {}
+    for name, column in record["vectors"].items():
+        if "sparse" in column:
+            csr = column["sparse"]
+            values = SparseVectors(csr["indptr"], csr["indices"], csr["values"])
+            vectors[name] = (column["rows"], values)
+        else:
+            vectors[name] = (column["rows"], column["values"])
     return Points(record["ids"], vectors, record["payloads"])
 
 

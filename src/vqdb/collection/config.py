@@ -156,6 +156,19 @@ class OptimizersSettings:
 
 
 @dataclass(frozen=True)
+class SparseIndexSettings:
+    """Qdrant's SparseIndexParams. full_scan_threshold is a count of vectors here (not KB);
+    vqdb's sparse search is the same exact one whatever it says. `on_disk` / `memory` are kept
+    and echoed: the postings are in RAM either way. Weights are float32 (float16 and uint8 are
+    a later step)."""
+
+    full_scan_threshold: int | None = _option(None, _uint(0))
+    on_disk: bool | None = _option(None, _bool)
+    memory: str | None = _option(None, _choice("cold", "cached", "pinned"))
+    datatype: str | None = _option(None, _choice("float32"))
+
+
+@dataclass(frozen=True)
 class WalSettings:
     wal_capacity_mb: int = _option(32, _uint(1))
     wal_segments_ahead: int = _option(0, _uint(0))
@@ -251,6 +264,20 @@ _VECTOR_RULES: dict[str, Check] = {
 }
 
 
+_SPARSE_RULES: dict[str, Check] = {
+    "index": _section(SparseIndexSettings),
+    "modifier": _choice("none", "idf"),
+}
+
+
+def _sparse_vectors(value: Any, what: str) -> dict[str, Any]:
+    given = _object(value, what)
+    return {
+        str(name): _checked(params, _SPARSE_RULES, _at(what, str(name)))
+        for name, params in given.items()
+    }
+
+
 def _is_named(vectors: Mapping[str, Any]) -> bool:
     """Single VectorParams ({"size": 4, ...}) or a map of names to them ({} included)."""
     return all(isinstance(v, Mapping) for v in vectors.values())
@@ -278,7 +305,7 @@ _BODY_RULES: dict[str, Check] = {
     "wal_config": _section(WalSettings),
     "optimizers_config": _section(OptimizersSettings),
     "quantization_config": _quantization,
-    "sparse_vectors": _unsupported,
+    "sparse_vectors": _sparse_vectors,
     "init_from": _unsupported,
     "strict_mode_config": _strict_mode,
     "metadata": _mapping,
@@ -318,6 +345,23 @@ class VectorConfig:
         }
 
 
+@dataclass(frozen=True)
+class SparseVectorConfig:
+    """One sparse vector of a collection. `idf`: query weights are multiplied by each term's
+    inverse document frequency over the live collection (Qdrant's `modifier: idf`)."""
+
+    index: SparseIndexSettings
+    modifier: str  # "none" or "idf"
+
+    @property
+    def idf(self) -> bool:
+        return self.modifier == "idf"
+
+    def index_args(self) -> dict[str, Any]:
+        """The arguments of its segment store (see vqdb.index.stores)."""
+        return {"kind": "sparse"}
+
+
 def _effective(params: Mapping[str, Any], hnsw: HnswSettings, q: Any) -> VectorConfig:
     own_q = params.get("quantization_config")
     memory = params.get("memory")  # Qdrant: overrides on_disk; "cold" is on disk
@@ -336,8 +380,9 @@ class CollectionConfig:
     with `updated` (UpdateCollection JSON), show it with `to_api`, persist it with `to_json`."""
 
     body: dict[str, Any]  # the normalized CreateCollection JSON: what the user set
-    vectors: dict[str, VectorConfig]  # "" is the unnamed vector
+    vectors: dict[str, VectorConfig]  # dense vectors; "" is the unnamed vector
     named: bool  # `vectors` was given as a map of names
+    sparse_vectors: dict[str, SparseVectorConfig]  # always named
     hnsw: HnswSettings
     optimizers: OptimizersSettings
     wal: WalSettings
@@ -355,6 +400,10 @@ class CollectionConfig:
         named = _is_named(vectors)
         hnsw = HnswSettings(**clean.get("hnsw_config", {}))
         quantization = _quantizer(clean.get("quantization_config"))
+        sparse = clean.get("sparse_vectors", {})
+        both = sorted(set(sparse) & (set(vectors) if named else {""}))
+        if both:
+            raise ValueError(f"vector name {both[0]!r} is both a dense and a sparse vector")
         return cls(
             body=clean,
             vectors={
@@ -362,6 +411,12 @@ class CollectionConfig:
                 for name, params in (vectors.items() if named else [("", vectors)])
             },
             named=named,
+            sparse_vectors={
+                name: SparseVectorConfig(
+                    SparseIndexSettings(**params.get("index", {})), params.get("modifier", "none")
+                )
+                for name, params in sparse.items()
+            },
             hnsw=hnsw,
             optimizers=OptimizersSettings(**clean.get("optimizers_config", {})),
             wal=WalSettings(**clean.get("wal_config", {})),
@@ -372,6 +427,32 @@ class CollectionConfig:
     @property
     def on_disk_payload(self) -> bool:
         return self.params.on_disk_payload
+
+    @property
+    def names(self) -> list[str]:
+        """Every vector name, dense then sparse."""
+        return [*self.vectors, *self.sparse_vectors]
+
+    def has_vector(self, name: str) -> bool:
+        return name in self.vectors or name in self.sparse_vectors
+
+    def store_args(self) -> dict[str, dict[str, Any]]:
+        """Each vector's segment store arguments (vqdb.index.stores), dense and sparse."""
+        args = {name: v.index_args() for name, v in self.vectors.items()}
+        args.update({name: v.index_args() for name, v in self.sparse_vectors.items()})
+        return args
+
+    def appendable_args(self) -> dict[str, dict[str, Any]]:
+        """Store arguments of an appendable segment: plain unquantized dense stores."""
+        args: dict[str, dict[str, Any]] = {
+            n: {"dim": v.size, "distance": v.distance} for n, v in self.vectors.items()
+        }
+        args.update({name: v.index_args() for name, v in self.sparse_vectors.items()})
+        return args
+
+    def distance(self, name: str) -> Distance:
+        """How a vector's scores rank; sparse vectors score by dot product."""
+        return self.vectors[name].distance if name in self.vectors else Distance.DOT
 
     def updated(self, diff: Any) -> CollectionConfig:
         """The config after an UpdateCollection (PATCH) diff, with Qdrant's rules: null leaves a
@@ -393,8 +474,10 @@ class CollectionConfig:
                 body[section] = {**body.get(section, {}), **_object(given[section], section)}
         body.update(_checked(given.get("params"), dict.fromkeys(_PARAMS_DIFF, _keep), "params"))
         _set_quantization(body, given.get("quantization_config"))
-        if "sparse_vectors" in given:
-            body["sparse_vectors"] = given["sparse_vectors"]  # refused by parse unless empty
+        for name, change in _object(given.get("sparse_vectors"), "sparse_vectors").items():
+            if name not in self.sparse_vectors:
+                raise ValueError(f"Wrong input: Not existing vector name error: {name}")
+            _merge_sparse(body["sparse_vectors"][name], _object(change, f"sparse_vectors.{name}"))
         if "metadata" in given:
             merged = {**body.get("metadata", {}), **_mapping(given["metadata"], "metadata")}
             body["metadata"] = {k: v for k, v in merged.items() if v is not None}
@@ -419,8 +502,11 @@ class CollectionConfig:
         optimizers = _set(self.optimizers)
         if optimizers.get("max_optimization_threads") == "auto":
             del optimizers["max_optimization_threads"]  # the echo says "no limit" by omission
+        params: dict[str, Any] = {"vectors": body.get("vectors", {})}
+        if "sparse_vectors" in body:
+            params["sparse_vectors"] = body["sparse_vectors"]
         config = {
-            "params": {"vectors": body.get("vectors", {}), **_set(self.params)},
+            "params": {**params, **_set(self.params)},
             "hnsw_config": _set(self.hnsw),
             "optimizer_config": optimizers,
             "wal_config": _set(self.wal),
@@ -438,24 +524,35 @@ class CollectionConfig:
     def from_json(cls, data: Mapping[str, Any]) -> CollectionConfig:
         return cls.parse(data)
 
+    def _floats(self, name: str) -> int:
+        """Floats per vector, for the thresholds given in KB; a sparse vector counts as 1 KB
+        (about 128 non-zeros: its size is not known up front)."""
+        return self.vectors[name].size if name in self.vectors else SPARSE_VECTOR_FLOATS
+
     def indexing_threshold_vectors(self, name: str) -> int:
         """optimizers.indexing_threshold (KB) as a count of this vector; 0 = never index."""
-        return _kb_to_vectors(self.optimizers.indexing_threshold, self.vectors[name].size)
+        return _kb_to_vectors(self.optimizers.indexing_threshold, self._floats(name))
 
     def max_segment_vectors(self, name: str) -> int:
         """optimizers.max_segment_size (KB) as a count of this vector. Unset, it is 400 MB of
         originals: a graph that size builds in tens of seconds on two cores."""
         kb = self.optimizers.max_segment_size or DEFAULT_MAX_SEGMENT_KB
-        return _kb_to_vectors(kb, self.vectors[name].size)
+        return _kb_to_vectors(kb, self._floats(name))
 
     def full_scan_threshold_vectors(self, name: str) -> int:
         """hnsw full_scan_threshold (KB) as a count of this vector: fewer candidates than this
-        are scanned rather than searched through the graph."""
+        are scanned rather than searched through the graph. Sparse vectors: their own count
+        (Qdrant's default 5000), though their search is the same exact one either way."""
+        if name in self.sparse_vectors:
+            threshold = self.sparse_vectors[name].index.full_scan_threshold
+            return DEFAULT_SPARSE_FULL_SCAN if threshold is None else threshold
         vector = self.vectors[name]
         return _kb_to_vectors(vector.hnsw.full_scan_threshold, vector.size)
 
 
 DEFAULT_MAX_SEGMENT_KB = 400_000
+DEFAULT_SPARSE_FULL_SCAN = 5000
+SPARSE_VECTOR_FLOATS = 256  # 1 KB
 
 
 def _kb_to_vectors(kb: int, size: int) -> int:
@@ -469,6 +566,15 @@ def _merge_vector(target: dict[str, Any], change: Mapping[str, Any]) -> None:
         target["hnsw_config"] = {**own, **_object(change["hnsw_config"], "hnsw_config")}
     _set_quantization(target, change.get("quantization_config"))
     target.update({k: change[k] for k in ("on_disk", "memory") if k in change})
+
+
+def _merge_sparse(target: dict[str, Any], change: Mapping[str, Any]) -> None:
+    """Applies a SparseVectorParams diff: index fields merge, a modifier replaces."""
+    if "index" in change:
+        own = target.get("index", {})
+        target["index"] = {**own, **_object(change["index"], "index")}
+    if "modifier" in change:
+        target["modifier"] = change["modifier"]
 
 
 def _set_quantization(target: dict[str, Any], change: Any) -> None:

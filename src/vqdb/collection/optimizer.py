@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from vqdb.collection.collection import Collection, new_segment_name
 from vqdb.collection.storage import BUILDING, checkpoint, segment_dir
-from vqdb.index.vector_index import index_config
+from vqdb.index.stores import store_config
 from vqdb.segment import builder, files
 from vqdb.segment.segment import Segment
 from vqdb.storage.files import release_free_memory
@@ -114,9 +114,9 @@ class Optimizer:
         """Whether the appendable segment is due for sealing (`now`: at this moment, rather
         than once writes pause)."""
         c = self.collection
-        if not c.config.vectors:
+        names = c.config.names
+        if not names:
             return False
-        names = list(c.config.vectors)
         threshold = min(c.config.indexing_threshold_vectors(n) for n in names)
         if threshold <= 0 or c.appendable.count < threshold:
             return False
@@ -125,7 +125,7 @@ class Optimizer:
 
     def _next_job(self) -> list[Segment] | None:
         c = self.collection
-        names = list(c.config.vectors)
+        names = c.config.names
         if not names or min(c.config.indexing_threshold_vectors(n) for n in names) <= 0:
             return None  # indexing disabled: everything stays appendable
         indexed = [s for s in c.segments if not s.appendable]
@@ -152,11 +152,14 @@ class Optimizer:
 
     def _current(self, segment: Segment) -> bool:
         """Whether the segment was built with the collection's present config."""
-        for name, vector in self.collection.config.vectors.items():
+        config = self.collection.config
+        for name, args in config.store_args().items():
             index = segment.vectors.get(name)
-            if index is None or index.config() != index_config(**vector.index_args()):
+            if index is None or index.config() != store_config(args):
                 return False
-            if index.read_only != (vector.on_disk and self.collection.path is not None):
+        stored = self.collection.path is not None
+        for name, vector in config.vectors.items():
+            if segment.vectors[name].read_only != (vector.on_disk and stored):
                 return False
         return True
 
@@ -164,7 +167,7 @@ class Optimizer:
         c = self.collection
         with c.lock.read():
             snap = builder.snapshot(sources)
-        args = {name: v.index_args() for name, v in c.config.vectors.items()}
+        args = c.config.store_args()
         name = new_segment_name()
         started = time.perf_counter()
         new = builder.build(name, snap, args, self.threads)

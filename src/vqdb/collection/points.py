@@ -2,9 +2,10 @@
 
 Qdrant takes points as a list (`{"points": [{"id", "vector", "payload"}]}`) or as columns
 (`{"batch": {"ids", "vectors", "payloads"}}`); a vector is a list of floats, or a map of names to
-lists for collections with named vectors. Both shapes become one `Points` batch: ids, one float32
-matrix per vector name, payloads. Everything is checked before anything is written, so a bad
-point fails the whole request with a message naming it.
+vectors for collections with named (or sparse) vectors, where a sparse vector is
+`{"indices": [...], "values": [...]}`. Both shapes become one `Points` batch: ids, one float32
+matrix (dense) or CSR batch (sparse) per vector name, payloads. Everything is checked before
+anything is written, so a bad point fails the whole request with a message naming it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import numpy.typing as npt
 
 from vqdb.collection.config import CollectionConfig
 from vqdb.errors import BadInput
+from vqdb.index.sparse_vectors import SparseVectors
+from vqdb.index.stores import VectorBatch
 from vqdb.segment.ids import PointId, point_id
 
 Rows = npt.NDArray[np.int64]
@@ -29,7 +32,7 @@ Payload = dict[str, Any]
 @dataclass
 class Points:
     ids: list[PointId]
-    vectors: dict[str, tuple[Rows | None, Matrix]]  # name -> (which points have it, None: all)
+    vectors: dict[str, tuple[Rows | None, VectorBatch]]  # name -> (which points, None: all)
     payloads: list[Payload | None] | None = None
 
     def __len__(self) -> int:
@@ -80,16 +83,16 @@ def _from_batch(batch: Any, config: CollectionConfig) -> Points:
     vectors = batch["vectors"]
     if isinstance(vectors, Mapping):
         named = {str(k): v for k, v in vectors.items()}
-        if not config.named:
+        if not config.named and not set(named) <= {"", *config.sparse_vectors}:
             raise BadInput("this collection has one unnamed vector: 'vectors' must be a list")
     else:
         named = {"": vectors}
-    columns: dict[str, tuple[Rows | None, Matrix]] = {}
+    columns: dict[str, tuple[Rows | None, VectorBatch]] = {}
     for name, matrix in named.items():
         _vector_config(name, config)
-        values = _matrix(matrix, name, config, "batch.vectors")
-        if values.shape[0] != len(ids):
-            raise BadInput(f"batch has {len(ids)} ids but {values.shape[0]} vectors")
+        values = _values(matrix, name, config, "batch.vectors")
+        if len(values) != len(ids):
+            raise BadInput(f"batch has {len(ids)} ids but {len(values)} vectors")
         columns[name] = (None, values)
     raw = batch.get("payloads")
     if raw is not None and len(raw) != len(ids):
@@ -154,8 +157,8 @@ def jsonable(value: Any) -> Any:
 
 
 def _named(vector: Any, config: CollectionConfig, where: str) -> dict[str, Any]:
-    if isinstance(vector, Mapping):
-        if not config.named and set(vector) != {""}:
+    if isinstance(vector, Mapping) and not _is_sparse_vector(vector):
+        if not config.named and not set(vector) <= {"", *config.sparse_vectors}:
             raise BadInput(f"{where}: this collection has one unnamed vector, not named ones")
         for name in vector:
             _vector_config(str(name), config)
@@ -165,17 +168,46 @@ def _named(vector: Any, config: CollectionConfig, where: str) -> dict[str, Any]:
     return {"": vector}
 
 
+def _is_sparse_vector(vector: Mapping[str, Any]) -> bool:
+    """{"indices", "values"}: a sparse vector given where a map of names was expected."""
+    return set(vector) == {"indices", "values"} and not isinstance(vector["indices"], Mapping)
+
+
 def _vector_config(name: str, config: CollectionConfig) -> None:
-    if name not in config.vectors:
+    if not config.has_vector(name):
         label = repr(name) if name else "the unnamed vector"
         raise BadInput(f"Wrong input: Not existing vector name error: {label or name}")
 
 
 def _column(
     rows: list[int], values: list[Any], n: int, name: str, config: CollectionConfig
-) -> tuple[Rows | None, Matrix]:
-    matrix = _matrix(values, name, config, "vector")
-    return (None if len(rows) == n else np.array(rows, dtype=np.int64)), matrix
+) -> tuple[Rows | None, VectorBatch]:
+    batch = _values(values, name, config, "vector")
+    return (None if len(rows) == n else np.array(rows, dtype=np.int64)), batch
+
+
+def _values(values: Any, name: str, config: CollectionConfig, where: str) -> VectorBatch:
+    """A column of vectors of one name: a float32 matrix, or CSR rows for a sparse vector."""
+    if name in config.sparse_vectors:
+        return sparse_rows(values, name, f"{where} '{name}'")
+    return _matrix(values, name, config, where)
+
+
+def sparse_rows(values: Any, name: str, where: str) -> SparseVectors:
+    """Sparse vectors of the vector `name`, checked (BadInput names the first bad one)."""
+    if isinstance(values, SparseVectors):
+        return values
+    if not isinstance(values, Sequence) or isinstance(values, (str, bytes)):
+        raise BadInput(f"{where}: expected a list of sparse vectors")
+    for value in values:
+        if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+            raise BadInput(
+                f"{where}: {name!r} is a sparse vector: give {{'indices': [...], 'values': [...]}}"
+            )
+    try:
+        return SparseVectors.parse(values, where)
+    except ValueError as e:
+        raise BadInput(f"Wrong input: {e}") from None
 
 
 def _matrix(values: Any, name: str, config: CollectionConfig, where: str) -> Matrix:
@@ -191,8 +223,7 @@ def _matrix(values: Any, name: str, config: CollectionConfig, where: str) -> Mat
                     f"Wrong input: Vector dimension error: expected dim: {dim}, got {len(row)}"
                 ) from None
         raise BadInput(
-            f"{where}{label}: vectors must be lists of numbers (sparse and multi-vectors are "
-            "not supported)"
+            f"{where}{label}: vectors must be lists of numbers (multi-vectors are not supported)"
         ) from None
     if matrix.ndim == 1 and matrix.shape[0] == 0:
         matrix = matrix.reshape(0, dim)
@@ -223,7 +254,7 @@ def _checked(points: Points) -> Points:
 def take(points: Points, keep: Rows) -> Points:
     """The batch restricted to positions `keep` (in that order)."""
     where = {int(p): i for i, p in enumerate(keep.tolist())}
-    vectors: dict[str, tuple[Rows | None, Matrix]] = {}
+    vectors: dict[str, tuple[Rows | None, VectorBatch]] = {}
     for name, (rows, values) in points.vectors.items():
         if rows is None:
             vectors[name] = (None, values[keep])

@@ -4,7 +4,10 @@ how results from several segments become one ranked page.
 Each segment answers `offset + limit` candidates (its graph or a plain scan, see
 Segment.search); the merge keeps the best across segments, drops those past `score_threshold`,
 skips `offset`, and shows `limit` points. Scores are what Qdrant shows: similarities for
-Cosine and Dot (higher first), distances for Euclid and Manhattan (lower first).
+Cosine and Dot (higher first), distances for Euclid and Manhattan (lower first). A sparse
+query (`{"indices", "values"}` with `using` a sparse vector) is the same pipeline: each
+segment's inverted index answers exact dot products, with IDF weights applied first when the
+vector asks for them (idf.py).
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from vqdb.collection import idf
 from vqdb.collection.collection import Collection, checked_filter
+from vqdb.collection.points import sparse_rows
 from vqdb.collection.reads import Selection, checked_count, scroll
 from vqdb.errors import BadInput, NotFound
 from vqdb.filters import Filter
+from vqdb.index.sparse_vectors import SparseVector
+from vqdb.index.stores import OneVector, VectorBatch
 from vqdb.params import QuantizationSearchParams, SearchParams, from_mapping
 from vqdb.segment.ids import PointId, point_id
 from vqdb.segment.segment import Segment
@@ -60,7 +67,7 @@ def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
         if q.get("mmr") is not None:
             raise BadInput("mmr is not supported by vqdb yet")
         q = q["nearest"]
-    elif isinstance(q, Mapping):
+    elif isinstance(q, Mapping) and set(q) != {"indices", "values"}:  # a sparse vector is one
         kinds = ", ".join(sorted(q))
         raise BadInput(f"query {kinds} is not supported: vqdb answers nearest and recommend")
     with c.lock.read():
@@ -112,7 +119,7 @@ def _request(c: Collection, body: Mapping[str, Any], default_payload: bool) -> R
     using = body.get("using") or ""
     if not isinstance(using, str):  # the legacy bodies are not checked against a schema
         raise BadInput(f"'using' must be a vector name, got {using!r}")
-    if using not in c.config.vectors:
+    if not c.config.has_vector(using):
         if using == "":
             raise BadInput("this collection has named vectors: say which one with 'using'")
         raise BadInput(f"Wrong input: Not existing vector name error: {using}")
@@ -153,7 +160,7 @@ _SEARCH_FIELDS = set(SearchParams.__dataclass_fields__)
 _QUANTIZATION_FIELDS = set(QuantizationSearchParams.__dataclass_fields__)
 
 
-def _vector_input(c: Collection, raw: Any, request: Request) -> Vector:
+def _vector_input(c: Collection, raw: Any, request: Request) -> OneVector:
     """A vector, or the stored vector of a point id (which is then left out of the results)."""
     if isinstance(raw, (int, str)) and not isinstance(raw, bool):
         pid = point_id(raw)
@@ -162,7 +169,7 @@ def _vector_input(c: Collection, raw: Any, request: Request) -> Vector:
     return _vector(c, raw, request.using)
 
 
-def _stored_vector(c: Collection, pid: PointId, using: str) -> Vector:
+def _stored_vector(c: Collection, pid: PointId, using: str) -> OneVector:
     for segment in c.segments:
         offset = segment.find(pid)
         if offset >= 0:
@@ -173,16 +180,23 @@ def _stored_vector(c: Collection, pid: PointId, using: str) -> Vector:
     raise NotFound(f"No point with id {pid} found")
 
 
-def _vector(c: Collection, raw: Any, using: str) -> Vector:
+def _vector(c: Collection, raw: Any, using: str) -> OneVector:
+    if using in c.config.sparse_vectors:
+        if not isinstance(raw, Mapping):
+            raise BadInput(
+                f"{using!r} is a sparse vector: query it with {{'indices': [...], 'values': [...]}}"
+            )
+        one: SparseVector = sparse_rows([raw], using, "query")[0]
+        return one
+    if isinstance(raw, Mapping):
+        raise BadInput(f"{using or 'the vector'!r} is a dense vector: query it with a list")
     dim = c.config.vectors[using].size
     try:
         vector = np.asarray(raw, dtype=np.float32)
     except (TypeError, ValueError):
         raise BadInput("the query must be a list of numbers or a point id") from None
     if vector.ndim != 1:
-        raise BadInput(
-            "the query must be one dense vector (sparse and multi-vectors are not supported)"
-        )
+        raise BadInput("the query must be one dense vector (multi-vectors are not supported)")
     if vector.shape[0] != dim:
         raise BadInput(
             f"Wrong input: Vector dimension error: expected dim: {dim}, got {vector.shape[0]}"
@@ -192,9 +206,14 @@ def _vector(c: Collection, raw: Any, using: str) -> Vector:
     return vector
 
 
-def _search(c: Collection, request: Request, vector: Vector) -> list[dict[str, Any]]:
+def _search(c: Collection, request: Request, vector: OneVector) -> list[dict[str, Any]]:
     """Nearest points to one vector over every segment (the caller holds the read lock)."""
-    distance = c.config.vectors[request.using].distance
+    distance = c.config.distance(request.using)
+    queries: VectorBatch
+    if isinstance(vector, SparseVector):
+        queries = idf.weighted(c, request.using, vector).batch()
+    else:
+        queries = vector[None, :]
     wanted = request.offset + request.limit
     threshold = c.config.full_scan_threshold_vectors(request.using)
     hits: list[tuple[float, int, Segment, int]] = []
@@ -204,7 +223,7 @@ def _search(c: Collection, request: Request, vector: Vector) -> list[dict[str, A
             allowed = segment.mask(request.query_filter)
             allowed[segment.offsets_of(request.exclude)] = False
         offsets, scores = segment.search(
-            request.using, vector[None, :], wanted, request.params, allowed, threshold
+            request.using, queries, wanted, request.params, allowed, threshold
         )
         for offset, score in zip(offsets[0].tolist(), scores[0].tolist()):
             if offset >= 0:
@@ -218,11 +237,13 @@ def _search(c: Collection, request: Request, vector: Vector) -> list[dict[str, A
 
 def _recommend(c: Collection, request: Request, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
     strategy = spec.get("strategy") or "average_vector"
+    if request.using in c.config.sparse_vectors:
+        raise BadInput("recommend with sparse vectors is not supported by vqdb yet")
     if strategy not in _STRATEGIES:
         raise BadInput(f"unknown recommend strategy {strategy!r} (expected {_STRATEGIES})")
     with c.lock.read():
-        positive = [_vector_input(c, v, request) for v in spec.get("positive") or []]
-        negative = [_vector_input(c, v, request) for v in spec.get("negative") or []]
+        positive = [_dense(_vector_input(c, v, request)) for v in spec.get("positive") or []]
+        negative = [_dense(_vector_input(c, v, request)) for v in spec.get("negative") or []]
         if not positive and (strategy == "average_vector" or not negative):
             raise BadInput("recommend needs at least one positive example")
         if strategy == "average_vector":
@@ -230,6 +251,11 @@ def _recommend(c: Collection, request: Request, spec: Mapping[str, Any]) -> list
             query = mean + (mean - np.mean(negative, axis=0)) if negative else mean
             return _search(c, request, query.astype(np.float32))
         return _scored_by_examples(c, request, strategy, positive, negative)
+
+
+def _dense(vector: OneVector) -> Vector:
+    assert not isinstance(vector, SparseVector), "recommend refuses sparse vectors up front"
+    return vector
 
 
 def _scored_by_examples(

@@ -33,11 +33,11 @@ class Selection:
                 self.exclude = _keys(with_payload["exclude"], "with_payload.exclude")
         else:
             raise BadInput("with_payload must be a bool, a list of keys, or {include|exclude}")
-        names = list(collection.config.vectors)
+        names = collection.config.names
         if with_vector is None or isinstance(with_vector, bool):
             self.vectors = names if with_vector else []
         elif isinstance(with_vector, list) and all(isinstance(n, str) for n in with_vector):
-            unknown = [n for n in with_vector if n not in collection.config.vectors]
+            unknown = [n for n in with_vector if not collection.config.has_vector(n)]
             if unknown:
                 raise BadInput(f"Wrong input: Not existing vector name error: {unknown[0]}")
             self.vectors = list(with_vector)
@@ -52,7 +52,9 @@ class Selection:
         if self.vectors:
             found = segment.point_vectors(offset, self.vectors)
             as_lists = {name: v.tolist() for name, v in found.items()}
-            point["vector"] = as_lists if self.named else as_lists.get("")
+            # Qdrant: a plain list when the point has only the unnamed vector, else a map
+            only_unnamed = not self.named and set(as_lists) <= {""}
+            point["vector"] = as_lists.get("") if only_unnamed else as_lists
         return point
 
     def _payload(self, payload: dict[str, Any]) -> dict[str, Any]:

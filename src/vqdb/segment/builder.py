@@ -3,7 +3,8 @@
 Three steps, so that the slow one holds no lock:
 1. `snapshot` (under the collection's read lock): copy the live points' ids and vectors, in id
    order, and remember where each came from.
-2. `build` (no lock): one Index per vector, with the collection's graph and quantization.
+2. `build` (no lock): one store per vector (vqdb.index.stores): an Index with the collection's
+   graph and quantization, or a SparseIndex whose postings leave out the deleted rows.
 3. `carry_over` (under the write lock, at the swap): whatever happened to the sources since the
    snapshot (deleted points, dropped vectors, payload edits) is applied to the new segment.
 """
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vqdb.index import Index
+from vqdb.index.stores import VectorBatch, concat, new_store
 from vqdb.segment.ids import PointId, SortedIds, sort_key
 from vqdb.segment.segment import Segment
 
@@ -29,7 +30,7 @@ class Snapshot:
     ids: list[PointId]  # in sort_key order: the new segment's offsets
     source: Offsets  # which source segment each point came from
     offset: Offsets  # and its offset there
-    vectors: dict[str, tuple[Offsets, npt.NDArray[np.float32]]]  # name -> (new offsets, rows)
+    vectors: dict[str, tuple[Offsets, VectorBatch]]  # name -> (new offsets, rows)
 
 
 def snapshot(sources: Sequence[Segment]) -> Snapshot:
@@ -45,7 +46,8 @@ def snapshot(sources: Sequence[Segment]) -> Snapshot:
     names = {name for segment in sources for name in segment.vectors}
     vectors = {}
     for name in sorted(names):
-        new_offsets, parts = [], []
+        new_offsets: list[Offsets] = []
+        parts: list[VectorBatch] = []
         for s, segment in enumerate(sources):
             index = segment.vectors.get(name)
             if index is None:
@@ -54,10 +56,10 @@ def snapshot(sources: Sequence[Segment]) -> Snapshot:
             has = segment.vector_mask(name)[offset[mine]]
             if has.any():
                 new_offsets.append(mine[has])
-                parts.append(np.array(index.vectors(offset[mine[has]])))
+                parts.append(index.vectors(offset[mine[has]]))
         if new_offsets:
             order = np.concatenate(new_offsets)
-            rows = np.concatenate(parts)
+            rows = concat(parts)  # a copy: on-disk originals are read now, not at build
             sort = np.argsort(order, kind="stable")
             vectors[name] = (order[sort], rows[sort])
     return Snapshot(ids, source, offset, vectors)
@@ -66,10 +68,10 @@ def snapshot(sources: Sequence[Segment]) -> Snapshot:
 def build(
     name: str, snap: Snapshot, index_args: Mapping[str, Mapping[str, Any]], threads: int = 0
 ) -> Segment:
-    """The optimized segment of a snapshot; index_args: vector name -> Index arguments."""
+    """The optimized segment of a snapshot; index_args: vector name -> store arguments."""
     vectors = {}
     for vname, args in index_args.items():
-        index = Index(**args, threads=threads)
+        index = new_store(args, threads)
         if vname in snap.vectors:
             offsets, rows = snap.vectors[vname]
             index.add(offsets, rows)

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from vqdb.errors import StorageError
 from vqdb.index import Index
+from vqdb.index.stores import VectorStore, required_arrays, store_from_state
 from vqdb.segment.ids import load_ids
 from vqdb.segment.segment import Segment
 from vqdb.storage.files import fsync_dir, read_array, read_json, write_array, write_json
@@ -94,7 +95,7 @@ def load(
             if p.name.count(".") == 2 + suffix.count(".")
         }
     )
-    vectors = {}
+    vectors: dict[str, VectorStore] = {}
     for position, vname in enumerate(meta["vectors"]):
         prefix = _vector_file(position, "")
         arrays: dict[str, npt.NDArray[Any]] = {}
@@ -104,16 +105,15 @@ def load(
                 continue
             arrays[key] = read_array(path, mmap=True)
         arrays["alive"] = read_array(directory / f"{prefix}alive.{generation}.npy")
-        views = ("originals",) if vname in on_disk and not meta["appendable"] else ()
-        needed = ["ids", "originals.codes"] + (
-            ["quantized.codes"] if meta["configs"][vname]["quantization"] else []
-        )
-        for key in needed:
+        config = meta["configs"][vname]
+        for key in required_arrays(config):
             if key not in arrays:
                 missing = directory / f"{prefix}{key}{suffix}.npy"
                 raise StorageError(f"{missing}: missing (segment {name})")
-        index = Index.from_state(meta["configs"][vname], arrays, views=views)
-        if views:
+        dense_on_disk = vname in on_disk and not meta["appendable"]
+        views = ("originals",) if dense_on_disk else ()
+        index = store_from_state(config, arrays, views=views)
+        if isinstance(index, Index) and views:
             path = directory / f"{prefix}originals.codes{suffix}.npy"
             # errors name the segment's own folder, also while it is still being built
             use_read_path(index, path, read_path, display=directory.with_name(name) / path.name)

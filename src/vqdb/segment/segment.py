@@ -1,5 +1,6 @@
-"""A segment: a set of points with their ids, one Index per named vector, payloads, payload
-indexes and deletions, all addressed by a dense offset.
+"""A segment: a set of points with their ids, one vector store per named vector (an Index for
+dense vectors, a SparseIndex for sparse ones), payloads, payload indexes and deletions, all
+addressed by a dense offset.
 
 An appendable segment takes new points and searches them by a plain scan of the originals. An
 optimized segment is built once from live points (sorted by id, so its id map is two sorted
@@ -17,8 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.filters import FieldIndex, Filter, build_index, delete_at, set_at
-from vqdb.index import Index
-from vqdb.index.vector_index import Ids, Scores
+from vqdb.index.stores import Ids, OneVector, Scores, VectorBatch, VectorStore, appendable_store
 from vqdb.params import SearchParams
 from vqdb.segment.ids import AppendableIds, Offsets, PointId, SortedIds
 
@@ -30,7 +30,7 @@ class Segment:
     def __init__(
         self,
         name: str,
-        vectors: dict[str, Index],
+        vectors: dict[str, VectorStore],
         ids: AppendableIds | SortedIds,
         alive: Mask,
         payloads: dict[int, Payload] | None = None,
@@ -48,11 +48,9 @@ class Segment:
 
     @classmethod
     def empty(cls, name: str, vectors: Mapping[str, Mapping[str, Any]]) -> Segment:
-        """An appendable segment; `vectors` maps names to Index arguments (dim, distance)."""
-        indexes = {
-            vname: Index(args["dim"], args["distance"], hnsw=None)
-            for vname, args in vectors.items()
-        }
+        """An appendable segment; `vectors` maps names to store arguments: (dim, distance) of
+        a dense vector, or {"kind": "sparse"}."""
+        indexes = {vname: appendable_store(args) for vname, args in vectors.items()}
         return cls(name, indexes, AppendableIds(), np.zeros(0, dtype=np.bool_))
 
     def __repr__(self) -> str:
@@ -111,10 +109,9 @@ class Segment:
             return np.zeros(self.size, dtype=np.bool_)
         return index.live_mask(self.size)
 
-    def point_vectors(
-        self, offset: int, names: Iterable[str]
-    ) -> dict[str, npt.NDArray[np.float32]]:
-        """The named vectors the point has (originals as stored: unit length for Cosine)."""
+    def point_vectors(self, offset: int, names: Iterable[str]) -> dict[str, OneVector]:
+        """The named vectors the point has (originals as stored: unit length for Cosine; sparse
+        ones sorted by index)."""
         out = {}
         for name in names:
             index = self.vectors.get(name)
@@ -134,7 +131,7 @@ class Segment:
     def append(
         self,
         ids: Sequence[PointId],
-        vectors: Mapping[str, tuple[Offsets | None, npt.NDArray[np.float32]]],
+        vectors: Mapping[str, tuple[Offsets | None, VectorBatch]],
         payloads: Sequence[Payload | None] | None,
     ) -> None:
         """New points at the end. vectors: name -> (which of `ids` have it, None for all; rows).
@@ -209,7 +206,7 @@ class Segment:
     def search(
         self,
         name: str,
-        queries: npt.NDArray[np.float32],
+        queries: VectorBatch,
         limit: int,
         params: SearchParams,
         allowed: Mask | None,
@@ -223,7 +220,7 @@ class Segment:
         if allowed is not None:
             allowed = allowed & self.vector_mask(name)
             live = int(np.count_nonzero(allowed))
-        n = queries.shape[0]
+        n = len(queries)
         if live == 0:
             return np.full((n, 0), -1, dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
         if allowed is not None and live < full_scan_threshold:

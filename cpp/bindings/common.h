@@ -1,0 +1,39 @@
+// What every binding file shares: numpy argument and result types, argument checks.
+#pragma once
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+
+namespace vqdb::bindings {
+
+namespace nb = nanobind;
+
+template <class T>
+using In2 = nb::ndarray<const T, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+template <class T>
+using In1 = nb::ndarray<const T, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+template <class T>
+using Out = nb::ndarray<nb::numpy, T>;
+
+// A new numpy array that owns its zero-filled buffer.
+template <class T>
+Out<T> empty(std::initializer_list<size_t> shape) {
+  size_t n = 1;
+  for (size_t s : shape) n *= s;
+  T* data = new T[n > 0 ? n : 1]();
+  nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
+  return Out<T>(data, shape.size(), shape.begin(), owner);
+}
+
+inline void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+// One binding file per area; module.cpp calls each.
+void bind_sparse(nb::module_& m);
+
+}  // namespace vqdb::bindings

@@ -1,0 +1,103 @@
+// Bindings of the sparse inverted index: CSR arrays in, top-k arrays out, the GIL released.
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/optional.h>
+
+#include <cmath>
+#include <optional>
+
+#include "bindings/common.h"
+#include "index/sparse.h"
+
+namespace vqdb::bindings {
+
+using namespace nb::literals;
+
+namespace {
+
+// Checks CSR arrays: indptr starts anywhere, never decreases, and ends inside the arrays.
+void check_csr(const In1<int64_t>& indptr, const In1<uint32_t>& indices,
+               const In1<float>& values, const char* what) {
+  const std::string name(what);
+  require(indptr.shape(0) >= 1, name + ": indptr needs at least one entry");
+  require(indices.shape(0) == values.shape(0), name + ": indices and values differ in length");
+  const int64_t* p = indptr.data();
+  const size_t n = indptr.shape(0) - 1;
+  require(p[0] >= 0, name + ": indptr must not be negative");
+  for (size_t i = 0; i < n; ++i) require(p[i + 1] >= p[i], name + ": indptr must not decrease");
+  require(size_t(p[n] - p[0]) <= indices.shape(0), name + ": indptr points past the arrays");
+}
+
+template <class T>
+nb::ndarray<nb::numpy, const T, nb::ndim<1>> view(const T* data, size_t n) {
+  return nb::ndarray<nb::numpy, const T, nb::ndim<1>>(data, {n}, nb::handle());
+}
+
+}  // namespace
+
+void bind_sparse(nb::module_& m) {
+  nb::class_<SparseIndex>(m, "SparseIndex",
+      "An inverted index over sparse vectors (rows appended at offsets 0, 1, ...), searched by\n"
+      "an exact dot product. It keeps the rows in CSR form too: the arrays to persist.")
+      .def(nb::init<>())
+      .def_prop_ro("size", &SparseIndex::size, "Rows added.")
+      .def_prop_ro("nnz", &SparseIndex::nnz, "Stored (index, value) pairs.")
+      .def_prop_ro("terms", &SparseIndex::terms, "Distinct indices (posting lists).")
+      .def_prop_ro("memory_bytes", &SparseIndex::memory_bytes)
+      .def("__len__", &SparseIndex::size)
+      .def("add", [](SparseIndex& s, In1<int64_t> indptr, In1<uint32_t> indices,
+                     In1<float> values) {
+        check_csr(indptr, indices, values, "add");
+        nb::gil_scoped_release release;
+        s.add(indptr.data(), indices.data(), values.data(), indptr.shape(0) - 1);
+      }, "indptr"_a, "indices"_a, "values"_a,
+         "Append len(indptr) - 1 rows in CSR form (unique indices within a row).")
+      .def("load", [](SparseIndex& s, In1<int64_t> indptr, In1<uint32_t> indices,
+                      In1<float> values) {
+        check_csr(indptr, indices, values, "load");
+        nb::gil_scoped_release release;
+        s.load(indptr.data(), indices.data(), values.data(), indptr.shape(0) - 1);
+      }, "indptr"_a, "indices"_a, "values"_a,
+         "Replace everything with these CSR rows (as the *_view properties gave them).")
+      .def_prop_ro("indptr_view", [](const SparseIndex& s) {
+        return view(s.indptr(), s.size() + 1); }, nb::rv_policy::reference_internal,
+        "Row starts, size + 1 entries (read-only, no copy; valid until the next add).")
+      .def_prop_ro("indices_view", [](const SparseIndex& s) {
+        return view(s.indices(), s.nnz()); }, nb::rv_policy::reference_internal,
+        "Every row's indices, one after another (read-only, no copy; valid until the next add).")
+      .def_prop_ro("values_view", [](const SparseIndex& s) {
+        return view(s.values(), s.nnz()); }, nb::rv_policy::reference_internal,
+        "Every row's values, one after another (read-only, no copy; valid until the next add).")
+      .def("document_frequency", [](const SparseIndex& s, In1<uint32_t> terms,
+                                    std::optional<In1<uint64_t>> alive) {
+        require(!alive || alive->shape(0) * 64 >= s.size(), "the alive bitset is too short");
+        auto out = empty<uint64_t>({terms.shape(0)});
+        const uint64_t* bits = alive ? alive->data() : nullptr;
+        nb::gil_scoped_release release;
+        s.document_frequency(terms.data(), terms.shape(0), bits, out.data());
+        return out;
+      }, "terms"_a, "alive"_a.none(),
+         "How many rows set in `alive` (None: all) hold each term.")
+      .def("search", [](const SparseIndex& s, In1<int64_t> indptr, In1<uint32_t> indices,
+                        In1<float> values, size_t k, std::optional<In1<uint64_t>> allowed,
+                        size_t threads) {
+        check_csr(indptr, indices, values, "queries");
+        require(k > 0, "k must be positive");
+        require(!allowed || allowed->shape(0) * 64 >= s.size(), "the allowed bitset is too short");
+        const size_t nq = indptr.shape(0) - 1;
+        for (size_t i = 0; i < values.shape(0); ++i)
+          require(std::isfinite(values.data()[i]), "queries contain NaN or infinity");
+        auto ids = empty<int64_t>({nq, k});
+        auto scores = empty<float>({nq, k});
+        const uint64_t* bits = allowed ? allowed->data() : nullptr;
+        {
+          nb::gil_scoped_release release;
+          s.search(indptr.data(), indices.data(), values.data(), nq, k, bits, threads,
+                   ids.data(), scores.data());
+        }
+        return std::make_pair(ids, scores);
+      }, "indptr"_a, "indices"_a, "values"_a, "k"_a, "allowed"_a.none(), "threads"_a = 1,
+         "Top `k` rows and dot products per query (queries in CSR form), best first; only rows\n"
+         "sharing an index with the query and set in `allowed` (None: all) count. -1 / NaN pad.");
+}
+
+}  // namespace vqdb::bindings

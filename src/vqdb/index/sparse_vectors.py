@@ -1,0 +1,187 @@
+"""Sparse vectors in numpy: one (`SparseVector`) or a batch in CSR form (`SparseVectors`).
+
+A sparse vector is Qdrant's `{"indices": [...], "values": [...]}`: unique non-negative u32
+indices and finite values, of equal lengths. `parse` checks a whole batch with numpy and
+sorts each vector by index, which is how they are stored and shown.
+
+    >>> batch = SparseVectors.parse([{"indices": [7, 1], "values": [0.5, 0.25]}], "vector")
+    >>> batch[0].tolist()
+    {'indices': [1, 7], 'values': [0.25, 0.5]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Indptr = npt.NDArray[np.int64]
+Terms = npt.NDArray[np.uint32]
+Weights = npt.NDArray[np.float32]
+
+MAX_INDEX = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    indices: Terms  # sorted, unique
+    values: Weights
+
+    def tolist(self) -> dict[str, Any]:
+        """Qdrant's JSON shape (named like numpy's tolist, which dense vectors answer)."""
+        return {"indices": self.indices.tolist(), "values": self.values.tolist()}
+
+    def batch(self) -> SparseVectors:
+        return SparseVectors(
+            np.array([0, self.indices.shape[0]], dtype=np.int64), self.indices, self.values
+        )
+
+
+@dataclass(frozen=True)
+class SparseVectors:
+    """Rows in CSR form: row i is indices / values[indptr[i] - indptr[0] : indptr[i + 1] -
+    indptr[0]]."""
+
+    indptr: Indptr
+    indices: Terms
+    values: Weights
+
+    def __len__(self) -> int:
+        return int(self.indptr.shape[0]) - 1
+
+    def __getitem__(self, rows: Any) -> Any:
+        """An int gives a SparseVector; an array / list of positions, a SparseVectors."""
+        if isinstance(rows, (int, np.integer)):
+            start, stop = self.indptr[rows] - self.indptr[0], self.indptr[rows + 1] - self.indptr[0]
+            return SparseVector(self.indices[start:stop], self.values[start:stop])
+        return self.take(np.asarray(rows, dtype=np.int64))
+
+    def take(self, rows: npt.NDArray[np.int64]) -> SparseVectors:
+        """The rows at `rows`, in that order (copies)."""
+        starts = self.indptr[rows] - self.indptr[0]
+        lengths = self.indptr[rows + 1] - self.indptr[rows]
+        indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        # positions of every kept element: each row's start, then +1 within the row
+        within = np.arange(int(indptr[-1]), dtype=np.int64) - np.repeat(indptr[:-1], lengths)
+        at = np.repeat(starts, lengths) + within
+        return SparseVectors(indptr, self.indices[at], self.values[at])
+
+    @classmethod
+    def empty(cls) -> SparseVectors:
+        return cls(
+            np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint32), np.zeros(0, np.float32)
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[SparseVectors]) -> SparseVectors:
+        if not parts:
+            return cls.empty()
+        lengths = np.concatenate([np.diff(p.indptr) for p in parts])
+        indptr = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        used = [(p, int(p.indptr[-1] - p.indptr[0])) for p in parts]
+        return cls(
+            indptr,
+            np.concatenate([p.indices[:n] for p, n in used]).astype(np.uint32, copy=False),
+            np.concatenate([p.values[:n] for p, n in used]).astype(np.float32, copy=False),
+        )
+
+    @classmethod
+    def parse(cls, items: Sequence[Any], where: str) -> SparseVectors:
+        """A batch from Qdrant's JSON (or SparseVector objects), checked and sorted by index;
+        ValueError names the first bad vector (`where[i]`)."""
+        lengths = np.zeros(len(items), dtype=np.int64)
+        flat_indices: list[Any] = []
+        flat_values: list[Any] = []
+        for i, item in enumerate(items):
+            indices, values = _parts(item, f"{where}[{i}]" if len(items) > 1 else where)
+            if len(indices) != len(values):
+                raise ValueError(
+                    f"{_label(where, i, len(items))}: indices and values must have the same "
+                    f"length, got {len(indices)} and {len(values)}"
+                )
+            lengths[i] = len(indices)
+            flat_indices.extend(indices)
+            flat_values.extend(values)
+        row = np.repeat(np.arange(len(items), dtype=np.int64), lengths)
+        terms = _terms(flat_indices, row, where, len(items))
+        weights = _weights(flat_values, row, where, len(items))
+        order = np.lexsort((terms, row))  # by row, then by index
+        terms, weights = terms[order], weights[order]
+        duplicate = (row[1:] == row[:-1]) & (terms[1:] == terms[:-1])
+        if duplicate.any():
+            first = int(np.flatnonzero(duplicate)[0])
+            raise ValueError(
+                f"{_label(where, int(row[first]), len(items))}: indices must be unique, "
+                f"{int(terms[first])} appears more than once"
+            )
+        indptr = np.zeros(len(items) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        return cls(indptr, terms.astype(np.uint32), weights)
+
+
+def _label(where: str, i: int, n: int) -> str:
+    return f"{where}[{i}]" if n > 1 else where
+
+
+def _parts(item: Any, where: str) -> tuple[Sequence[Any], Sequence[Any]]:
+    if isinstance(item, SparseVector):
+        return item.indices.tolist(), item.values.tolist()
+    if not isinstance(item, Mapping):
+        indices, values = getattr(item, "indices", None), getattr(item, "values", None)
+    else:
+        indices, values = item.get("indices"), item.get("values")
+    if indices is None or values is None:
+        raise ValueError(f"{where}: a sparse vector is {{'indices': [...], 'values': [...]}}")
+    if isinstance(indices, np.ndarray):
+        indices = indices.tolist()
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    if not isinstance(indices, Sequence) or not isinstance(values, Sequence):
+        raise ValueError(f"{where}: indices and values must be lists")
+    return indices, values
+
+
+def _terms(
+    flat: list[Any], row: npt.NDArray[np.int64], where: str, n: int
+) -> npt.NDArray[np.int64]:
+    if not flat:
+        return np.zeros(0, dtype=np.int64)
+    terms = np.array(flat)
+    if terms.dtype.kind not in "iu":  # floats, bools, strings, or ints past int64
+        for at, v in enumerate(flat):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(
+                    f"{_label(where, int(row[at]), n)}: indices must be integers, got {v!r}"
+                )
+        raise ValueError(f"{where}: indices must be from 0 to {MAX_INDEX}")
+    out = (terms < 0) | (terms > MAX_INDEX)
+    if out.any():
+        at = int(np.flatnonzero(out)[0])
+        raise ValueError(
+            f"{_label(where, int(row[at]), n)}: indices must be from 0 to {MAX_INDEX}, "
+            f"got {int(terms[at])}"
+        )
+    return terms.astype(np.int64)
+
+
+def _weights(flat: list[Any], row: npt.NDArray[np.int64], where: str, n: int) -> Weights:
+    if not flat:
+        return np.zeros(0, dtype=np.float32)
+    try:
+        wide = np.array(flat, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: values must be numbers") from None
+    with np.errstate(over="ignore"):
+        weights = wide.astype(np.float32)
+    bad = ~np.isfinite(weights)
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{_label(where, int(row[at]), n)}: values must be finite, got {flat[at]!r}"
+        )
+    return weights

@@ -1,0 +1,77 @@
+"""Sparse vectors through the embedded client, written as qdrant-client code is."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import vqdb
+from vqdb import models
+
+
+def test_sparse_workflow(client: vqdb.Client) -> None:
+    client.create_collection(
+        "docs",
+        vectors_config={"dense": models.VectorParams(size=3, distance=models.Distance.COSINE)},
+        sparse_vectors_config={"text": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1),
+    )
+    rng = np.random.default_rng(0)
+    vocabulary = 40
+    points, terms = [], {}
+    for i in range(300):
+        chosen = sorted(rng.choice(vocabulary, size=5, replace=False).tolist())
+        terms[i] = chosen
+        vector = {"text": models.SparseVector(indices=chosen, values=[1.0] * 5)}
+        if i % 2:
+            vector["dense"] = rng.standard_normal(3).tolist()
+        points.append(models.PointStruct(id=i, vector=vector, payload={"odd": i % 2}))
+    client.upload_points("docs", points, wait=True)
+    assert client._collection("docs").optimizer.wait_idle(60)
+    info = client.get_collection("docs")
+    assert info.points_count == 300
+    assert info.config.params.sparse_vectors == {
+        "text": models.SparseVectorParams(modifier=models.Modifier.IDF)
+    }
+
+    def idf(term: int) -> float:
+        n = sum(term in t for t in terms.values())
+        return float(np.log((len(terms) - n + 0.5) / (n + 0.5) + 1))
+
+    q = models.SparseVector(indices=[3, 11], values=[1.0, 2.0])
+    hits = client.query_points("docs", q, using="text", limit=500).points
+    expected = {
+        i: (3 in t) * idf(3) + 2 * (11 in t) * idf(11) for i, t in terms.items() if {3, 11} & set(t)
+    }
+    assert {h.id for h in hits} == set(expected)
+    assert all(abs(h.score - expected[h.id]) < 1e-4 for h in hits)
+    odd = models.Filter(must=[models.FieldCondition(key="odd", match=models.MatchValue(value=1))])
+    batch = client.query_batch_points(
+        "docs",
+        [
+            models.QueryRequest(query=models.NearestQuery(nearest=q), using="text", filter=odd),
+            models.QueryRequest(query=[1.0, 0.0, 0.0], using="dense", limit=3),
+        ],
+    )
+    assert {h.id for h in batch[0].points} <= {i for i in expected if i % 2}
+    assert len(batch[1].points) == 3
+
+    client.update_vectors(
+        "docs",
+        [
+            models.PointVectors(
+                id=0, vector={"text": models.SparseVector(indices=[39, 2], values=[5.0, 1.0])}
+            )
+        ],
+    )
+    client.delete_vectors("docs", ["text"], [1])
+    record = client.retrieve("docs", [0, 1], with_vectors=True)
+    assert record[0].vector == {"text": models.SparseVector(indices=[2, 39], values=[1.0, 5.0])}
+    assert set(record[1].vector) == {"dense"}
+    has_text = models.Filter(must=[models.HasVectorCondition(has_vector="text")])
+    assert client.count("docs", has_text).count == 299
+    client.update_collection(
+        "docs",
+        sparse_vectors_config={"text": models.SparseVectorParams(modifier=models.Modifier.NONE)},
+    )
+    top = client.query_points("docs", models.SparseVector(indices=[39], values=[1.0]), using="text")
+    assert top.points[0].id == 0 and top.points[0].score == 5.0

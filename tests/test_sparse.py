@@ -1,0 +1,173 @@
+"""Sparse vectors at the index layer: parsing and checks, the native inverted index against a
+numpy brute force, deletes and re-adds, state round trips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sparse_data import assert_exact, exact_scores, random_sparse
+
+from vqdb import _core
+from vqdb.index.sparse_index import SparseIndex
+from vqdb.index.sparse_vectors import SparseVectors
+
+N = 5000
+
+
+@pytest.fixture(scope="module")
+def data() -> SparseVectors:
+    return random_sparse(N, seed=1)
+
+
+def queries(data: SparseVectors, n: int, seed: int = 5) -> list[dict[str, list]]:
+    """Queries built from stored rows (so they share terms), with changed weights."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in rng.choice(len(data), size=n, replace=False).tolist():
+        row = data[i]
+        keep = rng.random(row.indices.shape[0]) < 0.5
+        keep[0] = True
+        values = rng.standard_normal(int(keep.sum())).astype(np.float32)
+        out.append({"indices": row.indices[keep].tolist(), "values": values.tolist()})
+    return out
+
+
+def test_parse_sorts_and_checks() -> None:
+    batch = SparseVectors.parse(
+        [{"indices": [9, 2, 5], "values": [0.75, 0.25, 0.5]}, {"indices": [], "values": []}], "v"
+    )
+    assert batch[0].tolist() == {"indices": [2, 5, 9], "values": [0.25, 0.5, 0.75]}
+    assert batch[1].tolist() == {"indices": [], "values": []}
+    assert batch.indices.dtype == np.uint32 and batch.values.dtype == np.float32
+    bad = [
+        ({"indices": [1, 2], "values": [1.0]}, "same length, got 2 and 1"),
+        ({"indices": [3, 1, 3], "values": [1.0, 2.0, 3.0]}, "unique, 3 appears more than once"),
+        ({"indices": [-1], "values": [1.0]}, "from 0 to 4294967295, got -1"),
+        ({"indices": [2**32], "values": [1.0]}, "from 0 to 4294967295, got 4294967296"),
+        ({"indices": [1.5], "values": [1.0]}, "indices must be integers, got 1.5"),
+        ({"indices": [1], "values": [float("nan")]}, "values must be finite"),
+        ({"indices": [1], "values": [1e39]}, "values must be finite"),  # past float32
+        ({"indices": [1], "values": ["x"]}, "values must be numbers"),
+        ({"indices": [1]}, "a sparse vector is"),
+    ]
+    for item, message in bad:
+        with pytest.raises(ValueError, match=message):
+            SparseVectors.parse([{"indices": [0], "values": [1.0]}, item], "v")
+    with pytest.raises(ValueError, match=r"v\[1\]"):  # names the bad one
+        SparseVectors.parse([{"indices": [0], "values": [1.0]}, bad[0][0]], "v")
+
+
+def test_take_and_concat(data: SparseVectors) -> None:
+    picked = data.take(np.array([7, 3, 7], dtype=np.int64))
+    assert [picked[i].tolist() for i in range(3)] == [data[i].tolist() for i in (7, 3, 7)]
+    joined = SparseVectors.concat([picked, data[np.arange(10)]])
+    assert len(joined) == 13 and joined[12].tolist() == data[9].tolist()
+    assert len(SparseVectors.concat([])) == 0
+
+
+def test_search_is_exact(data: SparseVectors) -> None:
+    store = SparseIndex()
+    for start in range(0, N, 1000):  # appended in batches, as an appendable segment grows
+        store.add(np.arange(start, start + 1000), data[np.arange(start, start + 1000)])
+    qs = queries(data, 20)
+    ids, scores = store.search(SparseVectors.parse(qs, "q"), 10)  # one native call
+    assert ids.shape == (20, 10)
+    for q, row_ids, row_scores in zip(qs, ids, scores):
+        exact, overlap = exact_scores(data, q)
+        truth = {i: exact[i] for i in np.flatnonzero(overlap).tolist()}
+        assert_exact(row_ids.tolist(), row_scores.tolist(), truth, 10)
+
+
+def test_only_overlapping_points_score(data: SparseVectors) -> None:
+    store = SparseIndex()
+    store.add(np.arange(N), data)
+    rare = int(data.indices.max()) + 1  # a term no point holds
+    ids, scores = store.search(SparseVectors.parse([{"indices": [rare], "values": [1.0]}], "q"), 5)
+    assert ids.tolist() == [[-1] * 5] and np.isnan(scores).all()
+    # a term held by a few points: exactly those come back, even with a zero product
+    term = int(np.argmax(np.bincount(data.indices) == 2))
+    holders = [i for i in range(N) if term in data[i].indices]
+    assert len(holders) == 2
+    ids, scores = store.search(SparseVectors.parse([{"indices": [term], "values": [0.0]}], "q"), 5)
+    assert sorted(ids[0][:2].tolist()) == holders and ids[0][2:].tolist() == [-1] * 3
+    assert scores[0][:2].tolist() == [0.0, 0.0]
+    empty = store.search(SparseVectors.parse([{"indices": [], "values": []}], "q"), 3)
+    assert empty[0].tolist() == [[-1] * 3]
+
+
+def test_filters_deletes_and_replaced_vectors(data: SparseVectors) -> None:
+    store = SparseIndex()
+    store.add(np.arange(N), data)
+    rng = np.random.default_rng(3)
+    gone = rng.choice(N, size=1500, replace=False)
+    store.delete(gone)
+    replaced = np.setdiff1d(rng.choice(N, size=300, replace=False), gone)
+    store.delete(replaced)
+    fresh = random_sparse(replaced.shape[0], seed=9)
+    store.add(replaced, fresh)  # new rows for the same ids
+    assert len(store) == N - 1500
+    current = data.take(np.arange(N))
+    live = np.ones(N, dtype=bool)
+    live[gone] = False
+    allowed = live & (np.arange(N) % 3 == 0)  # a filter
+    assert store.live_mask(N + 10)[:N].tolist() == live.tolist()
+    assert store.vectors(replaced[:2])[1].tolist() == fresh[1].tolist()
+    for q in queries(data, 10, seed=8):
+        exact, overlap = exact_scores(current, q)
+        exact_fresh, overlap_fresh = exact_scores(fresh, q)
+        exact[replaced], overlap[replaced] = exact_fresh, overlap_fresh
+        for mask, k in ((None, 10), (allowed, 10), (allowed, 1000)):
+            ids, scores = store.search(SparseVectors.parse([q], "q"), k, allowed_ids=mask)
+            keep = overlap & live & (mask if mask is not None else True)
+            truth = {i: exact[i] for i in np.flatnonzero(keep).tolist()}
+            found = [i for i in ids[0].tolist() if i >= 0]
+            assert_exact(found, scores[0][: len(found)].tolist(), truth, k)
+
+
+def test_document_frequency_counts_live_vectors(data: SparseVectors) -> None:
+    store = SparseIndex()
+    store.add(np.arange(N), data)
+    terms = np.array([0, 1, 17, 29_999, 40_000], dtype=np.uint32)
+    holds = np.zeros((N, terms.shape[0]), dtype=bool)
+    for i in range(N):
+        holds[i] = np.isin(terms, data[i].indices)
+    assert store.document_frequency(terms).tolist() == holds.sum(axis=0).tolist()
+    store.delete(np.arange(0, N, 2))
+    assert store.document_frequency(terms).tolist() == holds[1::2].sum(axis=0).tolist()
+
+
+def test_state_round_trip(data: SparseVectors) -> None:
+    store = SparseIndex()
+    store.add(np.arange(100, 100 + N), data)
+    store.delete(np.arange(100, 200))
+    state = {k: np.array(v) for k, v in store.state().items()}
+    again = SparseIndex.from_state(store.config(), state)
+    assert len(again) == len(store) and again.config() == {"kind": "sparse", "datatype": "float32"}
+    q = SparseVectors.parse(queries(data, 5), "q")
+    for a, b in zip(store.search(q, 7), again.search(q, 7)):
+        np.testing.assert_array_equal(a, b)
+    assert again.vectors([300])[0].tolist() == data[200].tolist()
+    assert store.memory_usage()["sparse"] > data.indices.nbytes + data.values.nbytes
+
+
+def test_native_index_checks_its_arguments() -> None:
+    native = _core.SparseIndex()
+    i64, u32, f32 = np.int64, np.uint32, np.float32
+    with pytest.raises(ValueError, match="indices and values differ"):
+        native.add(np.array([0, 2], i64), np.array([1, 2], u32), np.array([1], f32))
+    with pytest.raises(ValueError, match="past the arrays"):
+        native.add(np.array([0, 3], i64), np.array([1, 2], u32), np.array([1, 2], f32))
+    native.add(np.array([0, 2], i64), np.array([1, 2], u32), np.array([1, 2], f32))
+    with pytest.raises(ValueError, match="NaN"):
+        native.search(
+            np.array([0, 1], i64), np.array([1], u32), np.array([np.nan], f32), 1, None, 1
+        )
+    with pytest.raises(ValueError, match="too short"):
+        native.search(
+            np.array([0, 1], i64),
+            np.array([1], u32),
+            np.array([1], f32),
+            1,
+            np.zeros(0, dtype=np.uint64),
+            1,
+        )
