@@ -264,6 +264,7 @@ NB_MODULE(_core, m) {
         return out;
       }, "codes"_a)
       .def("codes", [](const VectorSet& s, In1<uint32_t> ids) {
+        require(!s.multi(), "a multivector set's codes are per row: use codes_view");
         check_offsets(s, ids);
         auto out = empty<uint8_t>({ids.shape(0), s.code_bytes()});
         for (size_t i = 0; i < ids.shape(0); ++i)
@@ -357,8 +358,15 @@ NB_MODULE(_core, m) {
   m.def("search", [](const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
                      In2<float> queries, size_t limit, size_t candidates, size_t ef,
                      std::optional<In1<uint64_t>> allowed, size_t threads, const RowReader* reader,
-                     bool check_cache) {
+                     bool check_cache, std::optional<In1<int64_t>> query_offsets) {
     require(queries.shape(1) == walk.dim(), "queries have the wrong dimension");
+    require(!rescore || rescore->multi() == walk.multi(),
+            "the rescoring set must be a multivector set exactly when the walked set is");
+    require(walk.multi() == bool(query_offsets),
+            "a multivector set is searched with query offsets, and only it");
+    require(!reader || !walk.multi(), "multivector originals are rescored in place");
+    if (query_offsets) check_query_groups(walk, *query_offsets, queries.shape(0));
+    const int64_t* groups = query_offsets ? query_offsets->data() : nullptr;
     require(limit > 0, "limit must be positive");
     require(!rescore || (rescore->size() == walk.size() && rescore->dim() == walk.dim()),
             "the rescoring set must hold the same vectors as the walked set");
@@ -367,9 +375,9 @@ NB_MODULE(_core, m) {
             "the reader must read the rescoring set's rows");
     require(!graph || graph->size() == walk.size(), "the graph does not cover the walked set");
     require(!allowed || allowed->shape(0) * 64 >= walk.size(), "the allowed bitset is too short");
-    const size_t nq = queries.shape(0);
+    const size_t nq = groups ? query_offsets->shape(0) - 1 : queries.shape(0);
     // Here rather than in Python: numpy's isfinite(...).all() was ~2 us of a one-query call.
-    for (size_t q = 0; q < nq; ++q) {
+    for (size_t q = 0; q < queries.shape(0); ++q) {
       const float* row = queries.data() + q * walk.dim();
       if (!std::all_of(row, row + walk.dim(), [](float v) { return std::isfinite(v); }))
         throw std::invalid_argument("queries contain NaN or infinity (row " + std::to_string(q) + ")");
@@ -388,16 +396,18 @@ NB_MODULE(_core, m) {
     where.check_cache = check_cache;
     {
       nb::gil_scoped_release release;
-      search_batch(graph, walk, where, queries.data(), nq, plan, ids.data(), scores.data());
+      search_batch(graph, walk, where, queries.data(), nq, plan, ids.data(), scores.data(), groups);
     }
     return std::make_pair(ids, scores);
   }, "graph"_a.none(), "walk"_a, "rescore"_a.none(), "queries"_a, "limit"_a, "candidates"_a,
      "ef"_a, "allowed"_a.none(), "threads"_a = 1, "reader"_a.none() = nb::none(),
-     "check_cache"_a = false,
+     "check_cache"_a = false, "query_offsets"_a.none() = nb::none(),
      "Top `limit` offsets and scores (higher is better) per query; -1 / NaN pad missing rows.\n"
      "With a `reader` (of the rescoring set's file) the candidates' originals are read through\n"
      "it, all of a batch at once; with `check_cache` a query whose candidates the page cache\n"
-     "holds (a sample of them, by mincore) is rescored in place instead.");
+     "holds (a sample of them, by mincore) is rescored in place instead. Multivector sets take\n"
+     "`query_offsets`: query q is rows queries[query_offsets[q]:query_offsets[q + 1]].");
 
   bind_sparse(m);
+  bind_multi(m);
 }

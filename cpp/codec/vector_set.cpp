@@ -28,6 +28,11 @@ void QueryScorer::score_rows(const uint8_t* const*, size_t, float*) const {
   throw std::logic_error("this codec cannot score codes from outside the set");
 }
 
+std::unique_ptr<QueryScorer> VectorSet::multi_scorer(const float* query, size_t rows) const {
+  if (rows != 1) throw std::invalid_argument("this vector set takes one query row, not a group");
+  return scorer(query);
+}
+
 float VectorSet::nearer_bar(float score, float slack) const {
   switch (metric_) {
     case Metric::cosine: return 1.f - (1.f - score) / slack;  // squared chord: 2 - 2 * score
@@ -52,6 +57,7 @@ void VectorSet::prepare(float* x, size_t n) const {
 
 uint32_t VectorSet::add(const float* x, size_t n) {
   if (read_only()) throw std::logic_error("this vector set is read-only (it views a file)");
+  if (multi()) throw std::logic_error("a multivector set takes groups of rows (add_groups)");
   if (!trained()) throw std::logic_error("the quantizer must be trained before vectors are added");
   if (size_ + n > UINT32_MAX) throw std::length_error("a vector set holds at most 2^32 - 1 vectors");
   std::vector<float> rows(x, x + n * dim_);
@@ -66,6 +72,7 @@ uint32_t VectorSet::add(const float* x, size_t n) {
 
 void VectorSet::set(const uint32_t* ids, const float* x, size_t n) {
   if (read_only()) throw std::logic_error("this vector set is read-only (it views a file)");
+  if (multi()) throw std::logic_error("a multivector set takes groups of rows (add_groups)");
   for (size_t i = 0; i < n; ++i)
     if (ids[i] >= size_) throw std::out_of_range("vector offset out of range");
   std::vector<float> rows(x, x + n * dim_);

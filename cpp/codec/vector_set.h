@@ -71,6 +71,11 @@ class VectorSet {
   void set(const uint32_t* ids, const float* x, size_t n);
 
   virtual std::unique_ptr<QueryScorer> scorer(const float* query) const = 0;
+  // A query of `rows` consecutive rows of dim() floats: a multivector set scores it by MaxSim;
+  // every other set takes exactly one row.
+  virtual std::unique_ptr<QueryScorer> multi_scorer(const float* query, size_t rows) const;
+  // Whether members are groups of rows (MultiVectorSet) rather than one row each.
+  virtual bool multi() const { return false; }
   // Scorer bound to a stored member, and a single stored-vs-stored score: graph construction.
   virtual std::unique_ptr<QueryScorer> member_scorer(uint32_t id) const = 0;
   virtual float score_pair(uint32_t a, uint32_t b) const = 0;
@@ -88,12 +93,12 @@ class VectorSet {
 
   // Reads `rows` codes from a buffer the caller owns and keeps alive (a read-only memory map of
   // a segment file) instead of a copy. The set is read-only from then on.
-  void view(const uint8_t* codes, size_t rows);
+  virtual void view(const uint8_t* codes, size_t rows);
   bool read_only() const { return view_ != nullptr; }
 
   // Codec parameters (bounds, thresholds, centroids), and those plus "codes".
   virtual State params() const { return {}; }
-  State state() const;
+  virtual State state() const;
   virtual void load_state(const State& state);
 
  protected:
@@ -127,5 +132,53 @@ struct ProductOptions {
   size_t threads = 0;          // 0: all cores
 };
 std::unique_ptr<VectorSet> make_product_set(size_t dim, Metric metric, const ProductOptions& options);
+
+// Multivectors (ColBERT-style late interaction): member i is a group of rows, any number of at
+// least one, stored as one flat set of rows in any codec (`rows`) plus offsets (group i is
+// rows [offsets[i], offsets[i + 1])). A query is a group of rows too, and scores by MaxSim:
+// the sum over query rows of the best score of that row against the member's rows, in the
+// rows' own scores (dot, cosine, negated L2 or L1; quantized where `rows` is). The graph and
+// the plain scan see one member per point, as with any other set.
+class MultiVectorSet final : public VectorSet {
+ public:
+  explicit MultiVectorSet(std::shared_ptr<VectorSet> rows);
+
+  bool multi() const override { return true; }
+  size_t code_bytes() const override { return rows_->code_bytes(); }  // per row
+  bool trained() const override { return rows_->trained(); }
+  bool scores_members() const override { return rows_->scores_members(); }
+  size_t memory_bytes() const override;
+  void train(const float* x, size_t n) override { rows_->train(x, n); }
+
+  // Appends n groups: group i is rows [offsets[i] - offsets[0], offsets[i + 1] - offsets[0])
+  // of x. Returns the offset of the first group.
+  uint32_t add_groups(const float* x, const int64_t* offsets, size_t n);
+  const VectorSet& rows() const { return *rows_; }
+  uint64_t first_row(uint32_t id) const { return offsets()[id]; }
+  uint64_t row_count(uint32_t id) const { return offsets()[id + 1] - offsets()[id]; }
+  const uint64_t* offsets() const { return offsets_.data(); }
+
+  std::unique_ptr<QueryScorer> scorer(const float* query) const override;
+  std::unique_ptr<QueryScorer> multi_scorer(const float* query, size_t rows) const override;
+  std::unique_ptr<QueryScorer> member_scorer(uint32_t id) const override;
+  float score_pair(uint32_t a, uint32_t b) const override;
+  // MaxSim is no distance (nor symmetric): the graph keeps the paper's rule.
+  float nearer_bar(float score, float slack) const override;
+
+  void encode(const float* x, size_t n, uint8_t* codes) const override;
+  void decode(const uint8_t* codes, size_t n, float* x) const override;
+
+  // The rows' codec parameters plus "offsets" (uint64, size() + 1); state() adds the rows'
+  // "codes". view() views the rows' codes (load_state() the offsets first).
+  State params() const override;
+  State state() const override;
+  void load_state(const State& state) override;
+  void view(const uint8_t* codes, size_t rows) override;
+
+ private:
+  std::shared_ptr<VectorSet> rows_;
+  std::vector<uint64_t> offsets_{0};
+};
+
 
 }  // namespace vqdb

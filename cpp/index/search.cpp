@@ -97,14 +97,24 @@ void rescored(std::vector<Neighbor>& found, const float* exact) {
   std::sort(found.begin(), found.end(), better);
 }
 
+// Query q bound to a set: row q, or the group of rows the offsets give.
+std::unique_ptr<QueryScorer> bind(const VectorSet& set, const float* queries,
+                                  const int64_t* offsets, size_t q) {
+  if (!offsets) return set.scorer(queries + q * set.dim());
+  return set.multi_scorer(queries + size_t(offsets[q]) * set.dim(),
+                          size_t(offsets[q + 1] - offsets[q]));
+}
+
 void search_one(const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
-                const float* query, const SearchPlan& plan, int64_t* ids, float* scores) {
-  std::vector<Neighbor> found = candidates(graph, *walk.scorer(query), walk.size(), plan);
+                const float* queries, const int64_t* offsets, size_t q, const SearchPlan& plan,
+                int64_t* ids, float* scores) {
+  std::vector<Neighbor> found =
+      candidates(graph, *bind(walk, queries, offsets, q), walk.size(), plan);
   if (rescore && !found.empty()) {
-    std::vector<uint32_t> offsets(found.size());
+    std::vector<uint32_t> ids_of(found.size());
     std::vector<float> exact(found.size());
-    for (size_t i = 0; i < found.size(); ++i) offsets[i] = found[i].id;
-    rescore->scorer(query)->score(offsets.data(), offsets.size(), exact.data());
+    for (size_t i = 0; i < found.size(); ++i) ids_of[i] = found[i].id;
+    bind(*rescore, queries, offsets, q)->score(ids_of.data(), ids_of.size(), exact.data());
     rescored(found, exact.data());
   }
   finish(found, plan, ids, scores);
@@ -187,13 +197,13 @@ void search_gathered(const Hnsw* graph, const VectorSet& walk, const Rescore& re
 
 void search_batch(const Hnsw* graph, const VectorSet& walk, const Rescore& rescore,
                   const float* queries, size_t nq, const SearchPlan& plan, int64_t* ids,
-                  float* scores) {
-  if (rescore.set && rescore.reader)
+                  float* scores, const int64_t* query_offsets) {
+  if (rescore.set && rescore.reader && !query_offsets)
     return search_gathered(graph, walk, rescore, queries, nq, plan, ids, scores);
   parallel_for(nq, plan.threads, 1, [&](size_t begin, size_t end) {
     for (size_t q = begin; q < end; ++q)
-      search_one(graph, walk, rescore.set, queries + q * walk.dim(), plan, ids + q * plan.limit,
-                 scores + q * plan.limit);
+      search_one(graph, walk, rescore.set, queries, query_offsets, q, plan,
+                 ids + q * plan.limit, scores + q * plan.limit);
   });
 }
 

@@ -36,8 +36,10 @@ struct Rescore {
 };
 
 // graph == nullptr scans. Writes nq x limit offsets (-1 where fewer were found) and scores.
+// `query_offsets` (nq + 1 of them) makes query q the rows [offsets[q], offsets[q + 1]) of
+// `queries` (multivector sets); nullptr: query q is row q.
 void search_batch(const Hnsw* graph, const VectorSet& walk, const Rescore& rescore,
                   const float* queries, size_t nq, const SearchPlan& plan, int64_t* ids,
-                  float* scores);
+                  float* scores, const int64_t* query_offsets = nullptr);
 
 }  // namespace vqdb

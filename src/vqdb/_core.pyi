@@ -202,12 +202,13 @@ def resident(rows: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), orde
     Whether each row ids[i] of `rows` (a file memory map) is in the page cache (mincore).
     """
 
-def search(graph: Hnsw | None, walk: VectorSet, rescore: VectorSet | None, queries: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], limit: int, candidates: int, ef: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, threads: int = 1, reader: RowReader | None = None, check_cache: bool = False) -> tuple[NDArray[numpy.int64], NDArray[numpy.float32]]:
+def search(graph: Hnsw | None, walk: VectorSet, rescore: VectorSet | None, queries: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], limit: int, candidates: int, ef: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, threads: int = 1, reader: RowReader | None = None, check_cache: bool = False, query_offsets: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None = None) -> tuple[NDArray[numpy.int64], NDArray[numpy.float32]]:
     """
     Top `limit` offsets and scores (higher is better) per query; -1 / NaN pad missing rows.
     With a `reader` (of the rescoring set's file) the candidates' originals are read through
     it, all of a batch at once; with `check_cache` a query whose candidates the page cache
-    holds (a sample of them, by mincore) is rescored in place instead.
+    holds (a sample of them, by mincore) is rescored in place instead. Multivector sets take
+    `query_offsets`: query q is rows queries[query_offsets[q]:query_offsets[q + 1]].
     """
 
 class SparseIndex:
@@ -268,4 +269,41 @@ class SparseIndex:
         """
         Top `k` rows and dot products per query (queries in CSR form), best first; only rows
         sharing an index with the query and set in `allowed` (None: all) count. -1 / NaN pad.
+        """
+
+class MultiVectorSet(VectorSet):
+    """
+    Multivectors: member i is a group of rows of `rows` (any codec), scored by MaxSim (the
+    sum over query rows of the best score against the member's rows). A graph or the plain
+    scan sees one member per group.
+    """
+
+    def __init__(self, rows: VectorSet) -> None:
+        """
+        Wraps `rows`, an empty set of plain rows; it is the multivector set's from now on.
+        """
+
+    def add_groups(self, x: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], offsets: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> int:
+        """
+        Append groups: group i is rows x[offsets[i]:offsets[i + 1]]; returns the first's offset.
+        """
+
+    def score_groups(self, query: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], ids: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]:
+        """MaxSim scores (higher is better) of one query matrix."""
+
+    def score_pair(self, a: int, b: int) -> float:
+        """MaxSim of member a (as the query) against member b."""
+
+    @property
+    def rows(self) -> int:
+        """Rows stored, over all groups."""
+
+    @property
+    def offsets_view(self) -> Annotated[NDArray[numpy.uint64], dict(shape=(None,), writable=False)]:
+        """Group offsets into the rows without a copy (valid until the next add)."""
+
+    @property
+    def codes_view(self) -> Annotated[NDArray[numpy.uint8], dict(shape=(None, None), writable=False)]:
+        """
+        The codes of every row, row-major, without a copy (valid until the next add).
         """

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,7 @@ from vqdb import _core
 from vqdb.distance import Distance
 from vqdb.index import bitset
 from vqdb.index.id_map import IdMap
+from vqdb.index.multi_vectors import MultiVectors, is_flat, matrix
 from vqdb.params import HnswConfig, SearchParams, from_mapping, search_params
 from vqdb.quantization import QuantizationConfig, parse_quantization
 from vqdb.validation import as_ids, as_vectors
@@ -44,7 +45,9 @@ class Index:
 
     dim, distance ("Cosine", "Dot", "Euclid", "Manhattan"); quantization in Qdrant's shape (see
     vqdb.quantization); hnsw: {"m", "ef_construct"} or None for a plain brute-force index;
-    threads: cores used to build (0 = all).
+    threads: cores used to build (0 = all). multivector: every vector is a matrix (a group of
+    rows, ColBERT-style) scored by MaxSim; vectors and queries are then MultiVectors batches
+    or lists of matrices (see vqdb.index.multi_vectors), and one matrix is one query.
 
     Searches release the GIL and may run from several Python threads at once; `add` and
     `delete` must not overlap them (the collection layer serialises writes).
@@ -58,6 +61,7 @@ class Index:
         quantization: QuantizationConfig | Mapping[str, Any] | str | None = None,
         hnsw: HnswConfig | Mapping[str, Any] | None = HnswConfig(),  # noqa: B008 (frozen)
         threads: int = 0,
+        multivector: bool = False,
     ) -> None:
         if int(dim) < 1:
             raise ValueError(f"dim must be positive, got {dim}")
@@ -66,10 +70,13 @@ class Index:
         self.quantization = parse_quantization(quantization)
         self.hnsw = None if hnsw is None else from_mapping(HnswConfig, hnsw, "hnsw config")
         self.threads = int(threads)
+        self.multivector = bool(multivector)
         metric = self.distance.metric
-        self._originals = _core.VectorSet.float32(self.dim, metric)
+        self._originals = self._grouped(_core.VectorSet.float32(self.dim, metric))
         self._quantized = (
-            self.quantization.build(self.dim, self.distance) if self.quantization else None
+            self._grouped(self.quantization.build(self.dim, self.distance))
+            if self.quantization
+            else None
         )
         self._graph = _core.Hnsw(self.hnsw.m, self.hnsw.ef_construct) if self.hnsw else None
         self._ids = IdMap()
@@ -78,14 +85,19 @@ class Index:
         self._reader: _core.RowReader | None = None  # reads the originals' file for rescoring
         self._check_cache = False
 
+    def _grouped(self, rows: _core.VectorSet) -> _core.VectorSet:
+        """The set itself, or for multivectors a MultiVectorSet of its rows."""
+        return _core.MultiVectorSet(rows) if self.multivector else rows
+
     def __repr__(self) -> str:
         quant = self.quantization.describe() if self.quantization else "none"
         graph = (
             f"hnsw m={self.hnsw.m} ef_construct={self.hnsw.ef_construct}" if self.hnsw else "plain"
         )
+        multi = ", multivector" if self.multivector else ""
         return (
-            f"Index(dim={self.dim}, distance={self.distance.value}, quantization={quant}, "
-            f"{graph}, vectors={len(self)})"
+            f"Index(dim={self.dim}, distance={self.distance.value}{multi}, "
+            f"quantization={quant}, {graph}, vectors={len(self)})"
         )
 
     # ---- size and memory ---------------------------------------------------------------------
@@ -129,7 +141,8 @@ class Index:
         a page fault at a time. `check_cache`: a query whose candidates the page cache holds
         (mincore on a few of them) is rescored in place. None: back to reading in place."""
         if reader is not None and (
-            not self.read_only
+            self.multivector  # its rows are read in place (MaxSim reads every row of a group)
+            or not self.read_only
             or reader.rows != self._originals.size
             or reader.row_bytes != self._originals.code_bytes
         ):
@@ -166,13 +179,10 @@ class Index:
 
     def add(self, ids: Any, vectors: Any, *, progress: bool | None = None) -> None:
         """Adds vectors under new ids. The quantizer trains on the first batch it is given."""
+        if self.multivector:
+            return self._add_groups(ids, vectors)
         x, _ = as_vectors(vectors, self.dim)
-        new_ids = as_ids(ids, x.shape[0])
-        if np.unique(new_ids).shape[0] != new_ids.shape[0]:
-            raise ValueError("ids must be unique within a batch")
-        present = new_ids[self._live_offsets(new_ids) >= 0]
-        if present.shape[0]:
-            raise ValueError(f"id {present[0]} is already in the index")
+        new_ids = self._check_new(ids, x.shape[0])
         n = x.shape[0]
         if n == 0:
             return
@@ -191,10 +201,40 @@ class Index:
                 if self._graph is not None:
                     self._graph.add(self._build_set, self.threads)
                 bar.update(part.shape[0])
+        self._appended(new_ids, first)
+
+    def _check_new(self, ids: Any, n: int) -> Ids:
+        new_ids = as_ids(ids, n)
+        if np.unique(new_ids).shape[0] != new_ids.shape[0]:
+            raise ValueError("ids must be unique within a batch")
+        present = new_ids[self._live_offsets(new_ids) >= 0]
+        if present.shape[0]:
+            raise ValueError(f"id {present[0]} is already in the index")
+        return new_ids
+
+    def _appended(self, new_ids: Ids, first: int) -> None:
+        n = new_ids.shape[0]
         self._ids.append(new_ids)
         self._count += n
         self._alive = bitset.grown(self._alive, first + n)
         bitset.set_range(self._alive, first, first + n)
+
+    def _add_groups(self, ids: Any, vectors: Any) -> None:
+        batch = MultiVectors.parse(vectors, self.dim, "vectors")
+        new_ids = self._check_new(ids, len(batch))
+        if len(batch) == 0:
+            return
+        offsets = batch.offsets - batch.offsets[0]
+        rows = np.ascontiguousarray(batch.rows[: int(offsets[-1])])
+        if self._quantized is not None and not self._quantized.trained:
+            self._quantized.train(rows)
+        first = self._originals.size
+        cast(_core.MultiVectorSet, self._originals).add_groups(rows, offsets)
+        if self._quantized is not None:
+            cast(_core.MultiVectorSet, self._quantized).add_groups(rows, offsets)
+        if self._graph is not None:
+            self._graph.add(self._build_set, self.threads)
+        self._appended(new_ids, first)
 
     def delete(self, ids: Any) -> None:
         """Marks ids deleted: never returned again, while the graph still routes through them."""
@@ -205,12 +245,20 @@ class Index:
         bitset.clear_bits(self._alive, offsets)
         self._count -= int(offsets.shape[0])
 
-    def vectors(self, ids: Any) -> npt.NDArray[np.float32]:
-        """The stored originals of live ids, as searched (unit length for Cosine)."""
+    def vectors(self, ids: Any) -> Any:
+        """The stored originals of live ids, as searched (unit length for Cosine): a float32
+        matrix, or for multivectors a MultiVectors batch."""
         wanted = as_ids(ids)
         offsets = self._live_offsets(wanted)
         if (offsets < 0).any():
             raise ValueError(f"id {wanted[offsets < 0][0]} is not in the index")
+        if self.multivector:
+            originals = cast(_core.MultiVectorSet, self._originals)
+            every = MultiVectors(
+                originals.offsets_view.astype(np.int64),
+                self._originals.codes_view.view(np.float32).reshape(-1, self.dim),
+            )
+            return every.take(offsets)
         if self._reader is not None:  # read, so a damaged file is an error, never a SIGBUS
             rows = self._reader.read(offsets.astype(np.uint32))
         else:
@@ -256,7 +304,11 @@ class Index:
         if limit > len(self):
             raise ValueError(f"limit {limit} is larger than the index ({len(self)} vectors)")
         plan = search_params(params)
-        q, single = as_vectors(queries, self.dim, "queries", finite=False)
+        groups = None
+        if self.multivector:
+            q, groups, single = self._query_groups(queries)
+        else:
+            q, single = as_vectors(queries, self.dim, "queries", finite=False)
         graph, walk, rescore, candidates, ef = self._plan(plan, int(limit))
         reader = self._reader if rescore is not None else None
         offsets, scores = _core.search(
@@ -271,11 +323,29 @@ class Index:
             threads,
             reader,
             self._check_cache,
+            groups,
         )
         if not self._ids.is_identity:  # identity ids: the offsets (and their -1s) are the ids
             offsets = np.where(offsets >= 0, self._ids.ids(np.maximum(offsets, 0)), -1)
         api_scores = self.distance.to_api(scores)
         return (offsets[0], api_scores[0]) if single else (offsets, api_scores)
+
+    def _query_groups(
+        self, queries: Any
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], bool]:
+        """Multivector queries: one matrix, or a batch (MultiVectors or a list of matrices)."""
+        if isinstance(queries, MultiVectors):
+            batch, single = queries, False
+        elif (isinstance(queries, np.ndarray) and queries.ndim == 2) or (
+            isinstance(queries, Sequence) and len(queries) > 0 and is_flat(queries[0])
+        ):
+            batch, single = MultiVectors.of([matrix(queries, self.dim, "query")], self.dim), True
+        else:
+            batch, single = MultiVectors.parse(queries, self.dim, "queries"), False
+        batch.check(self.dim, "queries")
+        offsets = batch.offsets - batch.offsets[0]
+        rows = np.ascontiguousarray(batch.rows[: int(offsets[-1])], dtype=np.float32)
+        return rows, offsets, single
 
     def _plan(
         self, params: SearchParams, limit: int
@@ -314,7 +384,13 @@ class Index:
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments, as plain data."""
-        return index_config(self.dim, self.distance, quantization=self.quantization, hnsw=self.hnsw)
+        return index_config(
+            self.dim,
+            self.distance,
+            quantization=self.quantization,
+            hnsw=self.hnsw,
+            multivector=self.multivector,
+        )
 
     @property
     def alive(self) -> bitset.Bitset:
@@ -374,6 +450,7 @@ def index_config(
     *,
     quantization: QuantizationConfig | Mapping[str, Any] | str | None = None,
     hnsw: HnswConfig | Mapping[str, Any] | None = HnswConfig(),  # noqa: B008 (frozen)
+    multivector: bool = False,
 ) -> dict[str, Any]:
     """What `Index(...).config()` returns for these arguments, without building the index (the
     optimizer compares it with what each segment was built with)."""
@@ -382,9 +459,12 @@ def index_config(
     if parsed is not None:
         quant = {parsed.kind: {k: v for k, v in asdict(parsed).items() if v is not None}}
     graph = None if hnsw is None else asdict(from_mapping(HnswConfig, hnsw, "hnsw config"))
-    return {
+    config: dict[str, Any] = {
         "dim": int(dim),
         "distance": Distance.parse(distance).value,
         "quantization": quant,
         "hnsw": graph,
     }
+    if multivector:  # absent otherwise: configs of plain vectors stay as they were
+        config["multivector"] = True
+    return config
