@@ -270,7 +270,7 @@ def test_update_unnamed_vector_and_unknown_names() -> None:
         ({"vectors": {"size": 4}}, "vectors.distance is required"),
         ({"vectors": {"a": {"distance": "Dot"}}}, "vectors.a.size is required"),
         (single(datatype="float16"), "vectors.datatype 'float16' is not supported"),
-        (single(multivector_config={"comparator": "max_sim"}), "multivector_config is not"),
+        (single(multivector_config={"comparator": "min"}), "comparator 'min' is not"),
         (single(memory="pinned"), "vectors.memory 'pinned' is not supported"),
         ({**single(), "sparse_vectors": {"s": {"modifier": "bm25"}}}, "sparse_vectors.s.modifier"),
         (

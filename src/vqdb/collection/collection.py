@@ -26,6 +26,7 @@ from vqdb.collection.locks import ReadWriteLock
 from vqdb.collection.points import Points, parse_points, parse_vectors, payload_of, take
 from vqdb.errors import BadInput, NotFound
 from vqdb.filters import Filter, build_index, parse_filter
+from vqdb.index.multi_vectors import MultiVectors
 from vqdb.index.sparse_vectors import SparseVectors
 from vqdb.index.stores import VectorBatch
 from vqdb.segment.ids import PointId, point_id
@@ -311,12 +312,16 @@ def _apply_to(
 
 
 def _points_record(points: Points) -> dict[str, Any]:
-    """A batch as a WAL record: dense matrices as they are, sparse rows as their CSR arrays."""
+    """A batch as a WAL record: dense matrices as they are, sparse rows as their CSR arrays,
+    multivectors as their rows and offsets."""
     vectors: dict[str, Any] = {}
     for name, (rows, values) in points.vectors.items():
         if isinstance(values, SparseVectors):
             csr = {"indptr": values.indptr, "indices": values.indices, "values": values.values}
             vectors[name] = {"rows": rows, "sparse": csr}
+        elif isinstance(values, MultiVectors):
+            groups = {"offsets": values.offsets, "rows": values.rows}
+            vectors[name] = {"rows": rows, "multi": groups}
         else:
             vectors[name] = {"rows": rows, "values": values}
     return {"ids": points.ids, "payloads": points.payloads, "vectors": vectors}
@@ -329,6 +334,9 @@ def points_from_record(record: dict[str, Any]) -> Points:
             csr = column["sparse"]
             values = SparseVectors(csr["indptr"], csr["indices"], csr["values"])
             vectors[name] = (column["rows"], values)
+        elif "multi" in column:
+            groups = column["multi"]
+            vectors[name] = (column["rows"], MultiVectors(groups["offsets"], groups["rows"]))
         else:
             vectors[name] = (column["rows"], column["values"])
     return Points(record["ids"], vectors, record["payloads"])

@@ -252,6 +252,14 @@ def _strict_mode(value: Any, what: str) -> dict[str, Any]:
     return clean
 
 
+def _multivector(value: Any, what: str) -> dict[str, Any]:
+    """Qdrant's MultiVectorConfig: {"comparator": "max_sim"}, the one comparator there is."""
+    clean = _checked(value, {"comparator": _choice("max_sim")}, what)
+    if "comparator" not in clean:
+        raise ValueError(f"{_at(what, 'comparator')} is required")
+    return clean
+
+
 _VECTOR_RULES: dict[str, Check] = {
     "size": _uint(1, MAX_DIM),
     "distance": _distance,
@@ -260,7 +268,7 @@ _VECTOR_RULES: dict[str, Check] = {
     "on_disk": _bool,
     "memory": _choice("cold", "cached"),  # Qdrant: `pinned` is not for dense vector storage
     "datatype": _choice("float32"),
-    "multivector_config": _unsupported,
+    "multivector_config": _multivector,
 }
 
 
@@ -328,6 +336,7 @@ class VectorConfig:
     on_disk: bool
     hnsw: HnswSettings
     quantization: QuantizationConfig | None
+    multivector: bool = False  # multivector_config: {"comparator": "max_sim"}
 
     @property
     def always_ram(self) -> bool:
@@ -337,12 +346,17 @@ class VectorConfig:
     def index_args(self) -> dict[str, Any]:
         """Keyword arguments of vqdb.Index; Qdrant's m = 0 is a plain (graph-less) index."""
         graph = {"m": self.hnsw.m, "ef_construct": self.hnsw.ef_construct} if self.hnsw.m else None
-        return {
+        args = {
             "dim": self.size,
             "distance": self.distance,
             "quantization": self.quantization,
             "hnsw": graph,
         }
+        return args | self.kind_args()
+
+    def kind_args(self) -> dict[str, Any]:
+        """What every store of this vector is made with, appendable or built."""
+        return {"multivector": True} if self.multivector else {}
 
 
 @dataclass(frozen=True)
@@ -371,6 +385,7 @@ def _effective(params: Mapping[str, Any], hnsw: HnswSettings, q: Any) -> VectorC
         on_disk=memory == "cold" if memory else params.get("on_disk", False),
         hnsw=replace(hnsw, **params.get("hnsw_config", {})),
         quantization=_quantizer(own_q) if own_q is not None else q,
+        multivector="multivector_config" in params,
     )
 
 
@@ -445,7 +460,8 @@ class CollectionConfig:
     def appendable_args(self) -> dict[str, dict[str, Any]]:
         """Store arguments of an appendable segment: plain unquantized dense stores."""
         args: dict[str, dict[str, Any]] = {
-            n: {"dim": v.size, "distance": v.distance} for n, v in self.vectors.items()
+            n: {"dim": v.size, "distance": v.distance} | v.kind_args()
+            for n, v in self.vectors.items()
         }
         args.update({name: v.index_args() for name, v in self.sparse_vectors.items()})
         return args

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from vqdb.collection.config import CollectionConfig
 from vqdb.errors import BadInput
+from vqdb.index.multi_vectors import MultiVectors
 from vqdb.index.sparse_vectors import SparseVectors
 from vqdb.index.stores import VectorBatch
 from vqdb.segment.ids import PointId, point_id
@@ -190,7 +191,20 @@ def _values(values: Any, name: str, config: CollectionConfig, where: str) -> Vec
     """A column of vectors of one name: a float32 matrix, or CSR rows for a sparse vector."""
     if name in config.sparse_vectors:
         return sparse_rows(values, name, f"{where} '{name}'")
+    if config.vectors[name].multivector:
+        return multi_rows(values, name, config.vectors[name].size, where)
     return _matrix(values, name, config, where)
+
+
+def multi_rows(values: Any, name: str, dim: int, where: str) -> MultiVectors:
+    """Multivectors of the vector `name`, checked (BadInput names the first bad one)."""
+    label = f"{where} '{name}'" if name else where
+    if isinstance(values, np.ndarray) and values.ndim == 3:
+        values = list(values)
+    try:
+        return MultiVectors.parse(values, dim, label)
+    except ValueError as e:
+        raise BadInput(f"Wrong input: {e}") from None
 
 
 def sparse_rows(values: Any, name: str, where: str) -> SparseVectors:
@@ -223,10 +237,16 @@ def _matrix(values: Any, name: str, config: CollectionConfig, where: str) -> Mat
                     f"Wrong input: Vector dimension error: expected dim: {dim}, got {len(row)}"
                 ) from None
         raise BadInput(
-            f"{where}{label}: vectors must be lists of numbers (multi-vectors are not supported)"
+            f"{where}{label}: vectors must be lists of numbers (a multivector needs "
+            "multivector_config)"
         ) from None
     if matrix.ndim == 1 and matrix.shape[0] == 0:
         matrix = matrix.reshape(0, dim)
+    if matrix.ndim == 3:
+        raise BadInput(
+            f"Wrong input: {where}{label}: a list of vectors (a multivector) was given for a "
+            "plain vector: multivectors need multivector_config"
+        )
     if matrix.ndim != 2:
         raise BadInput(f"{where}{label}: expected vectors of dimension {dim}")
     if matrix.shape[1] != dim:

@@ -12,7 +12,7 @@ vector asks for them (idf.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,10 +21,11 @@ import numpy.typing as npt
 
 from vqdb.collection import idf
 from vqdb.collection.collection import Collection, checked_filter
-from vqdb.collection.points import sparse_rows
+from vqdb.collection.points import multi_rows, sparse_rows
 from vqdb.collection.reads import Selection, checked_count, scroll
 from vqdb.errors import BadInput, NotFound
 from vqdb.filters import Filter
+from vqdb.index.multi_vectors import MultiVectors, is_flat
 from vqdb.index.sparse_vectors import SparseVector
 from vqdb.index.stores import OneVector, VectorBatch
 from vqdb.params import QuantizationSearchParams, SearchParams, from_mapping
@@ -191,6 +192,11 @@ def _vector(c: Collection, raw: Any, using: str) -> OneVector:
     if isinstance(raw, Mapping):
         raise BadInput(f"{using or 'the vector'!r} is a dense vector: query it with a list")
     dim = c.config.vectors[using].size
+    if c.config.vectors[using].multivector:
+        if isinstance(raw, Sequence) and is_flat(raw):  # one vector: a one-row multivector
+            raw = [raw]
+        matrix: Vector = multi_rows([raw], using, dim, "query")[0]
+        return matrix
     try:
         vector = np.asarray(raw, dtype=np.float32)
     except (TypeError, ValueError):
@@ -212,6 +218,8 @@ def _search(c: Collection, request: Request, vector: OneVector) -> list[dict[str
     queries: VectorBatch
     if isinstance(vector, SparseVector):
         queries = idf.weighted(c, request.using, vector).batch()
+    elif vector.ndim == 2:  # a multivector
+        queries = MultiVectors.of([vector], vector.shape[1])
     else:
         queries = vector[None, :]
     wanted = request.offset + request.limit
@@ -239,6 +247,8 @@ def _recommend(c: Collection, request: Request, spec: Mapping[str, Any]) -> list
     strategy = spec.get("strategy") or "average_vector"
     if request.using in c.config.sparse_vectors:
         raise BadInput("recommend with sparse vectors is not supported by vqdb yet")
+    if c.config.vectors[request.using].multivector:
+        raise BadInput("recommend with multivectors is not supported by vqdb yet")
     if strategy not in _STRATEGIES:
         raise BadInput(f"unknown recommend strategy {strategy!r} (expected {_STRATEGIES})")
     with c.lock.read():

@@ -1,9 +1,10 @@
 """The vector stores a segment holds, one per vector name, behind one small interface.
 
-Two kinds today: `Index` (dense vectors: a graph or plain scan, quantized copies) and
-`SparseIndex` (sparse vectors: an inverted index). A segment, the builder and the collection
-call only what `VectorStore` lists, so they never branch on the kind; the kind is decided here,
-from the arguments a store is made with (`{"kind": "sparse"}` or Index's keyword arguments).
+Two kinds today: `Index` (dense vectors, and multivectors with `multivector=True`: a graph or
+plain scan, quantized copies) and `SparseIndex` (sparse vectors: an inverted index). A
+segment, the builder and the collection call only what `VectorStore` lists, so they never
+branch on the kind; the kind is decided here, from the arguments a store is made with
+(`{"kind": "sparse"}` or Index's keyword arguments).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.index import bitset
+from vqdb.index.multi_vectors import MultiVectors
 from vqdb.index.sparse_index import KIND as SPARSE
 from vqdb.index.sparse_index import SparseIndex, sparse_config
 from vqdb.index.sparse_vectors import SparseVector, SparseVectors
@@ -22,8 +24,8 @@ from vqdb.index.vector_index import Index, index_config
 
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
-# a batch of vectors: a float32 matrix (dense) or CSR rows (sparse)
-VectorBatch = npt.NDArray[np.float32] | SparseVectors
+# a batch of vectors: a float32 matrix (dense), CSR rows (sparse), groups of rows (multi)
+VectorBatch = npt.NDArray[np.float32] | SparseVectors | MultiVectors
 # one vector, as `vectors(...)[i]` gives it
 OneVector = npt.NDArray[np.float32] | SparseVector
 
@@ -73,7 +75,9 @@ def appendable_store(args: Mapping[str, Any]) -> VectorStore:
     SparseIndex (its inverted index is incremental, so appendable segments have one too)."""
     if is_sparse(args):
         return SparseIndex()
-    return Index(args["dim"], args["distance"], hnsw=None)
+    return Index(
+        args["dim"], args["distance"], hnsw=None, multivector=args.get("multivector", False)
+    )
 
 
 def store_config(args: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,11 +100,17 @@ def required_arrays(config: Mapping[str, Any]) -> list[str]:
     """The state arrays a store of this config cannot be loaded without (besides "alive")."""
     if is_sparse(config):
         return ["ids", "indptr", "indices", "values"]
-    return ["ids", "originals.codes"] + (["quantized.codes"] if config["quantization"] else [])
+    parts = ["originals"] + (["quantized"] if config["quantization"] else [])
+    arrays = [f"{part}.codes" for part in parts]
+    if config.get("multivector"):
+        arrays += [f"{part}.offsets" for part in parts]
+    return ["ids", *arrays]
 
 
 def concat(parts: Sequence[VectorBatch]) -> VectorBatch:
     """One batch of several of the same kind (a copy)."""
     if parts and isinstance(parts[0], SparseVectors):
         return SparseVectors.concat([p for p in parts if isinstance(p, SparseVectors)])
-    return np.concatenate([p for p in parts if not isinstance(p, SparseVectors)])
+    if parts and isinstance(parts[0], MultiVectors):
+        return MultiVectors.concat([p for p in parts if isinstance(p, MultiVectors)])
+    return np.concatenate([p for p in parts if isinstance(p, np.ndarray)])

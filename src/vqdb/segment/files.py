@@ -129,7 +129,7 @@ def use_read_path(
     index: Index, originals: Path, read_path: ReadPath, display: Path | None = None
 ) -> None:
     """Makes `index`, whose originals view the file `originals`, rescore through `read_path`."""
-    if read_path == "mmap":
+    if read_path == "mmap" or index.multivector:  # MaxSim reads a group's rows in place
         index.read_originals_through(None)
         return
     rows = RowFile(originals, "pread" if read_path == "pread" else "io_uring", display=display)
