@@ -47,10 +47,13 @@ class Hnsw {
                                      const uint64_t* allowed) const;
   template <bool kLocked>
   uint32_t greedy(const QueryScorer& query, uint32_t entry, int from, int to) const;
-  std::vector<Neighbor> select(const VectorSet& set, std::vector<Neighbor> candidates,
-                               size_t m) const;
-  std::vector<Neighbor> admit(const VectorSet& set, std::vector<Neighbor> list,
-                              const Neighbor& newcomer, size_t m) const;
+  // The selected links, diverse ones first; `*diverse`: how many, or kUnselected when there
+  // were no more candidates than m (all kept, none compared).
+  std::vector<Neighbor> select(const VectorSet& set, std::vector<Neighbor> candidates, size_t m,
+                               size_t* diverse) const;
+  // Whether the list changed.
+  bool admit(const VectorSet& set, std::vector<Neighbor>& list, size_t& diverse,
+             const Neighbor& newcomer, size_t m) const;
   // Selects the node's links among `candidates` and links it back from each of them.
   void connect(const VectorSet& set, uint32_t node, const std::vector<Neighbor>& candidates,
                int level);
@@ -78,9 +81,11 @@ class Hnsw {
   std::vector<uint64_t> upper_block_;
   // One lock per node, only while add() runs: a built graph is read-only and pays nothing.
   std::unique_ptr<std::mutex[]> locks_;
-  // Also only during add(): whether a node's level-0 list is select()'s output, untouched since
-  // (admit() may then update it cheaply). A byte per node, guarded by the node's lock.
-  std::vector<uint8_t> selected0_;
+  // Also only during add(): when a node's level-0 list is select()'s or admit()'s output,
+  // untouched since, how many of its links are diverse (admit() may then update it cheaply);
+  // kUnselected otherwise. Two bytes per node (m0 <= 4096), guarded by the node's lock.
+  static constexpr size_t kUnselected = UINT16_MAX;
+  std::vector<uint16_t> diverse0_;
   std::mutex entry_lock_;
   int64_t entry_ = -1;
   int max_level_ = -1;
