@@ -25,6 +25,7 @@ from vqdb.collection.points import multi_rows, sparse_rows
 from vqdb.collection.reads import Selection, checked_count, scroll
 from vqdb.errors import BadInput, NotFound
 from vqdb.filters import Filter
+from vqdb.floats import decimal_floats
 from vqdb.index.multi_vectors import MultiVectors, is_flat
 from vqdb.index.sparse_vectors import SparseVector
 from vqdb.index.stores import OneVector, VectorBatch
@@ -306,9 +307,10 @@ def _scored_by_examples(
 def _page(hits: list[tuple[float, int, Segment, int]], request: Request) -> list[dict[str, Any]]:
     """The ranked hits past `offset`, `limit` of them, shown as ScoredPoints."""
     page = hits[request.offset : request.offset + request.limit]
+    scores = decimal_floats([score for score, *_ in page]).tolist()  # f32 scores, as Qdrant's
     return [
         request.selection.show(segment, offset, {"version": segment.version, "score": score})
-        for score, _, segment, offset in page
+        for score, (_, _, segment, offset) in zip(scores, page)
     ]
 
 

@@ -11,6 +11,8 @@ import numpy as np
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.errors import BadInput
 from vqdb.filters import delete_at, values_at
+from vqdb.floats import decimal_floats
+from vqdb.index.sparse_vectors import SparseVector
 from vqdb.segment.ids import SortedIds, point_id, sort_key
 from vqdb.segment.segment import Segment
 
@@ -51,7 +53,7 @@ class Selection:
             point["payload"] = self._payload(segment.payload(offset) or {})
         if self.vectors:
             found = segment.point_vectors(offset, self.vectors)
-            as_lists = {name: v.tolist() for name, v in found.items()}
+            as_lists = {name: _shown(v) for name, v in found.items()}
             # Qdrant: a plain list when the point has only the unnamed vector, else a map
             only_unnamed = not self.named and set(as_lists) <= {""}
             point["vector"] = as_lists.get("") if only_unnamed else as_lists
@@ -140,3 +142,12 @@ def checked_count(value: Any, default: int, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise BadInput(f"{name} must be an integer >= {minimum}, got {value!r}")
     return value
+
+
+def _shown(vector: Any) -> Any:
+    """A stored vector as JSON values, each float by its shortest decimal (as Qdrant writes
+    f32s): a list, a list of rows (multivectors), or {indices, values} (sparse)."""
+    if isinstance(vector, SparseVector):
+        values = decimal_floats(vector.values).tolist()
+        return {"indices": vector.indices.tolist(), "values": values}
+    return decimal_floats(vector).tolist()
