@@ -104,8 +104,8 @@ def test_bad_queries_and_filters(c: vqdb.Client) -> None:
         c.query_points("c", models.SparseVector(indices=[1], values=[1.0]))
     with pytest.raises(ValueError, match="sparse_vectors.text.modifier 'bm25' is not supported"):
         c.create_collection("s", sparse_vectors_config={"text": {"modifier": "bm25"}})
-    with pytest.raises(ValueError, match="update_filter is not supported"):
-        c.upsert("c", [good(3)], update_filter=models.Filter())
+    with pytest.raises(ValueError, match="not supported by uploads"):
+        c.upload_points("c", [good(3)], update_mode=models.UpdateMode.INSERT_ONLY)
     assert not c.collection_exists("s") and c.count("c").count == 1
 
 

@@ -144,3 +144,49 @@ def test_query_without_a_vector_pages_by_id(db: Database) -> None:
     c, _ = fill(db, n=100)
     found = query.query(c, {"limit": 2, "offset": 3})
     assert [p["id"] for p in found["points"]] == [3, 4]
+
+
+def test_conditional_writes(db: Database) -> None:
+    """update_mode and update_filter, as Qdrant: an existing point is replaced only if it
+    matches the filter (new ids are inserted), insert_only never replaces, update_only never
+    inserts; what a condition holds back is not written, in the segments or to the WAL."""
+    c, x = fill(db, n=200)  # payload k = id % 10, across optimized and appendable segments
+
+    def point(pid: int, version: int) -> dict[str, Any]:
+        return {"id": pid, "vector": x[0].tolist(), "payload": {"k": 10 + version}}
+
+    def k_of(pid: int) -> Any:
+        found = reads.retrieve(c, {"ids": [pid]})
+        return found[0]["payload"]["k"] if found else None
+
+    only_k3 = {"must": [{"key": "k", "match": {"value": 3}}]}
+    c.upsert({"points": [point(3, 1), point(4, 1), point(500, 1)], "update_filter": only_k3})
+    assert (k_of(3), k_of(4), k_of(500)) == (11, 4, 11)
+    c.upsert({"points": [point(5, 2), point(501, 2)], "update_mode": "insert_only"})
+    assert (k_of(5), k_of(501)) == (5, 12)
+    c.upsert({"points": [point(6, 3), point(502, 3)], "update_mode": "update_only"})
+    assert (k_of(6), k_of(502)) == (13, None)
+    before = reads.count(c, {})
+    done = c.upsert({"points": [point(7, 4)], "update_mode": "insert_only"})  # nothing to do
+    assert done["status"] == "completed" and reads.count(c, {}) == before and k_of(7) == 7
+    moved = {"points": [{"id": 8, "vector": x[1].tolist()}], "update_filter": only_k3}
+    c.update_vectors(moved)  # 8 has k 8: not updated
+    got = reads.retrieve(c, {"ids": [8], "with_vector": True})[0]["vector"]
+    assert np.allclose(got, x[8] / np.linalg.norm(x[8]), atol=1e-6)
+    with pytest.raises(BadInput, match="update_mode 'merge'"):
+        c.upsert({"points": [point(9, 5)], "update_mode": "merge"})
+    with pytest.raises(BadInput, match="update_filter"):
+        c.upsert({"points": [point(9, 5)], "update_filter": {"must": 3}})
+    if db.path is not None:  # the WAL replays what was let through, and nothing else
+        db.close()
+        reopened = Database(db.path)
+        c = reopened.collection("c")
+        assert (k_of(3), k_of(4), k_of(5), k_of(6), k_of(500), k_of(502)) == (
+            11,
+            4,
+            5,
+            13,
+            11,
+            None,
+        )
+        reopened.close()

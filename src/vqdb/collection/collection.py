@@ -23,7 +23,15 @@ import numpy as np
 from vqdb.collection import records
 from vqdb.collection.config import CollectionConfig
 from vqdb.collection.locks import ReadWriteLock
-from vqdb.collection.points import Points, parse_points, parse_vectors, payload_of, take
+from vqdb.collection.points import (
+    Points,
+    WriteCondition,
+    parse_points,
+    parse_vectors,
+    payload_of,
+    take,
+    write_condition,
+)
 from vqdb.errors import BadInput, NotFound
 from vqdb.filters import Filter, build_index, parse_filter
 from vqdb.index.multi_vectors import MultiVectors
@@ -77,7 +85,8 @@ class Collection:
 
     def upsert(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
         points = parse_points(body, self.config)
-        return self._write({"op": "upsert", "points": points}, wait)
+        condition = write_condition(body)
+        return self._write({"op": "upsert", "points": points, "condition": condition}, wait)
 
     def upsert_points(self, points: Points, *, wait: bool = True) -> Result:
         """An upsert of an already parsed batch (the embedded client's fast path)."""
@@ -85,7 +94,9 @@ class Collection:
 
     def update_vectors(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
         points = parse_vectors(body, self.config)
-        return self._write({"op": "update_vectors", "points": points}, wait)
+        condition = write_condition(body)
+        op = {"op": "update_vectors", "points": points, "condition": condition}
+        return self._write(op, wait)
 
     def delete(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
         """A PointsSelector body: {"points": [ids]} or {"filter": {...}}."""
@@ -179,12 +190,35 @@ class Collection:
                 op["ids"] = self._resolve(selector)
             if op["op"] == "update_vectors":
                 self._require(op["points"].ids)
+            condition = op.pop("condition", None)
+            if condition is not None:  # logged as the points it let through: replay needs no filter
+                op["points"] = self._admitted(op["points"], condition)
+                if not len(op["points"]):
+                    return {"operation_id": self.applied_seq, "status": _status(wait)}
             seq = self._log(op, wait)
             self.apply(op, seq)
             self.last_write = time.monotonic()
         if self.optimizer is not None:
             self.optimizer.wake()
-        return {"operation_id": seq, "status": "completed" if wait else "acknowledged"}
+        return {"operation_id": seq, "status": _status(wait)}
+
+    def _admitted(self, points: Points, condition: WriteCondition) -> Points:
+        """The points a conditional write lets through (the caller holds the write lock)."""
+        matches: dict[PointId, bool] = {}  # existing id -> whether it matches the filter
+        for segment, offsets in self._locate(points.ids):
+            hits = (
+                np.ones(offsets.shape[0], dtype=np.bool_)
+                if condition.filter is None
+                else segment.mask(condition.filter)[offsets]
+            )
+            for offset, hit in zip(offsets.tolist(), hits.tolist()):
+                matches[segment.ids.id_at(offset)] = hit
+        keep = [
+            i
+            for i, pid in enumerate(points.ids)
+            if condition.admits(pid in matches, matches.get(pid, False))
+        ]
+        return points if len(keep) == len(points) else take(points, np.array(keep, np.int64))
 
     def _log(self, op: dict[str, Any], wait: bool) -> int:
         if self.wal is None:
@@ -356,3 +390,7 @@ _BATCH = {
 }
 
 __all__ = ["Collection", "checked_filter", "points_from_record", "take"]
+
+
+def _status(wait: bool) -> str:
+    return "completed" if wait else "acknowledged"

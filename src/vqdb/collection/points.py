@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from vqdb.collection.config import CollectionConfig
 from vqdb.errors import BadInput
+from vqdb.filters import Filter, parse_filter
 from vqdb.index.multi_vectors import MultiVectors
 from vqdb.index.sparse_vectors import SparseVectors
 from vqdb.index.stores import VectorBatch
@@ -44,7 +45,6 @@ def parse_points(body: Mapping[str, Any], config: CollectionConfig) -> Points:
     """A PointInsertOperations body: {"points": [...]} or {"batch": {...}}."""
     if not isinstance(body, Mapping):
         raise BadInput("expected an object with 'points' or 'batch'")
-    plain_write(body)
     if body.get("points") is not None:
         return _from_list(body["points"], config)
     if body.get("batch") is not None:
@@ -106,18 +106,47 @@ def parse_vectors(body: Any, config: CollectionConfig) -> Points:
     """An UpdateVectors body: {"points": [{"id", "vector"}]}; the points keep their payloads."""
     if not isinstance(body, Mapping) or not isinstance(body.get("points"), Sequence):
         raise BadInput("expected {'points': [{'id': ..., 'vector': ...}]}")
-    plain_write(body)
     points = _from_list(body["points"], config)
     points.payloads = None
     return points
 
 
+@dataclass(frozen=True)
+class WriteCondition:
+    """Qdrant's conditional writes. `mode`: "upsert" writes every point, "insert_only" only
+    points whose id is new, "update_only" only points that exist; `filter`: an existing point
+    is replaced only if it matches (new points are inserted regardless)."""
+
+    mode: str = "upsert"
+    filter: Filter | None = None
+
+    def admits(self, exists: bool, matches: bool) -> bool:
+        if exists:
+            return self.mode != "insert_only" and (self.filter is None or matches)
+        return self.mode != "update_only"
+
+
+UPDATE_MODES = ("upsert", "insert_only", "update_only")
+
+
+def write_condition(body: Mapping[str, Any]) -> WriteCondition | None:
+    """The body's update_mode and update_filter; None when it writes unconditionally."""
+    mode = body.get("update_mode") or "upsert"
+    if mode not in UPDATE_MODES:
+        raise BadInput(f"update_mode {mode!r} is not one of {', '.join(UPDATE_MODES)}")
+    raw = body.get("update_filter")
+    if mode == "upsert" and raw is None:
+        return None
+    try:
+        return WriteCondition(mode, None if raw is None else parse_filter(raw))
+    except ValueError as e:
+        raise BadInput(f"update_filter: {e}") from None
+
+
 def plain_write(body: Mapping[str, Any]) -> None:
-    """Conditional writes change what is written: refused, never silently ignored."""
-    if body.get("update_filter") is not None:
-        raise BadInput("update_filter is not supported by vqdb yet")
-    if body.get("update_mode") not in (None, "upsert"):
-        raise BadInput(f"update_mode {body['update_mode']!r} is not supported: vqdb upserts")
+    """Where a conditional write is not supported (uploads): refused, never ignored."""
+    if write_condition(body) is not None:
+        raise BadInput("update_filter and update_mode are not supported by uploads: use upsert")
 
 
 def payloads_of(values: Sequence[Any], where: str) -> list[Payload | None]:
