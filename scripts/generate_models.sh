@@ -57,3 +57,35 @@ for begin, end, kept in sorted(edits, reverse=True):
     text = text[:begin] + kept + text[end:]
 open(path, "w").write(text)
 PY
+# Qdrant's serde aliases, which its spec does not show: `with_vectors` for `with_vector` (and the
+# reverse in WithLookup), `vectors` for a point's `vector`. Added as validation aliases, so
+# bodies using either name parse alike and dumps keep the spec's name.
+python - "$out" <<'PY'
+import ast, sys
+path = sys.argv[1]
+text = open(path).read()
+ALIASES = {"with_vector": "with_vectors", "with_vectors": "with_vector"}
+POINT_CLASSES = {"PointStruct", "PointVectors"}
+lines = text.splitlines(keepends=True)
+starts = [0]
+for line in lines:
+    starts.append(starts[-1] + len(line))
+edits = []
+for cls in ast.parse(text).body:
+    if not isinstance(cls, ast.ClassDef):
+        continue
+    for node in cls.body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        name = node.target.id
+        other = ALIASES.get(name) or ("vectors" if name == "vector" and cls.name in POINT_CLASSES else None)
+        call = node.value
+        if other is None or not (isinstance(call, ast.Call) and getattr(call.func, "id", "") == "Field"):
+            continue
+        end = starts[call.end_lineno - 1] + call.end_col_offset - 1  # the closing parenthesis
+        edits.append((end, f", validation_alias=AliasChoices({name!r}, {other!r})"))
+for at, insert in sorted(edits, reverse=True):
+    text = text[:at].rstrip().rstrip(",") + insert + text[at:]
+text = text.replace("from pydantic import (\n", "from pydantic import (\n    AliasChoices,\n", 1)
+open(path, "w").write(text)
+PY

@@ -104,8 +104,10 @@ class Database:
         except ValueError as e:
             raise BadInput(str(e)) from None
         with self._lock:
-            if name in self._collections or name in self._aliases:
+            if name in self._collections:
                 raise AlreadyExists(f"Wrong input: Collection `{name}` already exists!")
+            if name in self._aliases:  # Qdrant: bad input (400), not a conflict
+                raise BadInput(f"Wrong input: Alias with the same name `{name}` already exists!")
             directory = None if self.path is None else self.path / "collections" / name
             if directory is not None and directory.exists():
                 shutil.rmtree(directory)  # a leftover without a manifest: never acknowledged

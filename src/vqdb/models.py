@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID as UUID_aliased
 
 from pydantic import (
+    AliasChoices,
     AnyUrl,
     AwareDatetime,
     BaseModel,
@@ -2755,8 +2756,7 @@ class WithLookup(BaseModel):
         validate_default=True,
     )
     with_vectors: bool | list[str] | None = Field(
-        None, description='Options for specifying which vectors to include (or not)'
-    )
+        None, description='Options for specifying which vectors to include (or not)', validation_alias=AliasChoices('with_vectors', 'with_vector'))
 
 
 class FacetResponse(BaseModel):
@@ -2863,8 +2863,7 @@ class PointRequest(BaseModel):
         description='Select which payload to return with the response. Default is true.',
     )
     with_vector: bool | list[str] | None = Field(
-        None, description='Options for specifying which vector to include'
-    )
+        None, description='Options for specifying which vector to include', validation_alias=AliasChoices('with_vector', 'with_vectors'))
 
 
 class Record(BaseModel):
@@ -3339,8 +3338,7 @@ class PointVectors(BaseModel):
         | InferenceObject
     ) = Field(
         ...,
-        description='Full vector data per point separator with single and multiple vector modes',
-    )
+        description='Full vector data per point separator with single and multiple vector modes', validation_alias=AliasChoices('vector', 'vectors'))
 
 
 class RecommendQuery(BaseModel):
@@ -3443,8 +3441,7 @@ class PointStruct(BaseModel):
         | InferenceObject
     ) = Field(
         ...,
-        description='Full vector data per point separator with single and multiple vector modes',
-    )
+        description='Full vector data per point separator with single and multiple vector modes', validation_alias=AliasChoices('vector', 'vectors'))
     payload: Payload | None = Field(None, description='Payload values (optional)')
 
 
@@ -3661,8 +3658,7 @@ class ScrollRequest(BaseModel):
         description='Select which payload to return with the response. Default is true.',
     )
     with_vector: bool | list[str] | None = Field(
-        None, description='Options for specifying which vector to include'
-    )
+        None, description='Options for specifying which vector to include', validation_alias=AliasChoices('with_vector', 'with_vectors'))
     order_by: str | OrderBy | None = Field(
         None, description='Order the records by a payload field.'
     )
@@ -3900,8 +3896,7 @@ class QueryRequest(BaseModel):
     )
     with_vector: bool | list[str] | None = Field(
         None,
-        description='Options for specifying which vectors to include into the response. Default is false.',
-    )
+        description='Options for specifying which vectors to include into the response. Default is false.', validation_alias=AliasChoices('with_vector', 'with_vectors'))
     with_payload: (
         bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
     ) = Field(
@@ -4358,8 +4353,7 @@ class QueryGroupsRequest(BaseModel):
     )
     with_vector: bool | list[str] | None = Field(
         None,
-        description='Options for specifying which vectors to include into the response. Default is false.',
-    )
+        description='Options for specifying which vectors to include into the response. Default is false.', validation_alias=AliasChoices('with_vector', 'with_vectors'))
     with_payload: (
         bool | list[str] | PayloadSelectorInclude | PayloadSelectorExclude | None
     ) = Field(

@@ -22,7 +22,7 @@ from client_data import (
 
 import vqdb
 from vqdb import models
-from vqdb.errors import AlreadyExists
+from vqdb.errors import BadInput
 
 QUANTIZATIONS: dict[str, Any] = {
     "none": None,
@@ -219,8 +219,8 @@ def test_aliases(client: vqdb.Client) -> None:
         [{"rename_alias": {"old_alias_name": "a", "new_alias_name": "b"}}]
     )
     assert [a.alias_name for a in client.get_collection_aliases("c").aliases] == ["b"]
-    with pytest.raises(AlreadyExists):
-        client.create_collection("b", vectors_config={"size": 2, "distance": "Dot"})
+    with pytest.raises(BadInput, match="Alias with the same name `b` already exists"):
+        client.create_collection("b", vectors_config={"size": 2, "distance": "Dot"})  # as Qdrant
     client.delete_collection("c")
     assert client.get_aliases().aliases == []
 

@@ -190,3 +190,18 @@ def test_conditional_writes(db: Database) -> None:
             None,
         )
         reopened.close()
+
+
+def test_update_vectors_merges_one_point_given_twice(db: Database) -> None:
+    """Qdrant #3376: one point twice in an update, a different named vector each time."""
+    c = db.create_collection(
+        "n", {"vectors": {"a": {"size": 2, "distance": "Dot"}, "b": {"size": 3, "distance": "Dot"}}}
+    )
+    c.upsert({"points": [{"id": 1, "vector": {"a": [1, 0], "b": [1, 0, 0]}}]})
+    c.update_vectors(
+        {"points": [{"id": 1, "vector": {"a": [0, 2]}}, {"id": 1, "vector": {"b": [0, 0, 3]}}]}
+    )
+    shown = reads.retrieve(c, {"ids": [1], "with_vector": True})[0]["vector"]
+    assert shown == {"a": [0.0, 2.0], "b": [0.0, 0.0, 3.0]}
+    with pytest.raises(BadInput, match=r"points\[0\].vector: must specify vectors to update"):
+        c.update_vectors({"points": [{"id": 1, "vector": {}}]})

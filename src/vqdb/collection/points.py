@@ -106,9 +106,27 @@ def parse_vectors(body: Any, config: CollectionConfig) -> Points:
     """An UpdateVectors body: {"points": [{"id", "vector"}]}; the points keep their payloads."""
     if not isinstance(body, Mapping) or not isinstance(body.get("points"), Sequence):
         raise BadInput("expected {'points': [{'id': ..., 'vector': ...}]}")
-    points = _from_list(body["points"], config)
+    points = _from_list(_merged_by_id(body["points"]), config)
     points.payloads = None
     return points
+
+
+def _merged_by_id(points: Sequence[Any]) -> list[Any]:
+    """One entry per id, its named vectors merged in order: the same point twice in one update
+    updates both vectors (a later entry replaces only the names it gives)."""
+    merged: dict[Any, dict[str, Any]] = {}
+    for i, point in enumerate(points):
+        if not isinstance(point, Mapping) or "id" not in point:
+            return list(points)  # _from_list names what is wrong
+        vector = point.get("vector")
+        if isinstance(vector, Mapping) and not vector:
+            raise BadInput(f"points[{i}].vector: must specify vectors to update for point")
+        key = point_id(point["id"], f"points[{i}].id")
+        earlier = (merged.get(key) or {}).get("vector")
+        if isinstance(earlier, Mapping) and isinstance(vector, Mapping):
+            vector = vector if _is_sparse_vector(vector) else {**earlier, **vector}
+        merged[key] = {**point, "vector": vector}
+    return list(merged.values())
 
 
 @dataclass(frozen=True)
