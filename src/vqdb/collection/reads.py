@@ -54,9 +54,10 @@ class Selection:
         if self.vectors:
             found = segment.point_vectors(offset, self.vectors)
             as_lists = {name: _shown(v) for name, v in found.items()}
-            # Qdrant: a plain list when the point has only the unnamed vector, else a map
-            only_unnamed = not self.named and set(as_lists) <= {""}
-            point["vector"] = as_lists.get("") if only_unnamed else as_lists
+            # Qdrant: a plain list when the point has only the unnamed vector, else a map (an
+            # empty one for a point without vectors)
+            only_unnamed = not self.named and set(as_lists) == {""}
+            point["vector"] = as_lists[""] if only_unnamed else as_lists
         return point
 
     def _payload(self, payload: dict[str, Any]) -> dict[str, Any]:
