@@ -78,6 +78,32 @@ def test_search_is_exact(data: SparseVectors) -> None:
         assert_exact(row_ids.tolist(), row_scores.tolist(), truth, 10)
 
 
+def test_search_is_exact_on_both_paths(data: SparseVectors) -> None:
+    """A query with many postings per row is scored densely (every row cleared and scanned),
+    one with few through the touched rows only: both exact, with and without a filter."""
+    store = SparseIndex()
+    store.add(np.arange(N), data)
+    df = np.bincount(data.indices)
+    rng = np.random.default_rng(11)
+    rare = []  # terms held by a few rows each: a few dozen postings, far below N / 4
+    for i in rng.choice(N, size=10, replace=False).tolist():
+        terms = data[i].indices[df[data[i].indices] <= 3][:8]
+        values = rng.standard_normal(terms.shape[0]).astype(np.float32)
+        rare.append({"indices": terms.tolist(), "values": values.tolist()})
+    assert all(df[q["indices"]].sum() * 4 < N for q in rare)
+    common = queries(data, 10, seed=12)
+    assert all(df[q["indices"]].sum() * 4 >= N for q in common)
+    allowed = np.arange(N) % 4 != 1
+    for q in rare + common:
+        exact, overlap = exact_scores(data, q)
+        for mask in (None, allowed):
+            ids, scores = store.search(SparseVectors.parse([q], "q"), 10, allowed_ids=mask)
+            keep = overlap & (mask if mask is not None else True)
+            truth = {i: exact[i] for i in np.flatnonzero(keep).tolist()}
+            found = [i for i in ids[0].tolist() if i >= 0]
+            assert_exact(found, scores[0][: len(found)].tolist(), truth, 10)
+
+
 def test_only_overlapping_points_score(data: SparseVectors) -> None:
     store = SparseIndex()
     store.add(np.arange(N), data)

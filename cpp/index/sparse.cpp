@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include "parallel.h"
 
@@ -19,16 +20,17 @@ struct Scratch {
   std::vector<uint32_t> touched;
   uint32_t current = 0;
 
+  // `touched` is a buffer of `rows` entries, filled from 0 by the caller.
   void begin(size_t rows) {
     if (score.size() < rows) {
       score.resize(rows);
       tag.resize(rows, 0);
+      touched.resize(rows);
     }
     if (++current == 0) {  // the tags wrapped around: start over
       std::fill(tag.begin(), tag.end(), 0);
       current = 1;
     }
-    touched.clear();
   }
 };
 
@@ -94,38 +96,95 @@ void SparseIndex::document_frequency(const uint32_t* terms, size_t n, const uint
   }
 }
 
+namespace {
+
+// One posting list into the accumulators: plain pointers, so the compiler keeps them in
+// registers (through the thread_local Scratch it reloaded them, and the TLS address, per
+// posting), and the allowed test compiled out when there is no bitset.
+template <bool kFiltered>
+size_t accumulate(const uint32_t* rows, const float* weights, size_t n, float w,
+                  const uint64_t* allowed, uint32_t current, float* score, uint32_t* tag,
+                  uint32_t* touched, size_t count) {
+  for (size_t j = 0; j < n; ++j) {
+    const uint32_t row = rows[j];
+    if (kFiltered && !allowed_id(allowed, row)) continue;
+    if (tag[row] != current) {
+      tag[row] = current;
+      score[row] = 0.0f;
+      touched[count++] = row;
+    }
+    score[row] += w * weights[j];
+  }
+  return count;
+}
+
+// The dense pass: every row's score was zeroed, so no branch per posting (the tag store is
+// unconditional); a scan over all rows then finds the touched ones.
+template <bool kFiltered>
+void accumulate_dense(const uint32_t* rows, const float* weights, size_t n, float w,
+                      const uint64_t* allowed, uint32_t current, float* score, uint32_t* tag) {
+  for (size_t j = 0; j < n; ++j) {
+    const uint32_t row = rows[j];
+    if (kFiltered && !allowed_id(allowed, row)) continue;
+    tag[row] = current;
+    score[row] += w * weights[j];
+  }
+}
+
+}  // namespace
+
 std::vector<Neighbor> SparseIndex::search_one(const uint32_t* indices, const float* values,
                                               size_t n, size_t k,
                                               const uint64_t* allowed) const {
   Scratch& s = scratch();
-  s.begin(size());
-  // term at a time: each posting list is one sequential pass
+  const size_t rows = size();
+  s.begin(rows);
+  float* score = s.score.data();
+  uint32_t* tag = s.tag.data();
+  const uint32_t current = s.current;
+  std::vector<const Postings*> lists;
+  lists.reserve(n);
+  size_t postings = 0;
   for (size_t i = 0; i < n; ++i) {
     auto it = postings_.find(indices[i]);
-    if (it == postings_.end()) continue;
-    const float w = values[i];
-    const std::vector<uint32_t>& rows = it->second.rows;
-    const std::vector<float>& weights = it->second.weights;
-    for (size_t j = 0; j < rows.size(); ++j) {
-      const uint32_t row = rows[j];
-      if (!allowed_id(allowed, row)) continue;
-      if (s.tag[row] != s.current) {
-        s.tag[row] = s.current;
-        s.score[row] = 0.0f;
-        s.touched.push_back(row);
-      }
-      s.score[row] += w * weights[j];
+    lists.push_back(it == postings_.end() ? nullptr : &it->second);
+    if (lists.back() != nullptr) postings += lists.back()->rows.size();
+  }
+  TopK top(k);
+  if (postings * 4 >= rows) {
+    // Many postings per row: clearing every score and scanning every row costs less than a
+    // mispredicted "first touch?" branch per posting.
+    std::fill(score, score + rows, 0.0f);
+    for (size_t i = 0; i < n; ++i) {
+      const Postings* p = lists[i];
+      if (p == nullptr) continue;
+      if (allowed == nullptr)
+        accumulate_dense<false>(p->rows.data(), p->weights.data(), p->rows.size(), values[i],
+                                allowed, current, score, tag);
+      else
+        accumulate_dense<true>(p->rows.data(), p->weights.data(), p->rows.size(), values[i],
+                               allowed, current, score, tag);
     }
+    for (size_t row = 0; row < rows; ++row)
+      if ((!top.full() || score[row] >= top.worst()) && tag[row] == current)
+        top.push({score[row], uint32_t(row)});
+    return std::move(top.sorted());
   }
-  std::vector<Neighbor> hits;
-  hits.reserve(s.touched.size());
-  for (uint32_t row : s.touched) hits.push_back({s.score[row], row});
-  if (hits.size() > k) {
-    std::nth_element(hits.begin(), hits.begin() + std::ptrdiff_t(k), hits.end(), better);
-    hits.resize(k);
+  uint32_t* touched = s.touched.data();
+  size_t count = 0;  // rows touched (each at most once, so never past size())
+  // term at a time: each posting list is one sequential pass
+  for (size_t i = 0; i < n; ++i) {
+    const Postings* p = lists[i];
+    if (p == nullptr) continue;
+    count = allowed == nullptr
+                ? accumulate<false>(p->rows.data(), p->weights.data(), p->rows.size(), values[i],
+                                    allowed, current, score, tag, touched, count)
+                : accumulate<true>(p->rows.data(), p->weights.data(), p->rows.size(), values[i],
+                                   allowed, current, score, tag, touched, count);
   }
-  std::sort(hits.begin(), hits.end(), better);
-  return hits;
+  // a bounded heap: most rows lose to its worst at one comparison (no copy of every hit)
+  for (size_t i = 0; i < count; ++i) top.push({score[touched[i]], touched[i]});
+  return std::move(top.sorted());
 }
 
 void SparseIndex::search(const int64_t* indptr, const uint32_t* indices, const float* values,
