@@ -109,6 +109,7 @@ def test_defaults() -> None:
             "flush_interval_sec": 5,
         },
         "wal_config": {"wal_capacity_mb": 32, "wal_segments_ahead": 0, "wal_retain_closed": 1},
+        "quantization_config": None,  # Qdrant writes null
     }
     args = vector.index_args()
     assert args == {

@@ -526,8 +526,9 @@ class CollectionConfig:
             "hnsw_config": _set(self.hnsw),
             "optimizer_config": optimizers,
             "wal_config": _set(self.wal),
+            "quantization_config": body.get("quantization_config"),  # null when unset, as Qdrant
         }
-        for key in ("quantization_config", "strict_mode_config", "metadata"):
+        for key in ("strict_mode_config", "metadata"):
             if key in body:
                 config[key] = body[key]
         return config
