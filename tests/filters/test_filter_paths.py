@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from vqdb.filters import delete_at, parse_path, raw_values, set_at, values_at
+from vqdb.filters import delete_at, parse_path, pick, raw_values, set_at, values_at
 
 DOC = {
     "a": {"b": [{"c": 1}, {"c": 2}, {"d": {"e": 3}}]},
@@ -135,3 +135,29 @@ def test_delete_at(key: str, check: object) -> None:
     result = delete_at(DELETE_DOC, key)
     assert check(result)  # type: ignore[operator]
     assert original == DELETE_DOC
+
+
+def test_pick_keeps_only_the_included_paths() -> None:
+    """with_payload.include with nested paths, as Qdrant's payload selector cuts them."""
+    payload = {
+        "country": {
+            "name": "Germany",
+            "capital": "Berlin",
+            "cities": [{"name": "Berlin", "pop": 3.7}, {"name": "Munich", "pop": 1.5}],
+        },
+        "other": 1,
+    }
+    assert pick(payload, ["country.name", "country.capital"]) == {
+        "country": {"name": "Germany", "capital": "Berlin"}
+    }
+    assert pick(payload, ["country.cities[].name"]) == {
+        "country": {"cities": [{"name": "Berlin"}, {"name": "Munich"}]}
+    }
+    assert pick(payload, ["country.cities[].name", "country.cities[].pop", "other"]) == {
+        "country": {"cities": payload["country"]["cities"]},
+        "other": 1,
+    }
+    assert pick(payload, ["country.cities[1]", "missing.key"]) == {
+        "country": {"cities": [{"name": "Munich", "pop": 1.5}]}
+    }
+    assert pick(payload, []) == {}

@@ -10,7 +10,7 @@ import numpy as np
 
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.errors import BadInput
-from vqdb.filters import delete_at, values_at
+from vqdb.filters import delete_at, pick
 from vqdb.floats import decimal_floats
 from vqdb.index.sparse_vectors import SparseVector
 from vqdb.segment.ids import SortedIds, point_id, sort_key
@@ -62,15 +62,7 @@ class Selection:
 
     def _payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         if self.include is not None:
-            kept: dict[str, Any] = {}
-            for key in self.include:
-                top = key.split(".")[0].split("[")[0]
-                if "." not in key and "[" not in key:
-                    if key in payload:
-                        kept[key] = payload[key]
-                elif values_at(payload, key) and top in payload:
-                    kept[top] = payload[top]
-            payload = kept
+            payload = pick(payload, self.include)
         for key in self.exclude or ():
             payload = delete_at(payload, key)
         return payload

@@ -11,7 +11,7 @@ from vqdb.filters.conditions import Condition, Filter
 from vqdb.filters.datetimes import parse_datetime
 from vqdb.filters.index import FieldIndex, build_index
 from vqdb.filters.parse import parse_filter
-from vqdb.filters.paths import delete_at, parse_path, raw_values, set_at, values_at
+from vqdb.filters.paths import delete_at, parse_path, pick, raw_values, set_at, values_at
 from vqdb.filters.points import Points
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "parse_datetime",
     "parse_filter",
     "parse_path",
+    "pick",
     "raw_values",
     "set_at",
     "values_at",

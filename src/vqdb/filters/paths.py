@@ -165,3 +165,45 @@ def _delete(value: Any, path: Path) -> None:
         children = value if step is None else value[step : step + 1]
         for child in children:
             _delete(child, rest)
+
+
+_MISSING = object()
+
+
+def pick(payload: Mapping[str, Any], keys: list[str]) -> dict[str, Any]:
+    """The payload cut down to the given key paths (with_payload.include), nested as found:
+    `country.name` keeps {"country": {"name": ...}}, `a[].b` keeps b of every element of a."""
+    picked: dict[str, Any] = {}
+    for key in keys:
+        found = _pick(payload, parse_path(key))
+        if found is not _MISSING:
+            picked = _merge(picked, found)
+    return picked
+
+
+def _pick(value: Any, path: Path) -> Any:
+    if not path:
+        return copy.deepcopy(value)
+    step, rest = path[0], path[1:]
+    if isinstance(step, str):
+        if not isinstance(value, Mapping) or step not in value:
+            return _MISSING
+        inner = _pick(value[step], rest)
+        return _MISSING if inner is _MISSING else {step: inner}
+    if not isinstance(value, list):
+        return _MISSING
+    children = value if step is None else value[step : step + 1]
+    kept = [found for found in (_pick(child, rest) for child in children) if found is not _MISSING]
+    return kept
+
+
+def _merge(a: Any, b: Any) -> Any:
+    """Two picks of one payload, merged (objects key by key, arrays element by element)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        merged = dict(a)
+        for key, value in b.items():
+            merged[key] = _merge(merged[key], value) if key in merged else value
+        return merged
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [_merge(x, y) for x, y in zip(a, b)]
+    return b
