@@ -57,7 +57,7 @@ def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
         if body.get(unsupported) is not None:
             raise BadInput(f"{unsupported} is not supported by vqdb yet")
     q = body.get("query")
-    request = _request(c, body, default_payload=False)
+    request = _request(c, body, default_payload=False, by_vector=q is not None)
     if q is None:  # points in id order, past `offset` of them
         shown = _pick(body, "filter", "with_payload", "with_vector")
         page = scroll(c, {**shown, "limit": request.offset + request.limit})
@@ -117,11 +117,15 @@ def recommend(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
 # ---- building blocks -------------------------------------------------------------------------
 
 
-def _request(c: Collection, body: Mapping[str, Any], default_payload: bool) -> Request:
+def _request(
+    c: Collection, body: Mapping[str, Any], default_payload: bool, by_vector: bool = True
+) -> Request:
+    """by_vector: whether the request searches a vector (a query without one pages by id, and
+    needs no `using`)."""
     using = body.get("using") or ""
     if not isinstance(using, str):  # the legacy bodies are not checked against a schema
         raise BadInput(f"'using' must be a vector name, got {using!r}")
-    if not c.config.has_vector(using):
+    if by_vector and not c.config.has_vector(using):
         if using == "":
             raise BadInput("this collection has named vectors: say which one with 'using'")
         raise BadInput(f"Wrong input: Not existing vector name error: {using}")
