@@ -63,6 +63,19 @@ Out<R> four(const In1<T>& q, const In2<T>& rows, K kernel) {
   return out;
 }
 
+// A float32 query row against each stored row of a narrower type (float16 bits, uint8):
+// out[i] = kernel(q[i], x[i]).
+template <class T, class K>
+Out<float> widening(const In2<float>& q, const In2<T>& x, K kernel) {
+  require(q.shape(0) == x.shape(0) && q.shape(1) == x.shape(1),
+          "both arguments must have the same shape");
+  auto out = empty<float>({q.shape(0)});
+  nb::gil_scoped_release release;
+  for (size_t i = 0; i < q.shape(0); ++i)
+    out.data()[i] = kernel(q.data() + i * q.shape(1), x.data() + i * x.shape(1), q.shape(1));
+  return out;
+}
+
 nb::dict to_python(const State& state) {
   nb::module_ np = nb::module_::import_("numpy");
   nb::dict out;
@@ -186,6 +199,16 @@ NB_MODULE(_core, m) {
       out.data()[i] = simd::adc_pq_u8(table.data(), codes.data() + i * codes.shape(1), codes.shape(1));
     return out;
   }, "table"_a, "codes"_a, "out[i] = sum over m of table[m, codes[i, m]]");
+  m.def("dot_f16", [](In2<float> q, In2<uint16_t> x) { return widening(q, x, simd::active().dot_f16); }, "q"_a, "x"_a,
+        "float32 rows against float16 rows (their bits as uint16).");
+  m.def("l2_f16", [](In2<float> q, In2<uint16_t> x) { return widening(q, x, simd::active().l2_f16); }, "q"_a, "x"_a);
+  m.def("l1_f16", [](In2<float> q, In2<uint16_t> x) { return widening(q, x, simd::active().l1_f16); }, "q"_a, "x"_a);
+  m.def("dot_u8f32", [](In2<float> q, In2<uint8_t> x) { return widening(q, x, simd::active().dot_u8f32); }, "q"_a, "x"_a,
+        "float32 rows against uint8 rows (values 0..255).");
+  m.def("l2_u8f32", [](In2<float> q, In2<uint8_t> x) { return widening(q, x, simd::active().l2_u8f32); }, "q"_a, "x"_a);
+  m.def("l1_u8f32", [](In2<float> q, In2<uint8_t> x) { return widening(q, x, simd::active().l1_u8f32); }, "q"_a, "x"_a);
+  m.def("cos_u8f32", [](In2<float> q, In2<uint8_t> x) { return widening(q, x, simd::active().cos_u8f32); }, "q"_a, "x"_a,
+        "dot(q[i], x[i]) / |x[i]| (0 for a zero row).");
   m.def("pq_assign", [](In2<float> x, In2<float> centroids_t) {
     require(centroids_t.shape(1) == 256 && centroids_t.shape(0) == x.shape(1) && x.shape(1) <= 16,
             "centroids must be (w, 256) with w = x.shape[1] <= 16");
@@ -201,6 +224,12 @@ NB_MODULE(_core, m) {
   nb::class_<VectorSet>(m, "VectorSet", "Stored vectors with a codec that scores queries against them.")
       .def_static("float32", [](size_t dim, const std::string& metric) {
         return make_float_set(dim, parse_metric(metric)); }, "dim"_a, "metric"_a)
+      .def_static("float16", [](size_t dim, const std::string& metric) {
+        return make_float16_set(dim, parse_metric(metric)); }, "dim"_a, "metric"_a,
+        "Originals as float16 (2 bytes a dimension), rounded to nearest even.")
+      .def_static("uint8", [](size_t dim, const std::string& metric) {
+        return make_uint8_set(dim, parse_metric(metric)); }, "dim"_a, "metric"_a,
+        "Originals as uint8 (1 byte a dimension): truncated and saturated to 0..255.")
       .def_static("scalar", [](size_t dim, const std::string& metric, float quantile) {
         return make_scalar_set(dim, parse_metric(metric), quantile); }, "dim"_a, "metric"_a, "quantile"_a = 1.0f)
       .def_static("binary", [](size_t dim, const std::string& metric, const std::string& encoding,
