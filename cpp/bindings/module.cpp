@@ -233,7 +233,7 @@ NB_MODULE(_core, m) {
       .def_static("scalar", [](size_t dim, const std::string& metric, float quantile) {
         return make_scalar_set(dim, parse_metric(metric), quantile); }, "dim"_a, "metric"_a, "quantile"_a = 1.0f)
       .def_static("binary", [](size_t dim, const std::string& metric, const std::string& encoding,
-                               const std::string& query_encoding) {
+                               const std::string& query_encoding, float center) {
         BinaryEncoding e;
         if (encoding == "one_bit") e = BinaryEncoding::one_bit;
         else if (encoding == "one_and_half_bits") e = BinaryEncoding::one_and_half_bits;
@@ -244,8 +244,11 @@ NB_MODULE(_core, m) {
         else if (query_encoding == "scalar4bits") q = QueryEncoding::scalar4bits;
         else if (query_encoding == "scalar8bits") q = QueryEncoding::scalar8bits;
         else throw std::invalid_argument("unknown query encoding '" + query_encoding + "'");
-        return make_binary_set(dim, parse_metric(metric), e, q);
-      }, "dim"_a, "metric"_a, "encoding"_a = "one_bit", "query_encoding"_a = "binary")
+        return make_binary_set(dim, parse_metric(metric), e, q, center);
+      }, "dim"_a, "metric"_a, "encoding"_a = "one_bit", "query_encoding"_a = "binary",
+         "center"_a = 0.0f,
+         "Sign bits; `center` is subtracted from rows and queries instead of the cosine\n"
+         "normalisation (127 over uint8 originals, as Qdrant does).")
       .def_static("product", [](size_t dim, const std::string& metric, size_t sub_dim, size_t sample,
                                 size_t iterations, uint64_t seed, size_t threads) {
         ProductOptions o;

@@ -127,8 +127,10 @@ std::unique_ptr<VectorSet> make_scalar_set(size_t dim, Metric metric, float quan
 
 enum class BinaryEncoding { one_bit, one_and_half_bits, two_bits };
 enum class QueryEncoding { binary, scalar4bits, scalar8bits };
+// `center` is subtracted from rows and queries before their signs are taken, instead of the
+// cosine normalisation (127 over uint8 originals, as Qdrant does; 0: none).
 std::unique_ptr<VectorSet> make_binary_set(size_t dim, Metric metric, BinaryEncoding encoding,
-                                           QueryEncoding query_encoding);
+                                           QueryEncoding query_encoding, float center = 0.f);
 
 struct ProductOptions {
   size_t sub_dim = 4;          // dimensions per sub-vector: compression x(4 * sub_dim)

@@ -97,7 +97,11 @@ class VectorSet:
     def scalar(dim: int, metric: str, quantile: float = 1.0) -> VectorSet: ...
 
     @staticmethod
-    def binary(dim: int, metric: str, encoding: str = 'one_bit', query_encoding: str = 'binary') -> VectorSet: ...
+    def binary(dim: int, metric: str, encoding: str = 'one_bit', query_encoding: str = 'binary', center: float = 0.0) -> VectorSet:
+        """
+        Sign bits; `center` is subtracted from rows and queries instead of the cosine
+        normalisation (127 over uint8 originals, as Qdrant does).
+        """
 
     @staticmethod
     def product(dim: int, metric: str, sub_dim: int, sample: int = 16384, iterations: int = 12, seed: int = 42, threads: int = 0) -> VectorSet: ...

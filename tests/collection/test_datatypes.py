@@ -308,3 +308,40 @@ def test_config_echo_and_refusals() -> None:
                 db.create_collection("x", sparse)
         sparse = {"sparse_vectors": {"s": {"index": {"datatype": "float32"}}}}
         assert db.create_collection("s", sparse)
+
+
+def test_binary_codes_of_uint8_are_centred() -> None:
+    # Qdrant takes binary codes of uint8 originals from x - 127: the signs of bytes would be
+    # all ones, and a walk over them would rank at random
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (2000, 64)).astype(np.float32)
+    index = Index(64, "Dot", datatype="uint8", quantization={"binary": {}}, hnsw=None)
+    index.add(np.arange(2000), x)
+    bits = np.unpackbits(index.state()["quantized.codes"])
+    assert 0.45 < bits.mean() < 0.55
+    hits = 0
+    for q in rng.integers(0, 256, (10, 64)).astype(np.float32):
+        truth = np.argsort(-(x.astype(np.float64) @ (q - 127)))  # what the codes rank by
+        params = {"quantization": {"rescore": False}}
+        found, _ = index.search(q, 10, params)
+        hits += len(set(found.tolist()) & set(truth[:50].tolist()))
+    assert hits / 100 >= 0.5
+
+
+@pytest.mark.parametrize("read_path", ["io_uring", "pread"])
+def test_rescoring_reads_narrow_rows_through_the_row_reader(
+    tmp_path: Path, datatype: str, read_path: str
+) -> None:
+    # the reader reads fixed-stride rows: dim * 2 or dim bytes here, from the file's header
+    quantization = {"scalar": {"type": "int8", "always_ram": True}}
+    with Database(tmp_path / "storage") as db:
+        c = db.create_collection("c", body(datatype, True, 1, quantization_config=quantization))
+        model = Model(datatype)
+        model.fill(c, n=400)
+        assert c.optimizer.wait_idle(120)
+    with Database(tmp_path / "storage", async_scorer=read_path) as db:
+        c = db.collection("c")
+        paths = {s.vectors["l2"].read_path for s in c.segments if not s.appendable}
+        assert paths and paths <= {"io_uring", "pread"}
+        check_stored(c, model)
+        check(c, model, {"quantization": {"rescore": True, "oversampling": 4.0}})

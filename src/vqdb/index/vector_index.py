@@ -91,7 +91,7 @@ class Index:
         originals = getattr(_core.VectorSet, datatype)(self.dim, metric)
         self._originals = self._grouped(originals)
         self._quantized = (
-            self._grouped(self.quantization.build(self.dim, self.distance))
+            self._grouped(self.quantization.build(self.dim, self.distance, datatype))
             if self.quantization
             else None
         )
