@@ -129,3 +129,16 @@ def test_uint8_conversion_truncates_and_saturates() -> None:
     assert codes.dtype == np.uint8
     np.testing.assert_array_equal(codes[0], [255, 1, 2, 3, 0, 0, 254, 255, 255, 0])
     np.testing.assert_array_equal(s.decode(codes), codes.astype(np.float32))
+
+
+@pytest.mark.parametrize("dim", [24, 768])
+def test_float16_cosine_rows_are_stable_when_added_again(dim: int) -> None:
+    # the optimizer re-adds decoded rows: normalising them again must not move a bit
+    x = np.random.default_rng(dim).standard_normal((3000, dim)).astype(np.float32)
+    first = _core.VectorSet.float16(dim, "cosine")
+    first.add(x)
+    again = _core.VectorSet.float16(dim, "cosine")
+    again.add(first.decode(first.codes_view))
+    np.testing.assert_array_equal(again.codes_view, first.codes_view)
+    norms = np.linalg.norm(first.decode(first.codes_view).astype(np.float64), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-3)
