@@ -63,6 +63,19 @@ Out<R> four(const In1<T>& q, const In2<T>& rows, K kernel) {
   return out;
 }
 
+// A float32 query row against each stored row of a narrower type (float16 bits, uint8):
+// out[i] = kernel(q[i], x[i]).
+template <class T, class K>
+Out<float> widening(const In2<float>& q, const In2<T>& x, K kernel) {
+  require(q.shape(0) == x.shape(0) && q.shape(1) == x.shape(1),
+          "both arguments must have the same shape");
+  auto out = empty<float>({q.shape(0)});
+  nb::gil_scoped_release release;
+  for (size_t i = 0; i < q.shape(0); ++i)
+    out.data()[i] = kernel(q.data() + i * q.shape(1), x.data() + i * x.shape(1), q.shape(1));
+  return out;
+}
+
 nb::dict to_python(const State& state) {
   nb::module_ np = nb::module_::import_("numpy");
   nb::dict out;
@@ -186,6 +199,16 @@ NB_MODULE(_core, m) {
       out.data()[i] = simd::adc_pq_u8(table.data(), codes.data() + i * codes.shape(1), codes.shape(1));
     return out;
   }, "table"_a, "codes"_a, "out[i] = sum over m of table[m, codes[i, m]]");
+  m.def("dot_f16", [](In2<float> q, In2<uint16_t> x) { return widening(q, x, simd::active().dot_f16); }, "q"_a, "x"_a,
+        "float32 rows against float16 rows (their bits as uint16).");
+  m.def("l2_f16", [](In2<float> q, In2<uint16_t> x) { return widening(q, x, simd::active().l2_f16); }, "q"_a, "x"_a);
+  m.def("l1_f16", [](In2<float> q, In2<uint16_t> x) { return widening(q, x, simd::active().l1_f16); }, "q"_a, "x"_a);
+  m.def("dot_u8f32", [](In2<float> q, In2<uint8_t> x) { return widening(q, x, simd::active().dot_u8f32); }, "q"_a, "x"_a,
+        "float32 rows against uint8 rows (values 0..255).");
+  m.def("l2_u8f32", [](In2<float> q, In2<uint8_t> x) { return widening(q, x, simd::active().l2_u8f32); }, "q"_a, "x"_a);
+  m.def("l1_u8f32", [](In2<float> q, In2<uint8_t> x) { return widening(q, x, simd::active().l1_u8f32); }, "q"_a, "x"_a);
+  m.def("cos_u8f32", [](In2<float> q, In2<uint8_t> x) { return widening(q, x, simd::active().cos_u8f32); }, "q"_a, "x"_a,
+        "dot(q[i], x[i]) / |x[i]| (0 for a zero row).");
   m.def("pq_assign", [](In2<float> x, In2<float> centroids_t) {
     require(centroids_t.shape(1) == 256 && centroids_t.shape(0) == x.shape(1) && x.shape(1) <= 16,
             "centroids must be (w, 256) with w = x.shape[1] <= 16");
@@ -201,10 +224,16 @@ NB_MODULE(_core, m) {
   nb::class_<VectorSet>(m, "VectorSet", "Stored vectors with a codec that scores queries against them.")
       .def_static("float32", [](size_t dim, const std::string& metric) {
         return make_float_set(dim, parse_metric(metric)); }, "dim"_a, "metric"_a)
+      .def_static("float16", [](size_t dim, const std::string& metric) {
+        return make_float16_set(dim, parse_metric(metric)); }, "dim"_a, "metric"_a,
+        "Originals as float16 (2 bytes a dimension), rounded to nearest even.")
+      .def_static("uint8", [](size_t dim, const std::string& metric) {
+        return make_uint8_set(dim, parse_metric(metric)); }, "dim"_a, "metric"_a,
+        "Originals as uint8 (1 byte a dimension): truncated and saturated to 0..255.")
       .def_static("scalar", [](size_t dim, const std::string& metric, float quantile) {
         return make_scalar_set(dim, parse_metric(metric), quantile); }, "dim"_a, "metric"_a, "quantile"_a = 1.0f)
       .def_static("binary", [](size_t dim, const std::string& metric, const std::string& encoding,
-                               const std::string& query_encoding) {
+                               const std::string& query_encoding, float center) {
         BinaryEncoding e;
         if (encoding == "one_bit") e = BinaryEncoding::one_bit;
         else if (encoding == "one_and_half_bits") e = BinaryEncoding::one_and_half_bits;
@@ -215,8 +244,11 @@ NB_MODULE(_core, m) {
         else if (query_encoding == "scalar4bits") q = QueryEncoding::scalar4bits;
         else if (query_encoding == "scalar8bits") q = QueryEncoding::scalar8bits;
         else throw std::invalid_argument("unknown query encoding '" + query_encoding + "'");
-        return make_binary_set(dim, parse_metric(metric), e, q);
-      }, "dim"_a, "metric"_a, "encoding"_a = "one_bit", "query_encoding"_a = "binary")
+        return make_binary_set(dim, parse_metric(metric), e, q, center);
+      }, "dim"_a, "metric"_a, "encoding"_a = "one_bit", "query_encoding"_a = "binary",
+         "center"_a = 0.0f,
+         "Sign bits; `center` is subtracted from rows and queries instead of the cosine\n"
+         "normalisation (127 over uint8 originals, as Qdrant does).")
       .def_static("product", [](size_t dim, const std::string& metric, size_t sub_dim, size_t sample,
                                 size_t iterations, uint64_t seed, size_t threads) {
         ProductOptions o;

@@ -98,8 +98,9 @@ class PlaneScorer final : public QueryScorer {
 
 class BinarySet final : public VectorSet {
  public:
-  BinarySet(size_t dim, Metric metric, BinaryEncoding encoding, QueryEncoding query_encoding)
-      : VectorSet(dim, metric), encoding_(encoding), query_encoding_(query_encoding),
+  BinarySet(size_t dim, Metric metric, BinaryEncoding encoding, QueryEncoding query_encoding,
+            float center)
+      : VectorSet(dim, metric), encoding_(encoding), query_encoding_(query_encoding), center_(center),
         lifted_(lifted_dim(dim, encoding)), words_((lifted_ + 63) / 64),
         threshold_(encoding == BinaryEncoding::two_bits ? dim : 0, 0.f),
         trained_(encoding != BinaryEncoding::two_bits) {}
@@ -224,6 +225,13 @@ class BinarySet final : public VectorSet {
   }
 
  protected:
+  // Stored rows and queries alike. With a centre (uint8 originals: 127, as Qdrant does) every
+  // value is moved by it instead of normalised: all-positive bytes would give all-one bits.
+  void prepare(float* x, size_t n) const override {
+    if (center_ == 0.f) return VectorSet::prepare(x, n);
+    for (size_t i = 0; i < n * dim_; ++i) x[i] -= center_;
+  }
+
   // Only the asymmetric scorers need the stored popcounts.
   void on_encoded(uint32_t first, size_t n) override {
     if (query_bits(query_encoding_) == 0) return;
@@ -256,6 +264,7 @@ class BinarySet final : public VectorSet {
 
   BinaryEncoding encoding_;
   QueryEncoding query_encoding_;
+  float center_;
   size_t lifted_, words_;
   std::vector<float> threshold_;
   bool trained_;
@@ -265,8 +274,8 @@ class BinarySet final : public VectorSet {
 }  // namespace
 
 std::unique_ptr<VectorSet> make_binary_set(size_t dim, Metric metric, BinaryEncoding encoding,
-                                           QueryEncoding query_encoding) {
-  return std::make_unique<BinarySet>(dim, metric, encoding, query_encoding);
+                                           QueryEncoding query_encoding, float center) {
+  return std::make_unique<BinarySet>(dim, metric, encoding, query_encoding, center);
 }
 
 }  // namespace vqdb

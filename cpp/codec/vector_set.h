@@ -103,8 +103,9 @@ class VectorSet {
 
  protected:
   VectorSet(size_t dim, Metric metric) : dim_(dim), metric_(metric) {}
-  // Normalises rows in place when the metric is cosine (zero rows stay zero).
-  void prepare(float* x, size_t n) const;
+  // Normalises rows in place when the metric is cosine (zero rows stay zero); uint8 originals
+  // keep their values (Qdrant normalises nothing it stores as uint8).
+  virtual void prepare(float* x, size_t n) const;
   // Hook for codecs that keep per-vector side data (corrections, popcounts).
   virtual void on_encoded(uint32_t first, size_t n) { (void)first; (void)n; }
 
@@ -117,12 +118,19 @@ class VectorSet {
 
 // The codecs. Each factory returns an empty set; quantizers need train() before add().
 std::unique_ptr<VectorSet> make_float_set(size_t dim, Metric metric);
+// Originals in Qdrant's narrower datatypes: float16 (rounded to nearest, saturated at +-65504)
+// and uint8 (truncated toward zero and saturated to 0..255, as Rust's `as u8`). Queries stay
+// float32 but are rounded the same way before scoring, as Qdrant scores them.
+std::unique_ptr<VectorSet> make_float16_set(size_t dim, Metric metric);
+std::unique_ptr<VectorSet> make_uint8_set(size_t dim, Metric metric);
 std::unique_ptr<VectorSet> make_scalar_set(size_t dim, Metric metric, float quantile);
 
 enum class BinaryEncoding { one_bit, one_and_half_bits, two_bits };
 enum class QueryEncoding { binary, scalar4bits, scalar8bits };
+// `center` is subtracted from rows and queries before their signs are taken, instead of the
+// cosine normalisation (127 over uint8 originals, as Qdrant does; 0: none).
 std::unique_ptr<VectorSet> make_binary_set(size_t dim, Metric metric, BinaryEncoding encoding,
-                                           QueryEncoding query_encoding);
+                                           QueryEncoding query_encoding, float center = 0.f);
 
 struct ProductOptions {
   size_t sub_dim = 4;          // dimensions per sub-vector: compression x(4 * sub_dim)

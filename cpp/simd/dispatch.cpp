@@ -13,8 +13,10 @@ Level detect() {
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
       __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vpopcntdq"))
     return Level::avx512;
+  // F16C (float16 originals) came with AVX2 on every Intel and AMD core; asked all the same.
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi2"))
+      __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi2") &&
+      __builtin_cpu_supports("f16c"))
     return Level::avx2;
 #endif
   return Level::serial;

@@ -48,6 +48,18 @@ struct Kernels {
   // lower index. dists (optional) receives the squared distance to it.
   void (*pq_assign)(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,
                     uint8_t* codes, float* dists);
+  // Originals stored narrower than float32 (Qdrant's `datatype`), against a float32 query:
+  // float16 as IEEE binary16 bits, uint8 as the integers 0..255 (not the 7-bit scalar codes
+  // above: the query is float, so no integer multiply-add can saturate).
+  float (*dot_f16)(const float* q, const uint16_t* x, size_t dim);
+  float (*l2_f16)(const float* q, const uint16_t* x, size_t dim);
+  float (*l1_f16)(const float* q, const uint16_t* x, size_t dim);
+  float (*dot_u8f32)(const float* q, const uint8_t* x, size_t dim);
+  float (*l2_u8f32)(const float* q, const uint8_t* x, size_t dim);
+  float (*l1_u8f32)(const float* q, const uint8_t* x, size_t dim);
+  // Cosine over uint8 originals, which stay unnormalised (Qdrant's rule): dot(q, x) / |x| in one
+  // pass, 0 when x is all zeros. The caller divides by the query's norm.
+  float (*cos_u8f32)(const float* q, const uint8_t* x, size_t dim);
 };
 
 const Kernels& active();

@@ -1,4 +1,5 @@
-// AVX2 + FMA kernels (Haswell and later). Compiled with -mavx2 -mfma -mpopcnt only.
+// AVX2 + FMA + F16C kernels (Haswell and later). Compiled with -mavx2 -mfma -mf16c -mpopcnt
+// -mbmi2 only.
 #include <immintrin.h>
 
 #include <cmath>
@@ -262,6 +263,67 @@ void pq_assign_avx2(const float* x, size_t n, size_t stride, size_t w, const flo
   }
 }
 
+// Narrow originals (float16 bits, uint8 values) widened to 8 floats at a time: F16C's vcvtph2ps
+// and vpmovzxbd + vcvtdq2ps. Tails are copied into a zeroed block (zeros add nothing).
+struct Half8 {
+  static __m256 load(const uint16_t* x) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)));
+  }
+};
+
+struct Byte8 {
+  static __m256 load(const uint8_t* x) {
+    return _mm256_cvtepi32_ps(
+        _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(x))));
+  }
+};
+
+template <int kOp>
+inline __m256 wide_step(__m256 acc, __m256 q, __m256 x) {
+  if (kOp == 0) return _mm256_fmadd_ps(q, x, acc);
+  const __m256 d = _mm256_sub_ps(q, x);
+  if (kOp == 1) return _mm256_fmadd_ps(d, d, acc);
+  return _mm256_add_ps(acc, _mm256_andnot_ps(_mm256_set1_ps(-0.f), d));
+}
+
+template <int kOp, class L, class T>
+float wide_avx2(const float* q, const T* x, size_t dim) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    s0 = wide_step<kOp>(s0, _mm256_loadu_ps(q + i), L::load(x + i));
+    s1 = wide_step<kOp>(s1, _mm256_loadu_ps(q + i + 8), L::load(x + i + 8));
+  }
+  for (; i + 8 <= dim; i += 8) s0 = wide_step<kOp>(s0, _mm256_loadu_ps(q + i), L::load(x + i));
+  if (i < dim) {
+    alignas(32) float qt[8] = {};
+    alignas(32) T xt[8] = {};
+    for (size_t j = 0; i + j < dim; ++j) qt[j] = q[i + j], xt[j] = x[i + j];
+    s1 = wide_step<kOp>(s1, _mm256_load_ps(qt), L::load(xt));
+  }
+  return hsum(_mm256_add_ps(s0, s1));
+}
+
+float cos_u8f32_avx2(const float* q, const uint8_t* x, size_t dim) {
+  __m256 dot = _mm256_setzero_ps(), norm = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= dim; i += 8) {
+    const __m256 v = Byte8::load(x + i);
+    dot = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), v, dot);
+    norm = _mm256_fmadd_ps(v, v, norm);
+  }
+  if (i < dim) {
+    alignas(32) float qt[8] = {};
+    alignas(32) uint8_t xt[8] = {};
+    for (size_t j = 0; i + j < dim; ++j) qt[j] = q[i + j], xt[j] = x[i + j];
+    const __m256 v = Byte8::load(xt);
+    dot = _mm256_fmadd_ps(_mm256_load_ps(qt), v, dot);
+    norm = _mm256_fmadd_ps(v, v, norm);
+  }
+  const float n = hsum(norm);
+  return n > 0.f ? hsum(dot) / std::sqrt(n) : 0.f;
+}
+
 }  // namespace
 
 const Kernels kAvx2 = {dot_f32_avx2,    l2_f32_avx2,          l1_f32_avx2,
@@ -270,6 +332,11 @@ const Kernels kAvx2 = {dot_f32_avx2,    l2_f32_avx2,          l1_f32_avx2,
                        l2_u8_avx2,
                        l1_u8_avx2,
                        hamming_b1_avx2, hamming_b1_rows_avx2, andpop_b1_avx2,
-                       pq_assign_avx2};
+                       pq_assign_avx2,
+                       wide_avx2<0, Half8, uint16_t>, wide_avx2<1, Half8, uint16_t>,
+                       wide_avx2<2, Half8, uint16_t>,
+                       wide_avx2<0, Byte8, uint8_t>, wide_avx2<1, Byte8, uint8_t>,
+                       wide_avx2<2, Byte8, uint8_t>,
+                       cos_u8f32_avx2};
 
 }  // namespace vqdb::simd

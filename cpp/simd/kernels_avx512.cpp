@@ -242,6 +242,62 @@ void pq_assign_avx512(const float* x, size_t n, size_t stride, size_t w, const f
   }
 }
 
+// Narrow originals (float16 bits, uint8 values) widened to 16 floats at a time: vcvtph2ps and
+// vpmovzxbd + vcvtdq2ps, masked loads for the tail.
+struct Half16 {
+  static __m512 load(const uint16_t* x) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+  }
+  static __m512 load(const uint16_t* x, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x));
+  }
+};
+
+struct Byte16 {
+  static __m512 load(const uint8_t* x) {
+    return _mm512_cvtepi32_ps(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x))));
+  }
+  static __m512 load(const uint8_t* x, __mmask16 m) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, x)));
+  }
+};
+
+// kOp: 0 dot, 1 squared L2, 2 L1.
+template <int kOp>
+inline __m512 wide_step(__m512 acc, __m512 q, __m512 x) {
+  if (kOp == 0) return _mm512_fmadd_ps(q, x, acc);
+  const __m512 d = _mm512_sub_ps(q, x);
+  return kOp == 1 ? _mm512_fmadd_ps(d, d, acc) : _mm512_add_ps(acc, _mm512_abs_ps(d));
+}
+
+template <int kOp, class L, class T>
+float wide_avx512(const float* q, const T* x, size_t dim) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    s0 = wide_step<kOp>(s0, _mm512_loadu_ps(q + i), L::load(x + i));
+    s1 = wide_step<kOp>(s1, _mm512_loadu_ps(q + i + 16), L::load(x + i + 16));
+  }
+  for (; i < dim; i += 16) {
+    const __mmask16 m = tail16(dim - i < 16 ? dim - i : 16);
+    s0 = wide_step<kOp>(s0, _mm512_maskz_loadu_ps(m, q + i), L::load(x + i, m));
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+float cos_u8f32_avx512(const float* q, const uint8_t* x, size_t dim) {
+  __m512 dot = _mm512_setzero_ps(), norm = _mm512_setzero_ps();
+  for (size_t i = 0; i < dim; i += 16) {
+    const __mmask16 m = tail16(dim - i < 16 ? dim - i : 16);
+    const __m512 v = Byte16::load(x + i, m);
+    dot = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i), v, dot);
+    norm = _mm512_fmadd_ps(v, v, norm);
+  }
+  const float n = _mm512_reduce_add_ps(norm);
+  return n > 0.f ? _mm512_reduce_add_ps(dot) / std::sqrt(n) : 0.f;
+}
+
 }  // namespace
 
 const Kernels kAvx512 = {dot_f32_avx512,    l2_f32_avx512,          l1_f32_avx512,
@@ -250,6 +306,11 @@ const Kernels kAvx512 = {dot_f32_avx512,    l2_f32_avx512,          l1_f32_avx51
                          l2_u8_avx512,
                          l1_u8_avx512,
                          hamming_b1_avx512, hamming_b1_rows_avx512, andpop_b1_avx512,
-                         pq_assign_avx512};
+                         pq_assign_avx512,
+                         wide_avx512<0, Half16, uint16_t>, wide_avx512<1, Half16, uint16_t>,
+                         wide_avx512<2, Half16, uint16_t>,
+                         wide_avx512<0, Byte16, uint8_t>, wide_avx512<1, Byte16, uint8_t>,
+                         wide_avx512<2, Byte16, uint8_t>,
+                         cos_u8f32_avx512};
 
 }  // namespace vqdb::simd

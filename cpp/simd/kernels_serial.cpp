@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "simd/half.h"
 #include "simd/kernels.h"
 
 namespace vqdb::simd {
@@ -117,6 +118,51 @@ void pq_assign_serial(const float* x, size_t n, size_t stride, size_t w, const f
   }
 }
 
+// Narrow originals against a float query: the element is widened to float, then as float32.
+template <class T, class Widen>
+float dot_wide(const float* q, const T* x, size_t dim, Widen widen) {
+  float s = 0.f;
+  for (size_t i = 0; i < dim; ++i) s += q[i] * widen(x[i]);
+  return s;
+}
+
+template <class T, class Widen>
+float l2_wide(const float* q, const T* x, size_t dim, Widen widen) {
+  float s = 0.f;
+  for (size_t i = 0; i < dim; ++i) {
+    const float d = q[i] - widen(x[i]);
+    s += d * d;
+  }
+  return s;
+}
+
+template <class T, class Widen>
+float l1_wide(const float* q, const T* x, size_t dim, Widen widen) {
+  float s = 0.f;
+  for (size_t i = 0; i < dim; ++i) s += std::fabs(q[i] - widen(x[i]));
+  return s;
+}
+
+float from_half(uint16_t h) { return half_to_float(h); }
+float from_byte(uint8_t b) { return float(b); }
+
+float dot_f16_serial(const float* q, const uint16_t* x, size_t dim) { return dot_wide(q, x, dim, from_half); }
+float l2_f16_serial(const float* q, const uint16_t* x, size_t dim) { return l2_wide(q, x, dim, from_half); }
+float l1_f16_serial(const float* q, const uint16_t* x, size_t dim) { return l1_wide(q, x, dim, from_half); }
+float dot_u8f32_serial(const float* q, const uint8_t* x, size_t dim) { return dot_wide(q, x, dim, from_byte); }
+float l2_u8f32_serial(const float* q, const uint8_t* x, size_t dim) { return l2_wide(q, x, dim, from_byte); }
+float l1_u8f32_serial(const float* q, const uint8_t* x, size_t dim) { return l1_wide(q, x, dim, from_byte); }
+
+float cos_u8f32_serial(const float* q, const uint8_t* x, size_t dim) {
+  float dot = 0.f, norm = 0.f;
+  for (size_t i = 0; i < dim; ++i) {
+    const float v = float(x[i]);
+    dot += q[i] * v;
+    norm += v * v;
+  }
+  return norm > 0.f ? dot / std::sqrt(norm) : 0.f;
+}
+
 }  // namespace
 
 const Kernels kSerial = {dot_f32_serial,    l2_f32_serial,          l1_f32_serial,
@@ -125,6 +171,9 @@ const Kernels kSerial = {dot_f32_serial,    l2_f32_serial,          l1_f32_seria
                          l2_u8_serial,
                          l1_u8_serial,
                          hamming_b1_serial, hamming_b1_rows_serial, andpop_b1_serial,
-                         pq_assign_serial};
+                         pq_assign_serial,
+                         dot_f16_serial,    l2_f16_serial,          l1_f16_serial,
+                         dot_u8f32_serial,  l2_u8f32_serial,        l1_u8f32_serial,
+                         cos_u8f32_serial};
 
 }  // namespace vqdb::simd

@@ -58,6 +58,23 @@ def andpop_b1(planes: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), 
 def adc_pq_u8(table: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]:
     """out[i] = sum over m of table[m, codes[i, m]]"""
 
+def dot_f16(q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint16], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]:
+    """float32 rows against float16 rows (their bits as uint16)."""
+
+def l2_f16(q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint16], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]: ...
+
+def l1_f16(q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint16], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]: ...
+
+def dot_u8f32(q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]:
+    """float32 rows against uint8 rows (values 0..255)."""
+
+def l2_u8f32(q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]: ...
+
+def l1_u8f32(q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]: ...
+
+def cos_u8f32(q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float32]:
+    """dot(q[i], x[i]) / |x[i]| (0 for a zero row)."""
+
 def pq_assign(x: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], centroids_t: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> tuple[NDArray[numpy.uint8], NDArray[numpy.float32]]: ...
 
 class VectorSet:
@@ -67,10 +84,24 @@ class VectorSet:
     def float32(dim: int, metric: str) -> VectorSet: ...
 
     @staticmethod
+    def float16(dim: int, metric: str) -> VectorSet:
+        """Originals as float16 (2 bytes a dimension), rounded to nearest even."""
+
+    @staticmethod
+    def uint8(dim: int, metric: str) -> VectorSet:
+        """
+        Originals as uint8 (1 byte a dimension): truncated and saturated to 0..255.
+        """
+
+    @staticmethod
     def scalar(dim: int, metric: str, quantile: float = 1.0) -> VectorSet: ...
 
     @staticmethod
-    def binary(dim: int, metric: str, encoding: str = 'one_bit', query_encoding: str = 'binary') -> VectorSet: ...
+    def binary(dim: int, metric: str, encoding: str = 'one_bit', query_encoding: str = 'binary', center: float = 0.0) -> VectorSet:
+        """
+        Sign bits; `center` is subtracted from rows and queries instead of the cosine
+        normalisation (127 over uint8 originals, as Qdrant does).
+        """
 
     @staticmethod
     def product(dim: int, metric: str, sub_dim: int, sample: int = 16384, iterations: int = 12, seed: int = 42, threads: int = 0) -> VectorSet: ...

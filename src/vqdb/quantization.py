@@ -38,7 +38,7 @@ class ScalarQuantization:
         if self.quantile is not None and not 0.5 <= float(self.quantile) <= 1.0:
             raise ValueError(f"quantile must be in [0.5, 1.0], got {self.quantile}")
 
-    def build(self, dim: int, distance: Distance) -> _core.VectorSet:
+    def build(self, dim: int, distance: Distance, datatype: str = "float32") -> _core.VectorSet:
         quantile = 1.0 if self.quantile is None else float(self.quantile)
         return _core.VectorSet.scalar(dim, distance.metric, quantile)
 
@@ -67,9 +67,12 @@ class BinaryQuantization:
                 f"(expected {', '.join(QUERY_ENCODINGS)})"
             )
 
-    def build(self, dim: int, distance: Distance) -> _core.VectorSet:
+    def build(self, dim: int, distance: Distance, datatype: str = "float32") -> _core.VectorSet:
+        """`datatype` of the originals the codes are made from: uint8 ones (0..255) are
+        centred at 127 rather than normalised, as Qdrant does, or nearly every bit would be 1."""
         query = "binary" if self.query_encoding == "default" else self.query_encoding
-        return _core.VectorSet.binary(dim, distance.metric, self.encoding, query)
+        center = 127.0 if datatype == "uint8" else 0.0
+        return _core.VectorSet.binary(dim, distance.metric, self.encoding, query, center)
 
     def describe(self) -> str:
         return f"binary {self.encoding} query={self.query_encoding}"
@@ -92,7 +95,7 @@ class ProductQuantization:
                 f"(expected {', '.join(PRODUCT_COMPRESSIONS)})"
             )
 
-    def build(self, dim: int, distance: Distance) -> _core.VectorSet:
+    def build(self, dim: int, distance: Distance, datatype: str = "float32") -> _core.VectorSet:
         sub_dim = PRODUCT_COMPRESSIONS[self.compression]
         return _core.VectorSet.product(dim, distance.metric, sub_dim)
 

@@ -270,7 +270,7 @@ def test_update_unnamed_vector_and_unknown_names() -> None:
         (single(distance="Hamming"), "vectors.distance: unknown distance 'Hamming'"),
         ({"vectors": {"size": 4}}, "vectors.distance is required"),
         ({"vectors": {"a": {"distance": "Dot"}}}, "vectors.a.size is required"),
-        (single(datatype="float16"), "vectors.datatype 'float16' is not supported"),
+        (single(datatype="turbo4"), "vectors.datatype 'turbo4' is not supported"),
         (single(multivector_config={"comparator": "min"}), "comparator 'min' is not"),
         (single(memory="pinned"), "vectors.memory 'pinned' is not supported"),
         ({**single(), "sparse_vectors": {"s": {"modifier": "bm25"}}}, "sparse_vectors.s.modifier"),

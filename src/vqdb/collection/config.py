@@ -155,17 +155,27 @@ class OptimizersSettings:
     prevent_unoptimized: bool | None = _option(None, _bool)
 
 
+def _sparse_datatype(value: Any, what: str) -> str:
+    if value in ("float16", "uint8"):
+        raise ValueError(
+            f"{what} {value!r} is not supported: vqdb stores sparse weights as float32 "
+            "(float16 and uint8 are for dense vectors and multivectors here)"
+        )
+    checked: str = _choice("float32")(value, what)
+    return checked
+
+
 @dataclass(frozen=True)
 class SparseIndexSettings:
     """Qdrant's SparseIndexParams. full_scan_threshold is a count of vectors here (not KB);
     vqdb's sparse search is the same exact one whatever it says. `on_disk` / `memory` are kept
     and echoed: the postings are in RAM either way. Weights are float32 (float16 and uint8 are
-    a later step)."""
+    a later step: asking for them is a 400 naming them)."""
 
     full_scan_threshold: int | None = _option(None, _uint(0))
     on_disk: bool | None = _option(None, _bool)
     memory: str | None = _option(None, _choice("cold", "cached", "pinned"))
-    datatype: str | None = _option(None, _choice("float32"))
+    datatype: str | None = _option(None, _sparse_datatype)
 
 
 @dataclass(frozen=True)
@@ -267,7 +277,7 @@ _VECTOR_RULES: dict[str, Check] = {
     "quantization_config": _quantization,
     "on_disk": _bool,
     "memory": _choice("cold", "cached"),  # Qdrant: `pinned` is not for dense vector storage
-    "datatype": _choice("float32"),
+    "datatype": _choice("float32", "float16", "uint8"),
     "multivector_config": _multivector,
 }
 
@@ -337,6 +347,7 @@ class VectorConfig:
     hnsw: HnswSettings
     quantization: QuantizationConfig | None
     multivector: bool = False  # multivector_config: {"comparator": "max_sim"}
+    datatype: str = "float32"  # of the stored originals: "float32", "float16" or "uint8"
 
     @property
     def always_ram(self) -> bool:
@@ -356,7 +367,15 @@ class VectorConfig:
 
     def kind_args(self) -> dict[str, Any]:
         """What every store of this vector is made with, appendable or built."""
-        return {"multivector": True} if self.multivector else {}
+        args: dict[str, Any] = {"multivector": True} if self.multivector else {}
+        if self.datatype != "float32":  # absent otherwise: older segment configs stay equal
+            args["datatype"] = self.datatype
+        return args
+
+    @property
+    def vector_bytes(self) -> int:
+        """Bytes of one stored original (a multivector counts as one row)."""
+        return self.size * {"float32": 4, "float16": 2, "uint8": 1}[self.datatype]
 
 
 @dataclass(frozen=True)
@@ -386,6 +405,7 @@ def _effective(params: Mapping[str, Any], hnsw: HnswSettings, q: Any) -> VectorC
         hnsw=replace(hnsw, **params.get("hnsw_config", {})),
         quantization=_quantizer(own_q) if own_q is not None else q,
         multivector="multivector_config" in params,
+        datatype=params.get("datatype", "float32"),
     )
 
 
@@ -541,20 +561,21 @@ class CollectionConfig:
     def from_json(cls, data: Mapping[str, Any]) -> CollectionConfig:
         return cls.parse(data)
 
-    def _floats(self, name: str) -> int:
-        """Floats per vector, for the thresholds given in KB; a sparse vector counts as 1 KB
-        (about 128 non-zeros: its size is not known up front)."""
-        return self.vectors[name].size if name in self.vectors else SPARSE_VECTOR_FLOATS
+    def _bytes(self, name: str) -> int:
+        """Bytes per vector, for the thresholds given in KB (float16 and uint8 originals take
+        2 and 1 byte a dimension); a sparse vector counts as 1 KB (about 128 non-zeros: its
+        size is not known up front)."""
+        return self.vectors[name].vector_bytes if name in self.vectors else SPARSE_VECTOR_BYTES
 
     def indexing_threshold_vectors(self, name: str) -> int:
         """optimizers.indexing_threshold (KB) as a count of this vector; 0 = never index."""
-        return _kb_to_vectors(self.optimizers.indexing_threshold, self._floats(name))
+        return _kb_to_vectors(self.optimizers.indexing_threshold, self._bytes(name))
 
     def max_segment_vectors(self, name: str) -> int:
         """optimizers.max_segment_size (KB) as a count of this vector. Unset, it is 400 MB of
         originals: a graph that size builds in tens of seconds on two cores."""
         kb = self.optimizers.max_segment_size or DEFAULT_MAX_SEGMENT_KB
-        return _kb_to_vectors(kb, self._floats(name))
+        return _kb_to_vectors(kb, self._bytes(name))
 
     def full_scan_threshold_vectors(self, name: str) -> int:
         """hnsw full_scan_threshold (KB) as a count of this vector: fewer candidates than this
@@ -564,16 +585,16 @@ class CollectionConfig:
             threshold = self.sparse_vectors[name].index.full_scan_threshold
             return DEFAULT_SPARSE_FULL_SCAN if threshold is None else threshold
         vector = self.vectors[name]
-        return _kb_to_vectors(vector.hnsw.full_scan_threshold, vector.size)
+        return _kb_to_vectors(vector.hnsw.full_scan_threshold, vector.vector_bytes)
 
 
 DEFAULT_MAX_SEGMENT_KB = 400_000
 DEFAULT_SPARSE_FULL_SCAN = 5000
-SPARSE_VECTOR_FLOATS = 256  # 1 KB
+SPARSE_VECTOR_BYTES = 1024
 
 
-def _kb_to_vectors(kb: int, size: int) -> int:
-    return 0 if kb == 0 else max(1, kb * 1024 // (size * 4))
+def _kb_to_vectors(kb: int, vector_bytes: int) -> int:
+    return 0 if kb == 0 else max(1, kb * 1024 // vector_bytes)
 
 
 def _merge_vector(target: dict[str, Any], change: Mapping[str, Any]) -> None:

@@ -76,7 +76,11 @@ def appendable_store(args: Mapping[str, Any]) -> VectorStore:
     if is_sparse(args):
         return SparseIndex()
     return Index(
-        args["dim"], args["distance"], hnsw=None, multivector=args.get("multivector", False)
+        args["dim"],
+        args["distance"],
+        hnsw=None,
+        multivector=args.get("multivector", False),
+        datatype=args.get("datatype", "float32"),
     )
 
 

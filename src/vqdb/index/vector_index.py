@@ -39,6 +39,14 @@ Scores = npt.NDArray[np.float32]
 
 _CHUNK = 10_000  # vectors per native call while a progress bar is shown
 
+# Qdrant's `datatype` of the stored originals -> their numpy element type. float16 rounds to
+# nearest; uint8 keeps integers 0..255 (truncated toward zero and saturated, as Qdrant does).
+DATATYPES: dict[str, type[np.generic]] = {
+    "float32": np.float32,
+    "float16": np.float16,
+    "uint8": np.uint8,
+}
+
 
 class Index:
     """An in-memory vector index.
@@ -48,6 +56,10 @@ class Index:
     threads: cores used to build (0 = all). multivector: every vector is a matrix (a group of
     rows, ColBERT-style) scored by MaxSim; vectors and queries are then MultiVectors batches
     or lists of matrices (see vqdb.index.multi_vectors), and one matrix is one query.
+    datatype: how the originals are stored, "float32", "float16" (2 bytes a dimension) or
+    "uint8" (1 byte, integers 0..255; Cosine vectors are then kept unnormalised and scored by
+    dot / (|q| |x|)). Vectors and queries are float32 and converted as Qdrant converts them;
+    quantized copies are trained on the converted values.
 
     Searches release the GIL and may run from several Python threads at once; `add` and
     `delete` must not overlap them (the collection layer serialises writes).
@@ -62,9 +74,13 @@ class Index:
         hnsw: HnswConfig | Mapping[str, Any] | None = HnswConfig(),  # noqa: B008 (frozen)
         threads: int = 0,
         multivector: bool = False,
+        datatype: str = "float32",
     ) -> None:
         if int(dim) < 1:
             raise ValueError(f"dim must be positive, got {dim}")
+        if datatype not in DATATYPES:
+            raise ValueError(f"datatype must be one of {', '.join(DATATYPES)}, got {datatype!r}")
+        self.datatype = datatype
         self.dim = int(dim)
         self.distance = Distance.parse(distance)
         self.quantization = parse_quantization(quantization)
@@ -72,9 +88,10 @@ class Index:
         self.threads = int(threads)
         self.multivector = bool(multivector)
         metric = self.distance.metric
-        self._originals = self._grouped(_core.VectorSet.float32(self.dim, metric))
+        originals = getattr(_core.VectorSet, datatype)(self.dim, metric)
+        self._originals = self._grouped(originals)
         self._quantized = (
-            self._grouped(self.quantization.build(self.dim, self.distance))
+            self._grouped(self.quantization.build(self.dim, self.distance, datatype))
             if self.quantization
             else None
         )
@@ -95,6 +112,8 @@ class Index:
             f"hnsw m={self.hnsw.m} ef_construct={self.hnsw.ef_construct}" if self.hnsw else "plain"
         )
         multi = ", multivector" if self.multivector else ""
+        if self.datatype != "float32":
+            multi += f", datatype={self.datatype}"
         return (
             f"Index(dim={self.dim}, distance={self.distance.value}{multi}, "
             f"quantization={quant}, {graph}, vectors={len(self)})"
@@ -187,7 +206,7 @@ class Index:
         if n == 0:
             return
         if self._quantized is not None and not self._quantized.trained:
-            self._quantized.train(x)
+            self._quantized.train(self._stored(x))
         if progress is None:
             progress = n >= 100_000 and sys.stderr.isatty()
         first = self._originals.size
@@ -197,7 +216,7 @@ class Index:
                 part = x[start : start + chunk]
                 self._originals.add(part)
                 if self._quantized is not None:
-                    self._quantized.add(part)
+                    self._quantized.add(self._stored(part))
                 if self._graph is not None:
                     self._graph.add(self._build_set, self.threads)
                 bar.update(part.shape[0])
@@ -226,15 +245,30 @@ class Index:
             return
         offsets = batch.offsets - batch.offsets[0]
         rows = np.ascontiguousarray(batch.rows[: int(offsets[-1])])
+        stored = self._stored(rows)
         if self._quantized is not None and not self._quantized.trained:
-            self._quantized.train(rows)
+            self._quantized.train(stored)
         first = self._originals.size
         cast(_core.MultiVectorSet, self._originals).add_groups(rows, offsets)
         if self._quantized is not None:
-            cast(_core.MultiVectorSet, self._quantized).add_groups(rows, offsets)
+            cast(_core.MultiVectorSet, self._quantized).add_groups(stored, offsets)
         if self._graph is not None:
             self._graph.add(self._build_set, self.threads)
         self._appended(new_ids, first)
+
+    def _stored(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Rows as the originals store them (float16-rounded, uint8-truncated), unnormalised:
+        what quantized copies are trained on and encode (Qdrant quantizes the stored values)."""
+        if self.datatype == "float32":
+            return x
+        return self._originals.decode(self._originals.encode(x))
+
+    def _decoded(self, codes: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """Stored rows (raw bytes, code_bytes wide) as float32."""
+        if self.datatype == "float32":
+            return codes.view(np.float32).reshape(-1, self.dim)
+        rows = np.ascontiguousarray(codes).reshape(-1, self._originals.code_bytes)
+        return self._originals.decode(rows)
 
     def delete(self, ids: Any) -> None:
         """Marks ids deleted: never returned again, while the graph still routes through them."""
@@ -246,7 +280,8 @@ class Index:
         self._count -= int(offsets.shape[0])
 
     def vectors(self, ids: Any) -> Any:
-        """The stored originals of live ids, as searched (unit length for Cosine): a float32
+        """The stored originals of live ids, as searched (unit length for Cosine, but for uint8,
+        which stores vectors as given; float16-rounded or uint8 integer values): a float32
         matrix, or for multivectors a MultiVectors batch."""
         wanted = as_ids(ids)
         offsets = self._live_offsets(wanted)
@@ -254,16 +289,18 @@ class Index:
             raise ValueError(f"id {wanted[offsets < 0][0]} is not in the index")
         if self.multivector:
             originals = cast(_core.MultiVectorSet, self._originals)
-            every = MultiVectors(
-                originals.offsets_view.astype(np.int64),
-                self._originals.codes_view.view(np.float32).reshape(-1, self.dim),
-            )
-            return every.take(offsets)
+            groups = originals.offsets_view.astype(np.int64)
+            lengths = groups[offsets + 1] - groups[offsets]
+            out = np.zeros(offsets.shape[0] + 1, dtype=np.int64)
+            np.cumsum(lengths, out=out[1:])
+            within = np.arange(int(out[-1]), dtype=np.int64) - np.repeat(out[:-1], lengths)
+            rows = self._originals.codes_view[np.repeat(groups[offsets], lengths) + within]
+            return MultiVectors(out, self._decoded(rows))
         if self._reader is not None:  # read, so a damaged file is an error, never a SIGBUS
             rows = self._reader.read(offsets.astype(np.uint32))
         else:
             rows = self._originals.codes_view[offsets]
-        return rows.view(np.float32).reshape(-1, self.dim)
+        return self._decoded(rows)
 
     def live_mask(self, size: int) -> npt.NDArray[np.bool_]:
         """mask[i]: whether id i (for ids below `size`) is live. Filtered searches ask this per
@@ -390,6 +427,7 @@ class Index:
             quantization=self.quantization,
             hnsw=self.hnsw,
             multivector=self.multivector,
+            datatype=self.datatype,
         )
 
     @property
@@ -451,6 +489,7 @@ def index_config(
     quantization: QuantizationConfig | Mapping[str, Any] | str | None = None,
     hnsw: HnswConfig | Mapping[str, Any] | None = HnswConfig(),  # noqa: B008 (frozen)
     multivector: bool = False,
+    datatype: str = "float32",
 ) -> dict[str, Any]:
     """What `Index(...).config()` returns for these arguments, without building the index (the
     optimizer compares it with what each segment was built with)."""
@@ -467,4 +506,6 @@ def index_config(
     }
     if multivector:  # absent otherwise: configs of plain vectors stay as they were
         config["multivector"] = True
+    if datatype != "float32":  # likewise
+        config["datatype"] = datatype
     return config
