@@ -24,9 +24,10 @@ from vqdb.collection import storage
 from vqdb.collection.collection import Collection
 from vqdb.collection.config import CollectionConfig
 from vqdb.collection.optimizer import Optimizer
-from vqdb.errors import AlreadyExists, BadInput, NotFound
+from vqdb.errors import AlreadyExists, BadInput, NotFound, OutOfRange
 from vqdb.storage.files import read_json, release_free_memory, write_json
 from vqdb.storage.rows import read_path
+from vqdb.validation import check_collection_name
 
 _NAME = re.compile(r"^[^/\\\0]{1,255}$")  # alias names (never a file name)
 ALIASES = "aliases.json"
@@ -98,7 +99,9 @@ class Database:
 
     def create_collection(self, name: str, body: Mapping[str, Any]) -> Collection:
         if not storage.plain_name(name):  # its folder's name: 255 bytes, not 255 characters
-            raise BadInput(f"bad collection name {name!r}: {storage.NAME_RULE}")
+            problem = f"collection_name: {storage.NAME_RULE}"
+            raise OutOfRange(f"Validation error in path parameters: [{problem}]")
+        check_collection_name(name, new=True)  # and Qdrant's rules for a new name
         try:
             config = CollectionConfig.parse(body)
         except ValueError as e:

@@ -11,6 +11,11 @@ class BadInput(ValueError):
     """Malformed or invalid input (HTTP 400). The message names the problem."""
 
 
+class OutOfRange(BadInput):
+    """Well-formed input outside the allowed range, e.g. a name too long (HTTP 422, Qdrant's
+    "Validation error"). The message is the whole answer."""
+
+
 class NotFound(ValueError):
     """A missing collection, point or vector name (HTTP 404)."""
 

@@ -7,6 +7,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vqdb.errors import OutOfRange
+
+NAME_CHARS = 255  # Qdrant's rule for collection names, in characters
+# refused in new collections' names (Qdrant's validate_collection_name: unsafe in a file name on
+# Linux or Windows); names of existing ones only may not hold "/" or NUL (its legacy rule)
+_FORBIDDEN = '<>:"/\\|?*\0\x1f'
+_FORBIDDEN_LEGACY = "/\0"
+
 
 def as_vectors(
     data: Any, dim: int, what: str = "vectors", *, finite: bool = True
@@ -45,3 +53,21 @@ def as_ids(data: Any, count: int | None = None) -> npt.NDArray[np.int64]:
     if count is not None and ids.shape[0] != count:
         raise ValueError(f"got {ids.shape[0]} ids for {count} vectors")
     return ids
+
+
+def check_collection_name(name: str, *, new: bool = False) -> None:
+    """Qdrant's rules for a collection name: 1 to 255 characters, no "/" or NUL; for a new one
+    (`new`) none of `<>:"/\\|?*`, NUL or 0x1f either (the folder's own limits, 255 bytes, are
+    storage.plain_name's). OutOfRange (422) otherwise, worded as Qdrant's path validation is."""
+    problem = _name_problem(name, new)
+    if problem:
+        raise OutOfRange(f"Validation error in path parameters: [collection_name: {problem}]")
+
+
+def _name_problem(name: str, new: bool) -> str | None:
+    if not 1 <= len(name) <= NAME_CHARS:
+        return f"must be from 1 to {NAME_CHARS} characters, got {len(name)}"
+    bad = next((c for c in (_FORBIDDEN if new else _FORBIDDEN_LEGACY) if c in name), None)
+    if bad is not None:
+        return f"collection name cannot contain {bad!r} char"
+    return None

@@ -28,12 +28,13 @@ from starlette.routing import Route
 
 from vqdb.collection.points import jsonable
 from vqdb.database import Database
-from vqdb.errors import AlreadyExists, BadInput, NotFound, is_storage_full
+from vqdb.errors import AlreadyExists, BadInput, NotFound, OutOfRange, is_storage_full
 from vqdb.server import openapi
 from vqdb.server.access import Access, Denied
 from vqdb.server.metrics import Metrics
 from vqdb.server.operations import JSON_OBJECT, OPERATIONS, UPLOAD, Call, Operation
 from vqdb.server.settings import Settings
+from vqdb.validation import check_collection_name
 
 log = logging.getLogger("vqdb.server")
 
@@ -137,6 +138,9 @@ def _endpoint(
                 problem = None if raw is None else openapi.query_problem(name, raw)
                 if problem:
                     raise HttpError(400, problem)
+            collection = request.path_params.get("collection_name")
+            if collection is not None:  # Qdrant's rule; a new name's stricter one is the engine's
+                check_collection_name(collection)
             body = None
             if op.body is JSON_OBJECT or adapter is not None:
                 body = _parse(await _read(request, limit), adapter)
@@ -211,6 +215,8 @@ def _failure(e: Exception, op: Operation, start: float) -> Response:
         return _error(404, f"Not found: {e}", start)
     if isinstance(e, AlreadyExists):
         return _error(409, str(e), start)
+    if isinstance(e, OutOfRange):
+        return _error(422, str(e), start)
     if isinstance(e, BadInput):
         return _error(400, _wrong_input(str(e)), start)
     if isinstance(e, ValueError):  # input the engine refused without naming it BadInput
