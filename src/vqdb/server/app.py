@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import numpy as np
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -31,6 +31,7 @@ from vqdb.database import Database
 from vqdb.errors import AlreadyExists, BadInput, NotFound, OutOfRange, is_storage_full
 from vqdb.server import openapi
 from vqdb.server.access import Access, Denied
+from vqdb.server.body import HttpError, receive
 from vqdb.server.metrics import Metrics
 from vqdb.server.operations import JSON_OBJECT, OPERATIONS, UPLOAD, Call, Operation
 from vqdb.server.settings import Settings
@@ -41,25 +42,6 @@ log = logging.getLogger("vqdb.server")
 # Qdrant 1.19's API: qdrant-client warns when its minor version is more than one away, and
 # 1.19 is within one of both clients vqdb supports (1.18 and 1.20)
 API_VERSION = "1.19.0"
-
-# pydantic error types that mean "out of range" (Qdrant's 422), not "malformed" (400)
-_RANGE_ERRORS = {
-    "greater_than",
-    "greater_than_equal",
-    "less_than",
-    "less_than_equal",
-    "too_short",
-    "too_long",
-    "string_too_short",
-    "string_too_long",
-    "multiple_of",
-}
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = False) -> Starlette:
@@ -143,7 +125,7 @@ def _endpoint(
                 check_collection_name(collection)
             body = None
             if op.body is JSON_OBJECT or adapter is not None:
-                body = _parse(await _read(request, limit), adapter)
+                body = await receive(request, limit, adapter)
             call = Call(db, request.path_params, request.query_params, body, request)
             if is_async:
                 result = await op.run(call)
@@ -167,46 +149,9 @@ def _endpoint(
     return handle
 
 
-async def _read(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HttpError(413, f"Payload too large: the limit is {limit >> 20} MB")
-    return await request.body()
-
-
-def _parse(raw: bytes, adapter: TypeAdapter[Any] | None) -> Any:
-    """The body as JSON checked against the operation's schema, with the fields a client left
-    out (or set to null) absent, so the engine applies Qdrant's defaults. Unknown fields are
-    dropped, as Qdrant's server ignores them, except in filters and payload selectors, whose
-    models refuse them as Qdrant does."""
-    if adapter is None:
-        try:
-            value = json.loads(raw)
-        except ValueError as e:
-            raise HttpError(400, f"Format error in JSON body: {e}") from None
-        if not isinstance(value, dict):
-            raise HttpError(400, "Format error in JSON body: expected a JSON object")
-        return value
-    try:
-        parsed = adapter.validate_json(raw)
-    except ValidationError as e:
-        raise _invalid(e) from None
-    return adapter.dump_python(
-        parsed, mode="json", by_alias=True, exclude_unset=True, exclude_none=True
-    )
-
-
-def _invalid(e: ValidationError) -> HttpError:
-    errors = e.errors(include_url=False, include_input=False)
-    problems = ", ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in errors[:5]
-    )
-    if all(err["type"] in _RANGE_ERRORS for err in errors):  # well-formed, out of range
-        return HttpError(422, f"Validation error in JSON body: [{problems}]")
-    return HttpError(400, f"Format error in JSON body: {problems}")
-
-
 def _failure(e: Exception, op: Operation, start: float) -> Response:
+    if isinstance(e, HttpError) and e.status == 413:  # the rest of the body is not read
+        return _error(413, str(e), start, headers={"connection": "close"})
     if isinstance(e, (HttpError, Denied)):
         return _error(e.status, str(e), start)
     if isinstance(e, HTTPException):  # Starlette's, e.g. a malformed multipart form
@@ -233,16 +178,20 @@ def _wrong_input(message: str) -> str:
     return message if message.startswith("Wrong input") else f"Wrong input: {message}"
 
 
-def _error(status: int, message: str, start: float) -> Response:
-    return _json({"status": {"error": message}, "time": time.perf_counter() - start}, status)
+def _error(
+    status: int, message: str, start: float, headers: dict[str, str] | None = None
+) -> Response:
+    return _json(
+        {"status": {"error": message}, "time": time.perf_counter() - start}, status, headers
+    )
 
 
-def _json(value: Any, status: int = 200) -> Response:
+def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     try:
         body = json.dumps(value, separators=(",", ":"), default=jsonable, allow_nan=False)
     except ValueError:  # a score beyond float32 (vectors near 1e38): JSON has no Infinity
         body = json.dumps(_finite(value), separators=(",", ":"), default=jsonable, allow_nan=False)
-    return Response(body, status_code=status, media_type="application/json")
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
 def _finite(value: Any) -> Any:

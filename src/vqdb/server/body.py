@@ -1,0 +1,403 @@
+"""Request bodies: read under the size limit, refused past the nesting limit, and parsed against
+the operation's schema, big ones in a worker thread and in slices.
+
+- Size: `service.max_request_size_mb` counts the bytes actually read. A chunked body declares
+  no length, so the body is streamed and refused (413) as soon as the count passes the limit;
+  the app then closes the connection rather than read the rest.
+- Depth: JSON nested deeper than MAX_DEPTH (Qdrant's parser, serde_json, stops at 128) is
+  refused (400) before any parser sees it: Python's json recurses per level and raised
+  RecursionError (a 500) at ~1000, and the engine's filter parser recursed past Python's limit
+  well before that. One check for every route, once, on the bytes.
+- Parsing: a body up to INLINE bytes is parsed on the event loop (its parse takes under a
+  millisecond; a hop to a worker thread and back costs ~0.1 ms). A bigger one is parsed in a
+  worker thread, but a thread alone does not keep the server answering: json and pydantic hold
+  the GIL for a whole call (~6-20 ms per MB here), so the event loop waits as long as one call
+  runs. Each big array of a body (an upsert's points or columns, a batch's searches or
+  operations) is therefore validated SLICE bytes at a time against its field's type, the GIL
+  handed back between slices. What cannot be cut (one huge string, one huge object) is parsed
+  in one call.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+
+MAX_DEPTH = 128  # arrays and objects inside one another; serde_json's recursion limit (Qdrant's)
+INLINE = 64 << 10  # bodies up to this size are parsed on the event loop
+SLICE = 1 << 20  # big arrays are validated this many bytes at a time (~6-20 ms of GIL each)
+_MAX_MEMBERS = 256  # objects with more members are not searched for big arrays
+
+# pydantic error types that mean "out of range" (Qdrant's 422), not "malformed" (400)
+_RANGE_ERRORS = {
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "too_short",
+    "too_long",
+    "string_too_short",
+    "string_too_long",
+    "multiple_of",
+}
+_DUMP: dict[str, Any] = {
+    "mode": "json",
+    "by_alias": True,
+    "exclude_unset": True,
+    "exclude_none": True,
+}
+
+_QUOTE, _BACKSLASH, _COMMA, _COLON = b'"\\,:'
+_OPEN_ARRAY, _CLOSE_ARRAY, _OPEN_OBJECT, _CLOSE_OBJECT = b"[]{}"
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def receive(request: Request, limit: int, adapter: TypeAdapter[Any] | None) -> Any:
+    """The request's JSON body, checked against `adapter` (None: any JSON object)."""
+    raw = await read(request, limit)
+    if len(raw) <= INLINE:
+        return parse(raw, adapter)
+    return await run_in_threadpool(parse, raw, adapter)
+
+
+async def read(request: Request, limit: int) -> bytes:
+    """The body's bytes; 413 once more than `limit` have come, chunked or not."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:  # no one hears the answer; not a server fault all the same
+        raise HttpError(
+            400, "Payload error: the client left before the body was complete"
+        ) from None
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> HttpError:
+    return HttpError(413, f"Payload too large: the limit is {limit >> 20} MB")
+
+
+def parse(raw: bytes, adapter: TypeAdapter[Any] | None) -> Any:
+    """The body as JSON checked against the operation's schema, with the fields a client left
+    out (or set to null) absent, so the engine applies Qdrant's defaults (adapter None: any JSON
+    object, unchecked). Unknown fields are dropped, as Qdrant's server ignores them, except in
+    filters and payload selectors, whose models refuse them as Qdrant does."""
+    scan = None
+    if len(raw) > SLICE or _opening(raw) > MAX_DEPTH:
+        scan = _Scan(raw)
+        if scan.max_depth > MAX_DEPTH:
+            raise HttpError(
+                400,
+                "Format error in JSON body: recursion limit exceeded: nested deeper than "
+                f"{MAX_DEPTH} levels at byte {scan.too_deep_at()}",
+            )
+    if scan is not None and len(raw) > SLICE:
+        big = scan.big_arrays(raw)
+        if big:
+            value = _sliced(raw, adapter, big)
+            if value is not _UNCUT:
+                return value
+    if adapter is None:
+        return _object(raw)
+    return adapter.dump_python(_validate(adapter, raw), **_DUMP)
+
+
+def _opening(raw: bytes) -> int:
+    """How many `[` and `{` the text holds (strings included): a bound on its depth."""
+    if len(raw) < 4096:
+        return raw.count(b"[") + raw.count(b"{")
+    return int(np.count_nonzero((np.frombuffer(raw, np.uint8) | 0x20) == _OPEN_OBJECT))  # [ or {
+
+
+def _object(raw: bytes) -> dict[str, Any]:
+    value = _decode(raw)
+    if not isinstance(value, dict):
+        raise HttpError(400, "Format error in JSON body: expected a JSON object")
+    return value
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as e:  # JSONDecodeError, or bytes that are not UTF-8
+        raise HttpError(400, f"Format error in JSON body: {e}") from None
+    except RecursionError:  # MAX_DEPTH keeps bodies far from it; never a 500 all the same
+        raise HttpError(400, "Format error in JSON body: recursion limit exceeded") from None
+
+
+def _validate(
+    adapter: TypeAdapter[Any], raw: bytes, where: tuple[str, ...] = (), at: int = 0
+) -> Any:
+    try:
+        return adapter.validate_json(raw)
+    except ValidationError as e:
+        raise invalid(e, where, at) from None
+
+
+def invalid(e: ValidationError, where: tuple[str, ...] = (), at: int = 0) -> HttpError:
+    """Qdrant's 422 for values out of range, 400 for the rest. `where`, `at`: the path and
+    first index of the slice that was validated, so that errors name the place in the body."""
+    errors = e.errors(include_url=False, include_input=False)
+    problems = ", ".join(
+        f"{'.'.join(str(p) for p in (*where, *_shifted(err['loc'], at))) or 'body'}: {err['msg']}"
+        for err in errors[:5]
+    )
+    if all(err["type"] in _RANGE_ERRORS for err in errors):  # well-formed, out of range
+        return HttpError(422, f"Validation error in JSON body: [{problems}]")
+    return HttpError(400, f"Format error in JSON body: {problems}")
+
+
+def _shifted(loc: tuple[int | str, ...], at: int) -> tuple[int | str, ...]:
+    for i, step in enumerate(loc):
+        if isinstance(step, int):
+            return (*loc[:i], step + at, *loc[i + 1 :])
+    return loc
+
+
+# ---- big bodies in slices --------------------------------------------------------------------
+
+_UNCUT = object()  # _sliced could not cut the body: parse it whole
+
+
+@dataclass
+class _BigArray:
+    """An array reached from the root through object members only, and too big for one call:
+    the skeleton keeps its first group of elements, the other groups are parsed one by one."""
+
+    path: tuple[str, ...]
+    cut: tuple[int, int]  # bytes left out of the skeleton (after the first group, to the `]`)
+    first: int  # elements in the first group
+    groups: list[tuple[int, int, int]] = field(default_factory=list)  # (start, end, elements)
+
+
+def _sliced(raw: bytes, adapter: TypeAdapter[Any] | None, big: list[_BigArray]) -> Any:
+    """The body parsed as its skeleton (the body without most of its big arrays' elements),
+    then each big array's other elements a group at a time, validated against the type of
+    the field that holds them; _UNCUT if a field's type cannot be told."""
+    skeleton = bytearray()
+    end = 0
+    for array in sorted(big, key=lambda a: a.cut):
+        skeleton += raw[end : array.cut[0]]
+        end = array.cut[1]
+    skeleton += raw[end:]
+    if adapter is None:
+        value: Any = _object(bytes(skeleton))
+        parsers: list[TypeAdapter[Any] | None] = [None] * len(big)
+    else:
+        parsed = _validate(adapter, bytes(skeleton))
+        types_ = [_field_type(parsed, array.path) for array in big]
+        if any(t is _UNCUT for t in types_):
+            return _UNCUT
+        value = adapter.dump_python(parsed, **_DUMP)
+        parsers = [_adapter(t) for t in types_]
+    targets = [_at(value, array.path) for array in big]
+    if not all(isinstance(t, list) for t in targets):
+        return _UNCUT
+    for array, target, parser in zip(big, targets, parsers):
+        at = array.first
+        for start, stop, count in array.groups:
+            time.sleep(0)  # hands the GIL over: the event loop answers between groups
+            piece = b"[" + raw[start:stop] + b"]"
+            if parser is None:
+                target.extend(_decode(piece))
+            else:
+                items = _validate(parser, piece, array.path, at)
+                target.extend(parser.dump_python(items, **_DUMP))
+            at += count
+    return value
+
+
+def _at(value: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _field_type(parsed: Any, path: tuple[str, ...]) -> Any:
+    """The declared type of the value at `path` of a validated body (model fields by their JSON
+    names, dict keys by the dict's value type); _UNCUT where it cannot be told."""
+    node, declared = parsed, _UNCUT
+    for key in path:
+        if isinstance(node, BaseModel):
+            name = next(
+                (n for n, f in type(node).model_fields.items() if (f.alias or n) == key), None
+            )
+            if name is None:
+                return _UNCUT
+            declared, node = type(node).model_fields[name].annotation, getattr(node, name)
+        elif isinstance(node, dict) and key in node:
+            declared, node = _dict_values(declared), node[key]
+        else:
+            return _UNCUT
+        if declared is _UNCUT:
+            return _UNCUT
+    return declared
+
+
+def _dict_values(declared: Any) -> Any:
+    """V of dict[str, V], or of the one dict type in a union; _UNCUT otherwise."""
+    if declared is _UNCUT:
+        return _UNCUT
+    members = typing.get_args(declared) if _is_union(declared) else (declared,)
+    dicts = [m for m in members if typing.get_origin(m) is dict]
+    if len(dicts) != 1:
+        return _UNCUT
+    args = typing.get_args(dicts[0])
+    return args[1] if len(args) == 2 else Any
+
+
+def _is_union(declared: Any) -> bool:
+    return typing.get_origin(declared) in (typing.Union, types.UnionType)
+
+
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(declared: Any) -> TypeAdapter[Any]:
+    try:
+        return _ADAPTERS[declared]
+    except KeyError:
+        made = _ADAPTERS[declared] = TypeAdapter(declared)
+        return made
+    except TypeError:  # an unhashable annotation
+        return TypeAdapter(declared)
+
+
+class _Scan:
+    """The structure of a JSON text, found with numpy (whose loops release the GIL): the
+    positions of the brackets, commas and colons outside strings, and the nesting depth after
+    each. Nothing is decoded; a malformed text is left for the parser to describe."""
+
+    def __init__(self, raw: bytes) -> None:
+        b = np.frombuffer(raw, np.uint8)
+        quotes = np.flatnonzero(b == _QUOTE)
+        after = quotes[quotes > 0]
+        after = after[b[after - 1] == _BACKSLASH]
+        if after.size:
+            quotes = np.setdiff1d(quotes, after[_escaped(b, after)], assume_unique=True)
+        marks = (b == _OPEN_ARRAY) | (b == _OPEN_OBJECT) | (b == _CLOSE_ARRAY)
+        marks |= (b == _CLOSE_OBJECT) | (b == _COMMA) | (b == _COLON)
+        pos = np.flatnonzero(marks)
+        # outside strings: an even number of (unescaped) quotes before
+        pos = pos[np.searchsorted(quotes, pos) % 2 == 0]
+        kind = b[pos]
+        step = (kind == _OPEN_ARRAY).astype(np.int8) + (kind == _OPEN_OBJECT)
+        step -= (kind == _CLOSE_ARRAY).astype(np.int8) + (kind == _CLOSE_OBJECT)
+        self.pos: npt.NDArray[np.intp] = pos
+        self.kind: npt.NDArray[np.uint8] = kind
+        self.depth: npt.NDArray[np.int32] = np.cumsum(step, dtype=np.int32)
+        self.max_depth = int(self.depth.max()) if self.depth.size else 0
+
+    def too_deep_at(self) -> int:
+        return int(self.pos[int(np.argmax(self.depth > MAX_DEPTH))])
+
+    def big_arrays(self, raw: bytes) -> list[_BigArray]:
+        """The arrays of more than SLICE bytes reachable from a root object through members,
+        none if the text is not one well-formed object (the parser will say what is wrong)."""
+        depth, kind = self.depth, self.kind
+        if not depth.size or kind[0] != _OPEN_OBJECT or kind[-1] != _CLOSE_OBJECT:
+            return []
+        if depth[-1] != 0 or int(depth.min()) != 0 or np.count_nonzero(depth == 0) != 1:
+            return []
+        if raw[: self.pos[0]].strip() or raw[self.pos[-1] + 1 :].strip():
+            return []
+        found: list[_BigArray] = []
+        self._members(raw, 0, len(depth) - 1, (), found)
+        return found
+
+    def _members(
+        self, raw: bytes, i: int, j: int, path: tuple[str, ...], found: list[_BigArray]
+    ) -> None:
+        """The members of the object from marks i to j (its braces) that hold big arrays."""
+        depth, kind, pos = self.depth, self.kind, self.pos
+        level = int(depth[i])
+        inside = slice(i + 1, j)
+        here = np.flatnonzero(
+            (depth[inside] == level) & ((kind[inside] == _COMMA) | (kind[inside] == _COLON))
+        )
+        here += i + 1
+        colons = here[kind[here] == _COLON]
+        bounds = np.concatenate(([i], here[kind[here] == _COMMA], [j]))
+        if len(colons) != len(bounds) - 1 or len(colons) > _MAX_MEMBERS:
+            return
+        keys = []
+        for start, colon in zip(bounds[:-1], colons):
+            key = _key(raw[pos[start] + 1 : pos[colon]])
+            if key is None:
+                return
+            keys.append(key)
+        if len(set(keys)) != len(keys):  # the last one counts: cutting the first would not do
+            return
+        for key, colon, stop in zip(keys, colons, bounds[1:]):
+            if pos[stop] - pos[colon] <= SLICE:
+                continue
+            first, last = colon + 1, stop - 1  # a container's brackets, if the value is one
+            if first >= stop or depth[last] != level:
+                continue
+            if kind[first] == _OPEN_OBJECT and kind[last] == _CLOSE_OBJECT:
+                self._members(raw, first, last, (*path, key), found)
+            elif kind[first] == _OPEN_ARRAY and kind[last] == _CLOSE_ARRAY:
+                array = self._elements(first, last, (*path, key))
+                if array is not None:
+                    found.append(array)
+
+    def _elements(self, i: int, j: int, path: tuple[str, ...]) -> _BigArray | None:
+        """The array from marks i to j (its brackets) cut into groups of about SLICE bytes."""
+        depth, kind, pos = self.depth, self.kind, self.pos
+        inside = slice(i + 1, j)
+        commas = np.flatnonzero((depth[inside] == depth[i]) & (kind[inside] == _COMMA)) + i + 1
+        starts = np.concatenate(([pos[i] + 1], pos[commas] + 1))
+        ends = np.concatenate((pos[commas], [pos[j]]))
+        group = (ends - starts[0]) // SLICE
+        firsts = np.concatenate(([0], np.flatnonzero(np.diff(group)) + 1))
+        if len(firsts) < 2:
+            return None
+        lasts = np.concatenate((firsts[1:], [len(starts)])) - 1
+        array = _BigArray(path, (int(ends[lasts[0]]), int(pos[j])), int(lasts[0] + 1))
+        for a, z in zip(firsts[1:], lasts[1:]):
+            array.groups.append((int(starts[a]), int(ends[z]), int(z - a + 1)))
+        return array
+
+
+def _escaped(b: npt.NDArray[np.uint8], quotes: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """Which of these quotes (each right after a backslash) are escaped: an odd run of
+    backslashes before them."""
+    slashes = np.flatnonzero(b == _BACKSLASH)
+    starts = np.ones(slashes.size, bool)
+    starts[1:] = np.diff(slashes) != 1
+    run_start = np.maximum.accumulate(np.where(starts, slashes, 0))
+    run = quotes - run_start[np.searchsorted(slashes, quotes - 1)]
+    escaped: npt.NDArray[np.bool_] = run % 2 == 1
+    return escaped
+
+
+def _key(raw: bytes) -> str | None:
+    try:
+        key = json.loads(raw)
+    except ValueError:
+        return None
+    return key if isinstance(key, str) else None
