@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import numpy as np
-from pydantic import TypeAdapter
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -31,7 +30,7 @@ from vqdb.database import Database
 from vqdb.errors import AlreadyExists, BadInput, NotFound, OutOfRange, is_storage_full
 from vqdb.server import openapi
 from vqdb.server.access import Access, Denied
-from vqdb.server.body import HttpError, receive
+from vqdb.server.body import HttpError, Schema, receive
 from vqdb.server.metrics import Metrics
 from vqdb.server.operations import JSON_OBJECT, OPERATIONS, UPLOAD, Call, Operation
 from vqdb.server.settings import Settings
@@ -108,7 +107,7 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
 def _endpoint(
     op: Operation, db: Database, access: Access, metrics: Metrics, limit: int
 ) -> Callable[[Request], Awaitable[Response]]:
-    adapter = TypeAdapter(op.body) if op.body not in (None, JSON_OBJECT, UPLOAD) else None
+    schema = Schema(op.body) if op.body not in (None, JSON_OBJECT, UPLOAD) else None
     is_async = inspect.iscoroutinefunction(op.run)
 
     async def handle(request: Request) -> Response:
@@ -124,8 +123,8 @@ def _endpoint(
             if collection is not None:  # Qdrant's rule; a new name's stricter one is the engine's
                 check_collection_name(collection)
             body = None
-            if op.body is JSON_OBJECT or adapter is not None:
-                body = await receive(request, limit, adapter)
+            if op.body is JSON_OBJECT or schema is not None:
+                body = await receive(request, limit, schema)
             call = Call(db, request.path_params, request.query_params, body, request)
             if is_async:
                 result = await op.run(call)

@@ -4,7 +4,7 @@ the operation's schema, big ones in a worker thread and in slices.
 - Size: `service.max_request_size_mb` counts the bytes actually read. A chunked body declares
   no length, so the body is streamed and refused (413) as soon as the count passes the limit;
   the app then closes the connection rather than read the rest.
-- Depth: JSON nested deeper than MAX_DEPTH (Qdrant's parser, serde_json, stops at 128) is
+- Depth: JSON nested deeper than MAX_DEPTH (Qdrant's parser, serde_json, fails at the 128th) is
   refused (400) before any parser sees it: Python's json recurses per level and raised
   RecursionError (a 500) at ~1000, and the engine's filter parser recursed past Python's limit
   well before that. One check for every route, once, on the bytes.
@@ -21,6 +21,7 @@ the operation's schema, big ones in a worker thread and in slices.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import types
 import typing
@@ -30,10 +31,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import SchemaValidator
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
-MAX_DEPTH = 128  # arrays and objects inside one another; serde_json's recursion limit (Qdrant's)
+MAX_DEPTH = 127  # arrays and objects inside one another: as deep as serde_json goes (Qdrant's)
 INLINE = 64 << 10  # bodies up to this size are parsed on the event loop
 SLICE = 1 << 20  # big arrays are validated this many bytes at a time (~6-20 ms of GIL each)
 _MAX_MEMBERS = 256  # objects with more members are not searched for big arrays
@@ -67,12 +69,33 @@ class HttpError(Exception):
         self.status = status
 
 
-async def receive(request: Request, limit: int, adapter: TypeAdapter[Any] | None) -> Any:
-    """The request's JSON body, checked against `adapter` (None: any JSON object)."""
+class Schema:
+    """A body's schema: pydantic's validator for it, rebuilt so that every list, set, tuple and
+    dict stops at its first bad item, as serde does (pydantic goes on and reports each one: a
+    megabyte of bad items held the GIL ~10 s, mostly building their errors), and pydantic's
+    serializer, which drops what the client left out."""
+
+    def __init__(self, declared: Any) -> None:
+        self.adapter: TypeAdapter[Any] = TypeAdapter(declared)
+        self.validator = _fail_fast(self.adapter.core_schema)
+
+    def validate(self, raw: bytes, where: tuple[str, ...] = (), at: int = 0) -> Any:
+        """`where`, `at`: the path and first index of a slice, for the errors' locations."""
+        try:
+            return self.validator.validate_json(raw)
+        except ValidationError as e:
+            raise invalid(e, where, at) from None
+
+    def dump(self, value: Any) -> Any:
+        return self.adapter.dump_python(value, **_DUMP)
+
+
+async def receive(request: Request, limit: int, schema: Schema | None) -> Any:
+    """The request's JSON body, checked against `schema` (None: any JSON object)."""
     raw = await read(request, limit)
     if len(raw) <= INLINE:
-        return parse(raw, adapter)
-    return await run_in_threadpool(parse, raw, adapter)
+        return parse(raw, schema)
+    return await run_in_threadpool(parse, raw, schema)
 
 
 async def read(request: Request, limit: int) -> bytes:
@@ -99,9 +122,9 @@ def _too_large(limit: int) -> HttpError:
     return HttpError(413, f"Payload too large: the limit is {limit >> 20} MB")
 
 
-def parse(raw: bytes, adapter: TypeAdapter[Any] | None) -> Any:
+def parse(raw: bytes, schema: Schema | None) -> Any:
     """The body as JSON checked against the operation's schema, with the fields a client left
-    out (or set to null) absent, so the engine applies Qdrant's defaults (adapter None: any JSON
+    out (or set to null) absent, so the engine applies Qdrant's defaults (schema None: any JSON
     object, unchecked). Unknown fields are dropped, as Qdrant's server ignores them, except in
     filters and payload selectors, whose models refuse them as Qdrant does."""
     scan = None
@@ -116,12 +139,12 @@ def parse(raw: bytes, adapter: TypeAdapter[Any] | None) -> Any:
     if scan is not None and len(raw) > SLICE:
         big = scan.big_arrays(raw)
         if big:
-            value = _sliced(raw, adapter, big)
+            value = _sliced(raw, schema, big)
             if value is not _UNCUT:
                 return value
-    if adapter is None:
+    if schema is None:
         return _object(raw)
-    return adapter.dump_python(_validate(adapter, raw), **_DUMP)
+    return schema.dump(schema.validate(raw))
 
 
 def _opening(raw: bytes) -> int:
@@ -145,15 +168,6 @@ def _decode(raw: bytes) -> Any:
         raise HttpError(400, f"Format error in JSON body: {e}") from None
     except RecursionError:  # MAX_DEPTH keeps bodies far from it; never a 500 all the same
         raise HttpError(400, "Format error in JSON body: recursion limit exceeded") from None
-
-
-def _validate(
-    adapter: TypeAdapter[Any], raw: bytes, where: tuple[str, ...] = (), at: int = 0
-) -> Any:
-    try:
-        return adapter.validate_json(raw)
-    except ValidationError as e:
-        raise invalid(e, where, at) from None
 
 
 def invalid(e: ValidationError, where: tuple[str, ...] = (), at: int = 0) -> HttpError:
@@ -192,7 +206,7 @@ class _BigArray:
     groups: list[tuple[int, int, int]] = field(default_factory=list)  # (start, end, elements)
 
 
-def _sliced(raw: bytes, adapter: TypeAdapter[Any] | None, big: list[_BigArray]) -> Any:
+def _sliced(raw: bytes, schema: Schema | None, big: list[_BigArray]) -> Any:
     """The body parsed as its skeleton (the body without most of its big arrays' elements),
     then each big array's other elements a group at a time, validated against the type of
     the field that holds them; _UNCUT if a field's type cannot be told."""
@@ -202,16 +216,16 @@ def _sliced(raw: bytes, adapter: TypeAdapter[Any] | None, big: list[_BigArray]) 
         skeleton += raw[end : array.cut[0]]
         end = array.cut[1]
     skeleton += raw[end:]
-    if adapter is None:
+    if schema is None:
         value: Any = _object(bytes(skeleton))
-        parsers: list[TypeAdapter[Any] | None] = [None] * len(big)
+        parsers: list[Schema | None] = [None] * len(big)
     else:
-        parsed = _validate(adapter, bytes(skeleton))
+        parsed = schema.validate(bytes(skeleton))
         types_ = [_field_type(parsed, array.path) for array in big]
         if any(t is _UNCUT for t in types_):
             return _UNCUT
-        value = adapter.dump_python(parsed, **_DUMP)
-        parsers = [_adapter(t) for t in types_]
+        value = schema.dump(parsed)
+        parsers = [_schema(t) for t in types_]
     targets = [_at(value, array.path) for array in big]
     if not all(isinstance(t, list) for t in targets):
         return _UNCUT
@@ -223,8 +237,7 @@ def _sliced(raw: bytes, adapter: TypeAdapter[Any] | None, big: list[_BigArray]) 
             if parser is None:
                 target.extend(_decode(piece))
             else:
-                items = _validate(parser, piece, array.path, at)
-                target.extend(parser.dump_python(items, **_DUMP))
+                target.extend(parser.dump(parser.validate(piece, array.path, at)))
             at += count
     return value
 
@@ -274,17 +287,60 @@ def _is_union(declared: Any) -> bool:
     return typing.get_origin(declared) in (typing.Union, types.UnionType)
 
 
-_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+_SCHEMAS: dict[Any, Schema] = {}
 
 
-def _adapter(declared: Any) -> TypeAdapter[Any]:
+def _schema(declared: Any) -> Schema:
     try:
-        return _ADAPTERS[declared]
+        return _SCHEMAS[declared]
     except KeyError:
-        made = _ADAPTERS[declared] = TypeAdapter(declared)
+        made = _SCHEMAS[declared] = Schema(declared)
         return made
     except TypeError:  # an unhashable annotation
-        return TypeAdapter(declared)
+        return Schema(declared)
+
+
+_SEQUENCES = {"list", "set", "frozenset", "tuple", "dict"}
+_CLASSES = {"model", "dataclass", "typed-dict"}  # the schemas pydantic-core may take prebuilt
+_BUILDING = threading.Lock()
+
+
+def _fail_fast(core_schema: Any) -> SchemaValidator:
+    """A validator of `core_schema` with `fail_fast` on every list, set, tuple and dict. The
+    validators of the models inside are built from the schema too: pydantic-core reuses a
+    complete model's own validator (`__pydantic_validator__`, without fail_fast) unless the
+    class reads as incomplete, which the models do while this validator is built."""
+    models: set[type] = set()
+
+    def rebuilt(node: Any) -> Any:
+        if isinstance(node, list):
+            return [rebuilt(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: v if k == "metadata" else rebuilt(v) for k, v in node.items()}
+        kind = out.get("type")
+        if not isinstance(kind, str):  # a field named "type"
+            return out
+        if kind in _SEQUENCES:
+            out["fail_fast"] = True
+        elif kind in _CLASSES and isinstance(out.get("cls"), type):
+            models.add(out["cls"])
+        return out
+
+    schema = rebuilt(core_schema)
+    missing = object()
+    with _BUILDING:
+        saved = {m: m.__dict__.get("__pydantic_complete__", missing) for m in models}
+        try:
+            for model in saved:
+                type.__setattr__(model, "__pydantic_complete__", False)
+            return SchemaValidator(schema)
+        finally:
+            for model, was in saved.items():
+                if was is missing:
+                    type.__delattr__(model, "__pydantic_complete__")
+                else:
+                    type.__setattr__(model, "__pydantic_complete__", was)
 
 
 class _Scan:
