@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from vqdb import _core
 from vqdb.distance import Distance
-from vqdb.index import bitset
+from vqdb.index import bitset, ragged
 from vqdb.index.live_ids import LiveIds
 from vqdb.index.multi_vectors import MultiVectors, is_flat, matrix
 from vqdb.params import HnswConfig, SearchParams, from_mapping, search_params
@@ -253,13 +253,9 @@ class Index:
         offsets = self._live.existing(as_ids(ids))
         if self.multivector:
             originals = cast(_core.MultiVectorSet, self._originals)
-            groups = originals.offsets_view.astype(np.int64)
-            lengths = groups[offsets + 1] - groups[offsets]
-            out = np.zeros(offsets.shape[0] + 1, dtype=np.int64)
-            np.cumsum(lengths, out=out[1:])
-            within = np.arange(int(out[-1]), dtype=np.int64) - np.repeat(out[:-1], lengths)
-            rows = self._originals.codes_view[np.repeat(groups[offsets], lengths) + within]
-            return MultiVectors(out, self._decoded(rows))
+            # the set's offsets start at 0: positions in the batch are positions in the set
+            groups, at = ragged.gather(originals.offsets_view.astype(np.int64), offsets)
+            return MultiVectors(groups, self._decoded(self._originals.codes_view[at]))
         if self._reader is not None:  # read, so a damaged file is an error, never a SIGBUS
             rows = self._reader.read(offsets.astype(np.uint32))
         else:
