@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: load a dataset folder, score recall, time queries.
+"""Helpers shared by the benchmarks: load a dataset folder, score recall, time queries, fill
+a qdrant-edge shard.
 
 No real set has 1536 dimensions or 100k+ vectors, so `derived` makes larger ones from real
 vectors. A dataset folder (see shared/data/README.md) holds base.npy, queries.npy (float32) and
@@ -7,9 +8,11 @@ gt_<metric>.npy: int32 (nq, 100) ids of the exact neighbours, best first.
 
 from __future__ import annotations
 
+import shutil
 import statistics
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -161,3 +164,28 @@ def qps_side_by_side(
         )
         for name in fns
     }
+
+
+def filled_edge_shard(
+    config: Any, prefix: str, batches: Iterable[list[Any]]
+) -> tuple[Any, Callable[[], None]]:
+    """A qdrant-edge shard made with `config` in a new temporary folder, upserted one batch of
+    points at a time and optimized, and the call that closes it and removes the folder (which
+    goes at once if filling fails, so a failed engine leaves nothing behind)."""
+    import qdrant_edge as qe  # only the runs that compare with qdrant-edge need it
+
+    path = tempfile.mkdtemp(prefix=prefix)
+    try:
+        shard = qe.EdgeShard.create(path, config)
+        for points in batches:
+            shard.update(qe.UpdateOperation.upsert_points(points))
+        shard.optimize()
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+
+    def close() -> None:
+        shard.close()
+        shutil.rmtree(path, ignore_errors=True)
+
+    return shard, close

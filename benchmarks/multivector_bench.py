@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
@@ -40,7 +38,15 @@ from typing import Any
 import numpy as np
 
 # The script's own folder is first on sys.path, so these are benchmarks/datasets.py, peers.py.
-from datasets import Timer, load, normalize, qps_side_by_side, recall_at_k, table
+from datasets import (
+    Timer,
+    filled_edge_shard,
+    load,
+    normalize,
+    qps_side_by_side,
+    recall_at_k,
+    table,
+)
 from peers import qps_at_recall
 
 BUILD_THREADS = os.cpu_count() or 2
@@ -120,20 +126,15 @@ def build_qdrant_edge(
         max_search_threads=1,
         wal_enabled=False,
     )
-    path = tempfile.mkdtemp(prefix="multi-qdrant-edge-")
     n = len(offsets) - 1
-    try:
-        shard = qe.EdgeShard.create(path, config)
-        for start in range(0, n, 100):
-            points = [
-                qe.Point(i, rows[offsets[i] : offsets[i + 1]].tolist())
-                for i in range(start, min(start + 100, n))
-            ]
-            shard.update(qe.UpdateOperation.upsert_points(points))
-        shard.optimize()
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
+    batches = (
+        [
+            qe.Point(i, rows[offsets[i] : offsets[i + 1]].tolist())
+            for i in range(start, min(start + 100, n))
+        ]
+        for start in range(0, n, 100)
+    )
+    shard, close = filled_edge_shard(config, "multi-qdrant-edge-", batches)
     indexed = shard.info().indexed_vectors_count
     if indexed < n:
         print(f"    warning: qdrant-edge indexed {indexed} of {n} documents")
@@ -149,10 +150,6 @@ def build_qdrant_edge(
             return [hit.id for hit in shard.query(request)]
 
         return search
-
-    def close() -> None:
-        shard.close()
-        shutil.rmtree(path, ignore_errors=True)
 
     return searcher, close
 

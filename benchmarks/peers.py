@@ -40,8 +40,6 @@ import importlib
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -51,7 +49,15 @@ from itertools import pairwise
 import numpy as np
 
 # The script's own folder is first on sys.path, so this is benchmarks/datasets.py.
-from datasets import Measured, Timer, load, normalize, qps_side_by_side, recall_at_k
+from datasets import (
+    Measured,
+    Timer,
+    filled_edge_shard,
+    load,
+    normalize,
+    qps_side_by_side,
+    recall_at_k,
+)
 
 MODES = ("float", "scalar", "binary", "product")
 # Engine -> (module to import, pip distribution, modes it has). vqdb first: it is the curve
@@ -284,17 +290,11 @@ def build_qdrant_edge(mode: str, base: np.ndarray, s: Setup) -> Built:
         max_search_threads=1,
         wal_enabled=False,  # the shard is thrown away after the run
     )
-    path = tempfile.mkdtemp(prefix="peers-qdrant-edge-")
-    try:
-        shard = qe.EdgeShard.create(path, config)
-        for start in range(0, n, 1000):
-            rows = base[start : start + 1000].tolist()
-            points = [qe.Point(i, v) for i, v in enumerate(rows, start)]
-            shard.update(qe.UpdateOperation.upsert_points(points))
-        shard.optimize()
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
+    batches = (
+        [qe.Point(i, v) for i, v in enumerate(base[start : start + 1000].tolist(), start)]
+        for start in range(0, n, 1000)
+    )
+    shard, close = filled_edge_shard(config, "peers-qdrant-edge-", batches)
     indexed = shard.info().indexed_vectors_count
     if indexed != n:
         print(f"    warning: qdrant-edge indexed {indexed} of {n} vectors")
@@ -313,10 +313,6 @@ def build_qdrant_edge(mode: str, base: np.ndarray, s: Setup) -> Built:
             return [hit.id for hit in shard.query(request)]
 
         return search
-
-    def close() -> None:
-        shard.close()
-        shutil.rmtree(path, ignore_errors=True)
 
     return searcher, close
 

@@ -49,8 +49,6 @@ import gzip
 import json
 import os
 import re
-import shutil
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -62,7 +60,7 @@ from typing import Any
 import numpy as np
 
 # The script's own folder is first on sys.path, so this is benchmarks/datasets.py.
-from datasets import Timer, qps_side_by_side, table
+from datasets import Timer, filled_edge_shard, qps_side_by_side, table
 
 K1, B = 1.2, 0.75
 NAME = "bm25"
@@ -291,23 +289,16 @@ def build_qdrant_edge(docs: Csr, queries: Csr, idf: bool, limit: int) -> Built:
         max_search_threads=1,
         wal_enabled=False,  # the shard is thrown away after the run
     )
-    path = tempfile.mkdtemp(prefix="sparse-qdrant-edge-")
+    batches = (
+        [
+            qe.Point(r, {NAME: qe.SparseVector(i.tolist(), v.tolist())})
+            for r, (i, v) in ((r, docs.row(r)) for r in range(start, min(start + 1000, len(docs))))
+        ]
+        for start in range(0, len(docs), 1000)
+    )
     before = rss()
-    try:
-        with Timer() as t:
-            shard = qe.EdgeShard.create(path, config)
-            for start in range(0, len(docs), 1000):
-                points = [
-                    qe.Point(r, {NAME: qe.SparseVector(i.tolist(), v.tolist())})
-                    for r, (i, v) in (
-                        (r, docs.row(r)) for r in range(start, min(start + 1000, len(docs)))
-                    )
-                ]
-                shard.update(qe.UpdateOperation.upsert_points(points))
-            shard.optimize()
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
+    with Timer() as t:
+        shard, close = filled_edge_shard(config, "sparse-qdrant-edge-", batches)
     grown = rss() - before
     rows = [(i.tolist(), v.tolist()) for i, v in (queries.row(q) for q in range(len(queries)))]
 
@@ -317,10 +308,6 @@ def build_qdrant_edge(docs: Csr, queries: Csr, idf: bool, limit: int) -> Built:
             query=qe.Query.Nearest(qe.SparseVector(indices, values), using=NAME), limit=limit
         )
         return [hit.id for hit in shard.query(request)]
-
-    def close() -> None:
-        shard.close()
-        shutil.rmtree(path, ignore_errors=True)
 
     return Built(search, t.seconds, grown, close=close)
 

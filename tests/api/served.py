@@ -1,4 +1,5 @@
-"""A `vqdb serve` subprocess on a free port, started as users start it."""
+"""A `vqdb serve` subprocess on a free port, started as users start it, and the small HTTP
+helpers the API tests share."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 
 class Server:
@@ -54,3 +59,33 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def ok(response: httpx.Response) -> Any:
+    """The result of a 200 answer (anything else fails the test with the answer's text)."""
+    assert response.status_code == 200, response.text
+    return response.json()["result"]
+
+
+def ids(result: Any) -> list[Any]:
+    """The ids of a query's points (or of a plain list of points), in order."""
+    points = result["points"] if isinstance(result, dict) else result
+    return [p["id"] for p in points]
+
+
+def unique_name(prefix: str, request: pytest.FixtureRequest) -> str:
+    """A collection name of this test alone (parametrized cases differ), on a shared server."""
+    return f"{prefix}-{request.node.originalname}-{zlib.crc32(request.node.name.encode())}"
+
+
+def fresh_collection(
+    http: httpx.Client, name: str, body: dict[str, Any], points: list[dict[str, Any]]
+) -> Iterator[str]:
+    """For a fixture to `yield from`: collection `name` made anew from `body` and holding
+    `points`, deleted after the test."""
+    http.delete(f"/collections/{name}")
+    assert http.put(f"/collections/{name}", json=body).status_code == 200
+    put = http.put(f"/collections/{name}/points?wait=true", json={"points": points})
+    assert put.status_code == 200, put.text
+    yield name
+    http.delete(f"/collections/{name}")

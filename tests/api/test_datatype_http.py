@@ -6,19 +6,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from served import Server
+from served import Server, ok
 
 MULTI = {"comparator": "max_sim"}
-
-
-def ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, response.text
-    return response.json()["result"]
 
 
 @pytest.fixture(params=[False, True], ids=["ram", "on_disk"])

@@ -3,14 +3,12 @@ in points, batches and queries), its status codes for bad input, and qdrant-clie
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from served import Server
+from served import Server, fresh_collection, ids, ok, unique_name
 
 MULTI = {"comparator": "max_sim"}
 
@@ -18,29 +16,13 @@ MULTI = {"comparator": "max_sim"}
 @pytest.fixture
 def name(http: httpx.Client, request: pytest.FixtureRequest) -> Iterator[str]:
     """As Qdrant's own HTTP tests make theirs: an unnamed 4-d Dot multivector."""
-    name = f"m-{request.node.originalname}-{zlib.crc32(request.node.name.encode())}"
-    http.delete(f"/collections/{name}")
     body = {"vectors": {"size": 4, "distance": "Dot", "multivector_config": MULTI}}
-    assert http.put(f"/collections/{name}", json=body).status_code == 200
     points = [
         {"id": 1, "vector": [[1, 0, 0, 0], [0, 1, 0, 0]], "payload": {"k": 1}},
         {"id": 2, "vector": [[0, 0, 1, 0]], "payload": {"k": 2}},
         {"id": 3, "vector": [[0.5, 0.5, 0, 0], [0, 0, 0, 1], [1, 1, 1, 1]], "payload": {"k": 1}},
     ]
-    put = http.put(f"/collections/{name}/points?wait=true", json={"points": points})
-    assert put.status_code == 200, put.text
-    yield name
-    http.delete(f"/collections/{name}")
-
-
-def ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, response.text
-    return response.json()["result"]
-
-
-def ids(result: Any) -> list[Any]:
-    points = result["points"] if isinstance(result, dict) else result
-    return [p["id"] for p in points]
+    yield from fresh_collection(http, unique_name("m", request), body, points)
 
 
 def test_config_echo(http: httpx.Client, name: str) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from served import Server
+from snapshot_files import plant_foreign_segment, snapshot_files, tree
 from web import Answer, Site
 
 POINTS = [{"id": i, "vector": [i, 1, 0, 0]} for i in range(10)]
@@ -45,16 +46,6 @@ def upload(http: httpx.Client, name: str, data: bytes, query: str = "") -> httpx
     )
 
 
-def members(snapshot: bytes) -> dict[str, bytes]:
-    with tarfile.open(fileobj=io.BytesIO(snapshot)) as tar:
-        found = {}
-        for member in tar.getmembers():
-            data = tar.extractfile(member) if member.isfile() else None
-            if data is not None and member.name != "checksums.json":
-                found[member.name] = data.read()
-    return found
-
-
 def archive(files: dict[str, bytes], *extra: tarfile.TarInfo) -> bytes:
     """A tar of `files` with a correct checksum list (anyone can write one), then `extra`
     headers without data (links, devices)."""
@@ -73,17 +64,6 @@ def archive(files: dict[str, bytes], *extra: tarfile.TarInfo) -> bytes:
     return out.getvalue()
 
 
-def tree(folder: Path) -> dict[str, tuple[bytes, int, int]]:
-    return {
-        str(p.relative_to(folder)): (
-            p.read_bytes() if p.is_file() else b"",
-            p.stat().st_mtime_ns,
-            p.stat().st_ino,
-        )
-        for p in sorted(folder.rglob("*"))
-    }
-
-
 def link(name: str, kind: bytes, target: str) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type, info.linkname = kind, target
@@ -92,17 +72,13 @@ def link(name: str, kind: bytes, target: str) -> tarfile.TarInfo:
 
 def test_crafted_uploads_are_refused(http: httpx.Client, server: Server, tmp_path: Path) -> None:
     snapshot = make_collection(http, "crafted")
-    files = members(snapshot)
+    files = snapshot_files(snapshot)
     manifest = json.loads(files["collection.json"])
     segment = manifest["segments"][0]["name"]
     own = {n: d for n, d in files.items() if n.startswith(f"segments/{segment}/")}
     # a foreign folder holding a copy of that segment, outside the server's storage
     sentinel = tmp_path / "sentinel"
-    foreign = sentinel / "foreign"
-    foreign.mkdir(parents=True)
-    for name, data in own.items():
-        (foreign / name.rsplit("/", 1)[1]).write_bytes(data)
-    (sentinel / "secret.txt").write_bytes(b"not yours")
+    foreign = plant_foreign_segment(sentinel, own)
     untouched = tree(sentinel)
     manifest["segments"][0]["name"] = str(foreign)
     absolute = {**files, "collection.json": json.dumps(manifest).encode()}

@@ -3,14 +3,12 @@ status codes for bad input, and qdrant-client against the server."""
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from served import Server
+from served import Server, fresh_collection, ids, ok, unique_name
 
 A = {"indices": [1, 7], "values": [0.5, 0.25]}
 B = {"indices": [7, 9], "values": [1.0, 2.0]}
@@ -19,32 +17,16 @@ B = {"indices": [7, 9], "values": [1.0, 2.0]}
 @pytest.fixture
 def name(http: httpx.Client, request: pytest.FixtureRequest) -> Iterator[str]:
     """A collection as Qdrant's own HTTP tests make theirs: a dense vector and "sparse-text"."""
-    name = f"s-{request.node.originalname}-{zlib.crc32(request.node.name.encode())}"
-    http.delete(f"/collections/{name}")
     body = {
         "vectors": {"image": {"size": 2, "distance": "Dot"}},
         "sparse_vectors": {"sparse-text": {}},
     }
-    assert http.put(f"/collections/{name}", json=body).status_code == 200
     points = [
         {"id": 1, "vector": {"image": [1, 0], "sparse-text": A}, "payload": {"k": 1}},
         {"id": 2, "vector": {"sparse-text": B}, "payload": {"k": 2}},
         {"id": 3, "vector": {"image": [0, 1]}, "payload": {"k": 1}},
     ]
-    put = http.put(f"/collections/{name}/points?wait=true", json={"points": points})
-    assert put.status_code == 200, put.text
-    yield name
-    http.delete(f"/collections/{name}")
-
-
-def ok(response: httpx.Response) -> Any:
-    assert response.status_code == 200, response.text
-    return response.json()["result"]
-
-
-def ids(result: Any) -> list[Any]:
-    points = result["points"] if isinstance(result, dict) else result
-    return [p["id"] for p in points]
+    yield from fresh_collection(http, unique_name("s", request), body, points)
 
 
 def test_config_echo_and_update(http: httpx.Client, name: str) -> None:

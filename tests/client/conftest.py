@@ -8,14 +8,11 @@ from pathlib import Path
 import pytest
 
 import vqdb
-from vqdb.collection import optimizer
 
 
 @pytest.fixture(autouse=True)
-def quick_optimizer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Segments are sealed after writes pause for QUIET_SECONDS: a short pause keeps the tests
-    that wait for indexing fast."""
-    monkeypatch.setattr(optimizer, "QUIET_SECONDS", 0.02)
+def quick(quick_optimizer: None) -> None:
+    """Every client test gets tests/conftest.py's quick optimizer."""
 
 
 @pytest.fixture(params=["memory", "disk"])

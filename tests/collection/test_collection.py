@@ -33,13 +33,6 @@ def exact_top(x: np.ndarray, ids: list[int], q: np.ndarray, k: int) -> list[int]
     return [ids[i] for i in order[:k]]
 
 
-@pytest.fixture(params=["memory", "disk"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    database = Database(None if request.param == "memory" else tmp_path / "storage")
-    yield database
-    database.close()
-
-
 def fill(db: Database, n: int = 600, **extra: Any) -> tuple[Any, np.ndarray]:
     c = db.create_collection("c", body(**extra))
     x = vectors(n)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vqdb.collection import info, optimizer, query, reads, snapshots
+from vqdb.collection import info, query, reads, snapshots
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.index import Index
@@ -25,9 +25,8 @@ ITEMSIZE = {"float16": 2, "uint8": 1}
 MULTI = {"comparator": "max_sim"}
 
 
-@pytest.fixture(autouse=True)
-def quick_optimizer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(optimizer, "QUIET_SECONDS", 0.02)
+# segments seal after short write pauses (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_optimizer")
 
 
 def convert(x: np.ndarray, datatype: str) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from snapshot_files import plant_foreign_segment, snapshot_files, tree
 from web import Answer, Site
 
 from vqdb.collection import query, reads, snapshots, storage
@@ -86,30 +87,6 @@ def tar_of(path: Path, members: dict[str, bytes], *, listed: bool = True) -> Pat
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
-
-
-def files_of(snapshot: Path) -> dict[str, bytes]:
-    """The regular files of a snapshot but its checksum list: name -> bytes."""
-    with tarfile.open(snapshot) as tar:
-        found = {}
-        for member in tar.getmembers():
-            data = tar.extractfile(member) if member.isfile() else None
-            if data is not None and member.name != snapshots.CHECKSUMS:
-                found[member.name] = data.read()
-    return found
-
-
-def tree(folder: Path) -> dict[str, tuple[bytes, int, int]]:
-    """Every file under `folder`: bytes, modification time and inode (so a file rewritten in
-    place, or replaced by an equal one, shows), and the folders as empty entries."""
-    return {
-        str(p.relative_to(folder)): (
-            p.read_bytes() if p.is_file() else b"",
-            p.stat().st_mtime_ns,
-            p.stat().st_ino,
-        )
-        for p in sorted(folder.rglob("*"))
-    }
 
 
 @pytest.mark.parametrize("quantization", [{"scalar": {"type": "int8"}}, {"binary": {}}])
@@ -345,19 +322,13 @@ def test_crafted_snapshots_touch_nothing_outside_the_storage(db: Database, tmp_p
     assert c.optimizer.wait_idle(60)
     before = answers(c, x)
     good = snapshots.path_of(db, "c", snapshots.create(db, "c")["name"])
-    files = files_of(good)
+    files = snapshot_files(good)
     manifest = json.loads(files["collection.json"])
     segment = manifest["segments"][0]["name"]
     own = {n: d for n, d in files.items() if n.startswith(f"segments/{segment}/")}
-    # the foreign folder: a copy of that segment outside the storage, as the probe set it up
-    # (the server read its points, wrote new generations into it and deleted the old ones)
     sentinel = tmp_path / "sentinel"
-    foreign = sentinel / "foreign"
-    foreign.mkdir(parents=True)
-    for name, data in own.items():
-        (foreign / name.rsplit("/", 1)[1]).write_bytes(data)
+    foreign = plant_foreign_segment(sentinel, own)
     secret = sentinel / "secret.txt"
-    secret.write_bytes(b"not yours")
     untouched = tree(sentinel)
     inside = f"segments/{segment}"  # a folder of the archive
 
@@ -506,7 +477,7 @@ def test_snapshots_without_a_checksum_list(db: Database, tmp_path: Path) -> None
     c, x = fill(db, {"binary": {}}, n=100)
     assert c.optimizer.wait_idle(60)
     good = snapshots.path_of(db, "c", snapshots.create(db, "c")["name"])
-    old = tar_of(tmp_path / "old.snapshot", files_of(good), listed=False)
+    old = tar_of(tmp_path / "old.snapshot", snapshot_files(good), listed=False)
     with pytest.raises(BadInput, match="no checksum list"):
         snapshots.recover(db, "old", old)
     with pytest.raises(BadInput, match="does not match checksum"):

@@ -4,14 +4,13 @@ segments, filters, deletes and updates, IDF, restarts, snapshots, and bad input.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from vqdb.collection import info, optimizer, query, reads, snapshots
+from vqdb.collection import info, query, reads, snapshots
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput
@@ -26,16 +25,8 @@ DIM = 4
 FILTER = {"must": [{"key": "k", "match": {"value": 1}}]}
 
 
-@pytest.fixture(autouse=True)
-def quick_optimizer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(optimizer, "QUIET_SECONDS", 0.02)
-
-
-@pytest.fixture(params=["memory", "disk"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    database = Database(None if request.param == "memory" else tmp_path / "storage")
-    yield database
-    database.close()
+# segments seal after short write pauses (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_optimizer")
 
 
 def body(indexing_threshold: int, modifier: str = "none") -> dict[str, Any]:

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vqdb.index import ragged
+
 Offsets = npt.NDArray[np.int64]
 Rows = npt.NDArray[np.float32]
 
@@ -47,12 +49,8 @@ class MultiVectors:
 
     def take(self, at: npt.NDArray[np.int64]) -> MultiVectors:
         """The groups at `at`, in that order (copies)."""
-        starts = self.offsets[at] - self.offsets[0]
-        lengths = self.offsets[at + 1] - self.offsets[at]
-        offsets = np.zeros(at.shape[0] + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        within = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
-        return MultiVectors(offsets, self.rows[np.repeat(starts, lengths) + within])
+        offsets, rows = ragged.gather(self.offsets, at)
+        return MultiVectors(offsets, self.rows[rows])
 
     @classmethod
     def empty(cls, dim: int) -> MultiVectors:

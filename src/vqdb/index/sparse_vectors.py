@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vqdb.index import ragged
+
 Indptr = npt.NDArray[np.int64]
 Terms = npt.NDArray[np.uint32]
 Weights = npt.NDArray[np.float32]
@@ -61,13 +63,7 @@ class SparseVectors:
 
     def take(self, rows: npt.NDArray[np.int64]) -> SparseVectors:
         """The rows at `rows`, in that order (copies)."""
-        starts = self.indptr[rows] - self.indptr[0]
-        lengths = self.indptr[rows + 1] - self.indptr[rows]
-        indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        # positions of every kept element: each row's start, then +1 within the row
-        within = np.arange(int(indptr[-1]), dtype=np.int64) - np.repeat(indptr[:-1], lengths)
-        at = np.repeat(starts, lengths) + within
+        indptr, at = ragged.gather(self.indptr, rows)
         return SparseVectors(indptr, self.indices[at], self.values[at])
 
     @classmethod

@@ -27,8 +27,8 @@ from tqdm.auto import tqdm
 
 from vqdb import _core
 from vqdb.distance import Distance
-from vqdb.index import bitset
-from vqdb.index.id_map import IdMap
+from vqdb.index import bitset, ragged
+from vqdb.index.live_ids import LiveIds
 from vqdb.index.multi_vectors import MultiVectors, is_flat, matrix
 from vqdb.params import HnswConfig, SearchParams, from_mapping, search_params
 from vqdb.quantization import QuantizationConfig, parse_quantization
@@ -96,9 +96,7 @@ class Index:
             else None
         )
         self._graph = _core.Hnsw(self.hnsw.m, self.hnsw.ef_construct) if self.hnsw else None
-        self._ids = IdMap()
-        self._alive = bitset.empty(0)
-        self._count = 0  # live ids
+        self._live = LiveIds()
         self._reader: _core.RowReader | None = None  # reads the originals' file for rescoring
         self._check_cache = False
 
@@ -122,19 +120,10 @@ class Index:
     # ---- size and memory ---------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._live)
 
     def __contains__(self, point_id: object) -> bool:
-        if isinstance(point_id, bool) or not isinstance(point_id, (int, np.integer)):
-            return False
-        return bool(self._live_offsets(np.array([point_id], dtype=np.int64))[0] >= 0)
-
-    def _live_offsets(self, ids: Ids) -> Ids:
-        """Offset of each id, -1 where it is absent or deleted."""
-        offsets = self._ids.offsets(ids)
-        if not len(self._ids):
-            return offsets
-        return np.where(bitset.test(self._alive, np.maximum(offsets, 0)), offsets, -1)
+        return point_id in self._live
 
     def memory_usage(self) -> dict[str, int]:
         """Bytes held in RAM by the originals, the quantized copy, the graph, the id map and
@@ -143,8 +132,7 @@ class Index:
             "originals": self._originals.memory_bytes,
             "quantized": self._quantized.memory_bytes if self._quantized else 0,
             "graph": self._graph.memory_bytes if self._graph else 0,
-            "ids": self._ids.nbytes,
-            "alive": self._alive.nbytes,
+            **self._live.memory_usage(),
         }
 
     @property
@@ -201,7 +189,7 @@ class Index:
         if self.multivector:
             return self._add_groups(ids, vectors)
         x, _ = as_vectors(vectors, self.dim)
-        new_ids = self._check_new(ids, x.shape[0])
+        new_ids = self._live.check_new(ids, x.shape[0])
         n = x.shape[0]
         if n == 0:
             return
@@ -220,27 +208,11 @@ class Index:
                 if self._graph is not None:
                     self._graph.add(self._build_set, self.threads)
                 bar.update(part.shape[0])
-        self._appended(new_ids, first)
-
-    def _check_new(self, ids: Any, n: int) -> Ids:
-        new_ids = as_ids(ids, n)
-        if np.unique(new_ids).shape[0] != new_ids.shape[0]:
-            raise ValueError("ids must be unique within a batch")
-        present = new_ids[self._live_offsets(new_ids) >= 0]
-        if present.shape[0]:
-            raise ValueError(f"id {present[0]} is already in the index")
-        return new_ids
-
-    def _appended(self, new_ids: Ids, first: int) -> None:
-        n = new_ids.shape[0]
-        self._ids.append(new_ids)
-        self._count += n
-        self._alive = bitset.grown(self._alive, first + n)
-        bitset.set_range(self._alive, first, first + n)
+        self._live.appended(new_ids, first)
 
     def _add_groups(self, ids: Any, vectors: Any) -> None:
         batch = MultiVectors.parse(vectors, self.dim, "vectors")
-        new_ids = self._check_new(ids, len(batch))
+        new_ids = self._live.check_new(ids, len(batch))
         if len(batch) == 0:
             return
         offsets = batch.offsets - batch.offsets[0]
@@ -254,7 +226,7 @@ class Index:
             cast(_core.MultiVectorSet, self._quantized).add_groups(stored, offsets)
         if self._graph is not None:
             self._graph.add(self._build_set, self.threads)
-        self._appended(new_ids, first)
+        self._live.appended(new_ids, first)
 
     def _stored(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Rows as the originals store them (float16-rounded, uint8-truncated), unnormalised:
@@ -272,30 +244,18 @@ class Index:
 
     def delete(self, ids: Any) -> None:
         """Marks ids deleted: never returned again, while the graph still routes through them."""
-        gone = np.unique(as_ids(ids))
-        offsets = self._live_offsets(gone)
-        if (offsets < 0).any():
-            raise ValueError(f"id {gone[offsets < 0][0]} is not in the index")
-        bitset.clear_bits(self._alive, offsets)
-        self._count -= int(offsets.shape[0])
+        self._live.delete(ids)
 
     def vectors(self, ids: Any) -> Any:
         """The stored originals of live ids, as searched (unit length for Cosine, but for uint8,
         which stores vectors as given; float16-rounded or uint8 integer values): a float32
         matrix, or for multivectors a MultiVectors batch."""
-        wanted = as_ids(ids)
-        offsets = self._live_offsets(wanted)
-        if (offsets < 0).any():
-            raise ValueError(f"id {wanted[offsets < 0][0]} is not in the index")
+        offsets = self._live.existing(as_ids(ids))
         if self.multivector:
             originals = cast(_core.MultiVectorSet, self._originals)
-            groups = originals.offsets_view.astype(np.int64)
-            lengths = groups[offsets + 1] - groups[offsets]
-            out = np.zeros(offsets.shape[0] + 1, dtype=np.int64)
-            np.cumsum(lengths, out=out[1:])
-            within = np.arange(int(out[-1]), dtype=np.int64) - np.repeat(out[:-1], lengths)
-            rows = self._originals.codes_view[np.repeat(groups[offsets], lengths) + within]
-            return MultiVectors(out, self._decoded(rows))
+            # the set's offsets start at 0: positions in the batch are positions in the set
+            groups, at = ragged.gather(originals.offsets_view.astype(np.int64), offsets)
+            return MultiVectors(groups, self._decoded(self._originals.codes_view[at]))
         if self._reader is not None:  # read, so a damaged file is an error, never a SIGBUS
             rows = self._reader.read(offsets.astype(np.uint32))
         else:
@@ -305,20 +265,11 @@ class Index:
     def live_mask(self, size: int) -> npt.NDArray[np.bool_]:
         """mask[i]: whether id i (for ids below `size`) is live. Filtered searches ask this per
         query, so ids that are their own offsets (how segments use an Index) skip the id map."""
-        bits = np.unpackbits(self._alive.view(np.uint8), bitorder="little").astype(np.bool_)
-        mask = np.zeros(size, dtype=np.bool_)
-        if self._ids.is_identity:
-            n = min(size, len(self._ids))
-            mask[:n] = bits[:n]
-        else:
-            ids = self.live_ids()
-            mask[ids[ids < size]] = True
-        return mask
+        return self._live.live_mask(size)
 
     def live_ids(self) -> Ids:
         """Every live id, in the order they were added."""
-        offsets = np.flatnonzero(np.unpackbits(self._alive.view(np.uint8), bitorder="little"))
-        return self._ids.ids(offsets[: len(self._ids)])
+        return self._live.live_ids()
 
     # ---- search ------------------------------------------------------------------------------
 
@@ -356,14 +307,13 @@ class Index:
             int(limit),
             candidates,
             ef,
-            self._allowed(allowed_ids),
+            self._live.allowed(allowed_ids),
             threads,
             reader,
             self._check_cache,
             groups,
         )
-        if not self._ids.is_identity:  # identity ids: the offsets (and their -1s) are the ids
-            offsets = np.where(offsets >= 0, self._ids.ids(np.maximum(offsets, 0)), -1)
+        offsets = self._live.to_ids(offsets)
         api_scores = self.distance.to_api(scores)
         return (offsets[0], api_scores[0]) if single else (offsets, api_scores)
 
@@ -393,7 +343,7 @@ class Index:
         ef = params.hnsw_ef or (self.hnsw.ef_construct if self.hnsw else 0)
         # a beam wider than the graph, or more candidates than vectors, finds nothing more
         # (and an unbounded one overflows the kernel's size_t)
-        ef = min(ef, max(len(self._ids), limit))
+        ef = min(ef, max(self._live.rows, limit))
         q = params.quantization
         if self._quantized is None or self.quantization is None or q.ignore:
             return self._graph, self._originals, None, limit, ef
@@ -401,21 +351,6 @@ class Index:
         wanted = min((q.oversampling or 1.0) * limit, float(len(self)))  # inf included
         candidates = max(limit, math.floor(wanted))
         return self._graph, self._quantized, self._originals if rescore else None, candidates, ef
-
-    def _allowed(self, allowed_ids: Any) -> bitset.Bitset | None:
-        if allowed_ids is None:
-            return self._alive if self._count < len(self._ids) else None
-        if isinstance(allowed_ids, np.ndarray) and allowed_ids.dtype == np.bool_:
-            if self._ids.is_identity:  # the mask over ids is a mask over offsets: pack it
-                mask = np.zeros(self._alive.shape[0] * 64, dtype=np.bool_)
-                n = min(mask.shape[0], allowed_ids.shape[0])
-                mask[:n] = allowed_ids[:n]
-                return np.packbits(mask, bitorder="little").view(np.uint64) & self._alive
-            allowed_ids = np.flatnonzero(allowed_ids)
-        wanted = self._live_offsets(as_ids(allowed_ids))
-        bits = bitset.empty(len(self._ids))
-        bitset.set_bits(bits, wanted[wanted >= 0])
-        return bits
 
     # ---- state for the persistence layer -----------------------------------------------------
 
@@ -433,7 +368,7 @@ class Index:
     @property
     def alive(self) -> bitset.Bitset:
         """The live-offset bitset: what a checkpoint rewrites, while the rest never changes."""
-        return self._alive
+        return self._live.alive
 
     def _parts(self) -> list[tuple[str, Any]]:
         parts: list[tuple[str, Any]] = [("originals", self._originals)]
@@ -446,7 +381,7 @@ class Index:
     def state(self) -> dict[str, npt.NDArray[Any]]:
         """Everything needed to rebuild this index, as named numpy arrays. The codes are views
         of the index's own memory, valid until the next `add`: persist them, do not keep them."""
-        arrays: dict[str, npt.NDArray[Any]] = {"ids": self._ids.state(), "alive": self._alive}
+        arrays = self._live.state()
         for prefix, part in self._parts():
             if isinstance(part, _core.VectorSet):
                 arrays.update({f"{prefix}.{k}": v for k, v in part.params().items()})
@@ -476,9 +411,7 @@ class Index:
                 part.view(codes)
             else:
                 part.load_state(own)
-        index._ids = IdMap.from_state(arrays["ids"])
-        index._alive = np.array(arrays["alive"], dtype=np.uint64)
-        index._count = bitset.count(index._alive)
+        index._live = LiveIds.from_state(arrays)
         return index
 
 
