@@ -23,6 +23,7 @@ def info(c: Collection) -> dict[str, Any]:
             schema[key] = {**base, "points": counted}
         segments = len(c.segments)
         config = c.config.to_api()
+        warnings = c.config.warnings()
     optimizer_status: str | dict[str, str] = "ok"
     if optimizer is not None and optimizer.error is not None:
         status, optimizer_status = "red", {"error": optimizer.error}
@@ -30,7 +31,7 @@ def info(c: Collection) -> dict[str, Any]:
         status, optimizer_status = "yellow", "ok"
     else:
         status, optimizer_status = "green", "ok"
-    return {
+    shown: dict[str, Any] = {
         "status": status,
         "optimizer_status": optimizer_status,
         "indexed_vectors_count": indexed,
@@ -39,6 +40,9 @@ def info(c: Collection) -> dict[str, Any]:
         "config": config,
         "payload_schema": schema,
     }
+    if warnings:  # absent when there are none, as in Qdrant
+        shown["warnings"] = [{"message": message} for message in warnings]
+    return shown
 
 
 def telemetry(c: Collection) -> dict[str, Any]:
