@@ -96,8 +96,11 @@ def test_bad_queries_and_filters(c: vqdb.Client) -> None:
         c.scroll("c", scroll_filter={"bogus": []})
     with pytest.raises(ValueError, match="points must be a list of ids"):
         c.delete("c", points_selector=5)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="prefetch is not supported"):
-        c.query_points("c", [1.0] * DIM, prefetch=models.Prefetch(query=[1.0] * DIM))
+    deep = models.Prefetch(query=[1.0] * DIM)
+    for _ in range(64):
+        deep = models.Prefetch(query=[1.0] * DIM, prefetch=deep)
+    with pytest.raises(ValueError, match="exceeds max depth 64"):
+        c.query_points("c", [1.0] * DIM, prefetch=deep)
     with pytest.raises(ValueError, match="lookup_from is not supported"):
         c.query_points("c", 1, lookup_from=models.LookupLocation(collection="named"))
     with pytest.raises(ValueError, match="is a dense vector: query it with a list"):

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vqdb.collection import idf
+from vqdb.collection import fusion, idf
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
 from vqdb.collection.reads import Selection, checked_count, scroll
@@ -30,7 +30,7 @@ from vqdb.index.multi_vectors import MultiVectors, is_flat
 from vqdb.index.sparse_vectors import SparseVector
 from vqdb.index.stores import OneVector, VectorBatch
 from vqdb.params import QuantizationSearchParams, SearchParams, from_mapping
-from vqdb.segment.ids import PointId, point_id
+from vqdb.segment.ids import PointId, point_id, sort_key
 from vqdb.segment.segment import Segment
 
 T = TypeVar("T")
@@ -50,32 +50,150 @@ class Request:
     selection: Selection
     exclude: list[PointId] = field(default_factory=list)  # example points never returned
     idf_corpus: Filter | None = None  # the points whose statistics IDF uses (None: all)
+    # the candidates a rescoring stage may return (offsets per segment position); None: any
+    among: dict[int, npt.NDArray[np.int64]] | None = None
+
+
+Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offset
+MAX_PREFETCH_DEPTH = 64  # Qdrant's
 
 
 def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
-    """QueryRequest: nearest by vector or point id, or recommend; no query: points by id."""
-    for unsupported in ("prefetch", "lookup_from"):
-        if body.get(unsupported) is not None:
-            raise BadInput(f"{unsupported} is not supported by vqdb yet")
+    """QueryRequest: nearest by vector or point id, recommend, or a fusion, over the whole
+    collection or over what its prefetches found (a tree: each prefetch a query of its own, with
+    its own prefetches; see _stage); no query: points by id."""
+    if body.get("lookup_from") is not None:
+        raise BadInput("lookup_from is not supported by vqdb yet")
     q = body.get("query")
-    request = _request(c, body, default_payload=False, by_vector=q is not None)
-    if q is None:  # points in id order, past `offset` of them
-        shown = _pick(body, "filter", "with_payload", "with_vector")
+    prefetches = _prefetches(body, depth=1)
+    request = _request(c, body, default_payload=False, by_vector=_by_vector(q))
+    if q is None:
+        if prefetches:
+            raise BadInput(
+                "Bad request: A query is needed to merge the prefetches. Can't have prefetches "
+                "without defining a query."
+            )
+        if body.get("score_threshold") is not None:
+            raise BadInput(
+                "Bad request: A query is needed to use the score_threshold. Can't have "
+                "score_threshold without defining a query."
+            )
+        shown = _pick(body, "filter", "with_payload", "with_vector")  # points in id order
         page = scroll(c, {**shown, "limit": request.offset + request.limit})
         points = page["points"][request.offset :]
         return {"points": [{**p, "version": 0, "score": 0.0} for p in points]}
+    with c.lock.read():
+        sources = [_prefetched(c, p, request.query_filter) for p in prefetches]
+        return {"points": _page(_stage(c, request, q, sources if prefetches else None), request)}
+
+
+def _by_vector(q: Any) -> bool:
+    """Whether the query scores by a vector (and so needs `using`): not a fusion."""
+    return q is not None and not (isinstance(q, Mapping) and ("fusion" in q or "rrf" in q))
+
+
+def _prefetches(body: Mapping[str, Any], depth: int) -> list[Mapping[str, Any]]:
+    raw = body.get("prefetch")
+    if raw is None:
+        return []
+    found = [raw] if isinstance(raw, Mapping) else raw
+    if not isinstance(found, list) or not all(isinstance(p, Mapping) for p in found):
+        raise BadInput("'prefetch' must be a prefetch object or a list of them")
+    if found and depth > MAX_PREFETCH_DEPTH:
+        raise BadInput(
+            f"Bad request: prefetches depth {depth} exceeds max depth {MAX_PREFETCH_DEPTH}"
+        )
+    return found
+
+
+def _prefetched(
+    c: Collection, body: Mapping[str, Any], outer: Filter | None, depth: int = 1
+) -> list[Hit]:
+    """One prefetch's ranked points (the caller holds the read lock). The filters of the
+    request and of the prefetches above apply to it as well, as in Qdrant."""
+    if body.get("lookup_from") is not None:
+        raise BadInput("lookup_from is not supported by vqdb yet")
+    q = body.get("query")
+    inner = _prefetches(body, depth + 1)
+    request = _request(
+        c, {**body, "limit": body.get("limit") or 10, "offset": 0}, False, _by_vector(q)
+    )
+    request.query_filter = _both(outer, request.query_filter)
+    if q is None:
+        if inner:
+            raise BadInput("Bad request: cannot have prefetches without a query")
+        return _in_id_order(c, request)
+    sources = [_prefetched(c, p, request.query_filter, depth + 1) for p in inner]
+    return _stage(c, request, q, sources if inner else None)
+
+
+def _both(a: Filter | None, b: Filter | None) -> Filter | None:
+    return b if a is None else a if b is None else Filter(must=(a, b))
+
+
+def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | None) -> list[Hit]:
+    """The points `q` ranks, best first: over the collection, or, given the results of
+    prefetches (`sources`), a fusion of them or those of their points `q` scores best."""
+    if isinstance(q, Mapping) and ("fusion" in q or "rrf" in q):
+        if sources is None:
+            raise BadInput("Bad request: a fusion query needs prefetches to fuse")
+        return _fused(q, sources, request)
+    if sources is not None:
+        request.among = _candidates(sources)
     if isinstance(q, Mapping) and "recommend" in q:
-        return {"points": _recommend(c, request, q["recommend"] or {})}
+        return _recommended(c, request, q["recommend"] or {})
     if isinstance(q, Mapping) and "nearest" in q:
         if q.get("mmr") is not None:
             raise BadInput("mmr is not supported by vqdb yet")
         q = q["nearest"]
     elif isinstance(q, Mapping) and set(q) != {"indices", "values"}:  # a sparse vector is one
         kinds = ", ".join(sorted(q))
-        raise BadInput(f"query {kinds} is not supported: vqdb answers nearest and recommend")
-    with c.lock.read():
-        vector = _vector_input(c, q, request)
-        return {"points": _search(c, request, vector)}
+        raise BadInput(f"query {kinds} is not supported by vqdb yet")
+    return _hits(c, request, _vector_input(c, q, request))
+
+
+def _candidates(sources: list[list[Hit]]) -> dict[int, npt.NDArray[np.int64]]:
+    found: dict[int, set[int]] = {}
+    for hits in sources:
+        for _, s, _, offset in hits:
+            found.setdefault(s, set()).add(offset)
+    return {s: np.fromiter(offsets, dtype=np.int64) for s, offsets in found.items()}
+
+
+def _fused(q: Mapping[str, Any], sources: list[list[Hit]], request: Request) -> list[Hit]:
+    where = {(s, offset): segment for hits in sources for _, s, segment, offset in hits}
+    lists: list[list[tuple[tuple[int, int], float]]] = [
+        [((s, offset), score) for score, s, _, offset in hits] for hits in sources
+    ]
+    try:
+        if q.get("fusion") == "dbsf":
+            ranked = fusion.dbsf(lists)
+        elif q.get("fusion") == "rrf":
+            ranked = fusion.rrf(lists)
+        elif "rrf" in q and isinstance(q["rrf"], Mapping):
+            spec = q["rrf"]
+            k = spec.get("k")
+            ranked = fusion.rrf(
+                lists, fusion.DEFAULT_RRF_K if k is None else k, spec.get("weights")
+            )
+        else:
+            raise ValueError(f"unknown fusion {q!r}: expected rrf or dbsf")
+    except ValueError as e:
+        raise BadInput(f"Bad request: {e}") from None
+    hits = [(score, s, where[s, offset], offset) for (s, offset), score in ranked]
+    if request.score_threshold is not None:
+        hits = [h for h in hits if h[0] >= request.score_threshold]
+    return hits[: request.offset + request.limit]
+
+
+def _in_id_order(c: Collection, request: Request) -> list[Hit]:
+    """A prefetch without a query: the first `limit` matching points by id, scored 0."""
+    found = []
+    for s, segment in enumerate(c.segments):
+        for offset in np.flatnonzero(segment.mask(request.query_filter)).tolist():
+            found.append((sort_key(segment.ids.id_at(offset)), s, segment, offset))
+    found.sort(key=lambda f: f[0])
+    return [(0.0, s, segment, offset) for _, s, segment, offset in found[: request.limit]]
 
 
 def query_batch(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -112,7 +230,9 @@ def search(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
 def recommend(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The legacy RecommendRequest: positive / negative / strategy at the top level."""
     request = _request(c, body, default_payload=False)
-    return _recommend(c, request, _pick(body, "positive", "negative", "strategy"))
+    spec = _pick(body, "positive", "negative", "strategy")
+    with c.lock.read():
+        return _page(_recommended(c, request, spec), request)
 
 
 # ---- building blocks -------------------------------------------------------------------------
@@ -144,7 +264,8 @@ def _request(
         offset=checked_count(body.get("offset"), 0, "offset", minimum=0),
         params=params,
         query_filter=checked_filter(body.get("filter")),
-        score_threshold=None if threshold is None else float(threshold),
+        # float32, as Qdrant's: a score shown as 0.1 passes a threshold of 0.1
+        score_threshold=None if threshold is None else float(np.float32(threshold)),
         selection=Selection(body.get("with_payload", default_payload), body.get("with_vector"), c),
     )
 
@@ -239,7 +360,12 @@ def _vector(c: Collection, raw: Any, using: str) -> OneVector:
 
 
 def _search(c: Collection, request: Request, vector: OneVector) -> list[dict[str, Any]]:
-    """Nearest points to one vector over every segment (the caller holds the read lock)."""
+    return _page(_hits(c, request, vector), request)
+
+
+def _hits(c: Collection, request: Request, vector: OneVector) -> list[Hit]:
+    """Nearest points to one vector over every segment, best first, `offset + limit` of them
+    (the caller holds the read lock). Candidates of a rescoring stage are scored exactly."""
     distance = c.config.distance(request.using)
     queries: VectorBatch
     if isinstance(vector, SparseVector):
@@ -250,15 +376,15 @@ def _search(c: Collection, request: Request, vector: OneVector) -> list[dict[str
         queries = vector[None, :]
     wanted = request.offset + request.limit
     threshold = c.config.full_scan_threshold_vectors(request.using)
-    hits: list[tuple[float, int, Segment, int]] = []
+    params = request.params
+    if request.among is not None:
+        params = SearchParams(exact=True, quantization=params.quantization)
+    hits: list[Hit] = []
     for s, segment in enumerate(c.segments):
-        allowed = None
-        if request.query_filter is not None or request.exclude:
-            allowed = segment.mask(request.query_filter)
-            allowed[segment.offsets_of(request.exclude)] = False
-        offsets, scores = segment.search(
-            request.using, queries, wanted, request.params, allowed, threshold
-        )
+        allowed = _allowed(s, segment, request)
+        if allowed is not None and not allowed.any():
+            continue
+        offsets, scores = segment.search(request.using, queries, wanted, params, allowed, threshold)
         for offset, score in zip(offsets[0].tolist(), scores[0].tolist()):
             if offset >= 0:
                 hits.append((score, s, segment, offset))
@@ -266,10 +392,24 @@ def _search(c: Collection, request: Request, vector: OneVector) -> list[dict[str
     if request.score_threshold is not None:
         t = request.score_threshold
         hits = [h for h in hits if (h[0] <= t if distance.ascending else h[0] >= t)]
-    return _page(hits, request)
+    return hits[:wanted]
 
 
-def _recommend(c: Collection, request: Request, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _allowed(s: int, segment: Segment, request: Request) -> npt.NDArray[np.bool_] | None:
+    """The offsets of the segment at position `s` the request may return; None: all."""
+    if request.query_filter is None and not request.exclude and request.among is None:
+        return None
+    allowed = segment.mask(request.query_filter)
+    allowed[segment.offsets_of(request.exclude)] = False
+    if request.among is not None:
+        chosen = np.zeros(segment.size, dtype=np.bool_)
+        chosen[request.among.get(s, np.zeros(0, dtype=np.int64))] = True
+        allowed &= chosen
+    return allowed
+
+
+def _recommended(c: Collection, request: Request, spec: Mapping[str, Any]) -> list[Hit]:
+    """The points recommended by examples, best first (the caller holds the read lock)."""
     strategy = spec.get("strategy") or "average_vector"
     if request.using in c.config.sparse_vectors:
         raise BadInput("recommend with sparse vectors is not supported by vqdb yet")
@@ -277,16 +417,15 @@ def _recommend(c: Collection, request: Request, spec: Mapping[str, Any]) -> list
         raise BadInput("recommend with multivectors is not supported by vqdb yet")
     if strategy not in _STRATEGIES:
         raise BadInput(f"unknown recommend strategy {strategy!r} (expected {_STRATEGIES})")
-    with c.lock.read():
-        positive = [_dense(_vector_input(c, v, request)) for v in spec.get("positive") or []]
-        negative = [_dense(_vector_input(c, v, request)) for v in spec.get("negative") or []]
-        if not positive and (strategy == "average_vector" or not negative):
-            raise BadInput("recommend needs at least one positive example")
-        if strategy == "average_vector":
-            mean = np.mean(positive, axis=0)
-            query = mean + (mean - np.mean(negative, axis=0)) if negative else mean
-            return _search(c, request, query.astype(np.float32))
-        return _scored_by_examples(c, request, strategy, positive, negative)
+    positive = [_dense(_vector_input(c, v, request)) for v in spec.get("positive") or []]
+    negative = [_dense(_vector_input(c, v, request)) for v in spec.get("negative") or []]
+    if not positive and (strategy == "average_vector" or not negative):
+        raise BadInput("recommend needs at least one positive example")
+    if strategy == "average_vector":
+        mean = np.mean(positive, axis=0)
+        query = mean + (mean - np.mean(negative, axis=0)) if negative else mean
+        return _hits(c, request, query.astype(np.float32))
+    return _scored_by_examples(c, request, strategy, positive, negative)
 
 
 def _dense(vector: OneVector) -> Vector:
@@ -296,15 +435,17 @@ def _dense(vector: OneVector) -> Vector:
 
 def _scored_by_examples(
     c: Collection, request: Request, strategy: str, positive: list[Vector], negative: list[Vector]
-) -> list[dict[str, Any]]:
+) -> list[Hit]:
     """best_score and sum_scores: every allowed point is compared with every example (an exact
     scan of the originals), since the objective is not a distance a graph can walk."""
     distance = c.config.vectors[request.using].distance
     examples = np.array(positive + negative, dtype=np.float32)
     hits: list[tuple[float, int, Segment, int]] = []
     for s, segment in enumerate(c.segments):
-        mask = segment.mask(request.query_filter) & segment.vector_mask(request.using)
-        mask[segment.offsets_of(request.exclude)] = False
+        allowed = _allowed(s, segment, request)
+        mask = segment.vector_mask(request.using)
+        if allowed is not None:
+            mask &= allowed
         offsets = np.flatnonzero(mask)
         if not offsets.shape[0]:
             continue
@@ -326,10 +467,10 @@ def _scored_by_examples(
     hits.sort(key=lambda h: (-h[0], h[1], h[3]))
     if request.score_threshold is not None:
         hits = [h for h in hits if h[0] >= request.score_threshold]
-    return _page(hits, request)
+    return hits[: request.offset + request.limit]
 
 
-def _page(hits: list[tuple[float, int, Segment, int]], request: Request) -> list[dict[str, Any]]:
+def _page(hits: list[Hit], request: Request) -> list[dict[str, Any]]:
     """The ranked hits past `offset`, `limit` of them, shown as ScoredPoints."""
     page = hits[request.offset : request.offset + request.limit]
     scores = decimal_floats([score for score, *_ in page]).tolist()  # f32 scores, as Qdrant's

@@ -174,7 +174,9 @@ def _failure(e: Exception, op: Operation, start: float) -> Response:
 
 
 def _wrong_input(message: str) -> str:
-    return message if message.startswith("Wrong input") else f"Wrong input: {message}"
+    """Qdrant's 400 wording: "Wrong input: ..." unless the engine chose "Bad request: ..."."""
+    kept = message.startswith(("Wrong input", "Bad request: "))
+    return message if kept else f"Wrong input: {message}"
 
 
 def _error(
