@@ -16,6 +16,16 @@ class OutOfRange(BadInput):
     "Validation error"). The message is the whole answer."""
 
 
+class BadRequest(BadInput):
+    """A request the server will not carry out as given (HTTP 400, Qdrant's "Bad request"), such
+    as a snapshot location that names no usable file."""
+
+
+class Forbidden(ValueError):
+    """A request for something the server does not hand out, such as a file outside its
+    snapshots folder (HTTP 403)."""
+
+
 class NotFound(ValueError):
     """A missing collection, point or vector name (HTTP 404)."""
 

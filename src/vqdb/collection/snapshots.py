@@ -63,7 +63,7 @@ from urllib.request import url2pathname
 
 from vqdb.collection import storage
 from vqdb.collection.collection import Collection
-from vqdb.errors import BadInput, NotFound
+from vqdb.errors import BadInput, BadRequest, Forbidden, NotFound
 from vqdb.storage.files import fsync_dir, read_json, write_json
 
 if TYPE_CHECKING:
@@ -181,13 +181,17 @@ def recover(
                 location, scratch / "download.snapshot", api_key, downloads or Downloads()
             )
         else:
-            source = _local_file(location)
-            if only_under is not None and not source.resolve().is_relative_to(only_under.resolve()):
-                raise BadInput(
-                    f"Snapshot file {source} is outside {only_under}: recover from there"
+            # the path that was checked is the one read, whatever a link changes meanwhile
+            source = _local_file(location).resolve()
+            if only_under is not None and not source.is_relative_to(only_under.resolve()):
+                raise Forbidden(
+                    "Snapshot file path must be inside the snapshots directory "
+                    f'"{only_under.resolve()}"'
                 )
-        if checksum is not None and _sha256(source) != checksum.strip().lower():
-            raise BadInput(f"Snapshot {label} does not match checksum {checksum}")
+        if checksum is not None:
+            actual = _sha256(source)
+            if actual != checksum.strip().lower():
+                raise BadInput(f"Snapshot checksum mismatch: expected {checksum}, got {actual}")
         staged = scratch / "collection"
         found, listed = _unpack(source, staged, label)
         _verify(found, listed, label, whole_file_checked=checksum is not None)
@@ -437,14 +441,17 @@ def _mb(size: int) -> str:
 
 
 def _local_file(location: str | Path) -> Path:
+    """A file path, or a file:// URL without a host (or with localhost), as Qdrant reads it."""
     if isinstance(location, str) and "://" in location:
         url = urlparse(location)
-        if url.scheme != "file" or url.netloc not in ("", "localhost"):
-            raise BadInput(f"snapshot location {location} is not supported: use a file path")
+        if url.scheme != "file":
+            raise BadRequest(f"URL {location} with scheme {url.scheme} is not supported")
+        if url.netloc not in ("", "localhost"):
+            raise BadRequest("Invalid snapshot URI, file path must be absolute or on localhost")
         location = url2pathname(url.path)
     path = Path(location)
     if not path.is_file():
-        raise BadInput(f"Snapshot file {path} does not exist")
+        raise BadRequest(f'Snapshot file "{path}" does not exist')
     return path
 
 

@@ -27,7 +27,15 @@ from starlette.routing import Route
 
 from vqdb.collection.points import jsonable
 from vqdb.database import Database
-from vqdb.errors import AlreadyExists, BadInput, NotFound, OutOfRange, is_storage_full
+from vqdb.errors import (
+    AlreadyExists,
+    BadInput,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    OutOfRange,
+    is_storage_full,
+)
 from vqdb.server import openapi
 from vqdb.server.access import Access, Denied
 from vqdb.server.body import HttpError, Schema, receive
@@ -157,10 +165,14 @@ def _failure(e: Exception, op: Operation, start: float) -> Response:
         return _error(e.status_code, str(e.detail), start)
     if isinstance(e, NotFound):
         return _error(404, f"Not found: {e}", start)
+    if isinstance(e, Forbidden):
+        return _error(403, f"Forbidden: {e}", start)
     if isinstance(e, AlreadyExists):
         return _error(409, str(e), start)
     if isinstance(e, OutOfRange):
         return _error(422, str(e), start)
+    if isinstance(e, BadRequest):
+        return _error(400, f"Bad request: {e}", start)
     if isinstance(e, BadInput):
         return _error(400, _wrong_input(str(e)), start)
     if isinstance(e, ValueError):  # input the engine refused without naming it BadInput
