@@ -33,7 +33,7 @@ from typing import Any
 
 from vqdb.collection import snapshots
 from vqdb.database import Database
-from vqdb.errors import NotFound
+from vqdb.errors import BadInput, NotFound
 
 PREFIX = "full-snapshot"  # Qdrant's name for them
 CONFIG = "config.json"
@@ -53,9 +53,11 @@ def create(db: Database) -> dict[str, Any]:
         for name in db.collection_names():
             try:
                 collection = db.collection(name)
-            except NotFound:  # deleted meanwhile
-                continue
-            taken[collection.name] = collections / snapshots.take(collection, collections)["name"]
+                taken[name] = collections / snapshots.take(collection, collections)["name"]
+            except (NotFound, BadInput):
+                if db.exists(name):
+                    raise
+                continue  # deleted meanwhile: not part of the storage any more
         names = set(taken)
         config = {
             "collections_mapping": {name: path.name for name, path in taken.items()},

@@ -7,11 +7,13 @@ import json
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from vqdb import full_snapshots
 from vqdb.collection import reads, snapshots
+from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput, BadRequest, Forbidden, NotFound
 
@@ -159,3 +161,30 @@ def test_scratch_folders_a_crash_left_are_removed_at_open(tmp_path: Path) -> Non
     with Database(tmp_path / "s") as db:
         assert not list(folder.glob(".*"))
         assert not list((folder / "a" / "shards" / "0").iterdir())
+
+
+def test_a_collection_deleted_during_a_full_snapshot_is_left_out(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    take = snapshots.take
+
+    def deleting(collection: Collection, folder: Path, shard: int | None = None) -> Any:
+        if collection.name == "a":
+            db.delete_collection("a")
+            raise BadInput("collection a is closed")  # what _pin says of a closed one
+        return take(collection, folder, shard)
+
+    monkeypatch.setattr(snapshots, "take", deleting)
+    taken = full_snapshots.create(db)
+    with tarfile.open(full_snapshots.path_of(db, taken["name"])) as tar:
+        config = json.loads(tar.extractfile("config.json").read())  # type: ignore[union-attr]
+    assert list(config["collections_mapping"]) == ["b"]
+
+    def failing(collection: Collection, folder: Path, shard: int | None = None) -> Any:
+        raise BadInput(f"collection {collection.name} is closed")
+
+    monkeypatch.setattr(snapshots, "take", failing)
+    with pytest.raises(BadInput, match="b is closed"):  # b is still there: a real failure
+        full_snapshots.create(db)
+    assert full_snapshots.list_snapshots(db) == [taken]  # nothing half-made left
+    assert not list(snapshots.folder_of(db).glob(".*"))

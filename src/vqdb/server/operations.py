@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from vqdb import full_snapshots, models
 from vqdb.collection import info, query, reads, snapshots
@@ -158,14 +158,19 @@ def _file(path: Path) -> FileResponse:
     return FileResponse(path, media_type="application/octet-stream", filename=path.name)
 
 
+class _SentOnce(FileResponse):
+    """A snapshot taken only to be sent: its scratch folder goes once it is sent, or once the
+    client has gone (a background task would not run after a disconnect)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await run_in_threadpool(shutil.rmtree, Path(self.path).parent, ignore_errors=True)
+
+
 def _sent_once(path: Path) -> FileResponse:
-    """A snapshot taken only to be sent: its scratch folder goes once it is."""
-    return FileResponse(
-        path,
-        media_type="application/octet-stream",
-        filename=path.name,
-        background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True),
-    )
+    return _SentOnce(path, media_type="application/octet-stream", filename=path.name)
 
 
 def _partial_create(c: Call) -> Response:
