@@ -16,6 +16,14 @@ class OutOfRange(BadInput):
     "Validation error"). The message is the whole answer."""
 
 
+class NotFound(ValueError):
+    """A missing collection, point or vector name (HTTP 404)."""
+
+
+class AlreadyExists(ValueError):
+    """The collection exists already (HTTP 409)."""
+
+
 class BadRequest(BadInput):
     """A request the server will not carry out as given (HTTP 400, Qdrant's "Bad request"), such
     as a snapshot location that names no usable file."""
@@ -24,14 +32,6 @@ class BadRequest(BadInput):
 class Forbidden(ValueError):
     """A request for something the server does not hand out, such as a file outside its
     snapshots folder (HTTP 403)."""
-
-
-class NotFound(ValueError):
-    """A missing collection, point or vector name (HTTP 404)."""
-
-
-class AlreadyExists(ValueError):
-    """The collection exists already (HTTP 409)."""
 
 
 # A storage file is missing, truncated or unreadable (HTTP 500); the message names the file. An
