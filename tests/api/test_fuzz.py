@@ -270,6 +270,7 @@ values = ["a", "b"]
 "path.id" = {{ dictionary = "ids", probability = 0.8 }}
 "path.field_name" = "k"
 "path.snapshot_name" = "{snapshot}"
+"path.shard_id" = 0
 "body.using" = {{ dictionary = "vectors", probability = 0.5 }}
 
 # schemathesis never generates Filter (its schema is recursive): counting and searching get one
