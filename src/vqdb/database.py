@@ -267,7 +267,8 @@ def _apply_alias_action(
 
 def _remove_scratch(path: Path) -> None:
     """Work folders a crash left behind: snapshot recoveries and half-written snapshots."""
-    leftovers = list(path.glob(".recover-*")) + list(path.glob("snapshots/*/.*"))
+    leftovers = list(path.glob(".recover-*")) + list(path.glob("snapshots/.*"))
+    leftovers += list(path.glob("snapshots/*/.*")) + list(path.glob("snapshots/*/shards/*/.*"))
     for leftover in leftovers:
         if leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)

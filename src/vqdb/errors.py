@@ -41,6 +41,16 @@ class AlreadyExists(ValueError):
     """The collection exists already (HTTP 409)."""
 
 
+class BadRequest(BadInput):
+    """A request the server will not carry out as given (HTTP 400, Qdrant's "Bad request"), such
+    as a snapshot location that names no usable file."""
+
+
+class Forbidden(ValueError):
+    """A request for something the server does not hand out, such as a file outside its
+    snapshots folder (HTTP 403)."""
+
+
 # A storage file is missing, truncated or unreadable (HTTP 500); the message names the file. An
 # OSError, raised by the checks at open and by the native row reader alike.
 StorageError = _core.StorageError

@@ -107,6 +107,7 @@ def _target(op: Operation, collection: str, odd: dict[str, str] | None = None) -
         "field_name": "k",
         "snapshot_name": "x",
         "vector_name": "v",
+        "shard_id": "0",
     }
     values = {**good, **(odd or {})}
     return re.sub(r"\{(\w+)\}", lambda m: quote(values[m.group(1)], safe=""), op.path)
@@ -270,6 +271,7 @@ values = ["a", "b"]
 "path.id" = {{ dictionary = "ids", probability = 0.8 }}
 "path.field_name" = "k"
 "path.snapshot_name" = "{snapshot}"
+"path.shard_id" = 0
 "body.using" = {{ dictionary = "vectors", probability = 0.5 }}
 
 # schemathesis never generates Filter (its schema is recursive): counting and searching get one

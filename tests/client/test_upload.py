@@ -104,6 +104,29 @@ def test_snapshots(tmp_path: Path) -> None:
         assert client.count("copy").count == 20
 
 
+def test_shard_and_full_snapshots(tmp_path: Path) -> None:
+    with vqdb.Client(path=tmp_path / "db") as client:
+        client.create_collection("c", vectors_config={"size": 4, "distance": "Dot"})
+        client.upload_collection("c", vectors(20, dim=4), ids=range(20), wait=True)
+        shard = client.create_shard_snapshot("c", 0)
+        assert [s.name for s in client.list_shard_snapshots("c", 0)] == [shard.name]
+        assert client.list_snapshots("c") == []
+        client.delete("c", list(range(10)))
+        assert client.recover_shard_snapshot("c", 0, shard.name, checksum=shard.checksum)
+        assert client.count("c").count == 20
+        with pytest.raises(ValueError, match="shard 1 not found"):
+            client.create_shard_snapshot("c", 1)
+        with pytest.raises(ValueError, match="scheme are not supported"):
+            client.recover_shard_snapshot("c", 0, "file:///etc/passwd")
+        assert client.delete_shard_snapshot("c", 0, shard.name) is True
+        assert client.list_shard_snapshots("c", 0) == []
+        full = client.create_full_snapshot()
+        assert full.name.startswith("full-snapshot-") and full.size > shard.size
+        assert [s.name for s in client.list_full_snapshots()] == [full.name]
+        assert client.delete_full_snapshot(full.name) is True
+        assert client.list_full_snapshots() == []
+
+
 def test_recreate_collection_is_deprecated(client: vqdb.Client) -> None:
     client.create_collection("c", vectors_config={"size": 4, "distance": "Dot"})
     client.upsert("c", [{"id": 1, "vector": [1.0, 0, 0, 0]}])

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vqdb import models
+from vqdb import full_snapshots, models
 from vqdb.client.base import ClientBase
 from vqdb.client.convert import Json, Model, optional, plain, result, results
 from vqdb.collection import info, snapshots
@@ -212,6 +212,56 @@ class CollectionMethods(ClientBase):
         return snapshots.recover(
             self._database, collection_name, location, checksum=checksum, api_key=api_key
         )
+
+    def create_shard_snapshot(
+        self, collection_name: str, shard_id: int, wait: bool = True
+    ) -> models.SnapshotDescription:
+        """A collection is one shard, 0: its shard snapshot is a collection snapshot, kept
+        apart (Qdrant's shard snapshots)."""
+        taken = snapshots.create(self._database, collection_name, shard=shard_id)
+        return result(models.SnapshotDescription, taken)
+
+    def list_shard_snapshots(
+        self, collection_name: str, shard_id: int
+    ) -> list[models.SnapshotDescription]:
+        found = snapshots.list_snapshots(self._database, collection_name, shard=shard_id)
+        return results(models.SnapshotDescription, found)
+
+    def delete_shard_snapshot(
+        self, collection_name: str, shard_id: int, snapshot_name: str, wait: bool = True
+    ) -> bool:
+        return snapshots.delete(self._database, collection_name, snapshot_name, shard=shard_id)
+
+    def recover_shard_snapshot(
+        self,
+        collection_name: str,
+        shard_id: int,
+        location: str,
+        api_key: str | None = None,
+        checksum: str | None = None,
+        priority: Any = None,
+        wait: bool = True,
+    ) -> bool:
+        """location: an http(s) URL or the name of one of the shard's snapshots, as Qdrant
+        takes it; the collection must exist. priority is ignored (see recover_snapshot)."""
+        return snapshots.recover_shard(
+            self._database,
+            collection_name,
+            shard_id,
+            location,
+            checksum=checksum,
+            api_key=api_key,
+        )
+
+    def create_full_snapshot(self, wait: bool = True) -> models.SnapshotDescription:
+        """Every collection and alias in one file (full_snapshots.py)."""
+        return result(models.SnapshotDescription, full_snapshots.create(self._database))
+
+    def list_full_snapshots(self) -> list[models.SnapshotDescription]:
+        return results(models.SnapshotDescription, full_snapshots.list_snapshots(self._database))
+
+    def delete_full_snapshot(self, snapshot_name: str, wait: bool = True) -> bool:
+        return full_snapshots.delete(self._database, snapshot_name)
 
 
 def _update(done: Json) -> models.UpdateResult:

@@ -2,6 +2,13 @@
 
     <storage>/snapshots/<collection>/<collection>-<YYYY-MM-DD-HH-MM-SS>-<random>.snapshot
     <storage>/snapshots/<collection>/<that name>.checksum      its sha256, in hex
+    <storage>/snapshots/<collection>/shards/0/<collection>-shard-0-<...>.snapshot
+
+Shard snapshots are Qdrant's too. A vqdb collection is one local shard, id 0, so a snapshot of
+shard 0 is a snapshot of the collection in this same format, kept in the shard's own folder;
+recovering one replaces the collection's data (and config, which the snapshot carries). Any
+other shard id is not found. Qdrant's partial snapshots (only the files a replica lacks) are
+whole shard snapshots here: recovering everything gives the state a partial one would.
 
 A snapshot is a plain tar of the collection directory (manifest and segments) taken right after
 a checkpoint, so it holds every acknowledged write and needs no WAL: it has none, and the
@@ -63,7 +70,7 @@ from urllib.request import url2pathname
 
 from vqdb.collection import storage
 from vqdb.collection.collection import Collection
-from vqdb.errors import BadInput, NotFound
+from vqdb.errors import BadInput, BadRequest, Forbidden, NotFound
 from vqdb.storage.files import fsync_dir, read_json, write_json
 
 if TYPE_CHECKING:
@@ -95,13 +102,21 @@ class Downloads:
     max_redirects: int = 5
 
 
-def create(db: Database, collection_name: str) -> dict[str, Any]:
-    """Takes a snapshot of the collection; returns its SnapshotDescription."""
+def create(db: Database, collection_name: str, *, shard: int | None = None) -> dict[str, Any]:
+    """Takes a snapshot of the collection (or of its shard `shard`: the same); returns its
+    SnapshotDescription."""
+    folder = folder_for(db, collection_name, shard)
     collection = db.collection(collection_name)
-    folder = _folder(db, collection.name)
     folder.mkdir(parents=True, exist_ok=True)
+    return take(collection, folder, shard)
+
+
+def take(collection: Collection, folder: Path, shard: int | None = None) -> dict[str, Any]:
+    """Snapshots `collection` into a new file in `folder` (its snapshot folder, or a scratch
+    folder of a full snapshot); returns its SnapshotDescription."""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
-    target = folder / f"{_prefix(collection_name)}-{stamp}-{secrets.token_hex(4)}{SUFFIX}"
+    of_shard = "" if shard is None else f"-shard-{shard}"
+    name = f"{_prefix(collection.name, len(of_shard))}{of_shard}-{stamp}-{random_tag()}"
     # the scratch directory is in the same folder, so the finished archive is renamed into
     # place, never copied: a snapshot file is complete or absent
     with tempfile.TemporaryDirectory(dir=folder, prefix=".") as scratch:
@@ -109,38 +124,104 @@ def create(db: Database, collection_name: str) -> dict[str, Any]:
         _pin(collection, pinned)
         archive = Path(scratch) / "archive.tar"
         _write_archive(pinned, archive)
-        with open(f"{target}{CHECKSUM}", "w", encoding="ascii") as f:
-            f.write(_sha256(archive))
-            f.flush()
-            os.fsync(f.fileno())  # durable before the snapshot it describes appears
-        os.replace(archive, target)
-        fsync_dir(folder)
+        return publish(archive, folder / f"{name}{SUFFIX}")
+
+
+def take_to_send(db: Database, collection_name: str, shard: int) -> Path:
+    """A snapshot of the shard taken only to be sent (Qdrant's shard snapshot stream and its
+    partial snapshots), in a scratch folder of its own beside the shard's snapshots: the caller
+    removes that folder (the file's parent) once it is sent; a crash leaves it to the next
+    start, which removes it."""
+    folder = folder_for(db, collection_name, shard)
+    collection = db.collection(collection_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=folder, prefix=".send-"))
+    try:
+        name: str = take(collection, scratch, shard)["name"]
+        return scratch / name
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def sha256_problem(checksum: str) -> str | None:
+    """Why `checksum` is not a sha256 in hex, in Qdrant's words, or None if it is one."""
+    if len(checksum) != 64:
+        return (
+            f"Validation error: invalid_sha256_hash [length: {len(checksum)}, expected_length: 64]"
+        )
+    if any(c not in "0123456789abcdefABCDEF" for c in checksum):
+        return "invalid characters, expected 0-9, a-f, A-F"
+    return None
+
+
+def random_tag() -> str:
+    """Ends a snapshot's name: two taken in the same second get different names."""
+    return secrets.token_hex(4)
+
+
+def sync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def publish(archive: Path, target: Path) -> dict[str, Any]:
+    """Moves a finished archive to `target` (same filesystem) with its `.checksum` beside it;
+    returns its SnapshotDescription."""
+    with open(f"{target}{CHECKSUM}", "w", encoding="ascii") as f:
+        f.write(_sha256(archive))
+        f.flush()
+        os.fsync(f.fileno())  # durable before the snapshot it describes appears
+    os.replace(archive, target)
+    fsync_dir(target.parent)
     return _describe(target)
 
 
-def list_snapshots(db: Database, collection_name: str) -> list[dict[str, Any]]:
-    """The collection's snapshots, oldest first."""
-    folder = _folder(db, db.collection(collection_name).name)  # NotFound, as Qdrant answers
+def list_snapshots(
+    db: Database, collection_name: str, *, shard: int | None = None
+) -> list[dict[str, Any]]:
+    """The collection's (or its shard's) snapshots, oldest first."""
+    return describe_all(folder_for(db, collection_name, shard))  # NotFound, as Qdrant answers
+
+
+def describe_all(folder: Path) -> list[dict[str, Any]]:
+    """The snapshot files in `folder` (not in its subfolders), oldest first."""
     found = []
     for path in folder.glob(f"*{SUFFIX}") if folder.exists() else ():
         try:
-            found.append(_describe(path))
+            if path.is_file():
+                found.append(_describe(path))
         except FileNotFoundError:  # deleted meanwhile
             continue
     return sorted(found, key=lambda d: (d["creation_time"], d["name"]))
 
 
-def delete(db: Database, collection_name: str, snapshot_name: str) -> bool:
-    path = path_of(db, collection_name, snapshot_name)
+def delete(
+    db: Database, collection_name: str, snapshot_name: str, *, shard: int | None = None
+) -> bool:
+    return remove(path_of(db, collection_name, snapshot_name, shard=shard))
+
+
+def remove(path: Path) -> bool:
+    """Deletes a snapshot file and its checksum."""
     path.unlink()
     Path(f"{path}{CHECKSUM}").unlink(missing_ok=True)
     fsync_dir(path.parent)
     return True
 
 
-def path_of(db: Database, collection_name: str, snapshot_name: str) -> Path:
+def path_of(
+    db: Database, collection_name: str, snapshot_name: str, *, shard: int | None = None
+) -> Path:
     """The snapshot's file (to download it); NotFound if there is no such snapshot."""
-    folder = _folder(db, db.collection(collection_name).name)
+    folder = folder_for(db, collection_name, shard)
+    return file_in(folder, snapshot_name, f"of collection {collection_name}")
+
+
+def file_in(folder: Path, snapshot_name: str, whose: str) -> Path:
+    """The snapshot file `snapshot_name` in `folder`: one plain file name (never a path: a
+    name from a request picks a file of this folder and nothing else), NotFound if there is
+    none (`whose` ends the message)."""
     if not storage.plain_name(snapshot_name, room=len(CHECKSUM)):
         raise BadInput(
             f"bad snapshot name {snapshot_name!r}: a snapshot name is one file name of at most "
@@ -148,8 +229,64 @@ def path_of(db: Database, collection_name: str, snapshot_name: str) -> Path:
         )
     path = folder / snapshot_name
     if not snapshot_name.endswith(SUFFIX) or not path.is_file():
-        raise NotFound(f"Snapshot {snapshot_name} of collection {collection_name} not found")
+        raise NotFound(f"Snapshot {snapshot_name} {whose} not found")
     return path
+
+
+def recover_shard(
+    db: Database,
+    collection_name: str,
+    shard: int,
+    location: str | Path,
+    *,
+    checksum: str | None = None,
+    api_key: str | None = None,
+    downloads: Downloads | None = None,
+) -> bool:
+    """Qdrant's shard recovery: `location` is an http(s) URL (another server's shard snapshot
+    download) or the name of a snapshot in the shard's own folder, never a local path or a
+    file:// URL; or, as a Path, a file the server itself holds (an upload). The collection
+    must exist."""
+    folder = folder_for(db, collection_name, shard)
+    name = db.collection(collection_name).name  # an alias recovers the collection it names
+    if isinstance(location, Path):
+        return recover(db, name, location, checksum=checksum, label="(uploaded)")
+    scheme = urlparse(location).scheme
+    if scheme in ("http", "https"):
+        source: str | Path = location
+    elif scheme and "://" in location:
+        raise BadInput(
+            f"Invalid snapshot URL {location}: URLs with {scheme} scheme are not supported"
+        )
+    else:
+        source = file_in(folder, location, f"of shard {shard} of collection {collection_name}")
+    return recover(
+        db, name, source, checksum=checksum, api_key=api_key, only_under=folder, downloads=downloads
+    )
+
+
+def partial_manifest(db: Database, collection_name: str, shard: int) -> dict[str, Any]:
+    """Qdrant's partial snapshot manifest of the shard: for each segment, its last write and
+    each of its files with the last write it holds. A vqdb segment is written whole at each
+    generation, so every file carries the segment's version; the files are those a snapshot
+    taken now would hold (the next checkpoint's names aside)."""
+    folder_for(db, collection_name, shard)
+    collection = db.collection(collection_name)
+    with collection.lock.read():
+        if collection.closed or collection.path is None:
+            raise BadInput(f"collection {collection.name} is closed")
+        manifest = {}
+        for segment in collection.segments:
+            folder = storage.segment_dir(collection, segment)
+            # a segment not yet checkpointed has no folder: the next snapshot writes it
+            found = folder.iterdir() if folder.is_dir() else ()
+            files = sorted(p.name for p in found if p.is_file() and not p.name.endswith(".tmp"))
+            manifest[folder.name] = {
+                "segment_id": folder.name,
+                "segment_version": segment.version,
+                "file_versions": dict.fromkeys(files, segment.version),
+            }
+    return manifest
 
 
 def recover(
@@ -181,13 +318,17 @@ def recover(
                 location, scratch / "download.snapshot", api_key, downloads or Downloads()
             )
         else:
-            source = _local_file(location)
-            if only_under is not None and not source.resolve().is_relative_to(only_under.resolve()):
-                raise BadInput(
-                    f"Snapshot file {source} is outside {only_under}: recover from there"
+            # the path that was checked is the one read, whatever a link changes meanwhile
+            source = _local_file(location).resolve()
+            if only_under is not None and not source.is_relative_to(only_under.resolve()):
+                raise Forbidden(
+                    "Snapshot file path must be inside the snapshots directory "
+                    f'"{only_under.resolve()}"'
                 )
-        if checksum is not None and _sha256(source) != checksum.strip().lower():
-            raise BadInput(f"Snapshot {label} does not match checksum {checksum}")
+        if checksum is not None:
+            actual = _sha256(source)
+            if actual != checksum.strip().lower():
+                raise BadInput(f"Snapshot checksum mismatch: expected {checksum}, got {actual}")
         staged = scratch / "collection"
         found, listed = _unpack(source, staged, label)
         _verify(found, listed, label, whole_file_checked=checksum is not None)
@@ -218,10 +359,10 @@ def recover(
 # ---- taking a snapshot ------------------------------------------------------------------------
 
 
-def _prefix(collection_name: str) -> str:
+def _prefix(collection_name: str, more: int = 0) -> str:
     """The collection's name as the start of its snapshots' names, cut (at a character) so
-    that the longest file create() makes fits in a file name."""
-    room = storage.NAME_MAX - _ADDED
+    that the longest file take() makes fits in a file name (`more`: bytes added after it)."""
+    room = storage.NAME_MAX - _ADDED - more
     return collection_name.encode("utf-8")[:room].decode("utf-8", errors="ignore")
 
 
@@ -437,14 +578,17 @@ def _mb(size: int) -> str:
 
 
 def _local_file(location: str | Path) -> Path:
+    """A file path, or a file:// URL without a host (or with localhost), as Qdrant reads it."""
     if isinstance(location, str) and "://" in location:
         url = urlparse(location)
-        if url.scheme != "file" or url.netloc not in ("", "localhost"):
-            raise BadInput(f"snapshot location {location} is not supported: use a file path")
+        if url.scheme != "file":
+            raise BadRequest(f"URL {location} with scheme {url.scheme} is not supported")
+        if url.netloc not in ("", "localhost"):
+            raise BadRequest("Invalid snapshot URI, file path must be absolute or on localhost")
         location = url2pathname(url.path)
     path = Path(location)
     if not path.is_file():
-        raise BadInput(f"Snapshot file {path} does not exist")
+        raise BadRequest(f'Snapshot file "{path}" does not exist')
     return path
 
 
@@ -603,5 +747,12 @@ def _root(db: Database) -> Path:
     return db.path
 
 
-def _folder(db: Database, collection_name: str) -> Path:
-    return folder_of(db) / collection_name
+def folder_for(db: Database, collection_name: str, shard: int | None = None) -> Path:
+    """The snapshot folder of the collection (NotFound if there is none of that name or
+    alias), or of its shard `shard` (NotFound but for 0, the one shard)."""
+    folder = folder_of(db) / db.collection(collection_name).name
+    if shard is None:
+        return folder
+    if shard != 0:
+        raise NotFound(f"shard {shard} not found")
+    return folder / "shards" / str(shard)

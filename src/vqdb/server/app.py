@@ -27,12 +27,21 @@ from starlette.routing import Route
 
 from vqdb.collection.points import jsonable
 from vqdb.database import Database
-from vqdb.errors import AlreadyExists, BadInput, NotFound, OutOfRange, is_storage_full
+from vqdb.errors import (
+    AlreadyExists,
+    BadInput,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    OutOfRange,
+    is_storage_full,
+)
 from vqdb.server import openapi
 from vqdb.server.access import Access, Denied
+from vqdb.server.background import Jobs
 from vqdb.server.body import HttpError, Schema, receive
 from vqdb.server.metrics import Metrics
-from vqdb.server.operations import JSON_OBJECT, OPERATIONS, UPLOAD, Call, Operation
+from vqdb.server.operations import ACCEPTED, JSON_OBJECT, OPERATIONS, UPLOAD, Call, Operation
 from vqdb.server.settings import Settings
 from vqdb.validation import check_collection_name
 
@@ -48,6 +57,7 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     re-raises SIGTERM once it has shut down, so code after its run() may never run)."""
     access = Access(settings.service.api_key, settings.service.read_only_api_key)
     metrics = Metrics(db)
+    jobs = Jobs()
     limit = settings.service.max_request_size_mb << 20
     routes = [
         Route(op.path, _endpoint(op, db, access, metrics, limit), methods=[op.method])
@@ -93,6 +103,7 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        await run_in_threadpool(jobs.join)  # snapshots not waited for finish before the close
         if close_on_shutdown:
             await run_in_threadpool(db.close)
             log.info("storage closed")
@@ -101,6 +112,7 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
         routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
     )
     app.state.settings = settings  # what operations read for themselves (snapshot limits)
+    app.state.jobs = jobs  # where operations start what a request does not wait for
     return app
 
 
@@ -135,11 +147,14 @@ def _endpoint(
                 # search, and measured no faster under 4 or 16 concurrent clients (the GIL-held
                 # Python around the native search is what limits them)
                 result = op.run(call)
-            response = (
-                result
-                if op.raw
-                else _json({"result": result, "status": "ok", "time": time.perf_counter() - start})
-            )
+            if result is ACCEPTED:  # started, not waited for (wait=false): Qdrant's 202
+                response = _json({"status": "accepted", "time": time.perf_counter() - start}, 202)
+            elif op.raw:
+                response = result
+            else:
+                response = _json(
+                    {"result": result, "status": "ok", "time": time.perf_counter() - start}
+                )
         except Exception as e:  # every failure becomes Qdrant's error shape
             response = _failure(e, op, start)
         metrics.observe(request.method, op.path, response.status_code, start)
@@ -157,10 +172,14 @@ def _failure(e: Exception, op: Operation, start: float) -> Response:
         return _error(e.status_code, str(e.detail), start)
     if isinstance(e, NotFound):
         return _error(404, f"Not found: {e}", start)
+    if isinstance(e, Forbidden):
+        return _error(403, f"Forbidden: {e}", start)
     if isinstance(e, AlreadyExists):
         return _error(409, str(e), start)
     if isinstance(e, OutOfRange):
         return _error(422, str(e), start)
+    if isinstance(e, BadRequest):
+        return _error(400, f"Bad request: {e}", start)
     if isinstance(e, BadInput):
         return _error(400, _wrong_input(str(e)), start)
     if isinstance(e, ValueError):  # input the engine refused without naming it BadInput

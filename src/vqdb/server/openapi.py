@@ -27,7 +27,7 @@ _PARAMS: dict[str, dict[str, Any]] = {
         ]
     },
     "priority": {"type": "string", "enum": ["no_sync", "snapshot", "replica"]},
-    "checksum": {"type": "string"},
+    "checksum": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},  # else 422 (operations.py)
 }
 
 
@@ -69,6 +69,7 @@ def _describe(schema: dict[str, Any]) -> str:
 
 _PATH_PARAMS: dict[str, dict[str, Any]] = {
     "id": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "format": "uuid"}]},
+    "shard_id": {"type": "integer", "minimum": 0, "maximum": (1 << 32) - 1},
 }
 
 _ERROR = {

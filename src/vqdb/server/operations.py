@@ -7,21 +7,24 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, Response
+from starlette.types import Receive, Scope, Send
 
-from vqdb import models
+from vqdb import full_snapshots, models
 from vqdb.collection import info, query, reads, snapshots
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
-from vqdb.errors import BadInput, NotFound
+from vqdb.errors import BadInput, NotFound, OutOfRange
 from vqdb.server import uploads
+from vqdb.server.background import Jobs
+from vqdb.server.body import HttpError
 from vqdb.server.settings import Settings
 from vqdb.server.settings import Snapshots as SnapshotSettings
 
@@ -29,6 +32,7 @@ from vqdb.server.settings import Snapshots as SnapshotSettings
 # Qdrant's 1.19 spec (the one models.py is generated from) no longer describes
 JSON_OBJECT = dict
 UPLOAD = "multipart/form-data"  # a file in the form's `snapshot` field, read by the operation
+ACCEPTED = object()  # what an operation returns when it was started and not waited for (202)
 
 # query parameters, documented per operation (the ones that only matter to a cluster, like
 # `ordering` and `consistency`, are accepted and ignored)
@@ -109,40 +113,151 @@ def _recover(c: Call) -> bool:
         c.db,
         c.path["collection_name"],
         location,
-        checksum=body.get("checksum"),
+        checksum=_checksum(body.get("checksum"), "JSON body"),
         api_key=body.get("api_key"),
         only_under=snapshots.folder_of(c.db),
         downloads=_downloads(_settings(c).snapshots),
     )
 
 
-def _download(c: Call) -> FileResponse:
-    path = snapshots.path_of(c.db, c.path["collection_name"], c.path["snapshot_name"])
+def _recover_shard(c: Call) -> bool:
+    location = c.body.get("location")
+    if not isinstance(location, str):
+        raise BadInput("'location' must be a URL or the name of one of the shard's snapshots")
+    return snapshots.recover_shard(
+        c.db,
+        c.path["collection_name"],
+        _shard(c),
+        location,
+        checksum=_checksum(c.body.get("checksum"), "JSON body"),
+        api_key=c.body.get("api_key"),
+        downloads=_downloads(_settings(c).snapshots),
+    )
+
+
+def _checksum(value: Any, where: str) -> str | None:
+    """A sha256 in hex, or None; Qdrant's 422 for anything else."""
+    if value is None:
+        return None
+    problem = snapshots.sha256_problem(value)
+    if problem:
+        raise OutOfRange(f"Validation error in {where}: [checksum: {problem}]")
+    return str(value)
+
+
+def _shard(c: Call) -> int:
+    raw = c.path["shard_id"]
+    if not raw.isdigit() or int(raw) >= 1 << 32:  # Qdrant's shard ids are u32
+        raise HttpError(
+            400, f"Deserialize error in path parameters: can not parse {raw!r} to a u32"
+        )
+    return int(raw)
+
+
+def _file(path: Path) -> FileResponse:
     return FileResponse(path, media_type="application/octet-stream", filename=path.name)
 
 
-async def _upload(c: Call) -> bool:
+class _SentOnce(FileResponse):
+    """A snapshot taken only to be sent: its scratch folder goes once it is sent, or once the
+    client has gone (a background task would not run after a disconnect)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await run_in_threadpool(shutil.rmtree, Path(self.path).parent, ignore_errors=True)
+
+
+def _sent_once(path: Path) -> FileResponse:
+    return _SentOnce(path, media_type="application/octet-stream", filename=path.name)
+
+
+def _partial_create(c: Call) -> Response:
+    """Qdrant's partial snapshot for a replica whose manifest is the body: 304 when it has
+    everything already, else the whole shard (vqdb sends every file; see snapshots.py)."""
+    name, shard = c.path["collection_name"], _shard(c)
+    if c.body == snapshots.partial_manifest(c.db, name, shard):
+        return Response(status_code=304)
+    return _sent_once(snapshots.take_to_send(c.db, name, shard))
+
+
+def _jobs(c: Call) -> Jobs:
+    jobs: Jobs = c.request.app.state.jobs  # set by create_app
+    return jobs
+
+
+def _accepting(run: Callable[[Call], Any]) -> Callable[[Call], Any]:
+    """Qdrant's snapshot operations wait by default; with wait=false they start in the
+    background and answer 202 at once."""
+
+    def call(c: Call) -> Any:
+        if c.query.get("wait") != "false":
+            return run(c)
+        _jobs(c).start(c.request.url.path, run, c)
+        return ACCEPTED
+
+    return call
+
+
+def _upload(
+    recover: Callable[[Call, Path], Any], before: Callable[[Call], Any] = lambda c: None
+) -> Callable[[Call], Awaitable[Any]]:
     """A multipart form with the archive in its `snapshot` field, as qdrant's upload sends it:
     streamed into a scratch folder beside the storage (a crash leaves one that the next start
-    removes) up to `snapshots.max_upload_size_mb` (413 past it), then recovered like a
-    snapshot file."""
-    limit = _settings(c).snapshots.max_upload_size_mb << 20
-    scratch = Path(tempfile.mkdtemp(dir=snapshots.folder_of(c.db).parent, prefix=".recover-up-"))
-    try:
+    removes) up to `snapshots.max_upload_size_mb` (413 past it), then recovered by
+    `recover(call, file)`. A malformed `checksum` is refused before anything is read, and so
+    is whatever `before(call)` refuses (a shard that does not exist)."""
+
+    async def run(c: Call) -> Any:
+        _checksum(c.query.get("checksum"), "query parameters")
+        before(c)
+        limit = _settings(c).snapshots.max_upload_size_mb << 20
+        root = snapshots.folder_of(c.db).parent
+        scratch = Path(tempfile.mkdtemp(dir=root, prefix=".recover-up-"))
         saved = scratch / "upload.snapshot"
-        setting = "snapshots.max_upload_size_mb"
-        if not await uploads.receive_file(c.request, "snapshot", saved, limit, setting):
-            raise BadInput("expected a multipart form with the snapshot in its 'snapshot' field")
-        return await run_in_threadpool(
-            snapshots.recover,
-            c.db,
-            c.path["collection_name"],
-            saved,
-            checksum=c.query.get("checksum"),
-            label="(uploaded)",
-        )
-    finally:
-        await run_in_threadpool(shutil.rmtree, scratch, ignore_errors=True)
+
+        def finish() -> Any:
+            try:
+                return recover(c, saved)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+        try:
+            setting = "snapshots.max_upload_size_mb"
+            if not await uploads.receive_file(c.request, "snapshot", saved, limit, setting):
+                raise BadInput(
+                    "expected a multipart form with the snapshot in its 'snapshot' field"
+                )
+        except BaseException:
+            await run_in_threadpool(shutil.rmtree, scratch, ignore_errors=True)
+            raise
+        if c.query.get("wait") == "false":
+            _jobs(c).start(c.request.url.path, finish)
+            return ACCEPTED
+        return await run_in_threadpool(finish)
+
+    return run
+
+
+def _recover_upload(c: Call, saved: Path) -> bool:
+    return snapshots.recover(
+        c.db,
+        c.path["collection_name"],
+        saved,
+        checksum=c.query.get("checksum"),
+        label="(uploaded)",
+    )
+
+
+def _shard_folder(c: Call) -> Path:
+    return snapshots.folder_for(c.db, c.path["collection_name"], _shard(c))
+
+
+def _recover_shard_upload(c: Call, saved: Path) -> bool:
+    return snapshots.recover_shard(
+        c.db, c.path["collection_name"], _shard(c), saved, checksum=c.query.get("checksum")
+    )
 
 
 def _settings(c: Call) -> Settings:
@@ -214,6 +329,13 @@ SELECTOR = models.PointIdsList | models.FilterSelector
 COLLECTION = "/collections/{collection_name}"
 POINTS = COLLECTION + "/points"
 SNAPSHOTS = COLLECTION + "/snapshots"
+SHARD = COLLECTION + "/shards/{shard_id}"
+SHARD_SNAPSHOTS = SHARD + "/snapshots"
+FILE_RESPONSE = {
+    "responses": {
+        "200": {"description": "the snapshot file", "content": {"application/octet-stream": {}}}
+    }
+}
 
 OPERATIONS: list[Operation] = [
     Operation("GET", "/telemetry", "telemetry", _telemetry, tag="service"),
@@ -364,7 +486,7 @@ OPERATIONS: list[Operation] = [
         "POST",
         SNAPSHOTS,
         "create_snapshot",
-        lambda c: snapshots.create(c.db, c.path["collection_name"]),
+        _accepting(lambda c: snapshots.create(c.db, c.path["collection_name"])),
         writes=True,
         params=("wait",),
         tag="snapshots",
@@ -380,7 +502,9 @@ OPERATIONS: list[Operation] = [
         "DELETE",
         SNAPSHOTS + "/{snapshot_name}",
         "delete_snapshot",
-        lambda c: snapshots.delete(c.db, c.path["collection_name"], c.path["snapshot_name"]),
+        _accepting(
+            lambda c: snapshots.delete(c.db, c.path["collection_name"], c.path["snapshot_name"])
+        ),
         writes=True,
         params=("wait",),
         tag="snapshots",
@@ -389,23 +513,18 @@ OPERATIONS: list[Operation] = [
         "GET",
         SNAPSHOTS + "/{snapshot_name}",
         "get_snapshot",
-        _download,
+        lambda c: _file(
+            snapshots.path_of(c.db, c.path["collection_name"], c.path["snapshot_name"])
+        ),
         raw=True,
         tag="snapshots",
-        extra={
-            "responses": {
-                "200": {
-                    "description": "the snapshot file",
-                    "content": {"application/octet-stream": {}},
-                }
-            }
-        },
+        extra=FILE_RESPONSE,
     ),
     Operation(
         "POST",
         SNAPSHOTS + "/upload",
         "recover_from_uploaded_snapshot",
-        _upload,
+        _upload(_recover_upload),
         body=UPLOAD,
         writes=True,
         params=("wait", "priority", "checksum"),
@@ -415,10 +534,147 @@ OPERATIONS: list[Operation] = [
         "PUT",
         SNAPSHOTS + "/recover",
         "recover_from_snapshot",
-        _recover,
+        _accepting(_recover),
         body=models.SnapshotRecover,
         writes=True,
         params=("wait",),
+        tag="snapshots",
+    ),
+    # ---- full storage snapshots ------------------------------------------------------------
+    Operation(
+        "GET",
+        "/snapshots",
+        "list_full_snapshots",
+        lambda c: full_snapshots.list_snapshots(c.db),
+        tag="snapshots",
+    ),
+    Operation(
+        "POST",
+        "/snapshots",
+        "create_full_snapshot",
+        _accepting(lambda c: full_snapshots.create(c.db)),
+        writes=True,
+        params=("wait",),
+        tag="snapshots",
+    ),
+    Operation(
+        "DELETE",
+        "/snapshots/{snapshot_name}",
+        "delete_full_snapshot",
+        _accepting(lambda c: full_snapshots.delete(c.db, c.path["snapshot_name"])),
+        writes=True,
+        params=("wait",),
+        tag="snapshots",
+    ),
+    Operation(
+        "GET",
+        "/snapshots/{snapshot_name}",
+        "get_full_snapshot",
+        lambda c: _file(full_snapshots.path_of(c.db, c.path["snapshot_name"])),
+        raw=True,
+        tag="snapshots",
+        extra=FILE_RESPONSE,
+    ),
+    # ---- shard snapshots (vqdb's one shard, 0) ---------------------------------------------
+    Operation(
+        "GET",
+        SHARD_SNAPSHOTS,
+        "list_shard_snapshots",
+        lambda c: snapshots.list_snapshots(c.db, c.path["collection_name"], shard=_shard(c)),
+        tag="snapshots",
+    ),
+    Operation(
+        "POST",
+        SHARD_SNAPSHOTS,
+        "create_shard_snapshot",
+        _accepting(lambda c: snapshots.create(c.db, c.path["collection_name"], shard=_shard(c))),
+        writes=True,
+        params=("wait",),
+        tag="snapshots",
+    ),
+    Operation(
+        "DELETE",
+        SHARD_SNAPSHOTS + "/{snapshot_name}",
+        "delete_shard_snapshot",
+        _accepting(
+            lambda c: snapshots.delete(
+                c.db, c.path["collection_name"], c.path["snapshot_name"], shard=_shard(c)
+            )
+        ),
+        writes=True,
+        params=("wait",),
+        tag="snapshots",
+    ),
+    Operation(
+        "GET",
+        SHARD_SNAPSHOTS + "/{snapshot_name}",
+        "get_shard_snapshot",
+        lambda c: _file(
+            snapshots.path_of(
+                c.db, c.path["collection_name"], c.path["snapshot_name"], shard=_shard(c)
+            )
+        ),
+        raw=True,
+        tag="snapshots",
+        extra=FILE_RESPONSE,
+    ),
+    Operation(
+        "POST",
+        SHARD_SNAPSHOTS + "/upload",
+        "recover_shard_from_uploaded_snapshot",
+        _upload(_recover_shard_upload, before=_shard_folder),
+        body=UPLOAD,
+        writes=True,
+        params=("wait", "priority", "checksum"),
+        tag="snapshots",
+    ),
+    Operation(
+        "PUT",
+        SHARD_SNAPSHOTS + "/recover",
+        "recover_shard_from_snapshot",
+        _accepting(_recover_shard),
+        body=models.ShardSnapshotRecover,
+        writes=True,
+        params=("wait",),
+        tag="snapshots",
+    ),
+    Operation(
+        "GET",
+        SHARD + "/snapshot",
+        "stream_shard_snapshot",
+        lambda c: _sent_once(snapshots.take_to_send(c.db, c.path["collection_name"], _shard(c))),
+        writes=True,  # Qdrant asks for write access: it takes a snapshot
+        raw=True,
+        tag="snapshots",
+        extra=FILE_RESPONSE,
+    ),
+    # Qdrant's partial snapshots, which its replicas exchange (not in its OpenAPI document)
+    Operation(
+        "GET",
+        SHARD + "/snapshot/partial/manifest",
+        "get_partial_snapshot_manifest",
+        lambda c: snapshots.partial_manifest(c.db, c.path["collection_name"], _shard(c)),
+        tag="snapshots",
+    ),
+    Operation(
+        "POST",
+        SHARD + "/snapshot/partial/create",
+        "create_partial_snapshot",
+        _partial_create,
+        body=JSON_OBJECT,
+        writes=True,
+        raw=True,
+        tag="snapshots",
+        extra=FILE_RESPONSE,
+    ),
+    Operation(
+        "POST",
+        SHARD + "/snapshot/partial/recover",
+        "recover_partial_snapshot",
+        _upload(_recover_shard_upload, before=_shard_folder),
+        body=UPLOAD,
+        writes=True,
+        params=("wait", "priority", "checksum"),
         tag="snapshots",
     ),
 ]
