@@ -14,7 +14,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,9 @@ class Collection:
         self.optimizer: Any = None  # set by the optimizer when it starts
         self.read_path: ReadPath = "mmap"  # how segments rescore on-disk originals (the database's)
         self._seq_lock = threading.Lock()
+        self.queued = 0  # writes waiting for the write lock (Qdrant's update queue length)
+        self.started = time.perf_counter()  # the load's start: init_time_ms, set once started
+        self.init_time_ms = 0
 
     def _new_appendable(self) -> Segment:
         segment = Segment.empty(new_segment_name(), self.config.appendable_args())
@@ -181,8 +185,18 @@ class Collection:
             return {"filter": checked_filter(body["filter"])}
         raise BadInput("expected 'points' (a list of ids) or 'filter'")
 
-    def _write(self, op: dict[str, Any], wait: bool) -> Result:
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """The write lock; a write waiting for it counts in `queued`."""
+        with self._seq_lock:
+            self.queued += 1
         with self.lock.write():
+            with self._seq_lock:
+                self.queued -= 1
+            yield
+
+    def _write(self, op: dict[str, Any], wait: bool) -> Result:
+        with self._turn():
             if self.closed:
                 raise BadInput(f"collection {self.name} is closed")
             selector = op.pop("selector", None)

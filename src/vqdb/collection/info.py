@@ -10,7 +10,6 @@ from vqdb.collection.collection import Collection
 
 
 def info(c: Collection) -> dict[str, Any]:
-    optimizer = c.optimizer
     with c.lock.read():
         points = c.points_count
         indexed = sum(
@@ -23,22 +22,27 @@ def info(c: Collection) -> dict[str, Any]:
             schema[key] = {**base, "points": counted}
         segments = len(c.segments)
         config = c.config.to_api()
-    optimizer_status: str | dict[str, str] = "ok"
-    if optimizer is not None and optimizer.error is not None:
-        status, optimizer_status = "red", {"error": optimizer.error}
-    elif optimizer is not None and (optimizer.busy or optimizer.pending()):
-        status, optimizer_status = "yellow", "ok"
-    else:
-        status, optimizer_status = "green", "ok"
+    state, optimizer_status = status(c)
     return {
-        "status": status,
+        "status": state,
         "optimizer_status": optimizer_status,
         "indexed_vectors_count": indexed,
         "points_count": points,
         "segments_count": segments,
         "config": config,
         "payload_schema": schema,
+        "update_queue": {"length": c.queued},  # writes waiting for the write lock
     }
+
+
+def status(c: Collection) -> tuple[str, str | dict[str, str]]:
+    """The collection's status (green, yellow, red) and its optimizer's (ok or the error)."""
+    optimizer = c.optimizer
+    if optimizer is not None and optimizer.error is not None:
+        return "red", {"error": optimizer.error}
+    if optimizer is not None and (optimizer.busy or optimizer.pending()):
+        return "yellow", "ok"
+    return "green", "ok"
 
 
 def telemetry(c: Collection) -> dict[str, Any]:
