@@ -25,15 +25,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from vqdb import build
 from vqdb.collection.points import jsonable
 from vqdb.database import Database
 from vqdb.errors import AlreadyExists, BadInput, NotFound, OutOfRange, is_storage_full
 from vqdb.server import openapi
 from vqdb.server.access import Access, Denied
 from vqdb.server.body import HttpError, Schema, receive
-from vqdb.server.metrics import Metrics
 from vqdb.server.operations import JSON_OBJECT, OPERATIONS, UPLOAD, Call, Operation
+from vqdb.server.responses import Responses
 from vqdb.server.settings import Settings
+from vqdb.server.telemetry import Telemetry
 from vqdb.validation import check_collection_name
 
 log = logging.getLogger("vqdb.server")
@@ -47,12 +49,19 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     """close_on_shutdown: checkpoint and close the database when the server stops (uvicorn
     re-raises SIGTERM once it has shut down, so code after its run() may never run)."""
     access = Access(settings.service.api_key, settings.service.read_only_api_key)
-    metrics = Metrics(db)
+    responses = Responses()
+    storage = None if db.path is None else settings.storage.storage_path
     limit = settings.service.max_request_size_mb << 20
     routes = [
-        Route(op.path, _endpoint(op, db, access, metrics, limit), methods=[op.method])
+        Route(op.path, _endpoint(op, db, access, responses, limit), methods=[op.method])
         for op in OPERATIONS
     ]
+    # Qdrant's title: tools written for Qdrant may look for it; the version is the API's
+    root = {
+        "title": "qdrant - vector search engine",
+        "version": API_VERSION,
+        "commit": build.commit(),
+    }
     document = json.dumps(openapi.document(OPERATIONS, API_VERSION)).encode()
 
     def service(name: str, answer: Callable[[], Response], public: bool = False) -> Route:
@@ -64,25 +73,21 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
                 response = answer()
             except Denied as e:
                 response = _error(e.status, str(e), start)
-            metrics.observe(request.method, name, response.status_code, start)
+            responses.observe(request.method, path, response.status_code, start)
             return response
 
-        return Route(f"/{name}" if name != "root" else "/", handle, methods=["GET"])
+        path = f"/{name}" if name != "root" else "/"
+
+        return Route(path, handle, methods=["GET"])
 
     routes += [
-        service(
-            "root",
-            lambda: _json({"title": "vqdb - vector search engine", "version": API_VERSION}),
-            public=True,
-        ),
+        service("root", lambda: _json(root), public=True),
+        # /livez answers as /healthz does, word for word, as in Qdrant
         service("healthz", lambda: PlainTextResponse("healthz check passed"), public=True),
-        service("livez", lambda: PlainTextResponse("livez check passed"), public=True),
+        service("livez", lambda: PlainTextResponse("healthz check passed"), public=True),
         service("readyz", lambda: PlainTextResponse("all shards are ready"), public=True),
         service(
             "openapi.json", lambda: Response(document, media_type="application/json"), public=True
-        ),
-        service(
-            "metrics", lambda: PlainTextResponse(metrics.text(), media_type=Metrics.CONTENT_TYPE)
         ),
     ]
 
@@ -101,17 +106,19 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
         routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
     )
     app.state.settings = settings  # what operations read for themselves (snapshot limits)
+    app.state.telemetry = Telemetry(db, responses, API_VERSION, storage)
     return app
 
 
 def _endpoint(
-    op: Operation, db: Database, access: Access, metrics: Metrics, limit: int
+    op: Operation, db: Database, access: Access, responses: Responses, limit: int
 ) -> Callable[[Request], Awaitable[Response]]:
     schema = Schema(op.body) if op.body not in (None, JSON_OBJECT, UPLOAD) else None
     is_async = inspect.iscoroutinefunction(op.run)
 
     async def handle(request: Request) -> Response:
         start = time.perf_counter()
+        collection = request.path_params.get("collection_name")
         try:
             access.check(request.headers, writes=op.writes)
             for name in op.params:
@@ -119,7 +126,6 @@ def _endpoint(
                 problem = None if raw is None else openapi.query_problem(name, raw)
                 if problem:
                     raise HttpError(400, problem)
-            collection = request.path_params.get("collection_name")
             if collection is not None:  # Qdrant's rule; a new name's stricter one is the engine's
                 check_collection_name(collection)
             body = None
@@ -142,7 +148,7 @@ def _endpoint(
             )
         except Exception as e:  # every failure becomes Qdrant's error shape
             response = _failure(e, op, start)
-        metrics.observe(request.method, op.path, response.status_code, start)
+        responses.observe(request.method, op.path, response.status_code, start, collection)
         return response
 
     return handle

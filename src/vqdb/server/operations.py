@@ -14,14 +14,15 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, PlainTextResponse
 
 from vqdb import models
 from vqdb.collection import info, query, reads, snapshots
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput, NotFound
-from vqdb.server import uploads
+from vqdb.server import metrics, uploads
+from vqdb.server.body import HttpError
 from vqdb.server.settings import Settings
 from vqdb.server.settings import Snapshots as SnapshotSettings
 
@@ -160,15 +161,23 @@ def _downloads(config: SnapshotSettings) -> snapshots.Downloads:
 
 
 def _telemetry(c: Call) -> dict[str, Any]:
-    """vqdb's part of Qdrant's telemetry: how each collection's segments read their vectors
-    (the read path `storage.async_scorer` chose: mmap, io_uring, pread, ...)."""
-    collections = []
-    for name in c.db.collection_names():
-        try:
-            collections.append({"id": name, **info.telemetry(c.db.collection(name))})
-        except NotFound:  # deleted meanwhile
-            continue
-    return {"collections": {"number_of_collections": len(collections), "collections": collections}}
+    level = int(c.query.get("details_level", "0"))
+    data: dict[str, Any] = _telemetry_of(c).data(level, c.query.get("per_collection") == "true")
+    return data
+
+
+def _metrics(c: Call) -> PlainTextResponse:
+    text = metrics.text(_telemetry_of(c), per_collection=c.query.get("per_collection") == "true")
+    return PlainTextResponse(text, media_type=metrics.CONTENT_TYPE)
+
+
+def _telemetry_of(c: Call) -> Any:
+    return c.request.app.state.telemetry  # set by create_app
+
+
+def _standalone(c: Call) -> None:
+    """Cluster operations of a node that is not in a cluster: 405, as Qdrant's standalone."""
+    raise HttpError(405, "This node is running in standalone mode")
 
 
 def _collections(c: Call) -> dict[str, Any]:
@@ -215,8 +224,61 @@ COLLECTION = "/collections/{collection_name}"
 POINTS = COLLECTION + "/points"
 SNAPSHOTS = COLLECTION + "/snapshots"
 
+SERVICE_PARAMS = ("per_collection", "timeout")
+CLUSTER_KEY = "/cluster/metadata/keys/{key}"
+
 OPERATIONS: list[Operation] = [
-    Operation("GET", "/telemetry", "telemetry", _telemetry, tag="service"),
+    # ---- service -------------------------------------------------------------------------
+    Operation(
+        "GET",
+        "/telemetry",
+        "telemetry",
+        _telemetry,
+        params=(*SERVICE_PARAMS, "details_level"),
+        tag="service",
+    ),
+    Operation(
+        "GET", "/metrics", "metrics", _metrics, params=SERVICE_PARAMS, tag="service", raw=True
+    ),
+    # vqdb finds no issues to report (Qdrant's are hints such as a filter on an unindexed field)
+    Operation("GET", "/issues", "get_issues", lambda c: {"issues": []}, tag="beta"),
+    Operation("DELETE", "/issues", "clear_issues", lambda c: True, writes=True, tag="beta"),
+    # ---- cluster: a standalone node's ----------------------------------------------------
+    Operation("GET", "/cluster", "cluster_status", lambda c: {"status": "disabled"}, tag="cluster"),
+    Operation(
+        "POST", "/cluster/recover", "recover_current_peer", _standalone, writes=True, tag="cluster"
+    ),
+    Operation(
+        "DELETE",
+        "/cluster/peer/{peer_id}",
+        "remove_peer",
+        _standalone,
+        writes=True,
+        params=("timeout", "force"),
+        tag="cluster",
+    ),
+    Operation(
+        "GET", "/cluster/metadata/keys", "get_cluster_metadata_keys", _standalone, tag="cluster"
+    ),
+    Operation("GET", CLUSTER_KEY, "get_cluster_metadata_key", _standalone, tag="cluster"),
+    Operation(
+        "PUT",
+        CLUSTER_KEY,
+        "update_cluster_metadata_key",
+        _standalone,
+        writes=True,
+        params=("wait",),
+        tag="cluster",
+    ),
+    Operation(
+        "DELETE",
+        CLUSTER_KEY,
+        "delete_cluster_metadata_key",
+        _standalone,
+        writes=True,
+        params=("wait",),
+        tag="cluster",
+    ),
     # ---- collections ---------------------------------------------------------------------
     Operation("GET", "/collections", "get_collections", _collections, tag="collections"),
     Operation(
