@@ -5,6 +5,7 @@ writes that answer `wait_timeout` when `timeout` passes before they are applied.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import threading
@@ -21,6 +22,7 @@ from served import Server
 from vqdb import build
 from vqdb.collection import telemetry as collection_telemetry
 from vqdb.database import Database
+from vqdb.server import create_app, settings
 
 UPSERT = "PUT /collections/{collection_name}/points"
 
@@ -180,6 +182,36 @@ def test_service_endpoints_need_the_key(start_server: Callable[..., Server]) -> 
         assert httpx.get(url + path, headers={"api-key": "r"}).status_code == 200
     assert httpx.delete(f"{url}/issues", headers={"api-key": "r"}).status_code == 403
     assert httpx.get(url + "/", headers={}).status_code == 200  # the root stays open
+
+
+def test_write_answers_wait_timeout_while_the_collection_is_held(tmp_path: Path) -> None:
+    """A write with wait=true&timeout=1 that cannot get the collection within a second answers
+    wait_timeout, and is applied once the collection is free; without a timeout it waits."""
+    point = {"points": [{"id": 1, "vector": [1, 0]}]}
+    timed_out = {"operation_id": None, "status": "wait_timeout"}
+
+    async def scenario(db: Database) -> None:
+        app = create_app(db, settings.load(None, {}))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://vqdb") as client:
+            await client.put("/collections/c", json={"vectors": {"size": 2, "distance": "Dot"}})
+            with db.collection("c").lock.write():  # as a long write or a snapshot holds it
+                late = await client.put("/collections/c/points?wait=true&timeout=1", json=point)
+                batch = await client.post(
+                    "/collections/c/points/batch?wait=true&timeout=1",
+                    json={"operations": [{"upsert": point}, {"delete": {"points": [7]}}]},
+                )
+            assert late.json()["result"] == timed_out
+            assert batch.json()["result"] == [timed_out, timed_out]
+            waited = await client.put("/collections/c/points?wait=true", json=point)
+            assert waited.json()["result"]["status"] == "completed"
+            count = await client.post("/collections/c/points/count", json={})
+            assert count.json()["result"] == {"count": 1}
+            quick = await client.put("/collections/c/points?wait=true&timeout=5", json=point)
+            assert quick.json()["result"]["status"] == "completed"
+
+    with Database(tmp_path) as db:
+        asyncio.run(scenario(db))
 
 
 def test_writes_waiting_for_the_collection_are_its_update_queue(tmp_path: Path) -> None:

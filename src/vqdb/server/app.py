@@ -8,6 +8,7 @@ in Qdrant's envelope; errors get Qdrant's status codes and shape.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import json
@@ -135,7 +136,7 @@ def _endpoint(
             if is_async:
                 result = await op.run(call)
             elif op.writes:  # may wait on fsync or a long apply: off the event loop
-                result = await run_in_threadpool(op.run, call)
+                result = await _write(op, call)
             else:
                 # reads run on the event loop: a thread hop costs ~0.1 ms, a tenth of a
                 # search, and measured no faster under 4 or 16 concurrent clients (the GIL-held
@@ -152,6 +153,27 @@ def _endpoint(
         return response
 
     return handle
+
+
+async def _write(op: Operation, call: Call) -> Any:
+    """Runs a write in a worker thread. With `wait=true&timeout=N` on a row that has a
+    `timed_out` answer, that answer (status wait_timeout) comes back after N seconds, and the
+    write goes on: it is waiting for the collection, which a longer write or a snapshot holds."""
+    raw = call.query.get("timeout")
+    if op.timed_out is None or not call.wait or raw is None:
+        return await run_in_threadpool(op.run, call)
+    task = asyncio.ensure_future(run_in_threadpool(op.run, call))
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), int(raw))
+    except asyncio.TimeoutError:
+        task.add_done_callback(lambda done: _finished_late(op, done))
+        return op.timed_out(call)
+
+
+def _finished_late(op: Operation, task: asyncio.Future[Any]) -> None:
+    """A write answered with wait_timeout has finished: its failure goes to the log alone."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("%s (answered wait_timeout) failed: %s", op.name, task.exception())
 
 
 def _failure(e: Exception, op: Operation, start: float) -> Response:

@@ -70,6 +70,8 @@ class Operation:
     params: tuple[str, ...] = ()
     tag: str = "points"
     raw: bool = False  # run returns a Starlette Response, not a result to wrap
+    # a write's answer when `wait=true` and its `timeout` pass before it is applied
+    timed_out: Callable[[Call], Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # more OpenAPI for this operation
 
 
@@ -180,6 +182,10 @@ def _standalone(c: Call) -> None:
     raise HttpError(405, "This node is running in standalone mode")
 
 
+# the answer of a write that was still waiting for the collection when its timeout passed
+WAIT_TIMEOUT = {"operation_id": None, "status": "wait_timeout"}
+
+
 def _collections(c: Call) -> dict[str, Any]:
     return {"collections": [{"name": name} for name in c.db.collection_names()]}
 
@@ -216,6 +222,7 @@ def _write_points(method: str, suffix: str, name: str, engine_method: str, body:
         body=body,
         writes=True,
         params=WRITE_PARAMS,
+        timed_out=lambda c: WAIT_TIMEOUT,
     )
 
 
@@ -353,6 +360,7 @@ OPERATIONS: list[Operation] = [
         writes=True,
         params=WRITE_PARAMS,
         tag="indexes",
+        timed_out=lambda c: WAIT_TIMEOUT,
     ),
     Operation(
         "DELETE",
@@ -362,6 +370,7 @@ OPERATIONS: list[Operation] = [
         writes=True,
         params=WRITE_PARAMS,
         tag="indexes",
+        timed_out=lambda c: WAIT_TIMEOUT,
     ),
     # ---- points --------------------------------------------------------------------------
     Operation(
@@ -392,6 +401,7 @@ OPERATIONS: list[Operation] = [
         body=models.UpdateOperations,
         writes=True,
         params=WRITE_PARAMS,
+        timed_out=lambda c: [WAIT_TIMEOUT] * len(c.body["operations"]),
     ),
     _read("/scroll", "scroll_points", reads.scroll, models.ScrollRequest, tag="points"),
     _read("/count", "count_points", reads.count, models.CountRequest, tag="points"),
