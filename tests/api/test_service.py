@@ -229,3 +229,56 @@ def test_writes_waiting_for_the_collection_are_its_update_queue(tmp_path: Path) 
             assert collection_telemetry.update_queue(c) == {"length": 1, "op_num": 0}
         writer.join(30)
         assert collection_telemetry.update_queue(c) == {"length": 0, "op_num": 1}
+
+
+@pytest.fixture(scope="module")
+def staging(start_server: Callable[..., Server]) -> Server:
+    return start_server({"VQDB__SERVICE__STAGING": "true"})
+
+
+@pytest.mark.parametrize(
+    ("delay_params", "delay_status"),
+    [
+        ({}, "acknowledged"),
+        ({"wait": "true"}, "completed"),
+        ({"wait": "true", "timeout": "1"}, "wait_timeout"),
+    ],
+)
+def test_staging_delay_makes_writes_wait(
+    staging: Server, delay_params: dict[str, str], delay_status: str
+) -> None:
+    """Qdrant's wait_timeout scenarios: a staging delay holds the collection for 3 s while an
+    upsert with wait=true&timeout=1 answers wait_timeout; the delay answers as its own wait
+    and timeout ask."""
+    with httpx.Client(base_url=staging.url, timeout=60) as http:
+        app = http.get("/telemetry?details_level=1").json()["result"]["app"]
+        assert app["features"]["staging"] is True
+        name = f"delay-{len(delay_params)}"
+        http.delete(f"/collections/{name}")
+        http.put(f"/collections/{name}", json={"vectors": {"size": 2, "distance": "Dot"}})
+        delayed: list[httpx.Response] = []
+        delay = threading.Thread(
+            target=lambda: delayed.append(
+                http.post(
+                    f"/collections/{name}/debug",
+                    params=delay_params,
+                    json={"delay": {"duration_sec": 3.0}},
+                )
+            )
+        )
+        delay.start()
+        time.sleep(0.5)  # the delay holds the collection by now
+        point = {"points": [{"id": 1, "vector": [1, 0]}]}
+        upsert = http.put(f"/collections/{name}/points?wait=true&timeout=1", json=point)
+        delay.join(30)
+        assert upsert.json()["result"]["status"] == "wait_timeout"
+        assert delayed[0].json()["result"]["status"] == delay_status
+        bad = http.post(f"/collections/{name}/debug", json={"delay": {"duration_sec": 301}})
+        assert bad.status_code == 400
+
+
+def test_staging_operations_are_off_by_default(http: httpx.Client, collection: str) -> None:
+    delay = {"delay": {"duration_sec": 0}}
+    assert http.post(f"/collections/{collection}/debug", json=delay).status_code == 404
+    app = http.get("/telemetry?details_level=1").json()["result"]["app"]
+    assert app["features"]["staging"] is False

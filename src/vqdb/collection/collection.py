@@ -154,6 +154,20 @@ class Collection:
     def delete_payload_index(self, field: str, *, wait: bool = True) -> Result:
         return self._write({"op": "delete_index", "field": field}, wait)
 
+    def delay(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
+        """Qdrant's staging operation {"delay": {"duration_sec": s}} (0 to 300): holds the
+        collection as a write that long would, for tests of waiting writes. Not logged: there
+        is nothing to replay."""
+        delay = body.get("delay")
+        seconds = delay.get("duration_sec") if isinstance(delay, Mapping) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise BadInput("expected {'delay': {'duration_sec': seconds}}")
+        if not 0 <= seconds <= 300:
+            raise BadInput(f"duration_sec must be from 0 to 300, got {seconds}")
+        with self._turn():
+            time.sleep(seconds)
+        return {"operation_id": None, "status": _status(wait)}
+
     def batch(self, operations: Sequence[Mapping[str, Any]], *, wait: bool = True) -> list[Result]:
         """UpdateOperations: each operation is checked and applied in order."""
         results = []

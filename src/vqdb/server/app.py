@@ -53,9 +53,10 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     responses = Responses()
     storage = None if db.path is None else settings.storage.storage_path
     limit = settings.service.max_request_size_mb << 20
+    served = [op for op in OPERATIONS if settings.service.staging or not op.staging]
     routes = [
         Route(op.path, _endpoint(op, db, access, responses, limit), methods=[op.method])
-        for op in OPERATIONS
+        for op in served
     ]
     # Qdrant's title: tools written for Qdrant may look for it; the version is the API's
     root = {
@@ -63,7 +64,7 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
         "version": API_VERSION,
         "commit": build.commit(),
     }
-    document = json.dumps(openapi.document(OPERATIONS, API_VERSION)).encode()
+    document = json.dumps(openapi.document(served, API_VERSION)).encode()
 
     def service(name: str, answer: Callable[[], Response], public: bool = False) -> Route:
         async def handle(request: Request) -> Response:
@@ -107,7 +108,9 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
         routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
     )
     app.state.settings = settings  # what operations read for themselves (snapshot limits)
-    app.state.telemetry = Telemetry(db, responses, API_VERSION, storage)
+    app.state.telemetry = Telemetry(
+        db, responses, API_VERSION, storage, staging=settings.service.staging
+    )
     return app
 
 

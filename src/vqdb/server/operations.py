@@ -72,6 +72,7 @@ class Operation:
     raw: bool = False  # run returns a Starlette Response, not a result to wrap
     # a write's answer when `wait=true` and its `timeout` pass before it is applied
     timed_out: Callable[[Call], Any] | None = None
+    staging: bool = False  # served only with the `service.staging` setting
     extra: dict[str, Any] = field(default_factory=dict)  # more OpenAPI for this operation
 
 
@@ -412,6 +413,18 @@ OPERATIONS: list[Operation] = [
     _read("/search/batch", "search_batch_points", query.search_batch, JSON_OBJECT),
     _read("/recommend", "recommend_points", query.recommend, JSON_OBJECT),
     _read("/recommend/batch", "recommend_batch_points", query.recommend_batch, JSON_OBJECT),
+    # ---- staging: Qdrant's test operations, off unless asked for -------------------------
+    Operation(
+        "POST",
+        COLLECTION + "/debug",
+        "staging_operation",
+        _write("delay"),
+        body=JSON_OBJECT,
+        writes=True,
+        params=WRITE_PARAMS,
+        timed_out=lambda c: WAIT_TIMEOUT,
+        staging=True,
+    ),
     # ---- snapshots -----------------------------------------------------------------------
     Operation(
         "POST",

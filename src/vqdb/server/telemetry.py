@@ -36,8 +36,10 @@ class Telemetry:
         responses: Responses,
         version: str,
         storage: Path | None,
+        staging: bool = False,
     ) -> None:
         self.db = db
+        self.staging = staging  # Qdrant's staging operations are served
         self.responses = responses
         self.version = version
         self.storage = storage
@@ -81,7 +83,7 @@ class Telemetry:
                 "recovery_mode": False,
                 "gpu": False,
                 "rocksdb": False,
-                "staging": False,
+                "staging": self.staging,
             }
             out["system"] = system(self.storage)
         out["startup"] = stamp(self.startup)
