@@ -105,6 +105,10 @@ def test_telemetry_per_collection(http: httpx.Client, collection: str) -> None:
     rest = http.get("/telemetry?per_collection=true").json()["result"]["requests"]["rest"]
     counted = rest["per_collection_responses"][collection]
     assert counted["POST /collections/{collection_name}/points/count"]["200"]["count"] == 1
+    # only collections that exist: made-up names must not grow the table
+    assert http.post("/collections/no-such-one/points/count", json={}).status_code == 404
+    rest = http.get("/telemetry?per_collection=true").json()["result"]["requests"]["rest"]
+    assert "no-such-one" not in rest["per_collection_responses"]
 
 
 def test_update_queue_and_operation_numbers(http: httpx.Client, collection: str) -> None:
@@ -282,3 +286,53 @@ def test_staging_operations_are_off_by_default(http: httpx.Client, collection: s
     assert http.post(f"/collections/{collection}/debug", json=delay).status_code == 404
     app = http.get("/telemetry?details_level=1").json()["result"]["app"]
     assert app["features"]["staging"] is False
+
+
+def test_telemetry_of_built_segments_matches_the_spec(http: httpx.Client) -> None:
+    """Named dense (on disk), multi and sparse vectors, a payload index, optimized segments."""
+    described = spec.load()
+    name = "s-built"
+    http.delete(f"/collections/{name}")
+    body = {
+        "vectors": {
+            "a": {"size": 2, "distance": "Cosine", "on_disk": True},
+            "m": {"size": 2, "distance": "Dot", "multivector_config": {"comparator": "max_sim"}},
+        },
+        "sparse_vectors": {"s": {}},
+        "optimizers_config": {"indexing_threshold": 1},
+    }
+    assert http.put(f"/collections/{name}", json=body).is_success
+    index = {"field_name": "k", "field_schema": "integer"}
+    assert http.put(f"/collections/{name}/index?wait=true", json=index).is_success
+    points = [
+        {
+            "id": i,
+            "vector": {
+                "a": [i, 1],
+                "m": [[i, 1], [1, i]],
+                "s": {"indices": [i], "values": [1.0]},
+            },
+            "payload": {"k": i},
+        }
+        for i in range(1, 300)
+    ]
+    assert http.put(f"/collections/{name}/points?wait=true", json={"points": points}).is_success
+    deadline = time.monotonic() + 120
+    while http.get(f"/collections/{name}").json()["result"]["status"] != "green":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    response = http.get("/telemetry?details_level=4")
+    found = spec.problems(described, "get", "/telemetry", response.json())
+    assert not found, found[:3]
+    result = response.json()["result"]
+    ours = next(c for c in result["collections"]["collections"] if c["id"] == name)
+    local = ours["shards"][0]["local"]
+    assert local["num_vectors_by_name"] == {"a": 299, "m": 299, "s": 299}
+    assert local["total_optimized_points"] >= 299
+    assert local["optimizations"]["optimizations"]["count"] >= 1
+    built = [s for s in local["segments"] if not s["info"]["is_appendable"]]
+    assert built and built[0]["info"]["segment_type"] == "indexed"
+    assert built[0]["info"]["index_schema"]["k"]["data_type"] == "integer"
+    assert set(built[0]["config"]["sparse_vector_data"]) == {"s"}
+    assert built[0]["config"]["vector_data"]["a"]["storage_type"] == "Mmap"
+    http.delete(f"/collections/{name}")

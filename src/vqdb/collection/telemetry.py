@@ -6,6 +6,7 @@ that one shard's; the segments' vector data also tell how each reads its origina
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from typing import Any
@@ -133,7 +134,7 @@ def segment(c: Collection, s: Segment) -> dict[str, Any]:
             }
         elif name in c.config.vectors:
             v = c.config.vectors[name]
-            hnsw = c.config.to_api()["hnsw_config"]
+            hnsw = {k: x for k, x in dataclasses.asdict(v.hnsw).items() if x is not None}
             vector_config[name] = {
                 "size": v.size,
                 "distance": v.distance.value,

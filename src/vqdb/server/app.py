@@ -152,7 +152,9 @@ def _endpoint(
             )
         except Exception as e:  # every failure becomes Qdrant's error shape
             response = _failure(e, op, start)
-        responses.observe(request.method, op.path, response.status_code, start, collection)
+        # by collection only for one that exists: made-up names would grow the table forever
+        known = collection if collection is not None and db.exists(collection) else None
+        responses.observe(request.method, op.path, response.status_code, start, known)
         return response
 
     return handle
