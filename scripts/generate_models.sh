@@ -58,14 +58,17 @@ for begin, end, kept in sorted(edits, reverse=True):
 open(path, "w").write(text)
 PY
 # Qdrant's serde aliases, which its spec does not show: `with_vectors` for `with_vector` (and the
-# reverse in WithLookup), `vectors` for a point's `vector`. Added as validation aliases, so
-# bodies using either name parse alike and dumps keep the spec's name.
+# reverse in WithLookup), `vectors` for a point's `vector`, `quantization` for a collection's or
+# vector's `quantization_config`, `optimizer_config` for `optimizers_config`. Added as validation
+# aliases, so bodies using either name parse alike and dumps keep the spec's name.
 python - "$out" <<'PY'
 import ast, sys
 path = sys.argv[1]
 text = open(path).read()
 ALIASES = {"with_vector": "with_vectors", "with_vectors": "with_vector"}
 POINT_CLASSES = {"PointStruct", "PointVectors"}
+COLLECTION_CLASSES = {"CreateCollection", "UpdateCollection"}
+QUANTIZED_CLASSES = {"VectorParams", "VectorParamsDiff", *COLLECTION_CLASSES}
 lines = text.splitlines(keepends=True)
 starts = [0]
 for line in lines:
@@ -78,7 +81,12 @@ for cls in ast.parse(text).body:
         if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
             continue
         name = node.target.id
-        other = ALIASES.get(name) or ("vectors" if name == "vector" and cls.name in POINT_CLASSES else None)
+        other = (
+            ALIASES.get(name)
+            or ("vectors" if name == "vector" and cls.name in POINT_CLASSES else None)
+            or ("quantization" if name == "quantization_config" and cls.name in QUANTIZED_CLASSES else None)
+            or ("optimizer_config" if name == "optimizers_config" and cls.name in COLLECTION_CLASSES else None)
+        )
         call = node.value
         if other is None or not (isinstance(call, ast.Call) and getattr(call.func, "id", "") == "Field"):
             continue

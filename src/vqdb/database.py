@@ -25,7 +25,7 @@ from vqdb.collection import storage
 from vqdb.collection.collection import Collection
 from vqdb.collection.config import CollectionConfig
 from vqdb.collection.optimizer import Optimizer
-from vqdb.errors import AlreadyExists, BadInput, NotFound, OutOfRange
+from vqdb.errors import AlreadyExists, BadInput, NotFound, OutOfRange, refused
 from vqdb.storage.files import read_json, release_free_memory, write_json
 from vqdb.storage.rows import read_path
 from vqdb.validation import check_collection_name
@@ -107,7 +107,7 @@ class Database:
         try:
             config = CollectionConfig.parse(body)
         except ValueError as e:
-            raise BadInput(str(e)) from None
+            raise refused(e) from None
         with self._lock:
             if name in self._collections:
                 raise AlreadyExists(f"Wrong input: Collection `{name}` already exists!")
@@ -143,7 +143,7 @@ class Database:
         try:
             config = collection.config.updated(diff)
         except ValueError as e:
-            raise BadInput(str(e)) from None
+            raise refused(e) from None
         with collection.lock.write():
             collection.config = config
             storage.checkpoint(collection)

@@ -16,6 +16,18 @@ class OutOfRange(BadInput):
     "Validation error"). The message is the whole answer."""
 
 
+def invalid(where: str, message: str, part: str = "JSON body") -> OutOfRange:
+    """Qdrant's validator error (HTTP 422) for a value in the request that is well-formed but
+    not allowed: `where` is its place (`points[0].vector`), `part` the request's part."""
+    return OutOfRange(f"Validation error in {part}: [{where}: {message}]")
+
+
+def refused(error: ValueError) -> BadInput:
+    """A ValueError from a check as the BadInput it is (kept as it is if it is one already, so
+    a 422 stays a 422)."""
+    return error if isinstance(error, BadInput) else BadInput(str(error))
+
+
 class NotFound(ValueError):
     """A missing collection, point or vector name (HTTP 404)."""
 

@@ -2945,8 +2945,7 @@ class VectorParamsDiff(BaseModel):
         ScalarQuantization | ProductQuantization | BinaryQuantization | TurboQuantization | Disabled | None
     ) = Field(
         None,
-        description='Update params for quantization. If none - it is left unchanged.',
-    )
+        description='Update params for quantization. If none - it is left unchanged.', validation_alias=AliasChoices('quantization_config', 'quantization'))
     on_disk: bool | None = Field(
         None,
         deprecated=True,
@@ -3040,8 +3039,7 @@ class VectorParams(BaseModel):
         ScalarQuantization | ProductQuantization | BinaryQuantization | TurboQuantization | None
     ) = Field(
         None,
-        description='Custom params for quantization. If none - values from collection configuration are used.',
-    )
+        description='Custom params for quantization. If none - values from collection configuration are used.', validation_alias=AliasChoices('quantization_config', 'quantization'))
     on_disk: bool | None = Field(
         None,
         deprecated=True,
@@ -3226,13 +3224,11 @@ class CreateCollection(BaseModel):
     )
     optimizers_config: OptimizersConfigDiff | None = Field(
         None,
-        description='Custom params for Optimizers.  If none - values from service configuration file are used.',
-    )
+        description='Custom params for Optimizers.  If none - values from service configuration file are used.', validation_alias=AliasChoices('optimizers_config', 'optimizer_config'))
     quantization_config: (
         ScalarQuantization | ProductQuantization | BinaryQuantization | TurboQuantization | None
     ) = Field(
-        None, description='Quantization parameters. If none - quantization is disabled.'
-    )
+        None, description='Quantization parameters. If none - quantization is disabled.', validation_alias=AliasChoices('quantization_config', 'quantization'))
     sparse_vectors: dict[str, SparseVectorParams] | None = Field(
         None, description='Sparse vector data config.'
     )
@@ -3252,8 +3248,7 @@ class UpdateCollection(BaseModel):
     )
     optimizers_config: OptimizersConfigDiff | None = Field(
         None,
-        description='Custom params for Optimizers.  If none - it is left unchanged. This operation is blocking, it will only proceed once all current optimizations are complete',
-    )
+        description='Custom params for Optimizers.  If none - it is left unchanged. This operation is blocking, it will only proceed once all current optimizations are complete', validation_alias=AliasChoices('optimizers_config', 'optimizer_config'))
     params: CollectionParamsDiff | None = Field(
         None, description='Collection base params. If none - it is left unchanged.'
     )
@@ -3265,8 +3260,7 @@ class UpdateCollection(BaseModel):
         ScalarQuantization | ProductQuantization | BinaryQuantization | TurboQuantization | Disabled | None
     ) = Field(
         None,
-        description='Quantization parameters to update. If none - it is left unchanged.',
-    )
+        description='Quantization parameters to update. If none - it is left unchanged.', validation_alias=AliasChoices('quantization_config', 'quantization'))
     sparse_vectors: dict[str, SparseVectorParams] | None = Field(
         None,
         description='Map of sparse vector data parameters to update for each sparse vector.',

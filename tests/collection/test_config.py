@@ -264,7 +264,8 @@ def test_update_unnamed_vector_and_unknown_names() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (single(size=0), "vectors.size must be an integer >= 1"),
+        (single(size=-1), "vectors.size must be an integer >= 1"),
+        (single(size=0), r"\[vectors.size: value 0 invalid, must be from 1 to 65536\]"),
         (single(size=True), "vectors.size"),
         (single(size=65537), "vectors.size: value 65537 invalid, must be from 1 to 65536"),
         (single(distance="Hamming"), "vectors.distance: unknown distance 'Hamming'"),
@@ -272,7 +273,7 @@ def test_update_unnamed_vector_and_unknown_names() -> None:
         ({"vectors": {"a": {"distance": "Dot"}}}, "vectors.a.size is required"),
         (single(datatype="turbo4"), "vectors.datatype 'turbo4' is not supported"),
         (single(multivector_config={"comparator": "min"}), "comparator 'min' is not"),
-        (single(memory="pinned"), "vectors.memory 'pinned' is not supported"),
+        (single(memory="pinned"), "`pinned` memory placement is not supported for dense"),
         ({**single(), "sparse_vectors": {"s": {"modifier": "bm25"}}}, "sparse_vectors.s.modifier"),
         (
             {**single(), "sparse_vectors": {"s": {"index": {"datatype": "float16"}}}},

@@ -227,9 +227,10 @@ def test_bad_multivectors_write_nothing(db: Database) -> None:
     c.upsert({"points": [{"id": 1, "vector": {"m": good, "d": [1.0, 0, 0, 0]}}]})
     bad = [
         ([[1.0] * (DIM - 1)], "expected dim: 16, got 15"),
-        ([[1.0] * DIM, [1.0] * 3], "expected dim: 16, got 3"),
-        ([], "at least one"),
-        ([1.0] * DIM, "not a single vector"),
+        ([[1.0] * DIM, [1.0] * 3], "same dimension, found vector with dimension 3"),
+        ([[1.0] * DIM, []], "all vectors must be non-empty"),
+        ([], "dense vector must not be empty"),
+        ([1.0] * (DIM - 1), "expected dim: 16, got 15"),  # a plain vector: a multivector of one
         ([[float("nan")] * DIM], "NaN"),
     ]
     for vector, message in bad:

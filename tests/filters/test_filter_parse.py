@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from vqdb.errors import OutOfRange
 from vqdb.filters import parse_filter
 from vqdb.filters.conditions import (
     DatetimeRange,
@@ -169,7 +170,6 @@ def test_pydantic_model_dump_shape() -> None:
         ),  # noqa: E501
         ({"should": {"geo_bounding_box": {}}}, "should: geo_bounding_box is not supported"),
         ({"should": {"slice": {"index": 0, "total": 2}}}, "should: slice is not supported"),
-        ({"must": {"key": "a"}}, "must: a field condition takes exactly one of"),
         ({"must": {"key": "a", "match": {"value": 1}, "range": {}}}, "takes exactly one of"),
         (
             {"must": {"key": "a", "match": {"value": 1}, "foo": 2}},
@@ -249,3 +249,13 @@ def test_errors_name_the_place(obj: Any, message: str) -> None:
         parse_filter(obj)
     assert message in str(error.value)
     assert str(error.value).startswith("bad filter: ")
+
+
+def test_a_key_without_a_condition_is_a_validation_error() -> None:
+    """Qdrant's validator refuses it (422), naming the place from the request's root."""
+    with pytest.raises(OutOfRange) as error:
+        parse_filter({"must": [{"key": "a"}]}, "filter")
+    assert str(error.value) == (
+        "Validation error in JSON body: [filter.must[0]: At least one field condition must be "
+        "specified]"
+    )

@@ -33,7 +33,7 @@ from vqdb.collection.points import (
     take,
     write_condition,
 )
-from vqdb.errors import BadInput, NotFound
+from vqdb.errors import BadInput, NotFound, refused
 from vqdb.filters import Filter, build_index, parse_filter
 from vqdb.index.multi_vectors import MultiVectors
 from vqdb.index.sparse_vectors import SparseVectors
@@ -148,7 +148,7 @@ class Collection:
         try:
             build_index(schema, field)
         except ValueError as e:
-            raise BadInput(str(e)) from None
+            raise refused(e) from None
         return self._write({"op": "create_index", "field": field, "schema": schema}, wait)
 
     def delete_payload_index(self, field: str, *, wait: bool = True) -> Result:
@@ -347,11 +347,11 @@ class Collection:
         return sum(segment.count for segment in self.segments)
 
 
-def checked_filter(raw: Any) -> Filter | None:
+def checked_filter(raw: Any, where: str = "filter") -> Filter | None:
     try:
-        return parse_filter(raw)
+        return parse_filter(raw, where)
     except ValueError as e:
-        raise BadInput(str(e)) from None
+        raise refused(e) from None
 
 
 def _apply_to(

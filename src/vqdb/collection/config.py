@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from vqdb import models
 from vqdb.distance import Distance
+from vqdb.errors import invalid
 from vqdb.params import MAX_DIM, MAX_EF_CONSTRUCT, MAX_HNSW_M
 from vqdb.quantization import QuantizationConfig, parse_quantization
 
@@ -48,11 +49,15 @@ def _checked(value: Any, rules: Mapping[str, Check], what: str) -> dict[str, Any
 
 
 def _uint(lo: int, hi: int | None = None) -> Check:
+    """An unsigned integer in [lo, hi]. As in Qdrant, what is no unsigned integer at all is
+    malformed (400); one out of the range is refused by its validator (422)."""
+
     def check(value: Any, what: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{what} must be an integer >= {lo}, got {value!r}")
-        if hi is not None and value > hi:
-            raise ValueError(f"{what}: value {value} invalid, must be from {lo} to {hi}")
+        if value < lo or hi is not None and value > hi:
+            limit = f"must be {lo} or larger" if hi is None else f"must be from {lo} to {hi}"
+            raise invalid(what, f"value {value} invalid, {limit}")
         return value
 
     return check
@@ -155,7 +160,22 @@ class OptimizersSettings:
     prevent_unoptimized: bool | None = _option(None, _bool)
 
 
+def _memory(storage: str) -> Check:
+    """Qdrant's memory placement of vector or payload storage, where `pinned` (a heap copy)
+    does not exist (422, as its validator refuses it)."""
+    placements = _choice("cold", "cached", "pinned")
+
+    def check(value: Any, what: str) -> str:
+        if placements(value, what) == "pinned":
+            raise invalid(what, f"`pinned` memory placement is not supported for {storage}")
+        return str(value)
+
+    return check
+
+
 def _sparse_datatype(value: Any, what: str) -> str:
+    if value == "turbo4":
+        raise invalid(what, "sparse vectors do not support the `turbo4` datatype")
     if value in ("float16", "uint8"):
         raise ValueError(
             f"{what} {value!r} is not supported: vqdb stores sparse weights as float32 "
@@ -197,7 +217,7 @@ class ParamsSettings:
     read_fan_out_delay_ms: int | None = _option(None, _uint(0))
     on_disk_payload: bool = _option(True, _bool)
     payload: dict[str, Any] | None = _option(
-        None, lambda v, w: _checked(v, {"memory": _choice("cold", "cached")}, w)
+        None, lambda v, w: _checked(v, {"memory": _memory("payload storage")}, w)
     )
 
 
@@ -276,7 +296,7 @@ _VECTOR_RULES: dict[str, Check] = {
     "hnsw_config": _section(HnswSettings),
     "quantization_config": _quantization,
     "on_disk": _bool,
-    "memory": _choice("cold", "cached"),  # Qdrant: `pinned` is not for dense vector storage
+    "memory": _memory("dense vector storage"),
     "datatype": _choice("float32", "float16", "uint8"),
     "multivector_config": _multivector,
 }
@@ -531,6 +551,26 @@ class CollectionConfig:
             for name, vector in self.vectors.items()
             if name not in old.vectors or build(vector) != build(old.vectors[name])
         }
+
+    def warnings(self) -> list[str]:
+        """Qdrant's configuration warnings: settings it accepts and ignores. vqdb's graph keeps
+        no vectors inline, so `inline_storage` is ignored everywhere; it warns where Qdrant
+        would ignore it too (so the same configuration warns on both)."""
+        problems = []
+        for name, vector in self.vectors.items():
+            if not vector.hnsw.inline_storage:
+                continue
+            if vector.multivector:
+                problems.append(
+                    f"The `hnsw_config.inline_storage` option for vector '{name}' is not "
+                    "compatible with multivectors. This option will be ignored."
+                )
+            elif vector.quantization is None:
+                problems.append(
+                    f"The `hnsw_config.inline_storage` option for vector '{name}' requires "
+                    "quantization to be enabled. This option will be ignored."
+                )
+        return problems
 
     def to_api(self) -> dict[str, Any]:
         """CollectionInfo.config: every required field, and optional ones only where set."""

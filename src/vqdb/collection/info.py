@@ -22,8 +22,9 @@ def info(c: Collection) -> dict[str, Any]:
             schema[key] = {**base, "points": counted}
         segments = len(c.segments)
         config = c.config.to_api()
+        warnings = c.config.warnings()
     state, optimizer_status = status(c)
-    return {
+    shown: dict[str, Any] = {
         "status": state,
         "optimizer_status": optimizer_status,
         "indexed_vectors_count": indexed,
@@ -33,6 +34,9 @@ def info(c: Collection) -> dict[str, Any]:
         "payload_schema": schema,
         "update_queue": {"length": c.queued},  # writes waiting for the write lock
     }
+    if warnings:  # absent when there are none, as in Qdrant
+        shown["warnings"] = [{"message": message} for message in warnings]
+    return shown
 
 
 def status(c: Collection) -> tuple[str, str | dict[str, str]]:

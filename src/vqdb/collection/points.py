@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.collection.config import CollectionConfig
-from vqdb.errors import BadInput
+from vqdb.errors import BadInput, OutOfRange, invalid
 from vqdb.filters import Filter, parse_filter
 from vqdb.index.multi_vectors import MultiVectors
 from vqdb.index.sparse_vectors import SparseVectors
@@ -82,24 +82,28 @@ def _from_batch(batch: Any, config: CollectionConfig) -> Points:
         raise BadInput("'batch' needs 'ids' and 'vectors'")
     ids = [point_id(v, f"batch.ids[{i}]") for i, v in enumerate(batch["ids"])]
     vectors = batch["vectors"]
-    if isinstance(vectors, Mapping):
-        named = {str(k): v for k, v in vectors.items()}
-        if not config.named and not set(named) <= {"", *config.sparse_vectors}:
-            raise BadInput("this collection has one unnamed vector: 'vectors' must be a list")
-    else:
-        named = {"": vectors}
-    columns: dict[str, tuple[Rows | None, VectorBatch]] = {}
-    for name, matrix in named.items():
+    named = {str(k): v for k, v in vectors.items()} if isinstance(vectors, Mapping) else None
+    where = "batch.vectors" if named is None else "batch.vectors.?"
+    columns = {
+        name: [_validated(v, name, config, f"{where}[{j}]") for j, v in enumerate(matrix)]
+        if isinstance(matrix, list)
+        else matrix
+        for name, matrix in (named or {"": vectors}).items()
+    }
+    if named is not None and not config.named and not set(named) <= {"", *config.sparse_vectors}:
+        raise BadInput("this collection has one unnamed vector: 'vectors' must be a list")
+    batches: dict[str, tuple[Rows | None, VectorBatch]] = {}
+    for name, matrix in columns.items():
         _vector_config(name, config)
         values = _values(matrix, name, config, "batch.vectors")
         if len(values) != len(ids):
             raise BadInput(f"batch has {len(ids)} ids but {len(values)} vectors")
-        columns[name] = (None, values)
+        batches[name] = (None, values)
     raw = batch.get("payloads")
     if raw is not None and len(raw) != len(ids):
         raise BadInput(f"batch has {len(ids)} ids but {len(raw)} payloads")
     payloads = None if raw is None else payloads_of(raw, "batch.payloads")
-    return _checked(Points(ids, columns, payloads))
+    return _checked(Points(ids, batches, payloads))
 
 
 def parse_vectors(body: Any, config: CollectionConfig) -> Points:
@@ -120,7 +124,7 @@ def _merged_by_id(points: Sequence[Any]) -> list[Any]:
             return list(points)  # _from_list names what is wrong
         vector = point.get("vector")
         if isinstance(vector, Mapping) and not vector:
-            raise BadInput(f"points[{i}].vector: must specify vectors to update for point")
+            raise invalid(f"points[{i}].vector", "must specify vectors to update for point")
         key = point_id(point["id"], f"points[{i}].id")
         earlier = (merged.get(key) or {}).get("vector")
         if isinstance(earlier, Mapping) and isinstance(vector, Mapping):
@@ -156,7 +160,9 @@ def write_condition(body: Mapping[str, Any]) -> WriteCondition | None:
     if mode == "upsert" and raw is None:
         return None
     try:
-        return WriteCondition(mode, None if raw is None else parse_filter(raw))
+        return WriteCondition(mode, None if raw is None else parse_filter(raw, "update_filter"))
+    except OutOfRange:
+        raise
     except ValueError as e:
         raise BadInput(f"update_filter: {e}") from None
 
@@ -206,14 +212,54 @@ def jsonable(value: Any) -> Any:
 
 def _named(vector: Any, config: CollectionConfig, where: str) -> dict[str, Any]:
     if isinstance(vector, Mapping) and not _is_sparse_vector(vector):
-        if not config.named and not set(vector) <= {"", *config.sparse_vectors}:
+        named = {str(k): _validated(v, str(k), config, f"{where}.?") for k, v in vector.items()}
+        if not config.named and not set(named) <= {"", *config.sparse_vectors}:
             raise BadInput(f"{where}: this collection has one unnamed vector, not named ones")
-        for name in vector:
-            _vector_config(str(name), config)
-        return {str(k): v for k, v in vector.items()}
+        for name in named:
+            _vector_config(name, config)
+        return named
     if config.named and "" not in config.vectors:
         raise BadInput(f"{where}: this collection has named vectors: give a map of names")
-    return {"": vector}
+    return {"": _validated(vector, "", config, where)}
+
+
+def _validated(vector: Any, name: str, config: CollectionConfig, where: str) -> Any:
+    """One vector as the request gives it, through Qdrant's validator: its refusals are 422s
+    naming the place (`points[0].vector.?.data`), before any check against the collection. A
+    plain vector given for a multivector is a multivector of one (Qdrant's older API)."""
+    if isinstance(vector, Mapping):
+        indices, values = vector.get("indices"), vector.get("values")
+        if isinstance(indices, Sequence) and isinstance(values, Sequence):
+            if len(indices) != len(values):
+                raise invalid(
+                    f"{where}.values", _UNDESCRIBED.format("must be the same length as indices")
+                )
+            if len(set(indices)) != len(indices):
+                raise invalid(f"{where}.indices", _UNDESCRIBED.format("must be unique"))
+        return vector
+    if not isinstance(vector, list):  # arrays from the embedded client: checked as columns
+        return vector
+    if not vector:
+        raise invalid(where, "dense vector must not be empty")
+    dense = config.vectors.get(name)
+    if dense is None or not dense.multivector:
+        return vector
+    if not isinstance(vector[0], list):
+        return [vector]
+    lengths = [len(row) if isinstance(row, list) else 1 for row in vector]
+    if 0 in lengths:
+        raise invalid(f"{where}.data", "all vectors must be non-empty")
+    odd = next((n for n in lengths if n != lengths[0]), None)
+    if odd is not None:
+        raise invalid(
+            f"{where}.data",
+            f"all vectors must have the same dimension, found vector with dimension {odd}",
+        )
+    return vector
+
+
+# how Qdrant's validator words an error that carries a code and no message
+_UNDESCRIBED = "Validation error: {} [{{}}]"
 
 
 def _is_sparse_vector(vector: Mapping[str, Any]) -> bool:

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NoReturn
 
+from vqdb.errors import invalid
 from vqdb.filters.conditions import (
     Condition,
     DatetimeRange,
@@ -48,11 +49,12 @@ _TEXT_MODES: dict[str, Literal["text", "text_any", "phrase"]] = {
 }
 
 
-def parse_filter(obj: Mapping[str, Any] | None) -> Filter | None:
-    """The filter, or None when it matches everything (None or {})."""
+def parse_filter(obj: Mapping[str, Any] | None, root: str = "") -> Filter | None:
+    """The filter, or None when it matches everything (None or {}). `root`: its place in the
+    request (`filter`), for the messages."""
     if obj is None:
         return None
-    parsed = _filter(obj, "", nested=False)
+    parsed = _filter(obj, root, nested=False)
     return None if parsed == Filter() else parsed
 
 
@@ -142,6 +144,8 @@ def _field_condition(fields: dict[str, Any], where: str) -> Condition:
     if unknown:
         _fail(where, f"unknown condition keys {unknown}")
     kinds = [k for k in _FIELD_KINDS if k in fields]
+    if not kinds:  # well-formed JSON that Qdrant's validator refuses (422)
+        raise invalid(where, "At least one field condition must be specified")
     if len(kinds) != 1:
         _fail(where, f"a field condition takes exactly one of {list(_FIELD_KINDS)}, got {kinds}")
     kind = kinds[0]

@@ -173,14 +173,28 @@ def _decode(raw: bytes) -> Any:
 def invalid(e: ValidationError, where: tuple[str, ...] = (), at: int = 0) -> HttpError:
     """Qdrant's 422 for values out of range, 400 for the rest. `where`, `at`: the path and
     first index of the slice that was validated, so that errors name the place in the body."""
-    errors = e.errors(include_url=False, include_input=False)
+    errors = e.errors(include_url=False)
     problems = ", ".join(
         f"{'.'.join(str(p) for p in (*where, *_shifted(err['loc'], at))) or 'body'}: {err['msg']}"
         for err in errors[:5]
     )
-    if all(err["type"] in _RANGE_ERRORS for err in errors):  # well-formed, out of range
+    if all(err["type"] in _RANGE_ERRORS and not _unsigned_negative(err) for err in errors):
         return HttpError(422, f"Validation error in JSON body: [{problems}]")
     return HttpError(400, f"Format error in JSON body: {problems}")
+
+
+def _unsigned_negative(error: Any) -> bool:
+    """A negative number where the schema's minimum is not: Qdrant's field is unsigned, so
+    serde refuses it as malformed (400) before its validator would see a range (422)."""
+    bound = (error.get("ctx") or {}).get("ge", (error.get("ctx") or {}).get("gt"))
+    value = error.get("input")
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value < 0
+        and isinstance(bound, (int, float))
+        and bound >= 0
+    )
 
 
 def _shifted(loc: tuple[int | str, ...], at: int) -> tuple[int | str, ...]:

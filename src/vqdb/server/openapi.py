@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from vqdb.errors import invalid
 from vqdb.server.operations import JSON_OBJECT, UPLOAD, Operation
 
 _REF = "#/components/schemas/{model}"
@@ -35,10 +36,14 @@ _PARAMS: dict[str, dict[str, Any]] = {
 
 def query_problem(name: str, raw: str) -> str | None:
     """Why a query parameter's text does not match its schema in _PARAMS, or None if it does
-    (Qdrant refuses `wait=0.5` or `timeout=-1` with a 400 rather than guessing)."""
+    (Qdrant refuses `wait=0.5` or `timeout=-1` with a 400 rather than guessing; a number under
+    the minimum, `timeout=0`, is its validator's 422: raised as OutOfRange)."""
     schema = _PARAMS.get(name)
     if schema is None or _matches(raw, schema):
         return None
+    if schema.get("type") == "integer" and re.fullmatch(r"[0-9]{1,19}", raw):  # well-formed
+        minimum = schema["minimum"]
+        raise invalid(name, f"value {raw} invalid, must be {minimum} or larger", "query parameters")
     return f"Query deserialize error: {name}={raw!r} is not {_describe(schema)}"
 
 
