@@ -150,6 +150,7 @@ def segment(c: Collection, s: Segment) -> dict[str, Any]:
             "segment_type": "indexed" if indexed else "plain",
             "num_vectors": sum(v["num_vectors"] for v in vector_data.values()),
             "num_points": s.count,
+            "num_deferred_points": 0,  # vqdb shows every point it has applied
             "num_indexed_vectors": sum(v["num_indexed_vectors"] for v in vector_data.values()),
             "num_deleted_vectors": sum(v["num_deleted_vectors"] for v in vector_data.values()),
             "vectors_size_bytes": _vector_bytes(s),
