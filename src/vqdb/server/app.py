@@ -67,6 +67,8 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     document = json.dumps(openapi.document(served, API_VERSION)).encode()
 
     def service(name: str, answer: Callable[[], Response], public: bool = False) -> Route:
+        path = f"/{name}" if name != "root" else "/"
+
         async def handle(request: Request) -> Response:
             start = time.perf_counter()
             try:
@@ -77,8 +79,6 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
                 response = _error(e.status, str(e), start)
             responses.observe(request.method, path, response.status_code, start)
             return response
-
-        path = f"/{name}" if name != "root" else "/"
 
         return Route(path, handle, methods=["GET"])
 

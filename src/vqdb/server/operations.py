@@ -25,6 +25,7 @@ from vqdb.server import metrics, uploads
 from vqdb.server.body import HttpError
 from vqdb.server.settings import Settings
 from vqdb.server.settings import Snapshots as SnapshotSettings
+from vqdb.server.telemetry import Telemetry
 
 # a JSON object validated by the engine alone: the legacy search and recommend bodies, which
 # Qdrant's 1.19 spec (the one models.py is generated from) no longer describes
@@ -165,8 +166,7 @@ def _downloads(config: SnapshotSettings) -> snapshots.Downloads:
 
 def _telemetry(c: Call) -> dict[str, Any]:
     level = int(c.query.get("details_level", "0"))
-    data: dict[str, Any] = _telemetry_of(c).data(level, c.query.get("per_collection") == "true")
-    return data
+    return _telemetry_of(c).data(level, c.query.get("per_collection") == "true")
 
 
 def _metrics(c: Call) -> PlainTextResponse:
@@ -174,8 +174,9 @@ def _metrics(c: Call) -> PlainTextResponse:
     return PlainTextResponse(text, media_type=metrics.CONTENT_TYPE)
 
 
-def _telemetry_of(c: Call) -> Any:
-    return c.request.app.state.telemetry  # set by create_app
+def _telemetry_of(c: Call) -> Telemetry:
+    telemetry: Telemetry = c.request.app.state.telemetry  # set by create_app
+    return telemetry
 
 
 def _standalone(c: Call) -> None:
