@@ -88,6 +88,7 @@ def test_telemetry_levels(http: httpx.Client, collection: str, level: int) -> No
     local = shard["local"]
     assert local["num_points"] == 10 and local["num_vectors_by_name"] == {"": 10}
     assert local["update_queue"]["length"] == 0
+    assert local["payloads_size_bytes"] == 10 * len('{"k":0}')  # as compact JSON
     if level == 3:
         assert "segments" not in local
         return
