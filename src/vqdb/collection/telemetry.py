@@ -60,7 +60,7 @@ def update_queue(c: Collection) -> dict[str, int]:
 
 def indexed_only_excluded(c: Collection) -> dict[str, int]:
     """Per dense vector, the points that `indexed_only` searches leave out: those of segments
-    without a graph that are too big for a plain scan (Qdrant's rule; 0 for every name)."""
+    without a graph that are too big for a plain scan (Qdrant's rule: every name, 0 if none)."""
     config = c.config
     out = dict.fromkeys(config.vectors, 0)
     with c.lock.read():
