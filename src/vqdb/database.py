@@ -17,7 +17,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -135,6 +135,36 @@ class Database:
         if collection.path is not None:
             shutil.rmtree(collection.path, ignore_errors=True)
         return True
+
+    def create_vector(self, name: str, vector: str, spec: Any) -> dict[str, Any]:
+        """Qdrant's create_vector_name: a new dense ({"dense": {size, distance, ...}}) or sparse
+        ({"sparse": {modifier}}) named vector, which no point has yet. Made again with the same
+        config, nothing changes."""
+        return self._change_vectors(name, lambda config: config.with_vector(vector, spec))
+
+    def delete_vector(self, name: str, vector: str) -> dict[str, Any]:
+        """Qdrant's delete_vector_name: the named vector leaves the config and every point."""
+        return self._change_vectors(name, lambda config: config.without_vector(vector))
+
+    def _change_vectors(
+        self, name: str, change: Callable[[CollectionConfig], CollectionConfig]
+    ) -> dict[str, Any]:
+        collection = self.collection(name)
+        with collection.lock.write():
+            try:
+                config = change(collection.config)
+            except ValueError as e:
+                raise refused(e) from None
+            if config is not collection.config:
+                undo = collection.change_vectors(config)
+                try:
+                    storage.checkpoint(collection)  # durable before it is acknowledged
+                except BaseException:
+                    undo()
+                    raise
+        if collection.optimizer is not None:
+            collection.optimizer.wake()
+        return {"operation_id": collection.applied_seq, "status": "completed"}
 
     def update_collection(self, name: str, diff: Mapping[str, Any]) -> None:
         """Config changes apply at once; segments built with the old config are rebuilt from

@@ -22,6 +22,11 @@ def invalid(where: str, message: str, part: str = "JSON body") -> OutOfRange:
     return OutOfRange(f"Validation error in {part}: [{where}: {message}]")
 
 
+def coded(code: str) -> str:
+    """How Qdrant's validator words an error that carries a code and no message."""
+    return f"Validation error: {code} [{{}}]"
+
+
 def refused(error: ValueError) -> BadInput:
     """A ValueError from a check as the BadInput it is (kept as it is if it is one already, so
     a 422 stays a 422)."""

@@ -529,10 +529,10 @@ class Range(BaseModel):
 
 
 class DatetimeRange(BaseModel):
-    lt: AwareDatetime | None = Field(None, description='point.key < range.lt')
-    gt: AwareDatetime | None = Field(None, description='point.key > range.gt')
-    gte: AwareDatetime | None = Field(None, description='point.key >= range.gte')
-    lte: AwareDatetime | None = Field(None, description='point.key <= range.lte')
+    lt: str | AwareDatetime | None = Field(None, description='point.key < range.lt')
+    gt: str | AwareDatetime | None = Field(None, description='point.key > range.gt')
+    gte: str | AwareDatetime | None = Field(None, description='point.key >= range.gte')
+    lte: str | AwareDatetime | None = Field(None, description='point.key <= range.lte')
 
 
 class GeoPoint(BaseModel):

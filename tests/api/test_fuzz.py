@@ -101,8 +101,15 @@ def _bodies(op: Operation, whole: dict[str, str], values: dict[str, str]) -> Ite
 
 def _target(op: Operation, collection: str, odd: dict[str, str] | None = None) -> str:
     """The request target, path parameters quoted (a NUL travels as %00, a slash as %2F)."""
-    good = {"collection_name": collection, "id": "1", "field_name": "k", "snapshot_name": "x"}
-    good.update(peer_id="1", key="k")  # the cluster's
+    good = {
+        "collection_name": collection,
+        "id": "1",
+        "field_name": "k",
+        "snapshot_name": "x",
+        "vector_name": "v",
+        "peer_id": "1",  # the cluster's
+        "key": "k",
+    }
     values = {**good, **(odd or {})}
     return re.sub(r"\{(\w+)\}", lambda m: quote(values[m.group(1)], safe=""), op.path)
 

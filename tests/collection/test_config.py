@@ -280,8 +280,11 @@ def test_update_unnamed_vector_and_unknown_names() -> None:
             "sparse_vectors.s.index.datatype 'float16' is not supported",
         ),
         ({**single(), "sparse_vectors": {"s": {"index": {"full_scan_threshold": -1}}}}, "full_sc"),
-        ({**single(), "sparse_vectors": {"": {}}}, "'' is both a dense and a sparse vector"),
-        ({"vectors": {"a": single()["vectors"]}, "sparse_vectors": {"a": {}}}, "'a' is both"),
+        ({**single(), "sparse_vectors": {"": {}}}, "Sparse vector name cannot be empty"),
+        (
+            {"vectors": {"a": {"size": 2, "distance": "Dot"}}, "sparse_vectors": {"a": {}}},
+            "Dense and sparse vector names must be unique - duplicate found with 'a'",
+        ),
         ({**single(), "init_from": {"collection": "x"}}, "init_from is not supported"),
         ({**single(), "sharding_method": "custom"}, "sharding_method 'custom' is not supported"),
         ({**single(), "hnsw_config": {"m": -1}}, "hnsw_config.m must be an integer >= 0"),

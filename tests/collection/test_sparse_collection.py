@@ -44,13 +44,22 @@ class Model:
         self.rows: dict[int, Any] = {}
         self.payloads: dict[int, dict[str, Any]] = {}
 
-    def truth(self, q: dict[str, Any], allowed: set[int] | None = None, idf: bool = False):
+    def truth(
+        self,
+        q: dict[str, Any],
+        allowed: set[int] | None = None,
+        idf: bool = False,
+        corpus: set[int] | None = None,
+    ):
         ids = sorted(self.rows)
         batch = SparseVectors.concat([SparseVectors.parse([self.rows[i]], "r") for i in ids])
         weights = None
         if idf:
-            n_total = len(ids)
-            df = np.array([sum(t in self.rows[i]["indices"] for i in ids) for t in q["indices"]])
+            population = [i for i in ids if corpus is None or i in corpus]
+            n_total = len(population)
+            df = np.array(
+                [sum(t in self.rows[i]["indices"] for i in population) for t in q["indices"]]
+            )
             weights = np.log((n_total - df + 0.5) / (df + 0.5) + 1)
         scores, overlap = exact_scores(batch, q, weights)
         return {
@@ -163,6 +172,40 @@ def test_exact_search_deletes_and_updates(db: Database, indexed: bool) -> None:
     if indexed:  # and again once the optimizer has rebuilt what changed
         assert c.optimizer.wait_idle(120)
         check(c, model)
+
+
+def test_idf_over_a_corpus(db: Database) -> None:
+    """params.idf.corpus: IDF statistics of the points matching a filter only, whatever the
+    search's own filter, in optimized and appendable segments alike."""
+    c = db.create_collection("c", body(1, modifier="idf"))
+    model = Model()
+    fill(c, model, n=1200)
+    assert c.optimizer.wait_idle(120)
+    fill(c, model, n=60, first=5000, seed=3)
+    corpus = {"must": [{"key": "k", "match": {"value": 2}}]}
+    members = {pid for pid, p in model.payloads.items() if p["k"] == 2}
+    for q in queries(model, 4):
+        truth = model.truth(q, idf=True, corpus=members)
+        request = {"query": q, "using": "text", "limit": 10, "params": {"idf": {"corpus": corpus}}}
+        found = query.query(c, request)["points"]
+        assert_exact([p["id"] for p in found], [p["score"] for p in found], truth, 10)
+        narrowed = query.query(c, {**request, "filter": FILTER})["points"]  # k == 1: none in corpus
+        allowed = {pid for pid, p in model.payloads.items() if p["k"] == 1}
+        ftruth = model.truth(q, allowed, idf=True, corpus=members)
+        assert_exact([p["id"] for p in narrowed], [p["score"] for p in narrowed], ftruth, 10)
+        nobody = {"idf": {"corpus": {"must": [{"key": "k", "match": {"value": 99}}]}}}
+        empty = query.query(c, {**request, "params": nobody})["points"]
+        assert_exact(
+            [p["id"] for p in empty],
+            [p["score"] for p in empty],
+            model.truth(q, idf=True, corpus=set()),
+            10,
+        )
+    assert query.query(
+        c, {"query": q, "using": "text", "params": {"idf": "global"}}
+    ) == query.query(c, {"query": q, "using": "text"})
+    with pytest.raises(BadInput, match="idf"):
+        query.query(c, {"query": [0.0] * DIM, "using": "d", "params": {"idf": "global"}})
 
 
 def test_idf_over_every_segment(db: Database) -> None:

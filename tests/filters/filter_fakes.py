@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.filters import FieldIndex, build_index
+from vqdb.filters.slices import IdColumns
 
 
 class FakePoints:
@@ -44,6 +45,16 @@ class FakePoints:
 
     def vector_mask(self, name: str) -> npt.NDArray[np.bool_]:
         return np.array([name in v for v in self.vectors], dtype=np.bool_)
+
+    def id_columns(self) -> IdColumns:
+        nums = [(o, i) for o, i in enumerate(self.ids) if isinstance(i, int)]
+        uuids = [(o, uuid.UUID(i).bytes) for o, i in enumerate(self.ids) if isinstance(i, str)]
+        return (
+            np.array([i for _, i in nums], dtype=np.uint64),
+            np.array([o for o, _ in nums], dtype=np.int64),
+            np.array([b for _, b in uuids], dtype="S16"),
+            np.array([o for o, _ in uuids], dtype=np.int64),
+        )
 
 
 def canonical(point_id: int | str) -> int | str:

@@ -57,8 +57,6 @@ def test_schema_echo(schema: Any, echo: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("schema", "key", "message"),
     [
-        ("geo", "k", "geo payload indexes are not supported"),
-        ({"type": "geo"}, "k", "geo payload indexes are not supported"),
         ("vector", "k", "unknown payload schema type 'vector'"),
         ({"is_tenant": True}, "k", "unknown payload schema type None"),
         ("keyword", "a..b", "bad key"),

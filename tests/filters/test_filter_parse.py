@@ -165,11 +165,13 @@ def test_pydantic_model_dump_shape() -> None:
             "'gt' must be a non-negative integer",
         ),
         (
-            {"should": {"key": "a", "geo_radius": {"center": {}}}},
-            "should: geo_radius is not supported",
-        ),  # noqa: E501
-        ({"should": {"geo_bounding_box": {}}}, "should: geo_bounding_box is not supported"),
-        ({"should": {"slice": {"index": 0, "total": 2}}}, "should: slice is not supported"),
+            {"should": {"key": "a", "geo_radius": {"center": {}, "radius": 1}}},
+            "should.geo_radius.center: expected {'lon': ..., 'lat': ...}",
+        ),
+        (
+            {"should": {"geo_bounding_box": {}}},
+            "should: unknown condition keys ['geo_bounding_box']",
+        ),
         ({"must": {"key": "a", "match": {"value": 1}, "range": {}}}, "takes exactly one of"),
         (
             {"must": {"key": "a", "match": {"value": 1}, "foo": 2}},

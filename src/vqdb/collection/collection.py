@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ class Collection:
         self.closed = False
         self.optimizer: Any = None  # set by the optimizer when it starts
         self.read_path: ReadPath = "mmap"  # how segments rescore on-disk originals (the database's)
+        self.vectors_changed = 0  # how many times named vectors were made or deleted
         self._seq_lock = threading.Lock()
         self.queued = 0  # writes waiting for the write lock (Qdrant's update queue length)
         self.started = time.perf_counter()  # the load's start: init_time_ms, set once started
@@ -77,6 +78,32 @@ class Collection:
             segment.create_index(key, schema)
         self.segments.append(segment)
         return segment
+
+    def change_vectors(self, config: CollectionConfig) -> Callable[[], None]:
+        """A config with named vectors made or deleted (the caller holds the write lock): a
+        deleted one leaves every segment; a new one no point has yet. A segment being built
+        meanwhile is refused at its swap (see optimizer.py), so none brings an old one back.
+        Returns what undoes it, for when it cannot be made durable."""
+        old = self.config
+        gone = set(old.names) - set(config.names)
+        dropped = [(s, n, s.vectors[n]) for s in self.segments for n in gone if n in s.vectors]
+        for segment, name, _ in dropped:
+            segment.drop_vector(name)
+        args = config.appendable_args()
+        added = set(config.names) - set(old.names)
+        for name in added:
+            self.appendable.add_vector(name, args[name])
+        self.config = config
+        self.vectors_changed += 1
+
+        def undo() -> None:
+            for name in added:
+                self.appendable.drop_vector(name)
+            for segment, name, store in dropped:
+                segment.vectors[name] = store
+            self.config = old
+
+        return undo
 
     def seal_appendable(self) -> Segment:
         """Stops appending to the current appendable segment (the caller holds the write lock)

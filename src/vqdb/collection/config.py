@@ -429,6 +429,13 @@ def _effective(params: Mapping[str, Any], hnsw: HnswSettings, q: Any) -> VectorC
     )
 
 
+_KIND_OF = {"vectors": "dense", "sparse_vectors": "sparse"}  # of each section of the body
+
+
+def _space(v: VectorConfig) -> tuple[Any, ...]:
+    return v.size, v.distance, v.multivector, v.datatype
+
+
 @dataclass(frozen=True)
 class CollectionConfig:
     """A collection's configuration. Build it with `parse` (CreateCollection JSON), change it
@@ -456,9 +463,13 @@ class CollectionConfig:
         hnsw = HnswSettings(**clean.get("hnsw_config", {}))
         quantization = _quantizer(clean.get("quantization_config"))
         sparse = clean.get("sparse_vectors", {})
-        both = sorted(set(sparse) & (set(vectors) if named else {""}))
+        if "" in sparse:
+            raise ValueError("Sparse vector name cannot be empty")
+        both = sorted(set(sparse) & set(vectors if named else ()))
         if both:
-            raise ValueError(f"vector name {both[0]!r} is both a dense and a sparse vector")
+            raise ValueError(
+                f"Dense and sparse vector names must be unique - duplicate found with '{both[0]}'"
+            )
         return cls(
             body=clean,
             vectors={
@@ -538,6 +549,61 @@ class CollectionConfig:
             merged = {**body.get("metadata", {}), **_mapping(given["metadata"], "metadata")}
             body["metadata"] = {k: v for k, v in merged.items() if v is not None}
         return CollectionConfig.parse(body)
+
+    def with_vector(self, name: str, spec: Any) -> CollectionConfig:
+        """The config with a new named vector (Qdrant's VectorNameConfig: {"dense": {size,
+        distance, multivector_config, datatype}} or {"sparse": {modifier, datatype}}); the
+        same config again is no change. Its index and quantization are the collection's."""
+        if hasattr(spec, "model_dump"):
+            spec = spec.model_dump(mode="json", exclude_none=True)
+        if (
+            not isinstance(spec, Mapping)
+            or len(spec) != 1
+            or next(iter(spec)) not in _KIND_OF.values()
+        ):
+            raise ValueError("expected {'dense': {'size', 'distance', ...}} or {'sparse': {...}}")
+        ((kind, params),) = spec.items()
+        params = _object(params, kind)
+        body = copy.deepcopy(self.body)
+        if kind == "dense":
+            if not self.named and self.vectors:
+                raise ValueError("this collection has one unnamed vector: it takes no named ones")
+            section, other, given = "vectors", "sparse_vectors", params
+        else:
+            datatype = params.get("datatype")
+            given = {k: v for k, v in params.items() if k == "modifier"}
+            if datatype is not None:
+                given["index"] = {"datatype": datatype}
+            section, other = "sparse_vectors", "vectors"
+        if name in (body.get(other) or {}) or not self.named and name in self.vectors:
+            raise ValueError(f"Vector `{name}` already exists as a {_KIND_OF[other]} vector")
+        existing = (body.get(section) or {}).get(name)
+        if existing is not None:
+            if CollectionConfig.parse({**body, section: {name: given}}).same_vector(self, name):
+                return self
+            raise ValueError(f"Vector `{name}` already exists with a different configuration")
+        body[section] = {**(body.get(section) or {}), name: given}
+        return CollectionConfig.parse(body)
+
+    def without_vector(self, name: str) -> CollectionConfig:
+        """The config without the named dense or sparse vector (none of that name: no change)."""
+        body = copy.deepcopy(self.body)
+        if self.named and name in self.vectors:
+            del body["vectors"][name]
+        elif name in self.sparse_vectors:
+            del body["sparse_vectors"][name]
+        else:
+            return self
+        return CollectionConfig.parse(body)
+
+    def same_vector(self, other: CollectionConfig, name: str) -> bool:
+        """Whether `name` is the same vector space in both (what VectorNameConfig sets)."""
+        if name in self.sparse_vectors:
+            return name in other.sparse_vectors and (
+                self.sparse_vectors[name].modifier == other.sparse_vectors[name].modifier
+            )
+        mine, theirs = self.vectors.get(name), other.vectors.get(name)
+        return mine is not None and theirs is not None and _space(mine) == _space(theirs)
 
     def rebuild_needed(self, old: CollectionConfig) -> set[str]:
         """Vectors whose segments must be rebuilt to match this config (graph, quantization or

@@ -170,6 +170,7 @@ class Optimizer:
         c = self.collection
         with c.lock.read():
             snap = builder.snapshot(sources)
+            vectors_changed = c.vectors_changed
         args = c.config.store_args()
         name = new_segment_name()
         started = time.perf_counter()
@@ -187,7 +188,8 @@ class Optimizer:
             new.on_disk_files = True
             new.generation = 0
         with c.lock.write():
-            if c.closed or any(s not in c.segments for s in sources):
+            stale = c.vectors_changed != vectors_changed  # a named vector made or deleted
+            if c.closed or stale or any(s not in c.segments for s in sources):
                 self._discard(new)
                 return
             if c.path is not None:  # renamed only now: a checkpoint meanwhile deletes strays

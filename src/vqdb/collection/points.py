@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.collection.config import CollectionConfig
-from vqdb.errors import BadInput, OutOfRange, invalid
+from vqdb.errors import BadInput, OutOfRange, coded, invalid
 from vqdb.filters import Filter, parse_filter
 from vqdb.index.multi_vectors import MultiVectors
 from vqdb.index.sparse_vectors import SparseVectors
@@ -231,11 +231,9 @@ def _validated(vector: Any, name: str, config: CollectionConfig, where: str) -> 
         indices, values = vector.get("indices"), vector.get("values")
         if isinstance(indices, Sequence) and isinstance(values, Sequence):
             if len(indices) != len(values):
-                raise invalid(
-                    f"{where}.values", _UNDESCRIBED.format("must be the same length as indices")
-                )
+                raise invalid(f"{where}.values", coded("must be the same length as indices"))
             if len(set(indices)) != len(indices):
-                raise invalid(f"{where}.indices", _UNDESCRIBED.format("must be unique"))
+                raise invalid(f"{where}.indices", coded("must be unique"))
         return vector
     if not isinstance(vector, list):  # arrays from the embedded client: checked as columns
         return vector
@@ -256,10 +254,6 @@ def _validated(vector: Any, name: str, config: CollectionConfig, where: str) -> 
             f"all vectors must have the same dimension, found vector with dimension {odd}",
         )
     return vector
-
-
-# how Qdrant's validator words an error that carries a code and no message
-_UNDESCRIBED = "Validation error: {} [{{}}]"
 
 
 def _is_sparse_vector(vector: Mapping[str, Any]) -> bool:

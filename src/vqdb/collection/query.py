@@ -49,6 +49,7 @@ class Request:
     score_threshold: float | None
     selection: Selection
     exclude: list[PointId] = field(default_factory=list)  # example points never returned
+    idf_corpus: Filter | None = None  # the points whose statistics IDF uses (None: all)
 
 
 def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -137,6 +138,7 @@ def _request(
     if threshold is not None and not isinstance(threshold, (int, float)):
         raise BadInput("score_threshold must be a number")
     return Request(
+        idf_corpus=_idf_corpus(c, body.get("params"), using),
         using=using,
         limit=checked_count(body.get("limit"), 10, "limit", minimum=1),
         offset=checked_count(body.get("offset"), 0, "offset", minimum=0),
@@ -145,6 +147,25 @@ def _request(
         score_threshold=None if threshold is None else float(threshold),
         selection=Selection(body.get("with_payload", default_payload), body.get("with_vector"), c),
     )
+
+
+def _idf_corpus(c: Collection, params: Any, using: str) -> Filter | None:
+    """Qdrant's `params.idf`: "global" (the default) or {"corpus": filter}; only for a sparse
+    vector whose modifier is idf (elsewhere it would be silently meaningless)."""
+    scope = params.get("idf") if isinstance(params, Mapping) else None
+    if scope is None:
+        return None
+    config = c.config.sparse_vectors.get(using)
+    if config is None or not config.idf:
+        raise BadInput(
+            f"Wrong input: params.idf applies to sparse vectors with the idf modifier, and "
+            f"{using!r} is not one"
+        )
+    if scope == "global":
+        return None
+    if not isinstance(scope, Mapping) or set(scope) != {"corpus"}:
+        raise BadInput('params.idf must be "global" or {"corpus": <filter>}')
+    return checked_filter(scope["corpus"], "params.idf.corpus")
 
 
 def _search_params(raw: Any) -> Any:
@@ -222,7 +243,7 @@ def _search(c: Collection, request: Request, vector: OneVector) -> list[dict[str
     distance = c.config.distance(request.using)
     queries: VectorBatch
     if isinstance(vector, SparseVector):
-        queries = idf.weighted(c, request.using, vector).batch()
+        queries = idf.weighted(c, request.using, vector, request.idf_corpus).batch()
     elif vector.ndim == 2:  # a multivector
         queries = MultiVectors.of([vector], vector.shape[1])
     else:

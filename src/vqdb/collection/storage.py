@@ -92,7 +92,12 @@ def open_collection(path: Path, read_path: ReadPath = "mmap") -> Collection:
     for entry in manifest["segments"]:
         directory = path / "segments" / entry["name"]
         segment = files.load(
-            directory, entry["name"], entry["generation"], on_disk=on_disk, read_path=read_path
+            directory,
+            entry["name"],
+            entry["generation"],
+            on_disk=on_disk,
+            read_path=read_path,
+            vectors_kept=entry.get("vectors"),  # absent in manifests before named-vector deletes
         )
         segment.generation = entry["generation"]
         segment.version = entry.get("version", 0)
@@ -159,6 +164,9 @@ def check_manifest(manifest: Any, where: Path | str) -> None:
             refuse(f"segment {name}: generation {entry.get('generation')!r} is not valid")
         if not _count(entry.get("version", 0)):
             refuse(f"segment {name}: version {entry.get('version')!r} is not valid")
+        kept = entry.get("vectors", [])
+        if not isinstance(kept, list) or not all(isinstance(v, str) for v in kept):
+            refuse(f"segment {name}: vectors {kept!r} is not a list of names")
     if not isinstance(manifest.get("appendable"), str):
         refuse(f"appendable {manifest.get('appendable')!r} is not a segment name")
 
@@ -210,7 +218,12 @@ def _write_manifest(collection: Collection, generation: int) -> None:
         "config": collection.config.to_json(),
         "payload_schema": collection.payload_schema,
         "segments": [
-            {"name": s.name, "generation": s.generation, "version": s.version}
+            {
+                "name": s.name,
+                "generation": s.generation,
+                "version": s.version,
+                "vectors": list(s.vectors),
+            }
             for s in collection.segments
         ],
         "appendable": collection.appendable.name,

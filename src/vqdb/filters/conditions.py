@@ -9,6 +9,7 @@ on a field holding an array holds when any element does.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.filters.datetimes import parse_datetime
+from vqdb.filters.geo import Geo
 from vqdb.filters.paths import raw_values, values_at
 
 if TYPE_CHECKING:
@@ -228,6 +230,26 @@ class HasVector:
 
 
 @dataclass(frozen=True, slots=True)
+class Slice:
+    """The points whose id hashes to `index` modulo `total` (see slices.py)."""
+
+    total: int
+    index: int
+
+    def holds_for(self, point_id: PointId) -> bool:
+        from vqdb.filters.slices import slice_mask
+
+        num = isinstance(point_id, int)
+        columns = (
+            np.array([point_id] if num else [], dtype=np.uint64),
+            np.zeros(int(num), dtype=np.int64),
+            np.array([] if num else [uuid.UUID(str(point_id)).bytes], dtype="S16"),
+            np.zeros(int(not num), dtype=np.int64),
+        )
+        return bool(slice_mask(self.total, self.index, columns, 1)[0])
+
+
+@dataclass(frozen=True, slots=True)
 class Nested:
     """`filter` holds for one object element of the array at `key`, its keys relative to it.
     As in Qdrant the path is read as `key[]`: a lone object at `key` is not an array."""
@@ -247,9 +269,18 @@ class MinShould:
 
 
 FieldCondition = (
-    MatchValue | MatchAny | MatchExcept | MatchText | MatchPrefix | Range | DatetimeRange
+    MatchValue | MatchAny | MatchExcept | MatchText | MatchPrefix | Range | DatetimeRange | Geo
 )
-FIELD_CONDITIONS = (MatchValue, MatchAny, MatchExcept, MatchText, MatchPrefix, Range, DatetimeRange)
+FIELD_CONDITIONS = (
+    MatchValue,
+    MatchAny,
+    MatchExcept,
+    MatchText,
+    MatchPrefix,
+    Range,
+    DatetimeRange,
+    Geo,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +310,8 @@ class Filter:
                 return point_id in c.ids
             if isinstance(c, HasVector):
                 return c.name in vectors
+            if isinstance(c, Slice):
+                return point_id is not None and c.holds_for(point_id)
             return c.test(payload)
 
         if not all(holds(c) for c in self.must):
@@ -300,4 +333,6 @@ class Filter:
 
 
 # Defined after Filter so that the alias can name it without a string forward reference.
-Condition = FieldCondition | ValuesCount | IsEmpty | IsNull | HasId | HasVector | Nested | Filter
+Condition = (
+    FieldCondition | ValuesCount | IsEmpty | IsNull | HasId | HasVector | Slice | Nested | Filter
+)

@@ -6,7 +6,7 @@ offsets still undecided (`todo`), so a scan only visits points the cheap parts l
 must over an indexed 1% condition and an unindexed one scans 1% of the payloads. Inside
 should / must_not / min_should the same narrowing skips points already decided.
 
-Cost: 0 = answered by an index, has_id or has_vector (numpy); 1 = payload scan; 2 = nested
+Cost: 0 = answered by an index, has_id, has_vector or slice (numpy); 1 = payload scan; 2 = nested
 (a scan running a filter per array element). A sub-filter costs its dearest condition.
 """
 
@@ -26,9 +26,11 @@ from vqdb.filters.conditions import (
     Mask,
     MinShould,
     Nested,
+    Slice,
 )
 from vqdb.filters.index import offsets_mask
 from vqdb.filters.points import Points
+from vqdb.filters.slices import slice_mask
 
 Part = tuple[str, Any]  # ("must" | "must_not", Condition) | ("should", tuple) | ("min", MinShould)
 
@@ -89,7 +91,7 @@ class _Evaluator:
             return known & todo
         if isinstance(c, Filter):
             return self.filter(c, todo)
-        if isinstance(c, HasId | HasVector):  # always answered by _vectorised
+        if isinstance(c, HasId | HasVector | Slice):  # always answered by _vectorised
             raise AssertionError(c)
         out = np.zeros(self.size, dtype=np.bool_)
         for offset in np.flatnonzero(todo).tolist():
@@ -110,6 +112,8 @@ class _Evaluator:
     def _vectorised(self, c: Condition) -> Mask | None:
         if isinstance(c, HasId):
             return offsets_mask(self.points.offsets_of(sorted(c.ids, key=str)), self.size)
+        if isinstance(c, Slice):
+            return slice_mask(c.total, c.index, self.points.id_columns(), self.size)
         if isinstance(c, HasVector):
             found = np.asarray(self.points.vector_mask(c.name), dtype=np.bool_)
             return found[: self.size] if found.shape[0] >= self.size else _grown(found, self.size)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vqdb.errors import coded, invalid
 from vqdb.filters.conditions import (
     Condition,
     DatetimeRange,
@@ -32,6 +33,7 @@ from vqdb.filters.conditions import (
     number_of,
 )
 from vqdb.filters.datetimes import parse_datetime
+from vqdb.filters.geo import Geo, geo_points
 from vqdb.filters.paths import parse_path, values_at
 
 Payload = Mapping[str, Any] | None
@@ -241,6 +243,41 @@ def _plain(v: Any) -> Any:
     return v.value if isinstance(v, Enum) else v
 
 
+class GeoIndex(FieldIndex):
+    """The geo points of each offset, as columns: a shape tests all of them in one pass."""
+
+    def __init__(self, key: str, params: Mapping[str, Any] | None) -> None:
+        super().__init__(key, "geo", params)
+        self._points: dict[int, list[tuple[float, float]]] = {}
+        self._columns: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None = None
+
+    def add(self, offset: int, payload: Payload) -> None:
+        self.remove(offset)
+        points = geo_points(values_at(payload, self.key))
+        if points:
+            self._points[offset] = points
+            self._columns = None
+
+    def remove(self, offset: int) -> None:
+        if self._points.pop(offset, None) is not None:
+            self._columns = None
+
+    def count(self) -> int:
+        return len(self._points)
+
+    def mask(self, condition: Condition, size: int) -> Mask | None:
+        if not isinstance(condition, Geo):
+            return None
+        if self._columns is None:  # rebuilt after writes, on the next geo query
+            self._columns = (
+                np.array([p for ps in self._points.values() for p in ps]).reshape(-1, 2),
+                np.array([o for o, ps in self._points.items() for _ in ps], dtype=np.int64),
+            )
+        lonlat, owners = self._columns
+        inside = condition.shape.contains(lonlat[:, 0], lonlat[:, 1])
+        return offsets_mask(owners[inside], size)
+
+
 def build_index(schema: str | Mapping[str, Any], key: str) -> FieldIndex:
     """An empty index for `key` from a PayloadSchemaType name or a PayloadSchemaParams dict
     (extra params are kept for echoing; unset ones, None, are dropped)."""
@@ -254,7 +291,7 @@ def build_index(schema: str | Mapping[str, Any], key: str) -> FieldIndex:
         data_type = _plain(schema)
     parse_path(key)
     if data_type == "geo":
-        raise ValueError("geo payload indexes are not supported")
+        return GeoIndex(key, params)
     if data_type == "keyword":
         return MapIndex(key, "keyword", params, str, lambda v: isinstance(v, str))
     if data_type == "uuid":
@@ -262,6 +299,9 @@ def build_index(schema: str | Mapping[str, Any], key: str) -> FieldIndex:
     if data_type == "bool":
         return MapIndex(key, "bool", params, bool, lambda v: isinstance(v, bool))
     if data_type == "integer":
+        if params and params.get("lookup") is False and params.get("range") is False:
+            problem = "the 'lookup' and 'range' capabilities can't be both disabled"
+            raise invalid("field_schema.lookup", coded(problem))
         return IntegerIndex(key, params)
     if data_type == "float":
         return SortedIndex(key, "float", params, number_of, np.float64, Range)

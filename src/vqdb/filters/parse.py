@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NoReturn
 
-from vqdb.errors import invalid
+from vqdb.errors import coded, invalid
 from vqdb.filters.conditions import (
     Condition,
     DatetimeRange,
@@ -31,16 +31,18 @@ from vqdb.filters.conditions import (
     Nested,
     PointId,
     Range,
+    Slice,
     ValuesCount,
     is_int,
     is_number,
 )
 from vqdb.filters.datetimes import to_micros
+from vqdb.filters.geo import Geo, parse_shape
 from vqdb.filters.paths import parse_path
 
 _CLAUSES = ("must", "should", "must_not", "min_should")
-_FIELD_KINDS = ("match", "range", "values_count", "is_empty", "is_null")
-_UNSUPPORTED = ("geo_bounding_box", "geo_radius", "geo_polygon", "slice")
+_GEO_KINDS = ("geo_bounding_box", "geo_radius", "geo_polygon")
+_FIELD_KINDS = ("match", "range", "values_count", "is_empty", "is_null", *_GEO_KINDS)
 _BOUNDS = ("lt", "gt", "gte", "lte")
 _TEXT_MODES: dict[str, Literal["text", "text_any", "phrase"]] = {
     "text": "text",
@@ -110,7 +112,7 @@ def _condition(obj: object, where: str, nested: bool) -> Condition:
     fields = _present(obj, where, "a condition")
     if "key" in fields:
         return _field_condition(fields, where)
-    for name in ("is_empty", "is_null", "has_id", "has_vector", "nested"):
+    for name in ("is_empty", "is_null", "has_id", "has_vector", "slice", "nested"):
         if name not in fields:
             continue
         if len(fields) > 1:
@@ -126,20 +128,30 @@ def _condition(obj: object, where: str, nested: bool) -> Condition:
             return HasId(_ids(value, here))
         if name == "has_vector":
             return HasVector(_string(value, here, "a vector name"))
+        if name == "slice":
+            return _slice(value, here)
         return _nested(value, here)
-    for name in _UNSUPPORTED:
-        if name in fields:
-            _fail(where, f"{name} is not supported")
     if set(fields) <= set(_CLAUSES):
         return _filter(fields, where, nested)
     _fail(where, f"unknown condition keys {sorted(set(fields) - set(_CLAUSES))}")
 
 
+def _slice(value: Any, where: str) -> Slice:
+    fields = _present(value, where, "a slice")
+    if set(fields) != {"total", "index"}:
+        _fail(where, "a slice takes exactly 'total' and 'index'")
+    total, index = fields["total"], fields["index"]
+    if not is_int(total) or not 1 <= total < 2**32:
+        _fail(_join(where, "total"), f"expected an integer from 1 to 2^32 - 1, got {total!r}")
+    if not is_int(index) or not 0 <= index < 2**32:
+        _fail(_join(where, "index"), f"expected an integer from 0 to 2^32 - 1, got {index!r}")
+    if index >= total:  # well-formed: Qdrant's validator refuses it (422)
+        raise invalid(where, coded("Slice index must be less than the total number of slices"))
+    return Slice(total, index)
+
+
 def _field_condition(fields: dict[str, Any], where: str) -> Condition:
     key = _key(fields["key"], _join(where, "key"))
-    for name in _UNSUPPORTED:
-        if name in fields:
-            _fail(where, f"{name} is not supported")
     unknown = sorted(set(fields) - {"key", *_FIELD_KINDS})
     if unknown:
         _fail(where, f"unknown condition keys {unknown}")
@@ -157,6 +169,11 @@ def _field_condition(fields: dict[str, Any], where: str) -> Condition:
         return _range(key, value, here)
     if kind == "values_count":
         return ValuesCount(key, _bounds(value, here, _count, "a non-negative integer"))
+    if kind in _GEO_KINDS:
+        try:
+            return Geo(key, parse_shape(kind, value, here))
+        except ValueError as e:
+            _fail("", str(e))
     if not isinstance(value, bool):
         _fail(here, f"must be true or false, got {value!r}")
     leaf = IsEmpty(key) if kind == "is_empty" else IsNull(key)

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.filters.index import FieldIndex
+from vqdb.filters.slices import IdColumns
 
 
 class Points(Protocol):
@@ -33,4 +34,8 @@ class Points(Protocol):
 
     def vector_mask(self, name: str) -> npt.NDArray[np.bool_]:
         """Which offsets have the named vector ("" is the unnamed default vector)."""
+        ...
+
+    def id_columns(self) -> IdColumns:
+        """Every offset's id: integer ids and their offsets, UUIDs (16 bytes) and theirs."""
         ...

@@ -100,9 +100,12 @@ class SparseIndex:
         """mask[i]: whether id i (for ids below `size`) is live."""
         return self._live.live_mask(size)
 
-    def document_frequency(self, terms: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
-        """How many live vectors hold each term (IDF's n)."""
-        alive = self._live.allowed(None)  # None while every row is live
+    def document_frequency(
+        self, terms: npt.NDArray[np.uint32], among: npt.NDArray[np.bool_] | None = None
+    ) -> npt.NDArray[np.uint64]:
+        """How many live vectors hold each term (IDF's n); `among`: only those of the points
+        in that mask over ids."""
+        alive = self._live.allowed(among)  # None while every row is live
         counts: npt.NDArray[np.uint64] = self._index.document_frequency(
             np.ascontiguousarray(terms, np.uint32), alive
         )

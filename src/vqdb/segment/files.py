@@ -43,7 +43,10 @@ def save(
     named in `on_disk` are not left in the page cache (see write_array)."""
     directory.mkdir(parents=True, exist_ok=True)
     suffix = f".{generation}" if segment.appendable else ""
-    names = list(segment.vectors)
+    if full:
+        segment.file_vectors = list(segment.vectors)
+    # a name's files keep their position once written: a vector dropped since leaves a gap
+    names = segment.file_vectors
     if full:
         for key, array in segment.ids.state().items():
             write_array(directory / f"ids.{key}{suffix}.npy", array, sync_dir=False)
@@ -64,6 +67,8 @@ def save(
         write_json(directory / f"meta{suffix}.json", meta)
     write_array(directory / f"alive.{generation}.npy", segment.alive, sync_dir=False)
     for position, name in enumerate(names):
+        if name not in segment.vectors:
+            continue
         write_array(
             directory / f"{_vector_file(position, 'alive')}.{generation}.npy",
             segment.vectors[name].alive,
@@ -82,10 +87,12 @@ def load(
     *,
     on_disk: set[str],
     read_path: ReadPath = "mmap",
+    vectors_kept: Collection[str] | None = None,
 ) -> Segment:
     """The segment as `save` left it at `generation`; originals of the vectors named in
     `on_disk` are memory-mapped rather than read into RAM, and rescored through `read_path`
-    (see vqdb.storage.rows)."""
+    (see vqdb.storage.rows). `vectors_kept`: the names it still has, if some were dropped
+    after its files were written (None: all)."""
     suffix = "" if (directory / "meta.json").exists() else f".{generation}"
     meta = read_json(directory / f"meta{suffix}.json")
     ids = load_ids(
@@ -97,6 +104,8 @@ def load(
     )
     vectors: dict[str, VectorStore] = {}
     for position, vname in enumerate(meta["vectors"]):
+        if vectors_kept is not None and vname not in vectors_kept:
+            continue
         prefix = _vector_file(position, "")
         arrays: dict[str, npt.NDArray[Any]] = {}
         for path in directory.glob(f"{prefix}*{suffix}.npy"):
@@ -121,6 +130,7 @@ def load(
     alive = np.array(read_array(directory / f"alive.{generation}.npy"), dtype=np.bool_)
     stored = read_json(directory / f"payloads.{generation}.json")
     segment = Segment(name, vectors, ids, alive, dict(zip(stored["offsets"], stored["payloads"])))
+    segment.file_vectors = list(meta["vectors"])
     segment.dirty = False
     return segment
 

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.errors import BadInput
+from vqdb.filters.slices import IdColumns
 
 PointId = Union[int, str]  # noqa: UP007 (a runtime alias, kept readable for 3.10)
 Offsets = npt.NDArray[np.int64]
@@ -95,6 +96,10 @@ class AppendableIds:
 
     def state(self) -> dict[str, npt.NDArray[Any]]:
         return _state(self._ids)
+
+    def columns(self) -> IdColumns:
+        s = self.state()
+        return s["nums"], s["num_offsets"], s["uuids"], s["uuid_offsets"]
 
 
 class SortedIds:
@@ -189,6 +194,11 @@ class SortedIds:
     def state(self) -> dict[str, npt.NDArray[Any]]:
         nums = self._num_at(np.arange(self._count, dtype=np.int64))
         return {"nums": nums, "uuids": self._uuids}
+
+    def columns(self) -> IdColumns:
+        count, n = self._count, len(self)
+        nums = self._num_at(np.arange(count, dtype=np.int64))
+        return nums, np.arange(count, dtype=np.int64), self._uuids, np.arange(count, n)
 
 
 def _state(ids: Sequence[PointId]) -> dict[str, npt.NDArray[Any]]:

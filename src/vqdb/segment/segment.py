@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.filters import FieldIndex, Filter, build_index, delete_at, set_at
+from vqdb.filters.slices import IdColumns
 from vqdb.index.stores import Ids, OneVector, Scores, VectorBatch, VectorStore, appendable_store
 from vqdb.params import SearchParams
 from vqdb.segment.ids import AppendableIds, Offsets, PointId, SortedIds
@@ -45,6 +46,8 @@ class Segment:
         self.dirty = True  # changed since the last checkpoint wrote it
         self.generation: int | None = None  # checkpoint generation of its files, if any
         self.on_disk_files = False  # whether its unchanging files are written
+        # the vector names of its written files, in their order (see segment/files.py)
+        self.file_vectors: list[str] = []
 
     @classmethod
     def empty(cls, name: str, vectors: Mapping[str, Mapping[str, Any]]) -> Segment:
@@ -108,6 +111,9 @@ class Segment:
         if index is None:
             return np.zeros(self.size, dtype=np.bool_)
         return index.live_mask(self.size)
+
+    def id_columns(self) -> IdColumns:
+        return self.ids.columns()
 
     def point_vectors(self, offset: int, names: Iterable[str]) -> dict[str, OneVector]:
         """The named vectors the point has (originals as stored: unit length for Cosine; sparse
@@ -178,6 +184,16 @@ class Segment:
                 self.vectors[name].delete(present)
         self.dirty = True
 
+    def add_vector(self, name: str, args: Mapping[str, Any]) -> None:
+        """A new named vector that no point has yet (appendable segments take its points)."""
+        self.vectors[name] = appendable_store(args)
+        self.dirty = True
+
+    def drop_vector(self, name: str) -> None:
+        """The named vector and its store are gone from every point here."""
+        if self.vectors.pop(name, None) is not None:
+            self.dirty = True
+
     def _set_payload(self, offset: int, payload: Payload | None) -> None:
         for index in self.indexes.values():
             index.remove(offset)
@@ -215,13 +231,13 @@ class Segment:
         """(n, <=limit) offsets (-1 padded) and API scores. A filter that leaves fewer points
         than `full_scan_threshold` is answered by a plain scan, as Qdrant's planner does: a
         graph walk through a sparse allowed set loses recall and saves nothing."""
-        index = self.vectors[name]
-        live = len(index)
-        if allowed is not None:
+        index = self.vectors.get(name)  # none: the vector was made after this segment
+        live = 0 if index is None else len(index)
+        if index is not None and allowed is not None:
             allowed = allowed & self.vector_mask(name)
             live = int(np.count_nonzero(allowed))
         n = len(queries)
-        if live == 0:
+        if index is None or live == 0:
             return np.full((n, 0), -1, dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
         if allowed is not None and live < full_scan_threshold:
             params = SearchParams(exact=True, quantization=params.quantization)

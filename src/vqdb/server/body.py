@@ -25,6 +25,7 @@ import threading
 import time
 import types
 import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,13 +175,54 @@ def invalid(e: ValidationError, where: tuple[str, ...] = (), at: int = 0) -> Htt
     """Qdrant's 422 for values out of range, 400 for the rest. `where`, `at`: the path and
     first index of the slice that was validated, so that errors name the place in the body."""
     errors = e.errors(include_url=False)
-    problems = ", ".join(
-        f"{'.'.join(str(p) for p in (*where, *_shifted(err['loc'], at))) or 'body'}: {err['msg']}"
+    in_range = _matched_branch(errors)
+    if in_range:  # well-formed, out of range
+        problems = _described(in_range, where, at, shown=_no_branches)
+        return HttpError(422, f"Validation error in JSON body: [{problems}]")
+    return HttpError(400, f"Format error in JSON body: {_described(errors, where, at)}")
+
+
+def _described(
+    errors: Sequence[Any],
+    where: tuple[str, ...],
+    at: int,
+    shown: Callable[[tuple[Any, ...]], tuple[Any, ...]] = tuple,
+) -> str:
+    return ", ".join(
+        f"{'.'.join(str(p) for p in (*where, *shown(_shifted(err['loc'], at)))) or 'body'}: "
+        f"{err['msg']}"
         for err in errors[:5]
     )
-    if all(err["type"] in _RANGE_ERRORS and not _unsigned_negative(err) for err in errors):
-        return HttpError(422, f"Validation error in JSON body: [{problems}]")
-    return HttpError(400, f"Format error in JSON body: {problems}")
+
+
+def _out_of_range(error: Any) -> bool:
+    return error["type"] in _RANGE_ERRORS and not _unsigned_negative(error)
+
+
+def _matched_branch(errors: Sequence[Any]) -> list[Any]:
+    """The errors if all are out of range. Where the body failed every branch of a union
+    (pydantic names each branch's model in the location), the errors of a branch that failed
+    only on ranges: the body has that branch's shape, as Qdrant's serde would have read it
+    before its validator refused a value."""
+    if all(_out_of_range(err) for err in errors):
+        return list(errors)
+    branches: dict[tuple[Any, ...], list[Any]] = {}
+    for err in errors:
+        loc = err["loc"]
+        step = next((i for i, p in enumerate(loc) if _is_model_name(p)), None)
+        if step is None:
+            return []
+        branches.setdefault(loc[: step + 1], []).append(err)
+    return next((found for found in branches.values() if all(map(_out_of_range, found))), [])
+
+
+def _is_model_name(step: Any) -> bool:
+    # the models' fields are snake_case, their classes CamelCase
+    return isinstance(step, str) and step[:1].isupper()
+
+
+def _no_branches(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(p for p in loc if not _is_model_name(p))
 
 
 def _unsigned_negative(error: Any) -> bool:
