@@ -16,6 +16,7 @@ import logging
 import re
 import shutil
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -75,6 +76,7 @@ class Database:
             release_free_memory()
 
     def _start(self, collection: Collection) -> Collection:
+        collection.init_time_ms = int((time.perf_counter() - collection.started) * 1000)
         self._collections[collection.name] = collection
         Optimizer(collection, self.optimizer_threads).wake()
         return collection

@@ -108,6 +108,8 @@ def _target(op: Operation, collection: str, odd: dict[str, str] | None = None) -
         "snapshot_name": "x",
         "vector_name": "v",
         "shard_id": "0",
+        "peer_id": "1",  # the cluster's
+        "key": "k",
     }
     values = {**good, **(odd or {})}
     return re.sub(r"\{(\w+)\}", lambda m: quote(values[m.group(1)], safe=""), op.path)

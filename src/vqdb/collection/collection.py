@@ -14,7 +14,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,9 @@ class Collection:
         self.read_path: ReadPath = "mmap"  # how segments rescore on-disk originals (the database's)
         self.vectors_changed = 0  # how many times named vectors were made or deleted
         self._seq_lock = threading.Lock()
+        self.queued = 0  # writes waiting for the write lock (Qdrant's update queue length)
+        self.started = time.perf_counter()  # the load's start: init_time_ms, set once started
+        self.init_time_ms = 0
 
     def _new_appendable(self) -> Segment:
         segment = Segment.empty(new_segment_name(), self.config.appendable_args())
@@ -177,6 +181,20 @@ class Collection:
     def delete_payload_index(self, field: str, *, wait: bool = True) -> Result:
         return self._write({"op": "delete_index", "field": field}, wait)
 
+    def delay(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
+        """Qdrant's staging operation {"delay": {"duration_sec": s}} (0 to 300): holds the
+        collection as a write that long would, for tests of waiting writes. Not logged: there
+        is nothing to replay."""
+        delay = body.get("delay")
+        seconds = delay.get("duration_sec") if isinstance(delay, Mapping) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise BadInput("expected {'delay': {'duration_sec': seconds}}")
+        if not 0 <= seconds <= 300:
+            raise BadInput(f"duration_sec must be from 0 to 300, got {seconds}")
+        with self._turn():
+            time.sleep(seconds)
+        return {"operation_id": None, "status": _status(wait)}
+
     def batch(self, operations: Sequence[Mapping[str, Any]], *, wait: bool = True) -> list[Result]:
         """UpdateOperations: each operation is checked and applied in order."""
         results = []
@@ -208,8 +226,18 @@ class Collection:
             return {"filter": checked_filter(body["filter"])}
         raise BadInput("expected 'points' (a list of ids) or 'filter'")
 
-    def _write(self, op: dict[str, Any], wait: bool) -> Result:
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """The write lock; a write waiting for it counts in `queued`."""
+        with self._seq_lock:
+            self.queued += 1
         with self.lock.write():
+            with self._seq_lock:
+                self.queued -= 1
+            yield
+
+    def _write(self, op: dict[str, Any], wait: bool) -> Result:
+        with self._turn():
             if self.closed:
                 raise BadInput(f"collection {self.name} is closed")
             selector = op.pop("selector", None)

@@ -10,7 +10,6 @@ from vqdb.collection.collection import Collection
 
 
 def info(c: Collection) -> dict[str, Any]:
-    optimizer = c.optimizer
     with c.lock.read():
         points = c.points_count
         indexed = sum(
@@ -24,25 +23,30 @@ def info(c: Collection) -> dict[str, Any]:
         segments = len(c.segments)
         config = c.config.to_api()
         warnings = c.config.warnings()
-    optimizer_status: str | dict[str, str] = "ok"
-    if optimizer is not None and optimizer.error is not None:
-        status, optimizer_status = "red", {"error": optimizer.error}
-    elif optimizer is not None and (optimizer.busy or optimizer.pending()):
-        status, optimizer_status = "yellow", "ok"
-    else:
-        status, optimizer_status = "green", "ok"
+    state, optimizer_status = status(c)
     shown: dict[str, Any] = {
-        "status": status,
+        "status": state,
         "optimizer_status": optimizer_status,
         "indexed_vectors_count": indexed,
         "points_count": points,
         "segments_count": segments,
         "config": config,
         "payload_schema": schema,
+        "update_queue": {"length": c.queued},  # writes waiting for the write lock
     }
     if warnings:  # absent when there are none, as in Qdrant
         shown["warnings"] = [{"message": message} for message in warnings]
     return shown
+
+
+def status(c: Collection) -> tuple[str, str | dict[str, str]]:
+    """The collection's status (green, yellow, red) and its optimizer's (ok or the error)."""
+    optimizer = c.optimizer
+    if optimizer is not None and optimizer.error is not None:
+        return "red", {"error": optimizer.error}
+    if optimizer is not None and (optimizer.busy or optimizer.pending()):
+        return "yellow", "ok"
+    return "green", "ok"
 
 
 def telemetry(c: Collection) -> dict[str, Any]:

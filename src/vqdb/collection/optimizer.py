@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from vqdb.collection.collection import Collection, new_segment_name
 from vqdb.collection.storage import BUILDING, checkpoint, segment_dir
+from vqdb.durations import Durations
 from vqdb.index.stores import store_config
 from vqdb.segment import builder, files
 from vqdb.segment.segment import Segment
@@ -40,6 +41,8 @@ class Optimizer:
         self.threads = threads
         self.error: str | None = None
         self.busy = False
+        self.durations = Durations()  # of the segment builds swapped in (Qdrant's telemetry)
+        self.optimized_points = 0  # the points of those builds, since the start
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Condition()
@@ -196,6 +199,8 @@ class Optimizer:
             c.segments = [s for s in c.segments if s not in sources]
             c.segments.insert(at, new)
             checkpoint(c)
+            self.durations.add(time.perf_counter() - started)
+            self.optimized_points += new.count
         release_free_memory()  # the build's copies
         log.info(
             "collection %s: built segment %s (%d points) from %d segment(s) in %.1f s",

@@ -8,6 +8,7 @@ in Qdrant's envelope; errors get Qdrant's status codes and shape.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import json
@@ -25,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from vqdb import build
 from vqdb.collection.points import jsonable
 from vqdb.database import Database
 from vqdb.errors import (
@@ -40,9 +42,10 @@ from vqdb.server import openapi
 from vqdb.server.access import Access, Denied
 from vqdb.server.background import Jobs
 from vqdb.server.body import HttpError, Schema, receive
-from vqdb.server.metrics import Metrics
 from vqdb.server.operations import ACCEPTED, JSON_OBJECT, OPERATIONS, UPLOAD, Call, Operation
+from vqdb.server.responses import Responses
 from vqdb.server.settings import Settings
+from vqdb.server.telemetry import Telemetry
 from vqdb.validation import check_collection_name
 
 log = logging.getLogger("vqdb.server")
@@ -56,16 +59,27 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     """close_on_shutdown: checkpoint and close the database when the server stops (uvicorn
     re-raises SIGTERM once it has shut down, so code after its run() may never run)."""
     access = Access(settings.service.api_key, settings.service.read_only_api_key)
-    metrics = Metrics(db)
+    responses = Responses()
+    storage = None if db.path is None else settings.storage.storage_path
     jobs = Jobs()
     limit = settings.service.max_request_size_mb << 20
+    served = [op for op in OPERATIONS if settings.service.staging or not op.staging]
     routes = [
-        Route(op.path, _endpoint(op, db, access, metrics, limit), methods=[op.method])
-        for op in OPERATIONS
+        Route(op.path, _endpoint(op, db, access, responses, limit), methods=[op.method])
+        for op in served
     ]
-    document = json.dumps(openapi.document(OPERATIONS, API_VERSION)).encode()
+    # the version is the API's (what qdrant-client compares); the title says what answers. The
+    # app name in /metrics and /telemetry is Qdrant's instead, which its dashboards select on
+    root = {
+        "title": "vqdb - vector search engine",
+        "version": API_VERSION,
+        "commit": build.commit(),
+    }
+    document = json.dumps(openapi.document(served, API_VERSION)).encode()
 
     def service(name: str, answer: Callable[[], Response], public: bool = False) -> Route:
+        path = f"/{name}" if name != "root" else "/"
+
         async def handle(request: Request) -> Response:
             start = time.perf_counter()
             try:
@@ -74,25 +88,19 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
                 response = answer()
             except Denied as e:
                 response = _error(e.status, str(e), start)
-            metrics.observe(request.method, name, response.status_code, start)
+            responses.observe(request.method, path, response.status_code, start)
             return response
 
-        return Route(f"/{name}" if name != "root" else "/", handle, methods=["GET"])
+        return Route(path, handle, methods=["GET"])
 
     routes += [
-        service(
-            "root",
-            lambda: _json({"title": "vqdb - vector search engine", "version": API_VERSION}),
-            public=True,
-        ),
+        service("root", lambda: _json(root), public=True),
+        # /livez answers as /healthz does, word for word, as in Qdrant
         service("healthz", lambda: PlainTextResponse("healthz check passed"), public=True),
-        service("livez", lambda: PlainTextResponse("livez check passed"), public=True),
+        service("livez", lambda: PlainTextResponse("healthz check passed"), public=True),
         service("readyz", lambda: PlainTextResponse("all shards are ready"), public=True),
         service(
             "openapi.json", lambda: Response(document, media_type="application/json"), public=True
-        ),
-        service(
-            "metrics", lambda: PlainTextResponse(metrics.text(), media_type=Metrics.CONTENT_TYPE)
         ),
     ]
 
@@ -113,17 +121,21 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     )
     app.state.settings = settings  # what operations read for themselves (snapshot limits)
     app.state.jobs = jobs  # where operations start what a request does not wait for
+    app.state.telemetry = Telemetry(
+        db, responses, API_VERSION, storage, staging=settings.service.staging
+    )
     return app
 
 
 def _endpoint(
-    op: Operation, db: Database, access: Access, metrics: Metrics, limit: int
+    op: Operation, db: Database, access: Access, responses: Responses, limit: int
 ) -> Callable[[Request], Awaitable[Response]]:
     schema = Schema(op.body) if op.body not in (None, JSON_OBJECT, UPLOAD) else None
     is_async = inspect.iscoroutinefunction(op.run)
 
     async def handle(request: Request) -> Response:
         start = time.perf_counter()
+        collection = request.path_params.get("collection_name")
         try:
             access.check(request.headers, writes=op.writes)
             for name in op.params:
@@ -131,7 +143,6 @@ def _endpoint(
                 problem = None if raw is None else openapi.query_problem(name, raw)
                 if problem:
                     raise HttpError(400, problem)
-            collection = request.path_params.get("collection_name")
             if collection is not None:  # Qdrant's rule; a new name's stricter one is the engine's
                 check_collection_name(collection)
             body = None
@@ -141,7 +152,7 @@ def _endpoint(
             if is_async:
                 result = await op.run(call)
             elif op.writes:  # may wait on fsync or a long apply: off the event loop
-                result = await run_in_threadpool(op.run, call)
+                result = await _write(op, call)
             else:
                 # reads run on the event loop: a thread hop costs ~0.1 ms, a tenth of a
                 # search, and measured no faster under 4 or 16 concurrent clients (the GIL-held
@@ -157,10 +168,33 @@ def _endpoint(
                 )
         except Exception as e:  # every failure becomes Qdrant's error shape
             response = _failure(e, op, start)
-        metrics.observe(request.method, op.path, response.status_code, start)
+        # by collection only for one that exists: made-up names would grow the table forever
+        known = collection if collection is not None and db.exists(collection) else None
+        responses.observe(request.method, op.path, response.status_code, start, known)
         return response
 
     return handle
+
+
+async def _write(op: Operation, call: Call) -> Any:
+    """Runs a write in a worker thread. With `wait=true&timeout=N` on a row that has a
+    `timed_out` answer, that answer (status wait_timeout) comes back after N seconds, and the
+    write goes on: it is waiting for the collection, which a longer write or a snapshot holds."""
+    raw = call.query.get("timeout")
+    if op.timed_out is None or not call.wait or raw is None:
+        return await run_in_threadpool(op.run, call)
+    task = asyncio.ensure_future(run_in_threadpool(op.run, call))
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), int(raw))
+    except asyncio.TimeoutError:
+        task.add_done_callback(lambda done: _finished_late(op, done))
+        return op.timed_out(call)
+
+
+def _finished_late(op: Operation, task: asyncio.Future[Any]) -> None:
+    """A write answered with wait_timeout has finished: its failure goes to the log alone."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("%s (answered wait_timeout) failed: %s", op.name, task.exception())
 
 
 def _failure(e: Exception, op: Operation, start: float) -> Response:

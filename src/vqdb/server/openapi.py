@@ -28,6 +28,9 @@ _PARAMS: dict[str, dict[str, Any]] = {
     },
     "priority": {"type": "string", "enum": ["no_sync", "snapshot", "replica"]},
     "checksum": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},  # else 422 (operations.py)
+    "details_level": {"type": "integer", "minimum": 0},
+    "per_collection": {"type": "boolean"},
+    "force": {"type": "boolean"},
 }
 
 
@@ -90,7 +93,6 @@ def document(operations: Sequence[Operation], version: str) -> dict[str, Any]:
     for name in ("healthz", "livez", "readyz"):
         paths[f"/{name}"] = {"get": _plain(name, "text/plain")}
     paths["/"] = {"get": _plain("root", "application/json")}
-    paths["/metrics"] = {"get": _plain("metrics", "text/plain")}
     return {
         "openapi": "3.1.0",
         "info": {

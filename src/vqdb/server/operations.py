@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vqdb import full_snapshots, models
@@ -22,11 +22,12 @@ from vqdb.collection import info, query, reads, snapshots
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput, NotFound, OutOfRange
-from vqdb.server import uploads
+from vqdb.server import metrics, uploads
 from vqdb.server.background import Jobs
 from vqdb.server.body import HttpError
 from vqdb.server.settings import Settings
 from vqdb.server.settings import Snapshots as SnapshotSettings
+from vqdb.server.telemetry import Telemetry
 
 # a JSON object validated by the engine alone: the legacy search and recommend bodies, which
 # Qdrant's 1.19 spec (the one models.py is generated from) no longer describes
@@ -73,6 +74,9 @@ class Operation:
     params: tuple[str, ...] = ()
     tag: str = "points"
     raw: bool = False  # run returns a Starlette Response, not a result to wrap
+    # a write's answer when `wait=true` and its `timeout` pass before it is applied
+    timed_out: Callable[[Call], Any] | None = None
+    staging: bool = False  # served only with the `service.staging` setting
     extra: dict[str, Any] = field(default_factory=dict)  # more OpenAPI for this operation
 
 
@@ -275,15 +279,27 @@ def _downloads(config: SnapshotSettings) -> snapshots.Downloads:
 
 
 def _telemetry(c: Call) -> dict[str, Any]:
-    """vqdb's part of Qdrant's telemetry: how each collection's segments read their vectors
-    (the read path `storage.async_scorer` chose: mmap, io_uring, pread, ...)."""
-    collections = []
-    for name in c.db.collection_names():
-        try:
-            collections.append({"id": name, **info.telemetry(c.db.collection(name))})
-        except NotFound:  # deleted meanwhile
-            continue
-    return {"collections": {"number_of_collections": len(collections), "collections": collections}}
+    level = int(c.query.get("details_level", "0"))
+    return _telemetry_of(c).data(level, c.query.get("per_collection") == "true")
+
+
+def _metrics(c: Call) -> PlainTextResponse:
+    text = metrics.text(_telemetry_of(c), per_collection=c.query.get("per_collection") == "true")
+    return PlainTextResponse(text, media_type=metrics.CONTENT_TYPE)
+
+
+def _telemetry_of(c: Call) -> Telemetry:
+    telemetry: Telemetry = c.request.app.state.telemetry  # set by create_app
+    return telemetry
+
+
+def _standalone(c: Call) -> None:
+    """Cluster operations of a node that is not in a cluster: 405, as Qdrant's standalone."""
+    raise HttpError(405, "This node is running in standalone mode")
+
+
+# the answer of a write that was still waiting for the collection when its timeout passed
+WAIT_TIMEOUT = {"operation_id": None, "status": "wait_timeout"}
 
 
 def _collections(c: Call) -> dict[str, Any]:
@@ -322,6 +338,7 @@ def _write_points(method: str, suffix: str, name: str, engine_method: str, body:
         body=body,
         writes=True,
         params=WRITE_PARAMS,
+        timed_out=lambda c: WAIT_TIMEOUT,
     )
 
 
@@ -337,8 +354,61 @@ FILE_RESPONSE = {
     }
 }
 
+SERVICE_PARAMS = ("per_collection", "timeout")
+CLUSTER_KEY = "/cluster/metadata/keys/{key}"
+
 OPERATIONS: list[Operation] = [
-    Operation("GET", "/telemetry", "telemetry", _telemetry, tag="service"),
+    # ---- service -------------------------------------------------------------------------
+    Operation(
+        "GET",
+        "/telemetry",
+        "telemetry",
+        _telemetry,
+        params=(*SERVICE_PARAMS, "details_level"),
+        tag="service",
+    ),
+    Operation(
+        "GET", "/metrics", "metrics", _metrics, params=SERVICE_PARAMS, tag="service", raw=True
+    ),
+    # vqdb finds no issues to report (Qdrant's are hints such as a filter on an unindexed field)
+    Operation("GET", "/issues", "get_issues", lambda c: {"issues": []}, tag="beta"),
+    Operation("DELETE", "/issues", "clear_issues", lambda c: True, writes=True, tag="beta"),
+    # ---- cluster: a standalone node's ----------------------------------------------------
+    Operation("GET", "/cluster", "cluster_status", lambda c: {"status": "disabled"}, tag="cluster"),
+    Operation(
+        "POST", "/cluster/recover", "recover_current_peer", _standalone, writes=True, tag="cluster"
+    ),
+    Operation(
+        "DELETE",
+        "/cluster/peer/{peer_id}",
+        "remove_peer",
+        _standalone,
+        writes=True,
+        params=("timeout", "force"),
+        tag="cluster",
+    ),
+    Operation(
+        "GET", "/cluster/metadata/keys", "get_cluster_metadata_keys", _standalone, tag="cluster"
+    ),
+    Operation("GET", CLUSTER_KEY, "get_cluster_metadata_key", _standalone, tag="cluster"),
+    Operation(
+        "PUT",
+        CLUSTER_KEY,
+        "update_cluster_metadata_key",
+        _standalone,
+        writes=True,
+        params=("wait",),
+        tag="cluster",
+    ),
+    Operation(
+        "DELETE",
+        CLUSTER_KEY,
+        "delete_cluster_metadata_key",
+        _standalone,
+        writes=True,
+        params=("wait",),
+        tag="cluster",
+    ),
     # ---- collections ---------------------------------------------------------------------
     Operation("GET", "/collections", "get_collections", _collections, tag="collections"),
     Operation(
@@ -432,6 +502,7 @@ OPERATIONS: list[Operation] = [
         writes=True,
         params=WRITE_PARAMS,
         tag="indexes",
+        timed_out=lambda c: WAIT_TIMEOUT,
     ),
     Operation(
         "DELETE",
@@ -441,6 +512,7 @@ OPERATIONS: list[Operation] = [
         writes=True,
         params=WRITE_PARAMS,
         tag="indexes",
+        timed_out=lambda c: WAIT_TIMEOUT,
     ),
     # ---- points --------------------------------------------------------------------------
     Operation(
@@ -471,6 +543,7 @@ OPERATIONS: list[Operation] = [
         body=models.UpdateOperations,
         writes=True,
         params=WRITE_PARAMS,
+        timed_out=lambda c: [WAIT_TIMEOUT] * len(c.body["operations"]),
     ),
     _read("/scroll", "scroll_points", reads.scroll, models.ScrollRequest, tag="points"),
     _read("/count", "count_points", reads.count, models.CountRequest, tag="points"),
@@ -481,6 +554,18 @@ OPERATIONS: list[Operation] = [
     _read("/search/batch", "search_batch_points", query.search_batch, JSON_OBJECT),
     _read("/recommend", "recommend_points", query.recommend, JSON_OBJECT),
     _read("/recommend/batch", "recommend_batch_points", query.recommend_batch, JSON_OBJECT),
+    # ---- staging: Qdrant's test operations, off unless asked for -------------------------
+    Operation(
+        "POST",
+        COLLECTION + "/debug",
+        "staging_operation",
+        _write("delay"),
+        body=JSON_OBJECT,
+        writes=True,
+        params=WRITE_PARAMS,
+        timed_out=lambda c: WAIT_TIMEOUT,
+        staging=True,
+    ),
     # ---- snapshots -----------------------------------------------------------------------
     Operation(
         "POST",

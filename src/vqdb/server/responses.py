@@ -1,0 +1,61 @@
+"""The REST responses served, by "METHOD /route/{pattern}" and status, and again by collection
+(Qdrant's `requests.rest` telemetry, which /metrics renders): durations per key, kept under
+one lock because the event loop and the write threads both answer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from vqdb.durations import Durations
+
+Key = tuple[str, int]  # ("PUT /collections/{collection_name}/points", 200)
+
+
+class Responses:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._all: defaultdict[Key, Durations] = defaultdict(Durations)
+        self._by_collection: defaultdict[tuple[str, Key], Durations] = defaultdict(Durations)
+
+    def observe(
+        self, method: str, route: str, status: int, start: float, collection: str | None = None
+    ) -> None:
+        seconds = time.perf_counter() - start
+        key = (f"{method} {route}", status)
+        with self._lock:
+            self._all[key].add(seconds)
+            if collection is not None:
+                self._by_collection[collection, key].add(seconds)
+
+    def rows(self, per_collection: bool) -> list[tuple[str | None, str, int, Durations]]:
+        """(collection or None, "METHOD route", status, a copy of its durations), sorted."""
+        with self._lock:
+            if per_collection:
+                return [(c, k, s, d.copy()) for (c, (k, s)), d in self._by_collection.items()]
+            return [(None, k, s, d.copy()) for (k, s), d in self._all.items()]
+
+    def telemetry(self, detailed: bool, per_collection: bool) -> dict[str, Any]:
+        """WebApiTelemetry: `responses`, and `per_collection_responses` when asked for and not
+        empty (Qdrant leaves an empty map out)."""
+        responses: dict[str, dict[str, Any]] = {}
+        for _, key, status, durations in sorted(self.rows(False), key=_order):
+            responses.setdefault(key, {})[str(status)] = durations.statistics(detailed)
+        out: dict[str, Any] = {"responses": responses}
+        if per_collection:
+            by_collection: dict[str, dict[str, dict[str, Any]]] = {}
+            for collection, key, status, durations in sorted(self.rows(True), key=_order):
+                assert collection is not None
+                statistics = durations.statistics(detailed)
+                by_collection.setdefault(collection, {}).setdefault(key, {})[str(status)] = (
+                    statistics
+                )
+            if by_collection:
+                out["per_collection_responses"] = by_collection
+        return out
+
+
+def _order(row: tuple[str | None, str, int, Durations]) -> tuple[str, str, int]:
+    return (row[0] or "", row[1], row[2])
