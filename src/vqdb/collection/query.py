@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vqdb.collection import examples, fusion, idf
+from vqdb.collection import examples, formula, fusion, idf
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
 from vqdb.collection.reads import Selection, checked_count, scroll
@@ -141,12 +141,18 @@ def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | N
         if sources is None:
             raise BadInput("Bad request: a fusion query needs prefetches to fuse")
         return _fused(q, sources, request)
+    if isinstance(q, Mapping) and "formula" in q:
+        if sources is None:
+            raise BadInput("Bad request: a formula query rescores prefetches: give some")
+        return _formula(c, request, q, sources)
     if sources is not None:
         request.among = _candidates(sources)
     if isinstance(q, Mapping) and "recommend" in q:
         return _recommended(c, request, q["recommend"] or {})
     if isinstance(q, Mapping) and ("discover" in q or "context" in q):
         return _discovered(c, request, q)
+    if isinstance(q, Mapping) and "relevance_feedback" in q:
+        return _with_feedback(c, request, q["relevance_feedback"])
     if isinstance(q, Mapping) and "nearest" in q:
         if q.get("mmr") is not None:
             return _mmr(c, request, _vector_input(c, q["nearest"], request), q["mmr"])
@@ -155,6 +161,28 @@ def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | N
         kinds = ", ".join(sorted(q))
         raise BadInput(f"query {kinds} is not supported by vqdb yet")
     return _hits(c, request, _vector_input(c, q, request))
+
+
+def _formula(
+    c: Collection, request: Request, q: Mapping[str, Any], sources: list[list[Hit]]
+) -> list[Hit]:
+    """The prefetches' points rescored by a formula (formula.py), best first."""
+    expression = formula.compile_formula(q["formula"], q.get("defaults"))
+    scores = [{(s, offset): score for score, s, _, offset in hits} for hits in sources]
+    where = {(s, offset): segment for hits in sources for _, s, segment, offset in hits}
+    hits: list[Hit] = []
+    for (s, offset), segment in where.items():
+        point = formula.Point(
+            segment.ids.id_at(offset),
+            segment.payload(offset),
+            [n for n, store in segment.vectors.items() if offset in store],
+            [found.get((s, offset)) for found in scores],
+        )
+        hits.append((formula.score(expression, point), s, segment, offset))
+    hits.sort(key=lambda h: (-h[0], h[1], h[3]))
+    if request.score_threshold is not None:
+        hits = [h for h in hits if h[0] >= request.score_threshold]
+    return hits[: request.offset + request.limit]
 
 
 def _candidates(sources: list[list[Hit]]) -> dict[int, npt.NDArray[np.int64]]:
@@ -488,6 +516,33 @@ def _average(positive: list[OneVector], negative: list[OneVector]) -> OneVector:
     if other:
         mean = mean + (mean - np.mean(other, axis=0, dtype=np.float32))
     return mean
+
+
+def _with_feedback(c: Collection, request: Request, spec: Any) -> list[Hit]:
+    """Qdrant's relevance_feedback query: {target, feedback: [{example, score}], strategy:
+    {naive: {a, b, c}}} (examples.py)."""
+    if not isinstance(spec, Mapping) or "target" not in spec:
+        raise BadInput("relevance_feedback needs a 'target', 'feedback' and a 'strategy'")
+    feedback = spec.get("feedback") or []
+    if not feedback:
+        raise invalid("query.relevance_feedback", "feedback elements must be non-empty")
+    naive = (spec.get("strategy") or {}).get("naive")
+    if not isinstance(naive, Mapping) or not all(k in naive for k in "abc"):
+        raise BadInput("relevance_feedback.strategy must be {'naive': {'a', 'b', 'c'}}")
+    if naive["b"] < 0:  # a negative power of a score difference: Qdrant's validator refuses it
+        raise invalid(
+            "query.relevance_feedback.strategy.naive.b",
+            f"value {float(naive['b'])} invalid, must be 0.0 or larger",
+        )
+    for item in feedback:
+        if not isinstance(item, Mapping) or "example" not in item or "score" not in item:
+            raise BadInput("a feedback item is {'example': ..., 'score': ...}")
+    vectors = [
+        _vector_input(c, v, request) for v in (spec["target"], *(f["example"] for f in feedback))
+    ]
+    scores = [float(f["score"]) for f in feedback]
+    score = examples.naive_feedback(scores, float(naive["a"]), float(naive["b"]), float(naive["c"]))
+    return _by_examples(c, request, vectors, score)
 
 
 def _by_examples(
