@@ -412,20 +412,40 @@ def _hits(c: Collection, request: Request, vector: OneVector) -> list[Hit]:
     params = request.params
     if request.among is not None:
         params = SearchParams(exact=True, quantization=params.quantization)
-    hits: list[Hit] = []
+    found: list[tuple[int, Segment, npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
     for s, segment in enumerate(c.segments):
         allowed = _allowed(s, segment, request)
         if allowed is not None and not allowed.any():
             continue
         offsets, scores = segment.search(request.using, queries, wanted, params, allowed, threshold)
-        for offset, score in zip(offsets[0].tolist(), scores[0].tolist()):
-            if offset >= 0:
-                hits.append((score, s, segment, offset))
-    hits.sort(key=lambda h: (h[0] if distance.ascending else -h[0], h[1], h[3]))
-    if request.score_threshold is not None:
-        t = request.score_threshold
-        hits = [h for h in hits if (h[0] <= t if distance.ascending else h[0] >= t)]
-    return hits[:wanted]
+        kept = offsets[0] >= 0
+        found.append((s, segment, offsets[0][kept], scores[0][kept]))
+    return _merged(found, distance.ascending, request.score_threshold, wanted)
+
+
+def _merged(
+    found: list[tuple[int, Segment, npt.NDArray[np.int64], npt.NDArray[np.float32]]],
+    ascending: bool,
+    threshold: float | None,
+    wanted: int,
+) -> list[Hit]:
+    """Every segment's candidates as one ranked list: by score, then segment, then offset (in
+    numpy: only the `wanted` best become tuples)."""
+    if not found:
+        return []
+    scores = np.concatenate([f[3] for f in found])
+    offsets = np.concatenate([f[2] for f in found])
+    where = np.repeat(np.arange(len(found)), [f[2].shape[0] for f in found])
+    if threshold is not None:
+        keep = scores <= threshold if ascending else scores >= threshold
+        scores, offsets, where = scores[keep], offsets[keep], where[keep]
+    order = np.lexsort((offsets, where, scores if ascending else -scores))[:wanted]
+    return [
+        (score, found[w][0], found[w][1], offset)
+        for score, w, offset in zip(
+            scores[order].tolist(), where[order].tolist(), offsets[order].tolist()
+        )
+    ]
 
 
 def _allowed(s: int, segment: Segment, request: Request) -> npt.NDArray[np.bool_] | None:
