@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from vqdb.collection import records
+from vqdb.collection import records, strict
 from vqdb.collection.config import CollectionConfig
 from vqdb.collection.locks import ReadWriteLock
 from vqdb.collection.points import (
@@ -240,6 +240,7 @@ class Collection:
         with self._turn():
             if self.closed:
                 raise BadInput(f"collection {self.name} is closed")
+            strict.check_write(self, op)
             selector = op.pop("selector", None)
             if selector is not None:
                 op["ids"] = self._resolve(selector)

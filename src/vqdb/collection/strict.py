@@ -1,0 +1,947 @@
+"""Qdrant's strict mode: a collection's `strict_mode_config`, when `enabled`, refuses requests
+beyond its limits before they run, with Qdrant's rules and wording (Qdrant's
+lib/collection/src/operations/verification/), and meters reads and writes by its rate limits.
+
+Reads are checked by a decorator on the engine's entry points (`@strict.checked("query")`), so
+both doors (the HTTP rows and vqdb.Client) pass through it; a call made from inside another
+checked one (query_batch running each query, a query paging through scroll) is not checked again.
+Writes are checked by `check_write`, called by Collection._write on the parsed operation. Refusals
+are BadRequest (400, "Bad request: <error>. Help: <solution>", as Qdrant's StrictMode error maps
+to it); exhausted rate limits are RateLimited (429 with Retry-After).
+
+The bodies of reads are looked at as the request gives them (their filters parsed here once
+more) only when strict mode is on: that keeps the checks out of the query pipeline, which other
+work changes, at a cost paid only by the collections that asked for the checks.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import json
+import math
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from vqdb.errors import BadRequest, RateLimited
+from vqdb.filters import Filter, parse_filter
+from vqdb.filters.conditions import (
+    DatetimeRange,
+    HasId,
+    IsEmpty,
+    IsNull,
+    MatchAny,
+    MatchExcept,
+    MatchPrefix,
+    MatchText,
+    MatchValue,
+    Nested,
+    Range,
+    ValuesCount,
+)
+from vqdb.filters.geo import Geo
+from vqdb.index.multi_vectors import MultiVectors
+from vqdb.index.sparse_vectors import SparseVectors
+
+if TYPE_CHECKING:
+    from vqdb.collection.collection import Collection
+    from vqdb.collection.points import Points
+
+F = TypeVar("F", bound=Callable[..., Any])
+Settings = Mapping[str, Any]
+
+DEFAULT_LIMIT = 10  # a query's, a prefetch's and a group request's, when not given
+DEFAULT_GROUP_SIZE = 3
+SPARSE_DIMS_COST_UNIT = 64  # a sparse query costs one read token per 64 of its dimensions
+
+
+def settings(c: Collection) -> Settings | None:
+    """The collection's strict mode config when it is enabled, else None."""
+    config = c.config.body.get("strict_mode_config")
+    return config if config and config.get("enabled") else None
+
+
+def refusal(error: str, solution: str) -> BadRequest:
+    return BadRequest(f"{error}. Help: {solution}")
+
+
+def _number(value: Any) -> str:
+    """A number as Rust's Display writes it (2.0 as 2)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def check_limit(value: Any, limit: Any, name: str) -> None:
+    if value is None or limit is None or value <= limit:
+        return
+    raise refusal(
+        f'Limit exceeded {_number(value)} > {_number(limit)} for "{name}"',
+        f'Reduce the "{name}" parameter to or below {_number(limit)}.',
+    )
+
+
+def check_timeout(c: Collection, timeout: int) -> None:
+    """A request's `timeout` (seconds) against max_timeout."""
+    config = settings(c)
+    if config is not None:
+        check_limit(timeout, config.get("max_timeout"), "timeout")
+
+
+# ---- reads --------------------------------------------------------------------------------------
+
+_inside = contextvars.ContextVar("strict_inside", default=False)
+
+
+def checked(kind: str) -> Callable[[F], F]:
+    """Decorates an engine read `f(c, body, ...)`: strict mode checks `body` as a request of
+    `kind` (a key of READS) and charges its read rate limit before `f` runs."""
+    rule = READS[kind]
+
+    def wrap(f: F) -> F:
+        @functools.wraps(f)
+        def run(c: Collection, body: Any, *args: Any, **kwargs: Any) -> Any:
+            if _inside.get():
+                return f(c, body, *args, **kwargs)
+            config = settings(c)
+            if config is not None:
+                cost = rule(c, config, body if isinstance(body, Mapping) else {})
+                charge(c, config, "read", cost)
+            token = _inside.set(True)
+            try:
+                return f(c, body, *args, **kwargs)
+            finally:
+                _inside.reset(token)
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
+def _filter(body: Mapping[str, Any], key: str = "filter") -> Filter | None:
+    raw = body.get(key)
+    if raw is None or not isinstance(raw, Mapping):
+        return None  # the request's own parse will refuse it
+    try:
+        return parse_filter(raw, key)
+    except ValueError:
+        return None
+
+
+def _request(
+    c: Collection,
+    config: Settings,
+    body: Mapping[str, Any],
+    limit: int | None,
+    query_filter: Filter | None,
+    exact: bool | None = None,
+) -> int:
+    """Qdrant's StrictModeVerification::check_strict_mode for one request, less its own custom
+    checks: limit, filter, exact, search params. Returns the filter's read cost."""
+    check_limit(limit, config.get("max_query_limit"), "limit")
+    check_read_filter(c, config, query_filter)
+    check_exact(config, exact)
+    params = body.get("params")
+    check_search_params(config, params)
+    scope = params.get("idf") if isinstance(params, Mapping) else None
+    if isinstance(scope, Mapping):  # an IDF corpus is a filter the request reads by
+        check_read_filter(c, config, _filter(scope, "corpus"))
+    return conditions_count(query_filter) if query_filter is not None else 0
+
+
+def check_exact(config: Settings, exact: Any) -> None:
+    if config.get("search_allow_exact") is False and exact is True:
+        raise refusal("Exact search disabled!", "Set exact=false.")
+
+
+def check_search_params(config: Settings, params: Any) -> None:
+    if not isinstance(params, Mapping):
+        return
+    quantization = params.get("quantization")
+    if isinstance(quantization, Mapping):
+        check_limit(
+            quantization.get("oversampling"), config.get("search_max_oversampling"), "oversampling"
+        )
+    check_limit(params.get("hnsw_ef"), config.get("search_max_hnsw_ef"), "hnsw_ef")
+    check_exact(config, params.get("exact"))
+
+
+def check_read_filter(c: Collection, config: Settings, query_filter: Filter | None) -> None:
+    _check_filter(c, config, query_filter, config.get("unindexed_filtering_retrieve"))
+
+
+def check_write_filter(c: Collection, config: Settings, query_filter: Filter | None) -> None:
+    _check_filter(c, config, query_filter, config.get("unindexed_filtering_update"))
+
+
+def _check_filter(
+    c: Collection, config: Settings, query_filter: Filter | None, unindexed: Any
+) -> None:
+    if query_filter is None:
+        return
+    if unindexed is False:
+        missing = unindexed_key(c.payload_schema, query_filter)
+        if missing is not None:
+            key, kinds = missing
+            raise refusal(
+                f'Index required but not found for "{key}" of one of the following types: '
+                f"[{_kinds(kinds)}]",
+                "Create an index for this key or use a different filter.",
+            )
+    most = config.get("filter_max_conditions")
+    if most is not None:
+        count = conditions_count(query_filter)
+        if count > most:
+            raise refusal(
+                f"Filter condition limit reached ({count} > {most})",
+                "Reduce the amount of conditions of your filter.",
+            )
+    largest = config.get("condition_max_size")
+    if largest is not None:
+        size = max_condition_size(query_filter)
+        if size > largest:
+            raise refusal(
+                f"Condition size limit reached ({size} > {largest})",
+                "Reduce the size of your condition.",
+            )
+
+
+def _query_limit(body: Mapping[str, Any]) -> int:
+    limit = body.get("limit")
+    return limit if isinstance(limit, int) else DEFAULT_LIMIT
+
+
+def _check_query(c: Collection, config: Settings, body: Mapping[str, Any], top: bool = True) -> int:
+    """QueryRequest: its prefetches (each a request of its own), the full scan rule (for a
+    prefetch's query, and for the request's own when it has no prefetch: a rescoring of what
+    prefetches found scans no more than that), a formula's keys, then the request's own limit,
+    filter and params. Returns its read cost."""
+    cost = 0
+    prefetches = _prefetch_list(body)
+    for prefetch in prefetches:
+        cost += _check_query(c, config, prefetch, top=False)
+    q = body.get("query")
+    if q is not None:
+        if not (top and prefetches):
+            check_full_scan(c, config, body)
+        check_formula(c, config, q)
+    query_filter = _filter(body)
+    cost += _request(c, config, body, _query_limit(body), query_filter)
+    return cost + _vector_cost(c, body)
+
+
+def _prefetch_list(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    raw = body.get("prefetch")
+    found = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
+    return [p for p in found if isinstance(p, Mapping)]
+
+
+def _query(c: Collection, config: Settings, body: Mapping[str, Any]) -> int:
+    return _check_query(c, config, body)
+
+
+def _query_groups(c: Collection, config: Settings, body: Mapping[str, Any]) -> int:
+    """QueryGroupsRequest: the limit is groups times their size; `group_by` needs an index
+    that can match. Its prefetches are not checked (as in Qdrant)."""
+    q = body.get("query")
+    if q is not None:
+        if not _prefetch_list(body):
+            check_full_scan(c, config, body)
+        check_formula(c, config, q)
+    check_group_by(c, config, body.get("group_by"))
+    query_filter = _filter(body)
+    limit = _query_limit(body) * _group_size(body)
+    return _request(c, config, body, limit, query_filter) + _vector_cost(c, body)
+
+
+def _group_size(body: Mapping[str, Any]) -> int:
+    size = body.get("group_size")
+    return size if isinstance(size, int) else DEFAULT_GROUP_SIZE
+
+
+def _search_groups(c: Collection, config: Settings, body: Mapping[str, Any]) -> int:
+    """The legacy search and recommend groups requests."""
+    check_group_by(c, config, body.get("group_by"))
+    limit = _query_limit(body) * _group_size(body)
+    return _request(c, config, body, limit, _filter(body)) + _vector_cost(c, body)
+
+
+def _search(c: Collection, config: Settings, body: Mapping[str, Any]) -> int:
+    """The legacy search, recommend and discover requests."""
+    query_filter = _filter(body)
+    return _request(c, config, body, _query_limit(body), query_filter) + _vector_cost(c, body)
+
+
+def _scroll(c: Collection, config: Settings, body: Mapping[str, Any]) -> int:
+    limit = body.get("limit")
+    return 1 + _request(c, config, body, limit if isinstance(limit, int) else None, _filter(body))
+
+
+def _count(c: Collection, config: Settings, body: Mapping[str, Any]) -> int:
+    exact = body.get("exact", True)  # Qdrant counts exactly by default
+    return 1 + _request(c, config, body, None, _filter(body), exact=exact)
+
+
+def _facet(c: Collection, config: Settings, body: Mapping[str, Any]) -> int:
+    limit = body.get("limit")
+    limit = limit if isinstance(limit, int) else None
+    return 1 + _request(c, config, body, limit, _filter(body), exact=body.get("exact"))
+
+
+def _matrix(c: Collection, config: Settings, body: Mapping[str, Any]) -> int:
+    limit, sample = body.get("limit"), body.get("sample")
+    given = [v for v in (limit, sample) if isinstance(v, int)]
+    product = math.prod(given) if given else None
+    return 1 + _request(c, config, body, product, _filter(body))
+
+
+def _retrieve(c: Collection, config: Settings, body: Mapping[str, Any]) -> int:
+    ids = body.get("ids")
+    return len(ids) if isinstance(ids, list) else 1
+
+
+def _batch(each: Callable[[Collection, Settings, Mapping[str, Any]], int]) -> Any:
+    def rule(c: Collection, config: Settings, body: Mapping[str, Any]) -> int:
+        searches = body.get("searches")
+        searches = searches if isinstance(searches, list) else []
+        check_limit(len(searches), config.get("search_max_batchsize"), "search batch size")
+        return sum(each(c, config, s) for s in searches if isinstance(s, Mapping))
+
+    return rule
+
+
+READS: dict[str, Callable[[Collection, Settings, Mapping[str, Any]], int]] = {
+    "query": _query,
+    "query_batch": _batch(_query),
+    "query_groups": _query_groups,
+    "search": _search,
+    "search_batch": _batch(_search),
+    "search_groups": _search_groups,
+    "recommend": _search,
+    "recommend_batch": _batch(_search),
+    "recommend_groups": _search_groups,
+    "discover": _search,
+    "discover_batch": _batch(_search),
+    "scroll": _scroll,
+    "count": _count,
+    "facet": _facet,
+    "matrix": _matrix,
+    "retrieve": _retrieve,
+}
+
+
+def check_group_by(c: Collection, config: Settings, group_by: Any) -> None:
+    """Grouping needs an index on the key that can `match` (Qdrant's check_grouping_field)."""
+    if config.get("unindexed_filtering_retrieve") is not False or not isinstance(group_by, str):
+        return
+    schema = c.payload_schema.get(group_by)
+    solution = "Create an index supporting `match` for this key."
+    if schema is None:
+        raise refusal(f'Index required but not found for "{group_by}"', solution)
+    kind, params = _schema(schema)
+    matches = kind in ("keyword", "uuid", "bool") or (
+        kind == "integer" and (isinstance(schema, str) or params.get("lookup") is True)
+    )
+    if not matches:
+        raise refusal(f'Index of type "{kind.capitalize()}" found for "{group_by}"', solution)
+
+
+def check_full_scan(c: Collection, config: Settings, body: Mapping[str, Any]) -> None:
+    """With search_allow_exact false, a vector query on a vector without an HNSW graph (m = 0)
+    is refused, unless a filter on a tenant index narrows it to a payload-built graph."""
+    if config.get("search_allow_exact") is not False or not _scores_by_vector(body.get("query")):
+        return
+    using = body.get("using") or ""
+    vector = c.config.vectors.get(using) if isinstance(using, str) else None
+    if vector is None or vector.hnsw.m > 0:  # sparse vectors have their own index
+        return
+    payload_m = vector.hnsw.payload_m if vector.hnsw.payload_m is not None else vector.hnsw.m
+    label = "" if using == "" else f" on '{using}'"
+    if not _tenant_filter(c, _filter(body)):
+        raise refusal(
+            f"Request is forbidden{label} because global vector indexing is disabled "
+            "(hnsw_config.m = 0)",
+            "Use tenant-specific filter, enable global vector indexing or enable strict mode "
+            "`search_allow_exact` option",
+        )
+    if payload_m == 0:
+        raise refusal(
+            f"Request is forbidden{label} because vector indexing is disabled "
+            "(hnsw_config.m = 0 and hnsw_config.payload_m = 0)",
+            "Enable vector indexing, use a prefetch query with indexed vectors or enable strict "
+            "mode `search_allow_exact` option",
+        )
+
+
+_NOT_BY_VECTOR = ("fusion", "rrf", "order_by", "formula", "sample")
+
+
+def _scores_by_vector(q: Any) -> bool:
+    """Whether a query is Qdrant's Query::Vector (nearest, recommend, discover, context)."""
+    if q is None:
+        return False
+    return not (isinstance(q, Mapping) and any(k in q for k in _NOT_BY_VECTOR))
+
+
+def _tenant_filter(c: Collection, query_filter: Filter | None) -> bool:
+    if query_filter is None:
+        return False
+    for condition in _top_conditions(query_filter):
+        key = _targeted_key(condition)
+        schema = c.payload_schema.get(key) if key is not None else None
+        if isinstance(schema, Mapping) and schema.get("is_tenant") is True:
+            return True
+    return False
+
+
+def _targeted_key(condition: Any) -> str | None:
+    if isinstance(condition, Nested):
+        return _array_key(condition.key)
+    if isinstance(condition, Filter):
+        for inner in _top_conditions(condition):
+            key = _targeted_key(inner)
+            if key is not None:
+                return key
+        return None
+    return getattr(condition, "key", None)
+
+
+def check_formula(c: Collection, config: Settings, q: Any) -> None:
+    """A formula's payload variables need a numeric index (Qdrant's unindexed expression
+    keys)."""
+    if config.get("unindexed_filtering_retrieve") is not False or not isinstance(q, Mapping):
+        return
+    if "formula" not in q:
+        return
+    missing = next(_formula_unindexed(c.payload_schema, q["formula"]), None)
+    if missing is not None:
+        key, kinds = missing
+        raise refusal(
+            f'Index required but not found for "{key}" of one of the following types: '
+            f"[{_kinds(kinds)}]",
+            "Create an index for this key or use a different formula expression.",
+        )
+
+
+_ONE_ARGUMENT = ("neg", "sqrt", "exp", "log10", "ln", "abs")
+_DECAYS = ("exp_decay", "gauss_decay", "lin_decay")
+_CONDITION_KEYS = frozenset(
+    ("key", "is_empty", "is_null", "has_id", "has_vector", "nested", "must", "should", "must_not")
+)
+
+
+def _formula_unindexed(schema: Mapping[str, Any], expr: Any) -> Iterator[tuple[str, list[str]]]:
+    if isinstance(expr, str):
+        if expr == "$score" or expr.startswith("$score["):
+            return
+        needed = ["int_match", "int_range", "float_range"]
+        if _needs_index(schema, expr, needed):
+            yield expr, needed
+        return
+    if not isinstance(expr, Mapping):
+        return
+    if any(k in expr for k in _CONDITION_KEYS):
+        parsed = _filter({"filter": {"must": [expr]}})
+        if parsed is not None:
+            yield from _unindexed(schema, parsed, None)
+        return
+    for op in ("mult", "sum"):
+        if isinstance(expr.get(op), list):
+            for item in expr[op]:
+                yield from _formula_unindexed(schema, item)
+    for op in _ONE_ARGUMENT:
+        if op in expr:
+            yield from _formula_unindexed(schema, expr[op])
+    parts = {"div": ("left", "right"), "pow": ("base", "exponent")}
+    for op in (*parts, *_DECAYS):
+        inner = expr.get(op)
+        if isinstance(inner, Mapping):
+            for name in parts.get(op, ("x", "target")):
+                if name in inner:
+                    yield from _formula_unindexed(schema, inner[name])
+    geo = expr.get("geo_distance")
+    to = geo.get("to") if isinstance(geo, Mapping) else None
+    if isinstance(to, str) and _needs_index(schema, to, ["geo"]):
+        yield to, ["geo"]
+    key = expr.get("datetime_key")
+    if isinstance(key, str) and _needs_index(schema, key, ["datetime_range"]):
+        yield key, ["datetime_range"]
+
+
+# ---- what a filter needs --------------------------------------------------------------------
+
+
+def _top_conditions(f: Filter) -> Iterator[Any]:
+    """Qdrant's Filter::iter_conditions: must, must_not, should, min_should."""
+    yield from f.must
+    yield from f.must_not
+    yield from f.should or ()
+    if f.min_should is not None:
+        yield from f.min_should.conditions
+
+
+def conditions_count(f: Filter) -> int:
+    """Qdrant's total_conditions_count: leaves, counting those of nested filters."""
+    return sum(
+        conditions_count(c.filter if isinstance(c, Nested) else c)
+        if isinstance(c, (Filter, Nested))
+        else 1
+        for c in _top_conditions(f)
+    )
+
+
+def max_condition_size(f: Filter) -> int:
+    """Qdrant's max_condition_input_size: the longest `any` / `except` / `has_id` list."""
+    return max((_condition_size(c) for c in _top_conditions(f)), default=0)
+
+
+def _condition_size(c: Any) -> int:
+    if isinstance(c, (MatchAny, MatchExcept)):
+        return len(c.values)
+    if isinstance(c, HasId):
+        return len(c.ids)
+    if isinstance(c, Filter):
+        return max_condition_size(c)
+    if isinstance(c, Nested):
+        return max_condition_size(c.filter)
+    return 0
+
+
+ALL_KINDS = [
+    "int_match",
+    "int_range",
+    "keyword_match",
+    "keyword_prefix",
+    "float_range",
+    "text",
+    "text_phrase",
+    "bool_match",
+    "uuid_match",
+    "uuid_range",
+    "datetime_range",
+    "geo",
+]
+_KIND_NAMES = {
+    "int_match": "integer",
+    "int_range": "integer",
+    "keyword_match": "keyword",
+    "keyword_prefix": "keyword (with prefix: true)",
+    "float_range": "float",
+    "text": "text",
+    "text_phrase": "text (with phrase_matching: true)",
+    "bool_match": "bool",
+    "uuid_match": "uuid",
+    "uuid_range": "uuid",
+    "datetime_range": "datetime",
+    "geo": "geo",
+}
+
+
+def _kinds(kinds: Sequence[str]) -> str:
+    return ", ".join(sorted({_KIND_NAMES[k] for k in kinds}))
+
+
+def unindexed_key(schema: Mapping[str, Any], f: Filter) -> tuple[str, list[str]] | None:
+    """The first key `f` filters on without an index that serves its condition, with the index
+    kinds that would (Qdrant's one_unindexed_key); None when every key has one."""
+    return next(_unindexed(schema, f, None), None)
+
+
+def _unindexed(
+    schema: Mapping[str, Any], f: Filter, prefix: str | None
+) -> Iterator[tuple[str, list[str]]]:
+    for c in _top_conditions(f):
+        if isinstance(c, Filter):
+            yield from _unindexed(schema, c, prefix)
+            continue
+        if isinstance(c, Nested):
+            yield from _unindexed(schema, c.filter, _joined(prefix, _array_key(c.key)))
+            continue
+        key = getattr(c, "key", None)
+        needed = _needed(c)
+        if key is None or not needed:
+            continue
+        full = _joined(prefix, key)
+        if _needs_index(schema, full, needed):
+            yield full, needed
+
+
+def _joined(prefix: str | None, key: str) -> str:
+    return key if prefix is None else f"{prefix}.{key}"
+
+
+def _array_key(key: str) -> str:
+    return key if key.endswith("[]") else key + "[]"
+
+
+def _needed(c: Any) -> list[str]:
+    """The index kinds that can answer a condition (any one of them will do)."""
+    if isinstance(c, MatchValue):
+        if isinstance(c.value, bool):
+            return ["bool_match"]
+        if isinstance(c.value, int):
+            return ["int_match"]
+        return (["uuid_match"] if _is_uuid(c.value) else []) + ["keyword_match"]
+    if isinstance(c, (MatchAny, MatchExcept)):
+        if not c.values:
+            return []
+        if c.kind is int:
+            return ["int_match"]
+        uuids = all(_is_uuid(str(v)) for v in c.values)
+        return (["uuid_match"] if uuids else []) + ["keyword_match"]
+    if isinstance(c, MatchText):
+        return ["text_phrase"] if c.mode == "phrase" else ["text"]
+    if isinstance(c, MatchPrefix):
+        return ["keyword_prefix"]
+    if isinstance(c, Range):
+        return ["float_range", "int_range"]
+    if isinstance(c, DatetimeRange):
+        return ["datetime_range"]
+    if isinstance(c, Geo):
+        return ["geo"]
+    if isinstance(c, (ValuesCount, IsEmpty, IsNull)):
+        return list(ALL_KINDS)
+    return []  # has_id, has_vector, slice: answered without payload
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _needs_index(schema: Mapping[str, Any], key: str, needed: Sequence[str]) -> bool:
+    given = schema.get(key)
+    return given is None or not set(needed) & capabilities(given)
+
+
+def _schema(given: Any) -> tuple[str, Mapping[str, Any]]:
+    if isinstance(given, str):
+        return given, {}
+    if isinstance(given, Mapping):
+        return str(given.get("type")), given
+    return "", {}
+
+
+def capabilities(given: Any) -> set[str]:
+    """The conditions a payload index (its schema as created) answers."""
+    kind, params = _schema(given)
+    if kind == "keyword":
+        return {"keyword_match", "keyword_prefix"} if params.get("prefix") else {"keyword_match"}
+    if kind == "integer":
+        lookup = {"int_match"} if params.get("lookup", True) is not False else set()
+        return lookup | ({"int_range"} if params.get("range", True) is not False else set())
+    if kind == "text":
+        return {"text", "text_phrase"} if params.get("phrase_matching") else {"text"}
+    return {
+        "uuid": {"uuid_match", "uuid_range"},
+        "bool": {"bool_match"},
+        "float": {"float_range"},
+        "geo": {"geo"},
+        "datetime": {"datetime_range"},
+    }.get(kind, set())
+
+
+# ---- read costs ---------------------------------------------------------------------------------
+
+
+def _vector_cost(c: Collection, body: Mapping[str, Any]) -> int:
+    """How many similarity comparisons per point a request's vectors make (Qdrant's
+    search_cost): 1 per dense vector, its rows for a multivector, a unit per 64 dimensions of
+    a sparse one; a point id costs its lookup, its stored vector, and the condition that leaves
+    it out of the results."""
+    using = body.get("using")
+    using = using if isinstance(using, str) else ""
+    found = [*_one(body.get("query")), *_one(body.get("vector")), *_one(body.get("target"))]
+    found += [*_many(body.get("positive")), *_many(body.get("negative"))]
+    found += _pairs(body.get("context"))
+    cost = 0
+    for vector in found:
+        if isinstance(vector, (int, str)):
+            cost += 2 + _stored_cost(c, vector, using)
+        else:
+            cost += _cost_of(vector)
+    return cost
+
+
+def _one(raw: Any) -> list[Any]:
+    """The vectors and point ids of one VectorInput or query object."""
+    if raw is None or isinstance(raw, bool):
+        return []
+    if isinstance(raw, (int, str, list)):
+        return [raw]
+    if not isinstance(raw, Mapping):
+        return []
+    if "indices" in raw:
+        return [raw]
+    found = [*_one(raw.get("vector")), *_one(raw.get("nearest")), *_one(raw.get("target"))]
+    for key in ("recommend", "discover"):
+        inner = raw.get(key)
+        if isinstance(inner, Mapping):
+            found += _many(inner.get("positive")) + _many(inner.get("negative"))
+            found += _one(inner.get("target")) + _pairs(inner.get("context"))
+    return found + _pairs(raw.get("context"))
+
+
+def _many(raw: Any) -> list[Any]:
+    return [v for item in raw for v in _one(item)] if isinstance(raw, list) else []
+
+
+def _pairs(raw: Any) -> list[Any]:
+    pairs = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
+    found: list[Any] = []
+    for pair in pairs:
+        if isinstance(pair, Mapping):
+            found += _one(pair.get("positive")) + _one(pair.get("negative"))
+    return found
+
+
+def _cost_of(vector: Any) -> int:
+    if isinstance(vector, Mapping):
+        indices = vector.get("indices")
+        n = len(indices) if isinstance(indices, list) else 0
+        return -(-n // SPARSE_DIMS_COST_UNIT)
+    if isinstance(vector, list) and vector and isinstance(vector[0], list):
+        return len(vector)
+    return 1
+
+
+def _stored_cost(c: Collection, pid: int | str, using: str) -> int:
+    for segment in c.segments:
+        offset = segment.find(pid)
+        if offset >= 0:
+            stored = segment.point_vectors(offset, [using]).get(using)
+            if stored is None:
+                return 0
+            if hasattr(stored, "indices"):
+                return -(-len(stored.indices) // SPARSE_DIMS_COST_UNIT)
+            shape = np.shape(stored)
+            return int(shape[0]) if len(shape) == 2 else 1
+    return 0
+
+
+# ---- writes -----------------------------------------------------------------------------------
+
+
+def check_write(c: Collection, op: Mapping[str, Any]) -> None:
+    """A parsed write (Collection._write's operation, before its filter is resolved) against
+    the collection's strict mode, then charged to its write rate limit."""
+    config = settings(c)
+    if config is None:
+        return
+    kind = op["op"]
+    if kind in ("upsert", "update_vectors"):
+        points: Points = op["points"]
+        name = "upsert limit" if kind == "upsert" else "update limit"
+        check_limit(len(points), config.get("upsert_max_batchsize"), name)
+        check_size(c, config)
+        check_vector_lengths(config, points)
+        cost = len(points)
+    elif kind == "create_index":
+        most = config.get("max_payload_index_count")
+        if most is not None and len(c.payload_schema) >= most:
+            raise refusal(
+                f"Collection already has the maximum number of payload indices ({most})",
+                "Please delete an existing index before creating a new one.",
+            )
+        cost = 1
+    else:
+        selector = op.get("selector") or {}
+        check_write_filter(c, config, selector.get("filter"))
+        if kind == "set_payload" and config.get("max_collection_payload_size_bytes") is not None:
+            _check_payload_size(c, config["max_collection_payload_size_bytes"])
+        if "ids" in selector:
+            cost = len(selector["ids"])
+        elif selector.get("filter") is not None:
+            cost = estimated_count(c, selector["filter"])
+        else:
+            cost = 0
+    charge(c, config, "write", max(1, cost))
+
+
+def check_size(c: Collection, config: Settings) -> None:
+    """The collection's size limits (vectors, payloads, points): a write is refused once the
+    collection has reached one (Qdrant's check_collection_size_limit)."""
+    vectors = config.get("max_collection_vector_size_bytes")
+    if vectors is not None and vector_bytes(c) >= vectors:
+        raise BadRequest(f"Max vector storage size limit of {_megabytes(vectors)}MB reached!")
+    payloads = config.get("max_collection_payload_size_bytes")
+    if payloads is not None:
+        _check_payload_size(c, payloads)
+    points = config.get("max_points_count")
+    if points is not None and c.points_count >= points:
+        raise BadRequest(f"Max points count limit of {points} reached!")
+
+
+def _check_payload_size(c: Collection, limit: int) -> None:
+    if payload_bytes(c) >= limit:
+        raise BadRequest(f"Max payload storage size limit of {_megabytes(limit)}MB reached!")
+
+
+def _megabytes(n: int) -> str:
+    """n bytes in MB as Rust prints an f32 (shortest digits that read back)."""
+    mb = float(np.float32(n) / np.float32(1024 * 1024))
+    return _number(float(np.format_float_positional(np.float32(mb), unique=True, trim="-")))
+
+
+def vector_bytes(c: Collection) -> int:
+    """The live points' stored vectors: dense ones by their size and datatype, a multivector's
+    rows each, a sparse one's entries at 8 bytes (index and value). Multi and sparse rows are
+    read to be counted: a cost paid only by collections with this limit."""
+    total = 0
+    for segment in c.segments:
+        for name, store in segment.vectors.items():
+            live = np.flatnonzero(segment.vector_mask(name) & segment.alive)
+            dense = c.config.vectors.get(name)
+            if not live.shape[0]:
+                continue
+            if dense is not None and not dense.multivector:
+                total += live.shape[0] * dense.vector_bytes
+                continue
+            stored = store.vectors(live)
+            if isinstance(stored, SparseVectors):
+                total += int(stored.indices.shape[0]) * 8
+            elif isinstance(stored, MultiVectors) and dense is not None:
+                total += int(stored.rows.shape[0]) * dense.vector_bytes
+    return total
+
+
+def payload_bytes(c: Collection) -> int:
+    """The live payloads as compact JSON."""
+    total = 0
+    for segment in c.segments:
+        alive = segment.alive
+        for offset, payload in segment.payloads.items():
+            if offset < len(alive) and alive[offset] and payload:
+                total += len(json.dumps(payload, separators=(",", ":"), default=str))
+    return total
+
+
+def check_vector_lengths(config: Settings, points: Points) -> None:
+    """multivector_config.<name>.max_vectors and sparse_config.<name>.max_length."""
+    multi = _per_name(config.get("multivector_config"), "max_vectors")
+    sparse = _per_name(config.get("sparse_config"), "max_length")
+    for name, (_, values) in points.vectors.items():
+        if isinstance(values, MultiVectors) and name in multi:
+            most = int(np.max(np.diff(values.offsets), initial=0))
+            if most > multi[name]:
+                raise BadRequest(
+                    f"Multivector '{name}' has a limit of {multi[name]} vectors, but {most} "
+                    "were provided!"
+                )
+        if isinstance(values, SparseVectors) and name in sparse:
+            most = int(np.max(np.diff(values.indptr), initial=0))
+            if most > sparse[name]:
+                raise BadRequest(
+                    f"Sparse vector '{name}' has a limit of {sparse[name]} indices, but {most} "
+                    "were provided!"
+                )
+
+
+def _per_name(section: Any, field: str) -> dict[str, int]:
+    if not isinstance(section, Mapping):
+        return {}
+    return {
+        name: limits[field]
+        for name, limits in section.items()
+        if isinstance(limits, Mapping) and isinstance(limits.get(field), int)
+    }
+
+
+def estimated_count(c: Collection, f: Filter) -> int:
+    """How many points a filter selects, as Qdrant estimates it for a write's rate cost: what
+    payload indexes answer is counted, any other condition is taken to select half."""
+    total = c.points_count
+    if total == 0:
+        return 0
+    return int(_estimate(c, f, total))
+
+
+def _estimate(c: Collection, f: Filter, total: int) -> float:
+    parts: list[float] = [_estimate_condition(c, x, total) for x in f.must]
+    parts += [total - _estimate_condition(c, x, total) for x in f.must_not]
+    should = [_estimate_condition(c, x, total) for x in f.should or ()]
+    if should:
+        parts.append(total * (1 - math.prod(1 - s / total for s in should)))
+    if f.min_should is not None:
+        parts.append(total / 2)
+    if not parts:
+        return total
+    return total * math.prod(p / total for p in parts)
+
+
+def _estimate_condition(c: Collection, x: Any, total: int) -> float:
+    if isinstance(x, Filter):
+        return _estimate(c, x, total)
+    if isinstance(x, HasId):
+        return min(len(x.ids), total)
+    key = getattr(x, "key", None)
+    if isinstance(x, Nested) or key is None or key not in c.payload_schema:
+        return total // 2
+    matched = Filter(must=(x,))
+    return sum(int(np.count_nonzero(s.mask(matched))) for s in c.segments)
+
+
+# ---- rate limits -------------------------------------------------------------------------------
+
+
+class Bucket:
+    """Qdrant's RateLimiter: a token bucket of `per_minute` tokens, full at first, refilled at
+    per_minute / 60 a second."""
+
+    def __init__(self, per_minute: int, kind: str) -> None:
+        self.capacity = float(per_minute)
+        self.per_second = per_minute / 60.0
+        self.tokens = self.capacity
+        self.last = time.monotonic()
+        self.kind = kind  # "Read" or "Write"
+
+    def take(self, cost: int) -> None:
+        if cost > self.capacity:
+            raise RateLimited(
+                f"{self.kind} rate limit exceeded, request larger than rate limiter capacity, "
+                "please try to split your request"
+            )
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + self.per_second * (now - self.last))
+        self.last = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return
+        wait = (cost - self.tokens) / self.per_second
+        raise RateLimited(
+            f"{self.kind} rate limit exceeded: Operation requires {cost} tokens but only "
+            f"{self.tokens:.1f} were available. Retry after {math.ceil(wait)}s",
+            retry_after=wait,
+        )
+
+
+_buckets: weakref.WeakKeyDictionary[Collection, tuple[Any, dict[str, Bucket]]] = (
+    weakref.WeakKeyDictionary()
+)
+_buckets_lock = threading.Lock()
+
+
+def charge(c: Collection, config: Settings, kind: str, cost: int) -> None:
+    """Takes `cost` tokens from the collection's read or write bucket, if it has one. A new
+    config (any update of the collection) starts new, full buckets, as Qdrant does."""
+    per_minute = config.get(f"{kind}_rate_limit")
+    if per_minute is None:
+        return
+    with _buckets_lock:
+        held = _buckets.get(c)
+        if held is None or held[0] is not c.config:
+            held = (c.config, {})
+            _buckets[c] = held
+        bucket = held[1].get(kind)
+        if bucket is None or bucket.capacity != per_minute:
+            bucket = held[1][kind] = Bucket(per_minute, kind.capitalize())
+        bucket.take(cost)
