@@ -342,6 +342,8 @@ def test_collection_size_limits(db: Database) -> None:
     c = make(db, {"max_collection_payload_size_bytes": 10})
     message = refused(c.set_payload, {"payload": {"a": 1}, "points": [1]})
     assert message.startswith("Max payload storage size limit of ")
+    refused(c.overwrite_payload, {"payload": {"a": 1}, "points": [1]})
+    c.delete_payload({"keys": ["city"], "points": [1]})  # what frees room is not refused
 
 
 def test_multivector_and_sparse_lengths(db: Database) -> None:
@@ -424,6 +426,9 @@ def test_read_costs(db: Database) -> None:
         rule["query"](c, config, {"query": {"indices": list(range(65)), "values": [1] * 65}}) == 2
     )
     assert rule["scroll"](c, config, {"filter": city()}) == 2
+    assert rule["query"](c, config, {"filter": city()}) == 2  # no query: a scroll
+    fused = {"prefetch": [{"query": [1, 0, 0, 0]}] * 2, "query": {"fusion": "rrf"}}
+    assert rule["query"](c, config, fused) == 2
     assert rule["retrieve"](c, config, {"ids": [1, 2, 3]}) == 3
 
 
@@ -463,3 +468,24 @@ def test_embedded_client_enforces_it(tmp_path: Path) -> None:
     with pytest.raises(BadRequest, match='"limit"'):
         client.query_points("c", query=[1.0, 0.0], limit=2)
     client.close()
+
+
+def test_a_batch_is_checked_whole_before_any_of_it_is_applied(db: Database) -> None:
+    c = make(db, {"unindexed_filtering_update": False, "max_points_count": N + 1})
+    new = {"upsert": {"points": [{"id": 100, "vector": [1, 0, 0, 0]}]}}
+    bad = {"delete": {"filter": city()}}
+    assert 'not found for "city"' in refused(c.batch, [new, bad])
+    assert reads.count(c, {}) == {"count": N}
+    # each operation is checked against the collection as it was before the batch (Qdrant's)
+    other = {"upsert": {"points": [{"id": 101, "vector": [1, 0, 0, 0]}]}}
+    c.batch([new, other])
+    assert reads.count(c, {}) == {"count": N + 2}
+
+
+def test_a_batch_is_charged_once(db: Database) -> None:
+    c = make(db, {"write_rate_limit": 3})
+    one = {"upsert": {"points": [{"id": 1, "vector": [1, 0, 0, 0]}]}}
+    c.batch([one, one])
+    c.upsert(one["upsert"])
+    with pytest.raises(RateLimited):
+        c.upsert(one["upsert"])

@@ -16,6 +16,7 @@ work changes, at a cost paid only by the collections that asked for the checks.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import json
@@ -233,6 +234,8 @@ def _check_query(c: Collection, config: Settings, body: Mapping[str, Any], top: 
         check_formula(c, config, q)
     query_filter = _filter(body)
     cost += _request(c, config, body, _query_limit(body), query_filter)
+    if not prefetches and not _scores_by_vector(q):  # points read in order: a scroll
+        cost += 1
     return cost + _vector_cost(c, body)
 
 
@@ -731,12 +734,53 @@ def _stored_cost(c: Collection, pid: int | str, using: str) -> int:
 # ---- writes -----------------------------------------------------------------------------------
 
 
+_pass: contextvars.ContextVar[str | None] = contextvars.ContextVar("strict_pass", default=None)
+
+
+@contextlib.contextmanager
+def batch_pass(which: str) -> Iterator[None]:
+    """A batch's two passes over its writes, as Qdrant checks every operation of a batch before
+    applying the first: "check" checks each (not applied, not charged), "apply" applies each,
+    charged to the rate limit and not checked again."""
+    token = _pass.set(which)
+    try:
+        yield
+    finally:
+        _pass.reset(token)
+
+
+def checking_only() -> bool:
+    """Whether a write is in a batch's first pass (checked, not applied)."""
+    return _pass.get() == "check"
+
+
 def check_write(c: Collection, op: Mapping[str, Any]) -> None:
     """A parsed write (Collection._write's operation, before its filter is resolved) against
     the collection's strict mode, then charged to its write rate limit."""
     config = settings(c)
     if config is None:
         return
+    cost = _write_cost(c, config, op)
+    if not checking_only():
+        charge(c, config, "write", cost)
+
+
+def _write_cost(c: Collection, config: Settings, op: Mapping[str, Any]) -> int:
+    """Checks a write (unless a batch's first pass checked it) and returns its rate cost: its
+    points, or the points its filter selects (estimated), at least 1."""
+    if _pass.get() != "apply":
+        _check_write(c, config, op)
+    selector = op.get("selector") or {}
+    if "points" in op:
+        return max(1, len(op["points"]))
+    if "ids" in selector:
+        return max(1, len(selector["ids"]))
+    if selector.get("filter") is not None:
+        return max(1, estimated_count(c, selector["filter"]))
+    return 1
+
+
+def _check_write(c: Collection, config: Settings, op: Mapping[str, Any]) -> None:
     kind = op["op"]
     if kind in ("upsert", "update_vectors"):
         points: Points = op["points"]
@@ -744,27 +788,19 @@ def check_write(c: Collection, op: Mapping[str, Any]) -> None:
         check_limit(len(points), config.get("upsert_max_batchsize"), name)
         check_size(c, config)
         check_vector_lengths(config, points)
-        cost = len(points)
-    elif kind == "create_index":
+        return
+    if kind == "create_index":
         most = config.get("max_payload_index_count")
         if most is not None and len(c.payload_schema) >= most:
             raise refusal(
                 f"Collection already has the maximum number of payload indices ({most})",
                 "Please delete an existing index before creating a new one.",
             )
-        cost = 1
-    else:
-        selector = op.get("selector") or {}
-        check_write_filter(c, config, selector.get("filter"))
-        if kind == "set_payload" and config.get("max_collection_payload_size_bytes") is not None:
-            _check_payload_size(c, config["max_collection_payload_size_bytes"])
-        if "ids" in selector:
-            cost = len(selector["ids"])
-        elif selector.get("filter") is not None:
-            cost = estimated_count(c, selector["filter"])
-        else:
-            cost = 0
-    charge(c, config, "write", max(1, cost))
+        return
+    check_write_filter(c, config, (op.get("selector") or {}).get("filter"))
+    payload_limit = config.get("max_collection_payload_size_bytes")
+    if kind in ("set_payload", "overwrite_payload") and payload_limit is not None:
+        _check_payload_size(c, payload_limit)
 
 
 def check_size(c: Collection, config: Settings) -> None:
