@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from vqdb.collection import query, reads, strict
+from vqdb.collection import query, rate_limits, reads, strict
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadRequest, RateLimited
-from vqdb.filters import parse_filter
+from vqdb.filters import coverage, parse_filter
 
 N = 10
 
@@ -129,12 +129,12 @@ def test_unindexed_write_filters(db: Database) -> None:
 def unindexed(schema: dict[str, Any], raw: dict[str, Any]) -> tuple[str, list[str]] | None:
     parsed = parse_filter(raw)
     assert parsed is not None
-    return strict.unindexed_key(schema, parsed)
+    return coverage.unindexed_key(schema, parsed)
 
 
 def key_and_names(schema: dict[str, Any], condition: dict[str, Any]) -> tuple[str, str] | None:
     found = unindexed(schema, {"must": [condition]})
-    return None if found is None else (found[0], strict._kinds(found[1]))
+    return None if found is None else (found[0], coverage.kind_names(found[1]))
 
 
 def test_which_index_serves_which_condition() -> None:
@@ -364,7 +364,8 @@ def test_multivector_and_sparse_lengths(db: Database) -> None:
     c.upsert({"points": [{"id": 1, "vector": {"m": [[1, 0], [0, 1]]}}]})
     message = refused(c.upsert, {"points": [{"id": 2, "vector": {"m": [[1, 0]] * 3}}]})
     assert message == "Multivector 'm' has a limit of 2 vectors, but 3 were provided!"
-    refused(c.upsert, {"batch": {"ids": [2], "vectors": {"m": [[[1, 0]] * 3]}}})
+    batch = {"batch": {"ids": [2, 3], "vectors": {"m": [[[1, 0]] * 3, [[1, 0]] * 4]}}}
+    assert "but 3 were provided!" in refused(c.upsert, batch)  # the first one over
     refused(c.update_vectors, {"points": [{"id": 1, "vector": {"m": [[1, 0]] * 3}}]})
     sparse = {"id": 3, "vector": {"s": {"indices": [1, 2, 3], "values": [1, 1, 1]}}}
     message = refused(c.upsert, {"points": [sparse]})
@@ -438,7 +439,7 @@ def test_write_rate_limit(db: Database) -> None:
         c.upsert({"points": [{"id": i, "vector": [1, 0, 0, 0]} for i in range(11)]})
     c.upsert({"points": [{"id": i, "vector": [1, 0, 0, 0]} for i in range(4)]})
     # an unindexed condition is taken to select half the points (Qdrant's estimate)
-    assert strict.estimated_count(c, parse_filter(city())) == (N + 1) // 2  # type: ignore[arg-type]
+    assert rate_limits.estimated_count(c, parse_filter(city())) == (N + 1) // 2  # type: ignore[arg-type]
     c.set_payload({"payload": {"x": 1}, "filter": city()})
     with pytest.raises(RateLimited, match=r"Operation requires 5 tokens but only 1\.\d were"):
         c.set_payload({"payload": {"x": 1}, "filter": city()})
@@ -448,9 +449,9 @@ def test_estimated_count_uses_indexes(db: Database) -> None:
     c = make(db)
     c.create_payload_index({"field_name": "n", "field_schema": "integer"})
     small = parse_filter({"must": [{"key": "n", "range": {"lte": 2}}]})
-    assert small is not None and strict.estimated_count(c, small) == 2
+    assert small is not None and rate_limits.estimated_count(c, small) == 2
     negated = parse_filter({"must_not": [{"key": "n", "range": {"lte": 2}}]})
-    assert negated is not None and strict.estimated_count(c, negated) == N - 2
+    assert negated is not None and rate_limits.estimated_count(c, negated) == N - 2
 
 
 def test_embedded_client_enforces_it(tmp_path: Path) -> None:

@@ -19,34 +19,27 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import json
 import math
-import threading
-import time
-import uuid
-import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from vqdb.errors import BadRequest, RateLimited
+from vqdb.collection import rate_limits
+from vqdb.errors import BadRequest
 from vqdb.filters import Filter, parse_filter
-from vqdb.filters.conditions import (
-    DatetimeRange,
-    HasId,
-    IsEmpty,
-    IsNull,
-    MatchAny,
-    MatchExcept,
-    MatchPrefix,
-    MatchText,
-    MatchValue,
-    Nested,
-    Range,
-    ValuesCount,
+from vqdb.filters.conditions import Nested
+from vqdb.filters.coverage import (
+    array_key,
+    conditions_count,
+    conditions_of,
+    kind_names,
+    max_condition_size,
+    needs_index,
+    schema_kind,
+    unindexed_key,
+    unindexed_keys,
 )
-from vqdb.filters.geo import Geo
 from vqdb.index.multi_vectors import MultiVectors
 from vqdb.index.sparse_vectors import SparseVectors
 
@@ -59,7 +52,6 @@ Settings = Mapping[str, Any]
 
 DEFAULT_LIMIT = 10  # a query's, a prefetch's and a group request's, when not given
 DEFAULT_GROUP_SIZE = 3
-SPARSE_DIMS_COST_UNIT = 64  # a sparse query costs one read token per 64 of its dimensions
 
 
 def settings(c: Collection) -> Settings | None:
@@ -113,7 +105,7 @@ def checked(kind: str) -> Callable[[F], F]:
             config = settings(c)
             if config is not None:
                 cost = rule(c, config, body if isinstance(body, Mapping) else {})
-                charge(c, config, "read", cost)
+                rate_limits.charge(c, config, "read", cost)
             token = _inside.set(True)
             try:
                 return f(c, body, *args, **kwargs)
@@ -192,7 +184,7 @@ def _check_filter(
             key, kinds = missing
             raise refusal(
                 f'Index required but not found for "{key}" of one of the following types: '
-                f"[{_kinds(kinds)}]",
+                f"[{kind_names(kinds)}]",
                 "Create an index for this key or use a different filter.",
             )
     most = config.get("filter_max_conditions")
@@ -236,7 +228,7 @@ def _check_query(c: Collection, config: Settings, body: Mapping[str, Any], top: 
     cost += _request(c, config, body, _query_limit(body), query_filter)
     if not prefetches and not _scores_by_vector(q):  # points read in order: a scroll
         cost += 1
-    return cost + _vector_cost(c, body)
+    return cost + rate_limits.vector_cost(c, body)
 
 
 def _prefetch_list(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -260,7 +252,7 @@ def _query_groups(c: Collection, config: Settings, body: Mapping[str, Any]) -> i
     check_group_by(c, config, body.get("group_by"))
     query_filter = _filter(body)
     limit = _query_limit(body) * _group_size(body)
-    return _request(c, config, body, limit, query_filter) + _vector_cost(c, body)
+    return _request(c, config, body, limit, query_filter) + rate_limits.vector_cost(c, body)
 
 
 def _group_size(body: Mapping[str, Any]) -> int:
@@ -272,13 +264,15 @@ def _search_groups(c: Collection, config: Settings, body: Mapping[str, Any]) -> 
     """The legacy search and recommend groups requests."""
     check_group_by(c, config, body.get("group_by"))
     limit = _query_limit(body) * _group_size(body)
-    return _request(c, config, body, limit, _filter(body)) + _vector_cost(c, body)
+    return _request(c, config, body, limit, _filter(body)) + rate_limits.vector_cost(c, body)
 
 
 def _search(c: Collection, config: Settings, body: Mapping[str, Any]) -> int:
     """The legacy search, recommend and discover requests."""
     query_filter = _filter(body)
-    return _request(c, config, body, _query_limit(body), query_filter) + _vector_cost(c, body)
+    return _request(c, config, body, _query_limit(body), query_filter) + rate_limits.vector_cost(
+        c, body
+    )
 
 
 def _scroll(c: Collection, config: Settings, body: Mapping[str, Any]) -> int:
@@ -347,7 +341,7 @@ def check_group_by(c: Collection, config: Settings, group_by: Any) -> None:
     solution = "Create an index supporting `match` for this key."
     if schema is None:
         raise refusal(f'Index required but not found for "{group_by}"', solution)
-    kind, params = _schema(schema)
+    kind, params = schema_kind(schema)
     matches = kind in ("keyword", "uuid", "bool") or (
         kind == "integer" and (isinstance(schema, str) or params.get("lookup") is True)
     )
@@ -395,7 +389,7 @@ def _scores_by_vector(q: Any) -> bool:
 def _tenant_filter(c: Collection, query_filter: Filter | None) -> bool:
     if query_filter is None:
         return False
-    for condition in _top_conditions(query_filter):
+    for condition in conditions_of(query_filter):
         key = _targeted_key(condition)
         schema = c.payload_schema.get(key) if key is not None else None
         if isinstance(schema, Mapping) and schema.get("is_tenant") is True:
@@ -405,9 +399,9 @@ def _tenant_filter(c: Collection, query_filter: Filter | None) -> bool:
 
 def _targeted_key(condition: Any) -> str | None:
     if isinstance(condition, Nested):
-        return _array_key(condition.key)
+        return array_key(condition.key)
     if isinstance(condition, Filter):
-        for inner in _top_conditions(condition):
+        for inner in conditions_of(condition):
             key = _targeted_key(inner)
             if key is not None:
                 return key
@@ -427,7 +421,7 @@ def check_formula(c: Collection, config: Settings, q: Any) -> None:
         key, kinds = missing
         raise refusal(
             f'Index required but not found for "{key}" of one of the following types: '
-            f"[{_kinds(kinds)}]",
+            f"[{kind_names(kinds)}]",
             "Create an index for this key or use a different formula expression.",
         )
 
@@ -444,7 +438,7 @@ def _formula_unindexed(schema: Mapping[str, Any], expr: Any) -> Iterator[tuple[s
         if expr == "$score" or expr.startswith("$score["):
             return
         needed = ["int_match", "int_range", "float_range"]
-        if _needs_index(schema, expr, needed):
+        if needs_index(schema, expr, needed):
             yield expr, needed
         return
     if not isinstance(expr, Mapping):
@@ -452,7 +446,7 @@ def _formula_unindexed(schema: Mapping[str, Any], expr: Any) -> Iterator[tuple[s
     if any(k in expr for k in _CONDITION_KEYS):
         parsed = _filter({"filter": {"must": [expr]}})
         if parsed is not None:
-            yield from _unindexed(schema, parsed, None)
+            yield from unindexed_keys(schema, parsed, None)
         return
     for op in ("mult", "sum"):
         if isinstance(expr.get(op), list):
@@ -470,265 +464,11 @@ def _formula_unindexed(schema: Mapping[str, Any], expr: Any) -> Iterator[tuple[s
                     yield from _formula_unindexed(schema, inner[name])
     geo = expr.get("geo_distance")
     to = geo.get("to") if isinstance(geo, Mapping) else None
-    if isinstance(to, str) and _needs_index(schema, to, ["geo"]):
+    if isinstance(to, str) and needs_index(schema, to, ["geo"]):
         yield to, ["geo"]
     key = expr.get("datetime_key")
-    if isinstance(key, str) and _needs_index(schema, key, ["datetime_range"]):
+    if isinstance(key, str) and needs_index(schema, key, ["datetime_range"]):
         yield key, ["datetime_range"]
-
-
-# ---- what a filter needs --------------------------------------------------------------------
-
-
-def _top_conditions(f: Filter) -> Iterator[Any]:
-    """Qdrant's Filter::iter_conditions: must, must_not, should, min_should."""
-    yield from f.must
-    yield from f.must_not
-    yield from f.should or ()
-    if f.min_should is not None:
-        yield from f.min_should.conditions
-
-
-def conditions_count(f: Filter) -> int:
-    """Qdrant's total_conditions_count: leaves, counting those of nested filters."""
-    return sum(
-        conditions_count(c.filter if isinstance(c, Nested) else c)
-        if isinstance(c, (Filter, Nested))
-        else 1
-        for c in _top_conditions(f)
-    )
-
-
-def max_condition_size(f: Filter) -> int:
-    """Qdrant's max_condition_input_size: the longest `any` / `except` / `has_id` list."""
-    return max((_condition_size(c) for c in _top_conditions(f)), default=0)
-
-
-def _condition_size(c: Any) -> int:
-    if isinstance(c, (MatchAny, MatchExcept)):
-        return len(c.values)
-    if isinstance(c, HasId):
-        return len(c.ids)
-    if isinstance(c, Filter):
-        return max_condition_size(c)
-    if isinstance(c, Nested):
-        return max_condition_size(c.filter)
-    return 0
-
-
-ALL_KINDS = [
-    "int_match",
-    "int_range",
-    "keyword_match",
-    "keyword_prefix",
-    "float_range",
-    "text",
-    "text_phrase",
-    "bool_match",
-    "uuid_match",
-    "uuid_range",
-    "datetime_range",
-    "geo",
-]
-_KIND_NAMES = {
-    "int_match": "integer",
-    "int_range": "integer",
-    "keyword_match": "keyword",
-    "keyword_prefix": "keyword (with prefix: true)",
-    "float_range": "float",
-    "text": "text",
-    "text_phrase": "text (with phrase_matching: true)",
-    "bool_match": "bool",
-    "uuid_match": "uuid",
-    "uuid_range": "uuid",
-    "datetime_range": "datetime",
-    "geo": "geo",
-}
-
-
-def _kinds(kinds: Sequence[str]) -> str:
-    return ", ".join(sorted({_KIND_NAMES[k] for k in kinds}))
-
-
-def unindexed_key(schema: Mapping[str, Any], f: Filter) -> tuple[str, list[str]] | None:
-    """The first key `f` filters on without an index that serves its condition, with the index
-    kinds that would (Qdrant's one_unindexed_key); None when every key has one."""
-    return next(_unindexed(schema, f, None), None)
-
-
-def _unindexed(
-    schema: Mapping[str, Any], f: Filter, prefix: str | None
-) -> Iterator[tuple[str, list[str]]]:
-    for c in _top_conditions(f):
-        if isinstance(c, Filter):
-            yield from _unindexed(schema, c, prefix)
-            continue
-        if isinstance(c, Nested):
-            yield from _unindexed(schema, c.filter, _joined(prefix, _array_key(c.key)))
-            continue
-        key = getattr(c, "key", None)
-        needed = _needed(c)
-        if key is None or not needed:
-            continue
-        full = _joined(prefix, key)
-        if _needs_index(schema, full, needed):
-            yield full, needed
-
-
-def _joined(prefix: str | None, key: str) -> str:
-    return key if prefix is None else f"{prefix}.{key}"
-
-
-def _array_key(key: str) -> str:
-    return key if key.endswith("[]") else key + "[]"
-
-
-def _needed(c: Any) -> list[str]:
-    """The index kinds that can answer a condition (any one of them will do)."""
-    if isinstance(c, MatchValue):
-        if isinstance(c.value, bool):
-            return ["bool_match"]
-        if isinstance(c.value, int):
-            return ["int_match"]
-        return (["uuid_match"] if _is_uuid(c.value) else []) + ["keyword_match"]
-    if isinstance(c, (MatchAny, MatchExcept)):
-        if not c.values:
-            return []
-        if c.kind is int:
-            return ["int_match"]
-        uuids = all(_is_uuid(str(v)) for v in c.values)
-        return (["uuid_match"] if uuids else []) + ["keyword_match"]
-    if isinstance(c, MatchText):
-        return ["text_phrase"] if c.mode == "phrase" else ["text"]
-    if isinstance(c, MatchPrefix):
-        return ["keyword_prefix"]
-    if isinstance(c, Range):
-        return ["float_range", "int_range"]
-    if isinstance(c, DatetimeRange):
-        return ["datetime_range"]
-    if isinstance(c, Geo):
-        return ["geo"]
-    if isinstance(c, (ValuesCount, IsEmpty, IsNull)):
-        return list(ALL_KINDS)
-    return []  # has_id, has_vector, slice: answered without payload
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _needs_index(schema: Mapping[str, Any], key: str, needed: Sequence[str]) -> bool:
-    given = schema.get(key)
-    return given is None or not set(needed) & capabilities(given)
-
-
-def _schema(given: Any) -> tuple[str, Mapping[str, Any]]:
-    if isinstance(given, str):
-        return given, {}
-    if isinstance(given, Mapping):
-        return str(given.get("type")), given
-    return "", {}
-
-
-def capabilities(given: Any) -> set[str]:
-    """The conditions a payload index (its schema as created) answers."""
-    kind, params = _schema(given)
-    if kind == "keyword":
-        return {"keyword_match", "keyword_prefix"} if params.get("prefix") else {"keyword_match"}
-    if kind == "integer":
-        lookup = {"int_match"} if params.get("lookup", True) is not False else set()
-        return lookup | ({"int_range"} if params.get("range", True) is not False else set())
-    if kind == "text":
-        return {"text", "text_phrase"} if params.get("phrase_matching") else {"text"}
-    return {
-        "uuid": {"uuid_match", "uuid_range"},
-        "bool": {"bool_match"},
-        "float": {"float_range"},
-        "geo": {"geo"},
-        "datetime": {"datetime_range"},
-    }.get(kind, set())
-
-
-# ---- read costs ---------------------------------------------------------------------------------
-
-
-def _vector_cost(c: Collection, body: Mapping[str, Any]) -> int:
-    """How many similarity comparisons per point a request's vectors make (Qdrant's
-    search_cost): 1 per dense vector, its rows for a multivector, a unit per 64 dimensions of
-    a sparse one; a point id costs its lookup, its stored vector, and the condition that leaves
-    it out of the results."""
-    using = body.get("using")
-    using = using if isinstance(using, str) else ""
-    found = [*_one(body.get("query")), *_one(body.get("vector")), *_one(body.get("target"))]
-    found += [*_many(body.get("positive")), *_many(body.get("negative"))]
-    found += _pairs(body.get("context"))
-    cost = 0
-    for vector in found:
-        if isinstance(vector, (int, str)):
-            cost += 2 + _stored_cost(c, vector, using)
-        else:
-            cost += _cost_of(vector)
-    return cost
-
-
-def _one(raw: Any) -> list[Any]:
-    """The vectors and point ids of one VectorInput or query object."""
-    if raw is None or isinstance(raw, bool):
-        return []
-    if isinstance(raw, (int, str, list)):
-        return [raw]
-    if not isinstance(raw, Mapping):
-        return []
-    if "indices" in raw:
-        return [raw]
-    found = [*_one(raw.get("vector")), *_one(raw.get("nearest")), *_one(raw.get("target"))]
-    for key in ("recommend", "discover"):
-        inner = raw.get(key)
-        if isinstance(inner, Mapping):
-            found += _many(inner.get("positive")) + _many(inner.get("negative"))
-            found += _one(inner.get("target")) + _pairs(inner.get("context"))
-    return found + _pairs(raw.get("context"))
-
-
-def _many(raw: Any) -> list[Any]:
-    return [v for item in raw for v in _one(item)] if isinstance(raw, list) else []
-
-
-def _pairs(raw: Any) -> list[Any]:
-    pairs = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
-    found: list[Any] = []
-    for pair in pairs:
-        if isinstance(pair, Mapping):
-            found += _one(pair.get("positive")) + _one(pair.get("negative"))
-    return found
-
-
-def _cost_of(vector: Any) -> int:
-    if isinstance(vector, Mapping):
-        indices = vector.get("indices")
-        n = len(indices) if isinstance(indices, list) else 0
-        return -(-n // SPARSE_DIMS_COST_UNIT)
-    if isinstance(vector, list) and vector and isinstance(vector[0], list):
-        return len(vector)
-    return 1
-
-
-def _stored_cost(c: Collection, pid: int | str, using: str) -> int:
-    for segment in c.segments:
-        offset = segment.find(pid)
-        if offset >= 0:
-            stored = segment.point_vectors(offset, [using]).get(using)
-            if stored is None:
-                return 0
-            if hasattr(stored, "indices"):
-                return -(-len(stored.indices) // SPARSE_DIMS_COST_UNIT)
-            shape = np.shape(stored)
-            return int(shape[0]) if len(shape) == 2 else 1
-    return 0
 
 
 # ---- writes -----------------------------------------------------------------------------------
@@ -762,7 +502,7 @@ def check_write(c: Collection, op: Mapping[str, Any]) -> None:
         return
     cost = _write_cost(c, config, op)
     if not checking_only():
-        charge(c, config, "write", cost)
+        rate_limits.charge(c, config, "write", cost)
 
 
 def _write_cost(c: Collection, config: Settings, op: Mapping[str, Any]) -> int:
@@ -776,7 +516,7 @@ def _write_cost(c: Collection, config: Settings, op: Mapping[str, Any]) -> int:
     if "ids" in selector:
         return max(1, len(selector["ids"]))
     if selector.get("filter") is not None:
-        return max(1, estimated_count(c, selector["filter"]))
+        return max(1, rate_limits.estimated_count(c, selector["filter"]))
     return 1
 
 
@@ -851,14 +591,11 @@ def vector_bytes(c: Collection) -> int:
 
 
 def payload_bytes(c: Collection) -> int:
-    """The live payloads as compact JSON."""
-    total = 0
-    for segment in c.segments:
-        alive = segment.alive
-        for offset, payload in segment.payloads.items():
-            if offset < len(alive) and alive[offset] and payload:
-                total += len(json.dumps(payload, separators=(",", ":"), default=str))
-    return total
+    """The live payloads as compact JSON (estimated from a sample in big segments, as
+    /telemetry reports them)."""
+    from vqdb.collection import telemetry  # it imports the collection, which imports this
+
+    return sum(telemetry.payload_bytes(s) for s in c.segments)
 
 
 def check_vector_lengths(config: Settings, points: Points) -> None:
@@ -867,19 +604,25 @@ def check_vector_lengths(config: Settings, points: Points) -> None:
     sparse = _per_name(config.get("sparse_config"), "max_length")
     for name, (_, values) in points.vectors.items():
         if isinstance(values, MultiVectors) and name in multi:
-            most = int(np.max(np.diff(values.offsets), initial=0))
-            if most > multi[name]:
+            n = _first_over(np.diff(values.offsets), multi[name])
+            if n is not None:
                 raise BadRequest(
-                    f"Multivector '{name}' has a limit of {multi[name]} vectors, but {most} "
-                    "were provided!"
+                    f"Multivector '{name}' has a limit of {multi[name]} vectors, but {n} were "
+                    "provided!"
                 )
         if isinstance(values, SparseVectors) and name in sparse:
-            most = int(np.max(np.diff(values.indptr), initial=0))
-            if most > sparse[name]:
+            n = _first_over(np.diff(values.indptr), sparse[name])
+            if n is not None:
                 raise BadRequest(
-                    f"Sparse vector '{name}' has a limit of {sparse[name]} indices, but {most} "
-                    "were provided!"
+                    f"Sparse vector '{name}' has a limit of {sparse[name]} indices, but {n} were "
+                    "provided!"
                 )
+
+
+def _first_over(lengths: Any, limit: int) -> int | None:
+    """The first length over the limit (the one Qdrant names), if any."""
+    over = np.flatnonzero(lengths > limit)
+    return int(lengths[over[0]]) if over.shape[0] else None
 
 
 def _per_name(section: Any, field: str) -> dict[str, int]:
@@ -890,94 +633,3 @@ def _per_name(section: Any, field: str) -> dict[str, int]:
         for name, limits in section.items()
         if isinstance(limits, Mapping) and isinstance(limits.get(field), int)
     }
-
-
-def estimated_count(c: Collection, f: Filter) -> int:
-    """How many points a filter selects, as Qdrant estimates it for a write's rate cost: what
-    payload indexes answer is counted, any other condition is taken to select half."""
-    total = c.points_count
-    if total == 0:
-        return 0
-    return int(_estimate(c, f, total))
-
-
-def _estimate(c: Collection, f: Filter, total: int) -> float:
-    parts: list[float] = [_estimate_condition(c, x, total) for x in f.must]
-    parts += [total - _estimate_condition(c, x, total) for x in f.must_not]
-    should = [_estimate_condition(c, x, total) for x in f.should or ()]
-    if should:
-        parts.append(total * (1 - math.prod(1 - s / total for s in should)))
-    if f.min_should is not None:
-        parts.append(total / 2)
-    if not parts:
-        return total
-    return total * math.prod(p / total for p in parts)
-
-
-def _estimate_condition(c: Collection, x: Any, total: int) -> float:
-    if isinstance(x, Filter):
-        return _estimate(c, x, total)
-    if isinstance(x, HasId):
-        return min(len(x.ids), total)
-    key = getattr(x, "key", None)
-    if isinstance(x, Nested) or key is None or key not in c.payload_schema:
-        return total // 2
-    matched = Filter(must=(x,))
-    return sum(int(np.count_nonzero(s.mask(matched))) for s in c.segments)
-
-
-# ---- rate limits -------------------------------------------------------------------------------
-
-
-class Bucket:
-    """Qdrant's RateLimiter: a token bucket of `per_minute` tokens, full at first, refilled at
-    per_minute / 60 a second."""
-
-    def __init__(self, per_minute: int, kind: str) -> None:
-        self.capacity = float(per_minute)
-        self.per_second = per_minute / 60.0
-        self.tokens = self.capacity
-        self.last = time.monotonic()
-        self.kind = kind  # "Read" or "Write"
-
-    def take(self, cost: int) -> None:
-        if cost > self.capacity:
-            raise RateLimited(
-                f"{self.kind} rate limit exceeded, request larger than rate limiter capacity, "
-                "please try to split your request"
-            )
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + self.per_second * (now - self.last))
-        self.last = now
-        if self.tokens >= cost:
-            self.tokens -= cost
-            return
-        wait = (cost - self.tokens) / self.per_second
-        raise RateLimited(
-            f"{self.kind} rate limit exceeded: Operation requires {cost} tokens but only "
-            f"{self.tokens:.1f} were available. Retry after {math.ceil(wait)}s",
-            retry_after=wait,
-        )
-
-
-_buckets: weakref.WeakKeyDictionary[Collection, tuple[Any, dict[str, Bucket]]] = (
-    weakref.WeakKeyDictionary()
-)
-_buckets_lock = threading.Lock()
-
-
-def charge(c: Collection, config: Settings, kind: str, cost: int) -> None:
-    """Takes `cost` tokens from the collection's read or write bucket, if it has one. A new
-    config (any update of the collection) starts new, full buckets, as Qdrant does."""
-    per_minute = config.get(f"{kind}_rate_limit")
-    if per_minute is None:
-        return
-    with _buckets_lock:
-        held = _buckets.get(c)
-        if held is None or held[0] is not c.config:
-            held = (c.config, {})
-            _buckets[c] = held
-        bucket = held[1].get(kind)
-        if bucket is None or bucket.capacity != per_minute:
-            bucket = held[1][kind] = Bucket(per_minute, kind.capitalize())
-        bucket.take(cost)
