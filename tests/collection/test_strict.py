@@ -452,6 +452,9 @@ def test_estimated_count_uses_indexes(db: Database) -> None:
     assert small is not None and rate_limits.estimated_count(c, small) == 2
     negated = parse_filter({"must_not": [{"key": "n", "range": {"lte": 2}}]})
     assert negated is not None and rate_limits.estimated_count(c, negated) == N - 2
+    c.create_payload_index({"field_name": "city", "field_schema": "text"})  # serves no `value`
+    berlin = parse_filter(city())
+    assert berlin is not None and rate_limits.estimated_count(c, berlin) == N // 2
 
 
 def test_embedded_client_enforces_it(tmp_path: Path) -> None:

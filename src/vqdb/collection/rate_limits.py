@@ -16,6 +16,7 @@ import numpy as np
 from vqdb.errors import RateLimited
 from vqdb.filters import Filter
 from vqdb.filters.conditions import HasId, Nested
+from vqdb.filters.coverage import needed_kinds, needs_index
 
 if TYPE_CHECKING:
     from vqdb.collection.collection import Collection
@@ -129,7 +130,9 @@ def _estimate_condition(c: Collection, x: Any, total: int) -> float:
     if isinstance(x, HasId):
         return min(len(x.ids), total)
     key = getattr(x, "key", None)
-    if isinstance(x, Nested) or key is None or key not in c.payload_schema:
+    if isinstance(x, Nested) or key is None:
+        return total // 2
+    if needs_index(c.payload_schema, key, needed_kinds(x)):  # no index answers it
         return total // 2
     matched = Filter(must=(x,))
     return sum(int(np.count_nonzero(s.mask(matched))) for s in c.segments)
@@ -177,7 +180,8 @@ _buckets_lock = threading.Lock()
 
 def charge(c: Collection, config: Mapping[str, Any], kind: str, cost: int) -> None:
     """Takes `cost` tokens from the collection's read or write bucket, if it has one. A new
-    config (any update of the collection) starts new, full buckets, as Qdrant does."""
+    config starts new, full buckets: Qdrant renews them when strict mode is updated, and here
+    any update of the collection does."""
     per_minute = config.get(f"{kind}_rate_limit")
     if per_minute is None:
         return

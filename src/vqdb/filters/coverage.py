@@ -115,7 +115,7 @@ def unindexed_keys(
             yield from unindexed_keys(schema, c.filter, _joined(prefix, array_key(c.key)))
             continue
         key = getattr(c, "key", None)
-        needed = _needed(c)
+        needed = needed_kinds(c)
         if key is None or not needed:
             continue
         full = _joined(prefix, key)
@@ -131,7 +131,7 @@ def array_key(key: str) -> str:
     return key if key.endswith("[]") else key + "[]"
 
 
-def _needed(c: Any) -> list[str]:
+def needed_kinds(c: Any) -> list[str]:
     """The index kinds that can answer a condition (any one of them will do)."""
     if isinstance(c, MatchValue):
         if isinstance(c.value, bool):
