@@ -471,6 +471,10 @@ def test_embedded_client_enforces_it(tmp_path: Path) -> None:
         client.upsert("c", [{"id": 2, "vector": [1.0, 0.0]}, {"id": 3, "vector": [0.0, 1.0]}])
     with pytest.raises(BadRequest, match='"limit"'):
         client.query_points("c", query=[1.0, 0.0], limit=2)
+    client.update_collection("c", strict_mode_config={"search_allow_exact": False})
+    with pytest.raises(BadRequest, match="Exact search disabled"):
+        client.count("c")  # exact by default, as in qdrant-client
+    assert client.count("c", exact=False).count == 1
     client.close()
 
 
