@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vqdb.collection import examples, formula, fusion, idf
+from vqdb.collection import examples, formula, fusion, idf, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
 from vqdb.collection.reads import Selection, checked_count, scroll
@@ -59,6 +59,7 @@ Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offse
 MAX_PREFETCH_DEPTH = 64  # Qdrant's
 
 
+@strict.checked("query")
 def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
     """QueryRequest: nearest by vector or point id, recommend, or a fusion, over the whole
     collection or over what its prefetches found (a tree: each prefetch a query of its own, with
@@ -229,14 +230,17 @@ def _in_id_order(c: Collection, request: Request) -> list[Hit]:
     return [(0.0, s, segment, offset) for _, s, segment, offset in found[: request.limit]]
 
 
+@strict.checked("query_batch")
 def query_batch(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
     return _each(c, body, query)
 
 
+@strict.checked("search_batch")
 def search_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
     return _each(c, body, search)
 
 
+@strict.checked("recommend_batch")
 def recommend_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
     return _each(c, body, recommend)
 
@@ -249,6 +253,7 @@ def _each(c: Collection, body: Mapping[str, Any], run: Callable[[Collection, Any
     return [run(c, s) for s in searches]
 
 
+@strict.checked("search")
 def search(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The legacy SearchRequest: {"vector": [...] | {"name", "vector"}, ...}."""
     raw = body.get("vector")
@@ -260,6 +265,7 @@ def search(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         return _search(c, request, _vector(c, raw, using))
 
 
+@strict.checked("recommend")
 def recommend(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The legacy RecommendRequest: positive / negative / strategy at the top level."""
     request = _request(c, body, default_payload=False)
