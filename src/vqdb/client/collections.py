@@ -111,8 +111,7 @@ class CollectionMethods(ClientBase):
     ) -> models.UpdateResult:
         """A new named vector ({"dense": {size, distance}} or {"sparse": {}}), empty at first."""
         spec = plain(vector_name_config)
-        done = self._database.create_vector(collection_name, vector_name, spec)
-        return result(models.UpdateResult, done)
+        return _update(self._database.create_vector(collection_name, vector_name, spec))
 
     def delete_vector_name(
         self,
@@ -123,8 +122,7 @@ class CollectionMethods(ClientBase):
         timeout: int | None = None,
     ) -> models.UpdateResult:
         """The named vector leaves the collection's config and every point."""
-        done = self._database.delete_vector(collection_name, vector_name)
-        return result(models.UpdateResult, done)
+        return _update(self._database.delete_vector(collection_name, vector_name))
 
     def update_collection(
         self,
