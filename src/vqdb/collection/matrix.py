@@ -102,14 +102,14 @@ def _sample(c: Collection, using: str, query_filter: Any, sample: int) -> tuple[
     """Up to `sample` random points with the vector and matching the filter, in id order, as
     (segment position, offset) columns; None when fewer than two qualify."""
     found = [np.flatnonzero(s.mask(query_filter) & s.vector_mask(using)) for s in c.segments]
-    sizes = np.array([f.shape[0] for f in found], dtype=np.int64)
-    total = int(sizes.sum())
-    if total < 2:
+    offsets = np.concatenate([np.zeros(0, np.int64), *found]).astype(np.int64)
+    if offsets.shape[0] < 2:
         return None
-    picked = np.random.default_rng().choice(total, size=min(sample, total), replace=False)
-    ends = np.cumsum(sizes)
-    where = np.searchsorted(ends, picked, side="right").astype(np.int64)
-    at = np.array([found[s][p - (ends[s] - sizes[s])] for s, p in zip(where, picked)], np.int64)
+    sizes = [f.shape[0] for f in found]
+    segment_of = np.repeat(np.arange(len(found), dtype=np.int64), sizes)
+    size = min(sample, offsets.shape[0])
+    picked = np.random.default_rng().choice(offsets.shape[0], size=size, replace=False)
+    where, at = segment_of[picked], offsets[picked]
     keys = [sort_key(c.segments[s].ids.id_at(o)) for s, o in zip(where.tolist(), at.tolist())]
     order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
     return where[order], at[order]
