@@ -13,21 +13,22 @@ vector asks for them (idf.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from vqdb.collection import fusion, idf
+from vqdb.collection import examples, fusion, idf
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
 from vqdb.collection.reads import Selection, checked_count, scroll
-from vqdb.errors import BadInput, NotFound
+from vqdb.distance import Distance
+from vqdb.errors import BadInput, NotFound, coded, invalid
 from vqdb.filters import Filter
 from vqdb.floats import decimal_floats
 from vqdb.index.multi_vectors import MultiVectors, is_flat
-from vqdb.index.sparse_vectors import SparseVector
+from vqdb.index.sparse_vectors import SparseVector, SparseVectors
 from vqdb.index.stores import OneVector, VectorBatch
 from vqdb.params import QuantizationSearchParams, SearchParams, from_mapping
 from vqdb.segment.ids import PointId, point_id, sort_key
@@ -135,6 +136,8 @@ def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | N
     """The points `q` ranks, best first: over the collection, or, given the results of
     prefetches (`sources`), a fusion of them or those of their points `q` scores best."""
     if isinstance(q, Mapping) and ("fusion" in q or "rrf" in q):
+        if request.using:
+            raise BadInput("Bad request: Fusion queries cannot be combined with the 'using' field.")
         if sources is None:
             raise BadInput("Bad request: a fusion query needs prefetches to fuse")
         return _fused(q, sources, request)
@@ -142,9 +145,11 @@ def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | N
         request.among = _candidates(sources)
     if isinstance(q, Mapping) and "recommend" in q:
         return _recommended(c, request, q["recommend"] or {})
+    if isinstance(q, Mapping) and ("discover" in q or "context" in q):
+        return _discovered(c, request, q)
     if isinstance(q, Mapping) and "nearest" in q:
         if q.get("mmr") is not None:
-            raise BadInput("mmr is not supported by vqdb yet")
+            return _mmr(c, request, _vector_input(c, q["nearest"], request), q["mmr"])
         q = q["nearest"]
     elif isinstance(q, Mapping) and set(q) != {"indices", "values"}:  # a sparse vector is one
         kinds = ", ".join(sorted(q))
@@ -411,36 +416,92 @@ def _allowed(s: int, segment: Segment, request: Request) -> npt.NDArray[np.bool_
 def _recommended(c: Collection, request: Request, spec: Mapping[str, Any]) -> list[Hit]:
     """The points recommended by examples, best first (the caller holds the read lock)."""
     strategy = spec.get("strategy") or "average_vector"
-    if request.using in c.config.sparse_vectors:
-        raise BadInput("recommend with sparse vectors is not supported by vqdb yet")
-    if c.config.vectors[request.using].multivector:
-        raise BadInput("recommend with multivectors is not supported by vqdb yet")
     if strategy not in _STRATEGIES:
         raise BadInput(f"unknown recommend strategy {strategy!r} (expected {_STRATEGIES})")
-    positive = [_dense(_vector_input(c, v, request)) for v in spec.get("positive") or []]
-    negative = [_dense(_vector_input(c, v, request)) for v in spec.get("negative") or []]
-    if not positive and (strategy == "average_vector" or not negative):
-        raise BadInput("recommend needs at least one positive example")
+    if not spec.get("positive") and not spec.get("negative"):  # Qdrant's validator: 422
+        raise invalid(
+            "query.recommend.positives, negatives",
+            coded("At least one positive or negative vector/id must be provided"),
+        )
+    positive = [_vector_input(c, v, request) for v in spec.get("positive") or []]
+    negative = [_vector_input(c, v, request) for v in spec.get("negative") or []]
     if strategy == "average_vector":
-        mean = np.mean(positive, axis=0)
-        query = mean + (mean - np.mean(negative, axis=0)) if negative else mean
-        return _hits(c, request, query.astype(np.float32))
-    return _scored_by_examples(c, request, strategy, positive, negative)
+        if not positive:
+            raise BadInput("Positive vectors should not be empty with `average` strategy")
+        return _hits(c, request, _average(positive, negative))
+    score = (examples.best_score if strategy == "best_score" else examples.sum_scores)(
+        len(positive)
+    )
+    return _by_examples(c, request, [*positive, *negative], score)
 
 
-def _dense(vector: OneVector) -> Vector:
-    assert not isinstance(vector, SparseVector), "recommend refuses sparse vectors up front"
-    return vector
+def _discovered(c: Collection, request: Request, q: Mapping[str, Any]) -> list[Hit]:
+    """`discover` (a target and context pairs) and `context` (pairs alone), see examples.py."""
+    try:
+        if "context" in q and set(q) == {"context"}:
+            pairs = examples.pairs(q["context"], "context")
+            target = None
+        else:
+            spec = q["discover"]
+            if not isinstance(spec, Mapping) or "target" not in spec:
+                raise ValueError("discover needs a 'target' and 'context' pairs")
+            pairs = examples.pairs(spec.get("context"), "discover.context")
+            target = spec["target"]
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+    flat = [v for pair in pairs for v in pair]
+    if target is None:
+        if not pairs:
+            raise BadInput("context needs at least one pair of examples")
+        vectors = [_vector_input(c, v, request) for v in flat]
+        return _by_examples(c, request, vectors, examples.context)
+    if not pairs:  # a target alone: the nearest points, scored as a discover query
+        vector = _vector_input(c, target, request)
+        return _by_examples(c, request, [vector], examples.discover)
+    vectors = [_vector_input(c, v, request) for v in (target, *flat)]
+    return _by_examples(c, request, vectors, examples.discover)
 
 
-def _scored_by_examples(
-    c: Collection, request: Request, strategy: str, positive: list[Vector], negative: list[Vector]
+def _average(positive: list[OneVector], negative: list[OneVector]) -> OneVector:
+    """Qdrant's average_vector query: 2 * mean(positive) - mean(negative) for dense and sparse
+    vectors (sparse ones over the union of their terms); for multivectors, the positive rows
+    and the negated negative rows, all in one multivector."""
+    if isinstance(positive[0], SparseVector):
+        sparse = [v for v in (*positive, *negative) if isinstance(v, SparseVector)]
+        terms = np.unique(np.concatenate([v.indices for v in sparse]))
+
+        def centroid(vectors: list[OneVector]) -> npt.NDArray[np.float32]:
+            total = np.zeros(terms.shape[0], dtype=np.float32)
+            for v in vectors:
+                assert isinstance(v, SparseVector)
+                total[np.searchsorted(terms, v.indices)] += v.values
+            out: npt.NDArray[np.float32] = total / np.float32(len(vectors))
+            return out
+
+        values = 2 * centroid(positive) - centroid(negative) if negative else centroid(positive)
+        return SparseVector(terms.astype(np.uint32), values.astype(np.float32))
+    dense = [np.asarray(v, dtype=np.float32) for v in positive]
+    other = [np.asarray(v, dtype=np.float32) for v in negative]
+    if dense[0].ndim == 2:  # multivectors
+        return np.concatenate([*dense, *(-o for o in other)])
+    mean: Vector = np.mean(dense, axis=0, dtype=np.float32)
+    if other:
+        mean = mean + (mean - np.mean(other, axis=0, dtype=np.float32))
+    return mean
+
+
+def _by_examples(
+    c: Collection,
+    request: Request,
+    vectors: Sequence[OneVector],
+    score: Callable[[examples.Sims], examples.Scores],
 ) -> list[Hit]:
-    """best_score and sum_scores: every allowed point is compared with every example (an exact
-    scan of the originals), since the objective is not a distance a graph can walk."""
-    distance = c.config.vectors[request.using].distance
-    examples = np.array(positive + negative, dtype=np.float32)
-    hits: list[tuple[float, int, Segment, int]] = []
+    """Every allowed point scored by its similarities to `vectors` (an exact scan of the
+    originals, one native call per segment), best first."""
+    distance = c.config.distance(request.using)
+    batch = _batch(c, request.using, vectors)
+    n = len(vectors)
+    hits: list[Hit] = []
     for s, segment in enumerate(c.segments):
         allowed = _allowed(s, segment, request)
         mask = segment.vector_mask(request.using)
@@ -450,24 +511,69 @@ def _scored_by_examples(
         if not offsets.shape[0]:
             continue
         index = segment.vectors[request.using]
-        ids, scores = index.search(examples, offsets.shape[0], {"exact": True}, allowed_ids=mask)
-        sims = np.full((examples.shape[0], segment.size), np.nan, dtype=np.float32)
-        for row in range(examples.shape[0]):
+        ids, scores = index.search(batch, offsets.shape[0], {"exact": True}, allowed_ids=mask)
+        sims = np.full((n, segment.size), np.nan, dtype=np.float32)
+        for row in range(n):
             valid = ids[row] >= 0
             value = scores[row][valid]
             sims[row, ids[row][valid]] = -value if distance.ascending else value
-        pos, neg = sims[: len(positive), offsets], sims[len(positive) :, offsets]
-        if strategy == "sum_scores":
-            total = pos.sum(axis=0) - (neg.sum(axis=0) if len(negative) else 0.0)
-        else:
-            best_pos = pos.max(axis=0) if len(positive) else np.full(offsets.shape, -np.inf)
-            best_neg = neg.max(axis=0) if len(negative) else np.full(offsets.shape, -np.inf)
-            total = np.where(best_pos >= best_neg, best_pos, -(best_neg**2))
+        total = score(sims[:, offsets])
         hits.extend((float(t), s, segment, int(o)) for t, o in zip(total, offsets))
     hits.sort(key=lambda h: (-h[0], h[1], h[3]))
     if request.score_threshold is not None:
         hits = [h for h in hits if h[0] >= request.score_threshold]
     return hits[: request.offset + request.limit]
+
+
+def _batch(c: Collection, using: str, vectors: Sequence[OneVector]) -> VectorBatch:
+    """Query vectors of one name as the store's search takes them."""
+    if using in c.config.sparse_vectors:
+        sparse = [v for v in vectors if isinstance(v, SparseVector)]
+        return SparseVectors.concat([v.batch() for v in sparse])
+    dense = [np.asarray(v, dtype=np.float32) for v in vectors]
+    if c.config.vectors[using].multivector:
+        return MultiVectors.of(dense, c.config.vectors[using].size)
+    return np.stack(dense)
+
+
+def _mmr(c: Collection, request: Request, vector: OneVector, mmr: Mapping[str, Any]) -> list[Hit]:
+    """Nearest points, re-ranked for diversity (Qdrant's MMR): `candidates_limit` nearest
+    (default: the request's limit), then chosen one by one; each keeps its nearest score."""
+    diversity = mmr.get("diversity")
+    diversity = 0.5 if diversity is None else diversity
+    if not isinstance(diversity, (int, float)) or not 0 <= diversity <= 1:
+        raise BadInput(f"mmr.diversity must be a number in [0, 1], got {diversity!r}")
+    wanted = request.offset + request.limit
+    limit = mmr.get("candidates_limit") or wanted
+    candidates = _hits(c, replace(request, offset=0, limit=int(limit)), vector)
+    if len(candidates) < 2:
+        return candidates[:wanted]
+    shown = [h[2].point_vectors(h[3], [request.using])[request.using] for h in candidates]
+    batch = _batch(c, request.using, [vector, *shown])
+    sims = _similarities(c, request.using, batch)
+    chosen = examples.maximal_marginal_relevance(sims[0, 1:], sims[1:, 1:], diversity, wanted)
+    return [candidates[i] for i in chosen]
+
+
+def _similarities(c: Collection, using: str, batch: VectorBatch) -> examples.Sims:
+    """All pairwise similarities of a few vectors (higher is more similar)."""
+    if isinstance(batch, MultiVectors):
+        raise BadInput("mmr with multivectors is not supported by vqdb yet")
+    if isinstance(batch, SparseVectors):  # a few vectors: dense over the terms they hold
+        terms, column = np.unique(batch.indices, return_inverse=True)
+        x = np.zeros((len(batch), terms.shape[0]), dtype=np.float32)
+        rows = np.repeat(np.arange(len(batch)), np.diff(batch.indptr))
+        x[rows, column] = batch.values
+    else:
+        x = np.asarray(batch, dtype=np.float32)
+    distance = c.config.distance(using)
+    if distance in (Distance.COSINE, Distance.DOT) or isinstance(batch, SparseVectors):
+        sims: examples.Sims = x @ x.T
+    elif distance == Distance.EUCLID:
+        sims = -np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2))
+    else:
+        sims = -np.abs(x[:, None, :] - x[None, :, :]).sum(axis=2)
+    return sims.astype(np.float32)
 
 
 def _page(hits: list[Hit], request: Request) -> list[dict[str, Any]]:
