@@ -15,7 +15,7 @@ import pytest
 from vqdb.collection import facets
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
-from vqdb.errors import BadInput
+from vqdb.errors import BadInput, BadRequest
 
 pytestmark = pytest.mark.usefixtures("quick_optimizer")
 
@@ -201,3 +201,16 @@ def test_counts_come_from_the_postings_not_the_payloads(
 
 def _no_payload_reads(offset: int) -> None:
     raise AssertionError("a facet read a payload")
+
+
+def test_strict_mode_checks_facets(db: Database) -> None:
+    c = collection(db, threshold=100_000)
+    c.create_payload_index({"field_name": "k", "field_schema": "keyword"}, wait=True)
+    db.update_collection("f", {"strict_mode_config": {"enabled": True, "max_query_limit": 4}})
+    with pytest.raises(BadRequest, match='Limit exceeded 5 > 4 for "limit"'):
+        facets.facet(c, {"key": "k", "limit": 5})
+    assert facets.facet(c, {"key": "k"}) == {"hits": []}  # Qdrant checks a given limit only
+    db.update_collection("f", {"strict_mode_config": {"search_allow_exact": False}})
+    with pytest.raises(BadRequest, match="exact"):
+        facets.facet(c, {"key": "k", "exact": True})
+    assert facets.facet(c, {"key": "k", "exact": False}) == {"hits": []}

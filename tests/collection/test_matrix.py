@@ -13,7 +13,7 @@ import pytest
 from vqdb.collection import matrix
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
-from vqdb.errors import BadInput
+from vqdb.errors import BadInput, BadRequest
 from vqdb.params import SearchParams
 
 pytestmark = pytest.mark.usefixtures("quick_optimizer")
@@ -181,3 +181,12 @@ def test_errors(db: Database) -> None:
     for body in [{"sample": -1}, {"limit": "3"}, {"using": 3}, {"filter": {"must": [{"x": 1}]}}]:
         with pytest.raises(BadInput):
             matrix.pairs(c, {"using": "e", **body})
+
+
+def test_strict_mode_checks_the_matrix(db: Database) -> None:
+    c, _ = build(db)
+    db.update_collection("m", {"strict_mode_config": {"enabled": True, "max_query_limit": 15}})
+    for run in (matrix.pairs, matrix.offsets):
+        with pytest.raises(BadRequest, match='Limit exceeded 20 > 15 for "limit"'):
+            run(c, {"sample": 10, "limit": 2, "using": "e"})
+    assert len(matrix.offsets(c, {"sample": 5, "limit": 3, "using": "e"})["ids"]) == 5

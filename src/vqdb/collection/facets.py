@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vqdb.collection import strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.reads import checked_count
 from vqdb.errors import BadInput
@@ -32,6 +33,7 @@ from vqdb.segment.segment import Segment
 DEFAULT_LIMIT = 10  # Qdrant's
 
 
+@strict.checked("facet")
 def facet(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
     """FacetRequest: {key, filter, limit, exact} -> {"hits": [{"value", "count"}, ...]}."""
     key = body.get("key")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vqdb.collection import idf
+from vqdb.collection import idf, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.errors import BadInput
 from vqdb.floats import decimal_floats
@@ -70,6 +70,7 @@ def offsets(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@strict.checked("matrix")
 def matrix(c: Collection, body: Mapping[str, Any]) -> Matrix:
     sample = _count(body.get("sample"), DEFAULT_SAMPLE, "sample")
     limit = _count(body.get("limit"), DEFAULT_LIMIT, "limit")
