@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vqdb import full_snapshots, models
-from vqdb.collection import info, query, reads, snapshots
+from vqdb.collection import facets, info, matrix, query, reads, snapshots
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput, NotFound, OutOfRange
@@ -343,6 +343,7 @@ def _write_points(method: str, suffix: str, name: str, engine_method: str, body:
 
 
 SELECTOR = models.PointIdsList | models.FilterSelector
+MATRIX = models.SearchMatrixRequest
 COLLECTION = "/collections/{collection_name}"
 POINTS = COLLECTION + "/points"
 SNAPSHOTS = COLLECTION + "/snapshots"
@@ -547,6 +548,14 @@ OPERATIONS: list[Operation] = [
     ),
     _read("/scroll", "scroll_points", reads.scroll, models.ScrollRequest, tag="points"),
     _read("/count", "count_points", reads.count, models.CountRequest, tag="points"),
+    Operation(
+        "POST",
+        COLLECTION + "/facet",
+        "facet",
+        lambda c: facets.facet(c.collection, c.body),
+        body=models.FacetRequest,
+        params=READ_PARAMS,
+    ),
     # ---- search --------------------------------------------------------------------------
     _read("/query", "query_points", query.query, models.QueryRequest),
     _read("/query/batch", "query_batch_points", query.query_batch, models.QueryRequestBatch),
@@ -554,6 +563,8 @@ OPERATIONS: list[Operation] = [
     _read("/search/batch", "search_batch_points", query.search_batch, JSON_OBJECT),
     _read("/recommend", "recommend_points", query.recommend, JSON_OBJECT),
     _read("/recommend/batch", "recommend_batch_points", query.recommend_batch, JSON_OBJECT),
+    _read("/search/matrix/pairs", "search_matrix_pairs", matrix.pairs, MATRIX),
+    _read("/search/matrix/offsets", "search_matrix_offsets", matrix.offsets, MATRIX),
     # ---- staging: Qdrant's test operations, off unless asked for -------------------------
     Operation(
         "POST",
