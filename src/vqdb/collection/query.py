@@ -79,10 +79,11 @@ def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
                 "Bad request: A query is needed to use the score_threshold. Can't have "
                 "score_threshold without defining a query."
             )
-        shown = _pick(body, "filter", "with_payload", "with_vector")  # points in id order
+        # points in id order, each scored 1 as Qdrant's query scroll does
+        shown = _pick(body, "filter", "with_payload", "with_vector")
         page = scroll(c, {**shown, "limit": request.offset + request.limit})
         points = page["points"][request.offset :]
-        return {"points": [{**p, "version": 0, "score": 0.0} for p in points]}
+        return {"points": [{**p, "version": 0, "score": 1.0} for p in points]}
     with c.lock.read():
         sources = [_prefetched(c, p, request.query_filter) for p in prefetches]
         return {"points": _page(_stage(c, request, q, sources if prefetches else None), request)}
