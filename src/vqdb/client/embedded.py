@@ -4,7 +4,7 @@ Code written for `QdrantClient(":memory:")` or `QdrantClient(path=...)` runs on 
 the import; the methods are grouped in collections.py, points.py and reads.py. Options that only
 mean something to a cluster (consistency, shard keys, ordering, timeouts, parallel uploads,
 retries) are accepted and ignored; options that would change results and that vqdb does not
-support (prefetch, lookup_from, conditional upserts) raise ValueError.
+support (prefetch, conditional upserts) raise ValueError.
 
     >>> import vqdb
     >>> with vqdb.Client(":memory:") as client:

@@ -8,6 +8,11 @@ Cosine and Dot (higher first), distances for Euclid and Manhattan (lower first).
 query (`{"indices", "values"}` with `using` a sparse vector) is the same pipeline: each
 segment's inverted index answers exact dot products, with IDF weights applied first when the
 vector asks for them (idf.py).
+
+Examples given by id (a query by id, recommend's positives and negatives, discover's target and
+pairs) are the stored vectors of those points, which are then left out of the results. With
+`lookup_from` they are the vectors of points of another collection instead (`_looked_up`), and
+nothing is left out, as in Qdrant.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from vqdb.segment.ids import PointId, point_id, sort_key
 from vqdb.segment.segment import Segment
 
 T = TypeVar("T")
+Collections = Callable[[str], Collection]  # a collection by name (NotFound if there is none)
 
 Vector = npt.NDArray[np.float32]
 _STRATEGIES = ("average_vector", "best_score", "sum_scores")
@@ -59,12 +65,14 @@ Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offse
 MAX_PREFETCH_DEPTH = 64  # Qdrant's
 
 
-def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
+def query(
+    c: Collection, body: Mapping[str, Any], collections: Collections | None = None
+) -> dict[str, Any]:
     """QueryRequest: nearest by vector or point id, recommend, or a fusion, over the whole
     collection or over what its prefetches found (a tree: each prefetch a query of its own, with
-    its own prefetches; see _stage); no query: points by id."""
-    if body.get("lookup_from") is not None:
-        raise BadInput("lookup_from is not supported by vqdb yet")
+    its own prefetches; see _stage); no query: points by id. `collections` finds the
+    collection `lookup_from` names."""
+    body = _looked_up(body, "query", collections)
     q = body.get("query")
     prefetches = _prefetches(body, depth=1)
     request = _request(c, body, default_payload=False, by_vector=_by_vector(q))
@@ -202,16 +210,20 @@ def _in_id_order(c: Collection, request: Request) -> list[Hit]:
     return [(0.0, s, segment, offset) for _, s, segment, offset in found[: request.limit]]
 
 
-def query_batch(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return _each(c, body, query)
+def query_batch(
+    c: Collection, body: Mapping[str, Any], collections: Collections | None = None
+) -> list[dict[str, Any]]:
+    return _each(c, body, lambda c, one: query(c, one, collections))
 
 
 def search_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
     return _each(c, body, search)
 
 
-def recommend_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
-    return _each(c, body, recommend)
+def recommend_batch(
+    c: Collection, body: Mapping[str, Any], collections: Collections | None = None
+) -> list[list[dict[str, Any]]]:
+    return _each(c, body, lambda c, one: recommend(c, one, collections))
 
 
 def _each(c: Collection, body: Mapping[str, Any], run: Callable[[Collection, Any], T]) -> list[T]:
@@ -233,8 +245,11 @@ def search(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         return _search(c, request, _vector(c, raw, using))
 
 
-def recommend(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+def recommend(
+    c: Collection, body: Mapping[str, Any], collections: Collections | None = None
+) -> list[dict[str, Any]]:
     """The legacy RecommendRequest: positive / negative / strategy at the top level."""
+    body = _looked_up(body, None, collections)
     request = _request(c, body, default_payload=False)
     spec = _pick(body, "positive", "negative", "strategy")
     with c.lock.read():
@@ -312,6 +327,78 @@ def _search_params(raw: Any) -> Any:
 
 _SEARCH_FIELDS = set(SearchParams.__dataclass_fields__)
 _QUANTIZATION_FIELDS = set(QuantizationSearchParams.__dataclass_fields__)
+
+
+def _looked_up(
+    body: Mapping[str, Any], key: str | None, collections: Collections | None
+) -> Mapping[str, Any]:
+    """The body with the point ids of its examples (`body[key]`, or the legacy recommend's
+    top-level positive / negative) replaced by the vectors `lookup_from` names, so that they
+    read as vectors given inline: checked against `using`, never left out of the results. They
+    are read here under the other collection's read lock, released before the query takes its
+    own: a read lock is not reentrant (a writer waiting between the two would deadlock)."""
+    raw = body.get("lookup_from")
+    if raw is None:
+        return body
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("collection"), str):
+        raise BadInput("lookup_from must be an object naming a 'collection'")
+    if collections is None:
+        raise BadInput("lookup_from needs the database: query through a client or the server")
+    name = raw.get("vector") or body.get("using") or ""
+    other = collections(raw["collection"])
+    if not isinstance(name, str) or not other.config.has_vector(name):
+        raise BadInput(f"Wrong input: Not existing vector name error: {name}")
+
+    def vector(pid: Any) -> Any:
+        found = _stored_vector(other, point_id(pid), name)
+        return found.tolist()  # a list, rows, or {indices, values}: what a body would hold
+
+    out = {k: v for k, v in body.items() if k != "lookup_from"}
+    with other.lock.read():
+        if key is None:
+            for side in ("positive", "negative"):
+                if isinstance(out.get(side), list):
+                    out[side] = [_by_id(v, vector) for v in out[side]]
+        elif out.get(key) is not None:
+            out[key] = _resolved(out[key], vector)
+    return out
+
+
+def _by_id(raw: Any, vector: Callable[[Any], Any]) -> Any:
+    return vector(raw) if isinstance(raw, (int, str)) and not isinstance(raw, bool) else raw
+
+
+def _resolved(q: Any, vector: Callable[[Any], Any]) -> Any:
+    """A query with each example id replaced by vector(id)."""
+    if not isinstance(q, Mapping):
+        return _by_id(q, vector)
+
+    def pairs(raw: Any) -> Any:
+        items = [raw] if isinstance(raw, Mapping) else raw
+        if not isinstance(items, list):
+            return raw
+        return [
+            {k: _by_id(v, vector) for k, v in p.items()} if isinstance(p, Mapping) else p
+            for p in items
+        ]
+
+    if "nearest" in q:
+        return {**q, "nearest": _by_id(q["nearest"], vector)}
+    if isinstance(q.get("recommend"), Mapping):
+        spec = dict(q["recommend"])
+        for side in ("positive", "negative"):
+            if isinstance(spec.get(side), list):
+                spec[side] = [_by_id(v, vector) for v in spec[side]]
+        return {**q, "recommend": spec}
+    if isinstance(q.get("discover"), Mapping):
+        spec = dict(q["discover"])
+        spec["target"] = _by_id(spec.get("target"), vector)
+        if spec.get("context") is not None:
+            spec["context"] = pairs(spec["context"])
+        return {**q, "discover": spec}
+    if q.get("context") is not None:
+        return {**q, "context": pairs(q["context"])}
+    return q
 
 
 def _vector_input(c: Collection, raw: Any, request: Request) -> OneVector:
