@@ -27,7 +27,7 @@ import numpy.typing as npt
 from vqdb.collection import examples, fusion, idf
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
-from vqdb.collection.reads import Selection, checked_count, scroll
+from vqdb.collection.reads import Selection, checked_count, sample, scroll
 from vqdb.distance import Distance
 from vqdb.errors import BadInput, NotFound, coded, invalid
 from vqdb.filters import Filter
@@ -76,6 +76,12 @@ def query(
     q = body.get("query")
     prefetches = _prefetches(body, depth=1)
     request = _request(c, body, default_payload=False, by_vector=_by_vector(q))
+    if isinstance(q, Mapping) and "sample" in q and not prefetches:
+        # points at random; offset ignored, as Qdrant does (the order is not stable anyway)
+        if q["sample"] != "random":
+            raise BadInput(f"unknown sample {q['sample']!r} (expected 'random')")
+        found = sample(c, request.query_filter, request.limit, request.selection)
+        return {"points": [{**p, "version": 0, "score": 1.0} for p in found]}
     if q is None:
         if prefetches:
             raise BadInput(
@@ -98,8 +104,9 @@ def query(
 
 
 def _by_vector(q: Any) -> bool:
-    """Whether the query scores by a vector (and so needs `using`): not a fusion."""
-    return q is not None and not (isinstance(q, Mapping) and ("fusion" in q or "rrf" in q))
+    """Whether the query scores by a vector (and so needs `using`): not a fusion or a sample."""
+    kinds = ("fusion", "rrf", "sample")
+    return q is not None and not (isinstance(q, Mapping) and any(k in q for k in kinds))
 
 
 def _prefetches(body: Mapping[str, Any], depth: int) -> list[Mapping[str, Any]]:
