@@ -597,6 +597,7 @@ def _by_examples(
     batch = _batch(c, request.using, vectors)
     n = len(vectors)
     hits: list[Hit] = []
+    missing = 0.0 if request.using in c.config.sparse_vectors else np.nan
     for s, segment in enumerate(c.segments):
         allowed = _allowed(s, segment, request)
         mask = segment.vector_mask(request.using)
@@ -607,11 +608,12 @@ def _by_examples(
             continue
         index = segment.vectors[request.using]
         ids, scores = index.search(batch, offsets.shape[0], {"exact": True}, allowed_ids=mask)
-        sims = np.full((n, segment.size), np.nan, dtype=np.float32)
+        # a sparse vector sharing no term with an example scores 0 against it (Qdrant scores
+        # every point; the inverted index returns only those sharing a term)
+        sims = np.full((n, segment.size), missing, dtype=np.float32)
         for row in range(n):
             valid = ids[row] >= 0
-            value = scores[row][valid]
-            sims[row, ids[row][valid]] = -value if distance.ascending else value
+            sims[row, ids[row][valid]] = distance.to_engine(scores[row][valid])
         total = score(sims[:, offsets])
         hits.extend((float(t), s, segment, int(o)) for t, o in zip(total, offsets))
     hits.sort(key=lambda h: (-h[0], h[1], h[3]))
