@@ -3,8 +3,8 @@
 Code written for `QdrantClient(":memory:")` or `QdrantClient(path=...)` runs on vqdb by changing
 the import; the methods are grouped in collections.py, points.py, reads.py and exploration.py.
 Options that only mean something to a cluster (consistency, shard keys, ordering, timeouts,
-parallel uploads, retries) are accepted and ignored; options that would change results and that
-vqdb does not support (prefetch, lookup_from, conditional upserts) raise ValueError.
+parallel uploads, retries) are accepted and ignored; an option that would change results and
+that vqdb does not support raises ValueError.
 
     >>> import vqdb
     >>> with vqdb.Client(":memory:") as client:

@@ -110,7 +110,7 @@ class ReadMethods(ClientBase):
     ) -> models.QueryResponse:
         """query: a vector (list or numpy array), a point id (its vector; the point itself is
         left out), a NearestQuery or RecommendQuery (models or dicts), or None for points in id
-        order. prefetch and lookup_from are not supported yet and raise ValueError."""
+        order."""
         body = optional(
             prefetch=prefetch,
             using=using,
@@ -125,7 +125,7 @@ class ReadMethods(ClientBase):
         )
         if query is not None:
             body["query"] = query_input(query)
-        found = search.query(self._collection(collection_name), body)
+        found = search.query(self._collection(collection_name), body, self._collection)
         return result(models.QueryResponse, found)
 
     def query_batch_points(
@@ -136,5 +136,6 @@ class ReadMethods(ClientBase):
         timeout: int | None = None,
     ) -> list[models.QueryResponse]:
         searches = [query_request(request) for request in requests]
-        found = search.query_batch(self._collection(collection_name), {"searches": searches})
+        batch = {"searches": searches}
+        found = search.query_batch(self._collection(collection_name), batch, self._collection)
         return results(models.QueryResponse, found)

@@ -8,6 +8,11 @@ Cosine and Dot (higher first), distances for Euclid and Manhattan (lower first).
 query (`{"indices", "values"}` with `using` a sparse vector) is the same pipeline: each
 segment's inverted index answers exact dot products, with IDF weights applied first when the
 vector asks for them (idf.py).
+
+Examples given by id (a query by id, recommend's positives and negatives, discover's target and
+pairs) are the stored vectors of those points, which are then left out of the results. With
+`lookup_from` they are the vectors of points of another collection instead (`_looked_up`), and
+nothing is left out, as in Qdrant.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import numpy.typing as npt
 from vqdb.collection import examples, formula, fusion, idf, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
-from vqdb.collection.reads import Selection, checked_count, scroll
+from vqdb.collection.reads import Selection, checked_count, sample, scroll
 from vqdb.distance import Distance
 from vqdb.errors import BadInput, NotFound, coded, invalid
 from vqdb.filters import Filter
@@ -35,6 +40,7 @@ from vqdb.segment.ids import PointId, point_id, sort_key
 from vqdb.segment.segment import Segment
 
 T = TypeVar("T")
+Collections = Callable[[str], Collection]  # a collection by name (NotFound if there is none)
 
 Vector = npt.NDArray[np.float32]
 _STRATEGIES = ("average_vector", "best_score", "sum_scores")
@@ -60,15 +66,23 @@ MAX_PREFETCH_DEPTH = 64  # Qdrant's
 
 
 @strict.checked("query")
-def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
+def query(
+    c: Collection, body: Mapping[str, Any], collections: Collections | None = None
+) -> dict[str, Any]:
     """QueryRequest: nearest by vector or point id, recommend, or a fusion, over the whole
     collection or over what its prefetches found (a tree: each prefetch a query of its own, with
-    its own prefetches; see _stage); no query: points by id."""
-    if body.get("lookup_from") is not None:
-        raise BadInput("lookup_from is not supported by vqdb yet")
+    its own prefetches; see _stage); no query: points by id. `collections` finds the
+    collection `lookup_from` names."""
+    body = _looked_up(body, "query", collections)
     q = body.get("query")
     prefetches = _prefetches(body, depth=1)
     request = _request(c, body, default_payload=False, by_vector=_by_vector(q))
+    if isinstance(q, Mapping) and "sample" in q and not prefetches:
+        # points at random; offset ignored, as Qdrant does (the order is not stable anyway)
+        if q["sample"] != "random":
+            raise BadInput(f"unknown sample {q['sample']!r} (expected 'random')")
+        found = sample(c, request.query_filter, request.limit, request.selection)
+        return {"points": [{**p, "version": 0, "score": 1.0} for p in found]}
     if q is None:
         if prefetches:
             raise BadInput(
@@ -80,18 +94,20 @@ def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
                 "Bad request: A query is needed to use the score_threshold. Can't have "
                 "score_threshold without defining a query."
             )
-        shown = _pick(body, "filter", "with_payload", "with_vector")  # points in id order
+        # points in id order, each scored 1 as Qdrant's query scroll does
+        shown = _pick(body, "filter", "with_payload", "with_vector")
         page = scroll(c, {**shown, "limit": request.offset + request.limit})
         points = page["points"][request.offset :]
-        return {"points": [{**p, "version": 0, "score": 0.0} for p in points]}
+        return {"points": [{**p, "version": 0, "score": 1.0} for p in points]}
     with c.lock.read():
         sources = [_prefetched(c, p, request.query_filter) for p in prefetches]
         return {"points": _page(_stage(c, request, q, sources if prefetches else None), request)}
 
 
 def _by_vector(q: Any) -> bool:
-    """Whether the query scores by a vector (and so needs `using`): not a fusion."""
-    return q is not None and not (isinstance(q, Mapping) and ("fusion" in q or "rrf" in q))
+    """Whether the query scores by a vector (and so needs `using`): not a fusion or a sample."""
+    kinds = ("fusion", "rrf", "sample")
+    return q is not None and not (isinstance(q, Mapping) and any(k in q for k in kinds))
 
 
 def _prefetches(body: Mapping[str, Any], depth: int) -> list[Mapping[str, Any]]:
@@ -231,8 +247,10 @@ def _in_id_order(c: Collection, request: Request) -> list[Hit]:
 
 
 @strict.checked("query_batch")
-def query_batch(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return _each(c, body, query)
+def query_batch(
+    c: Collection, body: Mapping[str, Any], collections: Collections | None = None
+) -> list[dict[str, Any]]:
+    return _each(c, body, lambda c, one: query(c, one, collections))
 
 
 @strict.checked("search_batch")
@@ -241,8 +259,10 @@ def search_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, 
 
 
 @strict.checked("recommend_batch")
-def recommend_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
-    return _each(c, body, recommend)
+def recommend_batch(
+    c: Collection, body: Mapping[str, Any], collections: Collections | None = None
+) -> list[list[dict[str, Any]]]:
+    return _each(c, body, lambda c, one: recommend(c, one, collections))
 
 
 def _each(c: Collection, body: Mapping[str, Any], run: Callable[[Collection, Any], T]) -> list[T]:
@@ -266,8 +286,11 @@ def search(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 @strict.checked("recommend")
-def recommend(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+def recommend(
+    c: Collection, body: Mapping[str, Any], collections: Collections | None = None
+) -> list[dict[str, Any]]:
     """The legacy RecommendRequest: positive / negative / strategy at the top level."""
+    body = _looked_up(body, None, collections)
     request = _request(c, body, default_payload=False)
     spec = _pick(body, "positive", "negative", "strategy")
     with c.lock.read():
@@ -345,6 +368,78 @@ def _search_params(raw: Any) -> Any:
 
 _SEARCH_FIELDS = set(SearchParams.__dataclass_fields__)
 _QUANTIZATION_FIELDS = set(QuantizationSearchParams.__dataclass_fields__)
+
+
+def _looked_up(
+    body: Mapping[str, Any], key: str | None, collections: Collections | None
+) -> Mapping[str, Any]:
+    """The body with the point ids of its examples (`body[key]`, or the legacy recommend's
+    top-level positive / negative) replaced by the vectors `lookup_from` names, so that they
+    read as vectors given inline: checked against `using`, never left out of the results. They
+    are read here under the other collection's read lock, released before the query takes its
+    own: a read lock is not reentrant (a writer waiting between the two would deadlock)."""
+    raw = body.get("lookup_from")
+    if raw is None:
+        return body
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("collection"), str):
+        raise BadInput("lookup_from must be an object naming a 'collection'")
+    if collections is None:
+        raise BadInput("lookup_from needs the database: query through a client or the server")
+    name = raw.get("vector") or body.get("using") or ""
+    other = collections(raw["collection"])
+    if not isinstance(name, str) or not other.config.has_vector(name):
+        raise BadInput(f"Wrong input: Not existing vector name error: {name}")
+
+    def vector(pid: Any) -> Any:
+        found = _stored_vector(other, point_id(pid), name)
+        return found.tolist()  # a list, rows, or {indices, values}: what a body would hold
+
+    out = {k: v for k, v in body.items() if k != "lookup_from"}
+    with other.lock.read():
+        if key is None:
+            for side in ("positive", "negative"):
+                if isinstance(out.get(side), list):
+                    out[side] = [_by_id(v, vector) for v in out[side]]
+        elif out.get(key) is not None:
+            out[key] = _resolved(out[key], vector)
+    return out
+
+
+def _by_id(raw: Any, vector: Callable[[Any], Any]) -> Any:
+    return vector(raw) if isinstance(raw, (int, str)) and not isinstance(raw, bool) else raw
+
+
+def _resolved(q: Any, vector: Callable[[Any], Any]) -> Any:
+    """A query with each example id replaced by vector(id)."""
+    if not isinstance(q, Mapping):
+        return _by_id(q, vector)
+
+    def pairs(raw: Any) -> Any:
+        items = [raw] if isinstance(raw, Mapping) else raw
+        if not isinstance(items, list):
+            return raw
+        return [
+            {k: _by_id(v, vector) for k, v in p.items()} if isinstance(p, Mapping) else p
+            for p in items
+        ]
+
+    if "nearest" in q:
+        return {**q, "nearest": _by_id(q["nearest"], vector)}
+    if isinstance(q.get("recommend"), Mapping):
+        spec = dict(q["recommend"])
+        for side in ("positive", "negative"):
+            if isinstance(spec.get(side), list):
+                spec[side] = [_by_id(v, vector) for v in spec[side]]
+        return {**q, "recommend": spec}
+    if isinstance(q.get("discover"), Mapping):
+        spec = dict(q["discover"])
+        spec["target"] = _by_id(spec.get("target"), vector)
+        if spec.get("context") is not None:
+            spec["context"] = pairs(spec["context"])
+        return {**q, "discover": spec}
+    if q.get("context") is not None:
+        return {**q, "context": pairs(q["context"])}
+    return q
 
 
 def _vector_input(c: Collection, raw: Any, request: Request) -> OneVector:
@@ -583,6 +678,7 @@ def _by_examples(
     batch = _batch(c, request.using, vectors)
     n = len(vectors)
     hits: list[Hit] = []
+    missing = 0.0 if request.using in c.config.sparse_vectors else np.nan
     for s, segment in enumerate(c.segments):
         allowed = _allowed(s, segment, request)
         mask = segment.vector_mask(request.using)
@@ -593,11 +689,12 @@ def _by_examples(
             continue
         index = segment.vectors[request.using]
         ids, scores = index.search(batch, offsets.shape[0], {"exact": True}, allowed_ids=mask)
-        sims = np.full((n, segment.size), np.nan, dtype=np.float32)
+        # a sparse vector sharing no term with an example scores 0 against it (Qdrant scores
+        # every point; the inverted index returns only those sharing a term)
+        sims = np.full((n, segment.size), missing, dtype=np.float32)
         for row in range(n):
             valid = ids[row] >= 0
-            value = scores[row][valid]
-            sims[row, ids[row][valid]] = -value if distance.ascending else value
+            sims[row, ids[row][valid]] = distance.to_engine(scores[row][valid])
         total = score(sims[:, offsets])
         hits.extend((float(t), s, segment, int(o)) for t, o in zip(total, offsets))
     hits.sort(key=lambda h: (-h[0], h[1], h[3]))
@@ -651,7 +748,7 @@ def _similarities(c: Collection, using: str, batch: VectorBatch) -> examples.Sim
     if distance in (Distance.COSINE, Distance.DOT) or isinstance(batch, SparseVectors):
         sims: examples.Sims = x @ x.T
     elif distance == Distance.EUCLID:
-        sims = -np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2))
+        sims = -((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)  # engine scores, as Qdrant
     else:
         sims = -np.abs(x[:, None, :] - x[None, :, :]).sum(axis=2)
     return sims.astype(np.float32)

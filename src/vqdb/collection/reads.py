@@ -1,5 +1,5 @@
-"""Reading points: retrieve by id, scroll in id order, count, and how a point is shown
-(`with_payload` / `with_vector` selections, Qdrant's Record and ScoredPoint shapes)."""
+"""Reading points: retrieve by id, scroll in id order, a random sample, count, and how a point
+is shown (`with_payload` / `with_vector` selections, Qdrant's Record and ScoredPoint shapes)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from vqdb.collection import strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.errors import BadInput
-from vqdb.filters import delete_at, pick
+from vqdb.filters import Filter, delete_at, pick
 from vqdb.floats import decimal_floats
 from vqdb.index.sparse_vectors import SparseVector
 from vqdb.segment.ids import SortedIds, point_id, sort_key
@@ -123,6 +123,24 @@ def scroll(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
         page = [selection.show(segment, o, {}) for _, segment, o in found[:limit]]
     next_offset = found[limit][1].ids.id_at(found[limit][2]) if len(found) > limit else None
     return {"points": page, "next_page_offset": next_offset}
+
+
+def sample(
+    c: Collection, query_filter: Filter | None, limit: int, selection: Selection
+) -> list[dict[str, Any]]:
+    """Qdrant's `sample: random`: `limit` points drawn uniformly, without repeats, among those
+    the filter lets through, in no particular order."""
+    with c.lock.read():
+        masks = [np.flatnonzero(segment.mask(query_filter)) for segment in c.segments]
+        ends = np.cumsum([m.shape[0] for m in masks])
+        total = int(ends[-1]) if ends.shape[0] else 0
+        drawn = np.random.default_rng().choice(total, size=min(limit, total), replace=False)
+        out = []
+        for at in drawn.tolist():
+            s = int(np.searchsorted(ends, at, side="right"))
+            before = int(ends[s - 1]) if s else 0
+            out.append(selection.show(c.segments[s], int(masks[s][at - before]), {}))
+    return out
 
 
 @strict.checked("count")

@@ -314,14 +314,22 @@ def _batch(c: Call) -> list[dict[str, Any]]:
 
 
 def _read(
-    suffix: str, name: str, run: Callable[[Collection, Any], Any], body: Any, tag: str = "search"
+    suffix: str,
+    name: str,
+    run: Callable[..., Any],
+    body: Any,
+    tag: str = "search",
+    lookup: bool = False,
 ) -> Operation:
-    """A POST under /points that reads: the engine call takes the collection and the body."""
+    """A POST under /points that reads: the engine call takes the collection and the body, and
+    with `lookup` the database's collections by name (for `lookup_from`)."""
     return Operation(
         "POST",
         POINTS + suffix,
         name,
-        lambda c: run(c.collection, c.body),
+        (lambda c: run(c.collection, c.body, c.db.collection))
+        if lookup
+        else (lambda c: run(c.collection, c.body)),
         body=body,
         params=READ_PARAMS,
         tag=tag,
@@ -557,12 +565,24 @@ OPERATIONS: list[Operation] = [
         params=READ_PARAMS,
     ),
     # ---- search --------------------------------------------------------------------------
-    _read("/query", "query_points", query.query, models.QueryRequest),
-    _read("/query/batch", "query_batch_points", query.query_batch, models.QueryRequestBatch),
+    _read("/query", "query_points", query.query, models.QueryRequest, lookup=True),
+    _read(
+        "/query/batch",
+        "query_batch_points",
+        query.query_batch,
+        models.QueryRequestBatch,
+        lookup=True,
+    ),
     _read("/search", "search_points", query.search, JSON_OBJECT),
     _read("/search/batch", "search_batch_points", query.search_batch, JSON_OBJECT),
-    _read("/recommend", "recommend_points", query.recommend, JSON_OBJECT),
-    _read("/recommend/batch", "recommend_batch_points", query.recommend_batch, JSON_OBJECT),
+    _read("/recommend", "recommend_points", query.recommend, JSON_OBJECT, lookup=True),
+    _read(
+        "/recommend/batch",
+        "recommend_batch_points",
+        query.recommend_batch,
+        JSON_OBJECT,
+        lookup=True,
+    ),
     _read("/search/matrix/pairs", "search_matrix_pairs", matrix.pairs, MATRIX),
     _read("/search/matrix/offsets", "search_matrix_offsets", matrix.offsets, MATRIX),
     # ---- staging: Qdrant's test operations, off unless asked for -------------------------
