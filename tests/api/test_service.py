@@ -42,7 +42,7 @@ def collection(http: httpx.Client, request: pytest.FixtureRequest) -> Iterator[s
 def test_root_names_version_and_commit(http: httpx.Client) -> None:
     root = http.get("/").json()
     assert set(root) == {"title", "version", "commit"}
-    assert root["title"] == "vqdb - vector search engine"
+    assert root["title"] == "qdrant - vector search engine"
     assert root["commit"] == build.commit()  # the server runs from this same checkout
     checkout = Path(build.__file__).resolve().parents[2]
     if (checkout / ".git").exists():  # a source checkout (an editable install)

@@ -189,3 +189,29 @@ def test_relevance_feedback(c: Collection) -> None:
     negative_b = {**spec, "strategy": {"naive": {"a": a, "b": -1, "c": k}}}
     with pytest.raises(OutOfRange, match="must be 0.0 or larger"):
         query.query(c, {"query": {"relevance_feedback": negative_b}, "using": "d"})
+
+
+def test_mmr_on_multivectors_and_queries_without_using(c: Collection) -> None:
+    """MaxSim between candidates (every row of one against its best row of the other)."""
+    m = {i: np.array(v) for i, v in vectors(c, "m").items()}
+    q = np.random.default_rng(9).standard_normal((2, 4))
+
+    def maxsim(a: np.ndarray, b: np.ndarray) -> float:
+        return float((a @ b.T).max(axis=1).sum())
+
+    relevance = {i: maxsim(q, v) for i, v in m.items()}
+    candidates = top(relevance, 20)
+    chosen = [candidates[0]]
+    while len(chosen) < 6:
+        chosen.append(
+            max(
+                (i for i in candidates if i not in chosen),
+                key=lambda i: 0.5 * relevance[i] - 0.5 * max(maxsim(m[i], m[j]) for j in chosen),
+            )
+        )
+    body = {"query": {"nearest": q.tolist(), "mmr": {"candidates_limit": 20}}, "using": "m"}
+    assert ids(query.query(c, {**body, "limit": 6})) == chosen
+    # formula and fusion queries score no vector themselves: no `using` needed
+    prefetch = {"query": [0.0] * DIM, "using": "d", "limit": 5}
+    formula = {"prefetch": prefetch, "query": {"formula": {"mult": ["$score", 2]}}}
+    assert len(query.query(c, formula)["points"]) == 5

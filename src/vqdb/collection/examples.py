@@ -113,7 +113,9 @@ def maximal_marginal_relevance(
         return []
     weight = np.float32(1 - diversity)
     chosen = [int(np.argmax(relevance))]
-    closest = pairwise[chosen[0]].copy()  # each candidate's highest similarity to the chosen
+    # each candidate's highest similarity to the chosen ones, the candidate as the query (as
+    # Qdrant: MaxSim between multivectors is not symmetric)
+    closest = pairwise[:, chosen[0]].copy()
     left = np.ones(n, dtype=np.bool_)
     left[chosen[0]] = False
     while len(chosen) < min(limit, n):
@@ -121,7 +123,7 @@ def maximal_marginal_relevance(
         best = int(np.argmax(value))
         chosen.append(best)
         left[best] = False
-        closest = np.maximum(closest, pairwise[best])
+        closest = np.maximum(closest, pairwise[:, best])
     return chosen
 
 

@@ -105,8 +105,9 @@ def query(
 
 
 def _by_vector(q: Any) -> bool:
-    """Whether the query scores by a vector (and so needs `using`): not a fusion or a sample."""
-    kinds = ("fusion", "rrf", "sample")
+    """Whether the query scores by a vector (and so needs `using`): not a fusion, a formula, an
+    order_by or a sample."""
+    kinds = ("fusion", "rrf", "formula", "order_by", "sample")
     return q is not None and not (isinstance(q, Mapping) and any(k in q for k in kinds))
 
 
@@ -734,9 +735,22 @@ def _mmr(c: Collection, request: Request, vector: OneVector, mmr: Mapping[str, A
 
 
 def _similarities(c: Collection, using: str, batch: VectorBatch) -> examples.Sims:
-    """All pairwise similarities of a few vectors (higher is more similar)."""
+    """All pairwise similarities of a few vectors (higher is more similar): engine scores, as
+    Qdrant's MMR compares them (Cosine over unit vectors, Euclid negated and squared, MaxSim for
+    multivectors)."""
+    distance = c.config.distance(using)
     if isinstance(batch, MultiVectors):
-        raise BadInput("mmr with multivectors is not supported by vqdb yet")
+        if distance not in (Distance.COSINE, Distance.DOT):
+            raise BadInput(f"mmr with {distance.value} multivectors is not supported by vqdb yet")
+        bounds = batch.offsets - batch.offsets[0]
+        rows = _unit(batch.rows[: int(bounds[-1])]) if distance == Distance.COSINE else batch.rows
+        dots = rows @ rows.T  # every row against every row, then max per row of b, summed per a
+        n = len(batch)
+        maxsim: examples.Sims = np.empty((n, n), dtype=np.float32)
+        for j in range(n):
+            best = dots[:, bounds[j] : bounds[j + 1]].max(axis=1)
+            maxsim[:, j] = np.add.reduceat(best, bounds[:-1])
+        return maxsim
     if isinstance(batch, SparseVectors):  # a few vectors: dense over the terms they hold
         terms, column = np.unique(batch.indices, return_inverse=True)
         x = np.zeros((len(batch), terms.shape[0]), dtype=np.float32)
@@ -744,7 +758,8 @@ def _similarities(c: Collection, using: str, batch: VectorBatch) -> examples.Sim
         x[rows, column] = batch.values
     else:
         x = np.asarray(batch, dtype=np.float32)
-    distance = c.config.distance(using)
+        if distance == Distance.COSINE:  # the query as given, the stored ones unit already
+            x = _unit(x)
     if distance in (Distance.COSINE, Distance.DOT) or isinstance(batch, SparseVectors):
         sims: examples.Sims = x @ x.T
     elif distance == Distance.EUCLID:
@@ -752,6 +767,12 @@ def _similarities(c: Collection, using: str, batch: VectorBatch) -> examples.Sim
     else:
         sims = -np.abs(x[:, None, :] - x[None, :, :]).sum(axis=2)
     return sims.astype(np.float32)
+
+
+def _unit(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    unit: npt.NDArray[np.float32] = (x / np.where(norms > 0, norms, 1)).astype(np.float32)
+    return unit
 
 
 def _page(hits: list[Hit], request: Request) -> list[dict[str, Any]]:

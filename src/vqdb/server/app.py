@@ -78,10 +78,11 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
         Route(op.path, _endpoint(op, db, access, responses, limit), methods=[op.method])
         for op in served
     ]
-    # the version is the API's (what qdrant-client compares); the title says what answers. The
-    # app name in /metrics and /telemetry is Qdrant's instead, which its dashboards select on
+    # Qdrant's title and app name (here and in /metrics, /telemetry): clients and dashboards
+    # written for Qdrant check them; the version is the API's, what qdrant-client compares.
+    # `commit` is vqdb's own.
     root = {
-        "title": "vqdb - vector search engine",
+        "title": "qdrant - vector search engine",
         "version": API_VERSION,
         "commit": build.commit(),
     }
