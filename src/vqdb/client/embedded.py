@@ -1,10 +1,10 @@
 """vqdb.Client: vqdb in process, with qdrant-client's method names, arguments and return types.
 
 Code written for `QdrantClient(":memory:")` or `QdrantClient(path=...)` runs on vqdb by changing
-the import; the methods are grouped in collections.py, points.py and reads.py. Options that only
-mean something to a cluster (consistency, shard keys, ordering, timeouts, parallel uploads,
-retries) are accepted and ignored; options that would change results and that vqdb does not
-support (prefetch, lookup_from, conditional upserts) raise ValueError.
+the import; the methods are grouped in collections.py, points.py and reads.py.
+Options that only mean something to a cluster (consistency, shard keys, ordering, timeouts,
+parallel uploads, retries) are accepted and ignored; options that would change results and
+that vqdb does not support (conditional upserts, inference) raise ValueError.
 
     >>> import vqdb
     >>> with vqdb.Client(":memory:") as client:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vqdb.collection import examples, fusion, idf
+from vqdb.collection import examples, fusion, idf, lookup, order
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
 from vqdb.collection.reads import Selection, checked_count, scroll
@@ -53,18 +53,35 @@ class Request:
     idf_corpus: Filter | None = None  # the points whose statistics IDF uses (None: all)
     # the candidates a rescoring stage may return (offsets per segment position); None: any
     among: dict[int, npt.NDArray[np.int64]] | None = None
+    # a scrolled stage's points (order_by, sample, none): Qdrant shows them as records that
+    # score 1 at version 0, each with the value order_by ordered it by (None: none)
+    order_values: list[order.OrderValue | None] | None = None
 
 
 Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offset
 MAX_PREFETCH_DEPTH = 64  # Qdrant's
 
 
-def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
+def query(c: Collection, body: Mapping[str, Any], others: lookup.Others = None) -> dict[str, Any]:
     """QueryRequest: nearest by vector or point id, recommend, or a fusion, over the whole
     collection or over what its prefetches found (a tree: each prefetch a query of its own, with
-    its own prefetches; see _stage); no query: points by id."""
-    if body.get("lookup_from") is not None:
-        raise BadInput("lookup_from is not supported by vqdb yet")
+    its own prefetches; see _stage); no query: points by id. `others` finds the collections
+    that `lookup_from` names (lookup.py)."""
+    body = lookup.resolved(c, body, others)
+    if body.get("query") is None and not body.get("prefetch") and not body.get("score_threshold"):
+        request = _request(c, body, default_payload=False, by_vector=False)
+        shown = _pick(body, "filter", "with_payload", "with_vector")  # points in id order
+        page = scroll(c, {**shown, "limit": request.offset + request.limit})
+        points = page["points"][request.offset :]
+        return {"points": [{**p, "version": 0, "score": 1.0} for p in points]}
+    with c.lock.read():
+        request, hits = ranked(c, body)
+        return {"points": _page(hits, request)}
+
+
+def ranked(c: Collection, body: Mapping[str, Any]) -> tuple[Request, list[Hit]]:
+    """A QueryRequest's points, best first, `offset + limit` of them, and the request they
+    answer (the caller holds the read lock; lookups are resolved)."""
     q = body.get("query")
     prefetches = _prefetches(body, depth=1)
     request = _request(c, body, default_payload=False, by_vector=_by_vector(q))
@@ -79,18 +96,20 @@ def query(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
                 "Bad request: A query is needed to use the score_threshold. Can't have "
                 "score_threshold without defining a query."
             )
-        shown = _pick(body, "filter", "with_payload", "with_vector")  # points in id order
-        page = scroll(c, {**shown, "limit": request.offset + request.limit})
-        points = page["points"][request.offset :]
-        return {"points": [{**p, "version": 0, "score": 0.0} for p in points]}
-    with c.lock.read():
-        sources = [_prefetched(c, p, request.query_filter) for p in prefetches]
-        return {"points": _page(_stage(c, request, q, sources if prefetches else None), request)}
+        hits = _in_id_order(c, request)
+        request.order_values = [None] * len(hits)
+        return request, hits
+    sources = [_prefetched(c, p, request.query_filter) for p in prefetches]
+    return request, _stage(c, request, q, sources if prefetches else None)
 
 
 def _by_vector(q: Any) -> bool:
-    """Whether the query scores by a vector (and so needs `using`): not a fusion."""
-    return q is not None and not (isinstance(q, Mapping) and ("fusion" in q or "rrf" in q))
+    """Whether the query scores by a vector (and so needs `using`): not a fusion, order_by or
+    sample."""
+    return q is not None and not (isinstance(q, Mapping) and _UNSCORED & set(q))
+
+
+_UNSCORED = {"fusion", "rrf", "order_by", "sample"}
 
 
 def _prefetches(body: Mapping[str, Any], depth: int) -> list[Mapping[str, Any]]:
@@ -112,8 +131,6 @@ def _prefetched(
 ) -> list[Hit]:
     """One prefetch's ranked points (the caller holds the read lock). The filters of the
     request and of the prefetches above apply to it as well, as in Qdrant."""
-    if body.get("lookup_from") is not None:
-        raise BadInput("lookup_from is not supported by vqdb yet")
     q = body.get("query")
     inner = _prefetches(body, depth + 1)
     request = _request(
@@ -143,6 +160,8 @@ def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | N
         return _fused(q, sources, request)
     if sources is not None:
         request.among = _candidates(sources)
+    if isinstance(q, Mapping) and ("order_by" in q or "sample" in q):
+        return _scrolled(c, request, q)
     if isinstance(q, Mapping) and "recommend" in q:
         return _recommended(c, request, q["recommend"] or {})
     if isinstance(q, Mapping) and ("discover" in q or "context" in q):
@@ -192,25 +211,51 @@ def _fused(q: Mapping[str, Any], sources: list[list[Hit]], request: Request) -> 
 
 
 def _in_id_order(c: Collection, request: Request) -> list[Hit]:
-    """A prefetch without a query: the first `limit` matching points by id, scored 0."""
+    """A query without a query: the first `offset + limit` matching points by id, scored 1
+    (Qdrant scrolls for them)."""
     found = []
     for s, segment in enumerate(c.segments):
         for offset in np.flatnonzero(segment.mask(request.query_filter)).tolist():
             found.append((sort_key(segment.ids.id_at(offset)), s, segment, offset))
     found.sort(key=lambda f: f[0])
-    return [(0.0, s, segment, offset) for _, s, segment, offset in found[: request.limit]]
+    wanted = request.offset + request.limit
+    return [(1.0, s, segment, offset) for _, s, segment, offset in found[:wanted]]
 
 
-def query_batch(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return _each(c, body, query)
+def _scrolled(c: Collection, request: Request, q: Mapping[str, Any]) -> list[Hit]:
+    """order_by and sample (order.py), over the allowed points or the prefetches' candidates.
+    Qdrant scrolls for both: every point scores 1, so a score_threshold means nothing (refused
+    with order_by, ignored with sample), and a sample without prefetches ignores `offset`."""
+    masks = [_allowed(s, segment, request) for s, segment in enumerate(c.segments)]
+    if "order_by" in q:
+        if request.score_threshold is not None:
+            raise BadInput("Bad request: Can't use score_threshold with an order_by query.")
+        spec = order.parse(q["order_by"])
+        found = order.ordered(c, spec, masks, request.offset + request.limit)
+    else:
+        if q["sample"] != "random":
+            raise BadInput(f"unknown sample {q['sample']!r}: expected random")
+        if request.among is None:
+            request.offset = 0
+        found = order.sampled(c, masks, request.offset + request.limit)
+    request.order_values = [value for value, _, _ in found]
+    return [(1.0, s, c.segments[s], offset) for _, s, offset in found]
+
+
+def query_batch(
+    c: Collection, body: Mapping[str, Any], others: lookup.Others = None
+) -> list[dict[str, Any]]:
+    return _each(c, body, lambda c, one: query(c, one, others))
 
 
 def search_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
     return _each(c, body, search)
 
 
-def recommend_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
-    return _each(c, body, recommend)
+def recommend_batch(
+    c: Collection, body: Mapping[str, Any], others: lookup.Others = None
+) -> list[list[dict[str, Any]]]:
+    return _each(c, body, lambda c, one: recommend(c, one, others))
 
 
 def _each(c: Collection, body: Mapping[str, Any], run: Callable[[Collection, Any], T]) -> list[T]:
@@ -232,8 +277,11 @@ def search(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         return _search(c, request, _vector(c, raw, using))
 
 
-def recommend(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+def recommend(
+    c: Collection, body: Mapping[str, Any], others: lookup.Others = None
+) -> list[dict[str, Any]]:
     """The legacy RecommendRequest: positive / negative / strategy at the top level."""
+    body = lookup.resolved(c, body, others)
     request = _request(c, body, default_payload=False)
     spec = _pick(body, "positive", "negative", "strategy")
     with c.lock.read():
@@ -579,11 +627,22 @@ def _similarities(c: Collection, using: str, batch: VectorBatch) -> examples.Sim
 def _page(hits: list[Hit], request: Request) -> list[dict[str, Any]]:
     """The ranked hits past `offset`, `limit` of them, shown as ScoredPoints."""
     page = hits[request.offset : request.offset + request.limit]
+    if request.order_values is not None:
+        values = request.order_values[request.offset : request.offset + request.limit]
+        return [
+            request.selection.show(segment, offset, scrolled(value))
+            for (_, _, segment, offset), value in zip(page, values)
+        ]
     scores = decimal_floats([score for score, *_ in page]).tolist()  # f32 scores, as Qdrant's
     return [
         request.selection.show(segment, offset, {"version": segment.version, "score": score})
         for score, (_, _, segment, offset) in zip(scores, page)
     ]
+
+
+def scrolled(value: order.OrderValue | None) -> dict[str, Any]:
+    """What Qdrant shows of a scrolled point besides its id, payload and vector."""
+    return {"version": 0, "score": 1.0, **({} if value is None else {"order_value": value})}
 
 
 def _pick(body: Mapping[str, Any], *keys: str) -> dict[str, Any]:

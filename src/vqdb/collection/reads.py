@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from vqdb.collection import order
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.errors import BadInput
 from vqdb.filters import delete_at, pick
@@ -96,11 +97,11 @@ def scroll(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
     """ScrollRequest: points in id order from `offset`, `limit` per page, and where the next
     page starts."""
     limit = checked_count(body.get("limit"), 10, "limit", minimum=1)
-    if body.get("order_by") is not None:
-        raise BadInput("order_by is not supported yet: scroll pages follow point ids")
-    start = None if body.get("offset") is None else point_id(body["offset"], "offset")
     query_filter = checked_filter(body.get("filter"))
     selection = Selection(body.get("with_payload", True), body.get("with_vector"), c)
+    if body.get("order_by") is not None:
+        return _scroll_ordered(c, body, limit, query_filter, selection)
+    start = None if body.get("offset") is None else point_id(body["offset"], "offset")
     found: list[tuple[tuple[int, int], Segment, int]] = []
     with c.lock.read():
         for segment in c.segments:
@@ -120,6 +121,28 @@ def scroll(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
         page = [selection.show(segment, o, {}) for _, segment, o in found[:limit]]
     next_offset = found[limit][1].ids.id_at(found[limit][2]) if len(found) > limit else None
     return {"points": page, "next_page_offset": next_offset}
+
+
+def _scroll_ordered(
+    c: Collection, body: Mapping[str, Any], limit: int, query_filter: Any, selection: Selection
+) -> dict[str, Any]:
+    """Scroll by a payload key's values (order.py): one page only, as in Qdrant, which pages
+    with `start_from` and a filter on the ids already seen at that value instead."""
+    if body.get("offset") is not None:
+        raise BadInput(
+            "Cannot use an `offset` when using `order_by`. The alternative for paging is to use "
+            "`order_by.start_from` and a filter to exclude the IDs that you've already seen for "
+            "the `order_by.start_from` value"
+        )
+    spec = order.parse(body["order_by"])
+    with c.lock.read():
+        masks = [s.mask(query_filter) for s in c.segments]
+        found = order.ordered(c, spec, masks, limit)
+        page = [
+            selection.show(c.segments[s], offset, {"order_value": value})
+            for value, s, offset in found
+        ]
+    return {"points": page, "next_page_offset": None}
 
 
 def count(c: Collection, body: Mapping[str, Any] | None) -> dict[str, int]:

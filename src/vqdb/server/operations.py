@@ -328,6 +328,22 @@ def _read(
     )
 
 
+def _lookup_read(
+    suffix: str, name: str, run: Callable[[Collection, Any, Any], Any], body: Any
+) -> Operation:
+    """A search under /points whose query may name points of other collections (lookup_from,
+    with_lookup): the engine call also takes the database's collections by name."""
+    return Operation(
+        "POST",
+        POINTS + suffix,
+        name,
+        lambda c: run(c.collection, c.body, c.db.collection),
+        body=body,
+        params=READ_PARAMS,
+        tag="search",
+    )
+
+
 def _write_points(method: str, suffix: str, name: str, engine_method: str, body: Any) -> Operation:
     """A write under /points: Collection.<engine_method>(body, wait=...)."""
     return Operation(
@@ -548,12 +564,12 @@ OPERATIONS: list[Operation] = [
     _read("/scroll", "scroll_points", reads.scroll, models.ScrollRequest, tag="points"),
     _read("/count", "count_points", reads.count, models.CountRequest, tag="points"),
     # ---- search --------------------------------------------------------------------------
-    _read("/query", "query_points", query.query, models.QueryRequest),
-    _read("/query/batch", "query_batch_points", query.query_batch, models.QueryRequestBatch),
+    _lookup_read("/query", "query_points", query.query, models.QueryRequest),
+    _lookup_read("/query/batch", "query_batch_points", query.query_batch, models.QueryRequestBatch),
     _read("/search", "search_points", query.search, JSON_OBJECT),
     _read("/search/batch", "search_batch_points", query.search_batch, JSON_OBJECT),
-    _read("/recommend", "recommend_points", query.recommend, JSON_OBJECT),
-    _read("/recommend/batch", "recommend_batch_points", query.recommend_batch, JSON_OBJECT),
+    _lookup_read("/recommend", "recommend_points", query.recommend, JSON_OBJECT),
+    _lookup_read("/recommend/batch", "recommend_batch_points", query.recommend_batch, JSON_OBJECT),
     # ---- staging: Qdrant's test operations, off unless asked for -------------------------
     Operation(
         "POST",
