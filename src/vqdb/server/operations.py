@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vqdb import full_snapshots, models
-from vqdb.collection import info, query, reads, snapshots
+from vqdb.collection import groups, info, query, reads, snapshots
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput, NotFound, OutOfRange
@@ -566,10 +566,17 @@ OPERATIONS: list[Operation] = [
     # ---- search --------------------------------------------------------------------------
     _lookup_read("/query", "query_points", query.query, models.QueryRequest),
     _lookup_read("/query/batch", "query_batch_points", query.query_batch, models.QueryRequestBatch),
+    _lookup_read(
+        "/query/groups", "query_points_groups", groups.query_groups, models.QueryGroupsRequest
+    ),
     _read("/search", "search_points", query.search, JSON_OBJECT),
     _read("/search/batch", "search_batch_points", query.search_batch, JSON_OBJECT),
+    _lookup_read("/search/groups", "search_point_groups", groups.search_groups, JSON_OBJECT),
     _lookup_read("/recommend", "recommend_points", query.recommend, JSON_OBJECT),
     _lookup_read("/recommend/batch", "recommend_batch_points", query.recommend_batch, JSON_OBJECT),
+    _lookup_read(
+        "/recommend/groups", "recommend_point_groups", groups.recommend_groups, JSON_OBJECT
+    ),
     # ---- staging: Qdrant's test operations, off unless asked for -------------------------
     Operation(
         "POST",
