@@ -89,13 +89,11 @@ def ordered(c: Collection, spec: OrderBy, masks: Sequence[Mask | None], limit: i
 def _first(
     values: npt.NDArray[Any], offsets: npt.NDArray[np.int64], limit: int
 ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
-    """The first `limit` entries and those tied with the last of them, whose order is decided
-    by point ids later."""
+    """The first `limit` entries (values in order, ascending or descending) and those tied
+    with the last of them, whose order is decided by point ids later."""
     if values.shape[0] <= limit:
         return values, offsets
-    end = limit
-    while end < values.shape[0] and values[end] == values[limit - 1]:
-        end += 1
+    end = limit + int(np.count_nonzero(values[limit:] == values[limit - 1]))
     return values[:end], offsets[:end]
 
 
