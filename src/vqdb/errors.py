@@ -51,6 +51,16 @@ class Forbidden(ValueError):
     snapshots folder (HTTP 403)."""
 
 
+class RateLimited(ValueError):
+    """A collection's strict mode read or write rate limit is spent (HTTP 429, Qdrant's "Rate
+    limiting exceeded: ..."); `retry_after` is the seconds until the request would pass (None:
+    it never will, being larger than the limit)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 # A storage file is missing, truncated or unreadable (HTTP 500); the message names the file. An
 # OSError, raised by the checks at open and by the native row reader alike.
 StorageError = _core.StorageError

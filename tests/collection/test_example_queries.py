@@ -157,3 +157,31 @@ def test_refusals(c: Collection) -> None:
         query.query(c, {"prefetch": two, "query": {"fusion": "rrf"}, "using": "d"})
     with pytest.raises(BadInput, match="a context pair is"):
         query.query(c, {"query": {"context": [{"positive": 1}]}, "using": "d"})
+
+
+def test_relevance_feedback(c: Collection) -> None:
+    rng = np.random.default_rng(5)
+    target, e1, e2 = (rng.standard_normal(DIM).tolist() for _ in range(3))
+    t, s1, s2 = (dense_sims(c, v) for v in (target, e1, e2))
+    a, b, k = 0.5, 1.5, 2.0
+    feedback = [
+        {"example": e1, "score": 0.9},
+        {"example": e2, "score": 0.2},
+        {"example": 5, "score": 0.9},
+    ]
+    s5 = dense_sims(c, vectors(c, "d")[5])
+    weight = k * (0.9 - 0.2) ** b  # pairs (e1 over e2) and (point 5 over e2); e1 and 5 tie
+    expected = {
+        i: a * t[i] + weight * (s1[i] - s2[i]) + weight * (s5[i] - s2[i]) for i in t if i != 5
+    }
+    spec = {"target": target, "feedback": feedback, "strategy": {"naive": {"a": a, "b": b, "c": k}}}
+    found = query.query(c, {"query": {"relevance_feedback": spec}, "using": "d", "limit": 10})
+    assert ids(found) == top(expected, 10)
+    assert [p["score"] for p in found["points"]] == pytest.approx(
+        [expected[i] for i in top(expected, 10)], rel=1e-4
+    )
+    with pytest.raises(OutOfRange, match="feedback elements must be non-empty"):
+        query.query(c, {"query": {"relevance_feedback": {**spec, "feedback": []}}, "using": "d"})
+    negative_b = {**spec, "strategy": {"naive": {"a": a, "b": -1, "c": k}}}
+    with pytest.raises(OutOfRange, match="must be 0.0 or larger"):
+        query.query(c, {"query": {"relevance_feedback": negative_b}, "using": "d"})

@@ -100,6 +100,30 @@ class CollectionMethods(ClientBase):
     def collection_exists(self, collection_name: str) -> bool:
         return self._database.exists(collection_name)
 
+    def create_vector_name(
+        self,
+        collection_name: str,
+        vector_name: str,
+        vector_name_config: models.VectorNameConfig | Model | Mapping[str, Any],
+        wait: bool = True,
+        ordering: Any = None,
+        timeout: int | None = None,
+    ) -> models.UpdateResult:
+        """A new named vector ({"dense": {size, distance}} or {"sparse": {}}), empty at first."""
+        spec = plain(vector_name_config)
+        return _update(self._database.create_vector(collection_name, vector_name, spec))
+
+    def delete_vector_name(
+        self,
+        collection_name: str,
+        vector_name: str,
+        wait: bool = True,
+        ordering: Any = None,
+        timeout: int | None = None,
+    ) -> models.UpdateResult:
+        """The named vector leaves the collection's config and every point."""
+        return _update(self._database.delete_vector(collection_name, vector_name))
+
     def update_collection(
         self,
         collection_name: str,

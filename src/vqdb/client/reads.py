@@ -89,7 +89,8 @@ class ReadMethods(ClientBase):
         timeout: int | None = None,
     ) -> models.CountResult:
         """Always exact: counting is a pass over the filter's masks."""
-        found = reads.count(self._collection(collection_name), optional(filter=count_filter))
+        body = optional(filter=count_filter, exact=exact)  # strict mode may refuse exact counts
+        found = reads.count(self._collection(collection_name), body)
         return result(models.CountResult, found)
 
     def query_points(

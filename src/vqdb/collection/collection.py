@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from vqdb.collection import records
+from vqdb.collection import records, strict
 from vqdb.collection.config import CollectionConfig
 from vqdb.collection.locks import ReadWriteLock
 from vqdb.collection.points import (
@@ -196,7 +196,16 @@ class Collection:
         return {"operation_id": None, "status": _status(wait)}
 
     def batch(self, operations: Sequence[Mapping[str, Any]], *, wait: bool = True) -> list[Result]:
-        """UpdateOperations: each operation is checked and applied in order."""
+        """UpdateOperations: each operation is checked and applied in order (under strict mode,
+        as in Qdrant, every operation passes its checks before the first is applied)."""
+        if strict.settings(self) is None:
+            return self._each(operations, wait)
+        with strict.batch_pass("check"):
+            self._each(operations, wait)
+        with strict.batch_pass("apply"):
+            return self._each(operations, wait)
+
+    def _each(self, operations: Sequence[Mapping[str, Any]], wait: bool) -> list[Result]:
         results = []
         for i, item in enumerate(operations):
             if not isinstance(item, Mapping) or len(item) != 1:
@@ -240,6 +249,9 @@ class Collection:
         with self._turn():
             if self.closed:
                 raise BadInput(f"collection {self.name} is closed")
+            strict.check_write(self, op)
+            if strict.checking_only():
+                return {}
             selector = op.pop("selector", None)
             if selector is not None:
                 op["ids"] = self._resolve(selector)

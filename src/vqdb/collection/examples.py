@@ -9,6 +9,8 @@ defines them, and MMR's diversity re-ranking.
 - `discover` (a target and context pairs): the number of pairs whose positive is more similar
   than its negative, minus those whose negative is, plus a (0, 1) sigmoid of the target's
   similarity.
+- `relevance_feedback`: the target's similarity, moved towards examples scored better by the
+  feedback and away from those scored worse.
 
 Similarity is the collection's score where higher is better (minus the distance for Euclid and
 Manhattan). These objectives are not distances a graph can walk, so every allowed point is
@@ -66,6 +68,29 @@ def discover(sims: Sims) -> Scores:
     scaled = np.float32(0.5) * (fast_sigmoid(target) + np.float32(1))
     out: Scores = rank.astype(np.float32) + scaled
     return out
+
+
+def naive_feedback(
+    feedback_scores: Sequence[float], a: float, b: float, c: float
+) -> Callable[[Sims], Scores]:
+    """Qdrant's relevance feedback ("naive" strategy). Examples: the target, then the feedback
+    examples; every ordered pair of those whose feedback scores differ by more than 0 adds
+    c * difference^b * (similarity to the better one - to the worse one) to a * the target's
+    similarity."""
+    pairs = [
+        (i + 1, j + 1, np.float32(c * (si - sj) ** b))
+        for i, si in enumerate(feedback_scores)
+        for j, sj in enumerate(feedback_scores)
+        if i != j and si - sj > 0
+    ]
+
+    def score(sims: Sims) -> Scores:
+        out: Scores = np.float32(a) * sims[0]
+        for better, worse, weight in pairs:
+            out = out + weight * (sims[better] - sims[worse])
+        return out
+
+    return score
 
 
 def maximal_marginal_relevance(

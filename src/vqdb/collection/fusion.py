@@ -34,22 +34,36 @@ def rrf(
             "Number of weights in RRF should match number of pre-fetches: got "
             f"{len(weights)}, expected {len(lists)}"
         )
-    fused: dict[Key, np.float32] = {}
+    parts = []
     for ranked, weight in zip(lists, weights or [1.0] * len(lists)):
         w = np.float32(weight)
-        for rank, (key, _) in enumerate(ranked):
-            score = _ZERO if w <= 0 else _ONE / (np.float32(rank + 1) / w + np.float32(k - 1))
-            fused[key] = fused.get(key, _ZERO) + score
-    return _ranked(fused)
+        rank = np.arange(1, len(ranked) + 1, dtype=np.float32)
+        score = _ONE / (rank / w + np.float32(k) - _ONE) if w > 0 else np.zeros_like(rank)
+        parts.append(([key for key, _ in ranked], score.astype(np.float32)))
+    return _summed(parts)
 
 
 def dbsf(lists: Sequence[Sequence[tuple[Key, float]]]) -> list[tuple[Key, float]]:
-    fused: dict[Key, np.float32] = {}
+    parts = []
     for ranked in lists:
         scores = np.array([score for _, score in ranked], dtype=np.float32)
-        for (key, _), score in zip(ranked, _normalized(scores)):
-            fused[key] = fused.get(key, _ZERO) + score
-    return _ranked(fused)
+        parts.append(([key for key, _ in ranked], _normalized(scores)))
+    return _summed(parts)
+
+
+def _summed(parts: list[tuple[list[Key], Scores]]) -> list[tuple[Key, float]]:
+    """Each point's scores added in list order (float32), ranked best first; ties keep the
+    order in which the points were first seen."""
+    position: dict[Key, int] = {}
+    for keys, _ in parts:
+        for key in keys:
+            position.setdefault(key, len(position))
+    total = np.zeros(len(position), dtype=np.float32)
+    for keys, scores in parts:
+        np.add.at(total, np.fromiter((position[k] for k in keys), np.int64, len(keys)), scores)
+    order = np.argsort(-total, kind="stable")
+    keys = list(position)
+    return [(keys[i], score) for i, score in zip(order.tolist(), total[order].tolist())]
 
 
 def _normalized(scores: Scores) -> Scores:
@@ -61,8 +75,3 @@ def _normalized(scores: Scores) -> Scores:
         return np.full(scores.shape, 0.5, dtype=np.float32)
     normalized: Scores = (scores - low) / (high - low)
     return normalized
-
-
-def _ranked(fused: dict[Key, np.float32]) -> list[tuple[Key, float]]:
-    # stable: ties keep the order in which the points were first seen
-    return sorted(((key, float(score)) for key, score in fused.items()), key=lambda kv: -kv[1])

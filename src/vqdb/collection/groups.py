@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vqdb.collection import lookup, query
+from vqdb.collection import lookup, query, strict
 from vqdb.collection.collection import Collection
 from vqdb.collection.reads import Selection, checked_count, retrieve
 from vqdb.errors import BadInput, NotFound
@@ -46,6 +46,7 @@ class Candidate:
     scrolled: bool  # order_by, sample or no query: shown as Qdrant shows scrolled records
 
 
+@strict.checked("query_groups")
 def query_groups(
     c: Collection, body: Mapping[str, Any], others: lookup.Others = None
 ) -> dict[str, Any]:
@@ -73,6 +74,7 @@ def query_groups(
     return {"groups": groups}
 
 
+@strict.checked("search_groups")
 def search_groups(
     c: Collection, body: Mapping[str, Any], others: lookup.Others = None
 ) -> dict[str, Any]:
@@ -84,6 +86,7 @@ def search_groups(
     return query_groups(c, {**_legacy(body), "query": {"nearest": raw}, "using": using}, others)
 
 
+@strict.checked("recommend_groups")
 def recommend_groups(
     c: Collection, body: Mapping[str, Any], others: lookup.Others = None
 ) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vqdb.collection import examples, fusion, idf, lookup, order
+from vqdb.collection import examples, formula, fusion, idf, lookup, order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
 from vqdb.collection.reads import Selection, checked_count, scroll
@@ -62,6 +62,7 @@ Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offse
 MAX_PREFETCH_DEPTH = 64  # Qdrant's
 
 
+@strict.checked("query")
 def query(c: Collection, body: Mapping[str, Any], others: lookup.Others = None) -> dict[str, Any]:
     """QueryRequest: nearest by vector or point id, recommend, or a fusion, over the whole
     collection or over what its prefetches found (a tree: each prefetch a query of its own, with
@@ -158,6 +159,10 @@ def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | N
         if sources is None:
             raise BadInput("Bad request: a fusion query needs prefetches to fuse")
         return _fused(q, sources, request)
+    if isinstance(q, Mapping) and "formula" in q:
+        if sources is None:
+            raise BadInput("Bad request: a formula query rescores prefetches: give some")
+        return _formula(c, request, q, sources)
     if sources is not None:
         request.among = _candidates(sources)
     if isinstance(q, Mapping) and ("order_by" in q or "sample" in q):
@@ -166,6 +171,8 @@ def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | N
         return _recommended(c, request, q["recommend"] or {})
     if isinstance(q, Mapping) and ("discover" in q or "context" in q):
         return _discovered(c, request, q)
+    if isinstance(q, Mapping) and "relevance_feedback" in q:
+        return _with_feedback(c, request, q["relevance_feedback"])
     if isinstance(q, Mapping) and "nearest" in q:
         if q.get("mmr") is not None:
             return _mmr(c, request, _vector_input(c, q["nearest"], request), q["mmr"])
@@ -174,6 +181,28 @@ def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | N
         kinds = ", ".join(sorted(q))
         raise BadInput(f"query {kinds} is not supported by vqdb yet")
     return _hits(c, request, _vector_input(c, q, request))
+
+
+def _formula(
+    c: Collection, request: Request, q: Mapping[str, Any], sources: list[list[Hit]]
+) -> list[Hit]:
+    """The prefetches' points rescored by a formula (formula.py), best first."""
+    expression = formula.compile_formula(q["formula"], q.get("defaults"))
+    scores = [{(s, offset): score for score, s, _, offset in hits} for hits in sources]
+    where = {(s, offset): segment for hits in sources for _, s, segment, offset in hits}
+    hits: list[Hit] = []
+    for (s, offset), segment in where.items():
+        point = formula.Point(
+            segment.ids.id_at(offset),
+            segment.payload(offset),
+            [n for n, store in segment.vectors.items() if offset in store],
+            [found.get((s, offset)) for found in scores],
+        )
+        hits.append((formula.score(expression, point), s, segment, offset))
+    hits.sort(key=lambda h: (-h[0], h[1], h[3]))
+    if request.score_threshold is not None:
+        hits = [h for h in hits if h[0] >= request.score_threshold]
+    return hits[: request.offset + request.limit]
 
 
 def _candidates(sources: list[list[Hit]]) -> dict[int, npt.NDArray[np.int64]]:
@@ -242,16 +271,19 @@ def _scrolled(c: Collection, request: Request, q: Mapping[str, Any]) -> list[Hit
     return [(1.0, s, c.segments[s], offset) for _, s, offset in found]
 
 
+@strict.checked("query_batch")
 def query_batch(
     c: Collection, body: Mapping[str, Any], others: lookup.Others = None
 ) -> list[dict[str, Any]]:
     return _each(c, body, lambda c, one: query(c, one, others))
 
 
+@strict.checked("search_batch")
 def search_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
     return _each(c, body, search)
 
 
+@strict.checked("recommend_batch")
 def recommend_batch(
     c: Collection, body: Mapping[str, Any], others: lookup.Others = None
 ) -> list[list[dict[str, Any]]]:
@@ -266,6 +298,7 @@ def _each(c: Collection, body: Mapping[str, Any], run: Callable[[Collection, Any
     return [run(c, s) for s in searches]
 
 
+@strict.checked("search")
 def search(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The legacy SearchRequest: {"vector": [...] | {"name", "vector"}, ...}."""
     raw = body.get("vector")
@@ -277,6 +310,7 @@ def search(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         return _search(c, request, _vector(c, raw, using))
 
 
+@strict.checked("recommend")
 def recommend(
     c: Collection, body: Mapping[str, Any], others: lookup.Others = None
 ) -> list[dict[str, Any]]:
@@ -432,20 +466,40 @@ def _hits(c: Collection, request: Request, vector: OneVector) -> list[Hit]:
     params = request.params
     if request.among is not None:
         params = SearchParams(exact=True, quantization=params.quantization)
-    hits: list[Hit] = []
+    found: list[tuple[int, Segment, npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
     for s, segment in enumerate(c.segments):
         allowed = _allowed(s, segment, request)
         if allowed is not None and not allowed.any():
             continue
         offsets, scores = segment.search(request.using, queries, wanted, params, allowed, threshold)
-        for offset, score in zip(offsets[0].tolist(), scores[0].tolist()):
-            if offset >= 0:
-                hits.append((score, s, segment, offset))
-    hits.sort(key=lambda h: (h[0] if distance.ascending else -h[0], h[1], h[3]))
-    if request.score_threshold is not None:
-        t = request.score_threshold
-        hits = [h for h in hits if (h[0] <= t if distance.ascending else h[0] >= t)]
-    return hits[:wanted]
+        kept = offsets[0] >= 0
+        found.append((s, segment, offsets[0][kept], scores[0][kept]))
+    return _merged(found, distance.ascending, request.score_threshold, wanted)
+
+
+def _merged(
+    found: list[tuple[int, Segment, npt.NDArray[np.int64], npt.NDArray[np.float32]]],
+    ascending: bool,
+    threshold: float | None,
+    wanted: int,
+) -> list[Hit]:
+    """Every segment's candidates as one ranked list: by score, then segment, then offset (in
+    numpy: only the `wanted` best become tuples)."""
+    if not found:
+        return []
+    scores = np.concatenate([f[3] for f in found])
+    offsets = np.concatenate([f[2] for f in found])
+    where = np.repeat(np.arange(len(found)), [f[2].shape[0] for f in found])
+    if threshold is not None:
+        keep = scores <= threshold if ascending else scores >= threshold
+        scores, offsets, where = scores[keep], offsets[keep], where[keep]
+    order = np.lexsort((offsets, where, scores if ascending else -scores))[:wanted]
+    return [
+        (score, found[w][0], found[w][1], offset)
+        for score, w, offset in zip(
+            scores[order].tolist(), where[order].tolist(), offsets[order].tolist()
+        )
+    ]
 
 
 def _allowed(s: int, segment: Segment, request: Request) -> npt.NDArray[np.bool_] | None:
@@ -536,6 +590,33 @@ def _average(positive: list[OneVector], negative: list[OneVector]) -> OneVector:
     if other:
         mean = mean + (mean - np.mean(other, axis=0, dtype=np.float32))
     return mean
+
+
+def _with_feedback(c: Collection, request: Request, spec: Any) -> list[Hit]:
+    """Qdrant's relevance_feedback query: {target, feedback: [{example, score}], strategy:
+    {naive: {a, b, c}}} (examples.py)."""
+    if not isinstance(spec, Mapping) or "target" not in spec:
+        raise BadInput("relevance_feedback needs a 'target', 'feedback' and a 'strategy'")
+    feedback = spec.get("feedback") or []
+    if not feedback:
+        raise invalid("query.relevance_feedback", "feedback elements must be non-empty")
+    naive = (spec.get("strategy") or {}).get("naive")
+    if not isinstance(naive, Mapping) or not all(k in naive for k in "abc"):
+        raise BadInput("relevance_feedback.strategy must be {'naive': {'a', 'b', 'c'}}")
+    if naive["b"] < 0:  # a negative power of a score difference: Qdrant's validator refuses it
+        raise invalid(
+            "query.relevance_feedback.strategy.naive.b",
+            f"value {float(naive['b'])} invalid, must be 0.0 or larger",
+        )
+    for item in feedback:
+        if not isinstance(item, Mapping) or "example" not in item or "score" not in item:
+            raise BadInput("a feedback item is {'example': ..., 'score': ...}")
+    vectors = [
+        _vector_input(c, v, request) for v in (spec["target"], *(f["example"] for f in feedback))
+    ]
+    scores = [float(f["score"]) for f in feedback]
+    score = examples.naive_feedback(scores, float(naive["a"]), float(naive["b"]), float(naive["c"]))
+    return _by_examples(c, request, vectors, score)
 
 
 def _by_examples(

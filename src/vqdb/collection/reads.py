@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from vqdb.collection import order
+from vqdb.collection import order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.errors import BadInput
 from vqdb.filters import delete_at, pick
@@ -75,6 +75,7 @@ def _keys(value: Any, where: str) -> list[str]:
     return list(value)
 
 
+@strict.checked("retrieve")
 def retrieve(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """PointRequest: {"ids", "with_payload" (default true), "with_vector"}."""
     raw = body.get("ids")
@@ -93,6 +94,7 @@ def retrieve(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+@strict.checked("scroll")
 def scroll(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
     """ScrollRequest: points in id order from `offset`, `limit` per page, and where the next
     page starts."""
@@ -145,6 +147,7 @@ def _scroll_ordered(
     return {"points": page, "next_page_offset": None}
 
 
+@strict.checked("count")
 def count(c: Collection, body: Mapping[str, Any] | None) -> dict[str, int]:
     query_filter = checked_filter((body or {}).get("filter"))
     with c.lock.read():

@@ -83,7 +83,7 @@ def local_shard(c: Collection, level: int) -> dict[str, Any]:
         by_name = _by_name(segments)
         points = sum(s.count for s in segments)
         vector_bytes = sum(_vector_bytes(s) for s in segments)
-        payload_bytes = sum(_payload_bytes(s) for s in segments)
+        payloads_bytes = sum(payload_bytes(s) for s in segments)
         described = [segment(c, s) for s in segments] if level >= 4 else []
         # the optimizer adds to these under the write lock
         durations = Durations() if optimizer is None else optimizer.durations.copy()
@@ -99,7 +99,7 @@ def local_shard(c: Collection, level: int) -> dict[str, Any]:
         "status": status,
         "total_optimized_points": optimized_points,
         "vectors_size_bytes": vector_bytes,
-        "payloads_size_bytes": payload_bytes,
+        "payloads_size_bytes": payloads_bytes,
         "num_points": points,
         "num_vectors": sum(by_name.values()),
         "num_vectors_by_name": by_name,
@@ -154,7 +154,7 @@ def segment(c: Collection, s: Segment) -> dict[str, Any]:
             "num_indexed_vectors": sum(v["num_indexed_vectors"] for v in vector_data.values()),
             "num_deleted_vectors": sum(v["num_deleted_vectors"] for v in vector_data.values()),
             "vectors_size_bytes": _vector_bytes(s),
-            "payloads_size_bytes": _payload_bytes(s),
+            "payloads_size_bytes": payload_bytes(s),
             "ram_usage_bytes": ram,
             "disk_usage_bytes": _disk_bytes(c, s),
             "is_appendable": s.appendable,
@@ -208,7 +208,7 @@ def _vector_bytes(s: Segment) -> int:
 PAYLOAD_SAMPLE = 1000  # payloads measured per segment: the estimate stays cheap on big ones
 
 
-def _payload_bytes(s: Segment) -> int:
+def payload_bytes(s: Segment) -> int:
     """The live payloads' size as compact JSON, estimated from up to PAYLOAD_SAMPLE of them
     evenly spaced (measuring a million would hold the server for seconds)."""
     alive = s.alive

@@ -5,6 +5,7 @@
 - evaluate.py: Filter.mask(points): indexes first, scans only what is still undecided.
 - index.py, text.py: payload indexes answering conditions as numpy masks.
 - paths.py: key paths ("a.b", "a[].b", "a[0]") to read, set and delete payload values.
+- coverage.py: which payload indexes a filter's conditions need; its size (for strict mode).
 """
 
 from vqdb.filters.conditions import Condition, Filter

@@ -3,9 +3,13 @@
 With a text index Qdrant matches tokens, not substrings: `text` needs every query token among
 the point's tokens, `text_any` one of them, `phrase` all of them consecutively within one
 string. Tokens are runs of letters and digits (or whitespace-separated words with
-`tokenizer: whitespace`), lowercased unless `lowercase: false`, and min/max_token_len drop
-short or long ones. Stemmers, stopwords and ascii folding are echoed back but not applied.
-A query with no tokens matches nothing.
+`tokenizer: whitespace`), lowercased unless `lowercase: false`, without the custom stopwords
+(`stopwords: {"custom": [...]}`, compared after lowercasing, so case-sensitive when it is off),
+and min/max_token_len drop short or long ones. With `tokenizer: prefix` a document's words are
+indexed by every prefix (of min_token_len (1) to max_token_len characters) and a query word is
+matched whole against them, with no stopwords removed from the query, so "robo" finds "robot".
+Stemmers, language stopword lists and ascii folding are echoed back but not applied. A query
+with no tokens matches nothing.
 """
 
 from __future__ import annotations
@@ -29,22 +33,35 @@ class TextIndex(FieldIndex):
         super().__init__(key, "text", params)
         p = params or {}
         self._whitespace = p.get("tokenizer") == "whitespace"
+        self._prefix = p.get("tokenizer") == "prefix"
         self._lowercase = p.get("lowercase", True) is not False
         self._min_len: int = p.get("min_token_len") or 0
         self._max_len: int | None = p.get("max_token_len")
+        stopwords = p.get("stopwords")
+        custom = stopwords.get("custom") if isinstance(stopwords, Mapping) else None
+        self._stopwords = frozenset(custom or ())
         self._postings: dict[str, set[int]] = {}
         self._docs: dict[int, list[tuple[str, ...]]] = {}  # offset -> tokens of each string
 
-    def tokens(self, text: str) -> tuple[str, ...]:
+    def tokens(self, text: str, query: bool = True) -> tuple[str, ...]:
+        """The tokens of a query (`query`) or of a document's string."""
         words = text.split() if self._whitespace else _WORD.findall(text)
         if self._lowercase:
             words = [w.lower() for w in words]
+        if self._prefix and query:  # whole words, stopwords kept: a prefix is typed so far
+            return tuple(words)
+        words = [w for w in words if w not in self._stopwords]
+        if self._prefix:
+            least, most = max(self._min_len, 1), self._max_len
+            return tuple(
+                w[:n] for w in words for n in range(least, min(len(w), most or len(w)) + 1)
+            )
         top = self._max_len
         return tuple(w for w in words if len(w) >= self._min_len and (top is None or len(w) <= top))
 
     def add(self, offset: int, payload: Payload) -> None:
         self.remove(offset)
-        docs = [self.tokens(v) for v in values_at(payload, self.key) if isinstance(v, str)]
+        docs = [self.tokens(v, False) for v in values_at(payload, self.key) if isinstance(v, str)]
         if not docs:
             return
         self._docs[offset] = docs

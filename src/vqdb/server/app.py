@@ -27,6 +27,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from vqdb import build
+from vqdb.collection import strict
 from vqdb.collection.points import jsonable
 from vqdb.database import Database
 from vqdb.errors import (
@@ -36,13 +37,22 @@ from vqdb.errors import (
     Forbidden,
     NotFound,
     OutOfRange,
+    RateLimited,
     is_storage_full,
 )
 from vqdb.server import openapi
 from vqdb.server.access import Access, Denied
 from vqdb.server.background import Jobs
 from vqdb.server.body import HttpError, Schema, receive
-from vqdb.server.operations import ACCEPTED, JSON_OBJECT, OPERATIONS, UPLOAD, Call, Operation
+from vqdb.server.operations import (
+    ACCEPTED,
+    COLLECTION,
+    JSON_OBJECT,
+    OPERATIONS,
+    UPLOAD,
+    Call,
+    Operation,
+)
 from vqdb.server.responses import Responses
 from vqdb.server.settings import Settings
 from vqdb.server.telemetry import Telemetry
@@ -149,6 +159,8 @@ def _endpoint(
             if op.body is JSON_OBJECT or schema is not None:
                 body = await receive(request, limit, schema)
             call = Call(db, request.path_params, request.query_params, body, request)
+            if collection is not None and "timeout" in op.params and op.path != COLLECTION:
+                _check_timeout(call)
             if is_async:
                 result = await op.run(call)
             elif op.writes:  # may wait on fsync or a long apply: off the event loop
@@ -174,6 +186,14 @@ def _endpoint(
         return response
 
     return handle
+
+
+def _check_timeout(call: Call) -> None:
+    """A `timeout` against the collection's strict mode max_timeout, for the operations inside
+    a collection (its points, indexes, vectors), as Qdrant checks them."""
+    raw = call.query.get("timeout")
+    if raw is not None:
+        strict.check_timeout(call.collection, int(raw))
 
 
 async def _write(op: Operation, call: Call) -> Any:
@@ -206,6 +226,9 @@ def _failure(e: Exception, op: Operation, start: float) -> Response:
         return _error(e.status_code, str(e.detail), start)
     if isinstance(e, NotFound):
         return _error(404, f"Not found: {e}", start)
+    if isinstance(e, RateLimited):
+        wait = None if e.retry_after is None else {"retry-after": str(math.ceil(e.retry_after))}
+        return _error(429, f"Rate limiting exceeded: {e}", start, headers=wait)
     if isinstance(e, Forbidden):
         return _error(403, f"Forbidden: {e}", start)
     if isinstance(e, AlreadyExists):

@@ -1,0 +1,42 @@
+"""Full-text index options: the prefix tokenizer and custom stopwords (case-sensitive when
+lowercasing is off), as Qdrant applies them to documents and queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from filter_fakes import FakePoints
+
+from vqdb.filters import parse_filter
+
+TITLES = ["Robots of the stars", "The robotic arm", "A star is born", "robo", "LAZY the Dog"]
+
+
+def matching(schema: dict[str, Any], mode: str, text: str) -> list[int]:
+    points = FakePoints([{"t": t} for t in TITLES], indexes={"t": schema})
+    f = parse_filter({"must": {"key": "t", "match": {mode: text}}})
+    assert f is not None
+    found: list[int] = np.flatnonzero(f.mask(points)).tolist()
+    assert points.reads == []  # answered by the index
+    return found
+
+
+def test_prefix_tokenizer() -> None:
+    prefix = {"type": "text", "tokenizer": "prefix"}
+    assert matching(prefix, "text", "ROBO") == [0, 1, 3]
+    assert matching(prefix, "text", "robot st") == [0]
+    assert matching(prefix, "text", "the") == [0, 1, 4]  # no stopwords in a prefix query
+    assert matching({**prefix, "max_token_len": 3}, "text", "rob") == [0, 1, 3]
+    assert matching({**prefix, "max_token_len": 3}, "text", "robo") == []  # longer than indexed
+    assert matching({"type": "text"}, "text", "robo") == [3]  # the word tokenizer: whole words
+
+
+def test_custom_stopwords() -> None:
+    lower = {"type": "text", "stopwords": {"custom": ["the", "lazy"]}}
+    assert matching(lower, "text_any", "the") == []  # a query of stopwords has no tokens
+    assert matching(lower, "phrase", "robots of stars") == [0]  # "the" is not in the document
+    exact = {**lower, "lowercase": False, "stopwords": {"custom": ["the", "The", "LAZY"]}}
+    assert matching(exact, "text", "lazy") == []  # "LAZY" was dropped, "lazy" is no token
+    assert matching(exact, "text", "Dog") == [4]
+    assert matching(exact, "text", "The") == []
