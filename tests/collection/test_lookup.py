@@ -124,6 +124,10 @@ def test_errors(both: tuple[Database, Collection, Collection]) -> None:
             {**base, "query": 1, "lookup_from": {"collection": "other", "vector": "nope"}},
             others,
         )
+    # an unknown vector name shows only once a point is found (Qdrant reads its vectors)
+    nope = {"collection": "other", "vector": "nope"}
+    with pytest.raises(NotFound, match="^No point with id 4 found$"):
+        query.query(c, {**base, "query": 4, "lookup_from": nope}, others)
     with pytest.raises(NotFound, match='Vector with name "v" for point not found'):
         query.query(c, {**base, "query": U, "lookup_from": {"collection": "other"}}, others)
     with pytest.raises(NotFound, match="Collection other not found"):

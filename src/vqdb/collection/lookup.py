@@ -7,7 +7,8 @@ vectors, and the rest of the engine sees plain vectors. Those ids are not left o
 results, since they are other points; unless the lookup collection is the queried one, whose
 referenced ids the request's filter then leaves out at every level, as Qdrant's does. Errors
 are Qdrant's: a missing lookup collection is 404 "Collection x not found" (even with no ids to
-resolve), a missing vector name 400, a missing point 404 "No point with id x found".
+resolve), a missing vector name 400 (once some point is found), a missing point 404 "No point
+with id x found".
 """
 
 from __future__ import annotations
@@ -147,22 +148,28 @@ def _pairs(raw: Any, swap: Callable[[Any], Any]) -> Any:
 
 
 def _vectors(other: Collection, ids: list[PointId], name: str) -> dict[PointId, Any]:
-    """Each id's vector `name` in the other collection, as query JSON."""
-    if not other.config.has_vector(name):
-        raise BadInput(f"Wrong input: Not existing vector name error: {name}")
-    found: dict[PointId, Any] = {}
+    """Each id's vector `name` in the other collection, as query JSON. Qdrant's order of
+    errors: an unknown vector name only once some point is found (reading its vectors fails),
+    then the first missing point, then a point without that vector."""
     with other.lock.read():
+        where = {}
         for pid in ids:
             for segment in other.segments:
                 offset = segment.find(pid)
                 if offset >= 0:
-                    vectors = segment.point_vectors(offset, [name])
-                    if name not in vectors:
-                        raise NotFound(f'Vector with name "{name}" for point not found')
-                    found[pid] = _json(vectors[name])
+                    where[pid] = (segment, offset)
                     break
-            else:
-                raise NotFound(f"No point with id {pid} found")
+        if where and not other.config.has_vector(name):
+            raise BadInput(f"Wrong input: Not existing vector name error: {name}")
+        missing = [pid for pid in ids if pid not in where]
+        if missing:
+            raise NotFound(f"No point with id {missing[0]} found")
+        found: dict[PointId, Any] = {}
+        for pid, (segment, offset) in where.items():
+            vectors = segment.point_vectors(offset, [name])
+            if name not in vectors:
+                raise NotFound(f'Vector with name "{name}" for point not found')
+            found[pid] = _json(vectors[name])
     return found
 
 
