@@ -10,8 +10,18 @@ namespace {
 
 using Kernel = float (*)(const float*, const float*, size_t);
 
-Kernel kernel_for(Metric metric) {
-  const auto& k = simd::active();
+// Below 16 dimensions Qdrant sums the products one at a time, in order (its SIMD kernels start
+// at 16): the plain loops give the float32 scores Qdrant shows, to the last bit (Dot, and the
+// squared Euclid / Manhattan distances), where the SIMD lanes round differently. Such vectors
+// are too short for SIMD to matter.
+constexpr size_t kQdrantSimdMin = 16;
+
+const simd::Kernels& kernels_for(size_t dim) {
+  return dim < kQdrantSimdMin ? simd::kSerial : simd::active();
+}
+
+Kernel kernel_for(Metric metric, size_t dim) {
+  const auto& k = kernels_for(dim);
   switch (metric) {
     case Metric::l2: return k.l2_f32;
     case Metric::l1: return k.l1_f32;
@@ -21,8 +31,8 @@ Kernel kernel_for(Metric metric) {
 
 using FourKernel = void (*)(const float*, const float* const*, size_t, float*);
 
-FourKernel four_for(Metric metric) {
-  const auto& k = simd::active();
+FourKernel four_for(Metric metric, size_t dim) {
+  const auto& k = kernels_for(dim);
   switch (metric) {
     case Metric::l2: return k.l24_f32;
     case Metric::l1: return nullptr;
@@ -36,7 +46,7 @@ float sign_for(Metric metric) { return metric == Metric::l2 || metric == Metric:
 class FloatScorer final : public QueryScorer {
  public:
   FloatScorer(const float* base, size_t dim, Metric metric, const float* query)
-      : base_(base), dim_(dim), kernel_(kernel_for(metric)), four_(four_for(metric)),
+      : base_(base), dim_(dim), kernel_(kernel_for(metric, dim)), four_(four_for(metric, dim)),
         sign_(sign_for(metric)), query_(query, query + dim) {}
 
   // Graph neighbours are scattered rows: score them four at a time so that four rows stream
@@ -97,7 +107,7 @@ class FloatSet final : public VectorSet {
 
   float score_pair(uint32_t a, uint32_t b) const override {
     return sign_for(metric_) *
-           kernel_for(metric_)(base() + size_t(a) * dim_, base() + size_t(b) * dim_, dim_);
+           kernel_for(metric_, dim_)(base() + size_t(a) * dim_, base() + size_t(b) * dim_, dim_);
   }
 
   void encode(const float* x, size_t n, uint8_t* codes) const override {

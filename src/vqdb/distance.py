@@ -39,6 +39,15 @@ class Distance(str, Enum):
         """True where the API score is a distance (smaller is better)."""
         return self in (Distance.EUCLID, Distance.MANHATTAN)
 
+    def to_engine(self, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The scores users see back to engine scores (what Qdrant's example objectives
+        compare: Euclid as the negated squared distance)."""
+        if self is Distance.EUCLID:
+            return -np.square(scores)
+        if self is Distance.MANHATTAN:
+            return -scores
+        return scores
+
     def to_api(self, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Engine scores (higher is better) to the scores users see."""
         if self is Distance.EUCLID:

@@ -7,7 +7,17 @@ import importlib
 
 import pytest
 
-MODULES = ["__init__", "collections", "convert", "embedded", "groups", "points", "reads", "upload"]
+MODULES = [
+    "__init__",
+    "collections",
+    "convert",
+    "embedded",
+    "exploration",
+    "groups",
+    "points",
+    "reads",
+    "upload",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

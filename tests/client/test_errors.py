@@ -77,6 +77,11 @@ def test_unknown_collection_and_vector_names(c: vqdb.Client) -> None:
         c.query_points("named", [1.0] * DIM, using="b")
     with pytest.raises(BadInput, match="Not existing vector name error: 'b'"):
         c.upsert("named", [{"id": 1, "vector": {"b": [1.0] * DIM}}])
+    # an unnamed vector is the vector "", which a collection of named ones (or none) lacks
+    c.create_collection("none", vectors_config={})
+    for name in ("named", "none"):
+        with pytest.raises(BadInput, match="Not existing vector name error: points\\[0\\]"):
+            c.upsert(name, [{"id": 1, "vector": [1.0] * DIM}])
     with pytest.raises(ValueError, match="say which one with 'using'"):
         c.query_points("named", [1.0] * DIM)
     with pytest.raises(AlreadyExists, match="already exists"):
@@ -103,6 +108,9 @@ def test_bad_queries_and_filters(c: vqdb.Client) -> None:
         c.query_points("c", [1.0] * DIM, prefetch=deep)
     with pytest.raises(ValueError, match="Collection nowhere not found"):
         c.query_points("c", 1, lookup_from=models.LookupLocation(collection="nowhere"))
+    # no "" vector there, but Qdrant says so only once it finds the point (none has id 1)
+    with pytest.raises(ValueError, match="No point with id 1 found"):
+        c.query_points("c", 1, lookup_from=models.LookupLocation(collection="named"))
     with pytest.raises(ValueError, match="is a dense vector: query it with a list"):
         c.query_points("c", models.SparseVector(indices=[1], values=[1.0]))
     with pytest.raises(ValueError, match="sparse_vectors.text.modifier 'bm25' is not supported"):

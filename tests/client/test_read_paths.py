@@ -158,3 +158,22 @@ def test_originals_truncated_while_open_are_an_error_not_a_crash(
     with pytest.raises(StorageError, match="originals.codes.npy"):
         client.retrieve("c", [3], with_vectors=True)
     client.close()
+
+
+def test_random_sample(client: vqdb.Client) -> None:
+    # points over two segments (an optimized one, then appended ones), all reachable
+    client.create_collection("r", vectors_config={"a": {"size": 2, "distance": "Dot"}})
+    points = [{"id": i, "vector": {"a": [i, 1.0]}, "payload": {"i": i}} for i in range(30)]
+    client.upsert("r", points[:20])
+    client.upsert("r", points[20:])
+    sample = models.SampleQuery(sample=models.Sample.RANDOM)
+    found = client.query_points("r", sample, limit=100, offset=10).points  # offset ignored
+    assert sorted(int(p.id) for p in found) == list(range(30))
+    assert {p.score for p in found} == {1.0}
+    few = client.query_points("r", sample, limit=5, with_payload=True).points
+    assert len({p.id for p in few}) == 5 and all(p.payload == {"i": p.id} for p in few)
+    odd = {"must": {"key": "i", "range": {"gte": 25}}}
+    found = client.query_points("r", sample, limit=100, query_filter=odd).points
+    assert sorted(int(p.id) for p in found) == [25, 26, 27, 28, 29]
+    with pytest.raises(ValueError):
+        client.query_points("r", {"sample": "sorted"})

@@ -55,9 +55,12 @@ def vectors(c: Collection, name: str) -> dict[int, Any]:
     return {p["id"]: p["vector"][name] for p in got}
 
 
-def dense_sims(c: Collection, example: list[float]) -> dict[int, float]:
+def dense_sims(c: Collection, example: list[float], squared: bool = True) -> dict[int, float]:
+    """Similarities to the stored "d" vectors: by default Qdrant's raw Euclid score, what its
+    example objectives compare (the negated squared distance); else the negated distance."""
     stored = vectors(c, "d")
-    return {i: -float(np.linalg.norm(np.array(v) - example)) for i, v in stored.items()}
+    d2 = {i: float(np.sum((np.array(v) - example) ** 2)) for i, v in stored.items()}
+    return {i: -x if squared else -float(np.sqrt(x)) for i, x in d2.items()}
 
 
 def top(scores: dict[int, float], k: int) -> list[int]:
@@ -120,15 +123,16 @@ def test_recommend_strategies_on_sparse_and_multivectors(c: Collection) -> None:
 def test_mmr(c: Collection) -> None:
     q = np.random.default_rng(2).standard_normal(DIM).tolist()
     stored = {i: np.array(v) for i, v in vectors(c, "d").items()}
-    relevance = dense_sims(c, q)
+    relevance = dense_sims(c, q, squared=False)
+    squared = dense_sims(c, q)  # what MMR weighs: Qdrant's raw (engine) Euclid scores
     candidates = top(relevance, 30)
     lam = 0.4  # diversity 0.6
     chosen = [candidates[0]]
     while len(chosen) < 10:
 
         def value(i: int) -> float:
-            closest = max(-float(np.linalg.norm(stored[i] - stored[j])) for j in chosen)
-            return lam * relevance[i] - (1 - lam) * closest
+            closest = max(-float(np.sum((stored[i] - stored[j]) ** 2)) for j in chosen)
+            return lam * squared[i] - (1 - lam) * closest
 
         chosen.append(max((i for i in candidates if i not in chosen), key=value))
     body = {

@@ -136,9 +136,9 @@ def _field(c: dict[str, Any], payload: Any) -> bool:
             return any(_same(v, x) for v in flat for x in m["any"])
         return any(v is not None and not any(_same(v, x) for x in m["except"]) for v in flat)
     if "values_count" in c:
-        raw = _raw(payload, key)
-        n = sum(len(v) if isinstance(v, list) else v is not None for v in raw)
-        return _within(n, c["values_count"], int)
+        # Qdrant's check_count_from, value by value; nothing reached counts 0
+        counts = [len(v) if isinstance(v, list) else int(v is not None) for v in _raw(payload, key)]
+        return any(_within(n, c["values_count"], int) for n in counts or [0])
     spec = c["range"]
     if isinstance(next(iter(spec.values())), str):
         instants = [_instant(v) for v in flat]

@@ -206,11 +206,22 @@ TABLE: list[tuple[str, dict[str, Any], list[tuple[Payload, bool]]]] = [
         ],
     ),
     (
+        # each value the path reaches counts on its own, as in Qdrant: no sum over elements
         "values_count through []",
-        {"key": "a[].b", "values_count": {"gte": 3}},
+        {"key": "a[].b", "values_count": {"gte": 2}},
         [
             ({"a": [{"b": [1, 2]}, {"b": 3}]}, True),
-            ({"a": [{"b": [1, 2]}, {"c": 3}]}, False),
+            ({"a": [{"b": 1}, {"b": 2}, {"b": 3}]}, False),
+            ({"a": [{"b": [1]}, {"c": 3}]}, False),
+        ],
+    ),
+    (
+        "values_count lte 1 through []",
+        {"key": "a[].b", "values_count": {"lte": 1}},
+        [
+            ({"a": [{"b": 1}, {"b": 2}, {"b": 3}]}, True),
+            ({"a": [{"b": [1, 2]}, {"b": [1, 2, 3]}]}, False),
+            ({"a": [{"b": [None, None]}, {"b": None}]}, True),
         ],
     ),
     (

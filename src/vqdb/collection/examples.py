@@ -1,9 +1,9 @@
 """Queries that score each point by its similarity to several example vectors, as Qdrant
 defines them, and MMR's diversity re-ranking.
 
-- recommend `best_score`: the best similarity to a positive example if it beats every negative
-  one, else minus the square of the best negative similarity; `sum_scores`: positives' sum
-  minus negatives' sum.
+- recommend `best_score` (Qdrant 1.19): a (0, 1) sigmoid of the best similarity to a positive
+  example if it beats every negative one, else minus that of the best negative similarity;
+  `sum_scores`: positives' sum minus negatives' sum.
 - `context` (pairs of positive and negative examples): sum over pairs of
   fast_sigmoid(min(sim(positive) - sim(negative) - eps, 0)): 0 inside every pair's zone.
 - `discover` (a target and context pairs): the number of pairs whose positive is more similar
@@ -12,9 +12,10 @@ defines them, and MMR's diversity re-ranking.
 - `relevance_feedback`: the target's similarity, moved towards examples scored better by the
   feedback and away from those scored worse.
 
-Similarity is the collection's score where higher is better (minus the distance for Euclid and
-Manhattan). These objectives are not distances a graph can walk, so every allowed point is
-compared with every example by an exact scan of the originals: one native call per segment.
+Similarity is the engine's score, higher is better: minus the squared distance for Euclid (as
+Qdrant's raw scorer), minus the distance for Manhattan. These objectives are not distances a
+graph can walk, so every allowed point is compared with every example by an exact scan of the
+originals: one native call per segment.
 """
 
 from __future__ import annotations
@@ -34,13 +35,21 @@ def fast_sigmoid(x: Scores) -> Scores:
     return out
 
 
+def _scaled_sigmoid(x: Scores) -> Scores:
+    """Qdrant's scaled_fast_sigmoid: fast_sigmoid mapped onto (0, 1)."""
+    out: Scores = np.float32(0.5) * (fast_sigmoid(x) + np.float32(1))
+    return out
+
+
 def best_score(positives: int) -> Callable[[Sims], Scores]:
     def score(sims: Sims) -> Scores:
         pos, neg = sims[:positives], sims[positives:]
         n = sims.shape[1]
         best_pos = pos.max(axis=0) if len(pos) else np.full(n, -np.inf, dtype=np.float32)
         best_neg = neg.max(axis=0) if len(neg) else np.full(n, -np.inf, dtype=np.float32)
-        out: Scores = np.where(best_pos >= best_neg, best_pos, -(best_neg**2))
+        wins = best_pos > best_neg
+        best = _scaled_sigmoid(np.where(wins, best_pos, best_neg))  # finite: one side is given
+        out: Scores = np.where(wins, best, -best)
         return out
 
     return score

@@ -219,7 +219,11 @@ def _named(vector: Any, config: CollectionConfig, where: str) -> dict[str, Any]:
             _vector_config(name, config)
         return named
     if config.named and "" not in config.vectors:
-        raise BadInput(f"{where}: this collection has named vectors: give a map of names")
+        # Qdrant reads an unnamed vector as the vector "", which such a collection lacks
+        raise BadInput(
+            f"Wrong input: Not existing vector name error: {where}: this collection has named "
+            "vectors (or none): give a map of names"
+        )
     return {"": _validated(vector, "", config, where)}
 
 

@@ -8,6 +8,11 @@ Cosine and Dot (higher first), distances for Euclid and Manhattan (lower first).
 query (`{"indices", "values"}` with `using` a sparse vector) is the same pipeline: each
 segment's inverted index answers exact dot products, with IDF weights applied first when the
 vector asks for them (idf.py).
+
+Examples given by id (a query by id, recommend's positives and negatives, discover's target and
+pairs) are the stored vectors of those points, which are then left out of the results. With
+`lookup_from` they are the vectors of points of another collection instead (lookup.py, resolved
+before the tree runs), and nothing is left out, as in Qdrant.
 """
 
 from __future__ import annotations
@@ -631,6 +636,7 @@ def _by_examples(
     batch = _batch(c, request.using, vectors)
     n = len(vectors)
     hits: list[Hit] = []
+    missing = 0.0 if request.using in c.config.sparse_vectors else np.nan
     for s, segment in enumerate(c.segments):
         allowed = _allowed(s, segment, request)
         mask = segment.vector_mask(request.using)
@@ -641,11 +647,12 @@ def _by_examples(
             continue
         index = segment.vectors[request.using]
         ids, scores = index.search(batch, offsets.shape[0], {"exact": True}, allowed_ids=mask)
-        sims = np.full((n, segment.size), np.nan, dtype=np.float32)
+        # a sparse vector sharing no term with an example scores 0 against it (Qdrant scores
+        # every point; the inverted index returns only those sharing a term)
+        sims = np.full((n, segment.size), missing, dtype=np.float32)
         for row in range(n):
             valid = ids[row] >= 0
-            value = scores[row][valid]
-            sims[row, ids[row][valid]] = -value if distance.ascending else value
+            sims[row, ids[row][valid]] = distance.to_engine(scores[row][valid])
         total = score(sims[:, offsets])
         hits.extend((float(t), s, segment, int(o)) for t, o in zip(total, offsets))
     hits.sort(key=lambda h: (-h[0], h[1], h[3]))
@@ -699,7 +706,7 @@ def _similarities(c: Collection, using: str, batch: VectorBatch) -> examples.Sim
     if distance in (Distance.COSINE, Distance.DOT) or isinstance(batch, SparseVectors):
         sims: examples.Sims = x @ x.T
     elif distance == Distance.EUCLID:
-        sims = -np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2))
+        sims = -((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)  # engine scores, as Qdrant
     else:
         sims = -np.abs(x[:, None, :] - x[None, :, :]).sum(axis=2)
     return sims.astype(np.float32)

@@ -1,5 +1,5 @@
-"""Reading points: retrieve by id, scroll in id order, count, and how a point is shown
-(`with_payload` / `with_vector` selections, Qdrant's Record and ScoredPoint shapes)."""
+"""Reading points: retrieve by id, scroll in id order, a random sample, count, and how a point
+is shown (`with_payload` / `with_vector` selections, Qdrant's Record and ScoredPoint shapes)."""
 
 from __future__ import annotations
 

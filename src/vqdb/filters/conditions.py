@@ -187,16 +187,23 @@ class DatetimeRange:
 @dataclass(frozen=True, slots=True)
 class ValuesCount:
     """How many values the field holds: an array counts its elements, null counts 0, any other
-    value 1; a missing field counts 0 (Qdrant's docs; values reached through `[]` add up)."""
+    value 1. Each value the path reaches is counted on its own, and one in bounds is enough
+    (Qdrant's check_count_from per value: `a[].b` over [{"b": 1}, {"b": 2}] is two values of
+    count 1, not one of 2). A missing field counts 0, as in Qdrant 1.19 (issue 9586; earlier
+    versions never matched it)."""
 
     key: str
     bounds: Interval
 
     def test(self, payload: Payload) -> bool:
-        count = 0
-        for v in raw_values(payload, self.key):
-            count += len(v) if isinstance(v, list) else int(v is not None)
-        return self.bounds.contains(count)
+        values = raw_values(payload, self.key)
+        if not values:
+            return self.bounds.contains(0)
+        return any(self.bounds.contains(_count_of(v)) for v in values)
+
+
+def _count_of(value: object) -> int:
+    return len(value) if isinstance(value, list) else int(value is not None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,8 @@ class MapIndex(FieldIndex):
         self._postings: dict[Hashable, set[int]] = {}
         self._held: dict[int, frozenset[Hashable]] = {}
         self._other: set[int] = set()  # non-null values of another type: every except matches
+        self._columns: tuple[list[Hashable], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None
+        self._columns = None
 
     def add(self, offset: int, payload: Payload) -> None:
         self.remove(offset)
@@ -114,11 +116,14 @@ class MapIndex(FieldIndex):
                 self._other.add(offset)
         if mine:
             self._held[offset] = frozenset(mine)
+            self._columns = None
             for v in mine:
                 self._postings.setdefault(v, set()).add(offset)
 
     def remove(self, offset: int) -> None:
         self._other.discard(offset)
+        if offset in self._held:
+            self._columns = None
         for v in self._held.pop(offset, ()):
             posting = self._postings[v]
             posting.discard(offset)
@@ -131,6 +136,21 @@ class MapIndex(FieldIndex):
     def held(self) -> Mapping[int, frozenset[Hashable]]:
         """Each indexed offset's distinct values."""
         return self._held
+
+    def postings(self) -> tuple[list[Hashable], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Every (value, offset) pair held, as columns: the distinct values, and for each pair
+        its value's position in them and its offset (a point once per distinct value). Rebuilt
+        lazily after writes, so counting over a mask is numpy, not a loop over values."""
+        if self._columns is None:
+            values = list(self._postings)
+            sizes = np.fromiter(map(len, self._postings.values()), np.int64, len(values))
+            total = int(sizes.sum())
+            offsets = np.fromiter(
+                itertools.chain.from_iterable(self._postings.values()), np.int64, total
+            )
+            codes = np.repeat(np.arange(len(values), dtype=np.int64), sizes)
+            self._columns = values, codes, offsets
+        return self._columns
 
     def _takes(self, kind: type, values: Iterable[object]) -> bool:
         return kind is self._value_type and all(self._accepts(v) for v in values)
@@ -255,6 +275,12 @@ class IntegerIndex(FieldIndex):
 
     def count(self) -> int:
         return self._lookup.count()
+
+    @property
+    def lookup(self) -> MapIndex | None:
+        """The exact-value part, or None when the schema turns `lookup` off (Qdrant then has
+        no map index for the key: no facets on it)."""
+        return None if self.schema.get("params", {}).get("lookup") is False else self._lookup
 
     def mask(self, condition: Condition, size: int) -> Mask | None:
         found = self._lookup.mask(condition, size)

@@ -101,8 +101,9 @@ def set_at(
 ) -> dict[str, Any]:
     """set_payload: merges `values` into the object(s) at `key` (the top level when None).
 
-    Missing steps are created (objects for keys, null-padded arrays for indexes); a scalar in
-    the way is replaced, as Qdrant does. A null in `values` removes that key (Qdrant's merge).
+    Missing keys are created as objects and a scalar in the way is replaced, as Qdrant does;
+    an index past the end of an array sets nothing (a non-array there becomes []). A null in
+    `values` removes that key (Qdrant's merge).
     """
     result: dict[str, Any] = copy.deepcopy(dict(payload or {}))
     path: Path = parse_path(key) if key is not None else ()
@@ -132,9 +133,8 @@ def _set(dest: Any, path: Path, values: Mapping[str, Any]) -> Any:
             dest[i] = _set(element, rest, values)
         return dest
     array = dest if isinstance(dest, list) else []
-    if step >= len(array):
-        array.extend([None] * (step + 1 - len(array)))
-    array[step] = _set(array[step], rest, values)
+    if step < len(array):  # Qdrant never grows an array: a missing element is left alone
+        array[step] = _set(array[step], rest, values)
     return array
 
 

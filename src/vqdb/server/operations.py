@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vqdb import full_snapshots, models
-from vqdb.collection import groups, info, query, reads, snapshots
+from vqdb.collection import facets, groups, info, matrix, query, reads, snapshots
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput, NotFound, OutOfRange
@@ -314,33 +314,25 @@ def _batch(c: Call) -> list[dict[str, Any]]:
 
 
 def _read(
-    suffix: str, name: str, run: Callable[[Collection, Any], Any], body: Any, tag: str = "search"
+    suffix: str,
+    name: str,
+    run: Callable[..., Any],
+    body: Any,
+    tag: str = "search",
+    lookup: bool = False,
 ) -> Operation:
-    """A POST under /points that reads: the engine call takes the collection and the body."""
+    """A POST under /points that reads: the engine call takes the collection and the body, and
+    with `lookup` the database's collections by name (for `lookup_from`)."""
     return Operation(
         "POST",
         POINTS + suffix,
         name,
-        lambda c: run(c.collection, c.body),
+        (lambda c: run(c.collection, c.body, c.db.collection))
+        if lookup
+        else (lambda c: run(c.collection, c.body)),
         body=body,
         params=READ_PARAMS,
         tag=tag,
-    )
-
-
-def _lookup_read(
-    suffix: str, name: str, run: Callable[[Collection, Any, Any], Any], body: Any
-) -> Operation:
-    """A search under /points whose query may name points of other collections (lookup_from,
-    with_lookup): the engine call also takes the database's collections by name."""
-    return Operation(
-        "POST",
-        POINTS + suffix,
-        name,
-        lambda c: run(c.collection, c.body, c.db.collection),
-        body=body,
-        params=READ_PARAMS,
-        tag="search",
     )
 
 
@@ -359,6 +351,7 @@ def _write_points(method: str, suffix: str, name: str, engine_method: str, body:
 
 
 SELECTOR = models.PointIdsList | models.FilterSelector
+MATRIX = models.SearchMatrixRequest
 COLLECTION = "/collections/{collection_name}"
 POINTS = COLLECTION + "/points"
 SNAPSHOTS = COLLECTION + "/snapshots"
@@ -563,19 +556,49 @@ OPERATIONS: list[Operation] = [
     ),
     _read("/scroll", "scroll_points", reads.scroll, models.ScrollRequest, tag="points"),
     _read("/count", "count_points", reads.count, models.CountRequest, tag="points"),
+    Operation(
+        "POST",
+        COLLECTION + "/facet",
+        "facet",
+        lambda c: facets.facet(c.collection, c.body),
+        body=models.FacetRequest,
+        params=READ_PARAMS,
+    ),
     # ---- search --------------------------------------------------------------------------
-    _lookup_read("/query", "query_points", query.query, models.QueryRequest),
-    _lookup_read("/query/batch", "query_batch_points", query.query_batch, models.QueryRequestBatch),
-    _lookup_read(
-        "/query/groups", "query_points_groups", groups.query_groups, models.QueryGroupsRequest
+    _read("/query", "query_points", query.query, models.QueryRequest, lookup=True),
+    _read(
+        "/query/batch",
+        "query_batch_points",
+        query.query_batch,
+        models.QueryRequestBatch,
+        lookup=True,
     ),
     _read("/search", "search_points", query.search, JSON_OBJECT),
     _read("/search/batch", "search_batch_points", query.search_batch, JSON_OBJECT),
-    _lookup_read("/search/groups", "search_point_groups", groups.search_groups, JSON_OBJECT),
-    _lookup_read("/recommend", "recommend_points", query.recommend, JSON_OBJECT),
-    _lookup_read("/recommend/batch", "recommend_batch_points", query.recommend_batch, JSON_OBJECT),
-    _lookup_read(
-        "/recommend/groups", "recommend_point_groups", groups.recommend_groups, JSON_OBJECT
+    _read("/recommend", "recommend_points", query.recommend, JSON_OBJECT, lookup=True),
+    _read(
+        "/recommend/batch",
+        "recommend_batch_points",
+        query.recommend_batch,
+        JSON_OBJECT,
+        lookup=True,
+    ),
+    _read("/search/matrix/pairs", "search_matrix_pairs", matrix.pairs, MATRIX),
+    _read("/search/matrix/offsets", "search_matrix_offsets", matrix.offsets, MATRIX),
+    _read(
+        "/query/groups",
+        "query_points_groups",
+        groups.query_groups,
+        models.QueryGroupsRequest,
+        lookup=True,
+    ),
+    _read("/search/groups", "search_point_groups", groups.search_groups, JSON_OBJECT, lookup=True),
+    _read(
+        "/recommend/groups",
+        "recommend_point_groups",
+        groups.recommend_groups,
+        JSON_OBJECT,
+        lookup=True,
     ),
     # ---- staging: Qdrant's test operations, off unless asked for -------------------------
     Operation(
