@@ -19,9 +19,10 @@ text = open(path).read()
 text = re.sub(r"class Payload\(BaseModel\):\n    model_config = ConfigDict\(\n        extra='allow',\n    \)\n",
               "Payload = dict[str, Any]\n", text)
 text = re.sub(r"conint\(ge=0\) \| UUID(_aliased)?\b", "conint(ge=0) | str", text)
-# datetime range bounds given as text are read by vqdb.filters.datetimes with Qdrant's formats
-# (naive times are UTC, "2015-01-01 00:00" too), which pydantic's AwareDatetime refuses
-text = re.sub(r"class DatetimeRange\(BaseModel\):\n(?:    .*\n)+",
+# datetime range bounds and order_by's start_from given as text are read by
+# vqdb.filters.datetimes with Qdrant's formats (naive times are UTC, "2015-01-01 00:00" too),
+# which pydantic's AwareDatetime refuses
+text = re.sub(r"class (DatetimeRange|OrderBy)\(BaseModel\):\n(?:    .*\n)+",
               lambda m: m.group(0).replace("AwareDatetime", "str | AwareDatetime"), text)
 # enums are str enums printed as their values, as qdrant-client's are: `Distance.DOT == "Dot"`
 # and f"{status}" is "green", so code written for qdrant-client's models works with these

@@ -1976,7 +1976,7 @@ class OrderBy(BaseModel):
         None,
         description='Direction of ordering: `asc` or `desc`. Default is ascending.',
     )
-    start_from: int | float | AwareDatetime | None = Field(
+    start_from: int | float | str | AwareDatetime | None = Field(
         None,
         description='Which payload value to start scrolling from. Default is the lowest value for `asc` and the highest for `desc`',
     )

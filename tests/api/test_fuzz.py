@@ -43,6 +43,7 @@ ODD_PARAMS = ["9" * 5000, "1" * 25, "-1", "x" * 300, "é" * 200, "..", "a\0b", "
 # fields of the legacy bodies, which have no model
 LEGACY_FIELDS = ("vector", "filter", "limit", "offset", "params", "with_payload", "with_vector")
 LEGACY_FIELDS += ("positive", "negative", "searches", "using", "lookup_from", "strategy")
+LEGACY_FIELDS += ("group_by", "group_size", "with_lookup")
 
 
 def _nested(depth: int, kind: str) -> str:

@@ -45,7 +45,7 @@ def test_lookup_from(http: httpx.Client, pair: tuple[str, str]) -> None:
     assert [p["id"] for p in r.json()["result"]] == [1, 2, 3, 4]
     missing = {**body, "lookup_from": {"collection": "nope"}}
     r = http.post(f"/collections/{name}/points/query", json=missing)
-    assert r.status_code == 404 and "Collection `nope`" in r.text
+    assert r.status_code == 404 and "Not found: Collection nope not found" in r.text
 
 
 def test_query_without_a_query_scores_one(http: httpx.Client, pair: tuple[str, str]) -> None:

@@ -13,6 +13,7 @@ MODULES = [
     "convert",
     "embedded",
     "exploration",
+    "groups",
     "points",
     "reads",
     "upload",

@@ -106,7 +106,10 @@ def test_bad_queries_and_filters(c: vqdb.Client) -> None:
         deep = models.Prefetch(query=[1.0] * DIM, prefetch=deep)
     with pytest.raises(ValueError, match="exceeds max depth 64"):
         c.query_points("c", [1.0] * DIM, prefetch=deep)
-    with pytest.raises(ValueError, match="Not existing vector name error"):  # no "" there
+    with pytest.raises(ValueError, match="Collection nowhere not found"):
+        c.query_points("c", 1, lookup_from=models.LookupLocation(collection="nowhere"))
+    # no "" vector there, but Qdrant says so only once it finds the point (none has id 1)
+    with pytest.raises(ValueError, match="No point with id 1 found"):
         c.query_points("c", 1, lookup_from=models.LookupLocation(collection="named"))
     with pytest.raises(ValueError, match="is a dense vector: query it with a list"):
         c.query_points("c", models.SparseVector(indices=[1], values=[1.0]))

@@ -34,7 +34,8 @@ def test_lookup_from_reads_examples_from_another_collection(client: vqdb.Client)
     target = {"discover": {"target": 3, "context": [{"positive": 0, "negative": 4}]}}
     found = client.query_points("e", target, lookup_from=lookup, limit=N).points
     assert len(found) == N
-    with pytest.raises(NotFound, match="Collection `nope` doesn't exist"):
+    # Qdrant's words for a lookup collection (validate_lookup_from_collection_exists)
+    with pytest.raises(NotFound, match="^Collection nope not found$"):
         client.query_points("e", 1, lookup_from={"collection": "nope"})
     with pytest.raises(BadInput, match="Not existing vector name error"):
         client.query_points("e", 1, lookup_from={"collection": "o"})  # no vector "" there

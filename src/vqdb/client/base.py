@@ -16,6 +16,10 @@ class ClientBase:
             raise RuntimeError("this vqdb.Client is closed: create a new one")
         return self._db.collection(name)
 
+    def _others(self, name: str) -> Collection:
+        """A collection that a query names (lookup_from, with_lookup)."""
+        return self._database.collection(name)
+
     @property
     def _database(self) -> Database:
         if self._closed:

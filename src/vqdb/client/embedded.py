@@ -1,10 +1,10 @@
 """vqdb.Client: vqdb in process, with qdrant-client's method names, arguments and return types.
 
 Code written for `QdrantClient(":memory:")` or `QdrantClient(path=...)` runs on vqdb by changing
-the import; the methods are grouped in collections.py, points.py, reads.py and exploration.py.
-Options that only mean something to a cluster (consistency, shard keys, ordering, timeouts,
-parallel uploads, retries) are accepted and ignored; an option that would change results and
-that vqdb does not support raises ValueError.
+the import; the methods are grouped in collections.py, points.py, reads.py, groups.py and
+exploration.py. Options that only mean something to a cluster (consistency, shard keys,
+ordering, timeouts, parallel uploads, retries) are accepted and ignored; an option that would
+change results and that vqdb does not support raises ValueError.
 
     >>> import vqdb
     >>> with vqdb.Client(":memory:") as client:
@@ -25,6 +25,7 @@ from typing import Any
 
 from vqdb.client.collections import CollectionMethods
 from vqdb.client.exploration import ExplorationMethods
+from vqdb.client.groups import GroupMethods
 from vqdb.client.points import PointMethods
 from vqdb.client.reads import ReadMethods
 from vqdb.database import Database
@@ -47,7 +48,7 @@ _CONNECTION_OPTIONS = {
 _SERVER_OPTIONS = {"url", "host", "api_key", "auth_token_provider"}
 
 
-class Client(CollectionMethods, PointMethods, ReadMethods, ExplorationMethods):
+class Client(CollectionMethods, PointMethods, ReadMethods, GroupMethods, ExplorationMethods):
     """Client(":memory:") keeps everything in memory; Client(path="./storage") stores it there
     (one client per folder at a time). optimizer_threads: threads per collection for building
     indexes in the background (0: as many as the machine has). async_scorer: rescore on-disk

@@ -65,7 +65,10 @@ class ReadMethods(ClientBase):
         shard_key_selector: Any = None,
         timeout: int | None = None,
     ) -> tuple[list[models.Record], PointId | None]:
-        """A page of points in id order, and the id the next page starts at (None: the end)."""
+        """A page of points in id order, and the id the next page starts at (None: the end).
+        With order_by (a key with an integer, float or datetime index, or an OrderBy): in the
+        order of its values, with each record's order_value, and no next page (page with
+        start_from and a filter on the ids seen, as in Qdrant)."""
         body = optional(
             filter=scroll_filter,
             limit=limit,
@@ -109,8 +112,9 @@ class ReadMethods(ClientBase):
         timeout: int | None = None,
     ) -> models.QueryResponse:
         """query: a vector (list or numpy array), a point id (its vector; the point itself is
-        left out), a NearestQuery or RecommendQuery (models or dicts), or None for points in id
-        order."""
+        left out, unless lookup_from names another collection to take it from), a query model
+        or its dict (nearest, recommend, discover, context, fusion, order_by, sample), or None
+        for points in id order."""
         body = optional(
             prefetch=prefetch,
             using=using,
@@ -125,7 +129,7 @@ class ReadMethods(ClientBase):
         )
         if query is not None:
             body["query"] = query_input(query)
-        found = search.query(self._collection(collection_name), body, self._collection)
+        found = search.query(self._collection(collection_name), body, self._others)
         return result(models.QueryResponse, found)
 
     def query_batch_points(
@@ -137,5 +141,5 @@ class ReadMethods(ClientBase):
     ) -> list[models.QueryResponse]:
         searches = [query_request(request) for request in requests]
         batch = {"searches": searches}
-        found = search.query_batch(self._collection(collection_name), batch, self._collection)
+        found = search.query_batch(self._collection(collection_name), batch, self._others)
         return results(models.QueryResponse, found)

@@ -11,8 +11,8 @@ vector asks for them (idf.py).
 
 Examples given by id (a query by id, recommend's positives and negatives, discover's target and
 pairs) are the stored vectors of those points, which are then left out of the results. With
-`lookup_from` they are the vectors of points of another collection instead (`_looked_up`), and
-nothing is left out, as in Qdrant.
+`lookup_from` they are the vectors of points of another collection instead (lookup.py, resolved
+before the tree runs), and nothing is left out, as in Qdrant.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vqdb.collection import examples, formula, fusion, idf, strict
+from vqdb.collection import examples, formula, fusion, idf, lookup, order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
-from vqdb.collection.reads import Selection, checked_count, sample, scroll
+from vqdb.collection.reads import Selection, checked_count, scroll
 from vqdb.distance import Distance
 from vqdb.errors import BadInput, NotFound, coded, invalid
 from vqdb.filters import Filter
@@ -40,7 +40,6 @@ from vqdb.segment.ids import PointId, point_id, sort_key
 from vqdb.segment.segment import Segment
 
 T = TypeVar("T")
-Collections = Callable[[str], Collection]  # a collection by name (NotFound if there is none)
 
 Vector = npt.NDArray[np.float32]
 _STRATEGIES = ("average_vector", "best_score", "sum_scores")
@@ -59,6 +58,9 @@ class Request:
     idf_corpus: Filter | None = None  # the points whose statistics IDF uses (None: all)
     # the candidates a rescoring stage may return (offsets per segment position); None: any
     among: dict[int, npt.NDArray[np.int64]] | None = None
+    # a scrolled stage's points (order_by, sample, none): Qdrant shows them as records that
+    # score 1 at version 0, each with the value order_by ordered it by (None: none)
+    order_values: list[order.OrderValue | None] | None = None
 
 
 Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offset
@@ -66,23 +68,29 @@ MAX_PREFETCH_DEPTH = 64  # Qdrant's
 
 
 @strict.checked("query")
-def query(
-    c: Collection, body: Mapping[str, Any], collections: Collections | None = None
-) -> dict[str, Any]:
+def query(c: Collection, body: Mapping[str, Any], others: lookup.Others = None) -> dict[str, Any]:
     """QueryRequest: nearest by vector or point id, recommend, or a fusion, over the whole
     collection or over what its prefetches found (a tree: each prefetch a query of its own, with
-    its own prefetches; see _stage); no query: points by id. `collections` finds the
-    collection `lookup_from` names."""
-    body = _looked_up(body, "query", collections)
+    its own prefetches; see _stage); no query: points by id. `others` finds the collections
+    that `lookup_from` names (lookup.py)."""
+    body = lookup.resolved(c, body, others)
+    if body.get("query") is None and not body.get("prefetch") and not body.get("score_threshold"):
+        request = _request(c, body, default_payload=False, by_vector=False)
+        shown = _pick(body, "filter", "with_payload", "with_vector")  # points in id order
+        page = scroll(c, {**shown, "limit": request.offset + request.limit})
+        points = page["points"][request.offset :]
+        return {"points": [{**p, "version": 0, "score": 1.0} for p in points]}
+    with c.lock.read():
+        request, hits = ranked(c, body)
+        return {"points": _page(hits, request)}
+
+
+def ranked(c: Collection, body: Mapping[str, Any]) -> tuple[Request, list[Hit]]:
+    """A QueryRequest's points, best first, `offset + limit` of them, and the request they
+    answer (the caller holds the read lock; lookups are resolved)."""
     q = body.get("query")
     prefetches = _prefetches(body, depth=1)
     request = _request(c, body, default_payload=False, by_vector=_by_vector(q))
-    if isinstance(q, Mapping) and "sample" in q and not prefetches:
-        # points at random; offset ignored, as Qdrant does (the order is not stable anyway)
-        if q["sample"] != "random":
-            raise BadInput(f"unknown sample {q['sample']!r} (expected 'random')")
-        found = sample(c, request.query_filter, request.limit, request.selection)
-        return {"points": [{**p, "version": 0, "score": 1.0} for p in found]}
     if q is None:
         if prefetches:
             raise BadInput(
@@ -94,21 +102,20 @@ def query(
                 "Bad request: A query is needed to use the score_threshold. Can't have "
                 "score_threshold without defining a query."
             )
-        # points in id order, each scored 1 as Qdrant's query scroll does
-        shown = _pick(body, "filter", "with_payload", "with_vector")
-        page = scroll(c, {**shown, "limit": request.offset + request.limit})
-        points = page["points"][request.offset :]
-        return {"points": [{**p, "version": 0, "score": 1.0} for p in points]}
-    with c.lock.read():
-        sources = [_prefetched(c, p, request.query_filter) for p in prefetches]
-        return {"points": _page(_stage(c, request, q, sources if prefetches else None), request)}
+        hits = _in_id_order(c, request)
+        request.order_values = [None] * len(hits)
+        return request, hits
+    sources = [_prefetched(c, p, request.query_filter) for p in prefetches]
+    return request, _stage(c, request, q, sources if prefetches else None)
 
 
 def _by_vector(q: Any) -> bool:
     """Whether the query scores by a vector (and so needs `using`): not a fusion, a formula, an
     order_by or a sample."""
-    kinds = ("fusion", "rrf", "formula", "order_by", "sample")
-    return q is not None and not (isinstance(q, Mapping) and any(k in q for k in kinds))
+    return q is not None and not (isinstance(q, Mapping) and _UNSCORED & set(q))
+
+
+_UNSCORED = {"fusion", "rrf", "formula", "order_by", "sample"}
 
 
 def _prefetches(body: Mapping[str, Any], depth: int) -> list[Mapping[str, Any]]:
@@ -130,8 +137,6 @@ def _prefetched(
 ) -> list[Hit]:
     """One prefetch's ranked points (the caller holds the read lock). The filters of the
     request and of the prefetches above apply to it as well, as in Qdrant."""
-    if body.get("lookup_from") is not None:
-        raise BadInput("lookup_from is not supported by vqdb yet")
     q = body.get("query")
     inner = _prefetches(body, depth + 1)
     request = _request(
@@ -165,6 +170,8 @@ def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | N
         return _formula(c, request, q, sources)
     if sources is not None:
         request.among = _candidates(sources)
+    if isinstance(q, Mapping) and ("order_by" in q or "sample" in q):
+        return _scrolled(c, request, q)
     if isinstance(q, Mapping) and "recommend" in q:
         return _recommended(c, request, q["recommend"] or {})
     if isinstance(q, Mapping) and ("discover" in q or "context" in q):
@@ -238,20 +245,42 @@ def _fused(q: Mapping[str, Any], sources: list[list[Hit]], request: Request) -> 
 
 
 def _in_id_order(c: Collection, request: Request) -> list[Hit]:
-    """A prefetch without a query: the first `limit` matching points by id, scored 0."""
+    """A query without a query: the first `offset + limit` matching points by id, scored 1
+    (Qdrant scrolls for them)."""
     found = []
     for s, segment in enumerate(c.segments):
         for offset in np.flatnonzero(segment.mask(request.query_filter)).tolist():
             found.append((sort_key(segment.ids.id_at(offset)), s, segment, offset))
     found.sort(key=lambda f: f[0])
-    return [(0.0, s, segment, offset) for _, s, segment, offset in found[: request.limit]]
+    wanted = request.offset + request.limit
+    return [(1.0, s, segment, offset) for _, s, segment, offset in found[:wanted]]
+
+
+def _scrolled(c: Collection, request: Request, q: Mapping[str, Any]) -> list[Hit]:
+    """order_by and sample (order.py), over the allowed points or the prefetches' candidates.
+    Qdrant scrolls for both: every point scores 1, so a score_threshold means nothing (refused
+    with order_by, ignored with sample), and a sample without prefetches ignores `offset`."""
+    masks = [_allowed(s, segment, request) for s, segment in enumerate(c.segments)]
+    if "order_by" in q:
+        if request.score_threshold is not None:
+            raise BadInput("Bad request: Can't use score_threshold with an order_by query.")
+        spec = order.parse(q["order_by"])
+        found = order.ordered(c, spec, masks, request.offset + request.limit)
+    else:
+        if q["sample"] != "random":
+            raise BadInput(f"unknown sample {q['sample']!r}: expected random")
+        if request.among is None:
+            request.offset = 0
+        found = order.sampled(c, masks, request.offset + request.limit)
+    request.order_values = [value for value, _, _ in found]
+    return [(1.0, s, c.segments[s], offset) for _, s, offset in found]
 
 
 @strict.checked("query_batch")
 def query_batch(
-    c: Collection, body: Mapping[str, Any], collections: Collections | None = None
+    c: Collection, body: Mapping[str, Any], others: lookup.Others = None
 ) -> list[dict[str, Any]]:
-    return _each(c, body, lambda c, one: query(c, one, collections))
+    return _each(c, body, lambda c, one: query(c, one, others))
 
 
 @strict.checked("search_batch")
@@ -261,9 +290,9 @@ def search_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, 
 
 @strict.checked("recommend_batch")
 def recommend_batch(
-    c: Collection, body: Mapping[str, Any], collections: Collections | None = None
+    c: Collection, body: Mapping[str, Any], others: lookup.Others = None
 ) -> list[list[dict[str, Any]]]:
-    return _each(c, body, lambda c, one: recommend(c, one, collections))
+    return _each(c, body, lambda c, one: recommend(c, one, others))
 
 
 def _each(c: Collection, body: Mapping[str, Any], run: Callable[[Collection, Any], T]) -> list[T]:
@@ -288,10 +317,10 @@ def search(c: Collection, body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 @strict.checked("recommend")
 def recommend(
-    c: Collection, body: Mapping[str, Any], collections: Collections | None = None
+    c: Collection, body: Mapping[str, Any], others: lookup.Others = None
 ) -> list[dict[str, Any]]:
     """The legacy RecommendRequest: positive / negative / strategy at the top level."""
-    body = _looked_up(body, None, collections)
+    body = lookup.resolved(c, body, others)
     request = _request(c, body, default_payload=False)
     spec = _pick(body, "positive", "negative", "strategy")
     with c.lock.read():
@@ -369,78 +398,6 @@ def _search_params(raw: Any) -> Any:
 
 _SEARCH_FIELDS = set(SearchParams.__dataclass_fields__)
 _QUANTIZATION_FIELDS = set(QuantizationSearchParams.__dataclass_fields__)
-
-
-def _looked_up(
-    body: Mapping[str, Any], key: str | None, collections: Collections | None
-) -> Mapping[str, Any]:
-    """The body with the point ids of its examples (`body[key]`, or the legacy recommend's
-    top-level positive / negative) replaced by the vectors `lookup_from` names, so that they
-    read as vectors given inline: checked against `using`, never left out of the results. They
-    are read here under the other collection's read lock, released before the query takes its
-    own: a read lock is not reentrant (a writer waiting between the two would deadlock)."""
-    raw = body.get("lookup_from")
-    if raw is None:
-        return body
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("collection"), str):
-        raise BadInput("lookup_from must be an object naming a 'collection'")
-    if collections is None:
-        raise BadInput("lookup_from needs the database: query through a client or the server")
-    name = raw.get("vector") or body.get("using") or ""
-    other = collections(raw["collection"])
-    if not isinstance(name, str) or not other.config.has_vector(name):
-        raise BadInput(f"Wrong input: Not existing vector name error: {name}")
-
-    def vector(pid: Any) -> Any:
-        found = _stored_vector(other, point_id(pid), name)
-        return found.tolist()  # a list, rows, or {indices, values}: what a body would hold
-
-    out = {k: v for k, v in body.items() if k != "lookup_from"}
-    with other.lock.read():
-        if key is None:
-            for side in ("positive", "negative"):
-                if isinstance(out.get(side), list):
-                    out[side] = [_by_id(v, vector) for v in out[side]]
-        elif out.get(key) is not None:
-            out[key] = _resolved(out[key], vector)
-    return out
-
-
-def _by_id(raw: Any, vector: Callable[[Any], Any]) -> Any:
-    return vector(raw) if isinstance(raw, (int, str)) and not isinstance(raw, bool) else raw
-
-
-def _resolved(q: Any, vector: Callable[[Any], Any]) -> Any:
-    """A query with each example id replaced by vector(id)."""
-    if not isinstance(q, Mapping):
-        return _by_id(q, vector)
-
-    def pairs(raw: Any) -> Any:
-        items = [raw] if isinstance(raw, Mapping) else raw
-        if not isinstance(items, list):
-            return raw
-        return [
-            {k: _by_id(v, vector) for k, v in p.items()} if isinstance(p, Mapping) else p
-            for p in items
-        ]
-
-    if "nearest" in q:
-        return {**q, "nearest": _by_id(q["nearest"], vector)}
-    if isinstance(q.get("recommend"), Mapping):
-        spec = dict(q["recommend"])
-        for side in ("positive", "negative"):
-            if isinstance(spec.get(side), list):
-                spec[side] = [_by_id(v, vector) for v in spec[side]]
-        return {**q, "recommend": spec}
-    if isinstance(q.get("discover"), Mapping):
-        spec = dict(q["discover"])
-        spec["target"] = _by_id(spec.get("target"), vector)
-        if spec.get("context") is not None:
-            spec["context"] = pairs(spec["context"])
-        return {**q, "discover": spec}
-    if q.get("context") is not None:
-        return {**q, "context": pairs(q["context"])}
-    return q
 
 
 def _vector_input(c: Collection, raw: Any, request: Request) -> OneVector:
@@ -778,11 +735,22 @@ def _unit(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 def _page(hits: list[Hit], request: Request) -> list[dict[str, Any]]:
     """The ranked hits past `offset`, `limit` of them, shown as ScoredPoints."""
     page = hits[request.offset : request.offset + request.limit]
+    if request.order_values is not None:
+        values = request.order_values[request.offset : request.offset + request.limit]
+        return [
+            request.selection.show(segment, offset, scrolled(value))
+            for (_, _, segment, offset), value in zip(page, values)
+        ]
     scores = decimal_floats([score for score, *_ in page]).tolist()  # f32 scores, as Qdrant's
     return [
         request.selection.show(segment, offset, {"version": segment.version, "score": score})
         for score, (_, _, segment, offset) in zip(scores, page)
     ]
+
+
+def scrolled(value: order.OrderValue | None) -> dict[str, Any]:
+    """What Qdrant shows of a scrolled point besides its id, payload and vector."""
+    return {"version": 0, "score": 1.0, **({} if value is None else {"order_value": value})}
 
 
 def _pick(body: Mapping[str, Any], *keys: str) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from vqdb.collection import strict
+from vqdb.collection import order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.errors import BadInput
-from vqdb.filters import Filter, delete_at, pick
+from vqdb.filters import delete_at, pick
 from vqdb.floats import decimal_floats
 from vqdb.index.sparse_vectors import SparseVector
 from vqdb.segment.ids import SortedIds, point_id, sort_key
@@ -99,11 +99,11 @@ def scroll(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
     """ScrollRequest: points in id order from `offset`, `limit` per page, and where the next
     page starts."""
     limit = checked_count(body.get("limit"), 10, "limit", minimum=1)
-    if body.get("order_by") is not None:
-        raise BadInput("order_by is not supported yet: scroll pages follow point ids")
-    start = None if body.get("offset") is None else point_id(body["offset"], "offset")
     query_filter = checked_filter(body.get("filter"))
     selection = Selection(body.get("with_payload", True), body.get("with_vector"), c)
+    if body.get("order_by") is not None:
+        return _scroll_ordered(c, body, limit, query_filter, selection)
+    start = None if body.get("offset") is None else point_id(body["offset"], "offset")
     found: list[tuple[tuple[int, int], Segment, int]] = []
     with c.lock.read():
         for segment in c.segments:
@@ -125,22 +125,26 @@ def scroll(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
     return {"points": page, "next_page_offset": next_offset}
 
 
-def sample(
-    c: Collection, query_filter: Filter | None, limit: int, selection: Selection
-) -> list[dict[str, Any]]:
-    """Qdrant's `sample: random`: `limit` points drawn uniformly, without repeats, among those
-    the filter lets through, in no particular order."""
+def _scroll_ordered(
+    c: Collection, body: Mapping[str, Any], limit: int, query_filter: Any, selection: Selection
+) -> dict[str, Any]:
+    """Scroll by a payload key's values (order.py): one page only, as in Qdrant, which pages
+    with `start_from` and a filter on the ids already seen at that value instead."""
+    if body.get("offset") is not None:
+        raise BadInput(
+            "Cannot use an `offset` when using `order_by`. The alternative for paging is to use "
+            "`order_by.start_from` and a filter to exclude the IDs that you've already seen for "
+            "the `order_by.start_from` value"
+        )
+    spec = order.parse(body["order_by"])
     with c.lock.read():
-        masks = [np.flatnonzero(segment.mask(query_filter)) for segment in c.segments]
-        ends = np.cumsum([m.shape[0] for m in masks])
-        total = int(ends[-1]) if ends.shape[0] else 0
-        drawn = np.random.default_rng().choice(total, size=min(limit, total), replace=False)
-        out = []
-        for at in drawn.tolist():
-            s = int(np.searchsorted(ends, at, side="right"))
-            before = int(ends[s - 1]) if s else 0
-            out.append(selection.show(c.segments[s], int(masks[s][at - before]), {}))
-    return out
+        masks = [s.mask(query_filter) for s in c.segments]
+        found = order.ordered(c, spec, masks, limit)
+        page = [
+            selection.show(c.segments[s], offset, {"order_value": value})
+            for value, s, offset in found
+        ]
+    return {"points": page, "next_page_offset": None}
 
 
 @strict.checked("count")

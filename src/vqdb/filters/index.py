@@ -37,6 +37,7 @@ from vqdb.filters.geo import Geo, geo_points
 from vqdb.filters.paths import parse_path, values_at
 
 Payload = Mapping[str, Any] | None
+Ordering = tuple[npt.NDArray[Any], npt.NDArray[np.int64]]  # values (sorted), their offsets
 
 
 def offsets_mask(offsets: Iterable[int] | npt.NDArray[np.int64], size: int) -> Mask:
@@ -72,6 +73,11 @@ class FieldIndex:
 
     def mask(self, condition: Condition, size: int) -> Mask | None:
         raise NotImplementedError
+
+    def ordering(self) -> Ordering | None:
+        """The (value, offset) pairs `order_by` sorts, by value, or None where this index holds
+        no ranges (Qdrant orders only by an integer, float or datetime index)."""
+        return None
 
     def info(self) -> dict[str, Any]:
         return {**self.schema, "points": self.count()}
@@ -126,6 +132,10 @@ class MapIndex(FieldIndex):
 
     def count(self) -> int:
         return len(self._held)
+
+    def held(self) -> Mapping[int, frozenset[Hashable]]:
+        """Each indexed offset's distinct values."""
+        return self._held
 
     def postings(self) -> tuple[list[Hashable], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Every (value, offset) pair held, as columns: the distinct values, and for each pair
@@ -222,6 +232,9 @@ class SortedIndex(FieldIndex):
             hi = min(hi, int(np.searchsorted(values, b.lt, "left")))
         return offsets_mask(offsets[lo : max(lo, hi)], size)
 
+    def ordering(self) -> Ordering | None:
+        return self._arrays()
+
 
 class IntegerIndex(FieldIndex):
     """Qdrant's integer index answers both exact matches and ranges: one of each inside."""
@@ -230,14 +243,35 @@ class IntegerIndex(FieldIndex):
         super().__init__(key, "integer", params)
         self._lookup = MapIndex(key, "integer", params, int, is_int)
         self._range = SortedIndex(key, "integer", params, number_of, np.float64, Range)
+        self._ordered: Ordering | None = None
 
     def add(self, offset: int, payload: Payload) -> None:
         self._lookup.add(offset, payload)
         self._range.add(offset, payload)
+        self._ordered = None
 
     def remove(self, offset: int) -> None:
         self._lookup.remove(offset)
         self._range.remove(offset)
+        self._ordered = None
+
+    def ordering(self) -> Ordering | None:
+        """The integers alone, as int64 (the range part holds floats too, as float64); none
+        without the range capability, as in Qdrant. Rebuilt lazily after writes."""
+        if (self.schema.get("params") or {}).get("range") is False:
+            return None
+        if self._ordered is None:
+            pairs = [
+                (v, offset)
+                for offset, values in self._lookup.held().items()
+                for v in values
+                if _I64_MIN <= v <= _I64_MAX  # type: ignore[operator]
+            ]
+            values = np.array([v for v, _ in pairs], dtype=np.int64)
+            offsets = np.array([o for _, o in pairs], dtype=np.int64)
+            order = np.argsort(values, kind="stable")
+            self._ordered = values[order], offsets[order]
+        return self._ordered
 
     def count(self) -> int:
         return self._lookup.count()
@@ -251,6 +285,9 @@ class IntegerIndex(FieldIndex):
     def mask(self, condition: Condition, size: int) -> Mask | None:
         found = self._lookup.mask(condition, size)
         return found if found is not None else self._range.mask(condition, size)
+
+
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1  # Qdrant's integers
 
 
 def _is_uuid(v: object) -> bool:

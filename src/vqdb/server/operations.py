@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vqdb import full_snapshots, models
-from vqdb.collection import facets, info, matrix, query, reads, snapshots
+from vqdb.collection import facets, groups, info, matrix, query, reads, snapshots
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput, NotFound, OutOfRange
@@ -585,6 +585,21 @@ OPERATIONS: list[Operation] = [
     ),
     _read("/search/matrix/pairs", "search_matrix_pairs", matrix.pairs, MATRIX),
     _read("/search/matrix/offsets", "search_matrix_offsets", matrix.offsets, MATRIX),
+    _read(
+        "/query/groups",
+        "query_points_groups",
+        groups.query_groups,
+        models.QueryGroupsRequest,
+        lookup=True,
+    ),
+    _read("/search/groups", "search_point_groups", groups.search_groups, JSON_OBJECT, lookup=True),
+    _read(
+        "/recommend/groups",
+        "recommend_point_groups",
+        groups.recommend_groups,
+        JSON_OBJECT,
+        lookup=True,
+    ),
     # ---- staging: Qdrant's test operations, off unless asked for -------------------------
     Operation(
         "POST",
