@@ -215,3 +215,21 @@ def test_mmr_on_multivectors_and_queries_without_using(c: Collection) -> None:
     prefetch = {"query": [0.0] * DIM, "using": "d", "limit": 5}
     formula = {"prefetch": prefetch, "query": {"formula": {"mult": ["$score", 2]}}}
     assert len(query.query(c, formula)["points"]) == 5
+
+
+def test_mmr_with_euclid_rows(db: Database) -> None:
+    """MaxSim over Euclid rows compares negated squared row distances (engine scores)."""
+    body = {
+        "vectors": {
+            "size": 2,
+            "distance": "Euclid",
+            "multivector_config": {"comparator": "max_sim"},
+        }
+    }
+    c = db.create_collection("e", body)
+    rng = np.random.default_rng(4)
+    c.upsert(
+        {"points": [{"id": i, "vector": rng.standard_normal((2, 2)).tolist()} for i in range(40)]}
+    )
+    mmr = {"query": {"nearest": [[0.0, 0.0]], "mmr": {"diversity": 0.9}}, "limit": 5}
+    assert len(query.query(c, mmr)["points"]) == 5

@@ -65,7 +65,9 @@ def compile_formula(raw: Any, defaults: Mapping[str, Any] | None) -> Expression:
 def score(expression: Expression, point: Point) -> float:
     try:
         value = expression(point)
-    except (ValueError, OverflowError, ZeroDivisionError) as e:
+    except OverflowError:  # exp or pow past float64: Qdrant's non-finite error
+        raise BadInput("Bad request: The expression produced a non-finite number") from None
+    except (ValueError, ZeroDivisionError) as e:
         raise BadInput(f"Bad request: formula: {e}") from None
     value32 = np.float32(value) if abs(value) <= _F32_MAX else np.float32(np.inf)
     if not np.isfinite(value32):  # a score is a float32, as in Qdrant

@@ -697,11 +697,9 @@ def _similarities(c: Collection, using: str, batch: VectorBatch) -> examples.Sim
     multivectors)."""
     distance = c.config.distance(using)
     if isinstance(batch, MultiVectors):
-        if distance not in (Distance.COSINE, Distance.DOT):
-            raise BadInput(f"mmr with {distance.value} multivectors is not supported by vqdb yet")
         bounds = batch.offsets - batch.offsets[0]
-        rows = _unit(batch.rows[: int(bounds[-1])]) if distance == Distance.COSINE else batch.rows
-        dots = rows @ rows.T  # every row against every row, then max per row of b, summed per a
+        # every row against every row, then per row of a the best of b's rows, summed over a
+        dots = _pairwise(batch.rows[: int(bounds[-1])], distance)
         n = len(batch)
         maxsim: examples.Sims = np.empty((n, n), dtype=np.float32)
         for j in range(n):
@@ -713,14 +711,20 @@ def _similarities(c: Collection, using: str, batch: VectorBatch) -> examples.Sim
         x = np.zeros((len(batch), terms.shape[0]), dtype=np.float32)
         rows = np.repeat(np.arange(len(batch)), np.diff(batch.indptr))
         x[rows, column] = batch.values
-    else:
-        x = np.asarray(batch, dtype=np.float32)
-        if distance == Distance.COSINE:  # the query as given, the stored ones unit already
-            x = _unit(x)
-    if distance in (Distance.COSINE, Distance.DOT) or isinstance(batch, SparseVectors):
+        products: examples.Sims = (x @ x.T).astype(np.float32)
+        return products
+    return _pairwise(np.asarray(batch, dtype=np.float32), distance)
+
+
+def _pairwise(x: npt.NDArray[np.float32], distance: Distance) -> examples.Sims:
+    """Engine scores of every row against every row (Cosine over unit rows: the query as
+    given, the stored ones unit already; Euclid negated and squared, as Qdrant's)."""
+    if distance == Distance.COSINE:
+        x = _unit(x)
+    if distance in (Distance.COSINE, Distance.DOT):
         sims: examples.Sims = x @ x.T
     elif distance == Distance.EUCLID:
-        sims = -((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)  # engine scores, as Qdrant
+        sims = -((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)
     else:
         sims = -np.abs(x[:, None, :] - x[None, :, :]).sum(axis=2)
     return sims.astype(np.float32)
