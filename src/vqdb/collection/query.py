@@ -27,7 +27,7 @@ import numpy.typing as npt
 from vqdb.collection import examples, formula, fusion, idf, lookup, order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
-from vqdb.collection.reads import Selection, checked_count, scroll
+from vqdb.collection.reads import Selection, checked_count, first_by_id, scroll
 from vqdb.distance import Distance
 from vqdb.errors import BadInput, NotFound, coded, invalid
 from vqdb.filters import Filter
@@ -36,7 +36,7 @@ from vqdb.index.multi_vectors import MultiVectors, is_flat
 from vqdb.index.sparse_vectors import SparseVector, SparseVectors
 from vqdb.index.stores import OneVector, VectorBatch
 from vqdb.params import QuantizationSearchParams, SearchParams, from_mapping
-from vqdb.segment.ids import PointId, point_id, sort_key
+from vqdb.segment.ids import PointId, point_id
 from vqdb.segment.segment import Segment
 
 T = TypeVar("T")
@@ -205,6 +205,12 @@ def _formula(
         )
         hits.append((formula.score(expression, point), s, segment, offset))
     hits.sort(key=lambda h: (-h[0], h[1], h[3]))
+    return _cut(hits, request)
+
+
+def _cut(hits: list[Hit], request: Request) -> list[Hit]:
+    """Ranked hits (higher scores first) at or above the score threshold, `offset + limit` of
+    them."""
     if request.score_threshold is not None:
         hits = [h for h in hits if h[0] >= request.score_threshold]
     return hits[: request.offset + request.limit]
@@ -238,22 +244,14 @@ def _fused(q: Mapping[str, Any], sources: list[list[Hit]], request: Request) -> 
             raise ValueError(f"unknown fusion {q!r}: expected rrf or dbsf")
     except ValueError as e:
         raise BadInput(f"Bad request: {e}") from None
-    hits = [(score, s, where[s, offset], offset) for (s, offset), score in ranked]
-    if request.score_threshold is not None:
-        hits = [h for h in hits if h[0] >= request.score_threshold]
-    return hits[: request.offset + request.limit]
+    return _cut([(score, s, where[s, offset], offset) for (s, offset), score in ranked], request)
 
 
 def _in_id_order(c: Collection, request: Request) -> list[Hit]:
     """A query without a query: the first `offset + limit` matching points by id, scored 1
     (Qdrant scrolls for them)."""
-    found = []
-    for s, segment in enumerate(c.segments):
-        for offset in np.flatnonzero(segment.mask(request.query_filter)).tolist():
-            found.append((sort_key(segment.ids.id_at(offset)), s, segment, offset))
-    found.sort(key=lambda f: f[0])
-    wanted = request.offset + request.limit
-    return [(1.0, s, segment, offset) for _, s, segment, offset in found[:wanted]]
+    found = first_by_id(c, request.query_filter, request.offset + request.limit)
+    return [(1.0, s, segment, offset) for s, segment, offset in found]
 
 
 def _scrolled(c: Collection, request: Request, q: Mapping[str, Any]) -> list[Hit]:
@@ -635,7 +633,7 @@ def _by_examples(
     distance = c.config.distance(request.using)
     batch = _batch(c, request.using, vectors)
     n = len(vectors)
-    hits: list[Hit] = []
+    found: list[tuple[int, Segment, npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
     missing = 0.0 if request.using in c.config.sparse_vectors else np.nan
     for s, segment in enumerate(c.segments):
         allowed = _allowed(s, segment, request)
@@ -653,12 +651,9 @@ def _by_examples(
         for row in range(n):
             valid = ids[row] >= 0
             sims[row, ids[row][valid]] = distance.to_engine(scores[row][valid])
-        total = score(sims[:, offsets])
-        hits.extend((float(t), s, segment, int(o)) for t, o in zip(total, offsets))
-    hits.sort(key=lambda h: (-h[0], h[1], h[3]))
-    if request.score_threshold is not None:
-        hits = [h for h in hits if h[0] >= request.score_threshold]
-    return hits[: request.offset + request.limit]
+        found.append((s, segment, offsets, score(sims[:, offsets]).astype(np.float32)))
+    # every allowed point is scored: only the wanted best become tuples
+    return _merged(found, False, request.score_threshold, request.offset + request.limit)
 
 
 def _batch(c: Collection, using: str, vectors: Sequence[OneVector]) -> VectorBatch:

@@ -11,10 +11,10 @@ import numpy as np
 from vqdb.collection import order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.errors import BadInput
-from vqdb.filters import delete_at, pick
+from vqdb.filters import Filter, delete_at, pick
 from vqdb.floats import decimal_floats
 from vqdb.index.sparse_vectors import SparseVector
-from vqdb.segment.ids import SortedIds, point_id, sort_key
+from vqdb.segment.ids import PointId, SortedIds, point_id, sort_key
 from vqdb.segment.segment import Segment
 
 
@@ -104,25 +104,35 @@ def scroll(c: Collection, body: Mapping[str, Any]) -> dict[str, Any]:
     if body.get("order_by") is not None:
         return _scroll_ordered(c, body, limit, query_filter, selection)
     start = None if body.get("offset") is None else point_id(body["offset"], "offset")
-    found: list[tuple[tuple[int, int], Segment, int]] = []
     with c.lock.read():
-        for segment in c.segments:
-            mask = segment.mask(query_filter)
-            if isinstance(segment.ids, SortedIds):  # offsets are in id order already
-                begin = 0 if start is None else segment.ids.first_at_or_after(start)
-                offsets = (np.flatnonzero(mask[begin:])[: limit + 1] + begin).tolist()
-            else:
-                offsets = np.flatnonzero(mask).tolist()
-            keys = [(sort_key(segment.ids.id_at(o)), o) for o in offsets]
-            if start is not None:
-                first = sort_key(start)
-                keys = [k for k in keys if k[0] >= first]
-            keys.sort()
-            found.extend((key, segment, o) for key, o in keys[: limit + 1])
-        found.sort(key=lambda item: item[0])
+        found = first_by_id(c, query_filter, limit + 1, start)
         page = [selection.show(segment, o, {}) for _, segment, o in found[:limit]]
     next_offset = found[limit][1].ids.id_at(found[limit][2]) if len(found) > limit else None
     return {"points": page, "next_page_offset": next_offset}
+
+
+def first_by_id(
+    c: Collection, query_filter: Filter | None, count: int, start: PointId | None = None
+) -> list[tuple[int, Segment, int]]:
+    """The first `count` points matching the filter in id order, from `start` on, as (segment
+    position, segment, offset); the caller holds the read lock. An optimized segment's offsets
+    are in id order already, so only its first `count` matches are looked at."""
+    found: list[tuple[tuple[int, int], int, Segment, int]] = []
+    for s, segment in enumerate(c.segments):
+        mask = segment.mask(query_filter)
+        if isinstance(segment.ids, SortedIds):
+            begin = 0 if start is None else segment.ids.first_at_or_after(start)
+            offsets = (np.flatnonzero(mask[begin:])[:count] + begin).tolist()
+        else:
+            offsets = np.flatnonzero(mask).tolist()
+        keys = [(sort_key(segment.ids.id_at(o)), o) for o in offsets]
+        if start is not None:
+            first = sort_key(start)
+            keys = [k for k in keys if k[0] >= first]
+        keys.sort()
+        found.extend((key, s, segment, o) for key, o in keys[:count])
+    found.sort(key=lambda item: item[0])
+    return [(s, segment, o) for _, s, segment, o in found[:count]]
 
 
 def _scroll_ordered(
