@@ -61,6 +61,8 @@ class Request:
     # a scrolled stage's points (order_by, sample, none): Qdrant shows them as records that
     # score 1 at version 0, each with the value order_by ordered it by (None: none)
     order_values: list[order.OrderValue | None] | None = None
+    # a rescoring stage run as one oversampled search: its prefetch's limit (see _rescoring)
+    rescored: int | None = None
 
 
 Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offset
@@ -105,6 +107,8 @@ def ranked(c: Collection, body: Mapping[str, Any]) -> tuple[Request, list[Hit]]:
         hits = _in_id_order(c, request)
         request.order_values = [None] * len(hits)
         return request, hits
+    if _rescoring(c, request, q, prefetches):
+        return request, _hits(c, request, _vector(c, _plain_vector(q), request.using))
     sources = [_prefetched(c, p, request.query_filter) for p in prefetches]
     return request, _stage(c, request, q, sources if prefetches else None)
 
@@ -147,8 +151,74 @@ def _prefetched(
         if inner:
             raise BadInput("Bad request: cannot have prefetches without a query")
         return _in_id_order(c, request)
+    if _rescoring(c, request, q, inner):
+        return _hits(c, request, _vector(c, _plain_vector(q), request.using))
     sources = [_prefetched(c, p, request.query_filter, depth + 1) for p in inner]
     return _stage(c, request, q, sources if inner else None)
+
+
+def _rescoring(
+    c: Collection, request: Request, q: Any, prefetches: list[Mapping[str, Any]]
+) -> bool:
+    """Whether `q` over `prefetches` is an oversampled search, and if so sets `request` to
+    run it as one. Qdrant's pattern for quantized collections, a nearest query over a single
+    prefetch of the same dense vector (same `using`, no filter or threshold of its own) that
+    walks the codes for `limit` candidates, rescored by the originals, is what the native
+    search does with oversampling: so it runs as one call per segment instead of two stages
+    through Python. The walk takes the prefetch's params and its `limit` candidates per
+    segment (a superset of the prefetch's over the whole collection)."""
+    if len(prefetches) != 1:
+        return False
+    prefetch = prefetches[0]
+    if {k for k, v in prefetch.items() if v is not None} - _PLAIN_PREFETCH:
+        return False
+    config = c.config.vectors.get(request.using)
+    vector = _plain_vector(q)
+    if config is None or config.multivector or vector is None:
+        return False
+    if (prefetch.get("using") or "") != request.using:
+        return False
+    if not _same_vector(vector, _plain_vector(prefetch.get("query"))):
+        return False
+    limit = prefetch.get("limit") or 10
+    if (
+        not isinstance(limit, int)
+        or isinstance(limit, bool)
+        or limit < request.offset + request.limit
+    ):
+        return False
+    try:
+        params = from_mapping(SearchParams, _search_params(prefetch.get("params")), "params")
+    except (TypeError, ValueError):
+        return False  # the prefetch's own parse says why
+    if params.quantization.oversampling is not None:
+        return False
+    request.params, request.rescored = params, limit
+    return True
+
+
+_PLAIN_PREFETCH = {"query", "using", "limit", "params"}
+
+
+def _plain_vector(q: Any) -> Any:
+    """The dense vector a nearest query gives as a list or an array; None for any other."""
+    if isinstance(q, Mapping):
+        if set(q) != {"nearest"} and not (set(q) == {"nearest", "mmr"} and q["mmr"] is None):
+            return None
+        q = q["nearest"]
+    if isinstance(q, np.ndarray):
+        return q if q.ndim == 1 else None
+    if isinstance(q, list) and q and all(isinstance(x, (int, float)) for x in q[:1]):
+        return q
+    return None
+
+
+def _same_vector(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return False
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    return bool(a == b)
 
 
 def _both(a: Filter | None, b: Filter | None) -> Filter | None:
@@ -466,15 +536,24 @@ def _hits(c: Collection, request: Request, vector: OneVector) -> list[Hit]:
         queries = vector[None, :]
     wanted = request.offset + request.limit
     threshold = c.config.full_scan_threshold_vectors(request.using)
-    params = request.params
-    if request.among is not None:
-        params = SearchParams(exact=True, quantization=params.quantization)
     found: list[tuple[int, Segment, npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
     for s, segment in enumerate(c.segments):
-        allowed = _allowed(s, segment, request)
-        if allowed is not None and not allowed.any():
-            continue
-        offsets, scores = segment.search(request.using, queries, wanted, params, allowed, threshold)
+        if request.among is not None:  # a rescoring stage: the prefetches' candidates alone
+            among = request.among.get(s)
+            if among is None:
+                continue
+            if request.query_filter is not None or request.exclude:
+                keep = segment.mask(request.query_filter)
+                keep[segment.offsets_of(request.exclude)] = False
+                among = among[keep[among]]
+            offsets, scores = segment.rescore(request.using, queries, among, wanted)
+        else:
+            allowed = _allowed(s, segment, request)
+            if allowed is not None and not allowed.any():
+                continue
+            offsets, scores = segment.search(
+                request.using, queries, wanted, request.params, allowed, threshold, request.rescored
+            )
         kept = offsets[0] >= 0
         found.append((s, segment, offsets[0][kept], scores[0][kept]))
     return _merged(found, distance.ascending, request.score_threshold, wanted)
