@@ -17,6 +17,7 @@ before the tree runs), and nothing is left out, as in Qdrant.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -348,12 +349,79 @@ def _scrolled(c: Collection, request: Request, q: Mapping[str, Any]) -> list[Hit
 def query_batch(
     c: Collection, body: Mapping[str, Any], others: lookup.Others = None
 ) -> list[dict[str, Any]]:
-    return _each(c, body, lambda c, one: query(c, one, others))
+    searches = _searches(body)
+    together = _together(c, searches, "query")
+    return [
+        {"points": found} if found is not None else query(c, one, others)
+        for one, found in zip(searches, together)
+    ]
 
 
 @strict.checked("search_batch")
 def search_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
-    return _each(c, body, search)
+    searches = _searches(body)
+    together = _together(c, searches, "vector")
+    return [
+        found if found is not None else search(c, one) for one, found in zip(searches, together)
+    ]
+
+
+def _together(
+    c: Collection, searches: list[Mapping[str, Any]], key: str
+) -> list[list[dict[str, Any]] | None]:
+    """The pages of a batch's plain nearest searches (a dense vector as `key`, nothing but a
+    filter, params, paging and selection besides) that share all but the vector, each group
+    answered by one native call per segment over all its queries: the native search runs the
+    queries of a call in parallel on every core. None where a search runs on its own."""
+    groups: dict[str, list[int]] = {}
+    for i, one in enumerate(searches):
+        shared = {k: v for k, v in one.items() if v is not None and k != key}
+        vector = _plain_vector(one.get(key))
+        config = c.config.vectors.get(shared.get("using") or "")
+        if vector is None or config is None or config.multivector or set(shared) - _SHARED:
+            continue
+        groups.setdefault(json.dumps(shared, sort_keys=True, default=str), []).append(i)
+    found: list[list[dict[str, Any]] | None] = [None] * len(searches)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        first = searches[members[0]]
+        request = _request(c, first, default_payload=False)
+        raw = [_plain_vector(searches[i][key]) for i in members]
+        vectors = [np.asarray(_vector(c, v, request.using)) for v in raw]
+        with c.lock.read():
+            pages = _nearest(c, request, np.stack(vectors))
+        for i, page in zip(members, pages):
+            found[i] = page
+    return found
+
+
+_SHARED = {"using", "filter", "params", "limit", "offset", "with_payload", "with_vector"}
+_SHARED |= {"score_threshold"}
+
+
+def _nearest(c: Collection, request: Request, queries: Vector) -> list[list[dict[str, Any]]]:
+    """One page per query of a batch with one request's everything else (the caller holds the
+    read lock)."""
+    distance = c.config.distance(request.using)
+    wanted = request.offset + request.limit
+    threshold = c.config.full_scan_threshold_vectors(request.using)
+    answers = []
+    for s, segment in enumerate(c.segments):
+        allowed = _allowed(s, segment, request)
+        if allowed is not None and not allowed.any():
+            continue
+        offsets, scores = segment.search(
+            request.using, queries, wanted, request.params, allowed, threshold
+        )
+        answers.append((s, segment, offsets, scores))
+    pages = []
+    for i in range(queries.shape[0]):
+        found = [(s, segment, o[i][o[i] >= 0], sc[i][o[i] >= 0]) for s, segment, o, sc in answers]
+        pages.append(
+            _page(_merged(found, distance.ascending, request.score_threshold, wanted), request)
+        )
+    return pages
 
 
 @strict.checked("recommend_batch")
@@ -365,10 +433,14 @@ def recommend_batch(
 
 def _each(c: Collection, body: Mapping[str, Any], run: Callable[[Collection, Any], T]) -> list[T]:
     """A batch body, {"searches": [request, ...]}: one answer per request."""
+    return [run(c, s) for s in _searches(body)]
+
+
+def _searches(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     searches = body.get("searches")
     if not isinstance(searches, list) or not all(isinstance(s, Mapping) for s in searches):
         raise BadInput("'searches' must be a list of request objects")
-    return [run(c, s) for s in searches]
+    return searches
 
 
 @strict.checked("search")
