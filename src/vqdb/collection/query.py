@@ -676,7 +676,7 @@ def _recommended(c: Collection, request: Request, spec: Mapping[str, Any]) -> li
         raise BadInput(f"unknown recommend strategy {strategy!r} (expected {_STRATEGIES})")
     if not spec.get("positive") and not spec.get("negative"):  # Qdrant's validator: 422
         raise invalid(
-            "query.recommend.positives, negatives",
+            "internal.query.recommend.positives, negatives",
             coded("At least one positive or negative vector/id must be provided"),
         )
     positive = [_vector_input(c, v, request) for v in spec.get("positive") or []]
@@ -753,13 +753,13 @@ def _with_feedback(c: Collection, request: Request, spec: Any) -> list[Hit]:
         raise BadInput("relevance_feedback needs a 'target', 'feedback' and a 'strategy'")
     feedback = spec.get("feedback") or []
     if not feedback:
-        raise invalid("query.relevance_feedback", "feedback elements must be non-empty")
+        raise invalid("internal.query.relevance_feedback", "feedback elements must be non-empty")
     naive = (spec.get("strategy") or {}).get("naive")
     if not isinstance(naive, Mapping) or not all(k in naive for k in "abc"):
         raise BadInput("relevance_feedback.strategy must be {'naive': {'a', 'b', 'c'}}")
     if naive["b"] < 0:  # a negative power of a score difference: Qdrant's validator refuses it
         raise invalid(
-            "query.relevance_feedback.strategy.naive.b",
+            "internal.query.relevance_feedback.strategy.naive.b",
             f"value {float(naive['b'])} invalid, must be 0.0 or larger",
         )
     for item in feedback:
