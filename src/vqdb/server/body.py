@@ -260,7 +260,18 @@ def _described(
 
 
 def _out_of_range(error: Any) -> bool:
-    return error["type"] in _RANGE_ERRORS and not _unsigned_negative(error)
+    return (
+        error["type"] in _RANGE_ERRORS
+        and not _unsigned_negative(error)
+        and not (error.get("input") == 0 and _non_zero(error["loc"]))
+    )
+
+
+def _non_zero(loc: tuple[Any, ...]) -> bool:
+    """A field Qdrant types NonZero (the spec says only `minimum: 1`): serde refuses a 0 as
+    malformed (400) before any validator runs."""
+    names = tuple(p for p in loc if isinstance(p, str) and not _is_model_name(p))
+    return names[-2:] == ("slice", "total")
 
 
 def _matched_branch(errors: Sequence[Any]) -> list[Any]:
