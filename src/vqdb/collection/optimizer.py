@@ -133,7 +133,7 @@ class Optimizer:
             return None  # indexing disabled: everything stays appendable
         indexed = [s for s in c.segments if not s.appendable]
         for segment in indexed:
-            if not self._current(segment):
+            if not self.current(segment):
                 return [segment]
         sealed = [s for s in c.segments if s.appendable and s is not c.appendable]
         if sealed:
@@ -153,7 +153,7 @@ class Optimizer:
             return smallest
         return None
 
-    def _current(self, segment: Segment) -> bool:
+    def current(self, segment: Segment) -> bool:
         """Whether the segment was built with the collection's present config."""
         config = self.collection.config
         for name, args in config.store_args().items():
