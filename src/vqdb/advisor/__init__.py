@@ -4,8 +4,9 @@ recommends one for a recall target, at the least memory or the most speed.
     >>> import numpy as np, vqdb.advisor
     >>> x = np.random.default_rng(0).standard_normal((2000, 32)).astype(np.float32)
     >>> advice = vqdb.advisor.advise(x, "Cosine", target_recall=0.9, progress=False)
-    >>> sorted(advice.to_json()["recommendation"])[:3]
-    ['bytes_per_vector_disk', 'bytes_per_vector_ram', 'confidence']
+    >>> rec = advice.to_json()["recommendation"]
+    >>> rec["met"], sorted(rec["search_params"]["quantization"])
+    (True, ['oversampling', 'rescore'])
 
 `vqdb advise` (cli.py), `Client.advise` and `POST /vqdb/collections/{name}/advise` call it.
 """

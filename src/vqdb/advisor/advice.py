@@ -66,6 +66,9 @@ class Advice:
             "bytes_per_vector_disk": round(row.bytes_per_vector_disk, 2),
             "qps": round(row.qps, 1),
             "measured_with": row.index,
+            # the RAM figure counts codes + graph: the originals, read only to rescore a few
+            # candidates, belong on disk (a vector's `on_disk: true`), else add them
+            "assumes": "originals on disk (vectors_config on_disk: true)",
             "met": True,
             "why": f"the {'least memory' if self.objective == 'memory' else 'fastest'} "
             f"whose recall@{self.sample['limit']} interval stays >= {self.target_recall} "
@@ -96,7 +99,10 @@ class Advice:
         for r in [*self.candidates, *self.verified]:
             chosen = r is self.chosen
             mark = (">" if chosen else "") + ("*" if r.pareto else "")
-            label = r.label + ("" if r.index == "scan" else f" ({r.index})")
+            ef = r.search_params.get("hnsw_ef")
+            label = r.label + (
+                "" if r.index == "scan" else f" ({r.index}{f' ef={ef}' if ef else ''})"
+            )
             lines.append(
                 f"| {mark} | {label} | {r.oversampling:g} | {r.recall:.3f} | "
                 f"{r.recall_interval[0]:.3f}-{r.recall_interval[1]:.3f} | {r.qps:.0f} | "

@@ -27,15 +27,15 @@ def apply(db: Database, collection_name: str, recommendation: Mapping[str, Any])
 
 
 def progress(c: Collection) -> dict[str, Any]:
-    """How far the rebuild after a config change is: points in segments built with the present
-    config (and indexed) over all points; `done` once the optimizer has nothing left to do."""
+    """How far the rebuild after a config change is: points in segments that no rebuild waits
+    for (built with the present config, or appendable: those hold no codes, and are indexed
+    with the present config when sealed) over all points; `done` once the optimizer has
+    nothing left to do."""
     optimizer = c.optimizer
     with c.lock.read():
         total = c.points_count
         current = sum(
-            s.count
-            for s in c.segments
-            if not s.appendable and (optimizer is None or optimizer.current(s))
+            s.count for s in c.segments if s.appendable or optimizer is None or optimizer.current(s)
         )
     busy = optimizer is not None and (optimizer.busy or optimizer.pending())
     return {

@@ -22,6 +22,7 @@ from vqdb.advisor.trial import Row
 from vqdb.errors import invalid
 
 MAX_VERIFIED = 3  # candidates built behind a graph before giving up (each costs a graph build)
+EF_FACTORS = (2, 4)  # hnsw_ef tried beyond the default (ef_construct), as multiples of it
 # progress(done, total, what): how a caller that is no terminal follows a run
 Progress = Callable[[int, int, str], None]
 
@@ -128,8 +129,14 @@ def _verify(
             continue
         tried.append(row.label)
         candidate = by_label[row.label]
-        more = tuple(os for os in oversampling if os >= row.oversampling)
-        measured, graph = trial.verify(candidate, more, sample, hnsw)
+        # more oversampling first (cheap: a few more rescored candidates), then a wider beam
+        # where the graph, not the codes, loses the neighbours
+        more = [os for os in oversampling if os >= row.oversampling]
+        efs = [None, *(hnsw["ef_construct"] * f for f in EF_FACTORS)]
+        grid = [(os, ef) for ef in efs for os in more]
+        measured, graph = trial.verify(
+            candidate, grid, sample, hnsw, lambda found: _holds(found, target)
+        )
         step(f"verify {row.label}")
         for found in measured:
             # the screened size: a graph-built set may hold spare capacity, not codes
@@ -138,7 +145,7 @@ def _verify(
             if _holds(found, target):
                 return verified, graph
     if not graph:  # nothing met the target: the graph's size is still the RAM's largest part
-        measured, graph = trial.verify(REFERENCE, (1.0,), sample, hnsw)
+        measured, graph = trial.verify(REFERENCE, [(1.0, None)], sample, hnsw)
         verified += measured
     return verified, graph
 

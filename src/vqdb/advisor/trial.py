@@ -10,6 +10,7 @@ one recommended, since a graph walked with codes loses a little more than a scan
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,12 +63,16 @@ class Row:
         }
 
 
-def search_params(candidate: Candidate, oversampling: float) -> dict[str, Any]:
+def search_params(
+    candidate: Candidate, oversampling: float, hnsw_ef: int | None = None
+) -> dict[str, Any]:
     """Qdrant's SearchParams for a candidate: rescoring by the originals is what makes
-    oversampling pay, so it is on for every method."""
-    if candidate.config is None:
-        return {}
-    return {"quantization": {"rescore": True, "oversampling": oversampling}}
+    oversampling pay, so it is on for every method; `hnsw_ef` only where the default
+    (ef_construct) lost too much."""
+    params: dict[str, Any] = {} if hnsw_ef is None else {"hnsw_ef": hnsw_ef}
+    if candidate.config is not None:
+        params["quantization"] = {"rescore": True, "oversampling": oversampling}
+    return params
 
 
 def recall_interval(hits: npt.NDArray[np.float64]) -> tuple[float, float]:
@@ -104,10 +109,15 @@ def screen(candidate: Candidate, sample: Sample, oversampling: tuple[float, ...]
 
 
 def verify(
-    candidate: Candidate, oversampling: tuple[float, ...], sample: Sample, hnsw: dict[str, int]
+    candidate: Candidate,
+    grid: list[tuple[float, int | None]],
+    sample: Sample,
+    hnsw: dict[str, int],
+    enough: Callable[[Row], bool] = lambda row: False,
 ) -> tuple[list[Row], float]:
     """The candidate behind the HNSW graph a collection would build (same m, ef_construct)
-    over the sample, at each oversampling given; also the graph's bytes per vector."""
+    over the sample, at each (oversampling, hnsw_ef) of the grid in turn, up to the first row
+    that is `enough`; also the graph's bytes per vector."""
     index = Index(
         sample.base.shape[1],
         sample.distance,
@@ -121,7 +131,11 @@ def verify(
     usage = index.memory_usage()
     codes = usage["quantized"] / len(sample.base)
     kind = f"hnsw m={hnsw['m']} ef_construct={hnsw['ef_construct']}"
-    rows = [_measured(index, candidate, sample, os, build_s, codes, kind) for os in oversampling]
+    rows = []
+    for os, ef in grid:
+        rows.append(_measured(index, candidate, sample, os, build_s, codes, kind, ef))
+        if enough(rows[-1]):
+            break
     return rows, usage["graph"] / len(sample.base)
 
 
@@ -133,8 +147,9 @@ def _measured(
     build_s: float,
     codes: float,
     kind: str,
+    hnsw_ef: int | None = None,
 ) -> Row:
-    params = search_params(candidate, oversampling)
+    params = search_params(candidate, oversampling, hnsw_ef)
     started = time.perf_counter()
     found, _ = index.search(sample.queries, sample.limit, params)
     seconds = max(time.perf_counter() - started, 1e-9)

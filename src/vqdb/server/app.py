@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from vqdb import build
 from vqdb.collection import strict
@@ -40,10 +40,11 @@ from vqdb.errors import (
     RateLimited,
     is_storage_full,
 )
-from vqdb.server import openapi
+from vqdb.server import dashboard, openapi
 from vqdb.server.access import Access, Denied
 from vqdb.server.background import Jobs
 from vqdb.server.body import HttpError, Schema, receive
+from vqdb.server.extensions import EXTENSIONS
 from vqdb.server.operations import (
     ACCEPTED,
     COLLECTION,
@@ -74,10 +75,11 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     jobs = Jobs()
     limit = settings.service.max_request_size_mb << 20
     served = [op for op in OPERATIONS if settings.service.staging or not op.staging]
-    routes = [
+    routes: list[BaseRoute] = [
         Route(op.path, _endpoint(op, db, access, responses, limit), methods=[op.method])
-        for op in served
+        for op in [*served, *EXTENSIONS]
     ]
+    routes += dashboard.routes()
     # Qdrant's title and app name (here and in /metrics, /telemetry): clients and dashboards
     # written for Qdrant check them; the version is the API's, what qdrant-client compares.
     # `commit` is vqdb's own.
