@@ -208,3 +208,23 @@ def test_client_advise_errors() -> None:
             client.advise("c", vector_name="other", progress=False)
         with pytest.raises(OutOfRange, match="between 0 and 1"):
             client.advise("c", target_recall=1.5, progress=False)
+
+
+def test_a_named_vector_gets_its_own_quantization() -> None:
+    with vqdb.Client(":memory:") as client:
+        client.create_collection(
+            "c",
+            vectors_config={"text": {"size": 16, "distance": "Cosine"}},
+            optimizers_config={"indexing_threshold": 1},
+        )
+        x = clustered(1200, 16)
+        client.upload_collection("c", vectors={"text": x}, ids=range(1200), wait=True)
+        found = client.advise("c", vector_name="text", target_recall=0.9, apply=True)
+        rec = found["recommendation"]
+        assert rec["vector_name"] == "text"
+        config = client.get_collection("c").config
+        assert config.quantization_config is None  # the collection-wide one is untouched
+        own = config.params.vectors["text"].quantization_config
+        assert vqdb.parse_quantization(own.model_dump(exclude_none=True)) == (
+            vqdb.parse_quantization(rec["quantization_config"])
+        )

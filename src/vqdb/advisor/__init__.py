@@ -86,6 +86,7 @@ def advise_collection(collection: Any, vector_name: str = "", **options: Any) ->
     vectors, distance, datatype, hnsw = dense_sample(collection, vector_name)
     options.setdefault("hnsw", hnsw)
     advice = advise(vectors, distance, datatype=datatype, **options)
+    advice.vector_name = vector_name
     threshold = collection.config.indexing_threshold_vectors(vector_name)
     if collection.points_count < threshold or threshold <= 0:
         advice.notes.append(

@@ -41,6 +41,7 @@ class Advice:
     chosen: Row | None  # the verified row recommended; None: no quantization meets the target
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    vector_name: str = ""  # the collection's vector advised on ("" unnamed, or a file's)
 
     def recommendation(self) -> dict[str, Any]:
         row = self.chosen
@@ -65,6 +66,7 @@ class Advice:
             "bytes_per_vector_ram": round(row.bytes_per_vector_ram, 2),
             "bytes_per_vector_disk": round(row.bytes_per_vector_disk, 2),
             "qps": round(row.qps, 1),
+            "vector_name": self.vector_name,
             "measured_with": row.index,
             # the RAM figure counts codes + graph: the originals, read only to rescore a few
             # candidates, belong on disk (a vector's `on_disk: true`), else add them
@@ -113,7 +115,10 @@ class Advice:
     def summary(self) -> str:
         rec = self.recommendation()
         s = self.sample
-        sampled = f"a sample of {s['sample']:,}" if s["sample"] < s["vectors"] else "all"
+        if s["sampled"]:
+            sampled = f"a sample of {s['sample']:,}"
+        else:
+            sampled = f"the other {s['sample']:,}" if s["held_out"] else "all"
         head = (
             f"{s['vectors']:,} vectors x {s['dim']} ({s['distance']}), measured on {sampled}, "
             f"{s['queries']} {'held-out' if s['held_out'] else 'given'} queries, "

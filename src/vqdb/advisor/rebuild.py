@@ -17,13 +17,20 @@ from vqdb.errors import BadInput
 
 
 def apply(db: Database, collection_name: str, recommendation: Mapping[str, Any]) -> None:
-    """Switches the collection's quantization to the recommendation's (the collection-wide
-    one, as `vqdb advise` measured the collection's default vector)."""
+    """Switches the collection's quantization to the recommendation's: the collection-wide
+    one for the unnamed vector, the vector's own for a named one (`vector_name`)."""
     if not isinstance(recommendation, Mapping) or "quantization_config" not in recommendation:
         raise BadInput("a recommendation needs its 'quantization_config'")
-    db.update_collection(
-        collection_name, {"quantization_config": recommendation["quantization_config"]}
+    config = recommendation["quantization_config"]
+    name = recommendation.get("vector_name") or ""
+    if not isinstance(name, str):
+        raise BadInput("'vector_name' must be a string")
+    diff = (
+        {"vectors": {name: {"quantization_config": config}}}
+        if name
+        else {"quantization_config": config}
     )
+    db.update_collection(collection_name, diff)
 
 
 def progress(c: Collection) -> dict[str, Any]:

@@ -47,6 +47,7 @@ class Sample:
             "sample": len(self.base),
             "queries": len(self.queries),
             "held_out": not self.given_queries,
+            "sampled": self.sampled,
             "dim": int(self.base.shape[1]),
             "distance": self.distance.value,
             "limit": self.limit,
