@@ -3,13 +3,17 @@ what a vector costs, the dashboard's files; and none of them in Qdrant's /openap
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from served import Server, fresh_collection, ok, unique_name
+
+from vqdb import cli
 
 
 def points(n: int = 1200, dim: int = 16) -> list[dict]:
@@ -124,3 +128,19 @@ def test_dashboard_files(http: httpx.Client) -> None:
 def test_vqdb_routes_stay_out_of_qdrants_openapi(http: httpx.Client) -> None:
     paths = http.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith(("/vqdb", "/dashboard"))]
+
+
+def test_the_command_line_against_a_server(
+    server: Server, collection: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "advice.json"
+    argv = ["advise", "--url", server.url, "--collection", collection, "--target-recall", "0.9"]
+    assert cli.main([*argv, "--apply", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| method |" in printed and "applied: the collection is rebuilding" in printed
+    rec = json.loads(out.read_text())["recommendation"]
+    with httpx.Client(base_url=server.url) as http:
+        shown = ok(http.get(f"/collections/{collection}"))["config"]["quantization_config"]
+    assert shown == rec["quantization_config"]
+    assert cli.main(["advise", "--url", server.url, "--collection", "missing"]) == 2
+    assert "HTTP 404" in capsys.readouterr().err
