@@ -155,7 +155,7 @@ class Optimizer:
             return None  # indexing disabled: everything stays appendable
         indexed = [s for s in c.segments if not s.appendable]
         for segment in indexed:
-            if not self._current(segment):
+            if not self.current(segment):
                 return "config_mismatch", [segment]
         sealed = [s for s in c.segments if s.appendable and s is not c.appendable]
         if sealed:
@@ -175,7 +175,7 @@ class Optimizer:
             return "merge", smallest
         return None
 
-    def _current(self, segment: Segment) -> bool:
+    def current(self, segment: Segment) -> bool:
         """Whether the segment was built with the collection's present config."""
         config = self.collection.config
         for name, args in config.store_args().items():

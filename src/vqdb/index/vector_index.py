@@ -135,6 +135,23 @@ class Index:
             **self._live.memory_usage(),
         }
 
+    def footprint(self) -> dict[str, tuple[int, int]]:
+        """(bytes in RAM, bytes in all) of the originals, the codes and the graph: what the
+        dashboard splits into RAM and disk (a part searched in place from a file holds no RAM
+        of its own; the page cache is the kernel's)."""
+        parts: dict[str, tuple[int, int]] = {}
+        for name, vectors in (("originals", self._originals), ("codes", self._quantized)):
+            if vectors is None:
+                parts[name] = (0, 0)
+                continue
+            # memory_bytes: what the set holds itself (codes and per-vector side data, or only
+            # the side data when the codes are a view of a file)
+            viewed = vectors.size * vectors.code_bytes if vectors.read_only else 0
+            parts[name] = (vectors.memory_bytes, vectors.memory_bytes + viewed)
+        graph = self._graph.memory_bytes if self._graph else 0
+        parts["graph"] = (graph, graph)
+        return parts
+
     @property
     def read_only(self) -> bool:
         """Whether the originals are searched in place from a file (see from_state)."""

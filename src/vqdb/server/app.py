@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from vqdb import build
 from vqdb.collection import strict
@@ -42,10 +42,11 @@ from vqdb.errors import (
     RateLimited,
     is_storage_full,
 )
-from vqdb.server import openapi
+from vqdb.server import dashboard, openapi
 from vqdb.server.access import Access, Denied
 from vqdb.server.background import Jobs
 from vqdb.server.body import HttpError, Schema, receive
+from vqdb.server.extensions import EXTENSIONS
 from vqdb.server.operations import (
     ACCEPTED,
     COLLECTION,
@@ -77,10 +78,11 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     limit = settings.service.max_request_size_mb << 20
     readers = ThreadPoolExecutor(settings.service.max_workers or os.cpu_count() or 1, "vqdb-read")
     served = [op for op in OPERATIONS if settings.service.staging or not op.staging]
-    routes = [
+    routes: list[BaseRoute] = [
         Route(op.path, _endpoint(op, db, access, responses, limit, readers), methods=[op.method])
-        for op in served
+        for op in [*served, *EXTENSIONS]
     ]
+    routes += dashboard.routes()
     # Qdrant's title and app name (here and in /metrics, /telemetry): clients and dashboards
     # written for Qdrant check them; the version is the API's, what qdrant-client compares.
     # `commit` is vqdb's own.
