@@ -249,6 +249,19 @@ NB_MODULE(_core, m) {
          "center"_a = 0.0f,
          "Sign bits; `center` is subtracted from rows and queries instead of the cosine\n"
          "normalisation (127 over uint8 originals, as Qdrant does).")
+      .def_static("turbo", [](size_t dim, const std::string& metric, const std::string& bits) {
+        TurboBits b;
+        if (bits == "bits1") b = TurboBits::bits1;
+        else if (bits == "bits1_5") b = TurboBits::bits1_5;
+        else if (bits == "bits2") b = TurboBits::bits2;
+        else if (bits == "bits4") b = TurboBits::bits4;
+        else throw std::invalid_argument("unknown turbo bits '" + bits + "'");
+        return make_turbo_set(dim, parse_metric(metric), b);
+      }, "dim"_a, "metric"_a, "bits"_a = "bits4",
+         "TurboQuant codes: rotation, per-coordinate grids, RaBitQ-corrected scores.")
+      .def_static("turbo4", [](size_t dim, const std::string& metric) {
+        return make_turbo4_set(dim, parse_metric(metric)); }, "dim"_a, "metric"_a,
+        "Originals as Qdrant's turbo4 datatype: 4 bits a dimension after a rotation, untrained.")
       .def_static("product", [](size_t dim, const std::string& metric, size_t sub_dim, size_t sample,
                                 size_t iterations, uint64_t seed, size_t threads) {
         ProductOptions o;

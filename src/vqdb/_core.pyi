@@ -104,6 +104,18 @@ class VectorSet:
         """
 
     @staticmethod
+    def turbo(dim: int, metric: str, bits: str = 'bits4') -> VectorSet:
+        """
+        TurboQuant codes: rotation, per-coordinate grids, RaBitQ-corrected scores.
+        """
+
+    @staticmethod
+    def turbo4(dim: int, metric: str) -> VectorSet:
+        """
+        Originals as Qdrant's turbo4 datatype: 4 bits a dimension after a rotation, untrained.
+        """
+
+    @staticmethod
     def product(dim: int, metric: str, sub_dim: int, sample: int = 16384, iterations: int = 12, seed: int = 42, threads: int = 0) -> VectorSet: ...
 
     @property
