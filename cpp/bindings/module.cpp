@@ -190,6 +190,18 @@ NB_MODULE(_core, m) {
                                                x.data() + i * x.shape(1), x.shape(1));
     return out;
   }, "planes"_a, "x"_a, "out[i] = sum over p of 2^p * popcount(planes[p] & x[i])");
+  m.def("turbo_planes", [](In2<uint64_t> query, In2<uint64_t> x, size_t n_planes) {
+    require(query.shape(0) == 8, "the query has 8 planes");
+    require(n_planes >= 1 && x.shape(1) == n_planes * query.shape(1),
+            "each code row must hold n_planes planes of the query's words");
+    auto out = empty<int64_t>({x.shape(0)});
+    nb::gil_scoped_release release;
+    for (size_t i = 0; i < x.shape(0); ++i)
+      out.data()[i] = simd::active().turbo_planes(query.data(), x.data() + i * x.shape(1), n_planes,
+                                                  query.shape(1));
+    return out;
+  }, "query"_a, "x"_a, "n_planes"_a,
+     "out[i] = sum_j q_j k_j: q the signed 8-bit query in planes, k_j row i's n_planes-bit codes");
   m.def("adc_pq_u8", [](In2<uint8_t> table, In2<uint8_t> codes) {
     require(table.shape(1) == 256, "the table must have 256 columns");
     require(codes.shape(1) == table.shape(0), "codes must have one byte per table row");

@@ -13,7 +13,7 @@
 // estimate is unbiased where the plain reconstruction |x_c| c^ is not; f = |x_c| / <c^, u> is
 // stored with each code. The query side is R q_c times the grid steps, quantized to signed
 // 8-bit integers: sum_j w_j k_j is then bit-plane popcounts of the query's 8 planes against
-// the code's planes (andpop_b1, one kernel per ISA).
+// the code's planes (the turbo_planes kernel, one per ISA).
 //
 // Per code: the planes (plane p holds bit p of k for the coordinates that have it), then two
 // floats: f and e, where e is |x_c|^2 for L2 and <mean, x_c> for Dot / Cosine.
@@ -153,14 +153,17 @@ class TurboScorer final : public QueryScorer {
 
   const TurboSet& set_;
   size_t code_bytes_;
-  // Query planes for each distinct coverage: planes_[c][t * words + w], t = 0..7 (bit 7 is the
-  // sign of the two's complement value).
-  std::vector<std::vector<uint64_t>> planes_;
-  std::vector<size_t> plane_of_;  // code plane -> index into planes_
+  // Consecutive code planes of one coverage (bits1_5: two groups, else one), each with the
+  // query's 8 planes cut to that coverage: planes[t * words + w], plane 7 the sign.
+  struct Group {
+    size_t first, count, words, offset;
+    std::vector<uint64_t> planes;
+  };
+  std::vector<Group> groups_;
   float a_ = 0.f, ws_ = 1.f;      // sum_j q'_j lo_j and the query's integer scale
   float constant_ = 0.f;          // <q, mean> (Dot) or |q_c|^2 (L2)
   std::vector<float> query_;      // the prepared query, for L1 (scored on decoded rows)
-  uint32_t (*andpop_)(const uint64_t*, size_t, const uint64_t*, size_t);
+  int64_t (*kernel_)(const uint64_t*, const uint64_t*, size_t, size_t);
 };
 
 class TurboSet final : public VectorSet {
@@ -425,7 +428,7 @@ class TurboSet final : public VectorSet {
 };
 
 TurboScorer::TurboScorer(const TurboSet& set, const float* query)
-    : set_(set), code_bytes_(set.code_bytes()), andpop_(simd::active().andpop_b1) {
+    : set_(set), code_bytes_(set.code_bytes()), kernel_(simd::active().turbo_planes) {
   const size_t dim = set.dim();
   const Layout& layout = set.layout();
   query_.assign(query, query + dim);
@@ -452,17 +455,16 @@ TurboScorer::TurboScorer(const TurboSet& set, const float* query)
   for (size_t j = 0; j < dim; ++j)
     u[j] = uint8_t(int8_t(std::clamp(std::nearbyint(w[j] / ws_), -127.f, 127.f)));
   for (size_t p = 0; p < layout.planes(); ++p) {
-    size_t found = planes_.size();
-    for (size_t c = 0; c < p; ++c)
-      if (layout.cover[c] == layout.cover[p]) found = plane_of_[c];
-    plane_of_.push_back(found);
-    if (found != planes_.size()) continue;
+    if (!groups_.empty() && layout.cover[groups_.back().first] == layout.cover[p]) {
+      ++groups_.back().count;
+      continue;
+    }
     const size_t words = layout.words[p];
-    std::vector<uint64_t> planes(kQueryBits * words, 0);
+    Group g{p, 1, words, layout.offset[p], std::vector<uint64_t>(kQueryBits * words, 0)};
     for (size_t j = 0; j < layout.cover[p]; ++j)
       for (int t = 0; t < kQueryBits; ++t)
-        if (u[j] >> t & 1u) planes[t * words + j / 64] |= uint64_t(1) << (j % 64);
-    planes_.push_back(std::move(planes));
+        if (u[j] >> t & 1u) g.planes[t * words + j / 64] |= uint64_t(1) << (j % 64);
+    groups_.push_back(std::move(g));
   }
 }
 
@@ -478,15 +480,8 @@ float TurboScorer::one(const uint8_t* code) const {
   }
   const uint64_t* planes = reinterpret_cast<const uint64_t*>(code);
   int64_t dot = 0;
-  for (size_t p = 0; p < layout.planes(); ++p) {
-    const size_t words = layout.words[p];
-    const uint64_t* q = planes_[plane_of_[p]].data();
-    const uint64_t* x = planes + layout.offset[p];
-    // Two's complement: bits 0..6 weigh 2^t, bit 7 weighs -128.
-    const int64_t low = andpop_(q, kQueryBits - 1, x, words);
-    const int64_t sign = andpop_(q + (kQueryBits - 1) * words, 1, x, words);
-    dot += (low - 128 * sign) << p;
-  }
+  for (const Group& g : groups_)
+    dot += kernel_(g.planes.data(), planes + g.offset, g.count, g.words) * (int64_t(1) << g.first);
   const float estimate = s.f * (a_ + ws_ * float(dot));
   if (set_.metric() == Metric::l2) return -(constant_ + s.e - 2.f * estimate);
   return constant_ + s.e + estimate;

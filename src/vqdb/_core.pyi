@@ -55,6 +55,11 @@ def hamming_b1_rows(query: Annotated[NDArray[numpy.uint64], dict(shape=(None,), 
 def andpop_b1(planes: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]:
     """out[i] = sum over p of 2^p * popcount(planes[p] & x[i])"""
 
+def turbo_planes(query: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], n_planes: int) -> NDArray[numpy.int64]:
+    """
+    out[i] = sum_j q_j k_j: q the signed 8-bit query in planes, k_j row i's n_planes-bit codes
+    """
+
 def adc_pq_u8(table: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]:
     """out[i] = sum over m of table[m, codes[i, m]]"""
 

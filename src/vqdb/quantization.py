@@ -109,14 +109,17 @@ class ProductQuantization:
 class TurboQuantization:
     """TurboQuant: a randomized Hadamard rotation, per-coordinate grids fitted to the rotated
     data and a per-vector correction (RaBitQ's estimator); 1, 1.5, 2 or 4 bits a dimension.
-    Left unset, `bits` is Qdrant's default, bits4. Rescoring is on by default, as for binary:
-    the codes are meant to be searched with oversampling."""
+    Left unset, `bits` is Qdrant's default, bits4."""
 
     bits: str | None = None
     always_ram: bool | None = None
 
     kind: ClassVar[str] = "turbo"
-    rescore_by_default: ClassVar[bool] = True
+
+    @property
+    def rescore_by_default(self) -> bool:
+        """Qdrant's rule: 4-bit codes rank well alone; fewer bits are meant to be rescored."""
+        return self.bit_size != "bits4"
 
     def __post_init__(self) -> None:
         if self.bits is not None and self.bits not in TURBO_BITS:

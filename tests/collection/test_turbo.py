@@ -131,7 +131,9 @@ def test_multivectors_with_turbo(db: Database) -> None:
     c.upsert({"points": points})
     assert c.optimizer.wait_idle(120)
     q = x[30:32]
-    found = query.query(c, {"query": q.tolist(), "limit": 5})["points"]
+    assert len(query.query(c, {"query": q.tolist(), "limit": 5})["points"]) == 5  # no rescore
+    rescored = {"quantization": {"rescore": True, "oversampling": 2.0}}
+    found = query.query(c, {"query": q.tolist(), "limit": 5, "params": rescored})["points"]
     exact = query.query(c, {"query": q.tolist(), "limit": 5, "params": {"exact": True}})["points"]
     assert found[0]["id"] == exact[0]["id"]
 
