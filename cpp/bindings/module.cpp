@@ -4,6 +4,7 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/unique_ptr.h>
@@ -202,6 +203,18 @@ NB_MODULE(_core, m) {
     return out;
   }, "query"_a, "x"_a, "n_planes"_a,
      "out[i] = sum_j q_j k_j: q the signed 8-bit query in planes, k_j row i's n_planes-bit codes");
+  m.def("turbo_pair", [](In1<uint64_t> a, In1<uint64_t> b, size_t n_planes,
+                         std::optional<In1<uint64_t>> mask) {
+    require(n_planes >= 1 && a.shape(0) == b.shape(0) && a.shape(0) % n_planes == 0,
+            "a and b must each hold n_planes planes of the same words");
+    const size_t words = a.shape(0) / n_planes;
+    require(!mask || mask->shape(0) == words, "the mask has one word per plane word");
+    int64_t out[3];
+    simd::active().turbo_pair(a.data(), b.data(), words, n_planes, words,
+                              mask ? mask->data() : nullptr, out);
+    return std::make_tuple(out[0], out[1], out[2]);
+  }, "a"_a, "b"_a, "n_planes"_a, "mask"_a = nb::none(),
+     "(sum k_a k_b, sum k_a, sum k_b) over the masked coordinates of two codes' bit planes");
   m.def("adc_pq_u8", [](In2<uint8_t> table, In2<uint8_t> codes) {
     require(table.shape(1) == 256, "the table must have 256 columns");
     require(codes.shape(1) == table.shape(0), "codes must have one byte per table row");
@@ -286,6 +299,10 @@ NB_MODULE(_core, m) {
       .def_prop_ro("code_bytes", &VectorSet::code_bytes)
       .def_prop_ro("trained", &VectorSet::trained)
       .def_prop_ro("scores_members", &VectorSet::scores_members)
+      .def("score_pair", [](const VectorSet& s, uint32_t a, uint32_t b) {
+        require(a < s.size() && b < s.size(), "member out of range");
+        return s.score_pair(a, b);
+      }, "a"_a, "b"_a, "Stored member a against stored member b: the graph build's score.")
       .def_prop_ro("memory_bytes", &VectorSet::memory_bytes)
       .def("__len__", &VectorSet::size)
       .def("train", [](VectorSet& s, In2<float> x) {

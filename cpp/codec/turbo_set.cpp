@@ -174,13 +174,14 @@ class TurboSet final : public VectorSet {
     if (fixed && bits != TurboBits::bits4)
       throw std::invalid_argument("fixed turbo sets (the turbo4 datatype) have 4 bits");
     if (dim < 2) throw std::invalid_argument("turbo quantization needs at least 2 dimensions");
+    refresh();
   }
 
   size_t code_bytes() const override { return layout_.plane_words * 8 + sizeof(Side); }
   bool trained() const override { return trained_; }
-  // Graphs over trained codes are built from the originals: they are better graphs and a pair
-  // score would need two decodes. Fixed sets are the originals, so they score members.
-  bool scores_members() const override { return fixed_; }
+  // Graphs are built over the codes (member scorers decode one member; pair scores are the
+  // popcounts below), as Qdrant builds its turbo graphs: a float32 build reads 4-32x the bytes.
+  bool scores_members() const override { return true; }
   size_t memory_bytes() const override {
     return VectorSet::memory_bytes() + 4 * dim_ * sizeof(float) + rotation_.signs().size() * 4;
   }
@@ -227,27 +228,32 @@ class TurboSet final : public VectorSet {
     return std::make_unique<TurboScorer>(*this, q.data());
   }
 
-  // Stored against stored in the rotated space (R is orthogonal): <x_a, x_b> ~ |mean|^2 +
-  // <mean, x_ca> + <mean, x_cb> + f_a f_b <c^_a, c^_b>, the L2 distance of the reconstructions.
+  // Stored against stored, for the graph build: the decoded rows' dot product in the rotated
+  // space, f_a f_b <c^_a, c^_b> (what member_scorer(a) estimates for b), from popcounts of plane
+  // pairs. Within a segment of coordinates with the same levels the grids are alike after the
+  // rotation, so c^_j ~ S (k_j - c) with the segment's mean step S and centre c:
+  // <c^_a, c^_b> ~ S^2 (sum k_a k_b - c (K_a + K_b) + n c^2). Exact for turbo4 originals.
+  // Dot / Cosine add the mean's terms (|mean|^2 + <mean, x_ca> + <mean, x_cb>); L2 is the
+  // squared distance of the decoded rows; L1 decodes both.
   float score_pair(uint32_t a, uint32_t b) const override {
-    std::vector<float> ya(dim_), yb(dim_);
-    rotated(codes(a), ya.data());
-    rotated(codes(b), yb.data());
+    const uint8_t* ca = codes(a);
+    const uint8_t* cb = codes(b);
+    const Side sa = side(ca), sb = side(cb);
     if (metric_ == Metric::l1) {
       std::vector<float> xa(dim_), xb(dim_);
-      decode(codes(a), 1, xa.data());
-      decode(codes(b), 1, xb.data());
+      decode(ca, 1, xa.data());
+      decode(cb, 1, xb.data());
       double s = 0.0;
       for (size_t j = 0; j < dim_; ++j) s += std::fabs(double(xa[j]) - xb[j]);
       return -float(s);
     }
-    double s = 0.0;
+    const double ab = sa.f * double(sb.f) * code_dot(ca, cb);
     if (metric_ == Metric::l2) {
-      for (size_t j = 0; j < dim_; ++j) s += (double(ya[j]) - yb[j]) * (double(ya[j]) - yb[j]);
-      return -float(s);
+      const double aa = sa.f * double(sa.f) * code_dot(ca, ca);
+      const double bb = sb.f * double(sb.f) * code_dot(cb, cb);
+      return -float(aa + bb - 2.0 * ab);
     }
-    for (size_t j = 0; j < dim_; ++j) s += double(ya[j]) * yb[j];
-    return float(s + mean_norm2_ + side(codes(a)).e + side(codes(b)).e);
+    return float(ab + mean_norm2_ + sa.e + sb.e);
   }
 
   void encode(const float* x, size_t n, uint8_t* codes) const override {
@@ -354,6 +360,31 @@ class TurboSet final : public VectorSet {
   }
 
  private:
+  // Coordinates [first, last) with the same planes, and their grids' mean step and centre. The
+  // segment's planes all have `words` words (bits1_5: the first half's two planes are cut to
+  // the second plane's words); `mask` (empty: none) keeps the segment's bits.
+  struct Segment {
+    size_t first, last, planes, words;
+    double step, centre;
+    std::vector<uint64_t> mask;
+  };
+
+  // <c^_a, c^_b> by segments (see score_pair): the turbo_pair kernel, once per segment.
+  double code_dot(const uint8_t* ca, const uint8_t* cb) const {
+    const uint64_t* pa = reinterpret_cast<const uint64_t*>(ca);
+    const uint64_t* pb = reinterpret_cast<const uint64_t*>(cb);
+    const auto kernel = simd::active().turbo_pair;
+    const size_t stride = layout_.planes() > 1 ? layout_.offset[1] : 0;
+    double total = 0.0;
+    for (const Segment& g : segments_) {
+      int64_t k[3];
+      kernel(pa, pb, stride, g.planes, g.words, g.mask.empty() ? nullptr : g.mask.data(), k);
+      const double n = double(g.last - g.first), c = g.centre;
+      total += g.step * g.step * (double(k[0]) - c * double(k[1] + k[2]) + n * c * c);
+    }
+    return total;
+  }
+
   static uint8_t level(float v, size_t levels) {
     if (!(v == v)) return 0;
     return uint8_t(std::clamp(std::floor(v + 0.5f), 0.f, float(levels - 1)));
@@ -416,6 +447,30 @@ class TurboSet final : public VectorSet {
     double s = 0.0;
     for (const float m : mean_) s += double(m) * m;
     mean_norm2_ = s;
+    segments_.clear();
+    size_t first = 0;
+    while (first < dim_) {
+      size_t last = first + 1;
+      while (last < dim_ && layout_.levels(last) == layout_.levels(first)) ++last;
+      Segment g{first, last, 0, 0, 0.0, 0.0, {}};
+      for (size_t p = 0; p < layout_.planes(); ++p)
+        if (first < layout_.cover[p]) {
+          ++g.planes;
+          g.words = g.planes == 1 ? layout_.words[p] : std::min(g.words, layout_.words[p]);
+        }
+      for (size_t j = first; j < last; ++j) {
+        g.step += step_[j];
+        g.centre += -lo_[j] / step_[j];
+      }
+      g.step /= double(last - first);
+      g.centre /= double(last - first);
+      if (first > 0 || last < dim_) {
+        g.mask.assign(g.words, 0);
+        for (size_t j = first; j < last; ++j) g.mask[j / 64] |= uint64_t(1) << (j % 64);
+      }
+      segments_.push_back(std::move(g));
+      first = last;
+    }
   }
 
   TurboBits bits_;
@@ -424,6 +479,7 @@ class TurboSet final : public VectorSet {
   TurboRotation rotation_;
   std::vector<float> mean_, lo_, step_;
   double mean_norm2_ = 0.0;
+  std::vector<Segment> segments_;
   bool trained_;
 };
 

@@ -48,6 +48,11 @@ struct Kernels {
   // n_planes code planes (plane p at x + p * words weighs 2^p):
   // sum over p, t of weight_p * weight_t * popcount(query_t & x_p) = sum_j q_j k_j.
   int64_t (*turbo_planes)(const uint64_t* query, const uint64_t* x, size_t n_planes, size_t words);
+  // TurboQuant's stored-vs-stored products (graph builds): for codes a and b of n_planes planes
+  // (plane p at a + p * stride, `words` words each), under `mask` (nullptr: all bits),
+  // out[0] = sum_j k_a,j k_b,j, out[1] = sum_j k_a,j, out[2] = sum_j k_b,j.
+  void (*turbo_pair)(const uint64_t* a, const uint64_t* b, size_t stride, size_t n_planes,
+                     size_t words, const uint64_t* mask, int64_t* out);
   // Product quantization, encoding: for each of n rows (width w <= 16, `stride` floats apart),
   // the nearest of 256 centroids given transposed (centroids_t[j * 256 + c]); ties go to the
   // lower index. dists (optional) receives the squared distance to it.
