@@ -2,10 +2,11 @@
 
     python benchmarks/peers.py --data /work/shared/data/wordnet-mpnet-768 --queries 300
 
-For each mode (float32 HNSW, scalar int8, binary one-bit, product x16) and each engine that
-has it, build with m / ef_construct, sweep hnsw ef and print recall@limit, single-thread QPS
-(one query per call, median of >= --repeat passes, the engines' passes taken in turn so that
-the shared machine's drifts hit them alike) and build seconds; then vqdb's QPS ratio to
+For each mode (float32 HNSW, scalar int8, binary one-bit, product x16, TurboQuant at 1, 1.5, 2
+and 4 bits: turbo1, turbo1_5, turbo2, turbo4) and each engine that has it, build with m /
+ef_construct, sweep hnsw ef and print recall@limit, single-thread QPS (one query per call,
+median of >= --repeat passes, the engines' passes taken in turn so that the shared machine's
+drifts hit them alike) and build seconds; then vqdb's QPS ratio to
 each peer point at the same recall, interpolated on vqdb's own (recall, QPS) curve. vqdb is
 also timed alone at --vqdb-ef, beyond the sweep, so that a peer point above vqdb's recall at
 the sweep's largest ef still has a vqdb point to match.
@@ -26,6 +27,10 @@ qdrant-edge-py 0.9 (module qdrant_edge; API read from its qdrant_edge.pyi):
     shard.query(QueryRequest(query=Query.Nearest(vec), limit=10,
                 params=SearchParams(hnsw_ef=ef, quantization=QuantizationSearchParams(
                     rescore=True, oversampling=4.0))))   # -> [ScoredPoint(id, score, ...)]
+    turbo: TurboQuantQuantizationConfig(bits=TurboQuantBitSize.Bits1 | Bits1_5 | Bits2 | Bits4,
+                                        always_ram=True)
+Turbo modes rescore with the originals (oversampling as --oversampling says) except turbo4,
+which is searched without rescoring (Qdrant's default for 4 bits).
 Pitfalls: optimize() only builds the graph for segments over indexing_threshold (KB; by
 default sift-5k's 2 MB got none) and search only uses it above full_scan_threshold (KB), so
 both are set to 1 here. max_search_threads=1 keeps a query on one core (None: ~1.4 cores).
@@ -59,7 +64,8 @@ from datasets import (
     recall_at_k,
 )
 
-MODES = ("float", "scalar", "binary", "product")
+TURBO_BITS = {"turbo1": "bits1", "turbo1_5": "bits1_5", "turbo2": "bits2", "turbo4": "bits4"}
+MODES = ("float", "scalar", "binary", "product", *TURBO_BITS)
 # Engine -> (module to import, pip distribution, modes it has). vqdb first: it is the curve
 # the others are compared with.
 ENGINES = {
@@ -69,6 +75,8 @@ ENGINES = {
     "usearch": ("usearch.index", "usearch", ("float", "scalar", "binary")),
     "qdrant-edge": ("qdrant_edge", "qdrant-edge-py", MODES),
 }
+# Modes searched without rescoring: the quantized scores are the answer.
+UNRESCORED = {"turbo4"}
 BUILD_THREADS = os.cpu_count() or 2  # building may use every core; searching uses one
 
 Query = Callable[[np.ndarray], object]  # one query vector -> its result ids
@@ -84,6 +92,9 @@ class Setup:
     limit: int
     oversampling: dict[str, float]  # per quantized mode
 
+    def rescore(self, mode: str) -> bool:
+        return mode != "float" and mode not in UNRESCORED
+
     def candidates(self, mode: str) -> int:
         """How many quantized hits to rescore with the float vectors."""
         return max(self.limit, math.ceil(self.limit * self.oversampling.get(mode, 1.0)))
@@ -98,6 +109,33 @@ class Row:
     qps: float
     cores: float
     build_s: float
+    # the quantization table's fields, for rows that are read next to its JSON
+    method: str = ""  # float32 | scalar | binary | product | turbo
+    bits: str | None = None  # turbo: bits1 | bits1_5 | bits2 | bits4
+    oversampling: float = 1.0
+    rescore: bool = False
+    index: str = "hnsw"
+    recall_at_10: float | None = None
+
+
+def row_of(
+    mode: str, engine: str, ef: int, recall: float, m: Measured, build_s: float, s: Setup
+) -> Row:
+    method = "turbo" if mode in TURBO_BITS else {"float": "float32"}.get(mode, mode)
+    return Row(
+        mode,
+        engine,
+        ef,
+        recall,
+        m.qps,
+        m.cores,
+        build_s,
+        method=method,
+        bits=TURBO_BITS.get(mode),
+        oversampling=s.oversampling.get(mode, 1.0) if mode != "float" else 1.0,
+        rescore=s.rescore(mode),
+        recall_at_10=recall if s.limit == 10 else None,
+    )
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -141,6 +179,7 @@ def build_vqdb(mode: str, base: np.ndarray, s: Setup) -> Built:
         "scalar": {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}},
         "binary": {"binary": {"encoding": "one_bit", "query_encoding": "default"}},
         "product": {"product": {"compression": "x16"}},
+        **{t: {"turbo": {"bits": b, "always_ram": True}} for t, b in TURBO_BITS.items()},
     }[mode]
     index = vqdb.Index(
         base.shape[1],
@@ -154,7 +193,9 @@ def build_vqdb(mode: str, base: np.ndarray, s: Setup) -> Built:
         # Parsed once, as qdrant-edge's SearchParams below: a dict would be validated per call.
         quant = vqdb.QuantizationSearchParams()
         if mode != "float":
-            quant = vqdb.QuantizationSearchParams(rescore=True, oversampling=s.oversampling[mode])
+            quant = vqdb.QuantizationSearchParams(
+                rescore=s.rescore(mode), oversampling=s.oversampling[mode]
+            )
         params = vqdb.SearchParams(hnsw_ef=ef, quantization=quant)
         return lambda q: index.search(q, limit=s.limit, params=params)[0]
 
@@ -273,6 +314,12 @@ def build_qdrant_edge(mode: str, base: np.ndarray, s: Setup) -> Built:
         "product": qe.ProductQuantizationConfig(
             compression=qe.CompressionRatio.X16, always_ram=True
         ),
+        **{
+            t: qe.TurboQuantQuantizationConfig(
+                bits=getattr(qe.TurboQuantBitSize, b.capitalize()), always_ram=True
+            )
+            for t, b in TURBO_BITS.items()
+        },
     }[mode]
     config = qe.EdgeConfig(
         vectors=qe.EdgeVectorParams(
@@ -302,7 +349,9 @@ def build_qdrant_edge(mode: str, base: np.ndarray, s: Setup) -> Built:
     def searcher(ef: int) -> Query:
         quant = None
         if mode != "float":
-            quant = qe.QuantizationSearchParams(rescore=True, oversampling=s.oversampling[mode])
+            quant = qe.QuantizationSearchParams(
+                rescore=s.rescore(mode), oversampling=s.oversampling[mode]
+            )
         params = qe.SearchParams(hnsw_ef=ef, quantization=quant)
 
         def search(q: np.ndarray) -> list:
@@ -370,15 +419,15 @@ def sweep(
     mode: str,
     queries: np.ndarray,
     gt: np.ndarray,
-    limit: int,
+    setup: Setup,
     repeat: int,
 ) -> list[Row]:
     """Every engine in `built` timed at each ef before the next ef, passes taken in turn."""
     rows = []
     for ef in efs:
         for name, m in timed_side_by_side(built, ef, queries, repeat, mode).items():
-            recall = recall_at_k(m.results, gt, limit)
-            rows.append(Row(mode, name, ef, recall, m.qps, m.cores, built[name][1]))
+            recall = recall_at_k(m.results, gt, setup.limit)
+            rows.append(row_of(mode, name, ef, recall, m, built[name][1], setup))
     return rows
 
 
@@ -508,7 +557,7 @@ def main() -> None:
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument(
         "--oversampling",
-        default="scalar=1,binary=4,product=4",
+        default="scalar=1,binary=4,product=4,turbo1=4,turbo1_5=4,turbo2=4,turbo4=1",
         help="rescore candidates = limit * this, per quantized mode, or one number for all",
     )
     ap.add_argument("--skip", default="", help="engines to leave out, e.g. usearch,faiss")
@@ -575,9 +624,9 @@ def main() -> None:
                 if close is not None:
                     closers.append(close)
                 built[name] = (searcher, build.seconds)
-            rows += sweep(built, efs, mode, queries, gt, args.limit, args.repeat)
+            rows += sweep(built, efs, mode, queries, gt, setup, args.repeat)
             alone = {name: b for name, b in built.items() if name == "vqdb"}
-            rows += sweep(alone, vqdb_efs, mode, queries, gt, args.limit, args.repeat)
+            rows += sweep(alone, vqdb_efs, mode, queries, gt, setup, args.repeat)
             for row in sorted(
                 (r for r in rows if r.mode == mode), key=lambda r: (engines.index(r.engine), r.ef)
             ):

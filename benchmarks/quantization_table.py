@@ -3,11 +3,13 @@
     python benchmarks/quantization_table.py --data ../shared/data/wordnet-mpnet-768
 
 For float32 and every quantization (scalar int8; binary one_bit / one_and_half_bits / two_bits,
-each with default and scalar8bits queries; product x8 / x16 / x32 / x64), with oversampling 1, 2
+each with default and scalar8bits queries; product x8 / x16 / x32 / x64; turbo bits1 / bits1_5 /
+bits2 / bits4), with oversampling 1, 2
 and 4 and rescore on and off, behind HNSW and as a plain scan, it prints recall@10 against the
 exact ground truth, single-thread QPS (one query per call), speed (QPS / float32 QPS of the same
 index kind and ef), compression (float32 bytes / code bytes), build seconds and bytes per vector
 (codes + per-vector side data, + graph links behind HNSW). --json writes the same rows.
+--methods picks some of them (e.g. float32,binary,turbo).
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ OVERSAMPLING = (1.0, 2.0, 4.0)
 
 @dataclass
 class Mode:
-    method: str  # float32 | scalar | binary | product
+    method: str  # float32 | scalar | binary | product | turbo
     encoding: str | None = None
     query_encoding: str | None = None
     compression_setting: str | None = None
+    bits: str | None = None  # turbo: bits1 | bits1_5 | bits2 | bits4
 
     def config(self) -> dict[str, Any] | None:
         if self.method == "scalar":
@@ -44,10 +47,18 @@ class Mode:
             return {"binary": {"encoding": self.encoding, "query_encoding": self.query_encoding}}
         if self.method == "product":
             return {"product": {"compression": self.compression_setting}}
+        if self.method == "turbo":
+            return {"turbo": {"bits": self.bits}}
         return None
 
     def label(self) -> str:
-        parts = [self.method, self.encoding, self.query_encoding, self.compression_setting]
+        parts = [
+            self.method,
+            self.encoding,
+            self.query_encoding,
+            self.compression_setting,
+            self.bits,
+        ]
         return " ".join(p for p in parts if p and p != "default")
 
 
@@ -60,6 +71,7 @@ MODES = [
         for q in ("default", "scalar8bits")
     ],
     *[Mode("product", compression_setting=c) for c in ("x8", "x16", "x32", "x64")],
+    *[Mode("turbo", bits=b) for b in ("bits1", "bits1_5", "bits2", "bits4")],
 ]
 
 
@@ -79,6 +91,7 @@ class Row:
     build_s: float
     bytes_per_vector: float
     index: str
+    bits: str | None = None
 
 
 def build(mode: Mode, base: np.ndarray, distance: str, hnsw: bool) -> tuple[vqdb.Index, float]:
@@ -119,6 +132,8 @@ def run(args: argparse.Namespace) -> list[Row]:
         efs = [int(e) for e in args.ef.split(",")] if kind == "hnsw" else [None]
         float_qps: dict[int | None, float] = {}
         for mode in MODES:
+            if args.methods and mode.method not in args.methods.split(","):
+                continue
             index, build_s = build(mode, base, distance, kind == "hnsw")
             memory = index.memory_usage()
             walk_bytes = memory["quantized"] or memory["originals"]
@@ -148,11 +163,12 @@ def run(args: argparse.Namespace) -> list[Row]:
                             ef,
                             recall,
                             rate,
-                            rate / float_qps[ef],
+                            rate / float_qps.get(ef, math.nan),
                             compression,
                             build_s,
                             per_vector,
                             kind,
+                            mode.bits,
                         )
                     )
                     print_row(rows[-1], mode)
@@ -187,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plain-queries", type=int, default=200, help="queries for plain scans")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes (median is kept)")
     parser.add_argument("--json", type=Path, help="write the rows as a JSON list here")
+    parser.add_argument("--methods", help="only these methods, comma separated (float32 first)")
     args = parser.parse_args(argv)
     if args.limit > 10:
         parser.error("recall@10 needs --limit 10 or less")

@@ -93,6 +93,45 @@ def test_binary_kernels(simd_level: str, dim: int) -> None:
         np.testing.assert_array_equal(_core.andpop_b1(planes, b), expected)
 
 
+@pytest.mark.parametrize("dim", DIMS)
+def test_turbo_planes(simd_level: str, dim: int) -> None:
+    """sum_j q_j k_j for a signed 8-bit query in bit planes against 1..4-bit codes, exactly."""
+    words = (dim + 63) // 64
+    rng = np.random.default_rng(dim)
+    q = rng.integers(-128, 128, dim)
+    q[: min(2, dim)] = [-128, 127][: min(2, dim)]  # the extremes
+    bits = np.zeros((8, words * 64), np.uint8)
+    bits[:, :dim] = (q.astype(np.uint8)[None, :] >> np.arange(8)[:, None]) & 1
+    query = np.packbits(bits, axis=1, bitorder="little").view(np.uint64).reshape(8, words)
+    for n_planes in (1, 2, 4):
+        k = rng.integers(0, 1 << n_planes, (9, dim))
+        k[0] = (1 << n_planes) - 1
+        kb = np.zeros((9, n_planes, words * 64), np.uint8)
+        kb[:, :, :dim] = (k[:, None, :] >> np.arange(n_planes)[None, :, None]) & 1
+        x = np.packbits(kb, axis=2, bitorder="little").view(np.uint64).reshape(9, n_planes * words)
+        np.testing.assert_array_equal(_core.turbo_planes(query, x, n_planes), k @ q)
+
+
+@pytest.mark.parametrize("dim", DIMS)
+def test_turbo_pair(simd_level: str, dim: int) -> None:
+    """sum k_a k_b, sum k_a and sum k_b of two codes' bit planes, under a mask or none."""
+    words = (dim + 63) // 64
+    rng = np.random.default_rng(dim)
+    for n_planes in (1, 2, 4):
+        k = rng.integers(0, 1 << n_planes, (2, dim))
+        kb = np.zeros((2, n_planes, words * 64), np.uint8)
+        kb[:, :, :dim] = (k[:, None, :] >> np.arange(n_planes)[None, :, None]) & 1
+        x = np.packbits(kb, axis=2, bitorder="little").view(np.uint64).reshape(2, -1)
+        keep = rng.random(dim) < 0.5
+        mb = np.zeros(words * 64, np.uint8)
+        mb[:dim] = keep
+        mask = np.packbits(mb, bitorder="little").view(np.uint64)
+        for m, sel in ((None, np.ones(dim, bool)), (mask, keep)):
+            got = _core.turbo_pair(x[0], x[1], n_planes, m)
+            a, b = k[0][sel], k[1][sel]
+            np.testing.assert_array_equal(got, [a @ b, a.sum(), b.sum()])
+
+
 @pytest.mark.parametrize("n_sub", [1, 3, 17, 97, 384])
 def test_pq_adc(simd_level: str, n_sub: int) -> None:
     rng = np.random.default_rng(n_sub)

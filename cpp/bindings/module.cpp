@@ -4,6 +4,7 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/unique_ptr.h>
@@ -190,6 +191,30 @@ NB_MODULE(_core, m) {
                                                x.data() + i * x.shape(1), x.shape(1));
     return out;
   }, "planes"_a, "x"_a, "out[i] = sum over p of 2^p * popcount(planes[p] & x[i])");
+  m.def("turbo_planes", [](In2<uint64_t> query, In2<uint64_t> x, size_t n_planes) {
+    require(query.shape(0) == 8, "the query has 8 planes");
+    require(n_planes >= 1 && x.shape(1) == n_planes * query.shape(1),
+            "each code row must hold n_planes planes of the query's words");
+    auto out = empty<int64_t>({x.shape(0)});
+    nb::gil_scoped_release release;
+    for (size_t i = 0; i < x.shape(0); ++i)
+      out.data()[i] = simd::active().turbo_planes(query.data(), x.data() + i * x.shape(1), n_planes,
+                                                  query.shape(1));
+    return out;
+  }, "query"_a, "x"_a, "n_planes"_a,
+     "out[i] = sum_j q_j k_j: q the signed 8-bit query in planes, k_j row i's n_planes-bit codes");
+  m.def("turbo_pair", [](In1<uint64_t> a, In1<uint64_t> b, size_t n_planes,
+                         std::optional<In1<uint64_t>> mask) {
+    require(n_planes >= 1 && a.shape(0) == b.shape(0) && a.shape(0) % n_planes == 0,
+            "a and b must each hold n_planes planes of the same words");
+    const size_t words = a.shape(0) / n_planes;
+    require(!mask || mask->shape(0) == words, "the mask has one word per plane word");
+    int64_t out[3];
+    simd::active().turbo_pair(a.data(), b.data(), words, n_planes, words,
+                              mask ? mask->data() : nullptr, out);
+    return std::make_tuple(out[0], out[1], out[2]);
+  }, "a"_a, "b"_a, "n_planes"_a, "mask"_a = nb::none(),
+     "(sum k_a k_b, sum k_a, sum k_b) over the masked coordinates of two codes' bit planes");
   m.def("adc_pq_u8", [](In2<uint8_t> table, In2<uint8_t> codes) {
     require(table.shape(1) == 256, "the table must have 256 columns");
     require(codes.shape(1) == table.shape(0), "codes must have one byte per table row");
@@ -249,6 +274,19 @@ NB_MODULE(_core, m) {
          "center"_a = 0.0f,
          "Sign bits; `center` is subtracted from rows and queries instead of the cosine\n"
          "normalisation (127 over uint8 originals, as Qdrant does).")
+      .def_static("turbo", [](size_t dim, const std::string& metric, const std::string& bits) {
+        TurboBits b;
+        if (bits == "bits1") b = TurboBits::bits1;
+        else if (bits == "bits1_5") b = TurboBits::bits1_5;
+        else if (bits == "bits2") b = TurboBits::bits2;
+        else if (bits == "bits4") b = TurboBits::bits4;
+        else throw std::invalid_argument("unknown turbo bits '" + bits + "'");
+        return make_turbo_set(dim, parse_metric(metric), b);
+      }, "dim"_a, "metric"_a, "bits"_a = "bits4",
+         "TurboQuant codes: rotation, per-coordinate grids, RaBitQ-corrected scores.")
+      .def_static("turbo4", [](size_t dim, const std::string& metric) {
+        return make_turbo4_set(dim, parse_metric(metric)); }, "dim"_a, "metric"_a,
+        "Originals as Qdrant's turbo4 datatype: 4 bits a dimension after a rotation, untrained.")
       .def_static("product", [](size_t dim, const std::string& metric, size_t sub_dim, size_t sample,
                                 size_t iterations, uint64_t seed, size_t threads) {
         ProductOptions o;
@@ -261,6 +299,10 @@ NB_MODULE(_core, m) {
       .def_prop_ro("code_bytes", &VectorSet::code_bytes)
       .def_prop_ro("trained", &VectorSet::trained)
       .def_prop_ro("scores_members", &VectorSet::scores_members)
+      .def("score_pair", [](const VectorSet& s, uint32_t a, uint32_t b) {
+        require(a < s.size() && b < s.size(), "member out of range");
+        return s.score_pair(a, b);
+      }, "a"_a, "b"_a, "Stored member a against stored member b: the graph build's score.")
       .def_prop_ro("memory_bytes", &VectorSet::memory_bytes)
       .def("__len__", &VectorSet::size)
       .def("train", [](VectorSet& s, In2<float> x) {

@@ -132,6 +132,14 @@ enum class QueryEncoding { binary, scalar4bits, scalar8bits };
 std::unique_ptr<VectorSet> make_binary_set(size_t dim, Metric metric, BinaryEncoding encoding,
                                            QueryEncoding query_encoding, float center = 0.f);
 
+// TurboQuant (turbo_set.cpp): a randomized Hadamard rotation, per-coordinate grids fitted to
+// the rotated data and a per-vector correction; 1, 1.5, 2 or 4 bits a dimension.
+enum class TurboBits { bits1, bits1_5, bits2, bits4 };
+std::unique_ptr<VectorSet> make_turbo_set(size_t dim, Metric metric, TurboBits bits);
+// Originals in Qdrant's `turbo4` datatype: 4 bits a dimension on a fixed grid scaled per
+// vector, untrained; scores and decode() are those of the dequantized vector.
+std::unique_ptr<VectorSet> make_turbo4_set(size_t dim, Metric metric);
+
 struct ProductOptions {
   size_t sub_dim = 4;          // dimensions per sub-vector: compression x(4 * sub_dim)
   size_t sample = 16384;       // training rows drawn from what train() is given

@@ -43,6 +43,16 @@ struct Kernels {
   // Asymmetric binary: sum over p of 2^p * popcount(planes[p] & x), the dot product of a query
   // quantized to n_planes <= 8 bits (bit plane p stored at planes + p * words) with bits x.
   uint32_t (*andpop_b1)(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words);
+  // TurboQuant's asymmetric dot: a query of signed 8-bit integers as 8 bit planes (two's
+  // complement: plane t at query + t * words weighs 2^t, plane 7 weighs -128) against
+  // n_planes code planes (plane p at x + p * words weighs 2^p):
+  // sum over p, t of weight_p * weight_t * popcount(query_t & x_p) = sum_j q_j k_j.
+  int64_t (*turbo_planes)(const uint64_t* query, const uint64_t* x, size_t n_planes, size_t words);
+  // TurboQuant's stored-vs-stored products (graph builds): for codes a and b of n_planes planes
+  // (plane p at a + p * stride, `words` words each), under `mask` (nullptr: all bits),
+  // out[0] = sum_j k_a,j k_b,j, out[1] = sum_j k_a,j, out[2] = sum_j k_b,j.
+  void (*turbo_pair)(const uint64_t* a, const uint64_t* b, size_t stride, size_t n_planes,
+                     size_t words, const uint64_t* mask, int64_t* out);
   // Product quantization, encoding: for each of n rows (width w <= 16, `stride` floats apart),
   // the nearest of 256 centroids given transposed (centroids_t[j * 256 + c]); ties go to the
   // lower index. dists (optional) receives the squared distance to it.

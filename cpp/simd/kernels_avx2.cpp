@@ -223,6 +223,40 @@ uint32_t andpop_b1_avx2(const uint64_t* planes, size_t n_planes, const uint64_t*
   return uint32_t(s);
 }
 
+// Hardware popcnt per word, as hamming_b1_avx2; the plane weights are shifts of two sums.
+int64_t turbo_planes_avx2(const uint64_t* query, const uint64_t* x, size_t n_planes,
+                          size_t words) {
+  uint64_t pos = 0, neg = 0;
+  for (size_t i = 0; i < words; ++i) {
+    uint64_t q[8];
+    for (size_t t = 0; t < 8; ++t) q[t] = query[t * words + i];
+    for (size_t p = 0; p < n_planes; ++p) {
+      const uint64_t xp = x[p * words + i];
+      for (size_t t = 0; t < 7; ++t) pos += uint64_t(_mm_popcnt_u64(q[t] & xp)) << (p + t);
+      neg += uint64_t(_mm_popcnt_u64(q[7] & xp)) << (p + 7);
+    }
+  }
+  return int64_t(pos) - int64_t(neg);
+}
+
+void turbo_pair_avx2(const uint64_t* a, const uint64_t* b, size_t stride, size_t n_planes,
+                     size_t words, const uint64_t* mask, int64_t* out) {
+  uint64_t kk = 0, ka = 0, kb = 0;
+  for (size_t i = 0; i < words; ++i) {
+    const uint64_t m = mask ? mask[i] : ~uint64_t(0);
+    for (size_t p = 0; p < n_planes; ++p) {
+      const uint64_t ap = a[p * stride + i] & m;
+      ka += uint64_t(_mm_popcnt_u64(ap)) << p;
+      kb += uint64_t(_mm_popcnt_u64(b[p * stride + i] & m)) << p;
+      for (size_t q = 0; q < n_planes; ++q)
+        kk += uint64_t(_mm_popcnt_u64(ap & b[q * stride + i])) << (p + q);
+    }
+  }
+  out[0] = int64_t(kk);
+  out[1] = int64_t(ka);
+  out[2] = int64_t(kb);
+}
+
 void pq_assign_avx2(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,
                     uint8_t* codes, float* dists) {
   // 64 centroids per pass keep 8 accumulators in registers; per centroid the sum runs over j in
@@ -331,7 +365,7 @@ const Kernels kAvx2 = {dot_f32_avx2,    l2_f32_avx2,          l1_f32_avx2,
                        dot_u8_avx2,     dot4_u8_avx2,         dot4_s8u8_avx2,        dot_s8u8_avx2,
                        l2_u8_avx2,
                        l1_u8_avx2,
-                       hamming_b1_avx2, hamming_b1_rows_avx2, andpop_b1_avx2,
+                       hamming_b1_avx2, hamming_b1_rows_avx2, andpop_b1_avx2, turbo_planes_avx2, turbo_pair_avx2,
                        pq_assign_avx2,
                        wide_avx2<0, Half8, uint16_t>, wide_avx2<1, Half8, uint16_t>,
                        wide_avx2<2, Half8, uint16_t>,

@@ -210,6 +210,52 @@ uint32_t andpop_b1_avx512(const uint64_t* planes, size_t n_planes, const uint64_
   return uint32_t(_mm512_reduce_add_epi64(acc));
 }
 
+// Eight words of every plane per step; the weights are applied in the two vector sums.
+int64_t turbo_planes_avx512(const uint64_t* query, const uint64_t* x, size_t n_planes,
+                            size_t words) {
+  __m512i pos = _mm512_setzero_si512(), neg = _mm512_setzero_si512();
+  for (size_t i = 0; i < words; i += 8) {
+    const __mmask8 m = tail8(words - i < 8 ? words - i : 8);
+    __m512i q[8];
+    for (size_t t = 0; t < 8; ++t) q[t] = _mm512_maskz_loadu_epi64(m, query + t * words + i);
+    for (size_t p = 0; p < n_planes; ++p) {
+      const __m512i xv = _mm512_maskz_loadu_epi64(m, x + p * words + i);
+      for (size_t t = 0; t < 7; ++t) {
+        const __m512i c = _mm512_popcnt_epi64(_mm512_and_si512(q[t], xv));
+        pos = _mm512_add_epi64(pos, _mm512_sll_epi64(c, _mm_cvtsi32_si128(int(p + t))));
+      }
+      const __m512i c = _mm512_popcnt_epi64(_mm512_and_si512(q[7], xv));
+      neg = _mm512_add_epi64(neg, _mm512_sll_epi64(c, _mm_cvtsi32_si128(int(p + 7))));
+    }
+  }
+  return int64_t(_mm512_reduce_add_epi64(pos)) - int64_t(_mm512_reduce_add_epi64(neg));
+}
+
+void turbo_pair_avx512(const uint64_t* a, const uint64_t* b, size_t stride, size_t n_planes,
+                       size_t words, const uint64_t* mask, int64_t* out) {
+  __m512i kk = _mm512_setzero_si512(), ka = _mm512_setzero_si512(), kb = _mm512_setzero_si512();
+  for (size_t i = 0; i < words; i += 8) {
+    const __mmask8 t = tail8(words - i < 8 ? words - i : 8);
+    const __m512i m = mask ? _mm512_maskz_loadu_epi64(t, mask + i) : _mm512_set1_epi64(-1);
+    __m512i bv[4];
+    for (size_t q = 0; q < n_planes; ++q) bv[q] = _mm512_maskz_loadu_epi64(t, b + q * stride + i);
+    for (size_t p = 0; p < n_planes; ++p) {
+      const __m128i sp = _mm_cvtsi32_si128(int(p));
+      const __m512i ap = _mm512_and_si512(_mm512_maskz_loadu_epi64(t, a + p * stride + i), m);
+      ka = _mm512_add_epi64(ka, _mm512_sll_epi64(_mm512_popcnt_epi64(ap), sp));
+      kb = _mm512_add_epi64(
+          kb, _mm512_sll_epi64(_mm512_popcnt_epi64(_mm512_and_si512(bv[p], m)), sp));
+      for (size_t q = 0; q < n_planes; ++q) {
+        const __m512i c = _mm512_popcnt_epi64(_mm512_and_si512(ap, bv[q]));
+        kk = _mm512_add_epi64(kk, _mm512_sll_epi64(c, _mm_cvtsi32_si128(int(p + q))));
+      }
+    }
+  }
+  out[0] = _mm512_reduce_add_epi64(kk);
+  out[1] = _mm512_reduce_add_epi64(ka);
+  out[2] = _mm512_reduce_add_epi64(kb);
+}
+
 void pq_assign_avx512(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,
                       uint8_t* codes, float* dists) {
   // All 256 centroids live in 16 accumulators; per centroid the sum runs over j in order with a
@@ -305,7 +351,7 @@ const Kernels kAvx512 = {dot_f32_avx512,    l2_f32_avx512,          l1_f32_avx51
                          dot_u8_avx512,     dot4_u8_avx512,         dot4_s8u8_avx512,      dot_s8u8_avx512,
                          l2_u8_avx512,
                          l1_u8_avx512,
-                         hamming_b1_avx512, hamming_b1_rows_avx512, andpop_b1_avx512,
+                         hamming_b1_avx512, hamming_b1_rows_avx512, andpop_b1_avx512, turbo_planes_avx512, turbo_pair_avx512,
                          pq_assign_avx512,
                          wide_avx512<0, Half16, uint16_t>, wide_avx512<1, Half16, uint16_t>,
                          wide_avx512<2, Half16, uint16_t>,

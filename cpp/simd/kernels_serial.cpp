@@ -96,6 +96,37 @@ uint32_t andpop_b1_serial(const uint64_t* planes, size_t n_planes, const uint64_
   return s;
 }
 
+int64_t turbo_planes_serial(const uint64_t* query, const uint64_t* x, size_t n_planes,
+                            size_t words) {
+  int64_t s = 0;
+  for (size_t p = 0; p < n_planes; ++p)
+    for (size_t t = 0; t < 8; ++t) {
+      int64_t count = 0;
+      for (size_t i = 0; i < words; ++i)
+        count += __builtin_popcountll(query[t * words + i] & x[p * words + i]);
+      s += (t == 7 ? -count : count) * (int64_t(1) << (p + t));
+    }
+  return s;
+}
+
+void turbo_pair_serial(const uint64_t* a, const uint64_t* b, size_t stride, size_t n_planes,
+                       size_t words, const uint64_t* mask, int64_t* out) {
+  int64_t kk = 0, ka = 0, kb = 0;
+  for (size_t i = 0; i < words; ++i) {
+    const uint64_t m = mask ? mask[i] : ~uint64_t(0);
+    for (size_t p = 0; p < n_planes; ++p) {
+      const uint64_t ap = a[p * stride + i] & m;
+      ka += int64_t(__builtin_popcountll(ap)) << p;
+      kb += int64_t(__builtin_popcountll(b[p * stride + i] & m)) << p;
+      for (size_t q = 0; q < n_planes; ++q)
+        kk += int64_t(__builtin_popcountll(ap & b[q * stride + i])) << (p + q);
+    }
+  }
+  out[0] = kk;
+  out[1] = ka;
+  out[2] = kb;
+}
+
 void pq_assign_serial(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,
                       uint8_t* codes, float* dists) {
   for (size_t i = 0; i < n; ++i) {
@@ -170,7 +201,7 @@ const Kernels kSerial = {dot_f32_serial,    l2_f32_serial,          l1_f32_seria
                          dot_u8_serial,     dot4_u8_serial,         dot4_s8u8_serial,      dot_s8u8_serial,
                          l2_u8_serial,
                          l1_u8_serial,
-                         hamming_b1_serial, hamming_b1_rows_serial, andpop_b1_serial,
+                         hamming_b1_serial, hamming_b1_rows_serial, andpop_b1_serial, turbo_planes_serial, turbo_pair_serial,
                          pq_assign_serial,
                          dot_f16_serial,    l2_f16_serial,          l1_f16_serial,
                          dot_u8f32_serial,  l2_u8f32_serial,        l1_u8f32_serial,

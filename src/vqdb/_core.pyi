@@ -55,6 +55,16 @@ def hamming_b1_rows(query: Annotated[NDArray[numpy.uint64], dict(shape=(None,), 
 def andpop_b1(planes: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]:
     """out[i] = sum over p of 2^p * popcount(planes[p] & x[i])"""
 
+def turbo_planes(query: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], n_planes: int) -> NDArray[numpy.int64]:
+    """
+    out[i] = sum_j q_j k_j: q the signed 8-bit query in planes, k_j row i's n_planes-bit codes
+    """
+
+def turbo_pair(a: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], n_planes: int, mask: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None = None) -> tuple[int, int, int]:
+    """
+    (sum k_a k_b, sum k_a, sum k_b) over the masked coordinates of two codes' bit planes
+    """
+
 def adc_pq_u8(table: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]:
     """out[i] = sum over m of table[m, codes[i, m]]"""
 
@@ -104,6 +114,18 @@ class VectorSet:
         """
 
     @staticmethod
+    def turbo(dim: int, metric: str, bits: str = 'bits4') -> VectorSet:
+        """
+        TurboQuant codes: rotation, per-coordinate grids, RaBitQ-corrected scores.
+        """
+
+    @staticmethod
+    def turbo4(dim: int, metric: str) -> VectorSet:
+        """
+        Originals as Qdrant's turbo4 datatype: 4 bits a dimension after a rotation, untrained.
+        """
+
+    @staticmethod
     def product(dim: int, metric: str, sub_dim: int, sample: int = 16384, iterations: int = 12, seed: int = 42, threads: int = 0) -> VectorSet: ...
 
     @property
@@ -120,6 +142,9 @@ class VectorSet:
 
     @property
     def scores_members(self) -> bool: ...
+
+    def score_pair(self, a: int, b: int) -> float:
+        """Stored member a against stored member b: the graph build's score."""
 
     @property
     def memory_bytes(self) -> int: ...

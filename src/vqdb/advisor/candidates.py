@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vqdb.quantization import BINARY_ENCODINGS, PRODUCT_COMPRESSIONS, QUERY_ENCODINGS
+from vqdb.quantization import BINARY_ENCODINGS, PRODUCT_COMPRESSIONS, QUERY_ENCODINGS, TURBO_BITS
 
 OVERSAMPLING = (1.0, 2.0, 4.0, 8.0)
 
@@ -17,7 +17,7 @@ OVERSAMPLING = (1.0, 2.0, 4.0, 8.0)
 @dataclass(frozen=True)
 class Candidate:
     label: str  # short and unique: the table's first column and the plots' series name
-    method: str  # scalar | binary | product | none (the float32 originals, for reference)
+    method: str  # scalar | binary | product | turbo | none (the float32 originals, for reference)
     config: dict[str, Any] | None  # Qdrant's quantization_config; None: no quantization
 
     def quantization_config(self) -> dict[str, Any] | str:
@@ -42,6 +42,7 @@ CANDIDATES: tuple[Candidate, ...] = (
         Candidate(f"product {c}", "product", {"product": {"compression": c}})
         for c in PRODUCT_COMPRESSIONS
     ),
+    *(Candidate(f"turbo {b}", "turbo", {"turbo": {"bits": b}}) for b in TURBO_BITS),
 )
 
 # what every candidate is compared with: the originals themselves, searched without codes

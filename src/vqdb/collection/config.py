@@ -227,8 +227,8 @@ def _quantization(value: Any, what: str) -> dict[str, Any] | None:
         return None
     if not isinstance(value, Mapping) or len(value) != 1:
         raise ValueError(
-            f"{what} must be {{'scalar': {{...}}}}, {{'binary': {{...}}}} or "
-            f"{{'product': {{...}}}}, got {value!r}"
+            f"{what} must be {{'scalar': {{...}}}}, {{'binary': {{...}}}}, "
+            f"{{'product': {{...}}}} or {{'turbo': {{...}}}}, got {value!r}"
         )
     ((kind, options),) = value.items()
     clean = {str(kind): _known(_object(options, _at(what, str(kind))), str(kind))}
@@ -255,6 +255,7 @@ _QUANTIZATION_MODELS: dict[str, type[BaseModel]] = {
     "scalar": models.ScalarQuantizationConfig,
     "binary": models.BinaryQuantizationConfig,
     "product": models.ProductQuantizationConfig,
+    "turbo": models.TurboQuantQuantizationConfig,
 }
 
 
@@ -297,7 +298,7 @@ _VECTOR_RULES: dict[str, Check] = {
     "quantization_config": _quantization,
     "on_disk": _bool,
     "memory": _memory("dense vector storage"),
-    "datatype": _choice("float32", "float16", "uint8"),
+    "datatype": _choice("float32", "float16", "uint8", "turbo4"),
     "multivector_config": _multivector,
 }
 
@@ -367,7 +368,7 @@ class VectorConfig:
     hnsw: HnswSettings
     quantization: QuantizationConfig | None
     multivector: bool = False  # multivector_config: {"comparator": "max_sim"}
-    datatype: str = "float32"  # of the stored originals: "float32", "float16" or "uint8"
+    datatype: str = "float32"  # of the stored originals: float32, float16, uint8 or turbo4
 
     @property
     def always_ram(self) -> bool:
@@ -395,6 +396,8 @@ class VectorConfig:
     @property
     def vector_bytes(self) -> int:
         """Bytes of one stored original (a multivector counts as one row)."""
+        if self.datatype == "turbo4":  # 4 bits a dimension and two floats (turbo_set.cpp)
+            return 8 * ((self.size + 63) // 64) * 4 + 8
         return self.size * {"float32": 4, "float16": 2, "uint8": 1}[self.datatype]
 
 
@@ -418,12 +421,18 @@ class SparseVectorConfig:
 def _effective(params: Mapping[str, Any], hnsw: HnswSettings, q: Any) -> VectorConfig:
     own_q = params.get("quantization_config")
     memory = params.get("memory")  # Qdrant: overrides on_disk; "cold" is on disk
+    quantization = _quantizer(own_q) if own_q is not None else q
+    turbo = params.get("datatype") == "turbo4" or getattr(quantization, "kind", None) == "turbo"
+    if turbo and params["size"] < 2:  # a rotation of one coordinate is no rotation
+        raise ValueError(
+            f"turbo quantization needs vectors of at least 2 dimensions, got size {params['size']}"
+        )
     return VectorConfig(
         size=params["size"],
         distance=Distance(params["distance"]),
         on_disk=memory == "cold" if memory else params.get("on_disk", False),
         hnsw=replace(hnsw, **params.get("hnsw_config", {})),
-        quantization=_quantizer(own_q) if own_q is not None else q,
+        quantization=quantization,
         multivector="multivector_config" in params,
         datatype=params.get("datatype", "float32"),
     )

@@ -45,6 +45,7 @@ DATATYPES: dict[str, type[np.generic]] = {
     "float32": np.float32,
     "float16": np.float16,
     "uint8": np.uint8,
+    "turbo4": np.float32,  # 4-bit codes after a rotation: decoded, they are float32 again
 }
 
 

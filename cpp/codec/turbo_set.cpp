@@ -1,0 +1,568 @@
+// TurboQuant-style codes: a randomized Hadamard rotation, then per-coordinate scalar grids.
+//
+//   x_c = x - mean            y = R x_c (R orthogonal)        u = y / |x_c|
+//   k_j = round((u_j - lo_j) / step_j), clamped to the coordinate's 2^bits levels
+//   c^_j = lo_j + step_j k_j  (the decoded coordinate)
+//
+// After the rotation every coordinate is a mix of all of x, so each one is close to Gaussian
+// whatever the data looks like, and a grid fitted per coordinate (Lloyd iterations restricted to
+// an evenly spaced grid: that keeps scoring an integer dot product) loses little.
+//
+// Scores use RaBitQ's estimator: <q_c, x_c> ~ |x_c| <c^, R q_c> / <c^, u>. Dividing by <c^, u>
+// (how well the code points along the vector) removes the shrinkage of quantization, so the
+// estimate is unbiased where the plain reconstruction |x_c| c^ is not; f = |x_c| / <c^, u> is
+// stored with each code. The query side is R q_c times the grid steps, quantized to signed
+// 8-bit integers: sum_j w_j k_j is then bit-plane popcounts of the query's 8 planes against
+// the code's planes (the turbo_planes kernel, one per ISA).
+//
+// Per code: the planes (plane p holds bit p of k for the coordinates that have it), then two
+// floats: f and e, where e is |x_c|^2 for L2 and <mean, x_c> for Dot / Cosine.
+//
+// `fixed` sets (the `turbo4` datatype of the originals) need no training: no mean, one grid
+// of 16 levels for every coordinate, scaled per vector by its largest rotated coordinate, and
+// f is that scale (for Cosine: what makes the decoded row a unit vector), so scores are those of
+// the decoded vector and encode(decode(c)) is c.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "codec/vector_set.h"
+#include "simd/kernels.h"
+
+namespace vqdb {
+namespace {
+
+constexpr size_t kTrainRows = 8192;
+constexpr size_t kLloydRounds = 10;
+constexpr size_t kRotationRounds = 3;
+constexpr uint64_t kRotationSeed = 0x7572626f71756e74ull;  // fixed: codes must not depend on the run
+constexpr int kQueryBits = 8;
+constexpr float kFixedHalf = 7.5f;  // fixed grid: k - 7.5 for k in 0..15
+
+uint64_t splitmix(uint64_t& s) {
+  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// In-place Walsh-Hadamard transform of n = 2^k values, scaled by 1/sqrt(n): orthogonal.
+void hadamard(float* x, size_t n) {
+  for (size_t h = 1; h < n; h *= 2)
+    for (size_t i = 0; i < n; i += 2 * h)
+      for (size_t j = i; j < i + h; ++j) {
+        const float a = x[j], b = x[j + h];
+        x[j] = a + b;
+        x[j + h] = a - b;
+      }
+  const float s = 1.f / std::sqrt(float(n));
+  for (size_t i = 0; i < n; ++i) x[i] *= s;
+}
+
+// Rounds of random signs then Hadamard transforms over the largest power of two P <= dim, once
+// on the first P coordinates and once on the last P. The two blocks overlap whenever dim is not
+// a power of two, so after two rounds every coordinate mixes all of them: an orthogonal
+// O(d log d) rotation of exactly dim coordinates, with no padding to store.
+class TurboRotation {
+ public:
+  explicit TurboRotation(size_t dim) : dim_(dim), block_(1) {
+    while (block_ * 2 <= dim) block_ *= 2;
+    uint64_t s = kRotationSeed ^ dim;
+    signs_.resize(kRotationRounds * dim);
+    for (float& v : signs_) v = (splitmix(s) >> 63) ? -1.f : 1.f;
+  }
+
+  void forward(float* x) const {
+    for (size_t r = 0; r < kRotationRounds; ++r) {
+      const float* sg = signs_.data() + r * dim_;
+      for (size_t j = 0; j < dim_; ++j) x[j] *= sg[j];
+      hadamard(x, block_);
+      if (block_ < dim_) hadamard(x + dim_ - block_, block_);
+    }
+  }
+
+  void inverse(float* x) const {
+    for (size_t r = kRotationRounds; r-- > 0;) {
+      if (block_ < dim_) hadamard(x + dim_ - block_, block_);
+      hadamard(x, block_);
+      const float* sg = signs_.data() + r * dim_;
+      for (size_t j = 0; j < dim_; ++j) x[j] *= sg[j];
+    }
+  }
+
+  const std::vector<float>& signs() const { return signs_; }
+  size_t block() const { return block_; }
+
+ private:
+  size_t dim_, block_;
+  std::vector<float> signs_;
+};
+
+size_t words_for(size_t bits) { return (bits + 63) / 64; }
+
+// The code's layout: plane p covers coordinates [0, cover[p]) (bits1_5: plane 1 only the first
+// half, which so has 4 levels where the rest has 2).
+struct Layout {
+  std::vector<size_t> cover, words, offset;  // per plane; offset in words from the code start
+  size_t plane_words = 0;
+
+  Layout(size_t dim, TurboBits bits) {
+    switch (bits) {
+      case TurboBits::bits1: cover = {dim}; break;
+      case TurboBits::bits1_5: cover = {dim, (dim + 1) / 2}; break;
+      case TurboBits::bits2: cover = {dim, dim}; break;
+      case TurboBits::bits4: cover = {dim, dim, dim, dim}; break;
+    }
+    for (size_t c : cover) {
+      offset.push_back(plane_words);
+      words.push_back(words_for(c));
+      plane_words += words.back();
+    }
+  }
+  size_t planes() const { return cover.size(); }
+  size_t levels(size_t j) const {
+    size_t n = 0;
+    for (size_t c : cover) n += j < c;
+    return size_t(1) << n;
+  }
+};
+
+struct Side {
+  float f, e;
+};
+
+class TurboSet;
+
+// A query bound to a TurboSet: its rotated, centred form as 8-bit planes, per code plane.
+class TurboScorer final : public QueryScorer {
+ public:
+  TurboScorer(const TurboSet& set, const float* query);
+
+  void score(const uint32_t* ids, size_t n, float* out) const override;
+  void score_rows(const uint8_t* const* rows, size_t n, float* out) const override {
+    for (size_t i = 0; i < n; ++i) {
+      if (i + 4 < n) prefetch_bytes(rows[i + 4], std::min<size_t>(code_bytes_, 256));
+      out[i] = one(rows[i]);
+    }
+  }
+  void score_range(uint32_t first, size_t n, float* out) const override;
+
+ private:
+  float one(const uint8_t* code) const;
+
+  const TurboSet& set_;
+  size_t code_bytes_;
+  // Consecutive code planes of one coverage (bits1_5: two groups, else one), each with the
+  // query's 8 planes cut to that coverage: planes[t * words + w], plane 7 the sign.
+  struct Group {
+    size_t first, count, words, offset;
+    std::vector<uint64_t> planes;
+  };
+  std::vector<Group> groups_;
+  float a_ = 0.f, ws_ = 1.f;      // sum_j q'_j lo_j and the query's integer scale
+  float constant_ = 0.f;          // <q, mean> (Dot) or |q_c|^2 (L2)
+  std::vector<float> query_;      // the prepared query, for L1 (scored on decoded rows)
+  int64_t (*kernel_)(const uint64_t*, const uint64_t*, size_t, size_t);
+};
+
+class TurboSet final : public VectorSet {
+ public:
+  TurboSet(size_t dim, Metric metric, TurboBits bits, bool fixed)
+      : VectorSet(dim, metric), bits_(bits), fixed_(fixed), layout_(dim, bits), rotation_(dim),
+        mean_(dim, 0.f), lo_(dim, -kFixedHalf), step_(dim, 1.f), trained_(fixed) {
+    if (fixed && bits != TurboBits::bits4)
+      throw std::invalid_argument("fixed turbo sets (the turbo4 datatype) have 4 bits");
+    if (dim < 2) throw std::invalid_argument("turbo quantization needs at least 2 dimensions");
+    refresh();
+  }
+
+  size_t code_bytes() const override { return layout_.plane_words * 8 + sizeof(Side); }
+  bool trained() const override { return trained_; }
+  // Graphs are built over the codes (member scorers decode one member; pair scores are the
+  // popcounts below), as Qdrant builds its turbo graphs: a float32 build reads 4-32x the bytes.
+  bool scores_members() const override { return true; }
+  size_t memory_bytes() const override {
+    return VectorSet::memory_bytes() + 4 * dim_ * sizeof(float) + rotation_.signs().size() * 4;
+  }
+
+  void train(const float* x, size_t n) override {
+    if (fixed_) return;
+    if (n == 0) throw std::invalid_argument("cannot train a turbo quantizer on zero vectors");
+    const size_t rows = std::min(n, kTrainRows), stride = n / rows;
+    std::vector<float> sample(rows * dim_);
+    for (size_t i = 0; i < rows; ++i)
+      std::memcpy(sample.data() + i * dim_, x + i * stride * dim_, dim_ * sizeof(float));
+    prepare(sample.data(), rows);
+    for (const float v : sample) if (!std::isfinite(v))
+      throw std::invalid_argument("turbo quantization needs finite vectors");
+    std::vector<double> mean(dim_, 0.0);
+    for (size_t i = 0; i < rows; ++i)
+      for (size_t j = 0; j < dim_; ++j) mean[j] += sample[i * dim_ + j];
+    for (size_t j = 0; j < dim_; ++j) mean_[j] = float(mean[j] / double(rows));
+    // Unit rotated residuals, one column per coordinate.
+    std::vector<float> u(rows * dim_);
+    size_t kept = 0;
+    for (size_t i = 0; i < rows; ++i) {
+      float* y = u.data() + kept * dim_;
+      if (unit_rotated(sample.data() + i * dim_, y) > 0.f) ++kept;
+    }
+    std::vector<float> column(kept);
+    for (size_t j = 0; j < dim_; ++j) {
+      for (size_t i = 0; i < kept; ++i) column[i] = u[i * dim_ + j];
+      fit_grid(column, layout_.levels(j), lo_[j], step_[j]);
+    }
+    trained_ = true;
+    refresh();
+  }
+
+  std::unique_ptr<QueryScorer> scorer(const float* query) const override {
+    std::vector<float> q(query, query + dim_);
+    prepare(q.data(), 1);
+    return std::make_unique<TurboScorer>(*this, q.data());
+  }
+
+  std::unique_ptr<QueryScorer> member_scorer(uint32_t id) const override {
+    std::vector<float> q(dim_);
+    decode(codes(id), 1, q.data());
+    return std::make_unique<TurboScorer>(*this, q.data());
+  }
+
+  // Stored against stored, for the graph build: the decoded rows' dot product in the rotated
+  // space, f_a f_b <c^_a, c^_b> (what member_scorer(a) estimates for b), from popcounts of plane
+  // pairs. Within a segment of coordinates with the same levels the grids are alike after the
+  // rotation, so c^_j ~ S (k_j - c) with the segment's mean step S and centre c:
+  // <c^_a, c^_b> ~ S^2 (sum k_a k_b - c (K_a + K_b) + n c^2). Exact for turbo4 originals.
+  // Dot / Cosine add the mean's terms (|mean|^2 + <mean, x_ca> + <mean, x_cb>); L2 is the
+  // squared distance of the decoded rows; L1 decodes both.
+  float score_pair(uint32_t a, uint32_t b) const override {
+    const uint8_t* ca = codes(a);
+    const uint8_t* cb = codes(b);
+    const Side sa = side(ca), sb = side(cb);
+    if (metric_ == Metric::l1) {
+      std::vector<float> xa(dim_), xb(dim_);
+      decode(ca, 1, xa.data());
+      decode(cb, 1, xb.data());
+      double s = 0.0;
+      for (size_t j = 0; j < dim_; ++j) s += std::fabs(double(xa[j]) - xb[j]);
+      return -float(s);
+    }
+    const double ab = sa.f * double(sb.f) * code_dot(ca, cb);
+    if (metric_ == Metric::l2) {
+      const double aa = sa.f * double(sa.f) * code_dot(ca, ca);
+      const double bb = sb.f * double(sb.f) * code_dot(cb, cb);
+      return -float(aa + bb - 2.0 * ab);
+    }
+    return float(ab + mean_norm2_ + sa.e + sb.e);
+  }
+
+  void encode(const float* x, size_t n, uint8_t* codes) const override {
+    std::vector<float> y(dim_);
+    std::vector<uint8_t> k(dim_);
+    for (size_t i = 0; i < n; ++i) {
+      const float* row = x + i * dim_;
+      uint8_t* code = codes + i * code_bytes();
+      std::memset(code, 0, code_bytes());
+      Side s{0.f, 0.f};
+      if (fixed_) {
+        std::memcpy(y.data(), row, dim_ * sizeof(float));
+        rotation_.forward(y.data());
+        float amax = 0.f;
+        for (const float v : y) amax = std::max(amax, std::fabs(v));
+        const float scale = amax > 0.f ? amax / kFixedHalf : 0.f;
+        double n2 = 0.0;
+        for (size_t j = 0; j < dim_; ++j) {
+          k[j] = scale > 0.f ? level(y[j] / scale + kFixedHalf, 16) : 8;
+          const double c = scale * (double(k[j]) - kFixedHalf);
+          n2 += c * c;
+        }
+        // Cosine rows are unit vectors: decoded to unit length too, so that a decoded row
+        // stored again (a partial vector update re-upserts the others) keeps its codes and
+        // scale instead of being renormalised by a fraction of a percent.
+        s.f = metric_ == Metric::cosine && n2 > 0.0 ? float(scale / std::sqrt(n2)) : scale;
+        s.e = metric_ == Metric::l2 ? float(n2) : 0.f;
+      } else {
+        const float r = unit_rotated(row, y.data());
+        double ip = 0.0, dot_mean = 0.0;
+        for (size_t j = 0; j < dim_; ++j) {
+          const size_t levels = layout_.levels(j);
+          k[j] = level((y[j] - lo_[j]) / step_[j], levels);
+          ip += (double(lo_[j]) + double(step_[j]) * k[j]) * y[j];
+          dot_mean += double(mean_[j]) * (double(row[j]) - mean_[j]);
+        }
+        s.f = r > 0.f && ip > 1e-12 ? float(double(r) / ip) : 0.f;
+        s.e = metric_ == Metric::l2 ? r * r : float(dot_mean);
+      }
+      uint64_t* planes = reinterpret_cast<uint64_t*>(code);
+      for (size_t p = 0; p < layout_.planes(); ++p) {
+        uint64_t* plane = planes + layout_.offset[p];
+        for (size_t j = 0; j < layout_.cover[p]; ++j)
+          if (k[j] >> p & 1u) plane[j / 64] |= uint64_t(1) << (j % 64);
+      }
+      std::memcpy(code + layout_.plane_words * 8, &s, sizeof(s));
+    }
+  }
+
+  // The vector the scores estimate against: mean + R^T (f c^).
+  void decode(const uint8_t* codes, size_t n, float* x) const override {
+    for (size_t i = 0; i < n; ++i) {
+      float* row = x + i * dim_;
+      rotated(codes + i * code_bytes(), row);
+      rotation_.inverse(row);
+      for (size_t j = 0; j < dim_; ++j) row[j] += mean_[j];
+    }
+  }
+
+  State params() const override {
+    State s;
+    s["mean"] = floats(mean_);
+    s["lo"] = floats(lo_);
+    s["step"] = floats(step_);
+    s["signs"] = floats(rotation_.signs());  // derived from a fixed seed: exported, never loaded
+    return s;
+  }
+
+  void load_state(const State& state) override {
+    if (!fixed_) {
+      read_floats(state.at("mean"), mean_);
+      read_floats(state.at("lo"), lo_);
+      read_floats(state.at("step"), step_);
+      trained_ = true;
+      refresh();
+    }
+    VectorSet::load_state(state);
+  }
+
+  // For the scorer.
+  const Layout& layout() const { return layout_; }
+  const TurboRotation& rotation() const { return rotation_; }
+  const std::vector<float>& mean() const { return mean_; }
+  const std::vector<float>& lo() const { return lo_; }
+  const std::vector<float>& step() const { return step_; }
+  bool fixed() const { return fixed_; }
+  static Side side(const uint8_t* code, size_t plane_words) {
+    Side s;
+    std::memcpy(&s, code + plane_words * 8, sizeof(s));
+    return s;
+  }
+  Side side(const uint8_t* code) const { return side(code, layout_.plane_words); }
+
+  // f c^ of one code: the rotated, centred vector the scores estimate with.
+  void rotated(const uint8_t* code, float* y) const {
+    const uint64_t* planes = reinterpret_cast<const uint64_t*>(code);
+    const float f = side(code).f;
+    for (size_t j = 0; j < dim_; ++j) {
+      uint32_t k = 0;
+      for (size_t p = 0; p < layout_.planes(); ++p)
+        if (j < layout_.cover[p]) k |= uint32_t((planes[layout_.offset[p] + j / 64] >> (j % 64)) & 1u) << p;
+      y[j] = f * (lo_[j] + step_[j] * float(k));
+    }
+  }
+
+ private:
+  // Coordinates [first, last) with the same planes, and their grids' mean step and centre. The
+  // segment's planes all have `words` words (bits1_5: the first half's two planes are cut to
+  // the second plane's words); `mask` (empty: none) keeps the segment's bits.
+  struct Segment {
+    size_t first, last, planes, words;
+    double step, centre;
+    std::vector<uint64_t> mask;
+  };
+
+  // <c^_a, c^_b> by segments (see score_pair): the turbo_pair kernel, once per segment.
+  double code_dot(const uint8_t* ca, const uint8_t* cb) const {
+    const uint64_t* pa = reinterpret_cast<const uint64_t*>(ca);
+    const uint64_t* pb = reinterpret_cast<const uint64_t*>(cb);
+    const auto kernel = simd::active().turbo_pair;
+    const size_t stride = layout_.planes() > 1 ? layout_.offset[1] : 0;
+    double total = 0.0;
+    for (const Segment& g : segments_) {
+      int64_t k[3];
+      kernel(pa, pb, stride, g.planes, g.words, g.mask.empty() ? nullptr : g.mask.data(), k);
+      const double n = double(g.last - g.first), c = g.centre;
+      total += g.step * g.step * (double(k[0]) - c * double(k[1] + k[2]) + n * c * c);
+    }
+    return total;
+  }
+
+  static uint8_t level(float v, size_t levels) {
+    if (!(v == v)) return 0;
+    return uint8_t(std::clamp(std::floor(v + 0.5f), 0.f, float(levels - 1)));
+  }
+
+  // R (x - mean) / |x - mean| into y; returns |x - mean| (0: y is all zeros).
+  float unit_rotated(const float* x, float* y) const {
+    double r2 = 0.0;
+    for (size_t j = 0; j < dim_; ++j) {
+      y[j] = x[j] - mean_[j];
+      r2 += double(y[j]) * y[j];
+    }
+    const float r = float(std::sqrt(r2));
+    if (r == 0.f) return 0.f;
+    rotation_.forward(y);
+    const float inv = 1.f / r;
+    for (size_t j = 0; j < dim_; ++j) y[j] *= inv;
+    return r;
+  }
+
+  // Lloyd iterations for an evenly spaced grid of `levels` values: assign each value to its
+  // nearest grid point, then refit (lo, step) by least squares of value on grid index.
+  static void fit_grid(const std::vector<float>& v, size_t levels, float& lo, float& step) {
+    // Gaussian-optimal uniform steps (in standard deviations) to start from.
+    const double start = levels == 2 ? 1.596 : levels == 4 ? 0.9957 : 0.3352;
+    double m = 0.0, m2 = 0.0;
+    for (const float x : v) { m += x; m2 += double(x) * x; }
+    const double count = std::max<double>(1.0, double(v.size()));
+    m /= count;
+    const double sd = std::sqrt(std::max(0.0, m2 / count - m * m));
+    double st = sd > 0.0 ? start * sd : 1.0, l = m - st * double(levels - 1) / 2.0;
+    for (size_t round = 0; round < kLloydRounds && sd > 0.0; ++round) {
+      double sk = 0.0, skk = 0.0, sv = 0.0, skv = 0.0;
+      for (const float x : v) {
+        const double k = std::clamp(std::floor((x - l) / st + 0.5), 0.0, double(levels - 1));
+        sk += k; skk += k * k; sv += x; skv += k * x;
+      }
+      const double var_k = skk - sk * sk / count;
+      if (var_k <= 0.0) break;
+      const double next = (skv - sk * sv / count) / var_k;
+      if (!(next > 0.0)) break;
+      st = next;
+      l = (sv - st * sk) / count;
+    }
+    lo = float(l);
+    step = float(st);
+  }
+
+  static Array floats(const std::vector<float>& v) {
+    Array a{"float32", {v.size()}, std::vector<uint8_t>(v.size() * sizeof(float))};
+    std::memcpy(a.bytes.data(), v.data(), a.bytes.size());
+    return a;
+  }
+  void read_floats(const Array& a, std::vector<float>& v) const {
+    if (a.size() != v.size() * sizeof(float))
+      throw std::invalid_argument("turbo parameters do not match the dimension");
+    std::memcpy(v.data(), a.data(), a.size());
+  }
+  void refresh() {
+    double s = 0.0;
+    for (const float m : mean_) s += double(m) * m;
+    mean_norm2_ = s;
+    segments_.clear();
+    size_t first = 0;
+    while (first < dim_) {
+      size_t last = first + 1;
+      while (last < dim_ && layout_.levels(last) == layout_.levels(first)) ++last;
+      Segment g{first, last, 0, 0, 0.0, 0.0, {}};
+      for (size_t p = 0; p < layout_.planes(); ++p)
+        if (first < layout_.cover[p]) {
+          ++g.planes;
+          g.words = g.planes == 1 ? layout_.words[p] : std::min(g.words, layout_.words[p]);
+        }
+      for (size_t j = first; j < last; ++j) {
+        g.step += step_[j];
+        g.centre += -lo_[j] / step_[j];
+      }
+      g.step /= double(last - first);
+      g.centre /= double(last - first);
+      if (first > 0 || last < dim_) {
+        g.mask.assign(g.words, 0);
+        for (size_t j = first; j < last; ++j) g.mask[j / 64] |= uint64_t(1) << (j % 64);
+      }
+      segments_.push_back(std::move(g));
+      first = last;
+    }
+  }
+
+  TurboBits bits_;
+  bool fixed_;
+  Layout layout_;
+  TurboRotation rotation_;
+  std::vector<float> mean_, lo_, step_;
+  double mean_norm2_ = 0.0;
+  std::vector<Segment> segments_;
+  bool trained_;
+};
+
+TurboScorer::TurboScorer(const TurboSet& set, const float* query)
+    : set_(set), code_bytes_(set.code_bytes()), kernel_(simd::active().turbo_planes) {
+  const size_t dim = set.dim();
+  const Layout& layout = set.layout();
+  query_.assign(query, query + dim);
+  std::vector<float> y(dim);
+  double qm = 0.0, qc2 = 0.0;
+  for (size_t j = 0; j < dim; ++j) {
+    y[j] = query[j] - set.mean()[j];
+    qm += double(query[j]) * set.mean()[j];
+    qc2 += double(y[j]) * y[j];
+  }
+  constant_ = set.metric() == Metric::l2 ? float(qc2) : float(qm);
+  set.rotation().forward(y.data());
+  double a = 0.0;
+  float wmax = 0.f;
+  std::vector<float> w(dim);
+  for (size_t j = 0; j < dim; ++j) {
+    a += double(y[j]) * set.lo()[j];
+    w[j] = y[j] * set.step()[j];
+    wmax = std::max(wmax, std::fabs(w[j]));
+  }
+  a_ = float(a);
+  ws_ = wmax > 0.f ? wmax / 127.f : 1.f;
+  std::vector<uint8_t> u(dim);
+  for (size_t j = 0; j < dim; ++j)
+    u[j] = uint8_t(int8_t(std::clamp(std::nearbyint(w[j] / ws_), -127.f, 127.f)));
+  for (size_t p = 0; p < layout.planes(); ++p) {
+    if (!groups_.empty() && layout.cover[groups_.back().first] == layout.cover[p]) {
+      ++groups_.back().count;
+      continue;
+    }
+    const size_t words = layout.words[p];
+    Group g{p, 1, words, layout.offset[p], std::vector<uint64_t>(kQueryBits * words, 0)};
+    for (size_t j = 0; j < layout.cover[p]; ++j)
+      for (int t = 0; t < kQueryBits; ++t)
+        if (u[j] >> t & 1u) g.planes[t * words + j / 64] |= uint64_t(1) << (j % 64);
+    groups_.push_back(std::move(g));
+  }
+}
+
+float TurboScorer::one(const uint8_t* code) const {
+  const Layout& layout = set_.layout();
+  const Side s = TurboSet::side(code, layout.plane_words);
+  if (set_.metric() == Metric::l1) {
+    std::vector<float> x(set_.dim());
+    set_.decode(code, 1, x.data());
+    double d = 0.0;
+    for (size_t j = 0; j < x.size(); ++j) d += std::fabs(double(x[j]) - query_[j]);
+    return -float(d);
+  }
+  const uint64_t* planes = reinterpret_cast<const uint64_t*>(code);
+  int64_t dot = 0;
+  for (const Group& g : groups_)
+    dot += kernel_(g.planes.data(), planes + g.offset, g.count, g.words) * (int64_t(1) << g.first);
+  const float estimate = s.f * (a_ + ws_ * float(dot));
+  if (set_.metric() == Metric::l2) return -(constant_ + s.e - 2.f * estimate);
+  return constant_ + s.e + estimate;
+}
+
+void TurboScorer::score(const uint32_t* ids, size_t n, float* out) const {
+  const uint8_t* base = set_.data();
+  for (size_t i = 0; i < n; ++i)
+    prefetch_bytes(base + size_t(ids[i]) * code_bytes_, std::min<size_t>(code_bytes_, 512));
+  for (size_t i = 0; i < n; ++i) out[i] = one(base + size_t(ids[i]) * code_bytes_);
+}
+
+void TurboScorer::score_range(uint32_t first, size_t n, float* out) const {
+  const uint8_t* row = set_.data() + size_t(first) * code_bytes_;
+  for (size_t i = 0; i < n; ++i, row += code_bytes_) out[i] = one(row);
+}
+
+}  // namespace
+
+std::unique_ptr<VectorSet> make_turbo_set(size_t dim, Metric metric, TurboBits bits) {
+  return std::make_unique<TurboSet>(dim, metric, bits, false);
+}
+
+std::unique_ptr<VectorSet> make_turbo4_set(size_t dim, Metric metric) {
+  return std::make_unique<TurboSet>(dim, metric, TurboBits::bits4, true);
+}
+
+}  // namespace vqdb
