@@ -2,6 +2,7 @@
 
 vqdb --version
 vqdb serve [--storage ./storage] [--host 127.0.0.1] [--port 6333] [--config FILE]
+           [--ray-address auto|host:port|ray://host:port]
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="HTTP port (default 6333)")
     serve.add_argument("--config", type=Path, help="a YAML settings file")
     serve.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR")
+    serve.add_argument(
+        "--ray-address",
+        help="join this Ray cluster (auto, host:port or ray://host:port): collections are "
+        "distributed over its nodes (needs vqdb[cluster])",
+    )
     args = parser.parse_args(argv)
 
     from vqdb import server
@@ -42,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                 "service.host": args.host,
                 "service.http_port": args.port,
                 "log_level": args.log_level,
+                "cluster.ray_address": args.ray_address,
             },
         )
         server.serve(settings)

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vqdb import full_snapshots, models
+from vqdb import engine, full_snapshots, models
 from vqdb.client.base import ClientBase
 from vqdb.client.convert import Json, Model, optional, plain, result, results
 from vqdb.collection import info, snapshots
@@ -84,7 +84,9 @@ class CollectionMethods(ClientBase):
         return self.create_collection(collection_name, *args, **kwargs)
 
     def get_collection(self, collection_name: str) -> models.CollectionInfo:
-        return result(models.CollectionInfo, info.info(self._collection(collection_name)))
+        return result(
+            models.CollectionInfo, engine.call(info.info, self._collection(collection_name), "info")
+        )
 
     def collection_telemetry(self, collection_name: str) -> dict[str, Any]:
         """vqdb only (qdrant-client has no such method): how each segment reads its vectors,
