@@ -61,6 +61,10 @@ class Database:
         self._aliases: dict[str, str] = {}
         self._lock = threading.RLock()
         self._lock_file: IO[str] | None = None
+        if ray_address is not None:  # joined now: a wrong address fails here, not later
+            from vqdb.cluster import connect
+
+            connect(ray_address)
         if self.path is not None:
             (self.path / "collections").mkdir(parents=True, exist_ok=True)
             self._lock_file = open(self.path / ".lock", "w")  # noqa: SIM115 (held until close)

@@ -447,13 +447,17 @@ class ShardedCollection:
         return out[offset : offset + limit]
 
     def _descending(self, body: Mapping[str, Any]) -> bool:
-        """Whether the query's scores rank higher first: all but distances of a plain nearest
-        search by a Euclid or Manhattan vector."""
+        """Whether the query's scores rank higher first: all but the distances of a search by
+        one vector (nearest, or recommend's average_vector) of a Euclid or Manhattan vector."""
         q = body.get("query", body.get("vector"))
         using = body.get("using") or ""
         if isinstance(body.get("vector"), Mapping) and "name" in body["vector"]:
             using = body["vector"]["name"]
-        nearest = not isinstance(q, Mapping) or "nearest" in q or "indices" in q
+        if q is None and "positive" in body:  # the legacy recommend
+            q = {"recommend": body}
+        spec = q.get("recommend") if isinstance(q, Mapping) else None
+        averaged = isinstance(spec, Mapping) and spec.get("strategy") in (None, "average_vector")
+        nearest = averaged or not isinstance(q, Mapping) or "nearest" in q or "indices" in q
         if not nearest or not self.config.has_vector(using):
             return True
         return not self.config.distance(using).ascending
@@ -475,7 +479,7 @@ class ShardedCollection:
         limit = reads.checked_count(body.get("limit"), 10, "limit", minimum=0)
         offset = reads.checked_count(body.get("offset"), 0, "offset", minimum=0)
         answers = self._fan("recommend", {**body, "limit": offset + limit, "offset": 0})
-        return merge.scored(answers, True)[offset : offset + limit]
+        return merge.scored(answers, self._descending(body))[offset : offset + limit]
 
     def _recommend_batch(self, body: Mapping[str, Any], others: lookup.Others) -> list[list[Json]]:
         return [self._recommend(one, others) for one in _searches(body)]
