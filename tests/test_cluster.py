@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -182,6 +183,13 @@ def test_answers_match_a_single_node(cluster: LocalCluster, tmp_path: Path) -> N
             (g.id, [h.id for h in g.hits]) for g in b.groups
         ]
         assert spread.get_collection("c").points_count == 597
+        one = spread.create_shard_snapshot("c", 2)
+        assert [d.name for d in spread.list_shard_snapshots("c", 2)] == [one.name]
+        gathered = spread.create_snapshot("c")
+        with tarfile.open(tmp_path / "snapshots" / "c" / gathered.name) as tar:
+            names = tar.getnames()
+        assert "cluster.json" in names
+        assert {n.split("/")[1] for n in names if n.endswith(".snapshot")} == {"0", "1", "2"}
     finally:
         spread.delete_collection("c")
         spread.close()
@@ -248,6 +256,45 @@ def test_recall_of_4_shards_x_2_replicas(servers: Any, kind: str) -> None:
     finally:
         distributed.delete_collection(name)
         single.delete_collection(name)
+
+
+def test_custom_sharding_by_shard_key(servers: Any) -> None:
+    client, _ = servers
+    name = "by-key"
+    client.create_collection(
+        name,
+        vectors_config=models.VectorParams(size=2, distance="Dot"),
+        sharding_method=models.ShardingMethod.CUSTOM,
+        shard_number=2,
+    )
+    try:
+        with pytest.raises(Exception, match="Shard key not specified"):
+            client.upsert(name, [models.PointStruct(id=1, vector=[1.0, 0.0])])
+        client.create_shard_key(name, "eu")
+        client.create_shard_key(name, "us", shards_number=1)
+        client.upsert(
+            name,
+            [models.PointStruct(id=i, vector=[1.0, i]) for i in range(10)],
+            shard_key_selector="eu",
+        )
+        client.upsert(
+            name,
+            [models.PointStruct(id=i, vector=[1.0, i]) for i in range(10, 13)],
+            shard_key_selector="us",
+        )
+        info = client.collection_cluster_info(name)
+        assert info.shard_count == 3
+        assert {r.shard_key for r in info.remote_shards} == {"eu", "us"}
+        assert client.count(name).count == 13
+        found = client.query_points(name, [0.0, 1.0], limit=20, shard_key_selector="us")
+        assert [p.id for p in found.points] == [12, 11, 10]
+        found = client.query_points(name, [0.0, 1.0], limit=2)
+        assert [p.id for p in found.points] == [12, 11]
+        client.delete_shard_key(name, "us")
+        assert client.count(name).count == 10
+        assert client.get_collection(name).config.params.sharding_method == "custom"
+    finally:
+        client.delete_collection(name)
 
 
 # ---- failover ---------------------------------------------------------------------------------

@@ -146,8 +146,12 @@ class Database:
             problem = f"collection_name: {storage.NAME_RULE}"
             raise OutOfRange(f"Validation error in path parameters: [{problem}]")
         check_collection_name(name, new=True)  # and Qdrant's rules for a new name
+        # custom sharding (shards made per shard key) needs a distributed collection
+        custom = self.ray_address is not None and body.get("sharding_method") == "custom"
         try:
-            config = CollectionConfig.parse(body)
+            config = CollectionConfig.parse(
+                {k: v for k, v in body.items() if k != "sharding_method"} if custom else body
+            )
         except ValueError as e:
             raise refused(e) from None
         with self._lock:
@@ -156,13 +160,13 @@ class Database:
             if name in self._aliases:  # Qdrant: bad input (400), not a conflict
                 raise BadInput(f"Wrong input: Alias with the same name `{name}` already exists!")
             if self.ray_address is not None:
-                return self._create_distributed(name, config)
+                return self._create_distributed(name, config, custom)
             directory = None if self.path is None else self.path / "collections" / name
             if directory is not None and directory.exists():
                 shutil.rmtree(directory)  # a leftover without a manifest: never acknowledged
             return self._start(storage.create(directory, name, config, self.read_path))
 
-    def _create_distributed(self, name: str, config: CollectionConfig) -> Collection:
+    def _create_distributed(self, name: str, config: CollectionConfig, custom: bool) -> Collection:
         from vqdb.cluster import connect
         from vqdb.cluster.sharded import ShardedCollection
 
@@ -171,7 +175,7 @@ class Database:
         folder = self._cluster_folder() / name
         if folder.exists():
             shutil.rmtree(folder)  # a leftover without metadata: never acknowledged
-        sharded = ShardedCollection.create(name, config, folder, self.optimizer_threads)
+        sharded = ShardedCollection.create(name, config, folder, self.optimizer_threads, custom)
         self._distributed[name] = sharded
         return sharded  # type: ignore[return-value]
 

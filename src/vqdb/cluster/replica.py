@@ -114,9 +114,9 @@ class Replica:
     def info(self) -> Answer:
         return _answer(lambda: info.info(self.collection))
 
-    def snapshot(self, folder: str) -> Answer:
+    def snapshot(self, folder: str, shard: int) -> Answer:
         """This shard's snapshot file, written into `folder` (shared with the router)."""
-        return _answer(lambda: snapshots.take(self.collection, Path(folder)))
+        return _answer(lambda: snapshots.take(self.collection, Path(folder), shard))
 
     # ---- lifecycle -----------------------------------------------------------------------------
 

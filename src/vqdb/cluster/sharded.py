@@ -46,6 +46,7 @@ class ShardedCollection:
         self.meta = meta
         self.folder = folder
         self.config = CollectionConfig.from_json(meta["config"])
+        self.custom = bool(meta.get("custom"))
         self.optimizer_threads = optimizer_threads
         shards = [
             Shard(
@@ -69,10 +70,16 @@ class ShardedCollection:
 
     @classmethod
     def create(
-        cls, name: str, config: CollectionConfig, folder: Path, optimizer_threads: int = 0
+        cls,
+        name: str,
+        config: CollectionConfig,
+        folder: Path,
+        optimizer_threads: int = 0,
+        custom: bool = False,
     ) -> ShardedCollection:
+        """custom: sharding_method "custom" (no shards until shard keys make them), which a
+        local collection's config refuses, so it is kept here rather than in the config."""
         params = config.params
-        custom = params.sharding_method == "custom"
         nodes = placement.alive_nodes()
         spread = placement.spread(
             0 if custom else params.shard_number, params.replication_factor, nodes
@@ -80,6 +87,7 @@ class ShardedCollection:
         meta = {
             "name": name,
             "config": config.to_json(),
+            "custom": custom,
             "replicas_root": str((folder / "replicas").resolve()),
             "shards": [{"id": s, "key": None, "nodes": n} for s, n in enumerate(spread)],
         }
@@ -146,7 +154,7 @@ class ShardedCollection:
     # ---- shard keys (sharding_method: custom) -----------------------------------------------
 
     def create_shard_key(self, body: Mapping[str, Any]) -> bool:
-        if self.config.params.sharding_method != "custom":
+        if not self.custom:
             raise BadInput("Bad request: Shard key is only supported with custom sharding")
         key = body.get("shard_key")
         routing.shard_keys(key)
@@ -187,7 +195,7 @@ class ShardedCollection:
         """The shards a request's shard_key names (every one when it names none)."""
         shards = self.shards.shards
         if keys is None:
-            if writing and self.config.params.sharding_method == "custom":
+            if writing and self.custom:
                 raise BadInput("Bad request: Shard key not specified")
             return shards
         found = [s for s in shards if s.key in keys]
@@ -259,11 +267,11 @@ class ShardedCollection:
                 sid: ("write", (method, {**clean, "points": [raw[i] for i in pos]}, wait))
                 for sid, pos in where.items()
             }
-            if not parts:
+            if not parts and shards:  # no ids: one shard still checks the body
                 parts = {shards[0].id: ("write", (method, clean, wait))}
         else:
             parts = {s.id: ("write", (method, clean, wait)) for s in shards}
-        return _combined(self.shards.write(parts), wait)
+        return _combined(self.shards.write(parts) if parts else [], wait)
 
     def create_payload_index(self, body: Mapping[str, Any], *, wait: bool = True) -> Json:
         return self._everywhere(("write", ("create_payload_index", body, wait)), wait)
@@ -551,6 +559,8 @@ class ShardedCollection:
                     schema[key] = dict(entry)
         out["payload_schema"] = schema
         out["config"] = self.config.to_api()
+        if self.custom:
+            out["config"]["params"]["sharding_method"] = "custom"
         shown: Json = out
         return shown
 
@@ -559,7 +569,7 @@ class ShardedCollection:
         return int(self.info()["points_count"])
 
     def shard_keys(self) -> Json:
-        if self.config.params.sharding_method != "custom":
+        if not self.custom:
             return {"shard_keys": None}
         keys = list(dict.fromkeys(s.key for s in self.shards.shards))
         return {"shard_keys": [{"key": key} for key in keys]}

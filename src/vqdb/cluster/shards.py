@@ -100,17 +100,17 @@ class Shards:
             shard.lock.acquire()
         try:
             sent = []
+            behind: dict[int, list[Replica]] = {s.id: [] for s in shards}  # did not get it
             for shard in shards:
                 method, args = parts[shard.id]
                 for replica in shard.replicas:
                     if replica.state != ACTIVE:
-                        replica.missed.append((method, args))
+                        behind[shard.id].append(replica)
                         continue
                     ref = getattr(replica.handle, method).remote(*args)
-                    sent.append((shard, replica, method, args, ref))
+                    sent.append((shard, replica, ref))
             answers: dict[int, list[Any]] = {s.id: [] for s in shards}
-            failed: list[tuple[Replica, str, tuple[Any, ...]]] = []
-            for shard, replica, method, args, ref in sent:
+            for shard, replica, ref in sent:
                 try:
                     answers[shard.id].append(ray.get(ref, timeout=WRITE_TIMEOUT))
                 except Exception as e:
@@ -122,10 +122,12 @@ class Shards:
                         shard.id,
                         type(e).__name__,
                     )
-                    failed.append((replica, method, args))
-            for replica, method, args in failed:
-                replica.state = DEAD
-                replica.missed.append((method, args))
+                    replica.state = DEAD
+                    behind[shard.id].append(replica)
+            for shard in shards:  # a write some replica applied is owed to those that missed it
+                if any(answer[0] == "ok" for answer in answers[shard.id]):
+                    for replica in behind[shard.id]:
+                        replica.missed.append(parts[shard.id])
             out = []
             for shard in shards:
                 done = answers[shard.id]
