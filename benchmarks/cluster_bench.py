@@ -82,7 +82,7 @@ def ray_overhead(address: str, calls: int = 300) -> float:
 
     with tempfile.TemporaryDirectory() as folder:
         config = {"vectors": {"size": 4, "distance": "Dot"}}
-        actor = placement.spawn("bench-overhead", 0, 0, None, config, folder + "/r")
+        actor = placement.spawn("bench-overhead", 0, 0, None, config, folder + "/r", {})
         ray.get(actor.ready.remote())
         times = []
         for _ in range(calls):

@@ -183,6 +183,10 @@ def test_answers_match_a_single_node(cluster: LocalCluster, tmp_path: Path) -> N
             (g.id, [h.id for h in g.hits]) for g in b.groups
         ]
         assert spread.get_collection("c").points_count == 597
+        assert local.collection_cluster_info("c").local_shards[0].points_count == 597
+        spread_info = spread.collection_cluster_info("c")
+        assert spread_info.shard_count == 3 and len(spread_info.remote_shards) == 6
+        assert {r.state for r in spread_info.remote_shards} == {models.ReplicaState.ACTIVE}
         one = spread.create_shard_snapshot("c", 2)
         assert [d.name for d in spread.list_shard_snapshots("c", 2)] == [one.name]
         gathered = spread.create_snapshot("c")
@@ -194,6 +198,27 @@ def test_answers_match_a_single_node(cluster: LocalCluster, tmp_path: Path) -> N
         spread.delete_collection("c")
         spread.close()
         local.close()
+
+
+def test_reopened_by_a_new_router(cluster: LocalCluster, tmp_path: Path) -> None:
+    """A client (or server) closed and opened again on its storage finds the replicas by
+    name, still holding every point."""
+    first = vqdb.Client(path=tmp_path, ray_address=cluster.address)
+    first.create_collection(
+        "kept", vectors_config=models.VectorParams(size=2, distance="Dot"), shard_number=2
+    )
+    first.upsert("kept", [models.PointStruct(id=i, vector=[1.0, i]) for i in range(20)])
+    first.close()
+    again = vqdb.Client(path=tmp_path, ray_address=cluster.address)
+    try:
+        assert again.count("kept").count == 20
+        assert again.get_collection("kept").config.params.shard_number == 2
+    finally:
+        again.delete_collection("kept")
+        again.close()
+    assert not ray.util.list_named_actors() or all(
+        not name.startswith("vqdb/kept/") for name in ray.util.list_named_actors()
+    )
 
 
 # ---- recall through vqdb serve ----------------------------------------------------------------
@@ -246,6 +271,10 @@ def test_recall_of_4_shards_x_2_replicas(servers: Any, kind: str) -> None:
     try:
         cluster_info = distributed.collection_cluster_info(name)
         assert cluster_info.shard_count == 4 and len(cluster_info.remote_shards) == 8
+        peers: dict[int, set[int]] = {}
+        for replica in cluster_info.remote_shards:  # three nodes: a shard's two on two of them
+            peers.setdefault(replica.shard_id, set()).add(replica.peer_id)
+        assert all(len(of_shard) == 2 for of_shard in peers.values())
         assert distributed.count(name).count == len(base)
         hits = distributed.query_points(name, base[7].tolist(), limit=1, with_payload=True)
         assert hits.points[0].payload == {"row": 7, "parity": 1}
@@ -288,10 +317,13 @@ def test_custom_sharding_by_shard_key(servers: Any) -> None:
         assert client.count(name).count == 13
         found = client.query_points(name, [0.0, 1.0], limit=20, shard_key_selector="us")
         assert [p.id for p in found.points] == [12, 11, 10]
+        assert {p.shard_key for p in found.points} == {"us"}
         found = client.query_points(name, [0.0, 1.0], limit=2)
         assert [p.id for p in found.points] == [12, 11]
-        client.delete_shard_key(name, "us")
+        client.delete(name, models.PointIdsList(points=[0, 1, 12]))  # keys unknown: all shards
         assert client.count(name).count == 10
+        client.delete_shard_key(name, "us")
+        assert client.count(name).count == 8
         assert client.get_collection(name).config.params.sharding_method == "custom"
     finally:
         client.delete_collection(name)

@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             },
         )
         server.serve(settings)
-    except ValueError as e:  # bad settings, or a storage folder another process holds
+    except (ValueError, RuntimeError) as e:  # bad settings, a storage folder another process
+        # holds, or a Ray cluster that is not there (--ray-address)
         print(f"vqdb: {e}", file=sys.stderr)
         return 2
     return 0

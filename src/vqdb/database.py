@@ -99,6 +99,10 @@ class Database:
 
     _cluster_root: Path | None = None
 
+    def _replica_options(self) -> dict[str, Any]:
+        """What a distributed collection's replicas open their collections with."""
+        return {"optimizer_threads": self.optimizer_threads, "read_path": self.read_path}
+
     def _open_distributed(self) -> None:
         from vqdb.cluster import connect
         from vqdb.cluster.sharded import META, ShardedCollection
@@ -109,7 +113,7 @@ class Database:
         if root.exists():
             for folder in sorted(root.iterdir()):
                 if (folder / META).exists():
-                    sharded = ShardedCollection.open(folder, self.optimizer_threads)
+                    sharded = ShardedCollection.open(folder, self._replica_options())
                     self._distributed[sharded.name] = sharded
 
     def _start(self, collection: Collection) -> Collection:
@@ -175,7 +179,8 @@ class Database:
         folder = self._cluster_folder() / name
         if folder.exists():
             shutil.rmtree(folder)  # a leftover without metadata: never acknowledged
-        sharded = ShardedCollection.create(name, config, folder, self.optimizer_threads, custom)
+        options = self._replica_options()
+        sharded = ShardedCollection.create(name, config, folder, options, custom)
         self._distributed[name] = sharded
         return sharded  # type: ignore[return-value]
 

@@ -78,6 +78,7 @@ class ReadMethods(ClientBase):
             offset=offset,
             with_payload=with_payload,
             with_vector=with_vectors,
+            shard_key=shard_key_selector,  # a distributed collection's shards of these keys
         )
         page = engine.read(reads.scroll, self._collection(collection_name), body)
         return results(models.Record, page["points"]), page["next_page_offset"]
@@ -91,7 +92,8 @@ class ReadMethods(ClientBase):
         timeout: int | None = None,
     ) -> models.CountResult:
         """Always exact: counting is a pass over the filter's masks."""
-        body = optional(filter=count_filter, exact=exact)  # strict mode may refuse exact counts
+        # strict mode may refuse exact counts
+        body = optional(filter=count_filter, exact=exact, shard_key=shard_key_selector)
         found = engine.read(reads.count, self._collection(collection_name), body)
         return result(models.CountResult, found)
 
@@ -128,6 +130,7 @@ class ReadMethods(ClientBase):
             with_vector=with_vectors,
             score_threshold=score_threshold,
             lookup_from=lookup_from,
+            shard_key=shard_key_selector,
         )
         if query is not None:
             body["query"] = query_input(query)

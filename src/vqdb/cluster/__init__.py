@@ -35,5 +35,8 @@ def connect(address: str) -> Any:
     namespace, unless this process already has; returns the ray module."""
     ray = ray_module()
     if not ray.is_initialized():
-        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
+        try:
+            ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
+        except (ConnectionError, ValueError, TimeoutError) as e:  # no cluster there
+            raise RuntimeError(f"cannot join the Ray cluster at {address!r}: {e}") from None
     return ray

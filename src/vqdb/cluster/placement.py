@@ -53,12 +53,12 @@ def spawn(
     node: str | None,
     config: Mapping[str, Any],
     folder: str,
-    optimizer_threads: int = 0,
+    options: Mapping[str, Any],
 ) -> Any:
     """The replica's actor: the live one of that name, else a new one on `node` (which opens
-    the folder's collection, or makes it)."""
+    the folder's collection, or makes it, with `options`: see replica.py)."""
     ray_module()  # a clear error when Ray is missing
-    options: dict[str, Any] = {
+    actor: dict[str, Any] = {
         "name": actor_name(collection, shard, replica),
         "namespace": NAMESPACE,
         "get_if_exists": True,
@@ -67,20 +67,5 @@ def spawn(
     if node is not None and node in alive_nodes():
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
-    return (
-        _replica_class()
-        .options(**options)
-        .remote(collection, dict(config), folder, optimizer_threads)
-    )
-
-
-def node_of(handle: Any) -> str | None:
-    """The node an actor runs on now (None if Ray does not know it)."""
-    try:
-        from ray.util.state import get_actor
-
-        state = get_actor(handle._actor_id.hex())
-    except Exception:  # the state API is best effort (absent in minimal installs)
-        return None
-    return None if state is None else getattr(state, "node_id", None)
+        actor["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
+    return _replica_class().options(**actor).remote(collection, dict(config), folder, dict(options))

@@ -51,19 +51,20 @@ def _answer(run: Callable[[], Any]) -> Answer:
 
 class Replica:
     def __init__(
-        self, name: str, config: Mapping[str, Any], folder: str, optimizer_threads: int = 0
+        self, name: str, config: Mapping[str, Any], folder: str, options: Mapping[str, Any]
     ) -> None:
+        """options: the server's `optimizer_threads` and `read_path` (storage.async_scorer)."""
         self.incarnation = uuid.uuid4().hex  # a new one after every restart
         path = Path(folder)
         if (path / storage.MANIFEST).exists():
-            self.collection = storage.open_collection(path)
+            self.collection = storage.open_collection(path, options.get("read_path", "mmap"))
         else:
             if path.exists():
                 shutil.rmtree(path)  # a leftover without a manifest: never acknowledged
             path.parent.mkdir(parents=True, exist_ok=True)
             parsed = CollectionConfig.from_json(dict(config))
-            self.collection = storage.create(path, name, parsed)
-        Optimizer(self.collection, optimizer_threads).wake()
+            self.collection = storage.create(path, name, parsed, options.get("read_path", "mmap"))
+        Optimizer(self.collection, options.get("optimizer_threads", 0)).wake()
 
     def ready(self) -> tuple[str, int, int]:
         """(incarnation, process id, last applied operation): that it is up, and which life."""

@@ -41,13 +41,13 @@ class ShardedCollection:
     """`folder`: where the collection's metadata is kept (the server's storage); `replicas_root`:
     where each replica keeps its own folder, `<root>/<shard>/<replica>`, on its node."""
 
-    def __init__(self, name: str, meta: Json, folder: Path, optimizer_threads: int = 0) -> None:
+    def __init__(self, name: str, meta: Json, folder: Path, options: Json) -> None:
         self.name = name
         self.meta = meta
         self.folder = folder
         self.config = CollectionConfig.from_json(meta["config"])
         self.custom = bool(meta.get("custom"))
-        self.optimizer_threads = optimizer_threads
+        self.options = options  # what every replica opens its collection with (replica.py)
         shards = [
             Shard(
                 s["id"],
@@ -74,7 +74,7 @@ class ShardedCollection:
         name: str,
         config: CollectionConfig,
         folder: Path,
-        optimizer_threads: int = 0,
+        options: Json,
         custom: bool = False,
     ) -> ShardedCollection:
         """custom: sharding_method "custom" (no shards until shard keys make them), which a
@@ -93,12 +93,12 @@ class ShardedCollection:
         }
         folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / META, meta)
-        return cls(name, meta, folder, optimizer_threads)
+        return cls(name, meta, folder, options)
 
     @classmethod
-    def open(cls, folder: Path, optimizer_threads: int = 0) -> ShardedCollection:
+    def open(cls, folder: Path, options: Json) -> ShardedCollection:
         meta = read_json(folder / META)
-        return cls(meta["name"], meta, folder, optimizer_threads)
+        return cls(meta["name"], meta, folder, options)
 
     def _spawn(self, shard: Shard, replica: Replica) -> Any:
         return placement.spawn(
@@ -108,7 +108,7 @@ class ShardedCollection:
             replica.node,
             self.meta["config"],
             replica.folder,
-            self.optimizer_threads,
+            self.options,
         )
 
     def _wait_ready(self, shards: Sequence[Shard]) -> None:
@@ -260,16 +260,19 @@ class ShardedCollection:
         shards = self._targets(routing.shard_keys(body.get("shard_key")), writing=False)
         clean = {k: v for k, v in body.items() if k != "shard_key"}
         raw = clean.get("points")
-        if isinstance(raw, list):
+        if isinstance(raw, list) and not (self.custom and body.get("shard_key") is None):
             ids = [point_id(v, f"points[{i}]") for i, v in enumerate(raw)]
-            where = routing.split(ids, [s.id for s in shards]) if ids else {}
+            where: dict[int, Any] = {}
+            for key in dict.fromkeys(s.key for s in shards):  # ids hash among a key's shards
+                of_key = [s.id for s in shards if s.key == key]
+                where.update(routing.split(ids, of_key) if ids else {})
             parts = {
                 sid: ("write", (method, {**clean, "points": [raw[i] for i in pos]}, wait))
                 for sid, pos in where.items()
             }
             if not parts and shards:  # no ids: one shard still checks the body
                 parts = {shards[0].id: ("write", (method, clean, wait))}
-        else:
+        else:  # a filter, or ids of unknown shard keys: every shard looks for them
             parts = {s.id: ("write", (method, clean, wait)) for s in shards}
         return _combined(self.shards.write(parts) if parts else [], wait)
 
@@ -298,9 +301,7 @@ class ShardedCollection:
             if kind == "delete_payload_index":
                 results.append(self.delete_payload_index(body.get("field_name"), wait=wait))
             else:
-                results.append(
-                    getattr(self, kind if kind != "upsert" else "upsert")(body, wait=wait)
-                )
+                results.append(getattr(self, kind)(body, wait=wait))
         return results
 
     # ---- reads ---------------------------------------------------------------------------
@@ -318,7 +319,12 @@ class ShardedCollection:
     def _fan(self, name: str, body: Mapping[str, Any]) -> list[Any]:
         shards = self._targets(routing.shard_keys(body.get("shard_key")), writing=False)
         clean = {k: v for k, v in body.items() if k != "shard_key"}
-        return self.shards.read(shards, "read", name, clean)
+        answers = self.shards.read(shards, "read", name, clean)
+        if self.custom:  # points show the key of the shard they live in, as Qdrant's do
+            for shard, answer in zip(shards, answers):
+                for point in _points_of(answer):
+                    point["shard_key"] = shard.key
+        return answers
 
     def _resolved(self, body: Mapping[str, Any], others: lookup.Others) -> Mapping[str, Any]:
         """Point ids in the query as vectors (the points live in one shard each)."""
@@ -595,6 +601,15 @@ class ShardedCollection:
             "remote_shards": remote,
             "shard_transfers": [],
         }
+
+
+def _points_of(answer: Any) -> list[Json]:
+    """The points in a shard's answer to a read (query, scroll, retrieve, search, groups)."""
+    if isinstance(answer, list):
+        return answer
+    if "groups" in answer:
+        return [hit for group in answer["groups"] for hit in group["hits"]]
+    return list(answer.get("points", []))
 
 
 def _peer(node: str | None) -> int:

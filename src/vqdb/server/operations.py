@@ -299,19 +299,6 @@ def _standalone(c: Call) -> None:
     raise HttpError(405, "This node is running in standalone mode")
 
 
-def _standalone_shards(c: Collection) -> dict[str, Any]:
-    """A local collection's CollectionClusterInfo: its one shard, here, active (Qdrant's
-    standalone answer)."""
-    shard = {"shard_id": 0, "points_count": c.points_count, "state": "Active"}
-    return {
-        "peer_id": 0,
-        "shard_count": 1,
-        "local_shards": [shard],
-        "remote_shards": [],
-        "shard_transfers": [],
-    }
-
-
 def _distributed(c: Call) -> Any:
     """The collection, which must be distributed (shard keys live in its shards)."""
     collection = c.collection
@@ -554,7 +541,7 @@ OPERATIONS: list[Operation] = [
         "GET",
         COLLECTION + "/cluster",
         "collection_cluster_info",
-        lambda c: engine.call(_standalone_shards, c.collection, "cluster_info"),
+        lambda c: engine.call(info.cluster_info, c.collection, "cluster_info"),
         tag="distributed",
     ),
     Operation(
