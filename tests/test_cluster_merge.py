@@ -64,3 +64,24 @@ def test_groups_of_the_same_value_join() -> None:
     }
     found = merge.groups([a, b], limit=5, size=2, descending=True)
     assert [(g["id"], [h["id"] for h in g["hits"]]) for g in found] == [(7, [4]), ("k", [1, 3])]
+
+
+def test_queries_that_name_points_resolve_them_in_the_collection() -> None:
+    """Ids in a query become a lookup_from of the collection itself (its points live in one
+    shard each); vectors are left alone, without walking their numbers."""
+    from vqdb.cluster.sharded import _looked_up
+
+    def looks_up(body: dict) -> bool:
+        return "lookup_from" in _looked_up(body, "c")
+
+    assert not looks_up({"query": [0.5, 1, 2]})
+    assert not looks_up({"query": {"nearest": [1, 2, 3]}})
+    assert looks_up({"query": 7})
+    assert looks_up({"query": {"nearest": "00000000-0000-0000-0000-000000000001"}})
+    assert looks_up({"query": {"recommend": {"positive": [[0.1, 0.2], 3]}}})
+    assert not looks_up({"query": {"recommend": {"positive": [[1, 2]], "negative": []}}})
+    assert looks_up({"query": {"context": [{"positive": 1, "negative": [0.1, 0.2]}]}})
+    assert looks_up({"positive": [1], "negative": []})  # the legacy recommend
+    nested = _looked_up({"query": [0.1], "prefetch": [{"query": 4}, {"query": [0.2]}]}, "c")
+    assert "lookup_from" in nested["prefetch"][0] and "lookup_from" not in nested["prefetch"][1]
+    assert "lookup_from" not in nested

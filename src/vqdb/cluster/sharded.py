@@ -643,17 +643,24 @@ def _looked_up(body: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _names_points(body: Mapping[str, Any]) -> bool:
+    """Whether the query names a point by id anywhere (looked at without walking a vector's
+    numbers: a vector is a list, and ids stand alone or in example lists)."""
+
     def is_id(v: Any) -> bool:
         return isinstance(v, (int, str)) and not isinstance(v, bool)
 
-    def any_id(v: Any) -> bool:
+    def any_id(v: Any, examples: bool = False) -> bool:
         if is_id(v):
             return True
         if isinstance(v, Mapping):
-            return any(any_id(x) for k, x in v.items() if k in _EXAMPLE_KEYS)
-        if isinstance(v, list):
-            return any(is_id(x) or (isinstance(x, Mapping) and any_id(x)) for x in v)
-        return False
+            return any(
+                any_id(x, k in ("positive", "negative")) for k, x in v.items() if k in _EXAMPLE_KEYS
+            )
+        if isinstance(v, list) and examples:  # ids or vectors (lists: not walked)
+            return any(is_id(x) for x in v)
+        if isinstance(v, list) and v and isinstance(v[0], Mapping):  # context pairs
+            return any(isinstance(x, Mapping) and any_id(x) for x in v)
+        return False  # a vector
 
     return any_id(body.get("query")) or any(
         isinstance(body.get(k), list) and any(is_id(x) for x in body[k])
