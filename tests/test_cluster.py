@@ -163,6 +163,12 @@ def test_answers_match_a_single_node(cluster: LocalCluster, tmp_path: Path) -> N
             ),
         ]:
             _same(a.points, b.points)
+        requests = [
+            models.QueryRequest(query=x[i].tolist(), limit=4, offset=i % 3, params=exact)
+            for i in range(5)
+        ] + [models.QueryRequest(query=8, limit=3, params=exact)]
+        for a_batch, b_batch in zip(*both("query_batch_points", "c", requests), strict=True):
+            _same(a_batch.points, b_batch.points)
         for offset in (None, 50, 599):
             a_page, a_next = local.scroll("c", limit=40, offset=offset, with_payload=True)
             b_page, b_next = spread.scroll("c", limit=40, offset=offset, with_payload=True)

@@ -32,6 +32,7 @@ Answer = tuple[str, Any]
 # the reads a shard answers for the router, by name (the router merges their answers)
 READS: dict[str, Callable[[Collection, Any], Any]] = {
     "query": query.query,
+    "query_batch": query.query_batch,
     "search": query.search,
     "recommend": query.recommend,
     "query_groups": groups.query_groups,

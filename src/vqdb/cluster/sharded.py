@@ -396,14 +396,16 @@ class ShardedCollection:
 
     def _query(self, body: Mapping[str, Any], others: lookup.Others) -> Json:
         body = self._resolved(body, others)
+        offset, limit = _page(body)
+        if _fuses(body):
+            return {"points": self._fused(body, body["query"], offset, limit)}
+        answers = self._fan("query", _widened(body))
+        return self._merged(body, [a["points"] for a in answers])
+
+    def _merged(self, body: Mapping[str, Any], lists: list[list[Json]]) -> Json:
+        """The shards' points for a query (each its best `offset + limit`) as one page."""
         q = body.get("query")
-        limit = reads.checked_count(body.get("limit"), 10, "limit", minimum=0)
-        offset = reads.checked_count(body.get("offset"), 0, "offset", minimum=0)
-        wide = {**body, "limit": offset + limit, "offset": 0}
-        if isinstance(q, Mapping) and ("fusion" in q or "rrf" in q) and body.get("prefetch"):
-            return {"points": self._fused(body, q, offset, limit)}
-        answers = self._fan("query", wide)
-        lists = [a["points"] for a in answers]
+        offset, limit = _page(body)
         if q is None and not body.get("prefetch") and not body.get("score_threshold"):
             points = merge.by_id(lists)
         elif isinstance(q, Mapping) and "order_by" in q:
@@ -477,7 +479,22 @@ class ShardedCollection:
         return not self.config.distance(using).ascending
 
     def _query_batch(self, body: Mapping[str, Any], others: lookup.Others) -> list[Json]:
-        return [self._query(one, others) for one in _searches(body)]
+        """One call per shard for the whole batch, when its queries go to the same shards and
+        none fuses prefetches (those are merged before they are fused: one by one)."""
+        searches = [self._resolved(one, others) for one in _searches(body)]
+        keys = {repr(one.get("shard_key")) for one in searches}
+        if len(keys) > 1 or any(_fuses(one) for one in searches):
+            return [self._query(one, None) for one in searches]
+        if not searches:
+            return []
+        batch = {"searches": [_widened(one) for one in searches]}
+        if searches[0].get("shard_key") is not None:
+            batch["shard_key"] = searches[0]["shard_key"]
+        answers = self._fan("query_batch", batch)
+        return [
+            self._merged(one, [answer[i]["points"] for answer in answers])
+            for i, one in enumerate(searches)
+        ]
 
     def _search(self, body: Mapping[str, Any], others: lookup.Others) -> list[Json]:
         limit = reads.checked_count(body.get("limit"), 10, "limit", minimum=0)
@@ -603,10 +620,31 @@ class ShardedCollection:
         }
 
 
+def _page(body: Mapping[str, Any]) -> tuple[int, int]:
+    offset = reads.checked_count(body.get("offset"), 0, "offset", minimum=0)
+    return offset, reads.checked_count(body.get("limit"), 10, "limit", minimum=0)
+
+
+def _widened(body: Mapping[str, Any]) -> Json:
+    """What each shard answers for a page: its own best `offset + limit` points."""
+    offset, limit = _page(body)
+    return {**body, "limit": offset + limit, "offset": 0}
+
+
+def _fuses(body: Mapping[str, Any]) -> bool:
+    q = body.get("query")
+    return isinstance(q, Mapping) and ("fusion" in q or "rrf" in q) and bool(body.get("prefetch"))
+
+
 def _points_of(answer: Any) -> list[Json]:
-    """The points in a shard's answer to a read (query, scroll, retrieve, search, groups)."""
-    if isinstance(answer, list):
+    """The points in a shard's answer to a read (query, query_batch, scroll, retrieve, search,
+    groups)."""
+    if isinstance(answer, list) and answer and isinstance(answer[0], Mapping):
+        if "points" in answer[0]:  # a batch's answers
+            return [p for one in answer for p in one["points"]]
         return answer
+    if isinstance(answer, list):
+        return []
     if "groups" in answer:
         return [hit for group in answer["groups"] for hit in group["hits"]]
     return list(answer.get("points", []))
