@@ -227,6 +227,51 @@ def test_reopened_by_a_new_router(cluster: LocalCluster, tmp_path: Path) -> None
     )
 
 
+def test_writes_a_dead_replica_missed_outlive_the_router(
+    cluster: LocalCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica killed for good misses a write; the router closes before bringing it back;
+    the next router finds the debt on disk, makes the replica again and pays it."""
+    from vqdb.cluster import shards
+
+    monkeypatch.setattr(shards, "WATCH_INTERVAL", 3600.0)  # this router never brings it back
+    first = vqdb.Client(path=tmp_path, ray_address=cluster.address)
+    first.create_collection(
+        "owed",
+        vectors_config=models.VectorParams(size=2, distance="Dot"),
+        shard_number=2,
+        replication_factor=2,
+    )
+    first.upsert("owed", [models.PointStruct(id=i, vector=[1.0, i]) for i in range(20)])
+    if not ray.is_initialized():
+        ray.init(address=cluster.address, namespace="vqdb", log_to_driver=False)
+    ray.kill(ray.get_actor("vqdb/owed/0/0", namespace="vqdb"), no_restart=True)
+    time.sleep(1)
+    first.upsert("owed", [models.PointStruct(id=i, vector=[2.0, i]) for i in range(20, 60)])
+    assert {r.state for r in first.collection_cluster_info("owed").remote_shards} == {
+        models.ReplicaState.ACTIVE,
+        models.ReplicaState.DEAD,
+    }
+    first.close()
+    monkeypatch.setattr(shards, "WATCH_INTERVAL", 0.2)
+    again = vqdb.Client(path=tmp_path, ray_address=cluster.address)
+    try:
+        deadline = time.monotonic() + 120
+        while {r.state for r in again.collection_cluster_info("owed").remote_shards} != {
+            models.ReplicaState.ACTIVE
+        }:
+            assert time.monotonic() < deadline, "the replica did not come back"
+            time.sleep(0.2)
+        shard0 = [i for i in routing.split(list(range(60)), [0, 1]).get(0, [])]
+        revived = ray.get_actor("vqdb/owed/0/0", namespace="vqdb")
+        kind, counted = ray.get(revived.read.remote("count", {"exact": True}))
+        assert (kind, counted) == ("ok", {"count": len(shard0)})
+        assert not list((tmp_path / "cluster" / "owed" / "missed").glob("*.missed"))
+    finally:
+        again.delete_collection("owed")
+        again.close()
+
+
 # ---- recall through vqdb serve ----------------------------------------------------------------
 
 QUANTIZATION = {

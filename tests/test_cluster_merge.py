@@ -85,3 +85,21 @@ def test_queries_that_name_points_resolve_them_in_the_collection() -> None:
     nested = _looked_up({"query": [0.1], "prefetch": [{"query": 4}, {"query": [0.2]}]}, "c")
     assert "lookup_from" in nested["prefetch"][0] and "lookup_from" not in nested["prefetch"][1]
     assert "lookup_from" not in nested
+
+
+def test_a_replicas_debt_is_kept_on_disk(tmp_path) -> None:
+    from vqdb.cluster.backlog import Backlog
+
+    backlog = Backlog(tmp_path / "missed")
+    assert backlog.load(0, 1) == []
+    backlog.add(0, 1, ("write", ("delete", {"points": [1]}, True)))
+    backlog.add(0, 1, ("delete_payload_index", ("k", False)))
+    with open(tmp_path / "missed" / "0-1.missed", "ab") as f:
+        f.write(b"\x80\x05\x95")  # a record torn by a crash
+    again = Backlog(tmp_path / "missed")
+    assert again.load(0, 1) == [
+        ("write", ("delete", {"points": [1]}, True)),
+        ("delete_payload_index", ("k", False)),
+    ]
+    again.clear(0, 1)
+    assert again.load(0, 1) == []

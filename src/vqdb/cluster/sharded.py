@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from vqdb.cluster import merge, placement, routing
+from vqdb.cluster.backlog import Backlog
 from vqdb.cluster.shards import Replica, Shard, Shards
 from vqdb.collection import facets, groups, lookup, query, reads
 from vqdb.collection.collection import Collection
@@ -60,7 +61,8 @@ class ShardedCollection:
             for s in meta["shards"]
         ]
         params = self.config.params
-        self.shards = Shards(shards, self._spawn, params.write_consistency_factor)
+        backlog = Backlog(folder / "missed")
+        self.shards = Shards(shards, self._spawn, params.write_consistency_factor, backlog)
         for shard in shards:
             for replica in shard.replicas:
                 replica.handle = self._spawn(shard, replica)

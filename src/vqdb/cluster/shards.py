@@ -4,7 +4,8 @@ when one dies, and bringing it back.
 Writes to a shard go to every replica under the shard's lock, so all replicas apply them in
 the same order; a write counts as done when `write_consistency_factor` replicas applied it. A
 replica whose call fails because its actor died is marked Dead and keeps the writes it missed;
-reads go to the shard's Active replicas only. A watcher thread pings Dead replicas: once Ray
+reads go to the shard's Active replicas only. The missed writes are kept on the router's disk too
+(backlog.py), so a restarted server still owes them. A watcher thread pings Dead replicas: once Ray
 has restarted the actor (which replays its own WAL on start), it is Partial while the missed
 writes are sent to it in order (under the shard's lock, so none slips past), then Active.
 A missed write may have reached the replica before it died; sending it again is harmless,
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vqdb.cluster import ray_module
+from vqdb.cluster.backlog import Backlog
 from vqdb.errors import BadInput
 
 log = logging.getLogger("vqdb.cluster")
@@ -78,10 +80,17 @@ class Shards:
         shards: list[Shard],
         spawn: Callable[[Shard, Replica], Any],
         write_consistency: int,
+        backlog: Backlog,
     ) -> None:
         self.shards = shards
         self.spawn = spawn
         self.write_consistency = write_consistency
+        self.backlog = backlog
+        for shard in shards:  # what a previous server owed its replicas, they are owed still
+            for replica in shard.replicas:
+                replica.missed = backlog.load(shard.id, replica.index)
+                if replica.missed:
+                    replica.state = DEAD
         self._closing = threading.Event()
         self._watcher = threading.Thread(target=self._watch, daemon=True, name="vqdb-replicas")
         self._watcher.start()
@@ -128,6 +137,7 @@ class Shards:
                 if any(answer[0] == "ok" for answer in answers[shard.id]):
                     for replica in behind[shard.id]:
                         replica.missed.append(parts[shard.id])
+                        self.backlog.add(shard.id, replica.index, parts[shard.id])
             out = []
             for shard in shards:
                 done = answers[shard.id]
@@ -229,6 +239,7 @@ class Shards:
                     replica.state = DEAD
                     raise
                 if not replica.missed:
+                    self.backlog.clear(shard.id, replica.index)
                     replica.state = ACTIVE
                     log.warning(
                         "replica %d of shard %d is active again (%d writes caught up)",
