@@ -69,7 +69,7 @@ def test_groups_of_the_same_value_join() -> None:
 def test_queries_that_name_points_resolve_them_in_the_collection() -> None:
     """Ids in a query become a lookup_from of the collection itself (its points live in one
     shard each); vectors are left alone, without walking their numbers."""
-    from vqdb.cluster.sharded import _looked_up
+    from vqdb.cluster.reads import _looked_up
 
     def looks_up(body: dict) -> bool:
         return "lookup_from" in _looked_up(body, "c")
