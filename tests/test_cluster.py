@@ -176,6 +176,15 @@ def test_answers_match_a_single_node(cluster: LocalCluster, tmp_path: Path) -> N
             assert a_next == b_next
         assert local.count("c", g2) == spread.count("c", g2)
         assert local.facet("c", "g") == spread.facet("c", "g")
+        a_pairs, b_pairs = both("search_matrix_pairs", "c", sample=1000, limit=3, query_filter=g2)
+        assert len(a_pairs.pairs) == 3 * local.count("c", g2).count
+        assert [(p.a, p.b) for p in a_pairs.pairs] == [(p.a, p.b) for p in b_pairs.pairs]
+        np.testing.assert_allclose(
+            [p.score for p in a_pairs.pairs], [p.score for p in b_pairs.pairs], rtol=1e-5
+        )
+        a_offsets, b_offsets = both("search_matrix_offsets", "c", sample=1000, limit=2)
+        assert a_offsets.ids == b_offsets.ids
+        assert a_offsets.offsets_col == b_offsets.offsets_col
         a, b = both(
             "query_points_groups",
             "c",

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from vqdb import engine
 from vqdb.cluster import merge, routing
 from vqdb.cluster.shards import Shard, Shards
-from vqdb.collection import facets, groups, lookup, query, reads
+from vqdb.collection import facets, groups, lookup, matrix, query, reads
 from vqdb.collection.config import CollectionConfig
 from vqdb.errors import BadInput, NotFound
 from vqdb.segment.ids import point_id
@@ -243,6 +245,84 @@ class ShardedReads:
     def _recommend_batch(self, body: Mapping[str, Any], others: lookup.Others) -> list[list[Json]]:
         return [self._recommend(one, others) for one in _searches(body)]
 
+    def _matrix(self, body: Mapping[str, Any]) -> tuple[list[Any], list[int], list[int], list[Any]]:
+        """The distance matrix of a random sample (matrix.py's, over the shards): each shard
+        gives its share of the sample, drawn in proportion to its matching points; then each
+        shard scores every sampled vector against its own sampled points (exact), and each
+        row keeps its best `limit` of all shards, itself left out. Returns ids (in id order),
+        rows, cols and scores, rows one after another."""
+        sample = reads.checked_count(body.get("sample"), 10, "sample", minimum=0)
+        limit = reads.checked_count(body.get("limit"), 3, "limit", minimum=0)
+        using = body.get("using") or ""
+        if sample == 0 or limit == 0:
+            return [], [], [], []
+        if not isinstance(using, str) or not self.config.has_vector(using):
+            raise BadInput(f"Wrong input: Not existing vector name error: {using}")
+        shards = self._targets(routing.shard_keys(body.get("shard_key")), writing=False)
+        having = {"must": [f for f in (body.get("filter"), {"has_vector": using}) if f]}
+        counts = [a["count"] for a in self.shards.read(shards, "read", "count", {"filter": having})]
+        if sum(counts) < 2:
+            return [], [], [], []
+        shares = np.random.default_rng().multivariate_hypergeometric(
+            np.array(counts), min(sample, sum(counts))
+        )
+        drawn = [(s, int(k)) for s, k in zip(shards, shares.tolist()) if k]
+        picks = self.shards.read(
+            [s for s, _ in drawn],
+            "read",
+            "query",
+            {
+                "query": {"sample": "random"},
+                "filter": having,
+                "limit": max(k for _, k in drawn),
+                "with_vector": True,
+                "with_payload": False,
+            },
+        )
+        points = merge.by_id([found["points"][:k] for (_, k), found in zip(drawn, picks)])
+        ids = [p["id"] for p in points]
+        position = {merge.id_key(pid): i for i, pid in enumerate(ids)}
+        vectors = [_vector_of(p, using) for p in points]
+        answers = []
+        for (shard, k), found in zip(drawn, picks):
+            own = [p["id"] for p in found["points"][:k]]
+            batch = {
+                "searches": [
+                    {
+                        "query": v,
+                        "using": using,
+                        "limit": limit + 1,
+                        "params": {"exact": True},
+                        "filter": {"must": [{"has_id": own}]},
+                    }
+                    for v in vectors
+                ]
+            }
+            answers.append(self.shards.read([shard], "read", "query_batch", batch)[0])
+        descending = not (using in self.config.vectors and self.config.distance(using).ascending)
+        rows, cols, scores = [], [], []
+        for row in range(len(ids)):
+            best = merge.scored([a[row]["points"] for a in answers], descending)
+            best = [p for p in best if position[merge.id_key(p["id"])] != row][:limit]
+            for p in best:
+                rows.append(row)
+                cols.append(position[merge.id_key(p["id"])])
+                scores.append(p["score"])
+        return ids, rows, cols, scores
+
+    def _pairs(self, body: Mapping[str, Any], others: lookup.Others) -> Json:
+        ids, rows, cols, scores = self._matrix(body)
+        return {
+            "pairs": [
+                {"a": ids[a], "b": ids[b], "score": score}
+                for a, b, score in zip(rows, cols, scores)
+            ]
+        }
+
+    def _offsets(self, body: Mapping[str, Any], others: lookup.Others) -> Json:
+        ids, rows, cols, scores = self._matrix(body)
+        return {"offsets_row": rows, "offsets_col": cols, "scores": scores, "ids": ids}
+
     def _query_groups(self, body: Mapping[str, Any], others: lookup.Others) -> Json:
         """Groups in two rounds: every shard's best groups pick the groups (one of them holds
         each chosen group's best point); then every shard answers for exactly those groups, so
@@ -277,6 +357,14 @@ class ShardedReads:
         spec = {k: body[k] for k in ("positive", "negative", "strategy") if body.get(k) is not None}
         rest = {k: v for k, v in body.items() if k not in spec}
         return self._query_groups({**rest, "query": {"recommend": spec}}, others)
+
+
+def _vector_of(point: Json, using: str) -> Any:
+    """A shown point's vector `using`, as query JSON."""
+    vector = point["vector"]
+    if isinstance(vector, Mapping) and "indices" not in vector:
+        return vector[using]
+    return vector
 
 
 def _page(body: Mapping[str, Any]) -> tuple[int, int]:
@@ -410,4 +498,6 @@ _READS: dict[Any, Callable[[ShardedReads, Any, lookup.Others], Any]] = {
     reads.scroll: ShardedReads._scroll,
     reads.count: ShardedReads._count,
     facets.facet: ShardedReads._facet,
+    matrix.pairs: ShardedReads._pairs,
+    matrix.offsets: ShardedReads._offsets,
 }
