@@ -392,11 +392,14 @@ def test_custom_sharding_by_shard_key(servers: Any) -> None:
 # ---- failover ---------------------------------------------------------------------------------
 
 
-def test_killed_replica_loses_nothing(servers: Any, cluster: LocalCluster) -> None:
+@pytest.mark.parametrize("for_good", [False, True], ids=["restarted", "killed-for-good"])
+def test_killed_replica_loses_nothing(servers: Any, cluster: LocalCluster, for_good: bool) -> None:
+    """ray.kill of a replica: Ray restarts it (no_restart=False), or it is gone for good (Ray's
+    default) and the router makes it again under its name; either way it catches up."""
     client, _ = servers
     base, queries, _, _ = load_dataset("wordnet-mpnet-768", queries=50)
     base = base[:6000]
-    name = "failover"
+    name = f"failover-{for_good}"
     client.create_collection(
         name,
         vectors_config=models.VectorParams(size=768, distance="Cosine"),
@@ -437,7 +440,7 @@ def test_killed_replica_loses_nothing(servers: Any, cluster: LocalCluster) -> No
             ray.init(address=cluster.address, namespace="vqdb", log_to_driver=False)
         victim = ray.get_actor(f"vqdb/{name}/0/0", namespace="vqdb")
         life, _, _ = ray.get(victim.ready.remote())
-        ray.kill(victim, no_restart=False)  # Ray restarts it; it must catch up
+        ray.kill(victim, no_restart=for_good)
         time.sleep(3)
     finally:
         threads[0].join(timeout=600)
@@ -453,6 +456,7 @@ def test_killed_replica_loses_nothing(servers: Any, cluster: LocalCluster) -> No
         assert time.monotonic() < deadline, f"replicas not active again: {states}"
         time.sleep(0.5)
     everything = list(range(2000)) + acknowledged
+    victim = ray.get_actor(f"vqdb/{name}/0/0", namespace="vqdb")  # maybe a new actor
     assert ray.get(victim.ready.remote())[0] != life  # a new process: it was restarted
     assert client.count(name, exact=True).count == len(everything)
     assert len(client.retrieve(name, everything, with_payload=False)) == len(everything)
