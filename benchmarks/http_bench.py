@@ -1,15 +1,20 @@
-"""What `vqdb serve` adds to a search: the HTTP layer's latency over the engine's own time, and
-requests per second with 1, 4 and 16 concurrent clients.
+"""`vqdb serve` under load: requests/s and latency at 1 to 32 connections, driven by wrk.
 
     python benchmarks/http_bench.py --data ../shared/data/wordnet-mpnet-768 [--n 100000]
 
-A collection of n points (768-d, derived from the real set, HNSW m=16, no quantization) is built
-through the embedded client, then searched three ways with the same k=10 queries:
-- engine: `vqdb.collection.query.query` in process, the call the server's route makes;
-- HTTP: POST /points/query to `vqdb serve` over one keep-alive connection (stdlib http.client,
-  the leanest client, so the difference is the server's), and through httpx and qdrant-client;
-- concurrent: 1, 4 and 16 threads, each with its own connection.
-The client runs on the same 2 cores as the server, so the concurrent rows measure both.
+Two collections of n points (768-d, derived from the real set, Cosine, HNSW m=16): `float`
+(no quantization) and `int8` (scalar, in RAM, rescored), built through the embedded client.
+Then, for each:
+- engine: `vqdb.collection.query.query` in process, one k=10 query at a time (the call the
+  server's route makes), and `query_batch` of 64 queries (one native call over all of them);
+- wrk: POST /points/query (one query per request) and /points/query/batch (64 per request)
+  at 1, 2, 4, 8 and 32 keep-alive connections for `--seconds` each. wrk is a C load
+  generator (Debian's `wrk` package): it leaves the server the cores a Python client would
+  eat. It is found on PATH, or installed with apt-get when run as root; the script says which.
+- health: GET /readyz answered while 32 connections search (the event loop never runs a read).
+
+HTTP overhead = server p50 at 1 connection minus engine p50. Ratios are what to quote: these
+machines are shared and noisy.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -32,31 +38,38 @@ from typing import Any
 import numpy as np
 from datasets import derived, table
 
-COLLECTION = "bench"
+CONNECTIONS = (1, 2, 4, 8, 32)
+BATCH = 64
+CONFIGS = {
+    "float": None,
+    "int8": {"scalar": {"type": "int8", "always_ram": True}},
+}
 
 
-def build(path: Path, x: np.ndarray) -> float:
+def build(path: Path, name: str, x: np.ndarray, quantization: Any) -> float:
     import vqdb
     from vqdb import models
 
     start = time.perf_counter()
     with vqdb.Client(path=path) as client:
         client.create_collection(
-            COLLECTION,
+            name,
             vectors_config=models.VectorParams(size=x.shape[1], distance=models.Distance.COSINE),
+            quantization_config=quantization,
         )
-        client.upload_collection(COLLECTION, vectors=x, ids=range(len(x)), wait=True)
-        while client.get_collection(COLLECTION).status != models.CollectionStatus.GREEN:
+        client.upload_collection(name, vectors=x, ids=range(len(x)), wait=True)
+        while client.get_collection(name).status != models.CollectionStatus.GREEN:
             time.sleep(0.2)
     return time.perf_counter() - start
 
 
-def engine_times(path: Path, bodies: list[dict[str, Any]]) -> list[float]:
+def engine(path: Path, name: str, bodies: list[dict[str, Any]]) -> dict[str, float]:
+    """p50 of one query at a time, QPS of one at a time and of batches of 64, in process."""
     from vqdb.collection import query
     from vqdb.database import Database
 
     with Database(path) as db:
-        c = db.collection(COLLECTION)
+        c = db.collection(name)
         for body in bodies[:20]:  # warm-up
             query.query(c, body)
         times = []
@@ -64,7 +77,78 @@ def engine_times(path: Path, bodies: list[dict[str, Any]]) -> list[float]:
             start = time.perf_counter()
             query.query(c, body)
             times.append(time.perf_counter() - start)
-    return times
+        batches = [bodies[i : i + BATCH] for i in range(0, len(bodies) - BATCH + 1, BATCH)]
+        start = time.perf_counter()
+        for batch in batches:
+            query.query_batch(c, {"searches": batch})
+        batch_qps = len(batches) * BATCH / (time.perf_counter() - start)
+    return {"p50": statistics.median(times), "qps": len(times) / sum(times), "batch": batch_qps}
+
+
+def find_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        print(f"wrk: {found}")
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("wrk: not on PATH; installing Debian's wrk package with apt-get")
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True)
+        found = shutil.which("wrk")
+    if not found:
+        sys.exit("wrk is needed (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)")
+    return found
+
+
+def lua_script(folder: Path, path: str, payloads: list[bytes]) -> Path:
+    """A wrk script that POSTs the payloads in turn."""
+    script = folder / f"{abs(hash(path))}.lua"
+    bodies = ",\n".join("[==[" + p.decode() + "]==]" for p in payloads)
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"local bodies = {{\n{bodies}\n}}\n"
+        "local i = 0\n"
+        "request = function()\n"
+        "  i = i % #bodies + 1\n"
+        f'  return wrk.format(nil, "{path}", nil, bodies[i])\n'
+        "end\n"
+    )
+    return script
+
+
+def wrk(binary: str, port: int, script: Path, connections: int, seconds: int) -> dict[str, Any]:
+    threads = min(connections, 2)
+    done = subprocess.run(
+        [binary, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+        + ["-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed: {done.stderr or done.stdout}")
+    out = done.stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw failed requests:\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return {"req/s": rate, "p50": _latency(out, "50%"), "p99": _latency(out, "99%")}
+
+
+def _latency(out: str, label: str) -> float:
+    """wrk's latency in ms (it prints us, ms or s)."""
+    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def health_under_load(port: int, busy: threading.Event, times: list[float]) -> None:
+    """/readyz round trips (ms) into `times` while `busy` is set."""
+    while busy.is_set():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        start = time.perf_counter()
+        connection.request("GET", "/readyz")
+        connection.getresponse().read()
+        times.append(1e3 * (time.perf_counter() - start))
+        connection.close()
+        time.sleep(0.05)
 
 
 def free_port() -> int:
@@ -94,152 +178,98 @@ def serve(path: Path, port: int) -> subprocess.Popen[str]:
     raise RuntimeError("vqdb serve did not start")
 
 
-def http_times(port: int, payloads: list[bytes]) -> tuple[list[float], list[float]]:
-    """Round trips over one keep-alive connection, and the server's own `time` per answer."""
-    connection = http.client.HTTPConnection("127.0.0.1", port)
-    headers = {"Content-Type": "application/json"}
-    path = f"/collections/{COLLECTION}/points/query"
-    times, server = [], []
-    for i, payload in enumerate([*payloads[:20], *payloads]):
-        start = time.perf_counter()
-        connection.request("POST", path, payload, headers)
-        response = connection.getresponse()
-        body = response.read()
-        elapsed = time.perf_counter() - start
-        if response.status != 200:
-            raise RuntimeError(body.decode())
-        if i >= 20:
-            times.append(elapsed)
-            server.append(json.loads(body)["time"])
-    connection.close()
-    return times, server
-
-
-def httpx_times(port: int, payloads: list[bytes]) -> list[float]:
-    import httpx
-
-    times = []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-        for i, payload in enumerate([*payloads[:20], *payloads]):
-            start = time.perf_counter()
-            client.post(
-                f"/collections/{COLLECTION}/points/query",
-                content=payload,
-                headers={"Content-Type": "application/json"},
-            ).raise_for_status()
-            if i >= 20:
-                times.append(time.perf_counter() - start)
-    return times
-
-
-def qdrant_client_times(port: int, queries: np.ndarray) -> list[float]:
-    from qdrant_client import QdrantClient
-
-    client = QdrantClient(url=f"http://127.0.0.1:{port}")
-    times = []
-    for i, q in enumerate([*queries[:20], *queries]):
-        start = time.perf_counter()
-        client.query_points(COLLECTION, query=q.tolist(), limit=10)
-        if i >= 20:
-            times.append(time.perf_counter() - start)
-    client.close()
-    return times
-
-
-def concurrent(port: int, payloads: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
-    """`clients` threads, each with its own connection, for `seconds`."""
-    headers = {"Content-Type": "application/json"}
-    path = f"/collections/{COLLECTION}/points/query"
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    stop = time.perf_counter() + seconds
-
-    def work(me: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port)
-        i = me
-        while time.perf_counter() < stop:
-            start = time.perf_counter()
-            connection.request("POST", path, payloads[i % len(payloads)], headers)
-            connection.getresponse().read()
-            latencies[me].append(time.perf_counter() - start)
-            i += clients
-        connection.close()
-
-    threads = [threading.Thread(target=work, args=(me,)) for me in range(clients)]
-    begin = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - begin
-    every = sorted(t for mine in latencies for t in mine)
-    return {
-        "clients": clients,
-        "requests": len(every),
-        "req/s": round(len(every) / wall),
-        "p50 ms": round(1000 * every[len(every) // 2], 3),
-        "p99 ms": round(1000 * every[int(len(every) * 0.99)], 3),
-    }
-
-
-def summary(label: str, times: list[float]) -> dict[str, Any]:
-    ordered = sorted(times)
-    return {
-        "path": label,
-        "p50 ms": round(1000 * statistics.median(ordered), 3),
-        "p99 ms": round(1000 * ordered[int(len(ordered) * 0.99)], 3),
-        "QPS (1 client)": round(len(times) / sum(times)),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--n", type=int, default=100_000)
-    parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=5.0, help="per concurrency level")
-    parser.add_argument("--port", type=int, default=0, help="default: a free one")
+    parser.add_argument("--queries", type=int, default=1024)
+    parser.add_argument("--seconds", type=int, default=5, help="per wrk run (>= 1)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    binary = find_wrk()
 
     base = np.load(args.data / "base.npy").astype(np.float32)
     queries = np.load(args.data / "queries.npy").astype(np.float32)
     x = derived(base, args.n, base.shape[1])
     queries = np.resize(queries, (args.queries, queries.shape[1]))
-    bodies = [{"query": q.tolist(), "limit": 10} for q in queries]
-    payloads = [json.dumps(b).encode() for b in bodies]
+    bodies = [{"query": [round(float(v), 7) for v in q], "limit": 10} for q in queries]
+    singles = [json.dumps(b).encode() for b in bodies]
+    batches = [
+        json.dumps({"searches": bodies[i : i + BATCH]}).encode()
+        for i in range(0, len(bodies) - BATCH + 1, BATCH)
+    ]
 
-    path = Path(tempfile.mkdtemp(prefix="http-bench-"))
+    folder = Path(tempfile.mkdtemp(prefix="http-bench-"))
+    path = folder / "storage"
+    results: dict[str, Any] = {"cores": os.cpu_count()}
     try:
-        built = build(path, x)
-        print(f"{args.n} x {x.shape[1]} indexed in {built:.0f} s; {len(bodies)} queries, k=10\n")
-        engine = engine_times(path, bodies)
-        args.port = args.port or free_port()
-        process = serve(path, args.port)
+        for name, quantization in CONFIGS.items():
+            built = build(path, name, x, quantization)
+            print(f"{name}: {args.n} x {x.shape[1]} indexed in {built:.0f} s")
+        inside = {name: engine(path, name, bodies) for name in CONFIGS}
+        port = free_port()
+        process = serve(path, port)
+        rows, levels = [], []
         try:
-            over_http, server_side = http_times(args.port, payloads)
-            through_httpx = httpx_times(args.port, payloads)
-            through_qdrant_client = qdrant_client_times(args.port, queries)
-            rows = [
-                summary("engine (query.query, in process)", engine),
-                summary("server handler (envelope 'time')", server_side),
-                summary("HTTP, http.client keep-alive", over_http),
-                summary("HTTP, httpx", through_httpx),
-                summary("HTTP, qdrant-client 'query_points'", through_qdrant_client),
-            ]
-            table(rows)
-            overhead = statistics.median(over_http) - statistics.median(engine)
-            print(f"HTTP overhead at p50 (http.client - engine): {1000 * overhead:.3f} ms\n")
-            levels = [concurrent(args.port, payloads, n, args.seconds) for n in (1, 4, 16)]
-            table(levels)
+            for name in CONFIGS:
+                route = f"/collections/{name}/points/query"
+                single = lua_script(folder, route, singles)
+                batch = lua_script(folder, route + "/batch", batches)
+                wrk(binary, port, single, 4, 1)  # warm-up
+                for c in CONNECTIONS:
+                    busy = threading.Event()
+                    health: list[float] = []
+                    if c == max(CONNECTIONS):
+                        busy.set()
+                        probe = threading.Thread(
+                            target=health_under_load, args=(port, busy, health)
+                        )
+                        probe.start()
+                    one = wrk(binary, port, single, c, args.seconds)
+                    busy.clear()
+                    if health:
+                        probe.join()
+                    many = wrk(binary, port, batch, c, args.seconds)
+                    levels.append({"collection": name, "connections": c, "query": one})
+                    levels[-1]["batch"] = many
+                    rows.append(
+                        {
+                            "collection": name,
+                            "conns": c,
+                            "query req/s": f"{one['req/s']:.0f}",
+                            "p50 ms": f"{one['p50']:.2f}",
+                            "p99 ms": f"{one['p99']:.2f}",
+                            "batch req/s": f"{many['req/s']:.1f}",
+                            "batch QPS": f"{BATCH * many['req/s']:.0f}",
+                            "batch p50 ms": f"{many['p50']:.1f}",
+                            "/readyz max ms": f"{max(health):.1f}" if health else "",
+                        }
+                    )
         finally:
             process.terminate()
             process.wait(60)
-        if args.json:
-            args.json.write_text(
-                json.dumps({"latency": rows, "overhead_ms": 1000 * overhead, "concurrency": levels})
+        table(rows)
+        summary = []
+        for name, measured in inside.items():
+            mine = [lv for lv in levels if lv["collection"] == name]
+            at = {lv["connections"]: lv["query"] for lv in mine}
+            summary.append(
+                {
+                    "collection": name,
+                    "engine p50 ms": f"{1e3 * measured['p50']:.3f}",
+                    "server p50 ms (1 conn)": f"{at[1]['p50']:.3f}",
+                    "HTTP overhead ms": f"{at[1]['p50'] - 1e3 * measured['p50']:.3f}",
+                    "req/s 8 / 1 conn": f"{at[8]['req/s'] / at[1]['req/s']:.2f}",
+                    "p99 at 8 / p50 at 1": f"{at[8]['p99'] / at[1]['p50']:.2f}",
+                    "engine batch / single QPS": f"{measured['batch'] / measured['qps']:.2f}",
+                }
             )
+        table(summary)
+        results.update(levels=levels, engine=inside, summary=summary)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1))
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import doctest
 import pytest
 from readme import README, python_blocks
 
+import vqdb.advisor
 import vqdb.index.sparse_index
 import vqdb.index.sparse_vectors
 import vqdb.index.vector_index
@@ -18,5 +19,6 @@ def test_readme_example_runs(block: str) -> None:
 
 
 def test_doctests() -> None:
-    for module in (vqdb.index.vector_index, vqdb.index.sparse_index, vqdb.index.sparse_vectors):
+    modules = (vqdb.index.vector_index, vqdb.index.sparse_index, vqdb.index.sparse_vectors)
+    for module in (*modules, vqdb.advisor):
         assert doctest.testmod(module).failed == 0, module.__name__

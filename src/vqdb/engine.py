@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vqdb.collection.collection import Collection
+from vqdb.errors import BadInput
 
 
 def read(run: Callable[..., Any], collection: Any, body: Any, others: Any = None) -> Any:
@@ -28,3 +29,11 @@ def call(run: Callable[[Collection], Any], collection: Any, name: str) -> Any:
 
 def local(collection: Any) -> bool:
     return isinstance(collection, Collection)
+
+
+def local_only(collection: Any, what: str) -> Collection:
+    """The collection, which must be local: `what` reads its segments or optimizer directly,
+    which a distributed collection keeps in its replicas."""
+    if not isinstance(collection, Collection):
+        raise BadInput(f"Bad request: {what} of a distributed collection is not supported yet")
+    return collection

@@ -339,3 +339,45 @@ def test_telemetry_of_built_segments_matches_the_spec(http: httpx.Client) -> Non
     assert set(built[0]["config"]["sparse_vector_data"]) == {"s"}
     assert built[0]["config"]["vector_data"]["a"]["storage_type"] == "Mmap"
     http.delete(f"/collections/{name}")
+
+
+def test_optimization_progress(http: httpx.Client) -> None:
+    """GET /collections/{name}/optimizations: the jobs the optimizer ran, with their phases,
+    the segments nothing is planned for, in Qdrant's shapes."""
+    name = "optimizations"
+    http.delete(f"/collections/{name}")
+    body = {
+        "vectors": {"size": 4, "distance": "Dot"},
+        "optimizers_config": {"indexing_threshold": 1},
+    }
+    assert http.put(f"/collections/{name}", json=body).is_success
+    fresh = http.get(f"/collections/{name}/optimizations").json()["result"]
+    assert fresh["running"] == [] and "queued" not in fresh and "completed" not in fresh
+    points = [{"id": i, "vector": [i, 1, 0, 2]} for i in range(1, 500)]
+    assert http.put(f"/collections/{name}/points?wait=true", json={"points": points}).is_success
+    deadline = time.monotonic() + 120
+    while http.get(f"/collections/{name}").json()["result"]["status"] != "green":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    path = f"/collections/{name}/optimizations?with=queued, completed ,idle_segments"
+    response = http.get(path).json()
+    found = spec.problems(
+        spec.load(), "get", "/collections/{collection_name}/optimizations", response
+    )
+    assert not found, found[:3]
+    result = response["result"]
+    assert result["running"] == [] and result["queued"] == []
+    indexing = [job for job in result["completed"] if job["optimizer"] == "indexing"]
+    assert indexing and indexing[0]["status"] == "done"
+    assert sum(s["points_count"] for s in indexing[0]["segments"]) == 499
+    phases = [p["name"] for p in indexing[0]["progress"]["children"]]
+    assert phases == ["snapshot", "build", "save", "swap"]
+    assert all(p["finished_at"] for p in indexing[0]["progress"]["children"])
+    idle = {s["uuid"]: s["points_count"] for s in result["idle_segments"]}
+    assert indexing[0]["uuid"] in idle and idle[indexing[0]["uuid"]] == 499
+    assert result["summary"]["idle_segments"] == len(idle)
+    limited = http.get(f"/collections/{name}/optimizations?with=completed&completed_limit=0")
+    assert limited.json()["result"]["completed"] == []
+    bad = http.get(f"/collections/{name}/optimizations?with=everything")
+    assert bad.status_code == 400, bad.text
+    http.delete(f"/collections/{name}")

@@ -123,3 +123,26 @@ def test_serde_aliases_and_warnings(http: httpx.Client) -> None:
         }
     ]
     ok(http.delete("/collections/v-alias"))
+
+
+def test_range_errors_name_qdrants_struct(http: httpx.Client, name: str) -> None:
+    """Qdrant's request structs flatten an inner one, which its validator names."""
+    query = f"/collections/{name}/points/query"
+    assert refusal(http.post(query, json={"query": [1, 0], "using": "a", "limit": 0}), 422) == (
+        "Validation error in JSON body: [internal.limit: value 0 invalid, must be 1 or larger]"
+    )
+    batch = {"searches": [{"query": [1, 0], "using": "a"}, {"query": [1, 0], "limit": 0}]}
+    assert refusal(http.post(query + "/batch", json=batch), 422) == (
+        "Validation error in JSON body: [searches[1].internal.limit: value 0 invalid, must be 1 "
+        "or larger]"
+    )
+
+
+def test_slice_total_is_non_zero(http: httpx.Client, name: str) -> None:
+    """`total` is a NonZeroU32 in Qdrant: 0 does not deserialize (400); an index past the
+    total is the validator's (422)."""
+    scroll = f"/collections/{name}/points/scroll"
+    zero = {"filter": {"must": [{"slice": {"total": 0, "index": 0}}]}}
+    assert "Format error" in refusal(http.post(scroll, json=zero), 400)
+    past = {"filter": {"must": [{"slice": {"total": 4, "index": 4}}]}}
+    refusal(http.post(scroll, json=past), 422)

@@ -162,3 +162,40 @@ def test_refusals(hybrid: Collection) -> None:
     two = [{"query": [1.0] * DIM, "using": "d"}] * 2
     with pytest.raises(BadInput, match="Number of weights in RRF"):
         query.query(hybrid, {"prefetch": two, "query": {"rrf": {"weights": [1]}}})
+
+
+@pytest.mark.parametrize("distance", ["Cosine", "Euclid", "Dot"])
+def test_rescoring_a_prefetch_as_one_oversampled_search(db: Database, distance: str) -> None:
+    """A nearest query over a prefetch of the same vector runs as one oversampled search
+    (query._rescoring); it must answer what the two stages answer. Hard data: tight clusters of
+    raw, unnormalised vectors, where binary codes rank poorly and rescoring decides."""
+    body = {
+        "vectors": {
+            "size": DIM,
+            "distance": distance,
+            "quantization_config": {"binary": {"always_ram": True}},
+        },
+        "optimizers_config": {"indexing_threshold": 10},
+        "hnsw_config": {"full_scan_threshold": 10},  # a filter keeps the graph walk
+    }
+    c = db.create_collection("clustered", body)
+    rng = np.random.default_rng(7)
+    centres = rng.standard_normal((5, DIM)) * 10
+    x = centres[rng.integers(0, 5, N)] + rng.standard_normal((N, DIM)) * 0.3
+    c.upsert(
+        {"points": [{"id": i, "vector": x[i].tolist(), "payload": {"k": i}} for i in range(N)]}
+    )
+    assert c.optimizer.wait_idle(60)
+    everyone = {"must": [{"key": "k", "range": {"gte": 0}}]}  # keeps the two stages apart
+    for q in (x[3] + 0.01, centres[1], rng.standard_normal(DIM) * 10):
+        for params in ({"quantization": {"rescore": False}}, None, {"hnsw_ef": 16}):
+            prefetch = {"query": q.tolist(), "limit": 30, "params": params}
+            one = {"prefetch": prefetch, "query": q.tolist(), "limit": 10, "offset": 2}
+            two = {**one, "prefetch": {**prefetch, "filter": everyone}}
+            assert query._rescoring(c, query._request(c, one, False), q.tolist(), [prefetch])
+            same(ranked(query.query(c, one)), ranked(query.query(c, two)))
+    # a prefetch of fewer points than the page, another vector, or a filter: two stages
+    r = query._request(c, {"limit": 10}, False)
+    assert not query._rescoring(c, r, q.tolist(), [{"query": q.tolist(), "limit": 5}])
+    assert not query._rescoring(c, r, q.tolist(), [{"query": (q + 1).tolist(), "limit": 50}])
+    assert not query._rescoring(c, r, q.tolist(), [{"query": q.tolist(), "filter": everyone}])

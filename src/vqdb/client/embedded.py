@@ -23,6 +23,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from vqdb.client.advice import AdviceMethods
 from vqdb.client.collections import CollectionMethods
 from vqdb.client.exploration import ExplorationMethods
 from vqdb.client.groups import GroupMethods
@@ -48,7 +49,14 @@ _CONNECTION_OPTIONS = {
 _SERVER_OPTIONS = {"url", "host", "api_key", "auth_token_provider"}
 
 
-class Client(CollectionMethods, PointMethods, ReadMethods, GroupMethods, ExplorationMethods):
+class Client(
+    CollectionMethods,
+    PointMethods,
+    ReadMethods,
+    GroupMethods,
+    ExplorationMethods,
+    AdviceMethods,
+):
     """Client(":memory:") keeps everything in memory; Client(path="./storage") stores it there
     (one client per folder at a time). optimizer_threads: threads per collection for building
     indexes in the background (0: as many as the machine has). async_scorer: rescore on-disk

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vqdb.collection import memory
 from vqdb.collection.collection import Collection
 
 
@@ -65,7 +66,8 @@ def status(c: Collection) -> tuple[str, str | dict[str, str]]:
 def telemetry(c: Collection) -> dict[str, Any]:
     """Per segment and vector, where rescoring reads the originals from: "ram", "mmap",
     "io_uring", "pread", or "mmap+io_uring" / "mmap+pread" (in place when the page cache holds
-    a query's candidates, else gathered). `async_scorer`: the database's read path option."""
+    a query's candidates, else gathered). `async_scorer`: the database's read path option.
+    `memory`: bytes per vector by part, in RAM and on disk (vqdb.collection.memory)."""
     with c.lock.read():
         segments = [
             {
@@ -78,4 +80,4 @@ def telemetry(c: Collection) -> dict[str, Any]:
             }
             for s in c.segments
         ]
-    return {"async_scorer": c.read_path, "segments": segments}
+    return {"async_scorer": c.read_path, "segments": segments, "memory": memory.memory(c)}

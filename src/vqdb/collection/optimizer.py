@@ -20,9 +20,12 @@ import os
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
+from typing import Any
 
 from vqdb.collection.collection import Collection, new_segment_name
+from vqdb.collection.optimizations import COMPLETED_KEPT, Optimization, report, segment_info
 from vqdb.collection.storage import BUILDING, checkpoint, segment_dir
 from vqdb.durations import Durations
 from vqdb.index.stores import store_config
@@ -43,6 +46,8 @@ class Optimizer:
         self.busy = False
         self.durations = Durations()  # of the segment builds swapped in (Qdrant's telemetry)
         self.optimized_points = 0  # the points of those builds, since the start
+        self.running: Optimization | None = None
+        self.completed: deque[Optimization] = deque(maxlen=COMPLETED_KEPT)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Condition()
@@ -78,6 +83,22 @@ class Optimizer:
         with self.collection.lock.read():
             return self._should_seal(now=False) or self._next_job() is not None
 
+    def progress(self, extras: set[str], completed_limit: int = 16) -> dict[str, Any]:
+        """Qdrant's optimization progress (optimizations.py). The queue is an estimate: the
+        appendable segment once due for sealing, and the job the optimizer would pick next."""
+        c = self.collection
+        with c.lock.read():
+            queued = []
+            if self._should_seal(now=False):
+                queued.append(("indexing", [c.appendable]))
+            job = self._next_job()
+            running = self.running
+            busy = set() if running is None else {s["uuid"] for s in running.segments}
+            if job is not None and not busy & {segment_info(s)["uuid"] for s in job[1]}:
+                queued.append(job)
+            segments = list(c.segments)
+        return report(running, queued, list(self.completed), segments, extras, completed_limit)
+
     # ---- the loop ---------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -110,7 +131,7 @@ class Optimizer:
             sources = self._next_job()
         if sources is None:
             return False
-        self._rebuild(sources)
+        self._rebuild(*sources)
         return True
 
     def _should_seal(self, now: bool = True) -> bool:
@@ -126,18 +147,19 @@ class Optimizer:
         full = c.appendable.count >= min(c.config.max_segment_vectors(n) for n in names)
         return full or not now or time.monotonic() - c.last_write >= QUIET_SECONDS
 
-    def _next_job(self) -> list[Segment] | None:
+    def _next_job(self) -> tuple[str, list[Segment]] | None:
+        """Which optimizer (Qdrant's names) runs next, on which segments."""
         c = self.collection
         names = c.config.names
         if not names or min(c.config.indexing_threshold_vectors(n) for n in names) <= 0:
             return None  # indexing disabled: everything stays appendable
         indexed = [s for s in c.segments if not s.appendable]
         for segment in indexed:
-            if not self._current(segment):
-                return [segment]
+            if not self.current(segment):
+                return "config_mismatch", [segment]
         sealed = [s for s in c.segments if s.appendable and s is not c.appendable]
         if sealed:
-            return sealed
+            return "indexing", sealed
         options = c.config.optimizers
         for segment in indexed:
             deleted = segment.size - segment.count
@@ -145,15 +167,15 @@ class Optimizer:
                 deleted >= options.vacuum_min_vector_number
                 and deleted > options.deleted_threshold * segment.size
             ):
-                return [segment]
+                return "vacuum", [segment]
         target = max(1, options.default_segment_number or 2)
         smallest = sorted(indexed, key=lambda s: s.count)[:2]
         cap = min(c.config.max_segment_vectors(n) for n in names)
         if len(indexed) > target and sum(s.count for s in smallest) <= cap:
-            return smallest
+            return "merge", smallest
         return None
 
-    def _current(self, segment: Segment) -> bool:
+    def current(self, segment: Segment) -> bool:
         """Whether the segment was built with the collection's present config."""
         config = self.collection.config
         for name, args in config.store_args().items():
@@ -166,15 +188,36 @@ class Optimizer:
                 return False
         return True
 
-    def _rebuild(self, sources: Sequence[Segment]) -> None:
+    def _rebuild(self, kind: str, sources: Sequence[Segment]) -> None:
+        name = new_segment_name()
+        job = Optimization(kind, [segment_info(s) for s in sources], name)
+        job.whole.start()
+        self.running = job
+        try:
+            self._build(job, name, sources)
+            if job.status == "optimizing":
+                job.status = "done"
+        except BaseException as e:
+            job.status = {"error": f"{type(e).__name__}: {e}"}
+            raise
+        finally:
+            job.whole.finish()
+            self.running = None
+            self.completed.append(job)
+
+    def _build(self, job: Optimization, name: str, sources: Sequence[Segment]) -> None:
         c = self.collection
+        job.phase("snapshot").start()
         with c.lock.read():
             snap = builder.snapshot(sources)
             vectors_changed = c.vectors_changed
+        job.phase("snapshot").finish()
         args = c.config.store_args()
-        name = new_segment_name()
         started = time.perf_counter()
+        job.phase("build").start()
         new = builder.build(name, snap, args, self.threads)
+        job.phase("build").finish()
+        job.phase("save").start()
         if c.path is not None:
             staging = c.path / "segments" / (BUILDING + name)
             on_disk = {n for n, v in c.config.vectors.items() if v.on_disk}
@@ -187,10 +230,13 @@ class Optimizer:
                 raise
             new.on_disk_files = True
             new.generation = 0
+        job.phase("save").finish()
+        job.phase("swap").start()
         with c.lock.write():
             stale = c.vectors_changed != vectors_changed  # a named vector made or deleted
             if c.closed or stale or any(s not in c.segments for s in sources):
                 self._discard(new)
+                job.status = {"cancelled": "the collection changed during the build"}
                 return
             if c.path is not None:  # renamed only now: a checkpoint meanwhile deletes strays
                 os.replace(c.path / "segments" / (BUILDING + name), segment_dir(c, new))
@@ -201,6 +247,7 @@ class Optimizer:
             checkpoint(c)
             self.durations.add(time.perf_counter() - started)
             self.optimized_points += new.count
+        job.phase("swap").finish()
         release_free_memory()  # the build's copies
         log.info(
             "collection %s: built segment %s (%d points) from %d segment(s) in %.1f s",

@@ -17,6 +17,7 @@ before the tree runs), and nothing is left out, as in Qdrant.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -61,6 +62,8 @@ class Request:
     # a scrolled stage's points (order_by, sample, none): Qdrant shows them as records that
     # score 1 at version 0, each with the value order_by ordered it by (None: none)
     order_values: list[order.OrderValue | None] | None = None
+    # a rescoring stage run as one oversampled search: its prefetch's limit (see _rescoring)
+    rescored: int | None = None
 
 
 Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offset
@@ -105,6 +108,8 @@ def ranked(c: Collection, body: Mapping[str, Any]) -> tuple[Request, list[Hit]]:
         hits = _in_id_order(c, request)
         request.order_values = [None] * len(hits)
         return request, hits
+    if _rescoring(c, request, q, prefetches):
+        return request, _hits(c, request, _vector(c, _plain_vector(q), request.using))
     sources = [_prefetched(c, p, request.query_filter) for p in prefetches]
     return request, _stage(c, request, q, sources if prefetches else None)
 
@@ -147,8 +152,74 @@ def _prefetched(
         if inner:
             raise BadInput("Bad request: cannot have prefetches without a query")
         return _in_id_order(c, request)
+    if _rescoring(c, request, q, inner):
+        return _hits(c, request, _vector(c, _plain_vector(q), request.using))
     sources = [_prefetched(c, p, request.query_filter, depth + 1) for p in inner]
     return _stage(c, request, q, sources if inner else None)
+
+
+def _rescoring(
+    c: Collection, request: Request, q: Any, prefetches: list[Mapping[str, Any]]
+) -> bool:
+    """Whether `q` over `prefetches` is an oversampled search, and if so sets `request` to
+    run it as one. Qdrant's pattern for quantized collections, a nearest query over a single
+    prefetch of the same dense vector (same `using`, no filter or threshold of its own) that
+    walks the codes for `limit` candidates, rescored by the originals, is what the native
+    search does with oversampling: so it runs as one call per segment instead of two stages
+    through Python. The walk takes the prefetch's params and its `limit` candidates per
+    segment (a superset of the prefetch's over the whole collection)."""
+    if len(prefetches) != 1:
+        return False
+    prefetch = prefetches[0]
+    if {k for k, v in prefetch.items() if v is not None} - _PLAIN_PREFETCH:
+        return False
+    config = c.config.vectors.get(request.using)
+    vector = _plain_vector(q)
+    if config is None or config.multivector or vector is None:
+        return False
+    if (prefetch.get("using") or "") != request.using:
+        return False
+    if not _same_vector(vector, _plain_vector(prefetch.get("query"))):
+        return False
+    limit = prefetch.get("limit") or 10
+    if (
+        not isinstance(limit, int)
+        or isinstance(limit, bool)
+        or limit < request.offset + request.limit
+    ):
+        return False
+    try:
+        params = from_mapping(SearchParams, _search_params(prefetch.get("params")), "params")
+    except (TypeError, ValueError):
+        return False  # the prefetch's own parse says why
+    if params.quantization.oversampling is not None:
+        return False
+    request.params, request.rescored = params, limit
+    return True
+
+
+_PLAIN_PREFETCH = {"query", "using", "limit", "params"}
+
+
+def _plain_vector(q: Any) -> Any:
+    """The dense vector a nearest query gives as a list or an array; None for any other."""
+    if isinstance(q, Mapping):
+        if set(q) != {"nearest"} and not (set(q) == {"nearest", "mmr"} and q["mmr"] is None):
+            return None
+        q = q["nearest"]
+    if isinstance(q, np.ndarray):
+        return q if q.ndim == 1 else None
+    if isinstance(q, list) and q and all(isinstance(x, (int, float)) for x in q[:1]):
+        return q
+    return None
+
+
+def _same_vector(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return False
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    return bool(a == b)
 
 
 def _both(a: Filter | None, b: Filter | None) -> Filter | None:
@@ -278,12 +349,79 @@ def _scrolled(c: Collection, request: Request, q: Mapping[str, Any]) -> list[Hit
 def query_batch(
     c: Collection, body: Mapping[str, Any], others: lookup.Others = None
 ) -> list[dict[str, Any]]:
-    return _each(c, body, lambda c, one: query(c, one, others))
+    searches = _searches(body)
+    together = _together(c, searches, "query")
+    return [
+        {"points": found} if found is not None else query(c, one, others)
+        for one, found in zip(searches, together)
+    ]
 
 
 @strict.checked("search_batch")
 def search_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
-    return _each(c, body, search)
+    searches = _searches(body)
+    together = _together(c, searches, "vector")
+    return [
+        found if found is not None else search(c, one) for one, found in zip(searches, together)
+    ]
+
+
+def _together(
+    c: Collection, searches: list[Mapping[str, Any]], key: str
+) -> list[list[dict[str, Any]] | None]:
+    """The pages of a batch's plain nearest searches (a dense vector as `key`, nothing but a
+    filter, params, paging and selection besides) that share all but the vector, each group
+    answered by one native call per segment over all its queries: the native search runs the
+    queries of a call in parallel on every core. None where a search runs on its own."""
+    groups: dict[str, list[int]] = {}
+    for i, one in enumerate(searches):
+        shared = {k: v for k, v in one.items() if v is not None and k != key}
+        vector = _plain_vector(one.get(key))
+        config = c.config.vectors.get(shared.get("using") or "")
+        if vector is None or config is None or config.multivector or set(shared) - _SHARED:
+            continue
+        groups.setdefault(json.dumps(shared, sort_keys=True, default=str), []).append(i)
+    found: list[list[dict[str, Any]] | None] = [None] * len(searches)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        first = searches[members[0]]
+        request = _request(c, first, default_payload=False)
+        raw = [_plain_vector(searches[i][key]) for i in members]
+        vectors = [np.asarray(_vector(c, v, request.using)) for v in raw]
+        with c.lock.read():
+            pages = _nearest(c, request, np.stack(vectors))
+        for i, page in zip(members, pages):
+            found[i] = page
+    return found
+
+
+_SHARED = {"using", "filter", "params", "limit", "offset", "with_payload", "with_vector"}
+_SHARED |= {"score_threshold"}
+
+
+def _nearest(c: Collection, request: Request, queries: Vector) -> list[list[dict[str, Any]]]:
+    """One page per query of a batch with one request's everything else (the caller holds the
+    read lock)."""
+    distance = c.config.distance(request.using)
+    wanted = request.offset + request.limit
+    threshold = c.config.full_scan_threshold_vectors(request.using)
+    answers = []
+    for s, segment in enumerate(c.segments):
+        allowed = _allowed(s, segment, request)
+        if allowed is not None and not allowed.any():
+            continue
+        offsets, scores = segment.search(
+            request.using, queries, wanted, request.params, allowed, threshold
+        )
+        answers.append((s, segment, offsets, scores))
+    pages = []
+    for i in range(queries.shape[0]):
+        found = [(s, segment, o[i][o[i] >= 0], sc[i][o[i] >= 0]) for s, segment, o, sc in answers]
+        pages.append(
+            _page(_merged(found, distance.ascending, request.score_threshold, wanted), request)
+        )
+    return pages
 
 
 @strict.checked("recommend_batch")
@@ -295,10 +433,14 @@ def recommend_batch(
 
 def _each(c: Collection, body: Mapping[str, Any], run: Callable[[Collection, Any], T]) -> list[T]:
     """A batch body, {"searches": [request, ...]}: one answer per request."""
+    return [run(c, s) for s in _searches(body)]
+
+
+def _searches(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     searches = body.get("searches")
     if not isinstance(searches, list) or not all(isinstance(s, Mapping) for s in searches):
         raise BadInput("'searches' must be a list of request objects")
-    return [run(c, s) for s in searches]
+    return searches
 
 
 @strict.checked("search")
@@ -466,15 +608,24 @@ def _hits(c: Collection, request: Request, vector: OneVector) -> list[Hit]:
         queries = vector[None, :]
     wanted = request.offset + request.limit
     threshold = c.config.full_scan_threshold_vectors(request.using)
-    params = request.params
-    if request.among is not None:
-        params = SearchParams(exact=True, quantization=params.quantization)
     found: list[tuple[int, Segment, npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
     for s, segment in enumerate(c.segments):
-        allowed = _allowed(s, segment, request)
-        if allowed is not None and not allowed.any():
-            continue
-        offsets, scores = segment.search(request.using, queries, wanted, params, allowed, threshold)
+        if request.among is not None:  # a rescoring stage: the prefetches' candidates alone
+            among = request.among.get(s)
+            if among is None:
+                continue
+            if request.query_filter is not None or request.exclude:
+                keep = segment.mask(request.query_filter)
+                keep[segment.offsets_of(request.exclude)] = False
+                among = among[keep[among]]
+            offsets, scores = segment.rescore(request.using, queries, among, wanted)
+        else:
+            allowed = _allowed(s, segment, request)
+            if allowed is not None and not allowed.any():
+                continue
+            offsets, scores = segment.search(
+                request.using, queries, wanted, request.params, allowed, threshold, request.rescored
+            )
         kept = offsets[0] >= 0
         found.append((s, segment, offsets[0][kept], scores[0][kept]))
     return _merged(found, distance.ascending, request.score_threshold, wanted)
@@ -525,7 +676,7 @@ def _recommended(c: Collection, request: Request, spec: Mapping[str, Any]) -> li
         raise BadInput(f"unknown recommend strategy {strategy!r} (expected {_STRATEGIES})")
     if not spec.get("positive") and not spec.get("negative"):  # Qdrant's validator: 422
         raise invalid(
-            "query.recommend.positives, negatives",
+            "internal.query.recommend.positives, negatives",
             coded("At least one positive or negative vector/id must be provided"),
         )
     positive = [_vector_input(c, v, request) for v in spec.get("positive") or []]
@@ -602,13 +753,13 @@ def _with_feedback(c: Collection, request: Request, spec: Any) -> list[Hit]:
         raise BadInput("relevance_feedback needs a 'target', 'feedback' and a 'strategy'")
     feedback = spec.get("feedback") or []
     if not feedback:
-        raise invalid("query.relevance_feedback", "feedback elements must be non-empty")
+        raise invalid("internal.query.relevance_feedback", "feedback elements must be non-empty")
     naive = (spec.get("strategy") or {}).get("naive")
     if not isinstance(naive, Mapping) or not all(k in naive for k in "abc"):
         raise BadInput("relevance_feedback.strategy must be {'naive': {'a', 'b', 'c'}}")
     if naive["b"] < 0:  # a negative power of a score difference: Qdrant's validator refuses it
         raise invalid(
-            "query.relevance_feedback.strategy.naive.b",
+            "internal.query.relevance_feedback.strategy.naive.b",
             f"value {float(naive['b'])} invalid, must be 0.0 or larger",
         )
     for item in feedback:

@@ -23,6 +23,14 @@ def _masks(offsets: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.N
     return offsets >> 6, np.left_shift(np.uint64(1), (offsets & 63).astype(np.uint64))
 
 
+def of(offsets: npt.NDArray[np.int64], size: int) -> Bitset:
+    """A bitset of `size` bits with those offsets set (packed from a byte per bit: many times
+    faster than ufunc.at for the few hundred candidates of a rescoring stage)."""
+    mask = np.zeros(((size + 63) // 64) * 64, dtype=np.bool_)
+    mask[offsets] = True
+    return np.packbits(mask, bitorder="little").view(np.uint64)
+
+
 def set_bits(bits: Bitset, offsets: npt.NDArray[np.int64]) -> None:
     words, masks = _masks(offsets)
     np.bitwise_or.at(bits, words, masks)

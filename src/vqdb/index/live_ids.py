@@ -130,9 +130,7 @@ class LiveIds:
                 return np.packbits(mask, bitorder="little").view(np.uint64) & self._alive
             allowed_ids = np.flatnonzero(allowed_ids)
         wanted = self.offsets(as_ids(allowed_ids))
-        bits = bitset.empty(len(self._ids))
-        bitset.set_bits(bits, wanted[wanted >= 0])
-        return bits
+        return bitset.of(wanted[wanted >= 0], len(self._ids))
 
     # ---- state for the persistence layer -----------------------------------------------------
 

@@ -119,10 +119,12 @@ class SparseIndex:
         *,
         allowed_ids: Any = None,
         threads: int = 0,
+        rescored: int | None = None,
     ) -> tuple[Ids, Scores]:
         """(n, limit) ids and dot products, best first; only vectors sharing an index with the
-        query score (rows with fewer end in -1 / NaN). `params` is accepted for the interface:
-        the search is always exact. `allowed_ids`: a boolean mask over ids, or ids."""
+        query score (rows with fewer end in -1 / NaN). `params` and `rescored` are accepted for
+        the interface: the search is always exact. `allowed_ids`: a boolean mask over ids, or
+        ids."""
         if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
         offsets, scores = self._index.search(
@@ -134,6 +136,10 @@ class SparseIndex:
             threads or self.threads,
         )
         return self._live.to_ids(offsets), scores
+
+    def rescore(self, queries: SparseVectors, ids: Any, limit: int) -> tuple[Ids, Scores]:
+        """The best `limit` of `ids` by their dot products (a rescoring stage's candidates)."""
+        return self.search(queries, limit, allowed_ids=ids)
 
     # ---- state for the persistence layer -----------------------------------------------------
 

@@ -135,6 +135,23 @@ class Index:
             **self._live.memory_usage(),
         }
 
+    def footprint(self) -> dict[str, tuple[int, int]]:
+        """(bytes in RAM, bytes in all) of the originals, the codes and the graph: what the
+        dashboard splits into RAM and disk (a part searched in place from a file holds no RAM
+        of its own; the page cache is the kernel's)."""
+        parts: dict[str, tuple[int, int]] = {}
+        for name, vectors in (("originals", self._originals), ("codes", self._quantized)):
+            if vectors is None:
+                parts[name] = (0, 0)
+                continue
+            # memory_bytes: what the set holds itself (codes and per-vector side data, or only
+            # the side data when the codes are a view of a file)
+            viewed = vectors.size * vectors.code_bytes if vectors.read_only else 0
+            parts[name] = (vectors.memory_bytes, vectors.memory_bytes + viewed)
+        graph = self._graph.memory_bytes if self._graph else 0
+        parts["graph"] = (graph, graph)
+        return parts
+
     @property
     def read_only(self) -> bool:
         """Whether the originals are searched in place from a file (see from_state)."""
@@ -281,10 +298,13 @@ class Index:
         *,
         allowed_ids: Any = None,
         threads: int = 0,
+        rescored: int | None = None,
     ) -> tuple[Ids, Scores]:
         """Nearest ids and scores, best first: (limit,) arrays for one query, (n, limit) for a
         batch. `allowed_ids` restricts the search to those ids (or, as a boolean array, to the
-        ids i where allowed_ids[i]); rows with fewer matches end in -1 / NaN."""
+        ids i where allowed_ids[i]); rows with fewer matches end in -1 / NaN. `rescored`: the
+        best `limit` of the `rescored` points the walk finds, by exact scores, whatever the
+        params say of rescoring (a prefetch of that many rescored by a query: query.py)."""
         if len(self) == 0:
             raise ValueError("the index is empty: add vectors before searching")
         if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
@@ -297,7 +317,7 @@ class Index:
             q, groups, single = self._query_groups(queries)
         else:
             q, single = as_vectors(queries, self.dim, "queries", finite=False)
-        graph, walk, rescore, candidates, ef = self._plan(plan, int(limit))
+        graph, walk, rescore, candidates, ef = self._plan(plan, int(limit), rescored)
         reader = self._reader if rescore is not None else None
         offsets, scores = _core.search(
             graph,
@@ -317,6 +337,23 @@ class Index:
         api_scores = self.distance.to_api(scores)
         return (offsets[0], api_scores[0]) if single else (offsets, api_scores)
 
+    def rescore(self, queries: Any, ids: Any, limit: int) -> tuple[Ids, Scores]:
+        """The best `limit` of `ids` by exact scores, (n, <= limit) arrays as a batch search
+        answers: a rescoring stage's candidates. One query against originals held in memory
+        or mapped is one native call over just those rows; otherwise an exact search allowed
+        those ids alone (multivectors, originals read through a RowReader)."""
+        if self.multivector or self._reader is not None:
+            return self.search(queries, limit, SearchParams(exact=True), allowed_ids=ids)
+        q, _ = as_vectors(queries, self.dim, "queries", finite=False)
+        if q.shape[0] != 1:
+            return self.search(q, limit, SearchParams(exact=True), allowed_ids=ids)
+        offsets = self._live.offsets(as_ids(ids))
+        offsets = offsets[offsets >= 0]
+        internal = self._originals.score(q[0], offsets.astype(np.uint32))
+        best = np.lexsort((offsets, -internal))[:limit]  # ties to the lower row, as search
+        found = self._live.to_ids(offsets[best])
+        return found[None, :], self.distance.to_api(internal[best])[None, :]
+
     def _query_groups(
         self, queries: Any
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], bool]:
@@ -335,18 +372,21 @@ class Index:
         return rows, offsets, single
 
     def _plan(
-        self, params: SearchParams, limit: int
+        self, params: SearchParams, limit: int, rescored: int | None = None
     ) -> tuple[_core.Hnsw | None, _core.VectorSet, _core.VectorSet | None, int, int]:
         """Qdrant's semantics: which graph, which scores to walk with, whether to rescore."""
         if params.exact:
             return None, self._originals, None, limit, 0
         ef = params.hnsw_ef or (self.hnsw.ef_construct if self.hnsw else 0)
+        walked = limit if rescored is None else max(limit, min(rescored, len(self)))
         # a beam wider than the graph, or more candidates than vectors, finds nothing more
         # (and an unbounded one overflows the kernel's size_t)
-        ef = min(ef, max(self._live.rows, limit))
+        ef = min(ef, max(self._live.rows, walked))
         q = params.quantization
         if self._quantized is None or self.quantization is None or q.ignore:
-            return self._graph, self._originals, None, limit, ef
+            return self._graph, self._originals, None, limit, max(ef, walked)
+        if rescored is not None:
+            return self._graph, self._quantized, self._originals, walked, ef
         rescore = self.quantization.rescore_by_default if q.rescore is None else q.rescore
         wanted = min((q.oversampling or 1.0) * limit, float(len(self)))  # inf included
         candidates = max(limit, math.floor(wanted))

@@ -227,10 +227,12 @@ class Segment:
         params: SearchParams,
         allowed: Mask | None,
         full_scan_threshold: int,
+        rescored: int | None = None,
     ) -> tuple[Ids, Scores]:
         """(n, <=limit) offsets (-1 padded) and API scores. A filter that leaves fewer points
         than `full_scan_threshold` is answered by a plain scan, as Qdrant's planner does: a
-        graph walk through a sparse allowed set loses recall and saves nothing."""
+        graph walk through a sparse allowed set loses recall and saves nothing. `rescored`:
+        see Index.search (dense vectors only)."""
         index = self.vectors.get(name)  # none: the vector was made after this segment
         live = 0 if index is None else len(index)
         if index is not None and allowed is not None:
@@ -241,4 +243,17 @@ class Segment:
             return np.full((n, 0), -1, dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
         if allowed is not None and live < full_scan_threshold:
             params = SearchParams(exact=True, quantization=params.quantization)
-        return index.search(queries, min(limit, live), params, allowed_ids=allowed)
+        return index.search(
+            queries, min(limit, live), params, allowed_ids=allowed, rescored=rescored
+        )
+
+    def rescore(
+        self, name: str, queries: VectorBatch, offsets: Offsets, limit: int
+    ) -> tuple[Ids, Scores]:
+        """The best `limit` of `offsets` (a rescoring stage's candidates) by exact scores of
+        their `name` vectors, as search answers; offsets without that vector never come back."""
+        index = self.vectors.get(name)
+        if index is None or offsets.shape[0] == 0 or len(index) == 0:
+            n = len(queries)
+            return np.full((n, 0), -1, dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
+        return index.rescore(queries, offsets, min(limit, offsets.shape[0], len(index)))

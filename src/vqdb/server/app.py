@@ -14,8 +14,10 @@ import inspect
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -24,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from vqdb import build
 from vqdb.collection import strict
@@ -40,10 +42,11 @@ from vqdb.errors import (
     RateLimited,
     is_storage_full,
 )
-from vqdb.server import openapi
+from vqdb.server import dashboard, openapi
 from vqdb.server.access import Access, Denied
 from vqdb.server.background import Jobs
 from vqdb.server.body import HttpError, Schema, receive
+from vqdb.server.extensions import EXTENSIONS
 from vqdb.server.operations import (
     ACCEPTED,
     COLLECTION,
@@ -73,11 +76,13 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     storage = None if db.path is None else settings.storage.storage_path
     jobs = Jobs()
     limit = settings.service.max_request_size_mb << 20
+    readers = ThreadPoolExecutor(settings.service.max_workers or os.cpu_count() or 1, "vqdb-read")
     served = [op for op in OPERATIONS if settings.service.staging or not op.staging]
-    routes = [
-        Route(op.path, _endpoint(op, db, access, responses, limit), methods=[op.method])
-        for op in served
+    routes: list[BaseRoute] = [
+        Route(op.path, _endpoint(op, db, access, responses, limit, readers), methods=[op.method])
+        for op in [*served, *EXTENSIONS]
     ]
+    routes += dashboard.routes()
     # Qdrant's title and app name (here and in /metrics, /telemetry): clients and dashboards
     # written for Qdrant check them; the version is the API's, what qdrant-client compares.
     # `commit` is vqdb's own.
@@ -123,6 +128,7 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await run_in_threadpool(jobs.join)  # snapshots not waited for finish before the close
+        readers.shutdown()
         if close_on_shutdown:
             await run_in_threadpool(db.close)
             log.info("storage closed")
@@ -139,7 +145,12 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
 
 
 def _endpoint(
-    op: Operation, db: Database, access: Access, responses: Responses, limit: int
+    op: Operation,
+    db: Database,
+    access: Access,
+    responses: Responses,
+    limit: int,
+    readers: ThreadPoolExecutor,
 ) -> Callable[[Request], Awaitable[Response]]:
     schema = Schema(op.body) if op.body not in (None, JSON_OBJECT, UPLOAD) else None
     is_async = inspect.iscoroutinefunction(op.run)
@@ -167,10 +178,10 @@ def _endpoint(
             elif op.writes:  # may wait on fsync or a long apply: off the event loop
                 result = await _write(op, call)
             else:
-                # reads run on the event loop: a thread hop costs ~0.1 ms, a tenth of a
-                # search, and measured no faster under 4 or 16 concurrent clients (the GIL-held
-                # Python around the native search is what limits them)
-                result = op.run(call)
+                # reads run on a thread per core: the native search releases the GIL, so one
+                # request's search overlaps the next one's parse, and the event loop stays free
+                # for health checks however busy the cores are (docs/ARCHITECTURE.md)
+                result = await asyncio.get_running_loop().run_in_executor(readers, op.run, call)
             if result is ACCEPTED:  # started, not waited for (wait=false): Qdrant's 202
                 response = _json({"status": "accepted", "time": time.perf_counter() - start}, 202)
             elif op.raw:

@@ -41,6 +41,22 @@ INLINE = 64 << 10  # bodies up to this size are parsed on the event loop
 SLICE = 1 << 20  # big arrays are validated this many bytes at a time (~6-20 ms of GIL each)
 _MAX_MEMBERS = 256  # objects with more members are not searched for big arrays
 
+# Qdrant's request structs that hold their fields in a flattened inner struct, by the OpenAPI
+# name: its validator names a field through the inner one (`internal.limit`)
+FLATTENED = {
+    "QueryRequest": "internal",
+    "QueryGroupsRequest": "search_group_request",
+    "FacetRequest": "facet_request",
+    "ScrollRequest": "scroll_request",
+    "SearchRequest": "search_request",
+    "SearchGroupsRequest": "search_group_request",
+    "PointRequest": "point_request",
+    "RecommendRequest": "recommend_request",
+    "RecommendGroupsRequest": "recommend_group_request",
+    "DiscoverRequest": "discover_request",
+    "CountRequest": "count_request",
+}
+
 # pydantic error types that mean "out of range" (Qdrant's 422), not "malformed" (400)
 _RANGE_ERRORS = {
     "greater_than",
@@ -79,13 +95,27 @@ class Schema:
     def __init__(self, declared: Any) -> None:
         self.adapter: TypeAdapter[Any] = TypeAdapter(declared)
         self.validator = _fail_fast(self.adapter.core_schema)
+        name = getattr(declared, "__name__", "")
+        self.flattened = FLATTENED.get(name) or FLATTENED.get(name.removesuffix("Batch"))
+        self.batch = name.endswith("Batch")
 
     def validate(self, raw: bytes, where: tuple[str, ...] = (), at: int = 0) -> Any:
         """`where`, `at`: the path and first index of a slice, for the errors' locations."""
         try:
             return self.validator.validate_json(raw)
         except ValidationError as e:
-            raise invalid(e, where, at) from None
+            raise invalid(e, where, at, self._qdrant_path) from None
+
+    def _qdrant_path(self, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Where Qdrant's validator says a field is: past the struct its request flattens
+        (`internal.limit` in a QueryRequest; `searches[0].internal.limit` in a batch)."""
+        if self.flattened is None:
+            return loc
+        if not self.batch:
+            return (self.flattened, *loc)
+        if len(loc) >= 2 and loc[0] == "searches" and isinstance(loc[1], int):
+            return (*loc[:2], self.flattened, *loc[2:])
+        return loc
 
     def dump(self, value: Any) -> Any:
         return self.adapter.dump_python(value, **_DUMP)
@@ -171,15 +201,49 @@ def _decode(raw: bytes) -> Any:
         raise HttpError(400, "Format error in JSON body: recursion limit exceeded") from None
 
 
-def invalid(e: ValidationError, where: tuple[str, ...] = (), at: int = 0) -> HttpError:
-    """Qdrant's 422 for values out of range, 400 for the rest. `where`, `at`: the path and
-    first index of the slice that was validated, so that errors name the place in the body."""
+def invalid(
+    e: ValidationError,
+    where: tuple[str, ...] = (),
+    at: int = 0,
+    qdrant_path: Callable[[tuple[Any, ...]], tuple[Any, ...]] = tuple,
+) -> HttpError:
+    """Qdrant's 422 for values out of range, in its validator's words, 400 for the rest.
+    `where`, `at`: the path and first index of the slice that was validated, so that errors
+    name the place in the body."""
     errors = e.errors(include_url=False)
     in_range = _matched_branch(errors)
     if in_range:  # well-formed, out of range
-        problems = _described(in_range, where, at, shown=_no_branches)
+        problems = ", ".join(
+            f"{_path((*where, *qdrant_path(_no_branches(_shifted(err['loc'], at)))))}: "
+            f"{_range_message(err)}"
+            for err in in_range[:5]
+        )
         return HttpError(422, f"Validation error in JSON body: [{problems}]")
     return HttpError(400, f"Format error in JSON body: {_described(errors, where, at)}")
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    """A location as Qdrant's validator writes it: `points[0].vector`."""
+    out = ""
+    for step in loc:
+        out += f"[{step}]" if isinstance(step, int) else f"{'.' if out else ''}{step}"
+    return out or "body"
+
+
+def _range_message(error: Any) -> str:
+    """Qdrant's validator's words for a bound (`value 0 invalid, must be 1 or larger`);
+    pydantic's for the rest."""
+    ctx, value = error.get("ctx") or {}, error.get("input")
+    if error["type"] == "greater_than_equal":
+        return f"value {_number(value)} invalid, must be {_number(ctx['ge'])} or larger"
+    if error["type"] == "less_than_equal":
+        return f"value {_number(value)} invalid, must be {_number(ctx['le'])} or smaller"
+    return str(error["msg"])
+
+
+def _number(value: Any) -> str:
+    """As serde_json writes a number: floats with their decimal point (0.0, -1.0)."""
+    return json.dumps(value) if isinstance(value, (int, float)) else str(value)
 
 
 def _described(
@@ -196,7 +260,18 @@ def _described(
 
 
 def _out_of_range(error: Any) -> bool:
-    return error["type"] in _RANGE_ERRORS and not _unsigned_negative(error)
+    return (
+        error["type"] in _RANGE_ERRORS
+        and not _unsigned_negative(error)
+        and not (error.get("input") == 0 and _non_zero(error["loc"]))
+    )
+
+
+def _non_zero(loc: tuple[Any, ...]) -> bool:
+    """A field Qdrant types NonZero (the spec says only `minimum: 1`): serde refuses a 0 as
+    malformed (400) before any validator runs."""
+    names = tuple(p for p in loc if isinstance(p, str) and not _is_model_name(p))
+    return names[-2:] == ("slice", "total")
 
 
 def _matched_branch(errors: Sequence[Any]) -> list[Any]:

@@ -31,6 +31,8 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "details_level": {"type": "integer", "minimum": 0},
     "per_collection": {"type": "boolean"},
     "force": {"type": "boolean"},
+    "with": {"type": "string"},
+    "completed_limit": {"type": "integer", "minimum": 0},
 }
 
 

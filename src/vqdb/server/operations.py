@@ -315,6 +315,18 @@ def _collections(c: Call) -> dict[str, Any]:
     return {"collections": [{"name": name} for name in c.db.collection_names()]}
 
 
+def _optimizations(c: Call) -> dict[str, Any]:
+    """`with`: a comma-separated list of queued, completed, idle_segments (spaces allowed)."""
+    extras = {part.strip() for part in c.query.get("with", "").split(",") if part.strip()}
+    unknown = extras - {"queued", "completed", "idle_segments"}
+    if unknown:
+        raise BadInput(f"unknown 'with' value(s): {', '.join(sorted(unknown))}")
+    limit = int(c.query.get("completed_limit", 16))
+    collection = engine.local_only(c.collection, "the optimizations")
+    progress: dict[str, Any] = collection.optimizer.progress(extras, limit)
+    return progress
+
+
 def _batch(c: Call) -> list[dict[str, Any]]:
     operations = c.body.get("operations")
     if not isinstance(operations, list):
@@ -434,6 +446,14 @@ OPERATIONS: list[Operation] = [
         COLLECTION,
         "get_collection",
         lambda c: engine.call(info.info, c.collection, "info"),
+        tag="collections",
+    ),
+    Operation(
+        "GET",
+        COLLECTION + "/optimizations",
+        "get_optimizations",
+        _optimizations,
+        params=("with", "completed_limit"),
         tag="collections",
     ),
     Operation(
