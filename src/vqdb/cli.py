@@ -2,6 +2,7 @@
 
 vqdb --version
 vqdb serve [--storage ./storage] [--host 127.0.0.1] [--port 6333] [--config FILE]
+           [--ray-address auto|host:port|ray://host:port]
 vqdb advise --vectors base.npy [--queries q.npy] --distance Cosine --target-recall 0.95
             [--objective memory|speed] [--limit 10] [--json out.json]
 vqdb advise --url http://localhost:6333 --collection NAME [--apply] ...
@@ -34,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="HTTP port (default 6333)")
     serve.add_argument("--config", type=Path, help="a YAML settings file")
     serve.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR")
+    serve.add_argument(
+        "--ray-address",
+        help="join this Ray cluster (auto, host:port or ray://host:port): collections are "
+        "distributed over its nodes (needs vqdb[cluster])",
+    )
     _advise_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "advise":
@@ -50,10 +56,12 @@ def main(argv: list[str] | None = None) -> int:
                 "service.host": args.host,
                 "service.http_port": args.port,
                 "log_level": args.log_level,
+                "cluster.ray_address": args.ray_address,
             },
         )
         server.serve(settings)
-    except ValueError as e:  # bad settings, or a storage folder another process holds
+    except (ValueError, RuntimeError) as e:  # bad settings, a storage folder another process
+        # holds, or a Ray cluster that is not there (--ray-address)
         print(f"vqdb: {e}", file=sys.stderr)
         return 2
     return 0

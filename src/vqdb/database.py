@@ -15,6 +15,7 @@ import fcntl
 import logging
 import re
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -48,14 +49,22 @@ class Database:
         *,
         optimizer_threads: int = 0,
         async_scorer: bool | str = False,
+        ray_address: str | None = None,
     ) -> None:
         self.path = None if path is None else Path(path)
         self.optimizer_threads = optimizer_threads
         self.read_path = read_path(async_scorer)
         self._collections: dict[str, Collection] = {}
+        # with a Ray address, new collections are distributed (vqdb.cluster): name -> one
+        self.ray_address = ray_address
+        self._distributed: dict[str, Any] = {}
         self._aliases: dict[str, str] = {}
         self._lock = threading.RLock()
         self._lock_file: IO[str] | None = None
+        if ray_address is not None:  # joined now: a wrong address fails here, not later
+            from vqdb.cluster import connect
+
+            connect(ray_address)
         if self.path is not None:
             (self.path / "collections").mkdir(parents=True, exist_ok=True)
             self._lock_file = open(self.path / ".lock", "w")  # noqa: SIM115 (held until close)
@@ -70,10 +79,42 @@ class Database:
             for directory in sorted((self.path / "collections").iterdir()):
                 if (directory / storage.MANIFEST).exists():
                     self._start(storage.open_collection(directory, self.read_path))
+            if ray_address is not None:
+                self._open_distributed()
             if (self.path / ALIASES).exists():
                 saved = read_json(self.path / ALIASES)
-                self._aliases = {a: c for a, c in saved.items() if c in self._collections}
+                known = self._collections.keys() | self._distributed.keys()
+                self._aliases = {a: c for a, c in saved.items() if c in known}
             release_free_memory()
+
+    def _cluster_folder(self) -> Path:
+        """Where distributed collections keep their metadata, and their replicas their folders
+        (the same path on every node: see vqdb.cluster)."""
+        if self._cluster_root is None:
+            if self.path is not None:
+                self._cluster_root = self.path / "cluster"
+            else:  # an in-memory database still needs folders for its replicas' WALs
+                self._cluster_root = Path(tempfile.mkdtemp(prefix="vqdb-cluster-"))
+        return self._cluster_root
+
+    _cluster_root: Path | None = None
+
+    def _replica_options(self) -> dict[str, Any]:
+        """What a distributed collection's replicas open their collections with."""
+        return {"optimizer_threads": self.optimizer_threads, "read_path": self.read_path}
+
+    def _open_distributed(self) -> None:
+        from vqdb.cluster import connect
+        from vqdb.cluster.sharded import META, ShardedCollection
+
+        assert self.ray_address is not None
+        connect(self.ray_address)
+        root = self._cluster_folder()
+        if root.exists():
+            for folder in sorted(root.iterdir()):
+                if (folder / META).exists():
+                    sharded = ShardedCollection.open(folder, self._replica_options())
+                    self._distributed[sharded.name] = sharded
 
     def _start(self, collection: Collection) -> Collection:
         collection.init_time_ms = int((time.perf_counter() - collection.started) * 1000)
@@ -85,16 +126,21 @@ class Database:
 
     def collection_names(self) -> list[str]:
         with self._lock:
-            return sorted(self._collections)
+            return sorted(self._collections.keys() | self._distributed.keys())
 
     def exists(self, name: str) -> bool:
         with self._lock:
-            return name in self._collections or name in self._aliases
+            return name in self._all() or name in self._aliases
+
+    def _all(self) -> set[str]:
+        return self._collections.keys() | self._distributed.keys()
 
     def collection(self, name: str) -> Collection:
-        """The collection of that name or alias; NotFound if there is none."""
+        """The collection of that name or alias; NotFound if there is none. A distributed one
+        (vqdb.cluster.sharded) has the same write methods; reads go through vqdb.engine."""
         with self._lock:
-            found = self._collections.get(self._aliases.get(name, name))
+            target = self._aliases.get(name, name)
+            found = self._collections.get(target) or self._distributed.get(target)
         if found is None:
             raise NotFound(f"Collection `{name}` doesn't exist!")
         return found
@@ -104,19 +150,39 @@ class Database:
             problem = f"collection_name: {storage.NAME_RULE}"
             raise OutOfRange(f"Validation error in path parameters: [{problem}]")
         check_collection_name(name, new=True)  # and Qdrant's rules for a new name
+        # custom sharding (shards made per shard key) needs a distributed collection
+        custom = self.ray_address is not None and body.get("sharding_method") == "custom"
         try:
-            config = CollectionConfig.parse(body)
+            config = CollectionConfig.parse(
+                {k: v for k, v in body.items() if k != "sharding_method"} if custom else body
+            )
         except ValueError as e:
             raise refused(e) from None
         with self._lock:
-            if name in self._collections:
+            if name in self._all():
                 raise AlreadyExists(f"Wrong input: Collection `{name}` already exists!")
             if name in self._aliases:  # Qdrant: bad input (400), not a conflict
                 raise BadInput(f"Wrong input: Alias with the same name `{name}` already exists!")
+            if self.ray_address is not None:
+                return self._create_distributed(name, config, custom)
             directory = None if self.path is None else self.path / "collections" / name
             if directory is not None and directory.exists():
                 shutil.rmtree(directory)  # a leftover without a manifest: never acknowledged
             return self._start(storage.create(directory, name, config, self.read_path))
+
+    def _create_distributed(self, name: str, config: CollectionConfig, custom: bool) -> Collection:
+        from vqdb.cluster import connect
+        from vqdb.cluster.sharded import ShardedCollection
+
+        assert self.ray_address is not None
+        connect(self.ray_address)
+        folder = self._cluster_folder() / name
+        if folder.exists():
+            shutil.rmtree(folder)  # a leftover without metadata: never acknowledged
+        options = self._replica_options()
+        sharded = ShardedCollection.create(name, config, folder, options, custom)
+        self._distributed[name] = sharded
+        return sharded  # type: ignore[return-value]
 
     def delete_collection(self, name: str) -> bool:
         """Deletes the collection and its aliases; False if there was none of that name."""
@@ -129,9 +195,13 @@ class Database:
         """Deletes the collection's data but keeps its aliases (for a replacement)."""
         with self._lock:
             collection = self._collections.pop(name, None)
+            distributed = self._distributed.pop(name, None)
+        if distributed is not None:
+            distributed.close(remove=True)
+            return True
         if collection is None:
             return False
-        _close(collection)
+        close_collection(collection)
         if collection.path is not None:
             shutil.rmtree(collection.path, ignore_errors=True)
         return True
@@ -150,6 +220,14 @@ class Database:
         self, name: str, change: Callable[[CollectionConfig], CollectionConfig]
     ) -> dict[str, Any]:
         collection = self.collection(name)
+        if not isinstance(collection, Collection):  # distributed: every replica changes
+            try:
+                config = change(collection.config)
+            except ValueError as e:
+                raise refused(e) from None
+            if config is not collection.config:
+                collection.change_config(config)
+            return {"operation_id": 0, "status": "completed"}
         with collection.lock.write():
             try:
                 config = change(collection.config)
@@ -174,6 +252,9 @@ class Database:
             config = collection.config.updated(diff)
         except ValueError as e:
             raise refused(e) from None
+        if not isinstance(collection, Collection):  # distributed: every replica changes
+            collection.change_config(config)
+            return
         with collection.lock.write():
             collection.config = config
             storage.checkpoint(collection)
@@ -200,7 +281,7 @@ class Database:
         with self._lock:
             aliases = dict(self._aliases)
             for i, action in enumerate(actions):
-                _apply_alias_action(aliases, action, set(self._collections), f"actions[{i}]")
+                _apply_alias_action(aliases, action, self._all(), f"actions[{i}]")
             self._save_aliases(aliases)
 
     def _save_aliases(self, aliases: dict[str, str]) -> None:
@@ -212,8 +293,12 @@ class Database:
         with self._lock:
             collections = list(self._collections.values())
             self._collections.clear()
+            distributed = list(self._distributed.values())
+            self._distributed.clear()
+        for sharded in distributed:  # their replicas live on in Ray, for the next start
+            sharded.close(remove=self.path is None)  # (in memory, there is no next start)
         for collection in collections:
-            _close(collection)
+            close_collection(collection)
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -276,7 +361,7 @@ def _remove_scratch(path: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _close(collection: Collection) -> None:
+def close_collection(collection: Collection) -> None:
     """Stops the optimizer, checkpoints, and closes the WAL."""
     if collection.optimizer is not None:
         collection.optimizer.stop()

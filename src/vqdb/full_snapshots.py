@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from vqdb.collection import snapshots
+from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput, NotFound
 
@@ -53,6 +54,11 @@ def create(db: Database) -> dict[str, Any]:
         for name in db.collection_names():
             try:
                 collection = db.collection(name)
+                if not isinstance(collection, Collection):  # its shards are snapshot each
+                    raise BadInput(
+                        f"collection {name} is distributed: take its snapshot "
+                        "(POST /collections/{name}/snapshots) instead of the storage's"
+                    )
                 taken[name] = collections / snapshots.take(collection, collections)["name"]
             except (NotFound, BadInput):
                 if db.exists(name):

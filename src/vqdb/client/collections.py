@@ -20,10 +20,11 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vqdb import full_snapshots, models
+from vqdb import engine, full_snapshots, models
 from vqdb.client.base import ClientBase
 from vqdb.client.convert import Json, Model, optional, plain, result, results
 from vqdb.collection import info, snapshots
+from vqdb.errors import BadInput
 
 
 class CollectionMethods(ClientBase):
@@ -84,7 +85,9 @@ class CollectionMethods(ClientBase):
         return self.create_collection(collection_name, *args, **kwargs)
 
     def get_collection(self, collection_name: str) -> models.CollectionInfo:
-        return result(models.CollectionInfo, info.info(self._collection(collection_name)))
+        return result(
+            models.CollectionInfo, engine.call(info.info, self._collection(collection_name), "info")
+        )
 
     def collection_telemetry(self, collection_name: str) -> dict[str, Any]:
         """vqdb only (qdrant-client has no such method): how each segment reads its vectors,
@@ -205,6 +208,36 @@ class CollectionMethods(ClientBase):
             self._collection(collection_name).delete_payload_index(field_name, wait=wait)
         )
 
+    # ---- shards (distributed collections: Client(ray_address=...)) ---------------------------
+
+    def collection_cluster_info(self, collection_name: str) -> models.CollectionClusterInfo:
+        found = engine.call(info.cluster_info, self._collection(collection_name), "cluster_info")
+        return result(models.CollectionClusterInfo, found)
+
+    def create_shard_key(
+        self,
+        collection_name: str,
+        shard_key: int | str,
+        shards_number: int | None = None,
+        replication_factor: int | None = None,
+        placement: list[int] | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        body = optional(
+            shard_key=shard_key, shards_number=shards_number, replication_factor=replication_factor
+        )
+        return bool(_distributed(self._collection(collection_name)).create_shard_key(body))
+
+    def delete_shard_key(self, collection_name: str, shard_key: int | str, **kwargs: Any) -> bool:
+        collection = _distributed(self._collection(collection_name))
+        return bool(collection.delete_shard_key({"shard_key": shard_key}))
+
+    def list_shard_keys(self, collection_name: str, **kwargs: Any) -> models.ShardKeysResponse:
+        found = engine.call(
+            lambda _: {"shard_keys": None}, self._collection(collection_name), "shard_keys"
+        )
+        return result(models.ShardKeysResponse, found)
+
     # ---- snapshots (need a client with a path) ----------------------------------------------
 
     def create_snapshot(
@@ -290,3 +323,9 @@ class CollectionMethods(ClientBase):
 
 def _update(done: Json) -> models.UpdateResult:
     return result(models.UpdateResult, done)
+
+
+def _distributed(collection: Any) -> Any:
+    if engine.local(collection):
+        raise BadInput("Bad request: Shard key is only supported with custom sharding")
+    return collection

@@ -69,6 +69,7 @@ class Client(
         path: str | Path | None = None,
         optimizer_threads: int = 0,
         async_scorer: bool | str = False,
+        ray_address: str | None = None,
         **kwargs: Any,
     ) -> None:
         self._closed = True  # until the database is open, so close() has nothing to do
@@ -84,7 +85,12 @@ class Client(
             raise TypeError(f"Client() got unexpected argument(s): {', '.join(unknown)}")
         if location is not None and path is not None:
             raise ValueError("give either location=':memory:' or path, not both")
-        self._db = Database(path, optimizer_threads=optimizer_threads, async_scorer=async_scorer)
+        self._db = Database(
+            path,
+            optimizer_threads=optimizer_threads,
+            async_scorer=async_scorer,
+            ray_address=ray_address,
+        )
         # A client dropped without close(), or alive at exit, still checkpoints, stops its
         # optimizers and releases its folder: at interpreter exit this runs before teardown.
         self._release = weakref.finalize(self, self._db.close)

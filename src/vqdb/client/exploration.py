@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vqdb import models
+from vqdb import engine, models
 from vqdb.client.base import ClientBase
 from vqdb.client.convert import Model, plain, result
 from vqdb.collection import facets, matrix
@@ -47,7 +47,7 @@ class ExplorationMethods(ClientBase):
         always exact here, `exact` or not."""
         request = models.FacetRequest(key=key, filter=plain(facet_filter), limit=limit, exact=exact)
         body = request.model_dump(mode="json", by_alias=True, exclude_none=True)
-        found = facets.facet(self._collection(collection_name), body)
+        found = engine.read(facets.facet, self._collection(collection_name), body)
         return result(models.FacetResponse, found)
 
     def search_matrix_pairs(
@@ -64,7 +64,7 @@ class ExplorationMethods(ClientBase):
         """A random sample of `sample` points (with the vector `using`, matching the filter):
         each one's `limit` nearest among the sample, as (a, b, score) pairs in id order of a."""
         body = _matrix_body(query_filter, limit, sample, using)
-        found = matrix.pairs(self._collection(collection_name), body)
+        found = engine.read(matrix.pairs, self._collection(collection_name), body)
         return result(models.SearchMatrixPairsResponse, found)
 
     def search_matrix_offsets(
@@ -81,7 +81,7 @@ class ExplorationMethods(ClientBase):
         """search_matrix_pairs as a sparse matrix: the sampled ids, and row / column positions
         in them with the scores."""
         body = _matrix_body(query_filter, limit, sample, using)
-        found = matrix.offsets(self._collection(collection_name), body)
+        found = engine.read(matrix.offsets, self._collection(collection_name), body)
         return result(models.SearchMatrixOffsetsResponse, found)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from vqdb import models
+from vqdb import engine, models
 from vqdb.client.base import ClientBase
 from vqdb.client.convert import Model, optional, plain, query_input, result
 from vqdb.collection import groups
@@ -64,7 +64,9 @@ class GroupMethods(ClientBase):
         )
         if query is not None:
             body["query"] = query_input(query)
-        found = groups.query_groups(self._collection(collection_name), body, self._others)
+        found = engine.read(
+            groups.query_groups, self._collection(collection_name), body, self._others
+        )
         return result(models.GroupsResult, found)
 
     def search_groups(
@@ -101,7 +103,9 @@ class GroupMethods(ClientBase):
             with_lookup=with_lookup,
         )
         body["vector"] = plain(query_vector)
-        found = groups.search_groups(self._collection(collection_name), body, self._others)
+        found = engine.read(
+            groups.search_groups, self._collection(collection_name), body, self._others
+        )
         return result(models.GroupsResult, found)
 
     def recommend_groups(
@@ -142,5 +146,7 @@ class GroupMethods(ClientBase):
             lookup_from=lookup_from,
             with_lookup=with_lookup,
         )
-        found = groups.recommend_groups(self._collection(collection_name), body, self._others)
+        found = engine.read(
+            groups.recommend_groups, self._collection(collection_name), body, self._others
+        )
         return result(models.GroupsResult, found)

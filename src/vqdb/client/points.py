@@ -54,7 +54,7 @@ class PointMethods(ClientBase):
         timeout: int | None = None,
     ) -> models.UpdateResult:
         conditions = optional(update_filter=update_filter, update_mode=update_mode)
-        body = {**insert_body(points), **conditions}
+        body = {**insert_body(points), **conditions, **optional(shard_key=shard_key_selector)}
         done = self._collection(collection_name).upsert(body, wait=wait)
         return result(models.UpdateResult, done)
 

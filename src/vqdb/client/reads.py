@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from vqdb import models
+from vqdb import engine, models
 from vqdb.client.base import ClientBase
 from vqdb.client.convert import (
     Model,
@@ -50,7 +50,9 @@ class ReadMethods(ClientBase):
         """The points that exist among `ids`, in the order asked; missing ids are skipped."""
         body = {"ids": plain(list(ids)), "with_payload": plain(with_payload)}
         body["with_vector"] = plain(with_vectors)
-        return results(models.Record, reads.retrieve(self._collection(collection_name), body))
+        return results(
+            models.Record, engine.read(reads.retrieve, self._collection(collection_name), body)
+        )
 
     def scroll(
         self,
@@ -76,8 +78,9 @@ class ReadMethods(ClientBase):
             offset=offset,
             with_payload=with_payload,
             with_vector=with_vectors,
+            shard_key=shard_key_selector,  # a distributed collection's shards of these keys
         )
-        page = reads.scroll(self._collection(collection_name), body)
+        page = engine.read(reads.scroll, self._collection(collection_name), body)
         return results(models.Record, page["points"]), page["next_page_offset"]
 
     def count(
@@ -89,8 +92,9 @@ class ReadMethods(ClientBase):
         timeout: int | None = None,
     ) -> models.CountResult:
         """Always exact: counting is a pass over the filter's masks."""
-        body = optional(filter=count_filter, exact=exact)  # strict mode may refuse exact counts
-        found = reads.count(self._collection(collection_name), body)
+        # strict mode may refuse exact counts
+        body = optional(filter=count_filter, exact=exact, shard_key=shard_key_selector)
+        found = engine.read(reads.count, self._collection(collection_name), body)
         return result(models.CountResult, found)
 
     def query_points(
@@ -126,10 +130,11 @@ class ReadMethods(ClientBase):
             with_vector=with_vectors,
             score_threshold=score_threshold,
             lookup_from=lookup_from,
+            shard_key=shard_key_selector,
         )
         if query is not None:
             body["query"] = query_input(query)
-        found = search.query(self._collection(collection_name), body, self._others)
+        found = engine.read(search.query, self._collection(collection_name), body, self._others)
         return result(models.QueryResponse, found)
 
     def query_batch_points(
@@ -141,5 +146,7 @@ class ReadMethods(ClientBase):
     ) -> list[models.QueryResponse]:
         searches = [query_request(request) for request in requests]
         batch = {"searches": searches}
-        found = search.query_batch(self._collection(collection_name), batch, self._others)
+        found = engine.read(
+            search.query_batch, self._collection(collection_name), batch, self._others
+        )
         return results(models.QueryResponse, found)

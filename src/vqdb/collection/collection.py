@@ -119,13 +119,22 @@ class Collection:
         condition = write_condition(body)
         return self._write({"op": "upsert", "points": points, "condition": condition}, wait)
 
-    def upsert_points(self, points: Points, *, wait: bool = True) -> Result:
-        """An upsert of an already parsed batch (the embedded client's fast path)."""
-        return self._write({"op": "upsert", "points": points}, wait)
+    def upsert_points(
+        self, points: Points, *, wait: bool = True, condition: WriteCondition | None = None
+    ) -> Result:
+        """An upsert of an already parsed batch (the embedded client's fast path, and a shard's
+        part of a distributed upsert)."""
+        return self._write({"op": "upsert", "points": points, "condition": condition}, wait)
 
     def update_vectors(self, body: Mapping[str, Any], *, wait: bool = True) -> Result:
-        points = parse_vectors(body, self.config)
-        condition = write_condition(body)
+        return self.update_vectors_of(
+            parse_vectors(body, self.config), wait=wait, condition=write_condition(body)
+        )
+
+    def update_vectors_of(
+        self, points: Points, *, wait: bool = True, condition: WriteCondition | None = None
+    ) -> Result:
+        """update_vectors of an already parsed batch (a shard's part of a distributed one)."""
         op = {"op": "update_vectors", "points": points, "condition": condition}
         return self._write(op, wait)
 

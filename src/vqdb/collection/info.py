@@ -40,6 +40,19 @@ def info(c: Collection) -> dict[str, Any]:
     return shown
 
 
+def cluster_info(c: Collection) -> dict[str, Any]:
+    """CollectionClusterInfo of a local collection: its one shard, here, active (Qdrant's
+    standalone answer; a distributed collection answers its own: vqdb.cluster)."""
+    shard = {"shard_id": 0, "points_count": c.points_count, "state": "Active"}
+    return {
+        "peer_id": 0,
+        "shard_count": 1,
+        "local_shards": [shard],
+        "remote_shards": [],
+        "shard_transfers": [],
+    }
+
+
 def status(c: Collection) -> tuple[str, str | dict[str, str]]:
     """The collection's status (green, yellow, red) and its optimizer's (ok or the error)."""
     optimizer = c.optimizer

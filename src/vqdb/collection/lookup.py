@@ -150,7 +150,10 @@ def _pairs(raw: Any, swap: Callable[[Any], Any]) -> Any:
 def _vectors(other: Collection, ids: list[PointId], name: str) -> dict[PointId, Any]:
     """Each id's vector `name` in the other collection, as query JSON. Qdrant's order of
     errors: an unknown vector name only once some point is found (reading its vectors fails),
-    then the first missing point, then a point without that vector."""
+    then the first missing point, then a point without that vector. A distributed collection
+    (vqdb.cluster) finds them in its shards itself."""
+    if not isinstance(other, Collection):
+        return dict(other.vectors_of(ids, name))
     with other.lock.read():
         where = {}
         for pid in ids:

@@ -108,6 +108,10 @@ def create(db: Database, collection_name: str, *, shard: int | None = None) -> d
     folder = folder_for(db, collection_name, shard)
     collection = db.collection(collection_name)
     folder.mkdir(parents=True, exist_ok=True)
+    if not isinstance(collection, Collection):  # distributed: per shard, or gathered
+        from vqdb.cluster import snapshots as cluster_snapshots
+
+        return cluster_snapshots.take(collection, folder, shard)
     return take(collection, folder, shard)
 
 
@@ -750,9 +754,16 @@ def _root(db: Database) -> Path:
 def folder_for(db: Database, collection_name: str, shard: int | None = None) -> Path:
     """The snapshot folder of the collection (NotFound if there is none of that name or
     alias), or of its shard `shard` (NotFound but for 0, the one shard)."""
-    folder = folder_of(db) / db.collection(collection_name).name
+    collection = db.collection(collection_name)
+    folder = folder_of(db) / collection.name
     if shard is None:
         return folder
-    if shard != 0:
+    if isinstance(collection, Collection):
+        shards = [0]
+    else:  # distributed (vqdb.cluster)
+        from vqdb.cluster import snapshots as cluster_snapshots
+
+        shards = cluster_snapshots.shard_ids(collection)
+    if shard not in shards:
         raise NotFound(f"shard {shard} not found")
     return folder / "shards" / str(shard)

@@ -32,6 +32,7 @@ def serve(settings: Settings) -> None:
         storage.storage_path,
         optimizer_threads=storage.optimizer_threads,
         async_scorer=storage.async_scorer,
+        ray_address=settings.cluster.ray_address,
     )
     try:
         log.info(

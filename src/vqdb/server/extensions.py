@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from vqdb import advisor
+from vqdb import advisor, engine
 from vqdb.advisor import rebuild
 from vqdb.collection import memory
 from vqdb.errors import BadInput
@@ -25,7 +25,7 @@ _ADVISE_OPTIONS = {"target_recall", "objective", "limit", "vector_name", "querie
 
 
 def _state(c: Call) -> dict[str, Any]:
-    collection = c.collection
+    collection = engine.local_only(c.collection, "the memory and rebuild state")
     return {"memory": memory.memory(collection), "rebuild": rebuild.progress(collection)}
 
 
@@ -36,7 +36,7 @@ async def _advise(c: Call) -> dict[str, Any]:
         raise BadInput(f"unknown advise option(s): {', '.join(unknown)}")
     options = dict(body)
     name = options.pop("vector_name", "")
-    collection = c.collection
+    collection = engine.local_only(c.collection, "advice")
     # minutes of numpy and native work: off the event loop, so other requests go on
     advice = await run_in_threadpool(
         lambda: advisor.advise_collection(collection, name, progress=False, **options)
@@ -45,6 +45,7 @@ async def _advise(c: Call) -> dict[str, Any]:
 
 
 def _apply(c: Call) -> dict[str, Any]:
+    engine.local_only(c.collection, "applying advice")
     rebuild.apply(c.db, c.path["collection_name"], c.body)
     return rebuild.progress(c.collection)
 

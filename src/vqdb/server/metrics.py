@@ -11,6 +11,7 @@ import resource
 from collections.abc import Iterable
 from typing import Any
 
+from vqdb import engine
 from vqdb.collection import telemetry as collection_telemetry
 from vqdb.errors import NotFound
 from vqdb.server.telemetry import Telemetry, memory
@@ -98,6 +99,8 @@ def _collections(telemetry: Telemetry, family: Any) -> None:
         try:
             c = telemetry.db.collection(name)
         except NotFound:  # deleted meanwhile
+            continue
+        if not engine.local(c):  # distributed: its segments are its replicas' (vqdb.cluster)
             continue
         ident = (("id", name),)
         points.append(("", ident, c.points_count))

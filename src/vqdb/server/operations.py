@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from vqdb import full_snapshots, models
+from vqdb import engine, full_snapshots, models
 from vqdb.collection import facets, groups, info, matrix, query, reads, snapshots
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
@@ -102,10 +102,11 @@ def _update_aliases(c: Call) -> bool:
 def _get_point(c: Call) -> dict[str, Any]:
     raw = c.path["id"]  # text: digits name an integer id, anything else a UUID (Qdrant's rule)
     pid = int(raw) if raw.isdigit() else raw
-    found = reads.retrieve(c.collection, {"ids": [pid], "with_vector": True})
+    found = engine.read(reads.retrieve, c.collection, {"ids": [pid], "with_vector": True})
     if not found:
         raise NotFound(f"No point with id {raw} found")
-    return found[0]
+    point: dict[str, Any] = found[0]
+    return point
 
 
 def _recover(c: Call) -> bool:
@@ -298,6 +299,14 @@ def _standalone(c: Call) -> None:
     raise HttpError(405, "This node is running in standalone mode")
 
 
+def _distributed(c: Call) -> Any:
+    """The collection, which must be distributed (shard keys live in its shards)."""
+    collection = c.collection
+    if engine.local(collection):
+        raise BadInput("Bad request: Shard key is only supported with custom sharding")
+    return collection
+
+
 # the answer of a write that was still waiting for the collection when its timeout passed
 WAIT_TIMEOUT = {"operation_id": None, "status": "wait_timeout"}
 
@@ -313,7 +322,8 @@ def _optimizations(c: Call) -> dict[str, Any]:
     if unknown:
         raise BadInput(f"unknown 'with' value(s): {', '.join(sorted(unknown))}")
     limit = int(c.query.get("completed_limit", 16))
-    progress: dict[str, Any] = c.collection.optimizer.progress(extras, limit)
+    collection = engine.local_only(c.collection, "the optimizations")
+    progress: dict[str, Any] = collection.optimizer.progress(extras, limit)
     return progress
 
 
@@ -338,9 +348,9 @@ def _read(
         "POST",
         POINTS + suffix,
         name,
-        (lambda c: run(c.collection, c.body, c.db.collection))
+        (lambda c: engine.read(run, c.collection, c.body, c.db.collection))
         if lookup
-        else (lambda c: run(c.collection, c.body)),
+        else (lambda c: engine.read(run, c.collection, c.body)),
         body=body,
         params=READ_PARAMS,
         tag=tag,
@@ -432,7 +442,11 @@ OPERATIONS: list[Operation] = [
     # ---- collections ---------------------------------------------------------------------
     Operation("GET", "/collections", "get_collections", _collections, tag="collections"),
     Operation(
-        "GET", COLLECTION, "get_collection", lambda c: info.info(c.collection), tag="collections"
+        "GET",
+        COLLECTION,
+        "get_collection",
+        lambda c: engine.call(info.info, c.collection, "info"),
+        tag="collections",
     ),
     Operation(
         "GET",
@@ -542,6 +556,41 @@ OPERATIONS: list[Operation] = [
         tag="indexes",
         timed_out=lambda c: WAIT_TIMEOUT,
     ),
+    # ---- a collection's shards (distributed collections: vqdb.cluster) ----------------------
+    Operation(
+        "GET",
+        COLLECTION + "/cluster",
+        "collection_cluster_info",
+        lambda c: engine.call(info.cluster_info, c.collection, "cluster_info"),
+        tag="distributed",
+    ),
+    Operation(
+        "GET",
+        COLLECTION + "/shards",
+        "list_shard_keys",
+        lambda c: engine.call(lambda _: {"shard_keys": None}, c.collection, "shard_keys"),
+        tag="distributed",
+    ),
+    Operation(
+        "PUT",
+        COLLECTION + "/shards",
+        "create_shard_key",
+        lambda c: _distributed(c).create_shard_key(c.body),
+        body=models.CreateShardingKey,
+        writes=True,
+        params=("timeout",),
+        tag="distributed",
+    ),
+    Operation(
+        "POST",
+        COLLECTION + "/shards/delete",
+        "delete_shard_key",
+        lambda c: _distributed(c).delete_shard_key(c.body),
+        body=models.DropShardingKey,
+        writes=True,
+        params=("timeout",),
+        tag="distributed",
+    ),
     # ---- points --------------------------------------------------------------------------
     Operation(
         "GET",
@@ -579,7 +628,7 @@ OPERATIONS: list[Operation] = [
         "POST",
         COLLECTION + "/facet",
         "facet",
-        lambda c: facets.facet(c.collection, c.body),
+        lambda c: engine.read(facets.facet, c.collection, c.body),
         body=models.FacetRequest,
         params=READ_PARAMS,
     ),

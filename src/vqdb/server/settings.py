@@ -16,6 +16,8 @@ command-line flags, each overriding the one before (as Qdrant's config and QDRAN
       download_timeout_sec: 3600    # the whole download
       download_schemes: [http, https]
       download_hosts: []            # empty: any host; else names, IPs or *.example.com
+    cluster:
+      ray_address: auto             # new collections live in Ray actors (vqdb.cluster)
 
     VQDB__SERVICE__API_KEY=secret vqdb serve --config config.yaml
 """
@@ -79,11 +81,20 @@ class Snapshots(_Section):
         return value
 
 
+class Cluster(_Section):
+    """Distributed collections on Ray (vqdb.cluster): None serves every collection from this
+    process; "auto", "host:port" or "ray://host:port" joins that Ray cluster, and collections
+    created from then on live in its actors (shard_number x replication_factor of them)."""
+
+    ray_address: str | None = None
+
+
 class Settings(_Section):
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"] = "INFO"
     service: Service = Field(default_factory=Service)
     storage: Storage = Field(default_factory=Storage)
     snapshots: Snapshots = Field(default_factory=Snapshots)
+    cluster: Cluster = Field(default_factory=Cluster)
 
 
 def load(

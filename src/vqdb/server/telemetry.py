@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from vqdb import engine
 from vqdb.collection import telemetry as collection_telemetry
 from vqdb.database import Database
 from vqdb.durations import now, stamp
@@ -99,6 +100,8 @@ class Telemetry:
             try:
                 c = self.db.collection(name)
             except NotFound:  # deleted meanwhile
+                continue
+            if not engine.local(c):  # distributed: its segments are its replicas' (vqdb.cluster)
                 continue
             if level == 1:
                 collections.append(collection_telemetry.aggregated(c))
