@@ -8,10 +8,6 @@ Ports: Ray's 6600-6647 (vqdb.cluster.local), the distributed server 6648, the si
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -19,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
+from api.served import Server
 from shared_data import load_dataset, recall_at_10
 
 import vqdb
@@ -43,39 +39,11 @@ def cluster() -> Iterator[LocalCluster]:
         yield started
 
 
-class Served:
+def Served(storage: Path, port: int, ray_address: str | None = None) -> Server:  # noqa: N802
     """`vqdb serve` on a fixed port, with or without a Ray address."""
-
-    def __init__(self, storage: Path, port: int, ray_address: str | None = None) -> None:
-        command = [sys.executable, "-m", "vqdb", "serve", "--storage", str(storage)]
-        command += ["--port", str(port), "--log-level", "WARNING"]
-        if ray_address is not None:
-            command += ["--ray-address", ray_address]
-        env = {**os.environ, "VQDB__STORAGE__OPTIMIZER_THREADS": "1"}
-        self.process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"vqdb serve did not start:\n{self.stop()}")
-            time.sleep(0.1)
-
-    def stop(self) -> str:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            output, _ = self.process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            output, _ = self.process.communicate()
-        return output or ""
+    args = () if ray_address is None else ("--ray-address", ray_address)
+    env = {"VQDB__STORAGE__OPTIMIZER_THREADS": "1"}
+    return Server(storage, env, port=port, args=args, start_seconds=120)
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,20 @@ import pytest
 
 
 class Server:
-    def __init__(self, storage: Path, env: dict[str, str] | None = None) -> None:
+    """`port`: a free one unless given; `args`: more of `vqdb serve`'s flags."""
+
+    def __init__(
+        self,
+        storage: Path,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        args: tuple[str, ...] = (),
+        start_seconds: float = 60,
+    ) -> None:
         self.storage = storage
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "vqdb", "serve", "--storage", str(storage)]
+        command = [sys.executable, "-m", "vqdb", "serve", "--storage", str(storage), *args]
         self.process = subprocess.Popen(
             [*command, "--port", str(self.port), "--log-level", "WARNING"],
             env={**os.environ, **(env or {})},
@@ -31,7 +40,7 @@ class Server:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_seconds
         while True:
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
