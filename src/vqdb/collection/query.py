@@ -388,12 +388,24 @@ def _together(
         first = searches[members[0]]
         request = _request(c, first, default_payload=False)
         raw = [_plain_vector(searches[i][key]) for i in members]
-        vectors = [np.asarray(_vector(c, v, request.using)) for v in raw]
         with c.lock.read():
-            pages = _nearest(c, request, np.stack(vectors))
+            pages = _nearest(c, request, _stacked(c, raw, request.using))
         for i, page in zip(members, pages):
             found[i] = page
     return found
+
+
+def _stacked(c: Collection, raw: list[Any], using: str) -> Vector:
+    """A batch's dense query vectors as one matrix, converted and checked at once; where that
+    fails, one by one, so the error names what _vector names for a single query."""
+    try:
+        matrix = np.asarray(raw, dtype=np.float32)
+    except (TypeError, ValueError):
+        matrix = None
+    size = c.config.vectors[using].size
+    if matrix is None or matrix.shape != (len(raw), size) or not np.isfinite(matrix).all():
+        return np.stack([np.asarray(_vector(c, v, using)) for v in raw])
+    return matrix
 
 
 _SHARED = {"using", "filter", "params", "limit", "offset", "with_payload", "with_vector"}
@@ -415,13 +427,20 @@ def _nearest(c: Collection, request: Request, queries: Vector) -> list[list[dict
             request.using, queries, wanted, request.params, allowed, threshold
         )
         answers.append((s, segment, offsets, scores))
-    pages = []
+    shown = []
     for i in range(queries.shape[0]):
         found = [(s, segment, o[i][o[i] >= 0], sc[i][o[i] >= 0]) for s, segment, o, sc in answers]
-        pages.append(
-            _page(_merged(found, distance.ascending, request.score_threshold, wanted), request)
-        )
-    return pages
+        hits = _merged(found, distance.ascending, request.score_threshold, wanted)
+        shown.append(hits[request.offset : request.offset + request.limit])
+    # every page's scores by their shortest decimals in one numpy pass, not one per query
+    scores = iter(decimal_floats([score for page in shown for score, *_ in page]).tolist())
+    return [
+        [
+            request.selection.show(segment, offset, {"version": segment.version, "score": score})
+            for (_, _, segment, offset), score in zip(page, scores)  # page first: zip stops
+        ]  # on it without taking a score of the next page
+        for page in shown
+    ]
 
 
 @strict.checked("recommend_batch")
