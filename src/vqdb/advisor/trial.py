@@ -91,18 +91,26 @@ def per_query_recall(found: npt.NDArray[np.int64], truth: npt.NDArray[np.int64])
     return np.asarray(hits, dtype=np.float64) / k
 
 
-def screen(candidate: Candidate, sample: Sample, oversampling: tuple[float, ...]) -> list[Row]:
-    """The candidate's codes over the whole sample, scanned, at each oversampling."""
+def _built(
+    candidate: Candidate, sample: Sample, hnsw: dict[str, int] | None
+) -> tuple[Index, float]:
+    """The candidate's index over the whole sample (a plain scan without `hnsw`), and its
+    build time in seconds."""
     index = Index(
         sample.base.shape[1],
         sample.distance,
         quantization=candidate.config,
-        hnsw=None,
+        hnsw=hnsw,
         datatype=sample.datatype,
     )
     started = time.perf_counter()
     index.add(np.arange(len(sample.base)), sample.base)
-    build_s = time.perf_counter() - started
+    return index, time.perf_counter() - started
+
+
+def screen(candidate: Candidate, sample: Sample, oversampling: tuple[float, ...]) -> list[Row]:
+    """The candidate's codes over the whole sample, scanned, at each oversampling."""
+    index, build_s = _built(candidate, sample, None)
     codes = index.memory_usage()["quantized"] / len(sample.base)
     grid = oversampling if candidate.config is not None else (1.0,)
     return [_measured(index, candidate, sample, os, build_s, codes, "scan") for os in grid]
@@ -118,16 +126,7 @@ def verify(
     """The candidate behind the HNSW graph a collection would build (same m, ef_construct)
     over the sample, at each (oversampling, hnsw_ef) of the grid in turn, up to the first row
     that is `enough`; also the graph's bytes per vector."""
-    index = Index(
-        sample.base.shape[1],
-        sample.distance,
-        quantization=candidate.config,
-        hnsw=hnsw,
-        datatype=sample.datatype,
-    )
-    started = time.perf_counter()
-    index.add(np.arange(len(sample.base)), sample.base)
-    build_s = time.perf_counter() - started
+    index, build_s = _built(candidate, sample, hnsw)
     usage = index.memory_usage()
     codes = usage["quantized"] / len(sample.base)
     kind = f"hnsw m={hnsw['m']} ef_construct={hnsw['ef_construct']}"

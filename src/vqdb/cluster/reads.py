@@ -227,20 +227,20 @@ class ShardedReads:
         ]
 
     def _search(self, body: Mapping[str, Any], others: lookup.Others) -> list[Json]:
+        return self._scored("search", body)
+
+    def _scored(self, read: str, body: Mapping[str, Any]) -> list[Json]:
+        """A legacy search or recommend: every shard's first offset + limit, merged."""
         limit = reads.checked_count(body.get("limit"), 10, "limit", minimum=0)
         offset = reads.checked_count(body.get("offset"), 0, "offset", minimum=0)
-        answers = self._fan("search", {**body, "limit": offset + limit, "offset": 0})
+        answers = self._fan(read, {**body, "limit": offset + limit, "offset": 0})
         return merge.scored(answers, self._descending(body))[offset : offset + limit]
 
     def _search_batch(self, body: Mapping[str, Any], others: lookup.Others) -> list[list[Json]]:
         return [self._search(one, others) for one in _searches(body)]
 
     def _recommend(self, body: Mapping[str, Any], others: lookup.Others) -> list[Json]:
-        body = self._resolved(body, others)
-        limit = reads.checked_count(body.get("limit"), 10, "limit", minimum=0)
-        offset = reads.checked_count(body.get("offset"), 0, "offset", minimum=0)
-        answers = self._fan("recommend", {**body, "limit": offset + limit, "offset": 0})
-        return merge.scored(answers, self._descending(body))[offset : offset + limit]
+        return self._scored("recommend", self._resolved(body, others))
 
     def _recommend_batch(self, body: Mapping[str, Any], others: lookup.Others) -> list[list[Json]]:
         return [self._recommend(one, others) for one in _searches(body)]

@@ -389,7 +389,7 @@ def _together(
         request = _request(c, first, default_payload=False)
         raw = [_plain_vector(searches[i][key]) for i in members]
         with c.lock.read():
-            pages = _nearest(c, request, _stacked(c, raw, request.using))
+            pages = _pages(_searched(c, request, _stacked(c, raw, request.using)), request)
         for i, page in zip(members, pages):
             found[i] = page
     return found
@@ -410,37 +410,6 @@ def _stacked(c: Collection, raw: list[Any], using: str) -> Vector:
 
 _SHARED = {"using", "filter", "params", "limit", "offset", "with_payload", "with_vector"}
 _SHARED |= {"score_threshold"}
-
-
-def _nearest(c: Collection, request: Request, queries: Vector) -> list[list[dict[str, Any]]]:
-    """One page per query of a batch with one request's everything else (the caller holds the
-    read lock)."""
-    distance = c.config.distance(request.using)
-    wanted = request.offset + request.limit
-    threshold = c.config.full_scan_threshold_vectors(request.using)
-    answers = []
-    for s, segment in enumerate(c.segments):
-        allowed = _allowed(s, segment, request)
-        if allowed is not None and not allowed.any():
-            continue
-        offsets, scores = segment.search(
-            request.using, queries, wanted, request.params, allowed, threshold
-        )
-        answers.append((s, segment, offsets, scores))
-    shown = []
-    for i in range(queries.shape[0]):
-        found = [(s, segment, o[i][o[i] >= 0], sc[i][o[i] >= 0]) for s, segment, o, sc in answers]
-        hits = _merged(found, distance.ascending, request.score_threshold, wanted)
-        shown.append(hits[request.offset : request.offset + request.limit])
-    # every page's scores by their shortest decimals in one numpy pass, not one per query
-    scores = iter(decimal_floats([score for page in shown for score, *_ in page]).tolist())
-    return [
-        [
-            request.selection.show(segment, offset, {"version": segment.version, "score": score})
-            for (_, _, segment, offset), score in zip(page, scores)  # page first: zip stops
-        ]  # on it without taking a score of the next page
-        for page in shown
-    ]
 
 
 @strict.checked("recommend_batch")
@@ -616,8 +585,7 @@ def _search(c: Collection, request: Request, vector: OneVector) -> list[dict[str
 
 def _hits(c: Collection, request: Request, vector: OneVector) -> list[Hit]:
     """Nearest points to one vector over every segment, best first, `offset + limit` of them
-    (the caller holds the read lock). Candidates of a rescoring stage are scored exactly."""
-    distance = c.config.distance(request.using)
+    (the caller holds the read lock)."""
     queries: VectorBatch
     if isinstance(vector, SparseVector):
         queries = idf.weighted(c, request.using, vector, request.idf_corpus).batch()
@@ -625,9 +593,17 @@ def _hits(c: Collection, request: Request, vector: OneVector) -> list[Hit]:
         queries = MultiVectors.of([vector], vector.shape[1])
     else:
         queries = vector[None, :]
+    return _searched(c, request, queries)[0]
+
+
+def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[list[Hit]]:
+    """Each query's nearest points over every segment, best first, `offset + limit` of them:
+    one native call per segment for all the queries (the caller holds the read lock).
+    Candidates of a rescoring stage are scored exactly."""
+    distance = c.config.distance(request.using)
     wanted = request.offset + request.limit
     threshold = c.config.full_scan_threshold_vectors(request.using)
-    found: list[tuple[int, Segment, npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
+    answers = []
     for s, segment in enumerate(c.segments):
         if request.among is not None:  # a rescoring stage: the prefetches' candidates alone
             among = request.among.get(s)
@@ -645,9 +621,12 @@ def _hits(c: Collection, request: Request, vector: OneVector) -> list[Hit]:
             offsets, scores = segment.search(
                 request.using, queries, wanted, request.params, allowed, threshold, request.rescored
             )
-        kept = offsets[0] >= 0
-        found.append((s, segment, offsets[0][kept], scores[0][kept]))
-    return _merged(found, distance.ascending, request.score_threshold, wanted)
+        answers.append((s, segment, offsets, scores))
+    ranked = []
+    for i in range(len(queries)):
+        found = [(s, segment, o[i][o[i] >= 0], sc[i][o[i] >= 0]) for s, segment, o, sc in answers]
+        ranked.append(_merged(found, distance.ascending, request.score_threshold, wanted))
+    return ranked
 
 
 def _merged(
@@ -903,17 +882,27 @@ def _unit(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 def _page(hits: list[Hit], request: Request) -> list[dict[str, Any]]:
     """The ranked hits past `offset`, `limit` of them, shown as ScoredPoints."""
-    page = hits[request.offset : request.offset + request.limit]
     if request.order_values is not None:
+        page = hits[request.offset : request.offset + request.limit]
         values = request.order_values[request.offset : request.offset + request.limit]
         return [
             request.selection.show(segment, offset, scrolled(value))
             for (_, _, segment, offset), value in zip(page, values)
         ]
-    scores = decimal_floats([score for score, *_ in page]).tolist()  # f32 scores, as Qdrant's
+    return _pages([hits], request)[0]
+
+
+def _pages(ranked: list[list[Hit]], request: Request) -> list[list[dict[str, Any]]]:
+    """_page of each query's hits, their scores by their shortest decimals (f32, as Qdrant
+    shows them) in one numpy pass for the whole batch."""
+    shown = [hits[request.offset : request.offset + request.limit] for hits in ranked]
+    scores = iter(decimal_floats([score for page in shown for score, *_ in page]).tolist())
     return [
-        request.selection.show(segment, offset, {"version": segment.version, "score": score})
-        for score, (_, _, segment, offset) in zip(scores, page)
+        [
+            request.selection.show(segment, offset, {"version": segment.version, "score": score})
+            for (_, _, segment, offset), score in zip(page, scores)  # page first: zip stops
+        ]  # on it without taking a score of the next page
+        for page in shown
     ]
 
 

@@ -246,15 +246,9 @@ def _number(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (int, float)) else str(value)
 
 
-def _described(
-    errors: Sequence[Any],
-    where: tuple[str, ...],
-    at: int,
-    shown: Callable[[tuple[Any, ...]], tuple[Any, ...]] = tuple,
-) -> str:
+def _described(errors: Sequence[Any], where: tuple[str, ...], at: int) -> str:
     return ", ".join(
-        f"{'.'.join(str(p) for p in (*where, *shown(_shifted(err['loc'], at)))) or 'body'}: "
-        f"{err['msg']}"
+        f"{'.'.join(str(p) for p in (*where, *_shifted(err['loc'], at))) or 'body'}: {err['msg']}"
         for err in errors[:5]
     )
 
