@@ -19,23 +19,32 @@ N, DIM = 400, 16
 
 
 def test_rrf_and_dbsf_by_hand() -> None:
-    a = [("x", 0.9), ("y", 0.5), ("z", 0.1)]
-    b = [("y", 3.0), ("w", 1.0)]
-    fused = dict(fusion.rrf([a, b]))
-    assert fused == pytest.approx({"x": 1 / 2, "y": 1 / 3 + 1 / 2, "z": 1 / 4, "w": 1 / 3})
-    assert [k for k, _ in fusion.rrf([a, b])] == ["y", "x", "w", "z"]
-    weighted = dict(fusion.rrf([a, b], k=5, weights=[2.0, 0.0]))
-    assert weighted == pytest.approx({"x": 1 / 4.5, "y": 1 / 5, "z": 1 / 5.5, "w": 0.0})
+    x, y, z, w = 10, 11, 12, 13
+    a, a_scores = np.array([x, y, z]), np.array([0.9, 0.5, 0.1], np.float32)
+    b, b_scores = np.array([y, w]), np.array([3.0, 1.0], np.float32)
+
+    def fused(keys: Any, scores: Any) -> dict[int, float]:
+        return dict(zip(keys.tolist(), scores.tolist()))
+
+    assert fused(*fusion.rrf([a, b])) == pytest.approx(
+        {x: 1 / 2, y: 1 / 3 + 1 / 2, z: 1 / 4, w: 1 / 3}
+    )
+    assert fusion.rrf([a, b])[0].tolist() == [y, x, w, z]
+    weighted = fused(*fusion.rrf([a, b], k=5, weights=[2.0, 0.0]))
+    assert weighted == pytest.approx({x: 1 / 4.5, y: 1 / 5, z: 1 / 5.5, w: 0.0})
+    # ties keep the order in which the points were first seen, not the keys' order
+    assert fusion.rrf([np.array([13, 12]), np.array([12, 13])])[0].tolist() == [13, 12]
     with pytest.raises(ValueError, match="Number of weights"):
         fusion.rrf([a, b], weights=[1.0])
-    scores = np.array([0.9, 0.5, 0.1])
+    scores = a_scores.astype(np.float64)
     low, high = scores.mean() - 3 * scores.std(ddof=1), scores.mean() + 3 * scores.std(ddof=1)
-    expected = {k: (s - low) / (high - low) for k, s in a}
+    expected = {k: (s - low) / (high - low) for k, s in zip(a.tolist(), scores)}
     spread = 6 * np.std([3.0, 1.0], ddof=1)  # b: mean 2, so 3 and 1 sit 1 above and below it
-    expected["y"] += 0.5 + 1.0 / spread
-    expected["w"] = 0.5 - 1.0 / spread
-    assert dict(fusion.dbsf([a, b])) == pytest.approx(expected)
-    assert fusion.dbsf([[("only", 7.0)]]) == [("only", 0.5)]
+    expected[y] += 0.5 + 1.0 / spread
+    expected[w] = 0.5 - 1.0 / spread
+    assert fused(*fusion.dbsf([a, b], [a_scores, b_scores])) == pytest.approx(expected, rel=1e-6)
+    only = fusion.dbsf([np.array([7])], [np.array([7.0], np.float32)])
+    assert fused(*only) == {7: 0.5}
 
 
 @pytest.fixture
@@ -80,6 +89,14 @@ def same(got: list[tuple[Any, float]], expected: list[tuple[Any, float]]) -> Non
     assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-5)
 
 
+def fuse(how: str, lists: list[list[tuple[Any, float]]], *args: Any) -> list[tuple[Any, float]]:
+    """fusion.py over lists of (integer id, score) as query answers them."""
+    keys = [np.array([pid for pid, _ in found], np.int64) for found in lists]
+    scores = [np.array([score for _, score in found], np.float32) for found in lists]
+    fused = fusion.dbsf(keys, scores) if how == "dbsf" else fusion.rrf(keys, *args)
+    return list(zip(fused[0].tolist(), fused[1].tolist()))
+
+
 def exact_body(q: list[float]) -> dict[str, Any]:
     return {"query": q, "using": "d", "limit": 10, "params": {"exact": True}}
 
@@ -106,7 +123,7 @@ def test_hybrid_fusion(hybrid: Collection) -> None:
     lists = [
         ranked(query.query(hybrid, {**part, "filter": keep})) for part in (dense_part, sparse_part)
     ]
-    for kind, expected in (("rrf", fusion.rrf(lists)), ("dbsf", fusion.dbsf(lists))):
+    for kind, expected in (("rrf", fuse("rrf", lists)), ("dbsf", fuse("dbsf", lists))):
         body = {
             "prefetch": [dense_part, sparse_part],
             "query": {"fusion": kind},
@@ -120,7 +137,7 @@ def test_hybrid_fusion(hybrid: Collection) -> None:
         "query": {"rrf": {"k": 10, "weights": [1, 3]}},
     }
     got = ranked(query.query(hybrid, {**weighted, "filter": keep, "limit": 5}))
-    same(got, fusion.rrf(lists, 10, [1, 3])[:5])
+    same(got, fuse("rrf", lists, 10, [1, 3])[:5])
     threshold = got[2][1]
     cut = query.query(
         hybrid, {**weighted, "filter": keep, "limit": 5, "score_threshold": threshold}

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from vqdb import engine
 from vqdb.cluster import merge, routing
@@ -156,8 +157,10 @@ class ShardedReads:
         raw = body["prefetch"]
         prefetches = [raw] if isinstance(raw, Mapping) else list(raw)
         shown = {k: body[k] for k in ("with_payload", "with_vector") if k in body}
-        lists: list[list[tuple[Any, float]]] = []
-        points: dict[Any, Json] = {}
+        keys: list[npt.NDArray[np.int64]] = []
+        scores: list[npt.NDArray[np.float32]] = []
+        points: dict[Any, int] = {}  # a point's key: its position among the points seen
+        shown_points: list[Json] = []
         for p in prefetches:
             one = {**p, **shown}
             if body.get("filter") is not None:
@@ -168,26 +171,27 @@ class ShardedReads:
                 one["shard_key"] = body["shard_key"]
             one.setdefault("limit", 10)
             found = self._query(one, None)["points"]
-            lists.append([(merge.id_key(x["id"]), x["score"]) for x in found])
             for x in found:
-                points.setdefault(merge.id_key(x["id"]), x)
+                if merge.id_key(x["id"]) not in points:
+                    points[merge.id_key(x["id"])] = len(shown_points)
+                    shown_points.append(x)
+            keys.append(np.array([points[merge.id_key(x["id"])] for x in found], np.int64))
+            scores.append(np.array([x["score"] for x in found], np.float32))
         try:
             if q.get("fusion") == "dbsf":
-                ranked = fusion.dbsf(lists)
+                fused = fusion.dbsf(keys, scores)
             elif q.get("fusion") == "rrf":
-                ranked = fusion.rrf(lists)
+                fused = fusion.rrf(keys)
             else:
                 spec = q["rrf"]
-                k = spec.get("k")
-                ranked = fusion.rrf(
-                    lists, fusion.DEFAULT_RRF_K if k is None else k, spec.get("weights")
-                )
+                k = fusion.DEFAULT_RRF_K if spec.get("k") is None else spec["k"]
+                fused = fusion.rrf(keys, k, spec.get("weights"))
         except ValueError as e:
             raise BadInput(f"Bad request: {e}") from None
         threshold = body.get("score_threshold")
         out = [
-            {**points[key], "score": float(score)}
-            for key, score in ranked
+            {**shown_points[key], "score": score}
+            for key, score in zip(fused[0].tolist(), fused[1].tolist())
             if threshold is None or score >= threshold
         ]
         return out[offset : offset + limit]

@@ -6,64 +6,59 @@
   mean -/+ 3 sample standard deviations (a single point scores 0.5), then summed per point.
 
 Both rank the fused points by their new score, higher first, computed in float32 as Qdrant's.
-A list is a sequence of (key, score) pairs, best first; keys identify points to the caller.
+A list is an array of int64 keys, best first (with its scores for DBSF); keys name points to
+the caller.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 DEFAULT_RRF_K = 2
 
-Key = TypeVar("Key", bound=Hashable)
+Keys = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
-_ZERO, _ONE = np.float32(0), np.float32(1)  # Qdrant fuses in float32: so do its scores here
+_ONE = np.float32(1)  # Qdrant fuses in float32: so do its scores here
 
 
 def rrf(
-    lists: Sequence[Sequence[tuple[Key, float]]],
-    k: int = DEFAULT_RRF_K,
-    weights: Sequence[float] | None = None,
-) -> list[tuple[Key, float]]:
+    lists: Sequence[Keys], k: int = DEFAULT_RRF_K, weights: Sequence[float] | None = None
+) -> tuple[Keys, Scores]:
     if weights is not None and len(weights) != len(lists):
         raise ValueError(
             "Number of weights in RRF should match number of pre-fetches: got "
             f"{len(weights)}, expected {len(lists)}"
         )
-    parts = []
-    for ranked, weight in zip(lists, weights or [1.0] * len(lists)):
+    scores = []
+    for keys, weight in zip(lists, weights or [1.0] * len(lists)):
         w = np.float32(weight)
-        rank = np.arange(1, len(ranked) + 1, dtype=np.float32)
+        rank = np.arange(1, keys.shape[0] + 1, dtype=np.float32)
         score = _ONE / (rank / w + np.float32(k) - _ONE) if w > 0 else np.zeros_like(rank)
-        parts.append(([key for key, _ in ranked], score.astype(np.float32)))
-    return _summed(parts)
+        scores.append(score.astype(np.float32))
+    return _summed(lists, scores)
 
 
-def dbsf(lists: Sequence[Sequence[tuple[Key, float]]]) -> list[tuple[Key, float]]:
-    parts = []
-    for ranked in lists:
-        scores = np.array([score for _, score in ranked], dtype=np.float32)
-        parts.append(([key for key, _ in ranked], _normalized(scores)))
-    return _summed(parts)
+def dbsf(lists: Sequence[Keys], scores: Sequence[Scores]) -> tuple[Keys, Scores]:
+    return _summed(lists, [_normalized(s.astype(np.float32)) for s in scores])
 
 
-def _summed(parts: list[tuple[list[Key], Scores]]) -> list[tuple[Key, float]]:
+def _summed(lists: Sequence[Keys], scores: Sequence[Scores]) -> tuple[Keys, Scores]:
     """Each point's scores added in list order (float32), ranked best first; ties keep the
-    order in which the points were first seen."""
-    position: dict[Key, int] = {}
-    for keys, _ in parts:
-        for key in keys:
-            position.setdefault(key, len(position))
-    total = np.zeros(len(position), dtype=np.float32)
-    for keys, scores in parts:
-        np.add.at(total, np.fromiter((position[k] for k in keys), np.int64, len(keys)), scores)
-    order = np.argsort(-total, kind="stable")
-    keys = list(position)
-    return [(keys[i], score) for i, score in zip(order.tolist(), total[order].tolist())]
+    order in which the points were first seen. A point is in a list at most once."""
+    if not lists:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    keys, first, at = np.unique(np.concatenate(lists), return_index=True, return_inverse=True)
+    total = np.zeros(keys.shape[0], dtype=np.float32)
+    start = 0
+    for part in scores:
+        stop = start + part.shape[0]
+        total[at[start:stop]] += part  # one float32 add per point and list, in list order
+        start = stop
+    order = np.lexsort((first, -total))
+    return keys[order], total[order]
 
 
 def _normalized(scores: Scores) -> Scores:

@@ -28,6 +28,7 @@ import numpy.typing as npt
 from vqdb.collection import examples, formula, fusion, idf, lookup, order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
+from vqdb.collection.ranked import Hit, Ranked, candidates
 from vqdb.collection.reads import Selection, checked_count, first_by_id, scroll
 from vqdb.distance import Distance
 from vqdb.errors import BadInput, NotFound, coded, invalid
@@ -66,7 +67,6 @@ class Request:
     rescored: int | None = None
 
 
-Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offset
 MAX_PREFETCH_DEPTH = 64  # Qdrant's
 
 
@@ -88,7 +88,7 @@ def query(c: Collection, body: Mapping[str, Any], others: lookup.Others = None) 
         return {"points": _page(hits, request)}
 
 
-def ranked(c: Collection, body: Mapping[str, Any]) -> tuple[Request, list[Hit]]:
+def ranked(c: Collection, body: Mapping[str, Any]) -> tuple[Request, Sequence[Hit]]:
     """A QueryRequest's points, best first, `offset + limit` of them, and the request they
     answer (the caller holds the read lock; lookups are resolved)."""
     q = body.get("query")
@@ -139,7 +139,7 @@ def _prefetches(body: Mapping[str, Any], depth: int) -> list[Mapping[str, Any]]:
 
 def _prefetched(
     c: Collection, body: Mapping[str, Any], outer: Filter | None, depth: int = 1
-) -> list[Hit]:
+) -> Sequence[Hit]:
     """One prefetch's ranked points (the caller holds the read lock). The filters of the
     request and of the prefetches above apply to it as well, as in Qdrant."""
     q = body.get("query")
@@ -226,7 +226,9 @@ def _both(a: Filter | None, b: Filter | None) -> Filter | None:
     return b if a is None else a if b is None else Filter(must=(a, b))
 
 
-def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | None) -> list[Hit]:
+def _stage(
+    c: Collection, request: Request, q: Any, sources: list[Sequence[Hit]] | None
+) -> Sequence[Hit]:
     """The points `q` ranks, best first: over the collection, or, given the results of
     prefetches (`sources`), a fusion of them or those of their points `q` scores best."""
     if isinstance(q, Mapping) and ("fusion" in q or "rrf" in q):
@@ -234,13 +236,13 @@ def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | N
             raise BadInput("Bad request: Fusion queries cannot be combined with the 'using' field.")
         if sources is None:
             raise BadInput("Bad request: a fusion query needs prefetches to fuse")
-        return _fused(q, sources, request)
+        return _fused(c, q, sources, request)
     if isinstance(q, Mapping) and "formula" in q:
         if sources is None:
             raise BadInput("Bad request: a formula query rescores prefetches: give some")
         return _formula(c, request, q, sources)
     if sources is not None:
-        request.among = _candidates(sources)
+        request.among = candidates([Ranked.of(h, c.segments) for h in sources])
     if isinstance(q, Mapping) and ("order_by" in q or "sample" in q):
         return _scrolled(c, request, q)
     if isinstance(q, Mapping) and "recommend" in q:
@@ -260,8 +262,8 @@ def _stage(c: Collection, request: Request, q: Any, sources: list[list[Hit]] | N
 
 
 def _formula(
-    c: Collection, request: Request, q: Mapping[str, Any], sources: list[list[Hit]]
-) -> list[Hit]:
+    c: Collection, request: Request, q: Mapping[str, Any], sources: list[Sequence[Hit]]
+) -> Sequence[Hit]:
     """The prefetches' points rescored by a formula (formula.py), best first."""
     expression = formula.compile_formula(q["formula"], q.get("defaults"))
     scores = [{(s, offset): score for score, s, _, offset in hits} for hits in sources]
@@ -279,53 +281,46 @@ def _formula(
     return _cut(hits, request)
 
 
-def _cut(hits: list[Hit], request: Request) -> list[Hit]:
+def _cut(hits: Sequence[Hit], request: Request) -> Sequence[Hit]:
     """Ranked hits (higher scores first) at or above the score threshold, `offset + limit` of
     them."""
     if request.score_threshold is not None:
-        hits = [h for h in hits if h[0] >= request.score_threshold]
+        if isinstance(hits, Ranked):
+            hits = hits[: int(np.count_nonzero(hits.scores >= request.score_threshold))]
+        else:
+            hits = [h for h in hits if h[0] >= request.score_threshold]
     return hits[: request.offset + request.limit]
 
 
-def _candidates(sources: list[list[Hit]]) -> dict[int, npt.NDArray[np.int64]]:
-    found: dict[int, set[int]] = {}
-    for hits in sources:
-        for _, s, _, offset in hits:
-            found.setdefault(s, set()).add(offset)
-    return {s: np.fromiter(offsets, dtype=np.int64) for s, offsets in found.items()}
-
-
-def _fused(q: Mapping[str, Any], sources: list[list[Hit]], request: Request) -> list[Hit]:
-    where = {(s, offset): segment for hits in sources for _, s, segment, offset in hits}
-    lists: list[list[tuple[tuple[int, int], float]]] = [
-        [((s, offset), score) for score, s, _, offset in hits] for hits in sources
-    ]
+def _fused(
+    c: Collection, q: Mapping[str, Any], sources: Sequence[Sequence[Hit]], request: Request
+) -> Sequence[Hit]:
+    lists = [Ranked.of(hits, c.segments) for hits in sources]
+    keys = [r.keys() for r in lists]
     try:
         if q.get("fusion") == "dbsf":
-            ranked = fusion.dbsf(lists)
+            fused = fusion.dbsf(keys, [r.scores for r in lists])
         elif q.get("fusion") == "rrf":
-            ranked = fusion.rrf(lists)
+            fused = fusion.rrf(keys)
         elif "rrf" in q and isinstance(q["rrf"], Mapping):
             spec = q["rrf"]
             k = spec.get("k")
-            ranked = fusion.rrf(
-                lists, fusion.DEFAULT_RRF_K if k is None else k, spec.get("weights")
-            )
+            fused = fusion.rrf(keys, fusion.DEFAULT_RRF_K if k is None else k, spec.get("weights"))
         else:
             raise ValueError(f"unknown fusion {q!r}: expected rrf or dbsf")
     except ValueError as e:
         raise BadInput(f"Bad request: {e}") from None
-    return _cut([(score, s, where[s, offset], offset) for (s, offset), score in ranked], request)
+    return _cut(Ranked.from_keys(*fused, c.segments), request)
 
 
-def _in_id_order(c: Collection, request: Request) -> list[Hit]:
+def _in_id_order(c: Collection, request: Request) -> Sequence[Hit]:
     """A query without a query: the first `offset + limit` matching points by id, scored 1
     (Qdrant scrolls for them)."""
     found = first_by_id(c, request.query_filter, request.offset + request.limit)
     return [(1.0, s, segment, offset) for s, segment, offset in found]
 
 
-def _scrolled(c: Collection, request: Request, q: Mapping[str, Any]) -> list[Hit]:
+def _scrolled(c: Collection, request: Request, q: Mapping[str, Any]) -> Sequence[Hit]:
     """order_by and sample (order.py), over the allowed points or the prefetches' candidates.
     Qdrant scrolls for both: every point scores 1, so a score_threshold means nothing (refused
     with order_by, ignored with sample), and a sample without prefetches ignores `offset`."""
@@ -583,7 +578,7 @@ def _search(c: Collection, request: Request, vector: OneVector) -> list[dict[str
     return _page(_hits(c, request, vector), request)
 
 
-def _hits(c: Collection, request: Request, vector: OneVector) -> list[Hit]:
+def _hits(c: Collection, request: Request, vector: OneVector) -> Sequence[Hit]:
     """Nearest points to one vector over every segment, best first, `offset + limit` of them
     (the caller holds the read lock)."""
     queries: VectorBatch
@@ -596,7 +591,7 @@ def _hits(c: Collection, request: Request, vector: OneVector) -> list[Hit]:
     return _searched(c, request, queries)[0]
 
 
-def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[list[Hit]]:
+def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ranked]:
     """Each query's nearest points over every segment, best first, `offset + limit` of them:
     one native call per segment for all the queries (the caller holds the read lock).
     Candidates of a rescoring stage are scored exactly."""
@@ -621,37 +616,14 @@ def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[lis
             offsets, scores = segment.search(
                 request.using, queries, wanted, request.params, allowed, threshold, request.rescored
             )
-        answers.append((s, segment, offsets, scores))
+        answers.append((s, offsets, scores))
     ranked = []
     for i in range(len(queries)):
-        found = [(s, segment, o[i][o[i] >= 0], sc[i][o[i] >= 0]) for s, segment, o, sc in answers]
-        ranked.append(_merged(found, distance.ascending, request.score_threshold, wanted))
-    return ranked
-
-
-def _merged(
-    found: list[tuple[int, Segment, npt.NDArray[np.int64], npt.NDArray[np.float32]]],
-    ascending: bool,
-    threshold: float | None,
-    wanted: int,
-) -> list[Hit]:
-    """Every segment's candidates as one ranked list: by score, then segment, then offset (in
-    numpy: only the `wanted` best become tuples)."""
-    if not found:
-        return []
-    scores = np.concatenate([f[3] for f in found])
-    offsets = np.concatenate([f[2] for f in found])
-    where = np.repeat(np.arange(len(found)), [f[2].shape[0] for f in found])
-    if threshold is not None:
-        keep = scores <= threshold if ascending else scores >= threshold
-        scores, offsets, where = scores[keep], offsets[keep], where[keep]
-    order = np.lexsort((offsets, where, scores if ascending else -scores))[:wanted]
-    return [
-        (score, found[w][0], found[w][1], offset)
-        for score, w, offset in zip(
-            scores[order].tolist(), where[order].tolist(), offsets[order].tolist()
+        found = [(s, o[i][o[i] >= 0], sc[i][o[i] >= 0]) for s, o, sc in answers if o.shape[1]]
+        ranked.append(
+            Ranked.merged(found, c.segments, distance.ascending, request.score_threshold, wanted)
         )
-    ]
+    return ranked
 
 
 def _allowed(s: int, segment: Segment, request: Request) -> npt.NDArray[np.bool_] | None:
@@ -667,7 +639,7 @@ def _allowed(s: int, segment: Segment, request: Request) -> npt.NDArray[np.bool_
     return allowed
 
 
-def _recommended(c: Collection, request: Request, spec: Mapping[str, Any]) -> list[Hit]:
+def _recommended(c: Collection, request: Request, spec: Mapping[str, Any]) -> Sequence[Hit]:
     """The points recommended by examples, best first (the caller holds the read lock)."""
     strategy = spec.get("strategy") or "average_vector"
     if strategy not in _STRATEGIES:
@@ -689,7 +661,7 @@ def _recommended(c: Collection, request: Request, spec: Mapping[str, Any]) -> li
     return _by_examples(c, request, [*positive, *negative], score)
 
 
-def _discovered(c: Collection, request: Request, q: Mapping[str, Any]) -> list[Hit]:
+def _discovered(c: Collection, request: Request, q: Mapping[str, Any]) -> Sequence[Hit]:
     """`discover` (a target and context pairs) and `context` (pairs alone), see examples.py."""
     try:
         if "context" in q and set(q) == {"context"}:
@@ -744,7 +716,7 @@ def _average(positive: list[OneVector], negative: list[OneVector]) -> OneVector:
     return mean
 
 
-def _with_feedback(c: Collection, request: Request, spec: Any) -> list[Hit]:
+def _with_feedback(c: Collection, request: Request, spec: Any) -> Sequence[Hit]:
     """Qdrant's relevance_feedback query: {target, feedback: [{example, score}], strategy:
     {naive: {a, b, c}}} (examples.py)."""
     if not isinstance(spec, Mapping) or "target" not in spec:
@@ -776,13 +748,13 @@ def _by_examples(
     request: Request,
     vectors: Sequence[OneVector],
     score: Callable[[examples.Sims], examples.Scores],
-) -> list[Hit]:
+) -> Sequence[Hit]:
     """Every allowed point scored by its similarities to `vectors` (an exact scan of the
     originals, one native call per segment), best first."""
     distance = c.config.distance(request.using)
     batch = _batch(c, request.using, vectors)
     n = len(vectors)
-    found: list[tuple[int, Segment, npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
+    found: list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
     missing = 0.0 if request.using in c.config.sparse_vectors else np.nan
     for s, segment in enumerate(c.segments):
         allowed = _allowed(s, segment, request)
@@ -800,9 +772,9 @@ def _by_examples(
         for row in range(n):
             valid = ids[row] >= 0
             sims[row, ids[row][valid]] = distance.to_engine(scores[row][valid])
-        found.append((s, segment, offsets, score(sims[:, offsets]).astype(np.float32)))
-    # every allowed point is scored: only the wanted best become tuples
-    return _merged(found, False, request.score_threshold, request.offset + request.limit)
+        found.append((s, offsets, score(sims[:, offsets]).astype(np.float32)))
+    wanted = request.offset + request.limit
+    return Ranked.merged(found, c.segments, False, request.score_threshold, wanted)
 
 
 def _batch(c: Collection, using: str, vectors: Sequence[OneVector]) -> VectorBatch:
@@ -816,7 +788,9 @@ def _batch(c: Collection, using: str, vectors: Sequence[OneVector]) -> VectorBat
     return np.stack(dense)
 
 
-def _mmr(c: Collection, request: Request, vector: OneVector, mmr: Mapping[str, Any]) -> list[Hit]:
+def _mmr(
+    c: Collection, request: Request, vector: OneVector, mmr: Mapping[str, Any]
+) -> Sequence[Hit]:
     """Nearest points, re-ranked for diversity (Qdrant's MMR): `candidates_limit` nearest
     (default: the request's limit), then chosen one by one; each keeps its nearest score."""
     diversity = mmr.get("diversity")
@@ -880,7 +854,7 @@ def _unit(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return unit
 
 
-def _page(hits: list[Hit], request: Request) -> list[dict[str, Any]]:
+def _page(hits: Sequence[Hit], request: Request) -> list[dict[str, Any]]:
     """The ranked hits past `offset`, `limit` of them, shown as ScoredPoints."""
     if request.order_values is not None:
         page = hits[request.offset : request.offset + request.limit]
@@ -892,7 +866,7 @@ def _page(hits: list[Hit], request: Request) -> list[dict[str, Any]]:
     return _pages([hits], request)[0]
 
 
-def _pages(ranked: list[list[Hit]], request: Request) -> list[list[dict[str, Any]]]:
+def _pages(ranked: Sequence[Sequence[Hit]], request: Request) -> list[list[dict[str, Any]]]:
     """_page of each query's hits, their scores by their shortest decimals (f32, as Qdrant
     shows them) in one numpy pass for the whole batch."""
     shown = [hits[request.offset : request.offset + request.limit] for hits in ranked]

@@ -1,0 +1,108 @@
+"""A query stage's points, best first, kept as arrays.
+
+A point is a segment position (its index in `Collection.segments`, stable under the read lock)
+and an offset in that segment. The searches of a stage give numpy arrays; fusion and the
+candidates of a rescoring stage work on them as arrays, and a Python tuple (a `Hit`) is made
+only for the points a caller reads one by one: a page, a formula, groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
+
+from vqdb.segment.segment import Segment
+
+Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offset
+Scores = npt.NDArray[np.float32]
+Ints = npt.NDArray[np.int64]
+
+_OFFSET_BITS = 40  # a key is position << 40 | offset: one int64 names a point of the collection
+
+
+class Ranked(Sequence[Hit]):
+    __slots__ = ("scores", "where", "offsets", "segments")
+
+    def __init__(self, scores: Scores, where: Ints, offsets: Ints, segments: Sequence[Segment]):
+        self.scores, self.where, self.offsets, self.segments = scores, where, offsets, segments
+
+    @classmethod
+    def of(cls, hits: Sequence[Hit], segments: Sequence[Segment]) -> Ranked:
+        if isinstance(hits, Ranked):
+            return hits
+        return cls(
+            np.array([h[0] for h in hits], dtype=np.float32),
+            np.array([h[1] for h in hits], dtype=np.int64),
+            np.array([h[3] for h in hits], dtype=np.int64),
+            segments,
+        )
+
+    @classmethod
+    def merged(
+        cls,
+        found: Sequence[tuple[int, Ints, Scores]],
+        segments: Sequence[Segment],
+        ascending: bool,
+        threshold: float | None,
+        wanted: int,
+    ) -> Ranked:
+        """The answers of several segments, (position, offsets, scores) each, as one ranked
+        list: by score, then segment position, then offset; `wanted` of them."""
+        if len(found) == 1:
+            s, offsets, scores = found[0]
+            where = np.full(offsets.shape[0], s, dtype=np.int64)
+        else:
+            scores = np.concatenate([f[2] for f in found]) if found else np.zeros(0, np.float32)
+            offsets = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int64)
+            where = np.repeat(
+                np.array([f[0] for f in found], dtype=np.int64),
+                [f[1].shape[0] for f in found],
+            )
+        if threshold is not None:
+            keep = scores <= threshold if ascending else scores >= threshold
+            scores, offsets, where = scores[keep], offsets[keep], where[keep]
+        order = np.lexsort((offsets, where, scores if ascending else -scores))[:wanted]
+        return cls(scores[order], where[order], offsets[order], segments)
+
+    @classmethod
+    def from_keys(cls, keys: Ints, scores: Scores, segments: Sequence[Segment]) -> Ranked:
+        return cls(scores, keys >> _OFFSET_BITS, keys & ((1 << _OFFSET_BITS) - 1), segments)
+
+    def keys(self) -> Ints:
+        """One int64 per point (equal for the same point in any stage)."""
+        keys: Ints = (self.where << _OFFSET_BITS) | self.offsets
+        return keys
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    @overload
+    def __getitem__(self, i: int) -> Hit: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Ranked: ...
+
+    def __getitem__(self, i: int | slice) -> Hit | Ranked:
+        if isinstance(i, slice):
+            return Ranked(self.scores[i], self.where[i], self.offsets[i], self.segments)
+        s = int(self.where[i])
+        return float(self.scores[i]), s, self.segments[s], int(self.offsets[i])
+
+    def __iter__(self) -> Iterator[Hit]:
+        segments = self.segments
+        for score, s, offset in zip(
+            self.scores.tolist(), self.where.tolist(), self.offsets.tolist()
+        ):
+            yield score, s, segments[s], offset
+
+
+def candidates(sources: Sequence[Ranked]) -> dict[int, Ints]:
+    """The points of every source, per segment position: sorted offsets, each once."""
+    if not sources:
+        return {}
+    where = np.concatenate([r.where for r in sources])
+    offsets = np.concatenate([r.offsets for r in sources])
+    return {int(s): np.unique(offsets[where == s]) for s in np.unique(where)}
