@@ -13,10 +13,12 @@
 // estimate is unbiased where the plain reconstruction |x_c| c^ is not; f = |x_c| / <c^, u> is
 // stored with each code. The query side is R q_c times the grid steps, quantized to signed
 // 8-bit integers: sum_j w_j k_j is then bit-plane popcounts of the query's 8 planes against
-// the code's planes (the turbo_planes kernel, one per ISA).
+// the code's planes (the turbo_planes kernel, one per ISA), or at 4 bits a multiply-add of the
+// query's bytes with the code's nibbles (turbo_nibbles: 32 popcounts a word cost more).
 //
-// Per code: the planes (plane p holds bit p of k for the coordinates that have it), then two
-// floats: f and e, where e is |x_c|^2 for L2 and <mean, x_c> for Dot / Cosine.
+// Per code: the planes (plane p holds bit p of k for the coordinates that have it; bits4: the
+// nibbles, k_2i and k_2i+1 in byte i), then two floats: f and e, where e is |x_c|^2 for L2 and
+// <mean, x_c> for Dot / Cosine.
 //
 // `fixed` sets (the `turbo4` datatype of the originals) need no training: no mean, one grid
 // of 16 levels for every coordinate, scaled per vector by its largest rotated coordinate, and
@@ -102,29 +104,51 @@ class TurboRotation {
 size_t words_for(size_t bits) { return (bits + 63) / 64; }
 
 // The code's layout: plane p covers coordinates [0, cover[p]) (bits1_5: plane 1 only the first
-// half, which so has 4 levels where the rest has 2).
+// half, which so has 4 levels where the rest has 2). bits4 has nibbles instead of planes, as
+// many bytes as four planes would take (a multiple of 8: the floats after them stay aligned).
 struct Layout {
   std::vector<size_t> cover, words, offset;  // per plane; offset in words from the code start
   size_t plane_words = 0;
+  bool nibbles = false;
+  size_t bytes = 0;  // before the two floats
 
   Layout(size_t dim, TurboBits bits) {
     switch (bits) {
       case TurboBits::bits1: cover = {dim}; break;
       case TurboBits::bits1_5: cover = {dim, (dim + 1) / 2}; break;
       case TurboBits::bits2: cover = {dim, dim}; break;
-      case TurboBits::bits4: cover = {dim, dim, dim, dim}; break;
+      case TurboBits::bits4: nibbles = true; break;
     }
     for (size_t c : cover) {
       offset.push_back(plane_words);
       words.push_back(words_for(c));
       plane_words += words.back();
     }
+    bytes = nibbles ? words_for(dim) * 32 : plane_words * 8;
   }
   size_t planes() const { return cover.size(); }
   size_t levels(size_t j) const {
+    if (nibbles) return 16;
     size_t n = 0;
     for (size_t c : cover) n += j < c;
     return size_t(1) << n;
+  }
+  uint32_t k(const uint8_t* code, size_t j) const {
+    if (nibbles) return code[j / 2] >> (4 * (j % 2)) & 15u;
+    const uint64_t* planes = reinterpret_cast<const uint64_t*>(code);
+    uint32_t v = 0;
+    for (size_t p = 0; p < cover.size(); ++p)
+      if (j < cover[p]) v |= uint32_t(planes[offset[p] + j / 64] >> (j % 64) & 1u) << p;
+    return v;
+  }
+  void set_k(uint8_t* code, size_t j, uint32_t v) const {  // into a zeroed code
+    if (nibbles) {
+      code[j / 2] |= uint8_t(v << (4 * (j % 2)));
+      return;
+    }
+    uint64_t* planes = reinterpret_cast<uint64_t*>(code);
+    for (size_t p = 0; p < cover.size(); ++p)
+      if (j < cover[p] && (v >> p & 1u)) planes[offset[p] + j / 64] |= uint64_t(1) << (j % 64);
   }
 };
 
@@ -138,6 +162,8 @@ class TurboSet;
 class TurboScorer final : public QueryScorer {
  public:
   TurboScorer(const TurboSet& set, const float* query);
+  // A stored row as the query (graph builds): from its rotated form f c^, no rotation needed.
+  TurboScorer(const TurboSet& set, const uint8_t* code);
 
   void score(const uint32_t* ids, size_t n, float* out) const override;
   void score_rows(const uint8_t* const* rows, size_t n, float* out) const override {
@@ -150,6 +176,7 @@ class TurboScorer final : public QueryScorer {
 
  private:
   float one(const uint8_t* code) const;
+  void quantize(const float* y);  // the rotated, centred query into groups_ / nibbles_
 
   const TurboSet& set_;
   size_t code_bytes_;
@@ -160,10 +187,12 @@ class TurboScorer final : public QueryScorer {
     std::vector<uint64_t> planes;
   };
   std::vector<Group> groups_;
+  std::vector<int8_t> nibbles_;  // bits4: the query's bytes for low nibbles, then for high ones
   float a_ = 0.f, ws_ = 1.f;      // sum_j q'_j lo_j and the query's integer scale
   float constant_ = 0.f;          // <q, mean> (Dot) or |q_c|^2 (L2)
   std::vector<float> query_;      // the prepared query, for L1 (scored on decoded rows)
   int64_t (*kernel_)(const uint64_t*, const uint64_t*, size_t, size_t);
+  int32_t (*nibble_kernel_)(const int8_t*, const uint8_t*, size_t);
 };
 
 class TurboSet final : public VectorSet {
@@ -177,7 +206,7 @@ class TurboSet final : public VectorSet {
     refresh();
   }
 
-  size_t code_bytes() const override { return layout_.plane_words * 8 + sizeof(Side); }
+  size_t code_bytes() const override { return layout_.bytes + sizeof(Side); }
   bool trained() const override { return trained_; }
   // Graphs are built over the codes (member scorers decode one member; pair scores are the
   // popcounts below), as Qdrant builds its turbo graphs: a float32 build reads 4-32x the bytes.
@@ -223,6 +252,7 @@ class TurboSet final : public VectorSet {
   }
 
   std::unique_ptr<QueryScorer> member_scorer(uint32_t id) const override {
+    if (metric_ != Metric::l1) return std::make_unique<TurboScorer>(*this, codes(id));
     std::vector<float> q(dim_);
     decode(codes(id), 1, q.data());
     return std::make_unique<TurboScorer>(*this, q.data());
@@ -283,23 +313,17 @@ class TurboSet final : public VectorSet {
         s.e = metric_ == Metric::l2 ? float(n2) : 0.f;
       } else {
         const float r = unit_rotated(row, y.data());
+        for (size_t j = 0; j < dim_; ++j) k[j] = level((y[j] - lo_[j]) / step_[j], layout_.levels(j));
         double ip = 0.0, dot_mean = 0.0;
         for (size_t j = 0; j < dim_; ++j) {
-          const size_t levels = layout_.levels(j);
-          k[j] = level((y[j] - lo_[j]) / step_[j], levels);
           ip += (double(lo_[j]) + double(step_[j]) * k[j]) * y[j];
           dot_mean += double(mean_[j]) * (double(row[j]) - mean_[j]);
         }
         s.f = r > 0.f && ip > 1e-12 ? float(double(r) / ip) : 0.f;
         s.e = metric_ == Metric::l2 ? r * r : float(dot_mean);
       }
-      uint64_t* planes = reinterpret_cast<uint64_t*>(code);
-      for (size_t p = 0; p < layout_.planes(); ++p) {
-        uint64_t* plane = planes + layout_.offset[p];
-        for (size_t j = 0; j < layout_.cover[p]; ++j)
-          if (k[j] >> p & 1u) plane[j / 64] |= uint64_t(1) << (j % 64);
-      }
-      std::memcpy(code + layout_.plane_words * 8, &s, sizeof(s));
+      for (size_t j = 0; j < dim_; ++j) layout_.set_k(code, j, k[j]);
+      std::memcpy(code + layout_.bytes, &s, sizeof(s));
     }
   }
 
@@ -319,10 +343,16 @@ class TurboSet final : public VectorSet {
     s["lo"] = floats(lo_);
     s["step"] = floats(step_);
     s["signs"] = floats(rotation_.signs());  // derived from a fixed seed: exported, never loaded
+    if (layout_.nibbles) s["nibbles"] = Array{"uint8", {1}, {1}};
     return s;
   }
 
   void load_state(const State& state) override {
+    // 4-bit codes were bit planes before they were nibbles, of the same size: a state without
+    // the mark would load and score as other vectors, so it is refused instead.
+    if (layout_.nibbles && !state.count("nibbles"))
+      throw std::invalid_argument(
+          "4-bit turbo codes from an older vqdb (bit planes, not nibbles): rebuild them");
     if (!fixed_) {
       read_floats(state.at("mean"), mean_);
       read_floats(state.at("lo"), lo_);
@@ -337,26 +367,22 @@ class TurboSet final : public VectorSet {
   const Layout& layout() const { return layout_; }
   const TurboRotation& rotation() const { return rotation_; }
   const std::vector<float>& mean() const { return mean_; }
+  const std::vector<float>& rotated_mean() const { return rotated_mean_; }
+  double mean_norm2() const { return mean_norm2_; }
   const std::vector<float>& lo() const { return lo_; }
   const std::vector<float>& step() const { return step_; }
   bool fixed() const { return fixed_; }
-  static Side side(const uint8_t* code, size_t plane_words) {
+  static Side side(const uint8_t* code, size_t bytes) {
     Side s;
-    std::memcpy(&s, code + plane_words * 8, sizeof(s));
+    std::memcpy(&s, code + bytes, sizeof(s));
     return s;
   }
-  Side side(const uint8_t* code) const { return side(code, layout_.plane_words); }
+  Side side(const uint8_t* code) const { return side(code, layout_.bytes); }
 
   // f c^ of one code: the rotated, centred vector the scores estimate with.
   void rotated(const uint8_t* code, float* y) const {
-    const uint64_t* planes = reinterpret_cast<const uint64_t*>(code);
     const float f = side(code).f;
-    for (size_t j = 0; j < dim_; ++j) {
-      uint32_t k = 0;
-      for (size_t p = 0; p < layout_.planes(); ++p)
-        if (j < layout_.cover[p]) k |= uint32_t((planes[layout_.offset[p] + j / 64] >> (j % 64)) & 1u) << p;
-      y[j] = f * (lo_[j] + step_[j] * float(k));
-    }
+    for (size_t j = 0; j < dim_; ++j) y[j] = f * (lo_[j] + step_[j] * float(layout_.k(code, j)));
   }
 
  private:
@@ -371,6 +397,13 @@ class TurboSet final : public VectorSet {
 
   // <c^_a, c^_b> by segments (see score_pair): the turbo_pair kernel, once per segment.
   double code_dot(const uint8_t* ca, const uint8_t* cb) const {
+    if (layout_.nibbles) {  // one segment: every coordinate has 16 levels
+      const Segment& g = segments_.front();
+      int32_t k[3];
+      simd::active().turbo_nibble_pair(ca, cb, layout_.bytes, k);
+      const double n = double(dim_), c = g.centre;
+      return g.step * g.step * (double(k[0]) - c * double(k[1] + k[2]) + n * c * c);
+    }
     const uint64_t* pa = reinterpret_cast<const uint64_t*>(ca);
     const uint64_t* pb = reinterpret_cast<const uint64_t*>(cb);
     const auto kernel = simd::active().turbo_pair;
@@ -447,6 +480,8 @@ class TurboSet final : public VectorSet {
     double s = 0.0;
     for (const float m : mean_) s += double(m) * m;
     mean_norm2_ = s;
+    rotated_mean_ = mean_;
+    rotation_.forward(rotated_mean_.data());
     segments_.clear();
     size_t first = 0;
     while (first < dim_) {
@@ -477,16 +512,16 @@ class TurboSet final : public VectorSet {
   bool fixed_;
   Layout layout_;
   TurboRotation rotation_;
-  std::vector<float> mean_, lo_, step_;
+  std::vector<float> mean_, lo_, step_, rotated_mean_;  // rotated_mean_: R mean
   double mean_norm2_ = 0.0;
   std::vector<Segment> segments_;
   bool trained_;
 };
 
 TurboScorer::TurboScorer(const TurboSet& set, const float* query)
-    : set_(set), code_bytes_(set.code_bytes()), kernel_(simd::active().turbo_planes) {
+    : set_(set), code_bytes_(set.code_bytes()), kernel_(simd::active().turbo_planes),
+      nibble_kernel_(simd::active().turbo_nibbles) {
   const size_t dim = set.dim();
-  const Layout& layout = set.layout();
   query_.assign(query, query + dim);
   std::vector<float> y(dim);
   double qm = 0.0, qc2 = 0.0;
@@ -497,12 +532,36 @@ TurboScorer::TurboScorer(const TurboSet& set, const float* query)
   }
   constant_ = set.metric() == Metric::l2 ? float(qc2) : float(qm);
   set.rotation().forward(y.data());
+  quantize(y.data());
+}
+
+// The decoded row is mean + R^T y with y = f c^: |q_c|^2 = |y|^2 and <q, mean> = |mean|^2 +
+// <y, R mean>, so neither rotation is needed (they were a tenth of a graph build). L1 scores
+// decoded rows: its member scorers take the other constructor.
+TurboScorer::TurboScorer(const TurboSet& set, const uint8_t* code)
+    : set_(set), code_bytes_(set.code_bytes()), kernel_(simd::active().turbo_planes),
+      nibble_kernel_(simd::active().turbo_nibbles) {
+  const size_t dim = set.dim();
+  std::vector<float> y(dim);
+  set.rotated(code, y.data());
+  double ym = 0.0, y2 = 0.0;
+  for (size_t j = 0; j < dim; ++j) {
+    ym += double(y[j]) * set.rotated_mean()[j];
+    y2 += double(y[j]) * y[j];
+  }
+  constant_ = set.metric() == Metric::l2 ? float(y2) : float(set.mean_norm2() + ym);
+  quantize(y.data());
+}
+
+void TurboScorer::quantize(const float* y) {
+  const size_t dim = set_.dim();
+  const Layout& layout = set_.layout();
   double a = 0.0;
   float wmax = 0.f;
   std::vector<float> w(dim);
   for (size_t j = 0; j < dim; ++j) {
-    a += double(y[j]) * set.lo()[j];
-    w[j] = y[j] * set.step()[j];
+    a += double(y[j]) * set_.lo()[j];
+    w[j] = y[j] * set_.step()[j];
     wmax = std::max(wmax, std::fabs(w[j]));
   }
   a_ = float(a);
@@ -510,6 +569,11 @@ TurboScorer::TurboScorer(const TurboSet& set, const float* query)
   std::vector<uint8_t> u(dim);
   for (size_t j = 0; j < dim; ++j)
     u[j] = uint8_t(int8_t(std::clamp(std::nearbyint(w[j] / ws_), -127.f, 127.f)));
+  if (layout.nibbles) {
+    nibbles_.assign(2 * layout.bytes, 0);
+    for (size_t j = 0; j < dim; ++j) nibbles_[j % 2 * layout.bytes + j / 2] = int8_t(u[j]);
+    return;
+  }
   for (size_t p = 0; p < layout.planes(); ++p) {
     if (!groups_.empty() && layout.cover[groups_.back().first] == layout.cover[p]) {
       ++groups_.back().count;
@@ -526,7 +590,7 @@ TurboScorer::TurboScorer(const TurboSet& set, const float* query)
 
 float TurboScorer::one(const uint8_t* code) const {
   const Layout& layout = set_.layout();
-  const Side s = TurboSet::side(code, layout.plane_words);
+  const Side s = TurboSet::side(code, layout.bytes);
   if (set_.metric() == Metric::l1) {
     std::vector<float> x(set_.dim());
     set_.decode(code, 1, x.data());
@@ -535,7 +599,7 @@ float TurboScorer::one(const uint8_t* code) const {
     return -float(d);
   }
   const uint64_t* planes = reinterpret_cast<const uint64_t*>(code);
-  int64_t dot = 0;
+  int64_t dot = layout.nibbles ? nibble_kernel_(nibbles_.data(), code, layout.bytes) : 0;
   for (const Group& g : groups_)
     dot += kernel_(g.planes.data(), planes + g.offset, g.count, g.words) * (int64_t(1) << g.first);
   const float estimate = s.f * (a_ + ws_ * float(dot));
