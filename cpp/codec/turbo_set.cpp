@@ -399,10 +399,11 @@ class TurboSet final : public VectorSet {
 
  private:
   // Coordinates [first, last) with the same planes, and their grids' mean step and centre. The
-  // segment's planes all have `words` words (bits1_5: the first half's two planes are cut to
-  // the second plane's words); `mask` (empty: none) keeps the segment's bits.
+  // segment's planes are read from word `word0` on, `words` words (bits1_5: the first half's
+  // two planes are cut to the second plane's words, the second half starts at its own first
+  // word); `mask` (empty: none) keeps the segment's bits of those words.
   struct Segment {
-    size_t first, last, planes, words;
+    size_t first, last, planes, word0, words;
     double step, centre;
     std::vector<uint64_t> mask;
   };
@@ -423,7 +424,8 @@ class TurboSet final : public VectorSet {
     double total = 0.0;
     for (const Segment& g : segments_) {
       int64_t k[3];
-      kernel(pa, pb, stride, g.planes, g.words, g.mask.empty() ? nullptr : g.mask.data(), k);
+      kernel(pa + g.word0, pb + g.word0, stride, g.planes, g.words,
+             g.mask.empty() ? nullptr : g.mask.data(), k);
       const double n = double(g.last - g.first), c = g.centre;
       total += g.step * g.step * (double(k[0]) - c * double(k[1] + k[2]) + n * c * c);
     }
@@ -506,8 +508,10 @@ class TurboSet final : public VectorSet {
       if (var_k <= 0.0) break;
       const double next = (skv - sk * sv / count) / var_k;
       if (!(next > 0.0)) break;
+      const bool settled = std::fabs(next - st) < 1e-6 * st;  // the assignment no longer moves
       st = next;
       l = (sv - st * sk) / count;
+      if (settled) break;
     }
     lo = float(l);
     step = float(st);
@@ -534,12 +538,13 @@ class TurboSet final : public VectorSet {
     while (first < dim_) {
       size_t last = first + 1;
       while (last < dim_ && layout_.levels(last) == layout_.levels(first)) ++last;
-      Segment g{first, last, 0, 0, 0.0, 0.0, {}};
+      Segment g{first, last, 0, first / 64, 0, 0.0, 0.0, {}};
       for (size_t p = 0; p < layout_.planes(); ++p)
         if (first < layout_.cover[p]) {
           ++g.planes;
           g.words = g.planes == 1 ? layout_.words[p] : std::min(g.words, layout_.words[p]);
         }
+      g.words -= std::min(g.words, g.word0);
       for (size_t j = first; j < last; ++j) {
         g.step += step_[j];
         g.centre += -lo_[j] / step_[j];
@@ -548,7 +553,7 @@ class TurboSet final : public VectorSet {
       g.centre /= double(last - first);
       if (first > 0 || last < dim_) {
         g.mask.assign(g.words, 0);
-        for (size_t j = first; j < last; ++j) g.mask[j / 64] |= uint64_t(1) << (j % 64);
+        for (size_t j = first; j < last; ++j) g.mask[j / 64 - g.word0] |= uint64_t(1) << (j % 64);
       }
       segments_.push_back(std::move(g));
       first = last;
