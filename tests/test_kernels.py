@@ -132,6 +132,36 @@ def test_turbo_pair(simd_level: str, dim: int) -> None:
             np.testing.assert_array_equal(got, [a @ b, a.sum(), b.sum()])
 
 
+def nibbles(k: np.ndarray) -> np.ndarray:
+    """4-bit codes (n, dim) as bytes: k_2i in the low nibble of byte i, k_2i+1 in the high."""
+    k = np.pad(k, ((0, 0), (0, k.shape[1] % 2)))
+    return (k[:, 0::2] | k[:, 1::2] << 4).astype(np.uint8)
+
+
+@pytest.mark.parametrize("dim", DIMS)
+def test_turbo_nibbles(simd_level: str, dim: int) -> None:
+    """sum_j q_j k_j for a signed 8-bit query against nibble codes, exactly."""
+    rng = np.random.default_rng(dim)
+    q = rng.integers(-128, 128, dim)
+    q[: min(2, dim)] = [-128, 127][: min(2, dim)]  # the extremes
+    k = rng.integers(0, 16, (9, dim))
+    k[0] = 15
+    x = nibbles(k)
+    qp = np.pad(q, (0, dim % 2))
+    query = np.concatenate([qp[0::2], qp[1::2]]).astype(np.int8)
+    np.testing.assert_array_equal(_core.turbo_nibbles(query, x), k @ q)
+
+
+@pytest.mark.parametrize("dim", DIMS)
+def test_turbo_nibble_pair(simd_level: str, dim: int) -> None:
+    rng = np.random.default_rng(dim)
+    k = rng.integers(0, 16, (2, dim))
+    k[0, : min(5, dim)] = 15
+    x = nibbles(k)
+    got = _core.turbo_nibble_pair(x[0], x[1])
+    np.testing.assert_array_equal(got, [k[0] @ k[1], k[0].sum(), k[1].sum()])
+
+
 @pytest.mark.parametrize("n_sub", [1, 3, 17, 97, 384])
 def test_pq_adc(simd_level: str, n_sub: int) -> None:
     rng = np.random.default_rng(n_sub)

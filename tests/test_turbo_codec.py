@@ -67,8 +67,20 @@ def covers(bits: str, dim: int) -> list[int]:
     }[bits]
 
 
+def code_bytes(bits: str, dim: int) -> int:
+    """Bytes before the two floats: bit planes, or bits4's nibbles in as many bytes as 4 planes."""
+    return sum((c + 63) // 64 for c in covers(bits, dim)) * 8
+
+
 def unpack(codes: np.ndarray, bits: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Grid indexes k (n, dim) and the per-code floats (f, e) from the codes' bit planes."""
+    """Grid indexes k (n, dim) and the per-code floats (f, e) from the codes' bit planes, or
+    bits4's nibbles (k_2i in the low nibble of byte i, k_2i+1 in the high one)."""
+    size = code_bytes(bits, dim)
+    side = np.ascontiguousarray(codes[:, size : size + 8]).view(np.float32).astype(np.float64)
+    if bits == "bits4":
+        k = np.stack([codes[:, :size] & 15, codes[:, :size] >> 4], axis=2).reshape(len(codes), -1)
+        assert (k[:, dim:] == 0).all()  # the padding
+        return k[:, :dim].astype(np.int64), side
     k = np.zeros((codes.shape[0], dim), np.int64)
     offset = 0
     for p, cover in enumerate(covers(bits, dim)):
@@ -78,8 +90,7 @@ def unpack(codes: np.ndarray, bits: str, dim: int) -> tuple[np.ndarray, np.ndarr
             np.unpackbits(planes, axis=1, bitorder="little")[:, :cover].astype(np.int64) << p
         )
         offset += words
-    side = np.ascontiguousarray(codes[:, offset * 8 : offset * 8 + 8]).view(np.float32)
-    return k, side.astype(np.float64)
+    return k, side
 
 
 def prepared(x: np.ndarray, metric: str) -> np.ndarray:
@@ -144,7 +155,18 @@ def test_codes_and_scores_match_float64_reference(data: str, bits: str, metric: 
     t = (u - lo) / step
     expected = np.clip(np.floor(t + 0.5), 0, levels - 1)
     boundary = np.abs(t + 0.5 - np.round(t + 0.5)) < 1e-4
-    assert ((k == expected) | boundary).all()
+    if bits == "bits4":
+        # refined from the rounding: one level at a time, only where that narrows the angle
+        # between the code and the vector (the estimator's error)
+        def cosine(levels: np.ndarray) -> np.ndarray:
+            c = lo + step * levels
+            return (c * u).sum(1) / np.linalg.norm(c, axis=1)
+
+        assert (np.abs(k - expected) <= 3).all()  # kRefinePasses
+        assert (cosine(k) >= cosine(expected) - 1e-6).all()
+        assert cosine(k).mean() > cosine(expected).mean()
+    else:
+        assert ((k == expected) | boundary).all()
     # per-code floats: f = |x_c| / <c^, u>, e = |x_c|^2 (L2) or <mean, x_c>
     chat = lo + step * k
     np.testing.assert_allclose(side[:, 0], norm[:, 0] / (chat * u).sum(1), rtol=1e-4)
@@ -222,8 +244,8 @@ def test_turbo4_datatype_is_a_fixed_point(metric: str) -> None:
     codes = s.encode(x)
     decoded = s.decode(codes)
     recoded = s.encode(decoded)
-    planes = 4 * 8 * ((77 + 63) // 64)
-    np.testing.assert_array_equal(recoded[:, :planes], codes[:, :planes])  # the same grid cells
+    size = code_bytes("bits4", 77)
+    np.testing.assert_array_equal(recoded[:, :size], codes[:, :size])  # the same grid cells
     # and the same scale, but for float32 rounding in the rotation
     scale = np.abs(decoded).max(axis=1, keepdims=True)
     assert (np.abs(s.decode(recoded) - decoded) < 1e-5 * scale).all()
@@ -283,6 +305,27 @@ def test_state_round_trip_gives_identical_scores() -> None:
     t = _core.VectorSet.turbo(50, "cosine", "bits1_5")
     t.load_state(s.state())
     ids = np.arange(500, dtype=np.uint32)
+    np.testing.assert_array_equal(t.score(x[1], ids), s.score(x[1], ids))
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_bit_plane_codes_of_older_versions_are_refused(fixed: bool) -> None:
+    """bits4 codes were bit planes of the same size: without the nibbles mark a state is
+    refused, not read as other vectors."""
+    x = low_rank(100, 50)
+
+    def fresh() -> _core.VectorSet:
+        return _core.VectorSet.turbo4(50, "dot") if fixed else _core.VectorSet.turbo(50, "dot")
+
+    s = fresh()
+    s.train(x)
+    s.add(x)
+    old = {k: v for k, v in s.state().items() if k != "nibbles"}
+    t = fresh()
+    with pytest.raises(ValueError, match="older vqdb"):
+        t.load_state(old)
+    t.load_state(s.state())
+    ids = np.arange(100, dtype=np.uint32)
     np.testing.assert_array_equal(t.score(x[1], ids), s.score(x[1], ids))
 
 

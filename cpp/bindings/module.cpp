@@ -215,6 +215,21 @@ NB_MODULE(_core, m) {
     return std::make_tuple(out[0], out[1], out[2]);
   }, "a"_a, "b"_a, "n_planes"_a, "mask"_a = nb::none(),
      "(sum k_a k_b, sum k_a, sum k_b) over the masked coordinates of two codes' bit planes");
+  m.def("turbo_nibbles", [](In1<int8_t> query, In2<uint8_t> x) {
+    require(query.shape(0) == 2 * x.shape(1), "the query has two bytes per code byte");
+    auto out = empty<int32_t>({x.shape(0)});
+    nb::gil_scoped_release release;
+    for (size_t i = 0; i < x.shape(0); ++i)
+      out.data()[i] = simd::active().turbo_nibbles(query.data(), x.data() + i * x.shape(1), x.shape(1));
+    return out;
+  }, "query"_a, "x"_a,
+     "out[i] = sum_j q[j] (x[i, j] & 15) + q[bytes + j] (x[i, j] >> 4), bytes = x.shape[1]");
+  m.def("turbo_nibble_pair", [](In1<uint8_t> a, In1<uint8_t> b) {
+    require(a.shape(0) == b.shape(0), "a and b must have the same bytes");
+    int32_t out[3];
+    simd::active().turbo_nibble_pair(a.data(), b.data(), a.shape(0), out);
+    return std::make_tuple(out[0], out[1], out[2]);
+  }, "a"_a, "b"_a, "(sum k_a k_b, sum k_a, sum k_b) over two codes' nibbles");
   m.def("adc_pq_u8", [](In2<uint8_t> table, In2<uint8_t> codes) {
     require(table.shape(1) == 256, "the table must have 256 columns");
     require(codes.shape(1) == table.shape(0), "codes must have one byte per table row");

@@ -53,6 +53,14 @@ struct Kernels {
   // out[0] = sum_j k_a,j k_b,j, out[1] = sum_j k_a,j, out[2] = sum_j k_b,j.
   void (*turbo_pair)(const uint64_t* a, const uint64_t* b, size_t stride, size_t n_planes,
                      size_t words, const uint64_t* mask, int64_t* out);
+  // TurboQuant at 4 bits: codes are nibbles (byte i holds k_2i in its low nibble, k_2i+1 in
+  // its high one), so a multiply-add per byte replaces 32 plane popcounts per word. The signed
+  // 8-bit query is split the same way: query[i] multiplies the low nibble of x[i],
+  // query[bytes + i] the high one; the result is sum_j q_j k_j.
+  int32_t (*turbo_nibbles)(const int8_t* query, const uint8_t* x, size_t bytes);
+  // Stored against stored (graph builds): out[0] = sum_j k_a,j k_b,j, out[1] = sum_j k_a,j,
+  // out[2] = sum_j k_b,j over two nibble codes of `bytes` bytes.
+  void (*turbo_nibble_pair)(const uint8_t* a, const uint8_t* b, size_t bytes, int32_t* out);
   // Product quantization, encoding: for each of n rows (width w <= 16, `stride` floats apart),
   // the nearest of 256 centroids given transposed (centroids_t[j * 256 + c]); ties go to the
   // lower index. dists (optional) receives the squared distance to it.

@@ -257,6 +257,53 @@ void turbo_pair_avx2(const uint64_t* a, const uint64_t* b, size_t stride, size_t
   out[2] = int64_t(kb);
 }
 
+// 32 bytes (64 coordinates) a step. vpmaddubsw's int16 pair sums cannot saturate (15 * 128 * 2
+// per lane, twice), so the low and high nibbles share one widening to int32.
+int32_t turbo_nibbles_avx2(const int8_t* query, const uint8_t* x, size_t bytes) {
+  const __m256i low = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+  __m256i acc = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 32 <= bytes; i += 32) {
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
+    const __m256i lo = _mm256_and_si256(xv, low);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(xv, 4), low);
+    const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(query + i));
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(query + bytes + i));
+    const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ql), _mm256_maddubs_epi16(hi, qh));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
+  }
+  int32_t s = hsum_epi32(acc);
+  for (; i < bytes; ++i)
+    s += int32_t(query[i]) * (x[i] & 15) + int32_t(query[bytes + i]) * (x[i] >> 4);
+  return s;
+}
+
+void turbo_nibble_pair_avx2(const uint8_t* a, const uint8_t* b, size_t bytes, int32_t* out) {
+  const __m256i low = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1), zero = _mm256_setzero_si256();
+  __m256i kk = zero, ka = zero, kb = zero;
+  size_t i = 0;
+  for (; i + 32 <= bytes; i += 32) {
+    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+    const __m256i bv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
+    const __m256i al = _mm256_and_si256(av, low), ah = _mm256_and_si256(_mm256_srli_epi16(av, 4), low);
+    const __m256i bl = _mm256_and_si256(bv, low), bh = _mm256_and_si256(_mm256_srli_epi16(bv, 4), low);
+    const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(al, bl), _mm256_maddubs_epi16(ah, bh));
+    kk = _mm256_add_epi32(kk, _mm256_madd_epi16(pairs, ones));
+    ka = _mm256_add_epi64(ka, _mm256_sad_epu8(_mm256_add_epi8(al, ah), zero));
+    kb = _mm256_add_epi64(kb, _mm256_sad_epu8(_mm256_add_epi8(bl, bh), zero));
+  }
+  // vpsadbw leaves each count in the low half of a 64-bit lane, the high half zero.
+  int32_t skk = hsum_epi32(kk), ska = hsum_epi32(ka), skb = hsum_epi32(kb);
+  for (; i < bytes; ++i) {
+    skk += (a[i] & 15) * (b[i] & 15) + (a[i] >> 4) * (b[i] >> 4);
+    ska += (a[i] & 15) + (a[i] >> 4);
+    skb += (b[i] & 15) + (b[i] >> 4);
+  }
+  out[0] = skk;
+  out[1] = ska;
+  out[2] = skb;
+}
+
 void pq_assign_avx2(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,
                     uint8_t* codes, float* dists) {
   // 64 centroids per pass keep 8 accumulators in registers; per centroid the sum runs over j in
@@ -366,6 +413,7 @@ const Kernels kAvx2 = {dot_f32_avx2,    l2_f32_avx2,          l1_f32_avx2,
                        l2_u8_avx2,
                        l1_u8_avx2,
                        hamming_b1_avx2, hamming_b1_rows_avx2, andpop_b1_avx2, turbo_planes_avx2, turbo_pair_avx2,
+                       turbo_nibbles_avx2, turbo_nibble_pair_avx2,
                        pq_assign_avx2,
                        wide_avx2<0, Half8, uint16_t>, wide_avx2<1, Half8, uint16_t>,
                        wide_avx2<2, Half8, uint16_t>,

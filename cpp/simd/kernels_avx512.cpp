@@ -256,6 +256,37 @@ void turbo_pair_avx512(const uint64_t* a, const uint64_t* b, size_t stride, size
   out[2] = _mm512_reduce_add_epi64(kb);
 }
 
+// 64 bytes (128 coordinates) a step, the tail by a masked load (zero bytes add nothing).
+int32_t turbo_nibbles_avx512(const int8_t* query, const uint8_t* x, size_t bytes) {
+  const __m512i low = _mm512_set1_epi8(15);
+  __m512i acc = _mm512_setzero_si512();
+  for (size_t i = 0; i < bytes; i += 64) {
+    const __mmask64 m = tail64(bytes - i);
+    const __m512i xv = _mm512_maskz_loadu_epi8(m, x + i);
+    acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(xv, low), _mm512_maskz_loadu_epi8(m, query + i));
+    acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(_mm512_srli_epi16(xv, 4), low),
+                              _mm512_maskz_loadu_epi8(m, query + bytes + i));
+  }
+  return _mm512_reduce_add_epi32(acc);
+}
+
+void turbo_nibble_pair_avx512(const uint8_t* a, const uint8_t* b, size_t bytes, int32_t* out) {
+  const __m512i low = _mm512_set1_epi8(15), zero = _mm512_setzero_si512();
+  __m512i kk = zero, ka = zero, kb = zero;
+  for (size_t i = 0; i < bytes; i += 64) {
+    const __mmask64 m = tail64(bytes - i);
+    const __m512i av = _mm512_maskz_loadu_epi8(m, a + i), bv = _mm512_maskz_loadu_epi8(m, b + i);
+    const __m512i al = _mm512_and_si512(av, low), ah = _mm512_and_si512(_mm512_srli_epi16(av, 4), low);
+    const __m512i bl = _mm512_and_si512(bv, low), bh = _mm512_and_si512(_mm512_srli_epi16(bv, 4), low);
+    kk = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(kk, al, bl), ah, bh);  // k <= 15: fits s8
+    ka = _mm512_add_epi64(ka, _mm512_sad_epu8(_mm512_add_epi8(al, ah), zero));
+    kb = _mm512_add_epi64(kb, _mm512_sad_epu8(_mm512_add_epi8(bl, bh), zero));
+  }
+  out[0] = _mm512_reduce_add_epi32(kk);
+  out[1] = int32_t(_mm512_reduce_add_epi64(ka));
+  out[2] = int32_t(_mm512_reduce_add_epi64(kb));
+}
+
 void pq_assign_avx512(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,
                       uint8_t* codes, float* dists) {
   // All 256 centroids live in 16 accumulators; per centroid the sum runs over j in order with a
@@ -352,6 +383,7 @@ const Kernels kAvx512 = {dot_f32_avx512,    l2_f32_avx512,          l1_f32_avx51
                          l2_u8_avx512,
                          l1_u8_avx512,
                          hamming_b1_avx512, hamming_b1_rows_avx512, andpop_b1_avx512, turbo_planes_avx512, turbo_pair_avx512,
+                         turbo_nibbles_avx512, turbo_nibble_pair_avx512,
                          pq_assign_avx512,
                          wide_avx512<0, Half16, uint16_t>, wide_avx512<1, Half16, uint16_t>,
                          wide_avx512<2, Half16, uint16_t>,

@@ -127,6 +127,25 @@ void turbo_pair_serial(const uint64_t* a, const uint64_t* b, size_t stride, size
   out[2] = kb;
 }
 
+int32_t turbo_nibbles_serial(const int8_t* query, const uint8_t* x, size_t bytes) {
+  int32_t s = 0;
+  for (size_t i = 0; i < bytes; ++i)
+    s += int32_t(query[i]) * (x[i] & 15) + int32_t(query[bytes + i]) * (x[i] >> 4);
+  return s;
+}
+
+void turbo_nibble_pair_serial(const uint8_t* a, const uint8_t* b, size_t bytes, int32_t* out) {
+  int32_t kk = 0, ka = 0, kb = 0;
+  for (size_t i = 0; i < bytes; ++i) {
+    kk += (a[i] & 15) * (b[i] & 15) + (a[i] >> 4) * (b[i] >> 4);
+    ka += (a[i] & 15) + (a[i] >> 4);
+    kb += (b[i] & 15) + (b[i] >> 4);
+  }
+  out[0] = kk;
+  out[1] = ka;
+  out[2] = kb;
+}
+
 void pq_assign_serial(const float* x, size_t n, size_t stride, size_t w, const float* centroids_t,
                       uint8_t* codes, float* dists) {
   for (size_t i = 0; i < n; ++i) {
@@ -202,6 +221,7 @@ const Kernels kSerial = {dot_f32_serial,    l2_f32_serial,          l1_f32_seria
                          l2_u8_serial,
                          l1_u8_serial,
                          hamming_b1_serial, hamming_b1_rows_serial, andpop_b1_serial, turbo_planes_serial, turbo_pair_serial,
+                         turbo_nibbles_serial, turbo_nibble_pair_serial,
                          pq_assign_serial,
                          dot_f16_serial,    l2_f16_serial,          l1_f16_serial,
                          dot_u8f32_serial,  l2_u8f32_serial,        l1_u8f32_serial,

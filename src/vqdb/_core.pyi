@@ -65,6 +65,14 @@ def turbo_pair(a: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C'
     (sum k_a k_b, sum k_a, sum k_b) over the masked coordinates of two codes' bit planes
     """
 
+def turbo_nibbles(query: Annotated[NDArray[numpy.int8], dict(shape=(None,), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.int32]:
+    """
+    out[i] = sum_j q[j] (x[i, j] & 15) + q[bytes + j] (x[i, j] >> 4), bytes = x.shape[1]
+    """
+
+def turbo_nibble_pair(a: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> tuple[int, int, int]:
+    """(sum k_a k_b, sum k_a, sum k_b) over two codes' nibbles"""
+
 def adc_pq_u8(table: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]:
     """out[i] = sum over m of table[m, codes[i, m]]"""
 
