@@ -21,8 +21,15 @@ import numpy.typing as npt
 _EXACT_POWERS = 22  # 10**k is exact in a double up to here, so n / 10**k is rounded once
 
 
+_FEW = 32  # below this many values, numpy's own shortest repr per value costs less
+
+
 def decimal_floats(values: Any) -> npt.NDArray[np.float64]:
     exact = np.asarray(values, dtype=np.float32)
+    if exact.size <= _FEW:
+        # str of a numpy float32 is its shortest round-tripping decimal (Dragon4, unique)
+        shortest = [float(str(v)) for v in exact.reshape(-1)]
+        return np.array(shortest, dtype=np.float64).reshape(exact.shape)
     wide = exact.astype(np.float64)
     flat = wide.reshape(-1)
     usable = np.isfinite(flat) & (flat != 0)
