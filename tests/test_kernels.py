@@ -110,6 +110,16 @@ def test_turbo_planes(simd_level: str, dim: int) -> None:
         kb[:, :, :dim] = (k[:, None, :] >> np.arange(n_planes)[None, :, None]) & 1
         x = np.packbits(kb, axis=2, bitorder="little").view(np.uint64).reshape(9, n_planes * words)
         np.testing.assert_array_equal(_core.turbo_planes(query, x, n_planes), k @ q)
+    # bits1_5: plane 1 covers the first half only, cut to its own words (zeros past the half)
+    cover = (dim + 1) // 2
+    words1 = (cover + 63) // 64
+    k = rng.integers(0, 2, (9, dim))
+    k[:, :cover] = rng.integers(0, 4, (9, cover))
+    bits = np.zeros((9, words + words1, 64), np.uint8)
+    bits.reshape(9, -1)[:, :dim] = k & 1
+    bits[:, words:].reshape(9, -1)[:, :cover] = k[:, :cover] >> 1
+    x = np.packbits(bits.reshape(9, -1), axis=1, bitorder="little").view(np.uint64)
+    np.testing.assert_array_equal(_core.turbo_planes(query, x, 2, words1), k @ q)
 
 
 @pytest.mark.parametrize("dim", DIMS)
@@ -130,6 +140,29 @@ def test_turbo_pair(simd_level: str, dim: int) -> None:
             got = _core.turbo_pair(x[0], x[1], n_planes, m)
             a, b = k[0][sel], k[1][sel]
             np.testing.assert_array_equal(got, [a @ b, a.sum(), b.sum()])
+
+
+@pytest.mark.parametrize("dim", [d for d in DIMS if d >= 2])
+def test_turbo_pair15(simd_level: str, dim: int) -> None:
+    """bits1_5 codes: 4 levels on the first (dim + 1) // 2 coordinates, 2 on the rest."""
+    words, cover = (dim + 63) // 64, (dim + 1) // 2
+    words1 = (cover + 63) // 64
+    rng = np.random.default_rng(dim)
+    k = rng.integers(0, 2, (2, dim))
+    k[:, :cover] = rng.integers(0, 4, (2, cover))
+    k[0, : min(3, cover)] = 3
+    bits = np.zeros((2, words + words1, 64), np.uint8)
+    bits.reshape(2, -1)[:, :dim] = k & 1
+    bits[:, words:].reshape(2, -1)[:, :cover] = k[:, :cover] >> 1
+    x = np.packbits(bits.reshape(2, -1), axis=1, bitorder="little").view(np.uint64)
+    mb = np.zeros(words1 * 64, np.uint8)
+    mb[:cover] = 1
+    mask1 = np.packbits(mb, bitorder="little").view(np.uint64)
+    a, b = k[0], k[1]
+    head, tail = slice(0, cover), slice(cover, dim)
+    expected = [a[head] @ b[head], a[head].sum() + b[head].sum()]
+    expected += [a[tail] @ b[tail], a[tail].sum() + b[tail].sum()]
+    np.testing.assert_array_equal(_core.turbo_pair15(x[0], x[1], mask1), expected)
 
 
 def nibbles(k: np.ndarray) -> np.ndarray:

@@ -191,18 +191,21 @@ NB_MODULE(_core, m) {
                                                x.data() + i * x.shape(1), x.shape(1));
     return out;
   }, "planes"_a, "x"_a, "out[i] = sum over p of 2^p * popcount(planes[p] & x[i])");
-  m.def("turbo_planes", [](In2<uint64_t> query, In2<uint64_t> x, size_t n_planes) {
+  m.def("turbo_planes", [](In2<uint64_t> query, In2<uint64_t> x, size_t n_planes,
+                           std::optional<size_t> words1) {
+    const size_t words = query.shape(1), w1 = words1.value_or(words);
     require(query.shape(0) == 8, "the query has 8 planes");
-    require(n_planes >= 1 && x.shape(1) == n_planes * query.shape(1),
-            "each code row must hold n_planes planes of the query's words");
+    require(n_planes >= 1 && w1 <= words && x.shape(1) == words + (n_planes - 1) * w1,
+            "each code row must hold plane 0 of the query's words, then words1 words a plane");
     auto out = empty<int64_t>({x.shape(0)});
     nb::gil_scoped_release release;
     for (size_t i = 0; i < x.shape(0); ++i)
       out.data()[i] = simd::active().turbo_planes(query.data(), x.data() + i * x.shape(1), n_planes,
-                                                  query.shape(1));
+                                                  words, w1);
     return out;
-  }, "query"_a, "x"_a, "n_planes"_a,
-     "out[i] = sum_j q_j k_j: q the signed 8-bit query in planes, k_j row i's n_planes-bit codes");
+  }, "query"_a, "x"_a, "n_planes"_a, "words1"_a = nb::none(),
+     "out[i] = sum_j q_j k_j: q the signed 8-bit query in planes, k_j row i's n_planes-bit codes "
+     "(planes after the first cut to words1 words, default all)");
   m.def("turbo_pair", [](In1<uint64_t> a, In1<uint64_t> b, size_t n_planes,
                          std::optional<In1<uint64_t>> mask) {
     require(n_planes >= 1 && a.shape(0) == b.shape(0) && a.shape(0) % n_planes == 0,
@@ -215,6 +218,15 @@ NB_MODULE(_core, m) {
     return std::make_tuple(out[0], out[1], out[2]);
   }, "a"_a, "b"_a, "n_planes"_a, "mask"_a = nb::none(),
      "(sum k_a k_b, sum k_a, sum k_b) over the masked coordinates of two codes' bit planes");
+  m.def("turbo_pair15", [](In1<uint64_t> a, In1<uint64_t> b, In1<uint64_t> mask1) {
+    const size_t words1 = mask1.shape(0), words = a.shape(0) - std::min(a.shape(0), words1);
+    require(a.shape(0) == b.shape(0) && words1 >= 1 && words1 <= words,
+            "a and b must each hold plane 0, then plane 1 of the mask's words");
+    int64_t out[4];
+    simd::active().turbo_pair15(a.data(), b.data(), words, words1, mask1.data(), out);
+    return std::make_tuple(out[0], out[1], out[2], out[3]);
+  }, "a"_a, "b"_a, "mask1"_a,
+     "bits1_5 codes: (sum k_a k_b, sum k_a + k_b) over mask1's coordinates, then over the rest");
   m.def("turbo_nibbles", [](In1<int8_t> query, In2<uint8_t> x) {
     require(query.shape(0) == 2 * x.shape(1), "the query has two bytes per code byte");
     auto out = empty<int32_t>({x.shape(0)});

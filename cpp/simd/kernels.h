@@ -45,14 +45,23 @@ struct Kernels {
   uint32_t (*andpop_b1)(const uint64_t* planes, size_t n_planes, const uint64_t* x, size_t words);
   // TurboQuant's asymmetric dot: a query of signed 8-bit integers as 8 bit planes (two's
   // complement: plane t at query + t * words weighs 2^t, plane 7 weighs -128) against
-  // n_planes code planes (plane p at x + p * words weighs 2^p):
+  // n_planes code planes (plane p weighs 2^p): plane 0 at x, `words` words, then the others,
+  // `words1` <= words each (bits1_5's plane 1 covers only the first half of the coordinates):
   // sum over p, t of weight_p * weight_t * popcount(query_t & x_p) = sum_j q_j k_j.
-  int64_t (*turbo_planes)(const uint64_t* query, const uint64_t* x, size_t n_planes, size_t words);
+  int64_t (*turbo_planes)(const uint64_t* query, const uint64_t* x, size_t n_planes, size_t words,
+                          size_t words1);
   // TurboQuant's stored-vs-stored products (graph builds): for codes a and b of n_planes planes
   // (plane p at a + p * stride, `words` words each), under `mask` (nullptr: all bits),
   // out[0] = sum_j k_a,j k_b,j, out[1] = sum_j k_a,j, out[2] = sum_j k_b,j.
   void (*turbo_pair)(const uint64_t* a, const uint64_t* b, size_t stride, size_t n_planes,
                      size_t words, const uint64_t* mask, int64_t* out);
+  // turbo_pair for bits1_5 codes in one pass (two turbo_pair calls, one per segment, were a
+  // tenth of a graph build): plane 0 of `words` words, then plane 1 of `words1` words, zero
+  // beyond the coordinates it covers, which `mask1` marks in plane 0's first words1 words.
+  // out[0] = sum k_a,j k_b,j and out[1] = sum (k_a,j + k_b,j) over the covered coordinates
+  // (4 levels), out[2] and out[3] the same over the rest (2 levels).
+  void (*turbo_pair15)(const uint64_t* a, const uint64_t* b, size_t words, size_t words1,
+                       const uint64_t* mask1, int64_t* out);
   // TurboQuant at 4 bits: codes are nibbles (byte i holds k_2i in its low nibble, k_2i+1 in
   // its high one), so a multiply-add per byte replaces 32 plane popcounts per word. The signed
   // 8-bit query is split the same way: query[i] multiplies the low nibble of x[i],

@@ -225,13 +225,13 @@ uint32_t andpop_b1_avx2(const uint64_t* planes, size_t n_planes, const uint64_t*
 
 // Hardware popcnt per word, as hamming_b1_avx2; the plane weights are shifts of two sums.
 int64_t turbo_planes_avx2(const uint64_t* query, const uint64_t* x, size_t n_planes,
-                          size_t words) {
+                          size_t words, size_t words1) {
   uint64_t pos = 0, neg = 0;
   for (size_t i = 0; i < words; ++i) {
     uint64_t q[8];
     for (size_t t = 0; t < 8; ++t) q[t] = query[t * words + i];
-    for (size_t p = 0; p < n_planes; ++p) {
-      const uint64_t xp = x[p * words + i];
+    for (size_t p = 0; p < (i < words1 ? n_planes : 1); ++p) {
+      const uint64_t xp = p == 0 ? x[i] : x[words + (p - 1) * words1 + i];
       for (size_t t = 0; t < 7; ++t) pos += uint64_t(_mm_popcnt_u64(q[t] & xp)) << (p + t);
       neg += uint64_t(_mm_popcnt_u64(q[7] & xp)) << (p + 7);
     }
@@ -255,6 +255,24 @@ void turbo_pair_avx2(const uint64_t* a, const uint64_t* b, size_t stride, size_t
   out[0] = int64_t(kk);
   out[1] = int64_t(ka);
   out[2] = int64_t(kb);
+}
+
+void turbo_pair15_avx2(const uint64_t* a, const uint64_t* b, size_t words, size_t words1,
+                       const uint64_t* mask1, int64_t* out) {
+  uint64_t kk1 = 0, s1 = 0, kk0 = 0, s0 = 0;
+  for (size_t i = 0; i < words; ++i) {
+    const uint64_t a0 = a[i], b0 = b[i], both = a0 & b0;
+    const uint64_t m = i < words1 ? mask1[i] : 0, a1 = i < words1 ? a[words + i] : 0,
+                   b1 = i < words1 ? b[words + i] : 0;
+    kk1 += uint64_t(_mm_popcnt_u64(both & m) + 2 * (_mm_popcnt_u64(a0 & b1) + _mm_popcnt_u64(a1 & b0)) + 4 * _mm_popcnt_u64(a1 & b1));
+    s1 += uint64_t(_mm_popcnt_u64(a0 & m) + _mm_popcnt_u64(b0 & m) + 2 * (_mm_popcnt_u64(a1) + _mm_popcnt_u64(b1)));
+    kk0 += uint64_t(_mm_popcnt_u64(both & ~m));
+    s0 += uint64_t(_mm_popcnt_u64(a0 & ~m) + _mm_popcnt_u64(b0 & ~m));
+  }
+  out[0] = int64_t(kk1);
+  out[1] = int64_t(s1);
+  out[2] = int64_t(kk0);
+  out[3] = int64_t(s0);
 }
 
 // 32 bytes (64 coordinates) a step. vpmaddubsw's int16 pair sums cannot saturate (15 * 128 * 2
@@ -412,7 +430,7 @@ const Kernels kAvx2 = {dot_f32_avx2,    l2_f32_avx2,          l1_f32_avx2,
                        dot_u8_avx2,     dot4_u8_avx2,         dot4_s8u8_avx2,        dot_s8u8_avx2,
                        l2_u8_avx2,
                        l1_u8_avx2,
-                       hamming_b1_avx2, hamming_b1_rows_avx2, andpop_b1_avx2, turbo_planes_avx2, turbo_pair_avx2,
+                       hamming_b1_avx2, hamming_b1_rows_avx2, andpop_b1_avx2, turbo_planes_avx2, turbo_pair_avx2, turbo_pair15_avx2,
                        turbo_nibbles_avx2, turbo_nibble_pair_avx2,
                        pq_assign_avx2,
                        wide_avx2<0, Half8, uint16_t>, wide_avx2<1, Half8, uint16_t>,

@@ -210,16 +210,19 @@ uint32_t andpop_b1_avx512(const uint64_t* planes, size_t n_planes, const uint64_
   return uint32_t(_mm512_reduce_add_epi64(acc));
 }
 
-// Eight words of every plane per step; the weights are applied in the two vector sums.
+// Eight words of every plane per step (planes after the first load zeros past words1); the
+// weights are applied in the two vector sums.
 int64_t turbo_planes_avx512(const uint64_t* query, const uint64_t* x, size_t n_planes,
-                            size_t words) {
+                            size_t words, size_t words1) {
   __m512i pos = _mm512_setzero_si512(), neg = _mm512_setzero_si512();
   for (size_t i = 0; i < words; i += 8) {
     const __mmask8 m = tail8(words - i < 8 ? words - i : 8);
+    const __mmask8 m1 = tail8(words1 <= i ? 0 : words1 - i < 8 ? words1 - i : 8);
     __m512i q[8];
     for (size_t t = 0; t < 8; ++t) q[t] = _mm512_maskz_loadu_epi64(m, query + t * words + i);
     for (size_t p = 0; p < n_planes; ++p) {
-      const __m512i xv = _mm512_maskz_loadu_epi64(m, x + p * words + i);
+      const __m512i xv = p == 0 ? _mm512_maskz_loadu_epi64(m, x + i)
+                                : _mm512_maskz_loadu_epi64(m1, x + words + (p - 1) * words1 + i);
       for (size_t t = 0; t < 7; ++t) {
         const __m512i c = _mm512_popcnt_epi64(_mm512_and_si512(q[t], xv));
         pos = _mm512_add_epi64(pos, _mm512_sll_epi64(c, _mm_cvtsi32_si128(int(p + t))));
@@ -254,6 +257,33 @@ void turbo_pair_avx512(const uint64_t* a, const uint64_t* b, size_t stride, size
   out[0] = _mm512_reduce_add_epi64(kk);
   out[1] = _mm512_reduce_add_epi64(ka);
   out[2] = _mm512_reduce_add_epi64(kb);
+}
+
+// 8 words a step; plane 1 and the mask load as zeros past words1 (plane 0 alone there).
+void turbo_pair15_avx512(const uint64_t* a, const uint64_t* b, size_t words, size_t words1,
+                         const uint64_t* mask1, int64_t* out) {
+  __m512i kk1 = _mm512_setzero_si512(), s1 = kk1, kk0 = kk1, s0 = kk1;
+  const auto pop = [](__m512i x) { return _mm512_popcnt_epi64(x); };
+  for (size_t i = 0; i < words; i += 8) {
+    const __mmask8 t0 = tail8(words - i < 8 ? words - i : 8);
+    const __mmask8 t1 = tail8(words1 <= i ? 0 : words1 - i < 8 ? words1 - i : 8);
+    const __m512i a0 = _mm512_maskz_loadu_epi64(t0, a + i), b0 = _mm512_maskz_loadu_epi64(t0, b + i);
+    const __m512i a1 = _mm512_maskz_loadu_epi64(t1, a + words + i);
+    const __m512i b1 = _mm512_maskz_loadu_epi64(t1, b + words + i);
+    const __m512i m = _mm512_maskz_loadu_epi64(t1, mask1 + i), both = _mm512_and_si512(a0, b0);
+    const __m512i cross = _mm512_add_epi64(pop(_mm512_and_si512(a0, b1)), pop(_mm512_and_si512(a1, b0)));
+    kk1 = _mm512_add_epi64(kk1, pop(_mm512_and_si512(both, m)));
+    kk1 = _mm512_add_epi64(kk1, _mm512_slli_epi64(cross, 1));
+    kk1 = _mm512_add_epi64(kk1, _mm512_slli_epi64(pop(_mm512_and_si512(a1, b1)), 2));
+    s1 = _mm512_add_epi64(s1, _mm512_add_epi64(pop(_mm512_and_si512(a0, m)), pop(_mm512_and_si512(b0, m))));
+    s1 = _mm512_add_epi64(s1, _mm512_slli_epi64(_mm512_add_epi64(pop(a1), pop(b1)), 1));
+    kk0 = _mm512_add_epi64(kk0, pop(_mm512_andnot_si512(m, both)));
+    s0 = _mm512_add_epi64(s0, _mm512_add_epi64(pop(_mm512_andnot_si512(m, a0)), pop(_mm512_andnot_si512(m, b0))));
+  }
+  out[0] = _mm512_reduce_add_epi64(kk1);
+  out[1] = _mm512_reduce_add_epi64(s1);
+  out[2] = _mm512_reduce_add_epi64(kk0);
+  out[3] = _mm512_reduce_add_epi64(s0);
 }
 
 // 64 bytes (128 coordinates) a step, the tail by a masked load (zero bytes add nothing).
@@ -382,7 +412,7 @@ const Kernels kAvx512 = {dot_f32_avx512,    l2_f32_avx512,          l1_f32_avx51
                          dot_u8_avx512,     dot4_u8_avx512,         dot4_s8u8_avx512,      dot_s8u8_avx512,
                          l2_u8_avx512,
                          l1_u8_avx512,
-                         hamming_b1_avx512, hamming_b1_rows_avx512, andpop_b1_avx512, turbo_planes_avx512, turbo_pair_avx512,
+                         hamming_b1_avx512, hamming_b1_rows_avx512, andpop_b1_avx512, turbo_planes_avx512, turbo_pair_avx512, turbo_pair15_avx512,
                          turbo_nibbles_avx512, turbo_nibble_pair_avx512,
                          pq_assign_avx512,
                          wide_avx512<0, Half16, uint16_t>, wide_avx512<1, Half16, uint16_t>,

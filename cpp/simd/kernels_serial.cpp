@@ -97,15 +97,17 @@ uint32_t andpop_b1_serial(const uint64_t* planes, size_t n_planes, const uint64_
 }
 
 int64_t turbo_planes_serial(const uint64_t* query, const uint64_t* x, size_t n_planes,
-                            size_t words) {
+                            size_t words, size_t words1) {
   int64_t s = 0;
-  for (size_t p = 0; p < n_planes; ++p)
+  for (size_t p = 0; p < n_planes; ++p) {
+    const uint64_t* xp = p == 0 ? x : x + words + (p - 1) * words1;
+    const size_t n = p == 0 ? words : words1;
     for (size_t t = 0; t < 8; ++t) {
       int64_t count = 0;
-      for (size_t i = 0; i < words; ++i)
-        count += __builtin_popcountll(query[t * words + i] & x[p * words + i]);
+      for (size_t i = 0; i < n; ++i) count += __builtin_popcountll(query[t * words + i] & xp[i]);
       s += (t == 7 ? -count : count) * (int64_t(1) << (p + t));
     }
+  }
   return s;
 }
 
@@ -125,6 +127,24 @@ void turbo_pair_serial(const uint64_t* a, const uint64_t* b, size_t stride, size
   out[0] = kk;
   out[1] = ka;
   out[2] = kb;
+}
+
+void turbo_pair15_serial(const uint64_t* a, const uint64_t* b, size_t words, size_t words1,
+                       const uint64_t* mask1, int64_t* out) {
+  int64_t kk1 = 0, s1 = 0, kk0 = 0, s0 = 0;
+  for (size_t i = 0; i < words; ++i) {
+    const uint64_t a0 = a[i], b0 = b[i], both = a0 & b0;
+    const uint64_t m = i < words1 ? mask1[i] : 0, a1 = i < words1 ? a[words + i] : 0,
+                   b1 = i < words1 ? b[words + i] : 0;
+    kk1 += int64_t(__builtin_popcountll(both & m) + 2 * (__builtin_popcountll(a0 & b1) + __builtin_popcountll(a1 & b0)) + 4 * __builtin_popcountll(a1 & b1));
+    s1 += int64_t(__builtin_popcountll(a0 & m) + __builtin_popcountll(b0 & m) + 2 * (__builtin_popcountll(a1) + __builtin_popcountll(b1)));
+    kk0 += int64_t(__builtin_popcountll(both & ~m));
+    s0 += int64_t(__builtin_popcountll(a0 & ~m) + __builtin_popcountll(b0 & ~m));
+  }
+  out[0] = int64_t(kk1);
+  out[1] = int64_t(s1);
+  out[2] = int64_t(kk0);
+  out[3] = int64_t(s0);
 }
 
 int32_t turbo_nibbles_serial(const int8_t* query, const uint8_t* x, size_t bytes) {
@@ -220,7 +240,7 @@ const Kernels kSerial = {dot_f32_serial,    l2_f32_serial,          l1_f32_seria
                          dot_u8_serial,     dot4_u8_serial,         dot4_s8u8_serial,      dot_s8u8_serial,
                          l2_u8_serial,
                          l1_u8_serial,
-                         hamming_b1_serial, hamming_b1_rows_serial, andpop_b1_serial, turbo_planes_serial, turbo_pair_serial,
+                         hamming_b1_serial, hamming_b1_rows_serial, andpop_b1_serial, turbo_planes_serial, turbo_pair_serial, turbo_pair15_serial,
                          turbo_nibbles_serial, turbo_nibble_pair_serial,
                          pq_assign_serial,
                          dot_f16_serial,    l2_f16_serial,          l1_f16_serial,

@@ -55,14 +55,19 @@ def hamming_b1_rows(query: Annotated[NDArray[numpy.uint64], dict(shape=(None,), 
 def andpop_b1(planes: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.uint32]:
     """out[i] = sum over p of 2^p * popcount(planes[p] & x[i])"""
 
-def turbo_planes(query: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], n_planes: int) -> NDArray[numpy.int64]:
+def turbo_planes(query: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint64], dict(shape=(None, None), order='C', device='cpu', writable=False)], n_planes: int, words1: int | None = None) -> NDArray[numpy.int64]:
     """
-    out[i] = sum_j q_j k_j: q the signed 8-bit query in planes, k_j row i's n_planes-bit codes
+    out[i] = sum_j q_j k_j: q the signed 8-bit query in planes, k_j row i's n_planes-bit codes (planes after the first cut to words1 words, default all)
     """
 
 def turbo_pair(a: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], n_planes: int, mask: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None = None) -> tuple[int, int, int]:
     """
     (sum k_a k_b, sum k_a, sum k_b) over the masked coordinates of two codes' bit planes
+    """
+
+def turbo_pair15(a: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], mask1: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> tuple[int, int, int, int]:
+    """
+    bits1_5 codes: (sum k_a k_b, sum k_a + k_b) over mask1's coordinates, then over the rest
     """
 
 def turbo_nibbles(query: Annotated[NDArray[numpy.int8], dict(shape=(None,), order='C', device='cpu', writable=False)], x: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.int32]:
