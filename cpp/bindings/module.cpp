@@ -206,18 +206,13 @@ NB_MODULE(_core, m) {
   }, "query"_a, "x"_a, "n_planes"_a, "words1"_a = nb::none(),
      "out[i] = sum_j q_j k_j: q the signed 8-bit query in planes, k_j row i's n_planes-bit codes "
      "(planes after the first cut to words1 words, default all)");
-  m.def("turbo_pair", [](In1<uint64_t> a, In1<uint64_t> b, size_t n_planes,
-                         std::optional<In1<uint64_t>> mask) {
+  m.def("turbo_pair", [](In1<uint64_t> a, In1<uint64_t> b, size_t n_planes) {
     require(n_planes >= 1 && a.shape(0) == b.shape(0) && a.shape(0) % n_planes == 0,
             "a and b must each hold n_planes planes of the same words");
-    const size_t words = a.shape(0) / n_planes;
-    require(!mask || mask->shape(0) == words, "the mask has one word per plane word");
     int64_t out[3];
-    simd::active().turbo_pair(a.data(), b.data(), words, n_planes, words,
-                              mask ? mask->data() : nullptr, out);
+    simd::active().turbo_pair(a.data(), b.data(), n_planes, a.shape(0) / n_planes, out);
     return std::make_tuple(out[0], out[1], out[2]);
-  }, "a"_a, "b"_a, "n_planes"_a, "mask"_a = nb::none(),
-     "(sum k_a k_b, sum k_a, sum k_b) over the masked coordinates of two codes' bit planes");
+  }, "a"_a, "b"_a, "n_planes"_a, "(sum k_a k_b, sum k_a, sum k_b) of two codes' bit planes");
   m.def("turbo_pair15", [](In1<uint64_t> a, In1<uint64_t> b, In1<uint64_t> mask1) {
     const size_t words1 = mask1.shape(0), words = a.shape(0) - std::min(a.shape(0), words1);
     require(a.shape(0) == b.shape(0) && words1 >= 1 && words1 <= words,

@@ -430,8 +430,7 @@ class TurboSet final : public VectorSet {
     }
     const Segment& g = segments_.front();  // bits1, bits2: every coordinate has the same levels
     int64_t k[3];
-    const size_t words = layout_.words[0];
-    simd::active().turbo_pair(pa, pb, words, layout_.planes(), words, nullptr, k);
+    simd::active().turbo_pair(pa, pb, layout_.planes(), layout_.words[0], k);
     return segment_dot(g, k[0], k[1] + k[2]);
   }
 

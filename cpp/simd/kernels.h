@@ -51,10 +51,10 @@ struct Kernels {
   int64_t (*turbo_planes)(const uint64_t* query, const uint64_t* x, size_t n_planes, size_t words,
                           size_t words1);
   // TurboQuant's stored-vs-stored products (graph builds): for codes a and b of n_planes planes
-  // (plane p at a + p * stride, `words` words each), under `mask` (nullptr: all bits),
-  // out[0] = sum_j k_a,j k_b,j, out[1] = sum_j k_a,j, out[2] = sum_j k_b,j.
-  void (*turbo_pair)(const uint64_t* a, const uint64_t* b, size_t stride, size_t n_planes,
-                     size_t words, const uint64_t* mask, int64_t* out);
+  // (plane p at a + p * words, `words` words each), out[0] = sum_j k_a,j k_b,j,
+  // out[1] = sum_j k_a,j, out[2] = sum_j k_b,j.
+  void (*turbo_pair)(const uint64_t* a, const uint64_t* b, size_t n_planes, size_t words,
+                     int64_t* out);
   // turbo_pair for bits1_5 codes in one pass (two turbo_pair calls, one per segment, were a
   // tenth of a graph build): plane 0 of `words` words, then plane 1 of `words1` words, zero
   // beyond the coordinates it covers, which `mask1` marks in plane 0's first words1 words.

@@ -239,17 +239,16 @@ int64_t turbo_planes_avx2(const uint64_t* query, const uint64_t* x, size_t n_pla
   return int64_t(pos) - int64_t(neg);
 }
 
-void turbo_pair_avx2(const uint64_t* a, const uint64_t* b, size_t stride, size_t n_planes,
-                     size_t words, const uint64_t* mask, int64_t* out) {
+void turbo_pair_avx2(const uint64_t* a, const uint64_t* b, size_t n_planes, size_t words,
+                     int64_t* out) {
   uint64_t kk = 0, ka = 0, kb = 0;
   for (size_t i = 0; i < words; ++i) {
-    const uint64_t m = mask ? mask[i] : ~uint64_t(0);
     for (size_t p = 0; p < n_planes; ++p) {
-      const uint64_t ap = a[p * stride + i] & m;
+      const uint64_t ap = a[p * words + i];
       ka += uint64_t(_mm_popcnt_u64(ap)) << p;
-      kb += uint64_t(_mm_popcnt_u64(b[p * stride + i] & m)) << p;
+      kb += uint64_t(_mm_popcnt_u64(b[p * words + i])) << p;
       for (size_t q = 0; q < n_planes; ++q)
-        kk += uint64_t(_mm_popcnt_u64(ap & b[q * stride + i])) << (p + q);
+        kk += uint64_t(_mm_popcnt_u64(ap & b[q * words + i])) << (p + q);
     }
   }
   out[0] = int64_t(kk);

@@ -234,20 +234,18 @@ int64_t turbo_planes_avx512(const uint64_t* query, const uint64_t* x, size_t n_p
   return int64_t(_mm512_reduce_add_epi64(pos)) - int64_t(_mm512_reduce_add_epi64(neg));
 }
 
-void turbo_pair_avx512(const uint64_t* a, const uint64_t* b, size_t stride, size_t n_planes,
-                       size_t words, const uint64_t* mask, int64_t* out) {
+void turbo_pair_avx512(const uint64_t* a, const uint64_t* b, size_t n_planes, size_t words,
+                       int64_t* out) {
   __m512i kk = _mm512_setzero_si512(), ka = _mm512_setzero_si512(), kb = _mm512_setzero_si512();
   for (size_t i = 0; i < words; i += 8) {
     const __mmask8 t = tail8(words - i < 8 ? words - i : 8);
-    const __m512i m = mask ? _mm512_maskz_loadu_epi64(t, mask + i) : _mm512_set1_epi64(-1);
     __m512i bv[4];
-    for (size_t q = 0; q < n_planes; ++q) bv[q] = _mm512_maskz_loadu_epi64(t, b + q * stride + i);
+    for (size_t q = 0; q < n_planes; ++q) bv[q] = _mm512_maskz_loadu_epi64(t, b + q * words + i);
     for (size_t p = 0; p < n_planes; ++p) {
       const __m128i sp = _mm_cvtsi32_si128(int(p));
-      const __m512i ap = _mm512_and_si512(_mm512_maskz_loadu_epi64(t, a + p * stride + i), m);
+      const __m512i ap = _mm512_maskz_loadu_epi64(t, a + p * words + i);
       ka = _mm512_add_epi64(ka, _mm512_sll_epi64(_mm512_popcnt_epi64(ap), sp));
-      kb = _mm512_add_epi64(
-          kb, _mm512_sll_epi64(_mm512_popcnt_epi64(_mm512_and_si512(bv[p], m)), sp));
+      kb = _mm512_add_epi64(kb, _mm512_sll_epi64(_mm512_popcnt_epi64(bv[p]), sp));
       for (size_t q = 0; q < n_planes; ++q) {
         const __m512i c = _mm512_popcnt_epi64(_mm512_and_si512(ap, bv[q]));
         kk = _mm512_add_epi64(kk, _mm512_sll_epi64(c, _mm_cvtsi32_si128(int(p + q))));

@@ -111,17 +111,16 @@ int64_t turbo_planes_serial(const uint64_t* query, const uint64_t* x, size_t n_p
   return s;
 }
 
-void turbo_pair_serial(const uint64_t* a, const uint64_t* b, size_t stride, size_t n_planes,
-                       size_t words, const uint64_t* mask, int64_t* out) {
+void turbo_pair_serial(const uint64_t* a, const uint64_t* b, size_t n_planes, size_t words,
+                       int64_t* out) {
   int64_t kk = 0, ka = 0, kb = 0;
   for (size_t i = 0; i < words; ++i) {
-    const uint64_t m = mask ? mask[i] : ~uint64_t(0);
     for (size_t p = 0; p < n_planes; ++p) {
-      const uint64_t ap = a[p * stride + i] & m;
+      const uint64_t ap = a[p * words + i];
       ka += int64_t(__builtin_popcountll(ap)) << p;
-      kb += int64_t(__builtin_popcountll(b[p * stride + i] & m)) << p;
+      kb += int64_t(__builtin_popcountll(b[p * words + i])) << p;
       for (size_t q = 0; q < n_planes; ++q)
-        kk += int64_t(__builtin_popcountll(ap & b[q * stride + i])) << (p + q);
+        kk += int64_t(__builtin_popcountll(ap & b[q * words + i])) << (p + q);
     }
   }
   out[0] = kk;

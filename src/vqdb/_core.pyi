@@ -60,10 +60,8 @@ def turbo_planes(query: Annotated[NDArray[numpy.uint64], dict(shape=(None, None)
     out[i] = sum_j q_j k_j: q the signed 8-bit query in planes, k_j row i's n_planes-bit codes (planes after the first cut to words1 words, default all)
     """
 
-def turbo_pair(a: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], n_planes: int, mask: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None = None) -> tuple[int, int, int]:
-    """
-    (sum k_a k_b, sum k_a, sum k_b) over the masked coordinates of two codes' bit planes
-    """
+def turbo_pair(a: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], n_planes: int) -> tuple[int, int, int]:
+    """(sum k_a k_b, sum k_a, sum k_b) of two codes' bit planes"""
 
 def turbo_pair15(a: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], b: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], mask1: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> tuple[int, int, int, int]:
     """
