@@ -171,11 +171,14 @@ class ShardedReads:
                 one["shard_key"] = body["shard_key"]
             one.setdefault("limit", 10)
             found = self._query(one, None)["points"]
+            positions = []
             for x in found:
-                if merge.id_key(x["id"]) not in points:
-                    points[merge.id_key(x["id"])] = len(shown_points)
+                key = merge.id_key(x["id"])
+                if key not in points:
+                    points[key] = len(shown_points)
                     shown_points.append(x)
-            keys.append(np.array([points[merge.id_key(x["id"])] for x in found], np.int64))
+                positions.append(points[key])
+            keys.append(np.array(positions, np.int64))
             scores.append(np.array([x["score"] for x in found], np.float32))
         try:
             if q.get("fusion") == "dbsf":

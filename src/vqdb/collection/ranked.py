@@ -51,16 +51,14 @@ class Ranked(Sequence[Hit]):
     ) -> Ranked:
         """The answers of several segments, (position, offsets, scores) each, as one ranked
         list: by score, then segment position, then offset; `wanted` of them."""
-        if len(found) == 1:
-            s, offsets, scores = found[0]
-            where = np.full(offsets.shape[0], s, dtype=np.int64)
-        else:
-            scores = np.concatenate([f[2] for f in found]) if found else np.zeros(0, np.float32)
-            offsets = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int64)
-            where = np.repeat(
-                np.array([f[0] for f in found], dtype=np.int64),
-                [f[1].shape[0] for f in found],
-            )
+        if not found:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(np.zeros(0, dtype=np.float32), empty, empty, segments)
+        scores = np.concatenate([f[2] for f in found])
+        offsets = np.concatenate([f[1] for f in found])
+        where = np.repeat(
+            np.array([f[0] for f in found], dtype=np.int64), [f[1].shape[0] for f in found]
+        )
         if threshold is not None:
             keep = scores <= threshold if ascending else scores >= threshold
             scores, offsets, where = scores[keep], offsets[keep], where[keep]

@@ -90,8 +90,6 @@ class SparseVectors:
     def parse(cls, items: Sequence[Any], where: str) -> SparseVectors:
         """A batch from Qdrant's JSON (or SparseVector objects), checked and sorted by index;
         ValueError names the first bad vector (`where[i]`)."""
-        if len(items) == 1:
-            return cls._one(items[0], where)
         lengths = np.zeros(len(items), dtype=np.int64)
         flat_indices: list[Any] = []
         flat_values: list[Any] = []
@@ -119,26 +117,6 @@ class SparseVectors:
             )
         indptr = np.zeros(len(items) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
-        return cls(indptr, terms.astype(np.uint32), weights)
-
-    @classmethod
-    def _one(cls, item: Any, where: str) -> SparseVectors:
-        """parse of a single vector (a query, most often): the same checks, fewer steps."""
-        indices, values = _parts(item, where)
-        if len(indices) != len(values):
-            raise ValueError(
-                f"{where}: indices and values must have the same length, got {len(indices)} "
-                f"and {len(values)}"
-            )
-        row = np.zeros(len(indices), dtype=np.int64)
-        terms = _terms(list(indices), row, where, 1)
-        weights = _weights(list(values), row, where, 1)
-        order = np.argsort(terms, kind="stable")
-        terms, weights = terms[order], weights[order]
-        if terms.shape[0] > 1 and (terms[1:] == terms[:-1]).any():
-            first = int(terms[1:][terms[1:] == terms[:-1]][0])
-            raise ValueError(f"{where}: indices must be unique, {first} appears more than once")
-        indptr = np.array([0, terms.shape[0]], dtype=np.int64)
         return cls(indptr, terms.astype(np.uint32), weights)
 
 
