@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import time
 from collections import deque
 from typing import Any
 
@@ -14,9 +15,10 @@ SMOOTHING = 8  # Qdrant's sliding window: the average of each one's window of th
 BUCKETS_MICROS = (1e3, 5e3, 1e4, 2e4, 5e4, 1e5, 5e5, 1e6, 5e6, 1e7, 5e7)  # Qdrant's bounds
 
 
-def now() -> dt.datetime:
-    """UTC to the hundredth of a second, as Qdrant stamps its telemetry."""
-    t = dt.datetime.now(dt.timezone.utc)
+def now(seconds: float | None = None) -> dt.datetime:
+    """UTC (of `seconds` since the epoch; None: now) to the hundredth of a second, as Qdrant
+    stamps its telemetry."""
+    t = dt.datetime.fromtimestamp(time.time() if seconds is None else seconds, dt.timezone.utc)
     return t.replace(microsecond=t.microsecond // 10_000 * 10_000)
 
 
@@ -34,7 +36,7 @@ class Durations:
         self.min: float | None = None
         self.max: float | None = None
         self.total_micros = 0
-        self.last: dt.datetime | None = None
+        self.last: float | None = None  # seconds since the epoch: a datetime only when shown
         self.buckets = [0] * len(BUCKETS_MICROS)  # not cumulative; past the last: count only
 
     def add(self, seconds: float) -> None:
@@ -48,7 +50,7 @@ class Durations:
             if micros <= bound:
                 self.buckets[i] += 1
                 break
-        self.last = now()
+        self.last = time.time()
 
     def copy(self) -> Durations:
         return copy.deepcopy(self)
@@ -75,7 +77,7 @@ class Durations:
                 ("min_duration_micros", self.min),
                 ("max_duration_micros", self.max),
                 ("total_duration_micros", self.total_micros),
-                ("last_responded", None if self.last is None else stamp(self.last)),
+                ("last_responded", None if self.last is None else stamp(now(self.last))),
             ):
                 if value is not None:
                     out[key] = value

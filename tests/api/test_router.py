@@ -1,0 +1,116 @@
+"""The indexed router picks the route Starlette's full scan picks, for every route vqdb serves,
+and leaves what no route serves (405, 404, redirects) to Starlette."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import BaseRoute, Route, Router
+
+from vqdb.server.extensions import EXTENSIONS
+from vqdb.server.operations import OPERATIONS
+from vqdb.server.router import IndexedRouter
+
+with warnings.catch_warnings():  # Starlette's TestClient asks for httpx2 over httpx
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+PATHS = [(op.method, op.path) for op in [*OPERATIONS, *EXTENSIONS]]
+
+
+def _routes() -> list[BaseRoute]:
+    def answer(i: int):  # type: ignore[no-untyped-def]
+        async def endpoint(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(f"{i} {sorted(request.path_params.items())}")
+
+        return endpoint
+
+    return [Route(path, answer(i), methods=[method]) for i, (method, path) in enumerate(PATHS)]
+
+
+def _clients() -> tuple[TestClient, TestClient]:
+    plain = Starlette()
+    plain.router = Router(_routes())
+    indexed = Starlette()
+    indexed.router = IndexedRouter(_routes())
+    return TestClient(plain), TestClient(indexed)
+
+
+def _requests() -> list[tuple[str, str]]:
+    """Every route's path with its parameters filled in (names that are also literals of other
+    routes included: `aliases`, `delete`, `query`), under each method."""
+    out = []
+    for _, path in PATHS:
+        for value in ("x", "aliases", "delete", "query", "7"):
+            concrete = re.sub(r"\{[^}]+\}", value, path)
+            for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+                out.append((method, concrete))
+    return sorted(set(out))
+
+
+def test_the_same_route_as_a_full_scan() -> None:
+    plain, indexed = _clients()
+    requests = _requests()
+    assert len(requests) > 500
+    for method, path in requests:
+        expected, got = plain.request(method, path), indexed.request(method, path)
+        assert (got.status_code, got.text) == (expected.status_code, expected.text), (
+            method,
+            path,
+        )
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/nowhere"),
+        ("POST", "/collections/x/points/query/"),  # a trailing slash: redirected
+        ("GET", "/collections/x/points/query"),  # a POST route: 405
+        ("GET", "/collections/x/points/query/batch/more"),
+        ("GET", "/"),
+    ],
+)
+def test_what_no_route_serves(method: str, path: str) -> None:
+    plain, indexed = _clients()
+    expected = plain.request(method, path, follow_redirects=False)
+    got = indexed.request(method, path, follow_redirects=False)
+    assert got.status_code == expected.status_code
+    assert got.headers.get("location") == expected.headers.get("location")
+    assert got.text == expected.text
+
+
+def test_below_a_root_path() -> None:
+    app = Starlette()
+    app.router = IndexedRouter(_routes())
+    client = TestClient(app, root_path="/api")
+    plain = Starlette()
+    plain.router = Router(_routes())
+    expected = TestClient(plain, root_path="/api")
+    for path in ("/api/collections/x/points/query", "/api/collections/x"):
+        assert client.post(path).text == expected.post(path).text
+
+
+def test_the_first_of_overlapping_routes_wins() -> None:
+    def named(name: str):  # type: ignore[no-untyped-def]
+        async def endpoint(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(name)
+
+        return endpoint
+
+    routes = [
+        Route("/a/{x}/c", named("param first"), methods=["POST"]),
+        Route("/a/b/c", named("literal"), methods=["POST"]),
+        Route("/a/b/{y}", named("param last"), methods=["POST"]),
+        Route("/a/b/d", named("literal after"), methods=["POST"]),
+    ]
+    app = Starlette()
+    app.router = IndexedRouter(routes)
+    client = TestClient(app)
+    assert client.post("/a/b/c").text == "param first"
+    assert client.post("/a/b/d").text == "param last"
+    assert client.post("/a/z/c").text == "param first"
