@@ -28,7 +28,7 @@ import numpy.typing as npt
 from vqdb.collection import examples, formula, fusion, idf, lookup, order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
-from vqdb.collection.ranked import Hit, Ranked, candidates
+from vqdb.collection.ranked import Hit, Ints, Ranked, Scores, candidates
 from vqdb.collection.reads import Selection, checked_count, first_by_id, scroll
 from vqdb.distance import Distance
 from vqdb.errors import BadInput, NotFound, coded, invalid
@@ -600,6 +600,8 @@ def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ran
     threshold = c.config.full_scan_threshold_vectors(request.using)
     answers = []
     for s, segment in enumerate(c.segments):
+        if not segment.size:  # the appendable segment a fresh optimization leaves
+            continue
         if request.among is not None:  # a rescoring stage: the prefetches' candidates alone
             among = request.among.get(s)
             if among is None:
@@ -619,11 +621,17 @@ def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ran
         answers.append((s, offsets, scores))
     ranked = []
     for i in range(len(queries)):
-        found = [(s, o[i][o[i] >= 0], sc[i][o[i] >= 0]) for s, o, sc in answers if o.shape[1]]
+        found = [_answered(s, o[i], sc[i]) for s, o, sc in answers if o.shape[1]]
         ranked.append(
             Ranked.merged(found, c.segments, distance.ascending, request.score_threshold, wanted)
         )
     return ranked
+
+
+def _answered(s: int, offsets: Ints, scores: Scores) -> tuple[int, Ints, Scores]:
+    """A segment's answer to one query without its padding (-1 where fewer were found)."""
+    found = offsets >= 0
+    return s, offsets[found], scores[found]
 
 
 def _allowed(s: int, segment: Segment, request: Request) -> npt.NDArray[np.bool_] | None:
