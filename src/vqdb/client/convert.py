@@ -39,8 +39,13 @@ M = TypeVar("M", bound=BaseModel)
 _UNSUPPORTED_QUERIES = ("Document", "Image", "InferenceObject")
 
 
+_PLAIN = {bool, int, float, str}  # exact types: an Enum subclassing str is converted below
+
+
 def plain(value: Any) -> Any:
     """JSON for a model, an enum or a UUID, also inside dicts and lists; numpy stays numpy."""
+    if value is None or type(value) in _PLAIN:  # most values: no isinstance chain
+        return value
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
     if isinstance(value, Enum):

@@ -231,33 +231,33 @@ def _stage(
 ) -> Sequence[Hit]:
     """The points `q` ranks, best first: over the collection, or, given the results of
     prefetches (`sources`), a fusion of them or those of their points `q` scores best."""
-    if isinstance(q, Mapping) and ("fusion" in q or "rrf" in q):
+    kinds = q.keys() if isinstance(q, Mapping) else ()  # () for a vector or a point id
+    if "fusion" in kinds or "rrf" in kinds:
         if request.using:
             raise BadInput("Bad request: Fusion queries cannot be combined with the 'using' field.")
         if sources is None:
             raise BadInput("Bad request: a fusion query needs prefetches to fuse")
         return _fused(c, q, sources, request)
-    if isinstance(q, Mapping) and "formula" in q:
+    if "formula" in kinds:
         if sources is None:
             raise BadInput("Bad request: a formula query rescores prefetches: give some")
         return _formula(c, request, q, sources)
     if sources is not None:
         request.among = candidates([Ranked.of(h, c.segments) for h in sources])
-    if isinstance(q, Mapping) and ("order_by" in q or "sample" in q):
+    if "order_by" in kinds or "sample" in kinds:
         return _scrolled(c, request, q)
-    if isinstance(q, Mapping) and "recommend" in q:
+    if "recommend" in kinds:
         return _recommended(c, request, q["recommend"] or {})
-    if isinstance(q, Mapping) and ("discover" in q or "context" in q):
+    if "discover" in kinds or "context" in kinds:
         return _discovered(c, request, q)
-    if isinstance(q, Mapping) and "relevance_feedback" in q:
+    if "relevance_feedback" in kinds:
         return _with_feedback(c, request, q["relevance_feedback"])
-    if isinstance(q, Mapping) and "nearest" in q:
+    if "nearest" in kinds:
         if q.get("mmr") is not None:
             return _mmr(c, request, _vector_input(c, q["nearest"], request), q["mmr"])
         q = q["nearest"]
-    elif isinstance(q, Mapping) and set(q) != {"indices", "values"}:  # a sparse vector is one
-        kinds = ", ".join(sorted(q))
-        raise BadInput(f"query {kinds} is not supported by vqdb yet")
+    elif isinstance(q, Mapping) and set(kinds) != {"indices", "values"}:  # a sparse vector
+        raise BadInput(f"query {', '.join(sorted(kinds))} is not supported by vqdb yet")
     return _hits(c, request, _vector_input(c, q, request))
 
 
