@@ -3,8 +3,12 @@ numpy brute force, deletes and re-adds, state round trips."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sparse_data import assert_exact, exact_scores, random_sparse
 
 from vqdb import _core
@@ -197,3 +201,117 @@ def test_native_index_checks_its_arguments() -> None:
             np.zeros(0, dtype=np.uint64),
             1,
         )
+
+
+# ---- the pruned search against the unpruned one and a numpy reference -----------------------
+
+
+def weighted(n: int, kind: str, seed: int) -> SparseVectors:
+    """Zipf rows (a few very long posting lists, many short ones) with values of one kind:
+    "bm25" (tf-like weights, saturating), "signed" (normal: negative too), "ties" (a few
+    exact values, so many rows score the same)."""
+    rows = random_sparse(n, vocabulary=3000, nnz=30, seed=seed)
+    rng = np.random.default_rng(seed)
+    size = rows.values.shape[0]
+    if kind == "bm25":
+        tf = rng.zipf(2.0, size=size).clip(max=8)
+        length = rng.uniform(0.5, 2.0, size=size)
+        values = tf * 2.2 / (tf + 1.2 * length)
+    elif kind == "signed":
+        values = rng.standard_normal(size) * np.where(rng.random(size) < 0.8, 1, -1)
+    else:
+        values = rng.choice([0.0, 0.5, 1.0, 2.0], size=size)
+    return SparseVectors(rows.indptr, rows.indices, values.astype(np.float32))
+
+
+def weighted_query(data: SparseVectors, kind: str, rng: np.random.Generator) -> tuple:
+    """A stored row's terms, a few common ones and one no row holds, in shuffled order (the
+    scores sum in query order), with IDF-like weights for "bm25" (long lists weigh little)."""
+    df = np.bincount(data.indices, minlength=3000)
+    terms = np.unique(np.concatenate([data[int(rng.integers(len(data)))].indices, [0, 1, 2]]))
+    terms = np.append(rng.permutation(terms), 3001).astype(np.uint32)
+    if kind == "bm25":
+        n = len(data)
+        seen = df[np.minimum(terms, 2999)] * (terms < 3000)
+        values = np.log(1 + (n - seen + 0.5) / (seen + 0.5))
+    elif kind == "signed":
+        values = rng.standard_normal(terms.shape[0])
+    else:
+        values = rng.choice([1.0, 2.0], size=terms.shape[0])
+    return terms, values.astype(np.float32)
+
+
+def reference_top(
+    data: SparseVectors, terms: np.ndarray, values: np.ndarray, k: int, allowed: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best k rows as the index must rank them: float32 products added in query order,
+    then score descending, ties to the lower row; only rows sharing a term (and allowed)."""
+    row_of = np.repeat(np.arange(len(data)), np.diff(data.indptr))
+    score = np.zeros(len(data), dtype=np.float32)
+    hit = np.zeros(len(data), dtype=bool)
+    for term, value in zip(terms.tolist(), values):
+        at = np.flatnonzero(data.indices == term)
+        score[row_of[at]] = score[row_of[at]] + value * data.values[at]
+        hit[row_of[at]] = True
+    rows = np.flatnonzero(hit if allowed is None else hit & allowed)
+    best = rows[np.lexsort((rows, -score[rows]))[:k]]
+    return best, score[best]
+
+
+def native_top(
+    index: Any, terms: np.ndarray, values: np.ndarray, k: int, bits: Any, prune: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    indptr = np.array([0, terms.shape[0]], dtype=np.int64)
+    ids, scores = index.search(indptr, terms, values, k, bits, 1, prune=prune)
+    found = ids[0] >= 0
+    assert not np.isnan(scores[0][found]).any() and np.isnan(scores[0][~found]).all()
+    return ids[0][found], scores[0][found]
+
+
+def check_pruned(data: SparseVectors, kind: str, seed: int, ks: list[int], mask: Any) -> None:
+    index = _core.SparseIndex()
+    half = len(data) // 2  # in two adds: the second must update each list's bounds
+    index.add(*(np.asarray(a) for a in (data.indptr[: half + 1], data.indices, data.values)))
+    tail = data[np.arange(half, len(data))]
+    index.add(tail.indptr, tail.indices, tail.values)
+    bits = None
+    if mask is not None:
+        padded = np.zeros(-(-len(data) // 64) * 64, dtype=bool)
+        padded[: len(data)] = mask
+        bits = np.packbits(padded, bitorder="little").view(np.uint64)
+    rng = np.random.default_rng(seed)
+    for _ in range(4):
+        terms, values = weighted_query(data, kind, rng)
+        for k in ks:
+            want = reference_top(data, terms, values, k, mask)
+            for prune in (True, False):
+                ids, scores = native_top(index, terms, values, k, bits, prune)
+                np.testing.assert_array_equal(ids, want[0], err_msg=f"{kind} k={k} {prune}")
+                np.testing.assert_array_equal(scores, want[1], err_msg=f"{kind} k={k} {prune}")
+
+
+@pytest.mark.parametrize("kind", ["bm25", "signed", "ties"])
+def test_pruned_search_is_exact(kind: str) -> None:
+    """Queries with many postings (the pruned path) give the unpruned ids and scores, bit for
+    bit, with and without a filter, k from 1 to past the matching rows."""
+    n = 4096
+    data = weighted(n, kind, seed=21)
+    allowed = np.random.default_rng(4).random(n) < 0.7
+    for mask in (None, allowed):
+        check_pruned(data, kind, seed=22, ks=[1, 10, 50, 300, 5000], mask=mask)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["bm25", "signed", "ties"]),
+    rows=st.integers(64, 2048),
+    k=st.sampled_from([1, 2, 7, 25, 100, 1000]),
+    filtered=st.booleans(),
+)
+def test_pruned_search_matches_reference(
+    seed: int, kind: str, rows: int, k: int, filtered: bool
+) -> None:
+    data = weighted(rows, kind, seed)
+    mask = np.random.default_rng(seed).random(rows) < 0.5 if filtered else None
+    check_pruned(data, kind, seed, [k], mask)

@@ -79,7 +79,7 @@ void bind_sparse(nb::module_& m) {
          "How many rows set in `alive` (None: all) hold each term.")
       .def("search", [](const SparseIndex& s, In1<int64_t> indptr, In1<uint32_t> indices,
                         In1<float> values, size_t k, std::optional<In1<uint64_t>> allowed,
-                        size_t threads) {
+                        size_t threads, bool prune) {
         check_csr(indptr, indices, values, "queries");
         require(k > 0, "k must be positive");
         require(!allowed || allowed->shape(0) * 64 >= s.size(), "the allowed bitset is too short");
@@ -92,12 +92,14 @@ void bind_sparse(nb::module_& m) {
         {
           nb::gil_scoped_release release;
           s.search(indptr.data(), indices.data(), values.data(), nq, k, bits, threads,
-                   ids.data(), scores.data());
+                   ids.data(), scores.data(), prune);
         }
         return std::make_pair(ids, scores);
       }, "indptr"_a, "indices"_a, "values"_a, "k"_a, "allowed"_a.none(), "threads"_a = 1,
+         "prune"_a = true,
          "Top `k` rows and dot products per query (queries in CSR form), best first; only rows\n"
-         "sharing an index with the query and set in `allowed` (None: all) count. -1 / NaN pad.");
+         "sharing an index with the query and set in `allowed` (None: all) count. -1 / NaN pad.\n"
+         "`prune`: False reads every posting list in full (the same answer, for tests).");
 }
 
 }  // namespace vqdb::bindings

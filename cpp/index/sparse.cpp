@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -65,8 +66,12 @@ void SparseIndex::index_rows(size_t first) {
   for (size_t row = first; row < size(); ++row)
     for (int64_t j = indptr_[row]; j < indptr_[row + 1]; ++j) {
       Postings& p = postings_[indices_[size_t(j)]];
+      const float w = values_[size_t(j)];
       p.rows.push_back(uint32_t(row));
-      p.weights.push_back(values_[size_t(j)]);
+      p.weights.push_back(w);
+      const bool finite = std::isfinite(w);
+      p.max_weight = finite ? std::max(p.max_weight, w) : INFINITY;
+      p.min_weight = finite ? std::min(p.min_weight, w) : -INFINITY;
     }
 }
 
@@ -131,17 +136,252 @@ void accumulate_dense(const uint32_t* rows, const float* weights, size_t n, floa
   }
 }
 
+// The pruned search's pass: no tags, since only rows scoring above a positive threshold are
+// read back, and untouched (or filtered) rows keep their 0.
+template <bool kFiltered>
+void accumulate_scores(const uint32_t* rows, const float* weights, size_t n, float w,
+                       const uint64_t* allowed, float* score) {
+  for (size_t j = 0; j < n; ++j) {
+    const uint32_t row = rows[j];
+    if (kFiltered && !allowed_id(allowed, row)) continue;
+    score[row] += w * weights[j];
+  }
+}
+
+// Scoring a candidate row exactly costs about as much as reading this many postings (measured
+// on BM25 rows of ~30 terms: the row's cache misses and the heap, more than the arithmetic).
+constexpr size_t kRescoreCost = 32;
+
+// The largest float at most x (a threshold that keeps every row a double comparison would).
+float below(double x) {
+  const float f = float(x);
+  return double(f) <= x ? f : std::nextafter(f, -INFINITY);
+}
+
+// Writes the rows with score >= floor to `out`, returns how many: blocks with none cost a
+// few vector compares (most rows are below).
+size_t rows_at_least(const float* score, size_t rows, float floor, uint32_t* out) {
+  using Floats = float __attribute__((vector_size(16)));
+  using Masks = int32_t __attribute__((vector_size(16)));
+  size_t count = 0, row = 0;
+  for (; row + 16 <= rows; row += 16) {
+    Floats v[4];
+    std::memcpy(v, score + row, sizeof(v));
+    const Masks any = (v[0] >= floor) | (v[1] >= floor) | (v[2] >= floor) | (v[3] >= floor);
+    if ((any[0] | any[1] | any[2] | any[3]) == 0) continue;
+    for (size_t r = row; r < row + 16; ++r)
+      if (score[r] >= floor) out[count++] = uint32_t(r);
+  }
+  for (; row < rows; ++row)
+    if (score[row] >= floor) out[count++] = uint32_t(row);
+  return count;
+}
+
+// Query term -> its position in the query (n: none), by a table without collisions, so a
+// lookup is two loads and no branch: a row's terms match the query's at random, and a
+// mispredicted branch per term cost more than all the rest of scoring a row.
+class TermPositions {
+ public:
+  // False when a term repeats (its postings would count twice) or no table was found.
+  bool build(const uint32_t* terms, size_t n) {
+    n_ = uint32_t(n);
+    int bits = 6;  // 2 n^2 slots: collision-free for most multipliers
+    while (bits < 14 && (size_t(1) << bits) < 2 * n * n) ++bits;
+    shift_ = 32 - bits;
+    keys_.assign(size_t(1) << bits, 0);
+    positions_.assign(size_t(1) << bits, n_);
+    for (uint32_t attempt = 0; attempt < 8; ++attempt) {
+      multiplier_ = 2654435769u * (2 * attempt + 1);
+      size_t i = 0;
+      for (; i < n; ++i) {
+        const uint32_t slot = hash(terms[i]);
+        if (positions_[slot] != n_) break;
+        keys_[slot] = terms[i];
+        positions_[slot] = uint32_t(i);
+      }
+      if (i == n) return true;
+      if (keys_[hash(terms[i])] == terms[i]) return false;  // a repeated term
+      for (size_t j = 0; j < i; ++j) positions_[hash(terms[j])] = n_;
+    }
+    return false;
+  }
+  // A row's dot product as the unpruned search sums it: the shared terms in query order.
+  // Terms the row lacks are skipped, as adding their 0 would change nothing (the sums are
+  // never -0). `query` has n + 1 values (the last 0), `terms` room for n + 1.
+  float score(const uint32_t* indices, const float* values, size_t len, const float* query,
+              float* terms) const {
+    const uint32_t* keys = keys_.data();
+    const uint32_t* positions = positions_.data();
+    const uint32_t n = n_, multiplier = multiplier_;
+    const int shift = shift_;
+    const bool wide = n > 64;  // past a mask's positions: add every term, 0 or not
+    if (wide) std::fill(terms, terms + n, 0.0f);
+    uint64_t found = 0;
+    for (size_t j = 0; j < len; ++j) {
+      const uint32_t slot = (indices[j] * multiplier) >> shift, at = positions[slot];
+      const uint32_t miss = 0u - uint32_t(keys[slot] != indices[j]);  // all ones or 0
+      const uint32_t i = at ^ ((at ^ n) & miss);  // no branch: rows match at random
+      terms[i] = query[i] * values[j];
+      found |= uint64_t(i < n) << (i & 63);
+    }
+    float sum = 0.0f;
+    if (wide)
+      for (size_t i = 0; i < n; ++i) sum += terms[i];
+    else
+      for (; found != 0; found &= found - 1) sum += terms[__builtin_ctzll(found)];
+    return sum;
+  }
+
+ private:
+  uint32_t hash(uint32_t term) const { return (term * multiplier_) >> shift_; }
+  std::vector<uint32_t> keys_, positions_;
+  uint32_t multiplier_ = 0, n_ = 0;
+  int shift_ = 26;
+};
+
 }  // namespace
 
-std::vector<Neighbor> SparseIndex::search_one(const uint32_t* indices, const float* values,
-                                              size_t n, size_t k,
-                                              const uint64_t* allowed) const {
+// MaxScore, term at a time. Each list bounds its term's contribution to a row by
+// [lb, ub] = q * [min, max weight] (widened to include 0, as a row may lack the term). Lists
+// are read in falling ub order into dense partial scores. Once k seed rows (those of the first
+// lists) have partial + the remaining lists' lbs above the sum of their ubs, no row with a
+// lower partial score can reach the top k: the best k seeds get their exact scores, whose
+// worst bounds the k-th best answer from below, and after a few more lists (while reading
+// them costs less than scoring the candidates) the rest are skipped; the candidates left get
+// exact scores from the CSR rows, summed in query order as the unpruned search does. Partial
+// sums run in another order and so differ from exact ones by a few ulps: `margin` covers
+// that, so a row that could tie the k-th is kept.
+bool SparseIndex::search_pruned(const std::vector<const Postings*>& lists,
+                                const uint32_t* indices, const float* values, size_t n, size_t k,
+                                const uint64_t* allowed, TopK& top) const {
+  struct Bound {
+    size_t i;
+    double ub, lb;
+  };
+  std::vector<Bound> order;
+  double sum_abs = 0;  // bounds every |partial score|, hence the rounding error
+  for (size_t i = 0; i < n; ++i) {
+    if (lists[i] == nullptr) continue;
+    const double hi = double(values[i]) * lists[i]->max_weight;
+    const double lo = double(values[i]) * lists[i]->min_weight;
+    order.push_back({i, std::max({hi, lo, 0.0}), std::min({hi, lo, 0.0})});
+    sum_abs += std::max(order.back().ub, -order.back().lb);
+  }
+  TermPositions positions;
+  // Float overflow (or weights that are not finite) would void the bounds.
+  if (order.size() < 2 || !(sum_abs < 1e30) || !positions.build(indices, n)) return false;
+  // Each sum is within n ulps of sum_abs (products rounded too) of the real one: 16x that.
+  const double margin = sum_abs * double(n + 2) * 0x1p-20;
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Bound& a, const Bound& b) { return a.ub > b.ub; });
+  const size_t m = order.size();
+  std::vector<double> ub_rest(m + 1, 0.0), lb_rest(m + 1, 0.0);  // of lists j.. on
+  for (size_t j = m; j-- > 0;) {
+    ub_rest[j] = ub_rest[j + 1] + order[j].ub;
+    lb_rest[j] = lb_rest[j + 1] + order[j].lb;
+  }
+  size_t postings = 0;
+  for (const Bound& b : order) postings += lists[b.i]->rows.size();
+
   Scratch& s = scratch();
   const size_t rows = size();
   s.begin(rows);
   float* score = s.score.data();
   uint32_t* tag = s.tag.data();
-  const uint32_t current = s.current;
+  uint32_t current = s.current;
+  std::fill(score, score + rows, 0.0f);
+  // Seeds: distinct allowed rows of the first lists, those likeliest to score high.
+  std::vector<uint32_t> seeds;
+  const size_t want = std::max<size_t>(16 * k, 512);
+  for (size_t j = 0; j < m && seeds.size() < want; ++j)
+    for (uint32_t row : lists[order[j].i]->rows) {
+      if (seeds.size() == want) break;
+      if (tag[row] == current || !allowed_id(allowed, row)) continue;
+      tag[row] = current;
+      seeds.push_back(row);
+    }
+  if (seeds.size() < k) return false;
+
+  std::vector<float> query(values, values + n), terms(n + 1);
+  query.push_back(0.0f);  // at the position of terms the query lacks
+  auto exact = [&](size_t row) {
+    const size_t from = size_t(indptr_[row]), to = size_t(indptr_[row + 1]);
+    return positions.score(indices_.data() + from, values_.data() + from, to - from,
+                           query.data(), terms.data());
+  };
+
+  double theta = -INFINITY;  // a lower bound on the k-th best final score
+  size_t done = 0, j = 0;    // postings read; lists read
+  s.begin(rows);             // tags now mark the rows scored exactly (no resize: same rows)
+  current = s.current;
+  while (j < m) {
+    const Postings& p = *lists[order[j].i];
+    if (allowed == nullptr)
+      accumulate_scores<false>(p.rows.data(), p.weights.data(), p.rows.size(), values[order[j].i],
+                               allowed, score);
+    else
+      accumulate_scores<true>(p.rows.data(), p.weights.data(), p.rows.size(), values[order[j].i],
+                              allowed, score);
+    done += p.rows.size();
+    ++j;
+    if (theta == -INFINITY) {
+      // No partial score exceeds the ubs read so far: skip the count until they could.
+      const double need = ub_rest[j] + margin - lb_rest[j];
+      size_t above = 0;  // a count is cheaper than the k-th largest
+      if (ub_rest[0] - ub_rest[j] > need)
+        for (uint32_t row : seeds) above += score[row] > need;
+      if (above < k) {
+        // Past half the postings a cut saves too little to pay for the work done so far.
+        if (2 * done >= postings) return false;
+        continue;
+      }
+      // The k best seeds, scored exactly: their worst is a far better theta than any
+      // partial score (the remaining lists add to them too).
+      std::nth_element(seeds.begin(), seeds.begin() + (k - 1), seeds.end(),
+                       [&](uint32_t a, uint32_t b) { return score[a] > score[b]; });
+      theta = score[seeds[k - 1]] + lb_rest[j];
+      for (size_t i = 0; i < k; ++i) {
+        tag[seeds[i]] = current;
+        top.push({exact(seeds[i]), seeds[i]});
+      }
+    }
+    theta = std::max(theta, double(top.worst()));
+    if (j == m) break;
+    // Whether to stop: the candidates, counted on every 64th row, each cost about as much
+    // to score exactly as reading kRescoreCost postings.
+    const float floor = below(theta - ub_rest[j] - margin);
+    size_t sampled = 0;
+    for (size_t row = 0; row < rows; row += 64) sampled += score[row] >= floor;
+    if (sampled * 64 * kRescoreCost <= lists[order[j].i]->rows.size()) break;
+  }
+  // The candidates: rows whose partial score plus the rest's bound can reach theta (> 0 by
+  // the cut, so untouched rows are out), in row order, each scored while it still can.
+  uint32_t* candidates = s.touched.data();
+  const size_t count = rows_at_least(score, rows, below(theta - ub_rest[j] - margin), candidates);
+  const double rest = ub_rest[j] + margin;
+  size_t left = 0;
+  for (size_t c = 0; c < count; ++c) {
+    const uint32_t row = candidates[c];
+    if (tag[row] != current && score[row] + rest >= top.worst()) candidates[left++] = row;
+  }
+  for (size_t c = 0; c < left; ++c) {
+    if (c + 16 < left) __builtin_prefetch(indptr_.data() + candidates[c + 16]);
+    if (c + 8 < left) {  // a row's terms are cache misses: fetch those of rows ahead
+      const uint32_t ahead = candidates[c + 8];
+      for (int64_t at = indptr_[ahead]; at < indptr_[ahead + 1]; at += 16) {
+        __builtin_prefetch(indices_.data() + at);
+        __builtin_prefetch(values_.data() + at);
+      }
+    }
+    const uint32_t row = candidates[c];
+    if (score[row] + rest >= top.worst()) top.push({exact(row), row});
+  }
+  return true;
+}
+
+std::vector<Neighbor> SparseIndex::search_one(const uint32_t* indices, const float* values,
+                                              size_t n, size_t k, const uint64_t* allowed,
+                                              bool prune) const {
   std::vector<const Postings*> lists;
   lists.reserve(n);
   size_t postings = 0;
@@ -150,7 +390,16 @@ std::vector<Neighbor> SparseIndex::search_one(const uint32_t* indices, const flo
     lists.push_back(it == postings_.end() ? nullptr : &it->second);
     if (lists.back() != nullptr) postings += lists.back()->rows.size();
   }
+  const size_t rows = size();
   TopK top(k);
+  if (prune && postings * 4 >= rows && postings >= 64 * k &&
+      search_pruned(lists, indices, values, n, k, allowed, top))
+    return std::move(top.sorted());
+  Scratch& s = scratch();
+  s.begin(rows);
+  float* score = s.score.data();
+  uint32_t* tag = s.tag.data();
+  const uint32_t current = s.current;
   if (postings * 4 >= rows) {
     // Many postings per row: clearing every score and scanning every row costs less than a
     // mispredicted "first touch?" branch per posting.
@@ -189,12 +438,12 @@ std::vector<Neighbor> SparseIndex::search_one(const uint32_t* indices, const flo
 
 void SparseIndex::search(const int64_t* indptr, const uint32_t* indices, const float* values,
                          size_t nq, size_t k, const uint64_t* allowed, size_t threads,
-                         int64_t* ids, float* scores) const {
+                         int64_t* ids, float* scores, bool prune) const {
   parallel_for(nq, threads, 1, [&](size_t begin, size_t end) {
     for (size_t q = begin; q < end; ++q) {
       const int64_t from = indptr[q] - indptr[0], to = indptr[q + 1] - indptr[0];
       std::vector<Neighbor> hits =
-          search_one(indices + from, values + from, size_t(to - from), k, allowed);
+          search_one(indices + from, values + from, size_t(to - from), k, allowed, prune);
       for (size_t i = 0; i < k; ++i) {
         const bool found = i < hits.size();
         ids[q * k + i] = found ? int64_t(hits[i].id) : -1;

@@ -4,8 +4,15 @@
 // row without any sorting. The index also keeps the rows themselves in CSR form (indptr,
 // indices, values): Python persists those arrays and hands them back to `load`, which rebuilds
 // the postings. Deletions are not the index's business: searches take an allowed bitset.
+//
+// Each posting list keeps its largest and smallest weight, so a query term bounds what it can
+// add to any row. A query with many postings is searched MaxScore-style (search_pruned): the
+// lists are read in falling order of that bound until the rest can no longer lift a row into
+// the top k, and the candidates left are scored exactly from the CSR rows, in query order, so
+// ids and scores are bit for bit those of reading every list.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
@@ -42,20 +49,25 @@ class SparseIndex {
   // scores only when it shares a term with the query, and only rows set in `allowed` (nullptr:
   // all) are considered. Writes nq x k rows (-1 where fewer were found) and scores (NaN there).
   // Queries are CSR arrays like `add`'s.
+  // `prune` false: every posting list is read in full (the tests' reference).
   void search(const int64_t* indptr, const uint32_t* indices, const float* values, size_t nq,
-              size_t k, const uint64_t* allowed, size_t threads, int64_t* ids,
-              float* scores) const;
+              size_t k, const uint64_t* allowed, size_t threads, int64_t* ids, float* scores,
+              bool prune = true) const;
 
   // One query's hits, best first (the search of one row of a batch).
   std::vector<Neighbor> search_one(const uint32_t* indices, const float* values, size_t n,
-                                   size_t k, const uint64_t* allowed) const;
+                                   size_t k, const uint64_t* allowed, bool prune = true) const;
 
  private:
   struct Postings {
     std::vector<uint32_t> rows;
     std::vector<float> weights;
+    float max_weight = -INFINITY, min_weight = INFINITY;  // +-inf once a weight is not finite
   };
   void index_rows(size_t first);  // postings of the CSR rows from `first` on
+  bool search_pruned(const std::vector<const Postings*>& lists, const uint32_t* indices,
+                     const float* values, size_t n, size_t k, const uint64_t* allowed,
+                     TopK& top) const;
 
   std::vector<int64_t> indptr_{0};
   std::vector<uint32_t> indices_;

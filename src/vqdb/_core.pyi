@@ -332,10 +332,11 @@ class SparseIndex:
     def document_frequency(self, terms: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], alive: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None) -> NDArray[numpy.uint64]:
         """How many rows set in `alive` (None: all) hold each term."""
 
-    def search(self, indptr: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], indices: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], values: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)], k: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, threads: int = 1) -> tuple[NDArray[numpy.int64], NDArray[numpy.float32]]:
+    def search(self, indptr: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], indices: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], values: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)], k: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, threads: int = 1, prune: bool = True) -> tuple[NDArray[numpy.int64], NDArray[numpy.float32]]:
         """
         Top `k` rows and dot products per query (queries in CSR form), best first; only rows
         sharing an index with the query and set in `allowed` (None: all) count. -1 / NaN pad.
+        `prune`: False reads every posting list in full (the same answer, for tests).
         """
 
 class MultiVectorSet(VectorSet):
