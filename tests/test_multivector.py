@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from multi_data import api_scores, clustered, maxsim, queries
 
 import vqdb
-from tests.multi_data import api_scores, clustered, maxsim, queries
 from vqdb import _core
 from vqdb.index.multi_vectors import MultiVectors
 
