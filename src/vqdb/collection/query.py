@@ -28,7 +28,7 @@ import numpy.typing as npt
 from vqdb.collection import examples, formula, fusion, idf, lookup, order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows, sparse_rows
-from vqdb.collection.ranked import Hit, Ints, Ranked, Scores, candidates
+from vqdb.collection.ranked import Hit, Ranked, candidates
 from vqdb.collection.reads import Selection, checked_count, first_by_id, scroll
 from vqdb.distance import Distance
 from vqdb.errors import BadInput, NotFound, coded, invalid
@@ -619,19 +619,9 @@ def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ran
                 request.using, queries, wanted, request.params, allowed, threshold, request.rescored
             )
         answers.append((s, offsets, scores))
-    ranked = []
-    for i in range(len(queries)):
-        found = [_answered(s, o[i], sc[i]) for s, o, sc in answers if o.shape[1]]
-        ranked.append(
-            Ranked.merged(found, c.segments, distance.ascending, request.score_threshold, wanted)
-        )
-    return ranked
-
-
-def _answered(s: int, offsets: Ints, scores: Scores) -> tuple[int, Ints, Scores]:
-    """A segment's answer to one query without its padding (-1 where fewer were found)."""
-    found = offsets >= 0
-    return s, offsets[found], scores[found]
+    return Ranked.merged(
+        answers, len(queries), c.segments, distance.ascending, request.score_threshold, wanted
+    )
 
 
 def _allowed(s: int, segment: Segment, request: Request) -> npt.NDArray[np.bool_] | None:
@@ -780,9 +770,9 @@ def _by_examples(
         for row in range(n):
             valid = ids[row] >= 0
             sims[row, ids[row][valid]] = distance.to_engine(scores[row][valid])
-        found.append((s, offsets, score(sims[:, offsets]).astype(np.float32)))
+        found.append((s, offsets[None, :], score(sims[:, offsets]).astype(np.float32)[None, :]))
     wanted = request.offset + request.limit
-    return Ranked.merged(found, c.segments, False, request.score_threshold, wanted)
+    return Ranked.merged(found, 1, c.segments, False, request.score_threshold, wanted)[0]
 
 
 def _batch(c: Collection, using: str, vectors: Sequence[OneVector]) -> VectorBatch:

@@ -44,26 +44,35 @@ class Ranked(Sequence[Hit]):
     def merged(
         cls,
         found: Sequence[tuple[int, Ints, Scores]],
+        queries: int,
         segments: Sequence[Segment],
         ascending: bool,
         threshold: float | None,
         wanted: int,
-    ) -> Ranked:
-        """The answers of several segments, (position, offsets, scores) each, as one ranked
-        list: by score, then segment position, then offset; `wanted` of them."""
+    ) -> list[Ranked]:
+        """Each query's ranked list from the answers of several segments to a batch of
+        `queries`: (position, offsets, scores) each, (queries, k) arrays padded with offset
+        -1. By score, then segment position, then offset; `wanted` of them. One sort for the
+        whole batch: a query's rows are a slice of it."""
+        found = [f for f in found if f[1].shape[1]]
         if not found:
             empty = np.zeros(0, dtype=np.int64)
-            return cls(np.zeros(0, dtype=np.float32), empty, empty, segments)
-        scores = np.concatenate([f[2] for f in found])
-        offsets = np.concatenate([f[1] for f in found])
+            return [cls(np.zeros(0, dtype=np.float32), empty, empty, segments)] * queries
+        offsets = np.concatenate([f[1] for f in found], axis=1)
+        scores = np.concatenate([f[2] for f in found], axis=1)
         where = np.repeat(
-            np.array([f[0] for f in found], dtype=np.int64), [f[1].shape[0] for f in found]
+            np.array([f[0] for f in found], dtype=np.int64), [f[1].shape[1] for f in found]
         )
+        keep = offsets >= 0
         if threshold is not None:
-            keep = scores <= threshold if ascending else scores >= threshold
-            scores, offsets, where = scores[keep], offsets[keep], where[keep]
-        order = np.lexsort((offsets, where, scores if ascending else -scores))[:wanted]
-        return cls(scores[order], where[order], offsets[order], segments)
+            keep &= scores <= threshold if ascending else scores >= threshold
+        query, at = np.nonzero(keep)  # row-major: by query
+        offsets, scores, where = offsets[keep], scores[keep], where[at]
+        order = np.lexsort((offsets, where, scores if ascending else -scores, query))
+        offsets, scores, where = offsets[order], scores[order], where[order]
+        ends = np.cumsum(np.count_nonzero(keep, axis=1)).tolist()
+        cuts = [(start, min(start + wanted, end)) for start, end in zip([0, *ends], ends)]
+        return [cls(scores[a:b], where[a:b], offsets[a:b], segments) for a, b in cuts]
 
     @classmethod
     def from_keys(cls, keys: Ints, scores: Scores, segments: Sequence[Segment]) -> Ranked:
