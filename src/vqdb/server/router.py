@@ -23,19 +23,19 @@ class IndexedRouter(Router):
     def __init__(self, routes: Sequence[BaseRoute], **options: object) -> None:
         super().__init__(list(routes), **options)  # type: ignore[arg-type]
         self._by_shape: dict[Shape, list[BaseRoute]] = {}
-        self._anywhere: list[tuple[int, BaseRoute]] = []  # mounts and multi-segment params
+        anywhere: list[tuple[int, BaseRoute]] = []  # mounts and multi-segment parameters
         fixed: list[tuple[int, Shape, BaseRoute]] = []
         for i, route in enumerate(self.routes):
             shape = _route_shape(route)
             if shape is None:
-                self._anywhere.append((i, route))
+                anywhere.append((i, route))
             else:
                 fixed.append((i, shape, route))
         for shape in {s for _, s, _ in fixed} | {(s[0], None) for _, s, _ in fixed}:
             count, last = shape
             chosen = [
                 (i, r) for i, s, r in fixed if s[0] == count and s[1] in (last, None)
-            ] + self._anywhere
+            ] + anywhere
             self._by_shape[shape] = [r for _, r in sorted(chosen, key=lambda ir: ir[0])]
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
