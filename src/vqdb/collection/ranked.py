@@ -66,6 +66,11 @@ class Ranked(Sequence[Hit]):
         keep = offsets >= 0
         if threshold is not None:
             keep &= scores <= threshold if ascending else scores >= threshold
+        if queries == 1:  # the common case: no query key to sort by, no cuts to find
+            one = keep[0]
+            offsets, scores, where = offsets[0][one], scores[0][one], where[one]
+            order = np.lexsort((offsets, where, scores if ascending else -scores))[:wanted]
+            return [cls(scores[order], where[order], offsets[order], segments)]
         query, at = np.nonzero(keep)  # row-major: by query
         offsets, scores, where = offsets[keep], scores[keep], where[at]
         order = np.lexsort((offsets, where, scores if ascending else -scores, query))
