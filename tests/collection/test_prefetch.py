@@ -179,6 +179,14 @@ def test_refusals(hybrid: Collection) -> None:
     two = [{"query": [1.0] * DIM, "using": "d"}] * 2
     with pytest.raises(BadInput, match="Number of weights in RRF"):
         query.query(hybrid, {"prefetch": two, "query": {"rrf": {"weights": [1]}}})
+    for k in (0, -1, 2.5, "a", [1], True):  # the engine's own check: the client sends dicts
+        with pytest.raises(BadInput, match="rrf k must be an integer of at least 1"):
+            query.query(hybrid, {"prefetch": two, "query": {"rrf": {"k": k}}})
+    for weights in (["a", 1], [[1], 2], [None, 1]):
+        with pytest.raises(BadInput, match="rrf weights must be numbers"):
+            query.query(hybrid, {"prefetch": two, "query": {"rrf": {"weights": weights}}})
+    fused = query.query(hybrid, {"prefetch": two, "query": {"rrf": {"k": np.int64(3)}}})
+    assert fused["points"]
 
 
 @pytest.mark.parametrize("distance", ["Cosine", "Euclid", "Dot"])

@@ -12,6 +12,7 @@ the caller.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,13 +33,30 @@ def rrf(
             "Number of weights in RRF should match number of pre-fetches: got "
             f"{len(weights)}, expected {len(lists)}"
         )
-    scores = []
-    for keys, weight in zip(lists, weights or [1.0] * len(lists)):
-        w = np.float32(weight)
-        rank = np.arange(1, keys.shape[0] + 1, dtype=np.float32)
-        score = _ONE / (rank / w + np.float32(k) - _ONE) if w > 0 else np.zeros_like(rank)
-        scores.append(score.astype(np.float32))
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"rrf k must be an integer of at least 1, got {k!r}")
+    if weights is not None and not all(_number(w) for w in weights):
+        raise ValueError(f"rrf weights must be numbers, got {list(weights)!r}")
+    scores = [
+        _rrf_scores(keys.shape[0], int(k), float(weight))
+        for keys, weight in zip(lists, weights or [1.0] * len(lists))
+    ]
     return _summed(lists, scores)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+@functools.lru_cache(maxsize=256)
+def _rrf_scores(n: int, k: int, weight: float) -> Scores:
+    """The RRF score of ranks 0..n-1: the same few (limit, k, weight) every query, so kept."""
+    w = np.float32(weight)
+    rank = np.arange(1, n + 1, dtype=np.float32)
+    score = _ONE / (rank / w + np.float32(k) - _ONE) if w > 0 else np.zeros_like(rank)
+    kept: Scores = score.astype(np.float32)
+    kept.flags.writeable = False  # shared by every query that asks for it
+    return kept
 
 
 def dbsf(lists: Sequence[Keys], scores: Sequence[Scores]) -> tuple[Keys, Scores]:
