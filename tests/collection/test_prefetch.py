@@ -182,8 +182,8 @@ def test_refusals(hybrid: Collection) -> None:
     for k in (0, -1, 2.5, "a", [1], True):  # the engine's own check: the client sends dicts
         with pytest.raises(BadInput, match="rrf k must be an integer of at least 1"):
             query.query(hybrid, {"prefetch": two, "query": {"rrf": {"k": k}}})
-    for weights in (["a", 1], [[1], 2], [None, 1]):
-        with pytest.raises(BadInput, match="rrf weights must be numbers"):
+    for weights in (["a", 1], [[1], 2], [None, 1], 5, "ab"):
+        with pytest.raises(BadInput, match="rrf weights must be a list of numbers"):
             query.query(hybrid, {"prefetch": two, "query": {"rrf": {"weights": weights}}})
     fused = query.query(hybrid, {"prefetch": two, "query": {"rrf": {"k": np.int64(3)}}})
     assert fused["points"]

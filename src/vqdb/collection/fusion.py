@@ -13,6 +13,7 @@ the caller.
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,24 +29,25 @@ _ONE = np.float32(1)  # Qdrant fuses in float32: so do its scores here
 def rrf(
     lists: Sequence[Keys], k: int = DEFAULT_RRF_K, weights: Sequence[float] | None = None
 ) -> tuple[Keys, Scores]:
+    # numbers' ABCs: Python's and numpy's scalars alike (bool is an Integral too: refused)
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"rrf k must be an integer of at least 1, got {k!r}")
+    if weights is not None and (
+        not isinstance(weights, Sequence)
+        or isinstance(weights, str)
+        or not all(isinstance(w, numbers.Real) and not isinstance(w, bool) for w in weights)
+    ):
+        raise ValueError(f"rrf weights must be a list of numbers, got {weights!r}")
     if weights is not None and len(weights) != len(lists):
         raise ValueError(
             "Number of weights in RRF should match number of pre-fetches: got "
             f"{len(weights)}, expected {len(lists)}"
         )
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"rrf k must be an integer of at least 1, got {k!r}")
-    if weights is not None and not all(_number(w) for w in weights):
-        raise ValueError(f"rrf weights must be numbers, got {list(weights)!r}")
     scores = [
         _rrf_scores(keys.shape[0], int(k), float(weight))
         for keys, weight in zip(lists, weights or [1.0] * len(lists))
     ]
     return _summed(lists, scores)
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 @functools.lru_cache(maxsize=256)
