@@ -16,6 +16,8 @@ using Kernel = float (*)(const float*, const float*, size_t);
 // are too short for SIMD to matter.
 constexpr size_t kQdrantSimdMin = 16;
 
+constexpr size_t kPrefetchAllBytes = 256 << 10;
+
 const simd::Kernels& kernels_for(size_t dim) {
   return dim < kQdrantSimdMin ? simd::kSerial : simd::active();
 }
@@ -52,6 +54,11 @@ class FloatScorer final : public QueryScorer {
   // Graph neighbours are scattered rows: score them four at a time so that four rows stream
   // from memory together, and start fetching the next four meanwhile.
   void score(const uint32_t* ids, size_t n, float* out) const override {
+    // A rescoring list is a few dozen scattered rows: ask memory for all of them at once (they
+    // fit in L2), so their misses overlap instead of coming four rows at a time.
+    const size_t bytes = dim_ * sizeof(float);
+    if (n * bytes <= kPrefetchAllBytes)
+      for (size_t i = 0; i < n; ++i) prefetch_bytes(base_ + size_t(ids[i]) * dim_, bytes);
     score_each([&](size_t i) { return base_ + size_t(ids[i]) * dim_; }, n, out);
   }
 
