@@ -2,7 +2,7 @@
 vqdb native core: SIMD kernels, quantizers, HNSW, the sparse index and the search pipeline
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 import numpy
@@ -375,3 +375,9 @@ class MultiVectorSet(VectorSet):
         """
         The codes of every row, row-major, without a copy (valid until the next add).
         """
+
+def fuse(keys: Sequence[Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]], scores: Sequence[Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)]]) -> tuple[NDArray[numpy.int64], NDArray[numpy.float32]]:
+    """
+    Each key's scores summed over the lists in list order (float32), best first; ties and
+    NaN totals (last) in the order the keys were first seen.
+    """

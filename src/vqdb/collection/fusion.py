@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from vqdb import _core
+
 DEFAULT_RRF_K = 2
 
 Keys = npt.NDArray[np.int64]
@@ -68,17 +70,7 @@ def dbsf(lists: Sequence[Keys], scores: Sequence[Scores]) -> tuple[Keys, Scores]
 def _summed(lists: Sequence[Keys], scores: Sequence[Scores]) -> tuple[Keys, Scores]:
     """Each point's scores added in list order (float32), ranked best first; ties keep the
     order in which the points were first seen. A point is in a list at most once."""
-    if not lists:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    keys, first, at = np.unique(np.concatenate(lists), return_index=True, return_inverse=True)
-    total = np.zeros(keys.shape[0], dtype=np.float32)
-    start = 0
-    for part in scores:
-        stop = start + part.shape[0]
-        total[at[start:stop]] += part  # one float32 add per point and list, in list order
-        start = stop
-    order = np.lexsort((first, -total))
-    return keys[order], total[order]
+    return _core.fuse(list(lists), [np.ascontiguousarray(s, dtype=np.float32) for s in scores])
 
 
 def _normalized(scores: Scores) -> Scores:
