@@ -54,11 +54,36 @@ def test_parse_sorts_and_checks() -> None:
         ({"indices": [1], "values": ["x"]}, "values must be numbers"),
         ({"indices": [1]}, "a sparse vector is"),
     ]
+    bad.append(({"indices": [1], "values": [[1.0]]}, "values must be numbers"))
+    bad.append(({"indices": [[1]], "values": [1.0]}, "indices must be integers"))
     for item, message in bad:
         with pytest.raises(ValueError, match=message):
             SparseVectors.parse([{"indices": [0], "values": [1.0]}, item], "v")
+        with pytest.raises(ValueError, match=rf"^q: .*{message}"):  # a query: one vector
+            SparseVectors.parse([item], "q")
     with pytest.raises(ValueError, match=r"v\[1\]"):  # names the bad one
         SparseVectors.parse([{"indices": [0], "values": [1.0]}, bad[0][0]], "v")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 40), max_size=12),
+    st.lists(st.sampled_from([0.5, -2.0, 3.4028235e38, 1e-45]) | st.floats(-9, 9), max_size=12),
+)
+def test_one_vector_parses_as_in_a_batch(indices: list[int], values: list[float]) -> None:
+    """A query is parsed on its own path: the same rows or the same refusal as in a batch."""
+    values = (values * 2)[: len(indices)] if values else [1.0] * len(indices)
+    item = {"indices": indices, "values": values}
+    try:
+        batch = SparseVectors.parse([item, item], "v")
+    except ValueError as e:
+        with pytest.raises(ValueError) as one:
+            SparseVectors.parse([item], "v")
+        assert str(one.value) == str(e).replace("v[0]", "v", 1)
+        return
+    one = SparseVectors.parse([item], "v")
+    assert one[0].tolist() == batch[0].tolist()
+    assert one.indptr.tolist() == [0, len(indices)]
 
 
 def test_take_and_concat(data: SparseVectors) -> None:

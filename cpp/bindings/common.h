@@ -40,7 +40,7 @@ inline void require(bool ok, const std::string& message) {
 // One binding file per area; module.cpp calls each.
 void bind_sparse(nb::module_& m);
 void bind_multi(nb::module_& m);
-void bind_fusion(nb::module_& m);
+void bind_query(nb::module_& m);
 // Checks the query groups of a multivector search (bindings/multi.cpp).
 void check_query_groups(const VectorSet& walk, const In1<int64_t>& offsets, size_t rows);
 

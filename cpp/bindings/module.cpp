@@ -506,5 +506,5 @@ NB_MODULE(_core, m) {
 
   bind_sparse(m);
   bind_multi(m);
-  bind_fusion(m);
+  bind_query(m);
 }

@@ -381,3 +381,9 @@ def fuse(keys: Sequence[Annotated[NDArray[numpy.int64], dict(shape=(None,), orde
     Each key's scores summed over the lists in list order (float32), best first; ties and
     NaN totals (last) in the order the keys were first seen.
     """
+
+def shortest_doubles(values: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float64]:
+    """
+    Each float32 as the double its shortest round-tripping decimal names (how Qdrant
+    writes an f32), NaN and infinities as they are.
+    """

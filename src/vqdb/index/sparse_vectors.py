@@ -11,7 +11,7 @@ sorts each vector by index, which is how they are stored and shown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,38 +90,62 @@ class SparseVectors:
     def parse(cls, items: Sequence[Any], where: str) -> SparseVectors:
         """A batch from Qdrant's JSON (or SparseVector objects), checked and sorted by index;
         ValueError names the first bad vector (`where[i]`)."""
+        if len(items) == 1:  # a query: no rows to track
+            return cls._one(items[0], where)
         lengths = np.zeros(len(items), dtype=np.int64)
         flat_indices: list[Any] = []
         flat_values: list[Any] = []
         for i, item in enumerate(items):
-            indices, values = _parts(item, f"{where}[{i}]" if len(items) > 1 else where)
+            indices, values = _parts(item, f"{where}[{i}]")
             if len(indices) != len(values):
                 raise ValueError(
-                    f"{_label(where, i, len(items))}: indices and values must have the same "
-                    f"length, got {len(indices)} and {len(values)}"
+                    f"{where}[{i}]: indices and values must have the same length, got "
+                    f"{len(indices)} and {len(values)}"
                 )
             lengths[i] = len(indices)
             flat_indices.extend(indices)
             flat_values.extend(values)
         row = np.repeat(np.arange(len(items), dtype=np.int64), lengths)
-        terms = _terms(flat_indices, row, where, len(items))
-        weights = _weights(flat_values, row, where, len(items))
+
+        def label(at: int) -> str:
+            return f"{where}[{int(row[at])}]"
+
+        terms = _terms(flat_indices, where, label)
+        weights = _weights(flat_values, where, label)
         order = np.lexsort((terms, row))  # by row, then by index
         terms, weights = terms[order], weights[order]
         duplicate = (row[1:] == row[:-1]) & (terms[1:] == terms[:-1])
         if duplicate.any():
             first = int(np.flatnonzero(duplicate)[0])
             raise ValueError(
-                f"{_label(where, int(row[first]), len(items))}: indices must be unique, "
-                f"{int(terms[first])} appears more than once"
+                f"{label(first)}: indices must be unique, {int(terms[first])} appears more "
+                "than once"
             )
         indptr = np.zeros(len(items) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
         return cls(indptr, terms.astype(np.uint32), weights)
 
-
-def _label(where: str, i: int, n: int) -> str:
-    return f"{where}[{i}]" if n > 1 else where
+    @classmethod
+    def _one(cls, item: Any, where: str) -> SparseVectors:
+        indices, values = _parts(item, where)
+        if len(indices) != len(values):
+            raise ValueError(
+                f"{where}: indices and values must have the same length, got {len(indices)} "
+                f"and {len(values)}"
+            )
+        terms = _terms(indices, where, lambda at: where)
+        weights = _weights(values, where, lambda at: where)
+        if terms.shape[0] > 1 and not (terms[1:] > terms[:-1]).all():  # given unsorted
+            order = np.argsort(terms, kind="stable")
+            terms, weights = terms[order], weights[order]
+            duplicate = np.flatnonzero(terms[1:] == terms[:-1])
+            if duplicate.shape[0]:
+                raise ValueError(
+                    f"{where}: indices must be unique, {int(terms[duplicate[0]])} appears more "
+                    "than once"
+                )
+        indptr = np.array([0, terms.shape[0]], dtype=np.int64)
+        return cls(indptr, terms.astype(np.uint32), weights)
 
 
 def _parts(item: Any, where: str) -> tuple[Sequence[Any], Sequence[Any]]:
@@ -142,42 +166,46 @@ def _parts(item: Any, where: str) -> tuple[Sequence[Any], Sequence[Any]]:
     return indices, values
 
 
-def _terms(
-    flat: list[Any], row: npt.NDArray[np.int64], where: str, n: int
-) -> npt.NDArray[np.int64]:
+def _terms(flat: Sequence[Any], where: str, label: Callable[[int], str]) -> npt.NDArray[np.int64]:
+    """`label(at)`: the vector that holds flat position `at`, for errors."""
     if not flat:
         return np.zeros(0, dtype=np.int64)
-    terms = np.array(flat)
-    if terms.dtype.kind not in "iu":  # floats, bools, strings, or ints past int64
+    try:
+        terms = np.array(flat)
+    except ValueError:  # lists of several lengths in the list
+        terms = np.zeros((0, 0))
+    # floats, bools, strings, nested lists, or ints past int64
+    if terms.dtype.kind not in "iu" or terms.ndim != 1:
         for at, v in enumerate(flat):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                raise ValueError(
-                    f"{_label(where, int(row[at]), n)}: indices must be integers, got {v!r}"
-                )
+                raise ValueError(f"{label(at)}: indices must be integers, got {v!r}")
         raise ValueError(f"{where}: indices must be from 0 to {MAX_INDEX}")
-    out = (terms < 0) | (terms > MAX_INDEX)
-    if out.any():
-        at = int(np.flatnonzero(out)[0])
+    if terms.min() < 0 or terms.max() > MAX_INDEX:
+        at = int(np.flatnonzero((terms < 0) | (terms > MAX_INDEX))[0])
         raise ValueError(
-            f"{_label(where, int(row[at]), n)}: indices must be from 0 to {MAX_INDEX}, "
-            f"got {int(terms[at])}"
+            f"{label(at)}: indices must be from 0 to {MAX_INDEX}, got {int(terms[at])}"
         )
-    return terms.astype(np.int64)
+    return terms.astype(np.int64, copy=False)
 
 
-def _weights(flat: list[Any], row: npt.NDArray[np.int64], where: str, n: int) -> Weights:
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _weights(flat: Sequence[Any], where: str, label: Callable[[int], str]) -> Weights:
     if not flat:
         return np.zeros(0, dtype=np.float32)
     try:
         wide = np.array(flat, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{where}: values must be numbers") from None
+    if wide.ndim != 1:  # lists in the list
+        raise ValueError(f"{where}: values must be numbers")
+    if np.abs(wide).max() <= _F32_MAX:  # no NaN, nothing to overflow
+        return wide.astype(np.float32)
     with np.errstate(over="ignore"):
         weights = wide.astype(np.float32)
     bad = ~np.isfinite(weights)
     if bad.any():
         at = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{_label(where, int(row[at]), n)}: values must be finite, got {flat[at]!r}"
-        )
+        raise ValueError(f"{label(at)}: values must be finite, got {flat[at]!r}")
     return weights

@@ -1,4 +1,5 @@
-// Bindings of fusion: ranked lists of keys and scores in, one fused list out.
+// Bindings of what shapes a query's results: fusion of ranked lists, scores as Qdrant shows
+// them.
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/vector.h>
 
@@ -7,13 +8,14 @@
 #include <limits>
 
 #include "bindings/common.h"
+#include "query/floats.h"
 #include "query/fusion.h"
 
 namespace vqdb::bindings {
 
 using namespace nb::literals;
 
-void bind_fusion(nb::module_& m) {
+void bind_query(nb::module_& m) {
   m.def("fuse", [](const std::vector<In1<int64_t>>& keys, const std::vector<In1<float>>& scores) {
     require(keys.size() == scores.size(), "fuse: one scores array per keys array");
     std::vector<RankedList> lists;
@@ -36,6 +38,14 @@ void bind_fusion(nb::module_& m) {
   }, "keys"_a, "scores"_a,
      "Each key's scores summed over the lists in list order (float32), best first; ties and\n"
      "NaN totals (last) in the order the keys were first seen.");
+
+  m.def("shortest_doubles", [](In1<float> values) {
+    auto out = empty<double>({values.shape(0)});
+    shortest_doubles(values.data(), values.shape(0), out.data());
+    return out;
+  }, "values"_a,
+     "Each float32 as the double its shortest round-tripping decimal names (how Qdrant\n"
+     "writes an f32), NaN and infinities as they are.");
 }
 
 }  // namespace vqdb::bindings
