@@ -560,7 +560,12 @@ def _vector(c: Collection, raw: Any, using: str) -> OneVector:
         matrix: Vector = multi_rows([raw], using, dim, "query")[0]
         return matrix
     try:
-        vector = np.asarray(raw, dtype=np.float32)
+        # a list of numbers, as JSON gives it: fromiter reads it in half asarray's time
+        vector = np.fromiter(raw, np.float32, len(raw)) if type(raw) is list else None
+    except (TypeError, ValueError):
+        vector = None  # a list of lists, say: asarray below names what is wrong
+    try:
+        vector = np.asarray(raw, dtype=np.float32) if vector is None else vector
     except (TypeError, ValueError):
         raise BadInput("the query must be a list of numbers or a point id") from None
     if vector.ndim != 1:
@@ -866,16 +871,23 @@ def _page(hits: Sequence[Hit], request: Request) -> list[dict[str, Any]]:
 
 def _pages(ranked: Sequence[Sequence[Hit]], request: Request) -> list[list[dict[str, Any]]]:
     """_page of each query's hits, their scores by their shortest decimals (f32, as Qdrant
-    shows them) in one numpy pass for the whole batch."""
+    shows them) in one native pass for the whole batch."""
     shown = [hits[request.offset : request.offset + request.limit] for hits in ranked]
-    scores = iter(decimal_floats([score for page in shown for score, *_ in page]).tolist())
+    scores = iter(decimal_floats(np.concatenate([_scores(page) for page in shown])).tolist())
+    show = request.selection.show
     return [
         [
-            request.selection.show(segment, offset, {"version": segment.version, "score": score})
+            show(segment, offset, {"version": segment.version, "score": score})
             for (_, _, segment, offset), score in zip(page, scores)  # page first: zip stops
         ]  # on it without taking a score of the next page
         for page in shown
     ]
+
+
+def _scores(hits: Sequence[Hit]) -> npt.NDArray[np.float32]:
+    if isinstance(hits, Ranked):
+        return hits.scores
+    return np.array([h[0] for h in hits], dtype=np.float32)
 
 
 def scrolled(value: order.OrderValue | None) -> dict[str, Any]:

@@ -58,6 +58,16 @@ class Ranked(Sequence[Hit]):
         if not found:
             empty = np.zeros(0, dtype=np.int64)
             return [cls(np.zeros(0, dtype=np.float32), empty, empty, segments)] * queries
+        if queries == 1 and len(found) == 1:  # the commonest case: one segment answered
+            s, offsets, scores = found[0][0], found[0][1][0], found[0][2][0]
+            keep = offsets >= 0
+            if threshold is not None:
+                keep &= scores <= threshold if ascending else scores >= threshold
+            if not keep.all():
+                offsets, scores = offsets[keep], scores[keep]
+            order = np.lexsort((offsets, scores if ascending else -scores))[:wanted]
+            where = np.full(order.shape[0], s, dtype=np.int64)
+            return [cls(scores[order], where, offsets[order], segments)]
         offsets = np.concatenate([f[1] for f in found], axis=1)
         scores = np.concatenate([f[2] for f in found], axis=1)
         where = np.repeat(
