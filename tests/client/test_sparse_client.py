@@ -75,3 +75,43 @@ def test_sparse_workflow(client: vqdb.Client) -> None:
     )
     top = client.query_points("docs", models.SparseVector(indices=[39], values=[1.0]), using="text")
     assert top.points[0].id == 0 and top.points[0].score == 5.0
+
+
+def test_prefetch_models_become_the_json_of_their_dicts() -> None:
+    """Prefetches keep their query vectors as given (not dumped float by float), and say what
+    their dicts say, nested, from vqdb's models and from qdrant-client's."""
+    from qdrant_client import models as qm
+
+    from vqdb.client.convert import prefetch_input, query_request
+
+    as_dict = {
+        "prefetch": [
+            {"query": [0.5, 1.0, 2.0], "using": "dense", "limit": 7},
+            {
+                "query": {"indices": [3], "values": [1.5]},
+                "using": "text",
+                "params": {"exact": True},
+            },
+        ],
+        "query": {"nearest": [1.0, 0.0, 0.0]},
+        "using": "dense",
+        "limit": 5,
+        "filter": {"must": [{"key": "odd", "match": {"value": 1}}]},
+    }
+    for m in (models, qm):
+        inner = [
+            m.Prefetch(query=[0.5, 1.0, 2.0], using="dense", limit=7),
+            m.Prefetch(
+                query=m.SparseVector(indices=[3], values=[1.5]),
+                using="text",
+                params=m.SearchParams(exact=True),
+            ),
+        ]
+        odd = m.Filter(must=[m.FieldCondition(key="odd", match=m.MatchValue(value=1))])
+        outer = m.Prefetch(
+            prefetch=inner, query=m.NearestQuery(nearest=[1.0, 0.0, 0.0]), using="dense", limit=5
+        )
+        assert prefetch_input(outer) == {k: v for k, v in as_dict.items() if k != "filter"}
+        request = m.QueryRequest(**{**outer.model_dump(exclude_unset=True), "filter": odd})
+        assert query_request(request) == as_dict
+        assert prefetch_input(inner[0])["query"] is inner[0].query  # not a copy

@@ -118,10 +118,27 @@ def query_input(query: Any) -> Any:
     return query
 
 
+def prefetch_input(prefetch: Any) -> Any:
+    """A `prefetch` (one or a list, models or dicts) as JSON whose query vectors stay as given:
+    dumping a model walks a vector float by float."""
+    if isinstance(prefetch, (list, tuple)):
+        return [prefetch_input(p) for p in prefetch]
+    if not isinstance(prefetch, BaseModel) or not hasattr(prefetch, "query"):
+        return plain(prefetch)
+    body: Json = prefetch.model_dump(
+        mode="json", by_alias=True, exclude_unset=True, exclude={"query", "prefetch"}
+    )
+    for key in ("query", "prefetch"):
+        if key in prefetch.model_fields_set:
+            inner = getattr(prefetch, key)
+            body[key] = query_input(inner) if key == "query" else prefetch_input(inner)
+    return body
+
+
 def query_request(request: Any) -> Json:
     """A QueryRequest of a batch: a model or a dict, its query converted as query_points does."""
     if isinstance(request, BaseModel):
-        body: Json = plain(request)
+        body: Json = prefetch_input(request)  # a QueryRequest: a prefetch's fields and more
         query = getattr(request, "query", None)
     else:
         body = {k: plain(v) for k, v in request.items() if k != "query"}

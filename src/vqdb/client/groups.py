@@ -21,7 +21,7 @@ from typing import Any
 
 from vqdb import engine, models
 from vqdb.client.base import ClientBase
-from vqdb.client.convert import Model, optional, plain, query_input, result
+from vqdb.client.convert import Model, optional, plain, prefetch_input, query_input, result
 from vqdb.collection import groups
 
 
@@ -49,7 +49,6 @@ class GroupMethods(ClientBase):
         """The best `limit` groups of points sharing a value of the payload key `group_by`,
         `group_size` hits each; `query` as query_points takes it."""
         body = optional(
-            prefetch=prefetch,
             using=using,
             filter=query_filter,
             params=search_params,
@@ -64,6 +63,8 @@ class GroupMethods(ClientBase):
         )
         if query is not None:
             body["query"] = query_input(query)
+        if prefetch is not None:  # after optional(), which would walk its vectors
+            body["prefetch"] = prefetch_input(prefetch)
         found = engine.read(
             groups.query_groups, self._collection(collection_name), body, self._others
         )

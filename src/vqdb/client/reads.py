@@ -24,6 +24,7 @@ from vqdb.client.convert import (
     PointId,
     optional,
     plain,
+    prefetch_input,
     query_input,
     query_request,
     result,
@@ -120,7 +121,6 @@ class ReadMethods(ClientBase):
         or its dict (nearest, recommend, discover, context, fusion, order_by, sample), or None
         for points in id order."""
         body = optional(
-            prefetch=prefetch,
             using=using,
             filter=query_filter,
             params=search_params,
@@ -134,6 +134,8 @@ class ReadMethods(ClientBase):
         )
         if query is not None:
             body["query"] = query_input(query)
+        if prefetch is not None:  # after optional(), which would walk its vectors
+            body["prefetch"] = prefetch_input(prefetch)
         found = engine.read(search.query, self._collection(collection_name), body, self._others)
         return result(models.QueryResponse, found)
 
