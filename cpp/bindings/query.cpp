@@ -1,6 +1,8 @@
-// Bindings of what shapes a query's results: fusion of ranked lists, scores as Qdrant shows
-// them.
+// Bindings of what shapes a query's results: the merge of segments' answers, fusion of ranked
+// lists, scores as Qdrant shows them.
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
@@ -10,12 +12,46 @@
 #include "bindings/common.h"
 #include "query/floats.h"
 #include "query/fusion.h"
+#include "query/merge.h"
 
 namespace vqdb::bindings {
 
 using namespace nb::literals;
 
+namespace {
+
+template <class T>
+Out<T> copied(const std::vector<T>& v) {
+  auto out = empty<T>({v.size()});
+  std::copy(v.begin(), v.end(), out.data());
+  return out;
+}
+
+}  // namespace
+
 void bind_query(nb::module_& m) {
+  m.def("merge", [](const std::vector<int64_t>& positions, const std::vector<In2<int64_t>>& offsets,
+                    const std::vector<In2<float>>& scores, size_t queries, bool ascending,
+                    std::optional<float> threshold, size_t wanted) {
+    require(positions.size() == offsets.size() && offsets.size() == scores.size(),
+            "merge: one position, offsets and scores array per answer");
+    std::vector<SegmentAnswer> answers;
+    for (size_t i = 0; i < offsets.size(); ++i) {
+      require(offsets[i].shape(0) == queries && scores[i].shape(0) == queries &&
+                  offsets[i].shape(1) == scores[i].shape(1),
+              "merge: each answer is (queries, k) offsets and scores");
+      answers.push_back({positions[i], offsets[i].data(), scores[i].data(), offsets[i].shape(1)});
+    }
+    const Merged merged = merge(answers, queries, ascending, threshold, wanted);
+    return std::make_tuple(copied(merged.scores), copied(merged.where), copied(merged.offsets),
+                           copied(merged.ends));
+  }, "positions"_a, "offsets"_a, "scores"_a, "queries"_a, "ascending"_a, "threshold"_a.none(),
+     "wanted"_a,
+     "Each query's points from several segments' (queries, k) answers (offset -1 pads):\n"
+     "by score (ascending: distances), position, offset; NaN last; past `threshold` dropped;\n"
+     "`wanted` at most. Returns scores, positions, offsets laid end to end, and each query's\n"
+     "end.");
+
   m.def("fuse", [](const std::vector<In1<int64_t>>& keys, const std::vector<In1<float>>& scores) {
     require(keys.size() == scores.size(), "fuse: one scores array per keys array");
     std::vector<RankedList> lists;

@@ -14,6 +14,7 @@ from typing import overload
 import numpy as np
 import numpy.typing as npt
 
+from vqdb import _core
 from vqdb.segment.segment import Segment
 
 Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offset
@@ -52,42 +53,23 @@ class Ranked(Sequence[Hit]):
     ) -> list[Ranked]:
         """Each query's ranked list from the answers of several segments to a batch of
         `queries`: (position, offsets, scores) each, (queries, k) arrays padded with offset
-        -1. By score, then segment position, then offset; `wanted` of them. One sort for the
-        whole batch: a query's rows are a slice of it."""
-        found = [f for f in found if f[1].shape[1]]
-        if not found:
-            empty = np.zeros(0, dtype=np.int64)
-            return [cls(np.zeros(0, dtype=np.float32), empty, empty, segments)] * queries
-        if queries == 1 and len(found) == 1:  # the commonest case: one segment answered
-            s, offsets, scores = found[0][0], found[0][1][0], found[0][2][0]
-            keep = offsets >= 0
-            if threshold is not None:
-                keep &= scores <= threshold if ascending else scores >= threshold
-            if not keep.all():
-                offsets, scores = offsets[keep], scores[keep]
-            order = np.lexsort((offsets, scores if ascending else -scores))[:wanted]
-            where = np.full(order.shape[0], s, dtype=np.int64)
-            return [cls(scores[order], where, offsets[order], segments)]
-        offsets = np.concatenate([f[1] for f in found], axis=1)
-        scores = np.concatenate([f[2] for f in found], axis=1)
-        where = np.repeat(
-            np.array([f[0] for f in found], dtype=np.int64), [f[1].shape[1] for f in found]
+        -1. By score, then segment position, then offset; `wanted` of them. One native pass
+        for the whole batch: a query's rows are a slice of it."""
+        scores, where, offsets, ends = _core.merge(
+            [f[0] for f in found],
+            [f[1] for f in found],
+            [f[2] for f in found],
+            queries,
+            ascending,
+            threshold,
+            wanted,
         )
-        keep = offsets >= 0
-        if threshold is not None:
-            keep &= scores <= threshold if ascending else scores >= threshold
-        if queries == 1:  # the common case: no query key to sort by, no cuts to find
-            one = keep[0]
-            offsets, scores, where = offsets[0][one], scores[0][one], where[one]
-            order = np.lexsort((offsets, where, scores if ascending else -scores))[:wanted]
-            return [cls(scores[order], where[order], offsets[order], segments)]
-        query, at = np.nonzero(keep)  # row-major: by query
-        offsets, scores, where = offsets[keep], scores[keep], where[at]
-        order = np.lexsort((offsets, where, scores if ascending else -scores, query))
-        offsets, scores, where = offsets[order], scores[order], where[order]
-        ends = np.cumsum(np.count_nonzero(keep, axis=1)).tolist()
-        cuts = [(start, min(start + wanted, end)) for start, end in zip([0, *ends], ends)]
-        return [cls(scores[a:b], where[a:b], offsets[a:b], segments) for a, b in cuts]
+        if queries == 1:
+            return [cls(scores, where, offsets, segments)]
+        cuts = ends.tolist()
+        return [
+            cls(scores[a:b], where[a:b], offsets[a:b], segments) for a, b in zip([0, *cuts], cuts)
+        ]
 
     @classmethod
     def from_keys(cls, keys: Ints, scores: Scores, segments: Sequence[Segment]) -> Ranked:
