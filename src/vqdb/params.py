@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -20,7 +21,8 @@ MAX_EF_CONSTRUCT = 1 << 20
 def from_mapping(cls: type[T], value: T | Mapping[str, Any] | None, what: str) -> T:
     """Builds a params dataclass from a dict, rejecting unknown keys by name."""
     if value is None:
-        return cls()
+        frozen = cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        return _default(cls) if frozen else cls()  # type: ignore[arg-type]
     if isinstance(value, cls):
         return value
     if not isinstance(value, Mapping):
@@ -29,6 +31,12 @@ def from_mapping(cls: type[T], value: T | Mapping[str, Any] | None, what: str) -
     if unknown:
         raise ValueError(f"unknown {what} option(s): {', '.join(unknown)}")
     return cls(**value)
+
+
+@functools.cache
+def _default(cls: type[T]) -> T:
+    """The defaults of a frozen params class: one instance for every request that sets none."""
+    return cls()
 
 
 # (the dict as passed, a copy of it, what it parsed to)

@@ -144,9 +144,8 @@ def _prefetched(
     request and of the prefetches above apply to it as well, as in Qdrant."""
     q = body.get("query")
     inner = _prefetches(body, depth + 1)
-    request = _request(
-        c, {**body, "limit": body.get("limit") or 10, "offset": 0}, False, _by_vector(q)
-    )
+    # a prefetch pages nothing: no offset, and its limit is 10 when not set (or 0)
+    request = _request(c, body, False, _by_vector(q), limit=body.get("limit") or 10, offset=0)
     request.query_filter = _both(outer, request.query_filter)
     if q is None:
         if inner:
@@ -454,10 +453,15 @@ def recommend(
 
 
 def _request(
-    c: Collection, body: Mapping[str, Any], default_payload: bool, by_vector: bool = True
+    c: Collection,
+    body: Mapping[str, Any],
+    default_payload: bool,
+    by_vector: bool = True,
+    limit: Any = None,
+    offset: Any = None,
 ) -> Request:
     """by_vector: whether the request searches a vector (a query without one pages by id, and
-    needs no `using`)."""
+    needs no `using`); `limit` and `offset`: the body's own, unless given."""
     using = body.get("using") or ""
     if not isinstance(using, str):  # the legacy bodies are not checked against a schema
         raise BadInput(f"'using' must be a vector name, got {using!r}")
@@ -475,8 +479,8 @@ def _request(
     return Request(
         idf_corpus=_idf_corpus(c, body.get("params"), using),
         using=using,
-        limit=checked_count(body.get("limit"), 10, "limit", minimum=1),
-        offset=checked_count(body.get("offset"), 0, "offset", minimum=0),
+        limit=checked_count(body.get("limit") if limit is None else limit, 10, "limit", 1),
+        offset=checked_count(body.get("offset") if offset is None else offset, 0, "offset", 0),
         params=params,
         query_filter=checked_filter(body.get("filter")),
         # float32, as Qdrant's: a score shown as 0.1 passes a threshold of 0.1
@@ -874,14 +878,7 @@ def _pages(ranked: Sequence[Sequence[Hit]], request: Request) -> list[list[dict[
     shows them) in one native pass for the whole batch."""
     shown = [hits[request.offset : request.offset + request.limit] for hits in ranked]
     scores = iter(decimal_floats(np.concatenate([_scores(page) for page in shown])).tolist())
-    show = request.selection.show
-    return [
-        [
-            show(segment, offset, {"version": segment.version, "score": score})
-            for (_, _, segment, offset), score in zip(page, scores)  # page first: zip stops
-        ]  # on it without taking a score of the next page
-        for page in shown
-    ]
+    return [request.selection.show_scored(page, scores) for page in shown]
 
 
 def _scores(hits: Sequence[Hit]) -> npt.NDArray[np.float32]:

@@ -3,7 +3,7 @@ is shown (`with_payload` / `with_vector` selections, Qdrant's Record and ScoredP
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,30 @@ class Selection:
             only_unnamed = not self.named and set(as_lists) == {""}
             point["vector"] = as_lists[""] if only_unnamed else as_lists
         return point
+
+    def show_scored(
+        self, hits: Iterable[tuple[Any, Any, Segment, int]], scores: Iterator[float]
+    ) -> list[dict[str, Any]]:
+        """ScoredPoints of ranked hits, each with the next of `scores` (shown as given): show()
+        in one loop, as a page of a search is shown."""
+        if self.vectors:
+            return [
+                self.show(segment, offset, {"version": segment.version, "score": score})
+                for (_, _, segment, offset), score in zip(hits, scores)  # hits first: zip
+            ]  # stops on them without taking a score of the next page
+        page = []
+        plain = self.include is None and not self.exclude
+        for (_, _, segment, offset), score in zip(hits, scores):
+            point: dict[str, Any] = {
+                "id": segment.ids.id_at(offset),
+                "version": segment.version,
+                "score": score,
+            }
+            if self.payload:
+                payload = segment.payload(offset) or {}
+                point["payload"] = payload if plain else self._payload(payload)
+            page.append(point)
+        return page
 
     def _payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         if self.include is not None:
