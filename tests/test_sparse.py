@@ -68,10 +68,17 @@ def test_parse_sorts_and_checks() -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.integers(0, 40), max_size=12),
-    st.lists(st.sampled_from([0.5, -2.0, 3.4028235e38, 1e-45]) | st.floats(-9, 9), max_size=12),
+    st.lists(
+        st.sampled_from([0.5, -2.0, 3.4028235e38, 1e-45, 1e39, float("nan")])
+        | st.floats(-9, 9)
+        | st.integers(-3, 2**70)
+        | st.booleans(),
+        max_size=12,
+    ),
 )
 def test_one_vector_parses_as_in_a_batch(indices: list[int], values: list[float]) -> None:
-    """A query is parsed on its own path: the same rows or the same refusal as in a batch."""
+    """A query is parsed on its own paths (native for plain lists, else numpy): the same rows
+    or the same refusal as in a batch."""
     values = (values * 2)[: len(indices)] if values else [1.0] * len(indices)
     item = {"indices": indices, "values": values}
     try:

@@ -2,7 +2,11 @@
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/optional.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
 #include <optional>
 
 #include "bindings/common.h"
@@ -32,9 +36,63 @@ nb::ndarray<nb::numpy, const T, nb::ndim<1>> view(const T* data, size_t n) {
   return nb::ndarray<nb::numpy, const T, nb::ndim<1>>(data, {n}, nb::handle());
 }
 
+// A sparse vector from two Python lists of exact ints and floats (or ints), sorted by index; None
+// when anything is other than that or breaks a rule (the caller's own parse then says what).
+nb::object plain_sparse_vector(nb::handle indices, nb::handle values) {
+  PyObject* terms = indices.ptr();
+  PyObject* weights = values.ptr();
+  if (!PyList_CheckExact(terms) || !PyList_CheckExact(weights)) return nb::none();
+  const Py_ssize_t n = PyList_GET_SIZE(terms);
+  if (PyList_GET_SIZE(weights) != n) return nb::none();
+  std::vector<std::pair<uint32_t, float>> pairs(static_cast<size_t>(n));
+  bool sorted = true;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* t = PyList_GET_ITEM(terms, i);
+    PyObject* w = PyList_GET_ITEM(weights, i);
+    if (!PyLong_CheckExact(t)) return nb::none();  // bools too: not an index
+    int overflow = 0;
+    const long long term = PyLong_AsLongLongAndOverflow(t, &overflow);
+    if (overflow || term < 0 || term > 0xFFFFFFFFLL) return nb::none();
+    double weight;
+    if (PyFloat_CheckExact(w)) {
+      weight = PyFloat_AS_DOUBLE(w);
+    } else if (PyLong_CheckExact(w)) {
+      weight = PyLong_AsDouble(w);
+      if (weight == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return nb::none();
+      }
+    } else {
+      return nb::none();
+    }
+    // finite, and within float32's range before rounding (NaN fails the compare)
+    if (!(std::fabs(weight) <= double(std::numeric_limits<float>::max()))) return nb::none();
+    pairs[size_t(i)] = {uint32_t(term), float(weight)};
+    if (i > 0 && pairs[size_t(i)].first <= pairs[size_t(i) - 1].first) sorted = false;
+  }
+  if (!sorted) {
+    std::stable_sort(pairs.begin(), pairs.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (size_t i = 1; i < pairs.size(); ++i)
+      if (pairs[i].first == pairs[i - 1].first) return nb::none();  // a repeated index
+  }
+  auto out_terms = empty<uint32_t>({size_t(n)});
+  auto out_weights = empty<float>({size_t(n)});
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    out_terms.data()[i] = pairs[i].first;
+    out_weights.data()[i] = pairs[i].second;
+  }
+  return nb::make_tuple(out_terms, out_weights);
+}
+
 }  // namespace
 
 void bind_sparse(nb::module_& m) {
+  m.def("plain_sparse_vector", &plain_sparse_vector, "indices"_a, "values"_a,
+        "(indices as uint32, values as float32) sorted by index, from two lists of plain ints\n"
+        "and floats that make a valid sparse vector (u32 indices, each once; finite float32\n"
+        "values); None for anything else, which the caller's own parse then explains.");
+
   nb::class_<SparseIndex>(m, "SparseIndex",
       "An inverted index over sparse vectors (rows appended at offsets 0, 1, ...), searched by\n"
       "an exact dot product. It keeps the rows in CSR form too: the arrays to persist.")

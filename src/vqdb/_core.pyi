@@ -278,6 +278,13 @@ def search(graph: Hnsw | None, walk: VectorSet, rescore: VectorSet | None, queri
     `query_offsets`: query q is rows queries[query_offsets[q]:query_offsets[q + 1]].
     """
 
+def plain_sparse_vector(indices: object, values: object) -> object:
+    """
+    (indices as uint32, values as float32) sorted by index, from two lists of plain ints
+    and floats that make a valid sparse vector (u32 indices, each once; finite float32
+    values); None for anything else, which the caller's own parse then explains.
+    """
+
 class SparseIndex:
     """
     An inverted index over sparse vectors (rows appended at offsets 0, 1, ...), searched by

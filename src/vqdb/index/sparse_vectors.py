@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vqdb import _core
 from vqdb.index import ragged
 
 Indptr = npt.NDArray[np.int64]
@@ -128,6 +129,10 @@ class SparseVectors:
     @classmethod
     def _one(cls, item: Any, where: str) -> SparseVectors:
         indices, values = _parts(item, where)
+        plain = _core.plain_sparse_vector(indices, values)  # JSON's lists, checked natively
+        if plain is not None:
+            terms, weights = plain
+            return cls(np.array([0, terms.shape[0]], dtype=np.int64), terms, weights)
         if len(indices) != len(values):
             raise ValueError(
                 f"{where}: indices and values must have the same length, got {len(indices)} "
