@@ -38,21 +38,22 @@ nb::ndarray<nb::numpy, const T, nb::ndim<1>> view(const T* data, size_t n) {
 
 // A sparse vector from two Python lists of exact ints and floats (or ints), sorted by index; None
 // when anything is other than that or breaks a rule (the caller's own parse then says what).
-nb::object plain_sparse_vector(nb::handle indices, nb::handle values) {
+std::optional<std::pair<Out<uint32_t>, Out<float>>> plain_sparse_vector(nb::handle indices,
+                                                                    nb::handle values) {
   PyObject* terms = indices.ptr();
   PyObject* weights = values.ptr();
-  if (!PyList_CheckExact(terms) || !PyList_CheckExact(weights)) return nb::none();
+  if (!PyList_CheckExact(terms) || !PyList_CheckExact(weights)) return std::nullopt;
   const Py_ssize_t n = PyList_GET_SIZE(terms);
-  if (PyList_GET_SIZE(weights) != n) return nb::none();
+  if (PyList_GET_SIZE(weights) != n) return std::nullopt;
   std::vector<std::pair<uint32_t, float>> pairs(static_cast<size_t>(n));
   bool sorted = true;
   for (Py_ssize_t i = 0; i < n; ++i) {
     PyObject* t = PyList_GET_ITEM(terms, i);
     PyObject* w = PyList_GET_ITEM(weights, i);
-    if (!PyLong_CheckExact(t)) return nb::none();  // bools too: not an index
+    if (!PyLong_CheckExact(t)) return std::nullopt;  // bools too: not an index
     int overflow = 0;
     const long long term = PyLong_AsLongLongAndOverflow(t, &overflow);
-    if (overflow || term < 0 || term > 0xFFFFFFFFLL) return nb::none();
+    if (overflow || term < 0 || term > 0xFFFFFFFFLL) return std::nullopt;
     double weight;
     if (PyFloat_CheckExact(w)) {
       weight = PyFloat_AS_DOUBLE(w);
@@ -60,13 +61,13 @@ nb::object plain_sparse_vector(nb::handle indices, nb::handle values) {
       weight = PyLong_AsDouble(w);
       if (weight == -1.0 && PyErr_Occurred()) {
         PyErr_Clear();
-        return nb::none();
+        return std::nullopt;
       }
     } else {
-      return nb::none();
+      return std::nullopt;
     }
     // finite, and within float32's range before rounding (NaN fails the compare)
-    if (!(std::fabs(weight) <= double(std::numeric_limits<float>::max()))) return nb::none();
+    if (!(std::fabs(weight) <= double(std::numeric_limits<float>::max()))) return std::nullopt;
     pairs[size_t(i)] = {uint32_t(term), float(weight)};
     if (i > 0 && pairs[size_t(i)].first <= pairs[size_t(i) - 1].first) sorted = false;
   }
@@ -74,7 +75,7 @@ nb::object plain_sparse_vector(nb::handle indices, nb::handle values) {
     std::stable_sort(pairs.begin(), pairs.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     for (size_t i = 1; i < pairs.size(); ++i)
-      if (pairs[i].first == pairs[i - 1].first) return nb::none();  // a repeated index
+      if (pairs[i].first == pairs[i - 1].first) return std::nullopt;  // a repeated index
   }
   auto out_terms = empty<uint32_t>({size_t(n)});
   auto out_weights = empty<float>({size_t(n)});
@@ -82,7 +83,7 @@ nb::object plain_sparse_vector(nb::handle indices, nb::handle values) {
     out_terms.data()[i] = pairs[i].first;
     out_weights.data()[i] = pairs[i].second;
   }
-  return nb::make_tuple(out_terms, out_weights);
+  return std::make_pair(out_terms, out_weights);
 }
 
 }  // namespace

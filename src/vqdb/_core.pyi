@@ -278,7 +278,7 @@ def search(graph: Hnsw | None, walk: VectorSet, rescore: VectorSet | None, queri
     `query_offsets`: query q is rows queries[query_offsets[q]:query_offsets[q + 1]].
     """
 
-def plain_sparse_vector(indices: object, values: object) -> object:
+def plain_sparse_vector(indices: object, values: object) -> tuple[NDArray[numpy.uint32], NDArray[numpy.float32]] | None:
     """
     (indices as uint32, values as float32) sorted by index, from two lists of plain ints
     and floats that make a valid sparse vector (u32 indices, each once; finite float32

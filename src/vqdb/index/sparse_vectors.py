@@ -131,8 +131,7 @@ class SparseVectors:
         indices, values = _parts(item, where)
         plain = _core.plain_sparse_vector(indices, values)  # JSON's lists, checked natively
         if plain is not None:
-            terms, weights = plain
-            return cls(np.array([0, terms.shape[0]], dtype=np.int64), terms, weights)
+            return cls(np.array([0, plain[0].shape[0]], dtype=np.int64), *plain)
         if len(indices) != len(values):
             raise ValueError(
                 f"{where}: indices and values must have the same length, got {len(indices)} "
