@@ -3,6 +3,7 @@ numpy brute force, deletes and re-adds, state round trips."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from sparse_data import assert_exact, exact_scores, random_sparse
 
 from vqdb import _core
-from vqdb.index.sparse_index import SparseIndex
+from vqdb.index.sparse_index import SparseIndex, idf_weighted
 from vqdb.index.sparse_vectors import SparseVectors
 
 N = 5000
@@ -196,6 +197,30 @@ def test_document_frequency_counts_live_vectors(data: SparseVectors) -> None:
     assert store.document_frequency(terms).tolist() == holds.sum(axis=0).tolist()
     store.delete(np.arange(0, N, 2))
     assert store.document_frequency(terms).tolist() == holds[1::2].sum(axis=0).tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 2**40),
+    st.lists(
+        st.tuples(
+            st.integers(0, 2**40),
+            st.floats(-1e6, 1e6, width=32),
+        ),
+        max_size=40,
+    ),
+)
+def test_idf_weights_are_qdrants_formula(total: int, terms: list[tuple[int, float]]) -> None:
+    """Each weight times ln((N - n + 0.5) / (n + 0.5) + 1) in double, rounded to float32 once
+    (n past N too: the formula's, as the statistics of a corpus filter may give)."""
+    counts = np.array([n for n, _ in terms], dtype=np.uint64)
+    values = np.array([v for _, v in terms], dtype=np.float32)
+    expected = [
+        np.float32(float(v) * math.log((total - n + 0.5) / (n + 0.5) + 1)) for n, v in terms
+    ]
+    got = idf_weighted(values, counts, total)
+    assert got.dtype == np.float32
+    assert got.tolist() == [float(x) for x in expected]
 
 
 def test_state_round_trip(data: SparseVectors) -> None:

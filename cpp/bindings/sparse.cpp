@@ -159,6 +159,14 @@ void bind_sparse(nb::module_& m) {
          "Top `k` rows and dot products per query (queries in CSR form), best first; only rows\n"
          "sharing an index with the query and set in `allowed` (None: all) count. -1 / NaN pad.\n"
          "`prune`: False reads every posting list in full (the same answer, for tests).");
+  m.def("idf_weighted", [](In1<float> values, In1<uint64_t> counts, uint64_t total) {
+    require(values.shape(0) == counts.shape(0), "values and counts differ in length");
+    auto out = empty<float>({values.shape(0)});
+    idf_weighted(values.data(), counts.data(), values.shape(0), total, out.data());
+    return out;
+  }, "values"_a, "counts"_a, "total"_a,
+     "Query weights times Qdrant's IDF, ln((N - n + 0.5) / (n + 0.5) + 1) with n = counts[i]\n"
+     "and N = total, in double, rounded to float32 once.");
 }
 
 }  // namespace vqdb::bindings

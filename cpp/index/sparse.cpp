@@ -101,6 +101,14 @@ void SparseIndex::document_frequency(const uint32_t* terms, size_t n, const uint
   }
 }
 
+void idf_weighted(const float* values, const uint64_t* counts, size_t n, uint64_t total,
+                  float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const double df = double(counts[i]);
+    out[i] = float(double(values[i]) * std::log((double(total) - df + 0.5) / (df + 0.5) + 1.0));
+  }
+}
+
 namespace {
 
 // One posting list into the accumulators: plain pointers, so the compiler keeps them in

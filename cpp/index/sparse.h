@@ -75,4 +75,10 @@ class SparseIndex {
   std::unordered_map<uint32_t, Postings> postings_;
 };
 
+// Qdrant's IDF modifier on a query: out[i] = values[i] * ln((N - n + 0.5) / (n + 0.5) + 1),
+// n = counts[i] the term's document frequency among N = total rows, computed in double and
+// rounded to float once.
+void idf_weighted(const float* values, const uint64_t* counts, size_t n, uint64_t total,
+                  float* out);
+
 }  // namespace vqdb

@@ -346,6 +346,12 @@ class SparseIndex:
         `prune`: False reads every posting list in full (the same answer, for tests).
         """
 
+def idf_weighted(values: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)], counts: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)], total: int) -> NDArray[numpy.float32]:
+    """
+    Query weights times Qdrant's IDF, ln((N - n + 0.5) / (n + 0.5) + 1) with n = counts[i]
+    and N = total, in double, rounded to float32 once.
+    """
+
 class MultiVectorSet(VectorSet):
     """
     Multivectors: member i is a group of rows of `rows` (any codec), scored by MaxSim (the

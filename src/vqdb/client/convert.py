@@ -110,6 +110,8 @@ def query_input(query: Any) -> Any:
         kind = type(query).__name__
         if kind in _UNSUPPORTED_QUERIES:
             raise BadInput(f"{kind} queries are not supported: vqdb does no inference")
+        if kind == "SparseVector":  # its lists as given: the collection checks them natively
+            return {"indices": query.indices, "values": query.values}  # type: ignore[attr-defined]
         return plain(query)
     if isinstance(query, uuid.UUID):
         return str(query)
@@ -125,13 +127,19 @@ def prefetch_input(prefetch: Any) -> Any:
         return [prefetch_input(p) for p in prefetch]
     if not isinstance(prefetch, BaseModel) or not hasattr(prefetch, "query"):
         return plain(prefetch)
-    body: Json = prefetch.model_dump(
-        mode="json", by_alias=True, exclude_unset=True, exclude={"query", "prefetch"}
-    )
-    for key in ("query", "prefetch"):
-        if key in prefetch.model_fields_set:
-            inner = getattr(prefetch, key)
-            body[key] = query_input(inner) if key == "query" else prefetch_input(inner)
+    # field by field, as model_dump(by_alias, exclude_unset) would give them (a prefetch is
+    # a few scalars; pydantic's serializer cost more than the rest of converting a query)
+    fields = type(prefetch).model_fields
+    body: Json = {}
+    for name in prefetch.model_fields_set:
+        value = getattr(prefetch, name)
+        if name == "query":
+            value = query_input(value)
+        elif name == "prefetch":
+            value = prefetch_input(value)
+        else:
+            value = plain(value)
+        body[fields[name].alias or name] = value
     return body
 
 

@@ -15,31 +15,31 @@ import numpy.typing as npt
 
 from vqdb.collection.collection import Collection
 from vqdb.filters import Filter
-from vqdb.index.sparse_index import SparseIndex
+from vqdb.index.sparse_index import SparseIndex, idf_weighted
 from vqdb.index.sparse_vectors import SparseVector
 
 
-def idf(
+def statistics(
     c: Collection, name: str, terms: npt.NDArray[np.uint32], corpus: Filter | None = None
-) -> npt.NDArray[np.float64]:
-    """idf of each term for the sparse vector `name` (the caller holds the read lock), over
+) -> tuple[int, npt.NDArray[np.uint64]]:
+    """N and each term's n for the sparse vector `name` (the caller holds the read lock), over
     the points that match `corpus` if given (Qdrant's `params.idf.corpus`: statistics of one
     tenant, say, whatever the search's own filter)."""
     total = 0
-    counts = np.zeros(terms.shape[0], dtype=np.float64)
+    counts: npt.NDArray[np.uint64] | None = None
     for segment in c.segments:
         store = segment.vectors.get(name)
         if not isinstance(store, SparseIndex) or not len(store):
             continue
         if corpus is None:
             total += len(store)
-            counts += store.document_frequency(terms)
+            found = store.document_frequency(terms)
         else:
             among = segment.mask(corpus)
             total += int(np.count_nonzero(among & store.live_mask(segment.size)))
-            counts += store.document_frequency(terms, among)
-    weights: npt.NDArray[np.float64] = np.log((total - counts + 0.5) / (counts + 0.5) + 1.0)
-    return weights
+            found = store.document_frequency(terms, among)
+        counts = found if counts is None else counts + found
+    return total, np.zeros(terms.shape[0], np.uint64) if counts is None else counts
 
 
 def weighted(
@@ -49,6 +49,5 @@ def weighted(
     config = c.config.sparse_vectors.get(name)
     if config is None or not config.idf or query.indices.shape[0] == 0:
         return query
-    weights = idf(c, name, query.indices, corpus)
-    values = (query.values.astype(np.float64) * weights).astype(np.float32)
-    return SparseVector(query.indices, values)
+    total, counts = statistics(c, name, query.indices, corpus)
+    return SparseVector(query.indices, idf_weighted(query.values, counts, total))

@@ -40,13 +40,13 @@ def resolved(c: Collection, body: Mapping[str, Any], others: Others) -> Mapping[
 def _has_lookup(body: Mapping[str, Any]) -> bool:
     if body.get("lookup_from") is not None:
         return True
-    return any(_has_lookup(p) for p in _prefetches(body))
+    return body.get("prefetch") is not None and any(_has_lookup(p) for p in _prefetches(body))
 
 
 def _prefetches(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     raw = body.get("prefetch")
-    found = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
-    return [p for p in found if isinstance(p, Mapping)]
+    found = [raw] if isinstance(raw, (dict, Mapping)) else raw if isinstance(raw, list) else []
+    return [p for p in found if isinstance(p, (dict, Mapping))]  # dicts skip the ABC check
 
 
 def _level(c: Collection, body: Mapping[str, Any], others: Others, same: list[PointId]) -> Json:

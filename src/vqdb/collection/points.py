@@ -305,6 +305,8 @@ def sparse_rows(values: Any, name: str, where: str) -> SparseVectors:
     if not isinstance(values, Sequence) or isinstance(values, (str, bytes)):
         raise BadInput(f"{where}: expected a list of sparse vectors")
     for value in values:
+        if type(value) is dict:  # the usual {indices, values}: skips the Sequence ABC check
+            continue
         if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
             raise BadInput(
                 f"{where}: {name!r} is a sparse vector: give {{'indices': [...], 'values': [...]}}"

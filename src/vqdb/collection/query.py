@@ -44,6 +44,9 @@ from vqdb.segment.segment import Segment
 T = TypeVar("T")
 
 Vector = npt.NDArray[np.float32]
+# dict first: what JSON and the client give passes isinstance without the ABC's Python-level
+# check (a few of those per stage were a measurable part of a query)
+_MAPPING = (dict, Mapping)
 _STRATEGIES = ("average_vector", "best_score", "sum_scores")
 
 
@@ -55,7 +58,7 @@ class Request:
     params: SearchParams
     query_filter: Filter | None
     score_threshold: float | None
-    selection: Selection
+    selection: Selection | None  # None for a prefetch, which shows nothing
     exclude: list[PointId] = field(default_factory=list)  # example points never returned
     idf_corpus: Filter | None = None  # the points whose statistics IDF uses (None: all)
     # the candidates a rescoring stage may return (offsets per segment position); None: any
@@ -117,7 +120,7 @@ def ranked(c: Collection, body: Mapping[str, Any]) -> tuple[Request, Sequence[Hi
 def _by_vector(q: Any) -> bool:
     """Whether the query scores by a vector (and so needs `using`): not a fusion, a formula, an
     order_by or a sample."""
-    return q is not None and not (isinstance(q, Mapping) and _UNSCORED & set(q))
+    return q is not None and not (isinstance(q, _MAPPING) and not _UNSCORED.isdisjoint(q))
 
 
 _UNSCORED = {"fusion", "rrf", "formula", "order_by", "sample"}
@@ -127,8 +130,8 @@ def _prefetches(body: Mapping[str, Any], depth: int) -> list[Mapping[str, Any]]:
     raw = body.get("prefetch")
     if raw is None:
         return []
-    found = [raw] if isinstance(raw, Mapping) else raw
-    if not isinstance(found, list) or not all(isinstance(p, Mapping) for p in found):
+    found = [raw] if isinstance(raw, _MAPPING) else raw
+    if not isinstance(found, list) or not all(isinstance(p, _MAPPING) for p in found):
         raise BadInput("'prefetch' must be a prefetch object or a list of them")
     if found and depth > MAX_PREFETCH_DEPTH:
         raise BadInput(
@@ -145,7 +148,9 @@ def _prefetched(
     q = body.get("query")
     inner = _prefetches(body, depth + 1)
     # a prefetch pages nothing: no offset, and its limit is 10 when not set (or 0)
-    request = _request(c, body, False, _by_vector(q), limit=body.get("limit") or 10, offset=0)
+    request = _request(
+        c, body, False, _by_vector(q), limit=body.get("limit") or 10, offset=0, shown=False
+    )
     request.query_filter = _both(outer, request.query_filter)
     if q is None:
         if inner:
@@ -202,7 +207,7 @@ _PLAIN_PREFETCH = {"query", "using", "limit", "params"}
 
 def _plain_vector(q: Any) -> Any:
     """The dense vector a nearest query gives as a list or an array; None for any other."""
-    if isinstance(q, Mapping):
+    if isinstance(q, _MAPPING):
         if set(q) != {"nearest"} and not (set(q) == {"nearest", "mmr"} and q["mmr"] is None):
             return None
         q = q["nearest"]
@@ -230,7 +235,7 @@ def _stage(
 ) -> Sequence[Hit]:
     """The points `q` ranks, best first: over the collection, or, given the results of
     prefetches (`sources`), a fusion of them or those of their points `q` scores best."""
-    kinds = q.keys() if isinstance(q, Mapping) else ()  # () for a vector or a point id
+    kinds = q.keys() if isinstance(q, _MAPPING) else ()  # () for a vector or a point id
     if "fusion" in kinds or "rrf" in kinds:
         if request.using:
             raise BadInput("Bad request: Fusion queries cannot be combined with the 'using' field.")
@@ -255,7 +260,7 @@ def _stage(
         if q.get("mmr") is not None:
             return _mmr(c, request, _vector_input(c, q["nearest"], request), q["mmr"])
         q = q["nearest"]
-    elif isinstance(q, Mapping) and set(kinds) != {"indices", "values"}:  # a sparse vector
+    elif isinstance(q, _MAPPING) and set(kinds) != {"indices", "values"}:  # a sparse vector
         raise BadInput(f"query {', '.join(sorted(kinds))} is not supported by vqdb yet")
     return _hits(c, request, _vector_input(c, q, request))
 
@@ -459,9 +464,11 @@ def _request(
     by_vector: bool = True,
     limit: Any = None,
     offset: Any = None,
+    shown: bool = True,
 ) -> Request:
     """by_vector: whether the request searches a vector (a query without one pages by id, and
-    needs no `using`); `limit` and `offset`: the body's own, unless given."""
+    needs no `using`); `limit` and `offset`: the body's own, unless given; `shown`: whether
+    its points are shown (a prefetch's are not: it has no with_payload or with_vector)."""
     using = body.get("using") or ""
     if not isinstance(using, str):  # the legacy bodies are not checked against a schema
         raise BadInput(f"'using' must be a vector name, got {using!r}")
@@ -469,15 +476,16 @@ def _request(
         if using == "":
             raise BadInput("this collection has named vectors: say which one with 'using'")
         raise BadInput(f"Wrong input: Not existing vector name error: {using}")
+    raw_params = body.get("params")
     try:
-        params = from_mapping(SearchParams, _search_params(body.get("params")), "search params")
+        params = from_mapping(SearchParams, _search_params(raw_params), "search params")
     except (TypeError, ValueError) as e:
         raise BadInput(str(e)) from None
     threshold = body.get("score_threshold")
     if threshold is not None and not isinstance(threshold, (int, float)):
         raise BadInput("score_threshold must be a number")
     return Request(
-        idf_corpus=_idf_corpus(c, body.get("params"), using),
+        idf_corpus=None if raw_params is None else _idf_corpus(c, raw_params, using),
         using=using,
         limit=checked_count(body.get("limit") if limit is None else limit, 10, "limit", 1),
         offset=checked_count(body.get("offset") if offset is None else offset, 0, "offset", 0),
@@ -485,14 +493,18 @@ def _request(
         query_filter=checked_filter(body.get("filter")),
         # float32, as Qdrant's: a score shown as 0.1 passes a threshold of 0.1
         score_threshold=None if threshold is None else float(np.float32(threshold)),
-        selection=Selection(body.get("with_payload", default_payload), body.get("with_vector"), c),
+        selection=(
+            Selection(body.get("with_payload", default_payload), body.get("with_vector"), c)
+            if shown
+            else None
+        ),
     )
 
 
 def _idf_corpus(c: Collection, params: Any, using: str) -> Filter | None:
     """Qdrant's `params.idf`: "global" (the default) or {"corpus": filter}; only for a sparse
     vector whose modifier is idf (elsewhere it would be silently meaningless)."""
-    scope = params.get("idf") if isinstance(params, Mapping) else None
+    scope = params.get("idf") if isinstance(params, _MAPPING) else None
     if scope is None:
         return None
     config = c.config.sparse_vectors.get(using)
@@ -511,7 +523,7 @@ def _idf_corpus(c: Collection, params: Any, using: str) -> Filter | None:
 def _search_params(raw: Any) -> Any:
     """Qdrant's SearchParams as the engine's: the options vqdb needs no part of (`indexed_only`,
     `acorn`) and unknown ones are dropped, as Qdrant ignores unknown fields."""
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, _MAPPING):
         return raw
     kept = {k: v for k, v in raw.items() if k in _SEARCH_FIELDS and v is not None}
     if isinstance(kept.get("quantization"), Mapping):
@@ -549,13 +561,13 @@ def _stored_vector(c: Collection, pid: PointId, using: str) -> OneVector:
 
 def _vector(c: Collection, raw: Any, using: str) -> OneVector:
     if using in c.config.sparse_vectors:
-        if not isinstance(raw, Mapping):
+        if not isinstance(raw, _MAPPING):
             raise BadInput(
                 f"{using!r} is a sparse vector: query it with {{'indices': [...], 'values': [...]}}"
             )
         one: SparseVector = sparse_rows([raw], using, "query")[0]
         return one
-    if isinstance(raw, Mapping):
+    if isinstance(raw, _MAPPING):
         raise BadInput(f"{using or 'the vector'!r} is a dense vector: query it with a list")
     dim = c.config.vectors[using].size
     if c.config.vectors[using].multivector:
@@ -866,8 +878,9 @@ def _page(hits: Sequence[Hit], request: Request) -> list[dict[str, Any]]:
     if request.order_values is not None:
         page = hits[request.offset : request.offset + request.limit]
         values = request.order_values[request.offset : request.offset + request.limit]
+        selection = _selection(request)
         return [
-            request.selection.show(segment, offset, scrolled(value))
+            selection.show(segment, offset, scrolled(value))
             for (_, _, segment, offset), value in zip(page, values)
         ]
     return _pages([hits], request)[0]
@@ -878,7 +891,14 @@ def _pages(ranked: Sequence[Sequence[Hit]], request: Request) -> list[list[dict[
     shows them) in one native pass for the whole batch."""
     shown = [hits[request.offset : request.offset + request.limit] for hits in ranked]
     scores = iter(decimal_floats(np.concatenate([_scores(page) for page in shown])).tolist())
-    return [request.selection.show_scored(page, scores) for page in shown]
+    selection = _selection(request)
+    return [selection.show_scored(page, scores) for page in shown]
+
+
+def _selection(request: Request) -> Selection:
+    if request.selection is None:
+        raise AssertionError("a prefetch's points are never shown")
+    return request.selection
 
 
 def _scores(hits: Sequence[Hit]) -> npt.NDArray[np.float32]:

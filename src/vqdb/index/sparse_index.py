@@ -178,3 +178,14 @@ def sparse_config() -> dict[str, Any]:
     """What `SparseIndex().config()` returns: the kind, and the weights' type (float32 for now;
     float16 / uint8 are a later step)."""
     return {"kind": KIND, "datatype": "float32"}
+
+
+def idf_weighted(
+    values: npt.NDArray[np.float32], counts: npt.NDArray[np.uint64], total: int
+) -> npt.NDArray[np.float32]:
+    """Query weights times Qdrant's IDF, ln((N - n + 0.5) / (n + 0.5) + 1), where N = total
+    vectors and n = counts[i] of them hold term i (one native pass, in double)."""
+    weighted: npt.NDArray[np.float32] = _core.idf_weighted(
+        np.ascontiguousarray(values, dtype=np.float32), counts, total
+    )
+    return weighted

@@ -155,6 +155,10 @@ class SparseVectors:
 def _parts(item: Any, where: str) -> tuple[Sequence[Any], Sequence[Any]]:
     if isinstance(item, SparseVector):
         return item.indices.tolist(), item.values.tolist()
+    if type(item) is dict:  # JSON's: no ABC checks (a query's parse is on every search)
+        indices, values = item.get("indices"), item.get("values")
+        if type(indices) is list and type(values) is list:
+            return indices, values
     if not isinstance(item, Mapping):
         indices, values = getattr(item, "indices", None), getattr(item, "values", None)
     else:
