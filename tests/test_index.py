@@ -6,8 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import vqdb
+from vqdb.index.vector_index import plain_query
 
 QUANTIZATIONS = [
     None,
@@ -364,3 +367,35 @@ def test_ids_in_any_order_and_readded() -> None:
     assert ids.tolist() == [10]
     with pytest.raises(ValueError, match="already"):
         index.add([10], x[3:])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([0.5, -2.0, 3.4028235e38, 3.4028236e38, 1e-45, 1e39, float("nan")])
+        | st.floats(-9, 9)
+        | st.integers(-(2**70), 2**70)
+        | st.booleans()
+        | st.just([1.0]),
+        max_size=6,
+    ),
+    st.integers(0, 6),
+)
+def test_plain_query_reads_what_numpy_would(raw: list, dim: int) -> None:
+    """The native parse of a JSON query takes exactly the lists of `dim` plain numbers that
+    numpy reads as finite float32, to the same bits; it declines the rest (bools and nested
+    lists included, which the caller's numpy parse then converts or refuses)."""
+    assert plain_query(None, dim) is None and plain_query(tuple(raw), dim) is None
+    got = plain_query(raw, dim)
+    plain = all(type(x) in (int, float) for x in raw)
+    try:
+        with np.errstate(over="ignore"):
+            expected = np.asarray(raw, dtype=np.float32)
+        accepted = plain and expected.shape == (dim,) and bool(np.isfinite(expected).all())
+    except (TypeError, ValueError, OverflowError):
+        accepted = False
+    if not accepted:
+        assert got is None
+        return
+    assert got is not None and got.dtype == np.float32
+    assert got.tobytes() == expected.tobytes()

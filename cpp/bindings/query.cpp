@@ -6,6 +6,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -37,20 +38,21 @@ void bind_query(nb::module_& m) {
             "merge: one position, offsets and scores array per answer");
     std::vector<SegmentAnswer> answers;
     for (size_t i = 0; i < offsets.size(); ++i) {
+      require(positions[i] >= 0 && positions[i] < (int64_t(1) << (63 - kOffsetBits)),
+              "merge: a position must fit a key");
       require(offsets[i].shape(0) == queries && scores[i].shape(0) == queries &&
                   offsets[i].shape(1) == scores[i].shape(1),
               "merge: each answer is (queries, k) offsets and scores");
       answers.push_back({positions[i], offsets[i].data(), scores[i].data(), offsets[i].shape(1)});
     }
     const Merged merged = merge(answers, queries, ascending, threshold, wanted);
-    return std::make_tuple(copied(merged.scores), copied(merged.where), copied(merged.offsets),
-                           copied(merged.ends));
+    return std::make_tuple(copied(merged.scores), copied(merged.keys), copied(merged.ends));
   }, "positions"_a, "offsets"_a, "scores"_a, "queries"_a, "ascending"_a, "threshold"_a.none(),
      "wanted"_a,
      "Each query's points from several segments' (queries, k) answers (offset -1 pads):\n"
      "by score (ascending: distances), position, offset; NaN last; past `threshold` dropped;\n"
-     "`wanted` at most. Returns scores, positions, offsets laid end to end, and each query's\n"
-     "end.");
+     "`wanted` at most. Returns scores and keys (position << 40 | offset) laid end to end, and\n"
+     "each query's end.");
 
   m.def("fuse", [](const std::vector<In1<int64_t>>& keys, const std::vector<In1<float>>& scores) {
     require(keys.size() == scores.size(), "fuse: one scores array per keys array");
@@ -74,6 +76,35 @@ void bind_query(nb::module_& m) {
   }, "keys"_a, "scores"_a,
      "Each key's scores summed over the lists in list order (float32), best first; ties and\n"
      "NaN totals (last) in the order the keys were first seen.");
+
+  m.def("plain_dense_vector", [](nb::handle raw, size_t dim) -> std::optional<Out<float>> {
+    // JSON's list of numbers, read once: exact floats and ints only, `dim` of them, each
+    // finite in float32 (what np.fromiter and the checks after it would accept)
+    PyObject* list = raw.ptr();
+    if (!PyList_CheckExact(list) || size_t(PyList_GET_SIZE(list)) != dim) return std::nullopt;
+    auto out = empty<float>({dim});
+    float* x = out.data();
+    for (size_t i = 0; i < dim; ++i) {
+      PyObject* item = PyList_GET_ITEM(list, Py_ssize_t(i));
+      double value;
+      if (PyFloat_CheckExact(item)) {
+        value = PyFloat_AS_DOUBLE(item);
+      } else if (PyLong_CheckExact(item)) {
+        value = PyLong_AsDouble(item);
+        if (value == -1.0 && PyErr_Occurred()) {
+          PyErr_Clear();
+          return std::nullopt;
+        }
+      } else {
+        return std::nullopt;  // bools, numpy scalars, lists: the caller's parse explains
+      }
+      x[i] = float(value);
+      if (!std::isfinite(x[i])) return std::nullopt;
+    }
+    return out;
+  }, "raw"_a.none(), "dim"_a,
+     "A dense query from a list of `dim` plain floats and ints, each finite in float32, as a\n"
+     "float32 array; None for anything else, which the caller's own parse then explains.");
 
   m.def("shortest_doubles", [](In1<float> values) {
     auto out = empty<double>({values.shape(0)});

@@ -41,8 +41,7 @@ Merged merge(const std::vector<SegmentAnswer>& answers, size_t queries, bool asc
     std::partial_sort(entries.begin(), entries.begin() + kept, entries.end(), before);
     for (size_t i = 0; i < kept; ++i) {
       out.scores.push_back(entries[i].score);
-      out.where.push_back(entries[i].position);
-      out.offsets.push_back(entries[i].offset);
+      out.keys.push_back(entries[i].position << kOffsetBits | entries[i].offset);
     }
     out.ends.push_back(int64_t(out.scores.size()));
   }

@@ -16,12 +16,16 @@ struct SegmentAnswer {
   size_t k;
 };
 
+// A point of the collection as one int64: its segment's position << 40 | its offset (the
+// key that fusion sums scores by and a page splits back).
+constexpr int kOffsetBits = 40;
+
 // Each query's points by score (ascending for distances), then position, then offset; NaN
 // scores last; those past `threshold` dropped; `wanted` at most. The lists are laid end to end
-// in scores / where / offsets; ends[q] is where query q's stops.
+// in scores / keys; ends[q] is where query q's stops.
 struct Merged {
   std::vector<float> scores;
-  std::vector<int64_t> where, offsets, ends;
+  std::vector<int64_t> keys, ends;
 };
 
 Merged merge(const std::vector<SegmentAnswer>& answers, size_t queries, bool ascending,

@@ -389,18 +389,24 @@ class MultiVectorSet(VectorSet):
         The codes of every row, row-major, without a copy (valid until the next add).
         """
 
-def merge(positions: Sequence[int], offsets: Sequence[Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu', writable=False)]], scores: Sequence[Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)]], queries: int, ascending: bool, threshold: float | None, wanted: int) -> tuple[NDArray[numpy.float32], NDArray[numpy.int64], NDArray[numpy.int64], NDArray[numpy.int64]]:
+def merge(positions: Sequence[int], offsets: Sequence[Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu', writable=False)]], scores: Sequence[Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)]], queries: int, ascending: bool, threshold: float | None, wanted: int) -> tuple[NDArray[numpy.float32], NDArray[numpy.int64], NDArray[numpy.int64]]:
     """
     Each query's points from several segments' (queries, k) answers (offset -1 pads):
     by score (ascending: distances), position, offset; NaN last; past `threshold` dropped;
-    `wanted` at most. Returns scores, positions, offsets laid end to end, and each query's
-    end.
+    `wanted` at most. Returns scores and keys (position << 40 | offset) laid end to end, and
+    each query's end.
     """
 
 def fuse(keys: Sequence[Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)]], scores: Sequence[Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)]]) -> tuple[NDArray[numpy.int64], NDArray[numpy.float32]]:
     """
     Each key's scores summed over the lists in list order (float32), best first; ties and
     NaN totals (last) in the order the keys were first seen.
+    """
+
+def plain_dense_vector(raw: object | None, dim: int) -> NDArray[numpy.float32] | None:
+    """
+    A dense query from a list of `dim` plain floats and ints, each finite in float32, as a
+    float32 array; None for anything else, which the caller's own parse then explains.
     """
 
 def shortest_doubles(values: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float64]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import numpy as np
+import pytest
 
 import vqdb
 from vqdb import models
@@ -115,3 +119,42 @@ def test_prefetch_models_become_the_json_of_their_dicts() -> None:
         request = m.QueryRequest(**{**outer.model_dump(exclude_unset=True), "filter": odd})
         assert query_request(request) == as_dict
         assert prefetch_input(inner[0])["query"] is inner[0].query  # not a copy
+
+
+def _queries(m: Any) -> list[Any]:
+    """A query model of every kind the client converts field by field, from module `m`."""
+    some = str(uuid.UUID(int=5))
+    return [
+        m.FusionQuery(fusion=m.Fusion.DBSF),
+        m.RrfQuery(rrf=m.Rrf(k=3, weights=[1.0, 2.0])),
+        m.NearestQuery(nearest=[0.5, 1.0, 2]),
+        m.NearestQuery(nearest=[0.5, 1.0], mmr=m.Mmr(diversity=0.3)),
+        m.NearestQuery(nearest=m.SparseVector(indices=[1, 2], values=[0.5, 1.0])),
+        m.NearestQuery(nearest=some),
+        m.NearestQuery(nearest=[[1.0, 2.0], [3.0, 4.0]]),
+        m.RecommendQuery(
+            recommend=m.RecommendInput(
+                positive=[1, [1.0, 2.0]], negative=[some], strategy=m.RecommendStrategy.BEST_SCORE
+            )
+        ),
+        m.DiscoverQuery(
+            discover=m.DiscoverInput(target=3, context=[m.ContextPair(positive=1, negative=2)])
+        ),
+        m.ContextQuery(context=[m.ContextPair(positive=[1.0], negative=[2.0])]),
+        m.SampleQuery(sample=m.Sample.RANDOM),
+        m.SparseVector(indices=[7, 3], values=[1, 0.5]),
+    ]
+
+
+@pytest.mark.parametrize("family", ["vqdb", "qdrant_client"])
+def test_query_models_convert_as_their_json(family: str) -> None:
+    """The client's field-by-field conversion of query models gives what pydantic's JSON dump
+    does (vectors kept as the lists they are)."""
+    from qdrant_client import models as qm
+
+    from vqdb.client.convert import plain, query_input
+
+    for query in _queries(models if family == "vqdb" else qm):
+        assert query_input(query) == plain(query), type(query).__name__
+    nearest = models.NearestQuery(nearest=[0.25, 0.5])
+    assert query_input(nearest)["nearest"] is nearest.nearest  # not walked, not copied

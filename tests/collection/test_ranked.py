@@ -62,8 +62,14 @@ def test_merged_ranks_each_query(
 ) -> None:
     rng = np.random.default_rng(seed)
     found = answers(rng, queries, segments, ties)
-    ranked = Ranked.merged(found, queries, [], ascending, threshold, wanted)
+    segments: list = [f"segment {s}" for s in range(8)]  # what a hit names by position
+    ranked = Ranked.merged(found, queries, segments, ascending, threshold, wanted)
     assert len(ranked) == queries
     for q, r in enumerate(ranked):
         got = list(zip(r.scores.tolist(), r.where.tolist(), r.offsets.tolist()))
         assert got == expected(found, q, ascending, threshold, wanted)
+        # the hits a page reads: iterated, indexed and sliced, the same points
+        hits = [(score, s, segments[s], offset) for score, s, offset in got]
+        assert list(r) == hits
+        assert [r[i] for i in range(len(r))] == hits
+        assert list(r[1:3]) == hits[1:3]

@@ -110,14 +110,44 @@ def query_input(query: Any) -> Any:
         kind = type(query).__name__
         if kind in _UNSUPPORTED_QUERIES:
             raise BadInput(f"{kind} queries are not supported: vqdb does no inference")
-        if kind == "SparseVector":  # its lists as given: the collection checks them natively
-            return {"indices": query.indices, "values": query.values}  # type: ignore[attr-defined]
+        if kind in _SIMPLE_QUERIES:
+            return _simple(query)
         return plain(query)
     if isinstance(query, uuid.UUID):
         return str(query)
     if isinstance(query, Mapping):
         return plain(query)
     return query
+
+
+# Queries made only of vectors, ids, enums and numbers: converted field by field, their vectors
+# kept as the lists they are (the collection reads them natively). Formulas and order_by may
+# hold datetimes, which pydantic's JSON mode writes: those go through plain().
+_SIMPLE_QUERIES = {
+    "SparseVector", "NearestQuery", "FusionQuery", "RrfQuery", "Rrf", "Mmr", "RecommendQuery",
+    "RecommendInput", "DiscoverQuery", "DiscoverInput", "ContextQuery", "ContextPair",
+    "SampleQuery",
+}  # fmt: skip
+
+
+def _simple(value: Any) -> Any:
+    """model_dump(mode="json", by_alias=True, exclude_unset=True) for what a simple query
+    holds, without walking a vector float by float."""
+    if value is None or type(value) in _PLAIN:
+        return value
+    if isinstance(value, BaseModel):
+        fields = type(value).model_fields
+        return {
+            fields[name].alias or name: _simple(getattr(value, name))
+            for name in value.model_fields_set
+        }
+    if isinstance(value, list):
+        if value and type(value[0]) in (int, float):  # a vector, or point ids: as they are
+            return value
+        return [_simple(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _simple(v) for k, v in value.items()}
+    return plain(value)  # an enum, a UUID, a numpy array
 
 
 def prefetch_input(prefetch: Any) -> Any:

@@ -32,7 +32,8 @@ def rrf(
     lists: Sequence[Keys], k: int = DEFAULT_RRF_K, weights: Sequence[float] | None = None
 ) -> tuple[Keys, Scores]:
     # numbers' ABCs: Python's and numpy's scalars alike (bool is an Integral too: refused)
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+    integral = type(k) is int or (not isinstance(k, bool) and isinstance(k, numbers.Integral))
+    if not integral or k < 1:
         raise ValueError(f"rrf k must be an integer of at least 1, got {k!r}")
     if weights is not None and (
         not isinstance(weights, Sequence)

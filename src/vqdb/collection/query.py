@@ -37,6 +37,7 @@ from vqdb.floats import decimal_floats
 from vqdb.index.multi_vectors import MultiVectors, is_flat
 from vqdb.index.sparse_vectors import SparseVector, SparseVectors
 from vqdb.index.stores import OneVector, VectorBatch
+from vqdb.index.vector_index import plain_query
 from vqdb.params import QuantizationSearchParams, SearchParams, from_mapping
 from vqdb.segment.ids import PointId, point_id
 from vqdb.segment.segment import Segment
@@ -300,7 +301,7 @@ def _fused(
     c: Collection, q: Mapping[str, Any], sources: Sequence[Sequence[Hit]], request: Request
 ) -> Sequence[Hit]:
     lists = [Ranked.of(hits, c.segments) for hits in sources]
-    keys = [r.keys() for r in lists]
+    keys = [r.keys for r in lists]
     try:
         if q.get("fusion") == "dbsf":
             fused = fusion.dbsf(keys, [r.scores for r in lists])
@@ -314,7 +315,8 @@ def _fused(
             raise ValueError(f"unknown fusion {q!r}: expected rrf or dbsf")
     except ValueError as e:
         raise BadInput(f"Bad request: {e}") from None
-    return _cut(Ranked.from_keys(*fused, c.segments), request)
+    fused_keys, fused_scores = fused
+    return _cut(Ranked(fused_scores, fused_keys, c.segments), request)
 
 
 def _in_id_order(c: Collection, request: Request) -> Sequence[Hit]:
@@ -575,13 +577,11 @@ def _vector(c: Collection, raw: Any, using: str) -> OneVector:
             raw = [raw]
         matrix: Vector = multi_rows([raw], using, dim, "query")[0]
         return matrix
+    vector = plain_query(raw, dim)  # a list of numbers, as JSON gives it
+    if vector is not None:
+        return vector
     try:
-        # a list of numbers, as JSON gives it: fromiter reads it in half asarray's time
-        vector = np.fromiter(raw, np.float32, len(raw)) if type(raw) is list else None
-    except (TypeError, ValueError):
-        vector = None  # a list of lists, say: asarray below names what is wrong
-    try:
-        vector = np.asarray(raw, dtype=np.float32) if vector is None else vector
+        vector = np.asarray(raw, dtype=np.float32)
     except (TypeError, ValueError):
         raise BadInput("the query must be a list of numbers or a point id") from None
     if vector.ndim != 1:
@@ -618,7 +618,7 @@ def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ran
     Candidates of a rescoring stage are scored exactly."""
     distance = c.config.distance(request.using)
     wanted = request.offset + request.limit
-    threshold = c.config.full_scan_threshold_vectors(request.using)
+    threshold = 0  # read from the config only when a filter asks (see Segment.search)
     answers = []
     for s, segment in enumerate(c.segments):
         if not segment.size:  # the appendable segment a fresh optimization leaves
@@ -634,8 +634,10 @@ def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ran
             offsets, scores = segment.rescore(request.using, queries, among, wanted)
         else:
             allowed = _allowed(s, segment, request)
-            if allowed is not None and not allowed.any():
-                continue
+            if allowed is not None:
+                if not allowed.any():
+                    continue
+                threshold = threshold or c.config.full_scan_threshold_vectors(request.using)
             offsets, scores = segment.search(
                 request.using, queries, wanted, request.params, allowed, threshold, request.rescored
             )
@@ -890,7 +892,8 @@ def _pages(ranked: Sequence[Sequence[Hit]], request: Request) -> list[list[dict[
     """_page of each query's hits, their scores by their shortest decimals (f32, as Qdrant
     shows them) in one native pass for the whole batch."""
     shown = [hits[request.offset : request.offset + request.limit] for hits in ranked]
-    scores = iter(decimal_floats(np.concatenate([_scores(page) for page in shown])).tolist())
+    found = _scores(shown[0]) if len(shown) == 1 else np.concatenate([_scores(p) for p in shown])
+    scores = iter(decimal_floats(found).tolist())
     selection = _selection(request)
     return [selection.show_scored(page, scores) for page in shown]
 

@@ -21,14 +21,18 @@ Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offse
 Scores = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
 
-_OFFSET_BITS = 40  # a key is position << 40 | offset: one int64 names a point of the collection
+_OFFSET_BITS = 40  # a key is position << 40 | offset (cpp/query/merge.h): one int64 per point
+_OFFSET_MASK = (1 << _OFFSET_BITS) - 1
 
 
 class Ranked(Sequence[Hit]):
-    __slots__ = ("scores", "where", "offsets", "segments")
+    """Scores and keys, best first: the keys are what fusion sums by, and a page or a rescoring
+    stage splits them back into segment positions and offsets."""
 
-    def __init__(self, scores: Scores, where: Ints, offsets: Ints, segments: Sequence[Segment]):
-        self.scores, self.where, self.offsets, self.segments = scores, where, offsets, segments
+    __slots__ = ("scores", "keys", "segments")
+
+    def __init__(self, scores: Scores, keys: Ints, segments: Sequence[Segment]):
+        self.scores, self.keys, self.segments = scores, keys, segments
 
     @classmethod
     def of(cls, hits: Sequence[Hit], segments: Sequence[Segment]) -> Ranked:
@@ -36,8 +40,7 @@ class Ranked(Sequence[Hit]):
             return hits
         return cls(
             np.array([h[0] for h in hits], dtype=np.float32),
-            np.array([h[1] for h in hits], dtype=np.int64),
-            np.array([h[3] for h in hits], dtype=np.int64),
+            np.array([h[1] << _OFFSET_BITS | h[3] for h in hits], dtype=np.int64),
             segments,
         )
 
@@ -55,7 +58,7 @@ class Ranked(Sequence[Hit]):
         `queries`: (position, offsets, scores) each, (queries, k) arrays padded with offset
         -1. By score, then segment position, then offset; `wanted` of them. One native pass
         for the whole batch: a query's rows are a slice of it."""
-        scores, where, offsets, ends = _core.merge(
+        scores, keys, ends = _core.merge(
             [f[0] for f in found],
             [f[1] for f in found],
             [f[2] for f in found],
@@ -65,20 +68,21 @@ class Ranked(Sequence[Hit]):
             wanted,
         )
         if queries == 1:
-            return [cls(scores, where, offsets, segments)]
+            return [cls(scores, keys, segments)]
         cuts = ends.tolist()
-        return [
-            cls(scores[a:b], where[a:b], offsets[a:b], segments) for a, b in zip([0, *cuts], cuts)
-        ]
+        return [cls(scores[a:b], keys[a:b], segments) for a, b in zip([0, *cuts], cuts)]
 
-    @classmethod
-    def from_keys(cls, keys: Ints, scores: Scores, segments: Sequence[Segment]) -> Ranked:
-        return cls(scores, keys >> _OFFSET_BITS, keys & ((1 << _OFFSET_BITS) - 1), segments)
+    @property
+    def where(self) -> Ints:
+        """Each point's segment position."""
+        where: Ints = self.keys >> _OFFSET_BITS
+        return where
 
-    def keys(self) -> Ints:
-        """One int64 per point (equal for the same point in any stage)."""
-        keys: Ints = (self.where << _OFFSET_BITS) | self.offsets
-        return keys
+    @property
+    def offsets(self) -> Ints:
+        """Each point's offset in its segment."""
+        offsets: Ints = self.keys & _OFFSET_MASK
+        return offsets
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
@@ -91,22 +95,22 @@ class Ranked(Sequence[Hit]):
 
     def __getitem__(self, i: int | slice) -> Hit | Ranked:
         if isinstance(i, slice):
-            return Ranked(self.scores[i], self.where[i], self.offsets[i], self.segments)
-        s = int(self.where[i])
-        return float(self.scores[i]), s, self.segments[s], int(self.offsets[i])
+            return Ranked(self.scores[i], self.keys[i], self.segments)
+        key = int(self.keys[i])
+        s = key >> _OFFSET_BITS
+        return float(self.scores[i]), s, self.segments[s], key & _OFFSET_MASK
 
     def __iter__(self) -> Iterator[Hit]:
         segments = self.segments
-        for score, s, offset in zip(
-            self.scores.tolist(), self.where.tolist(), self.offsets.tolist()
-        ):
-            yield score, s, segments[s], offset
+        for score, key in zip(self.scores.tolist(), self.keys.tolist()):
+            s = key >> _OFFSET_BITS
+            yield score, s, segments[s], key & _OFFSET_MASK
 
 
 def candidates(sources: Sequence[Ranked]) -> dict[int, Ints]:
     """The points of every source, per segment position: sorted offsets, each once."""
     if not sources:
         return {}
-    where = np.concatenate([r.where for r in sources])
-    offsets = np.concatenate([r.offsets for r in sources])
-    return {int(s): np.unique(offsets[where == s]) for s in np.unique(where)}
+    keys = np.unique(np.concatenate([r.keys for r in sources]))  # by position, then offset
+    where, offsets = keys >> _OFFSET_BITS, keys & _OFFSET_MASK
+    return {int(s): offsets[where == s] for s in np.unique(where)}

@@ -100,12 +100,11 @@ def checked(kind: str) -> Callable[[F], F]:
     def wrap(f: F) -> F:
         @functools.wraps(f)
         def run(c: Collection, body: Any, *args: Any, **kwargs: Any) -> Any:
-            if _inside.get():
-                return f(c, body, *args, **kwargs)
             config = settings(c)
-            if config is not None:
-                cost = rule(c, config, body if isinstance(body, Mapping) else {})
-                rate_limits.charge(c, config, "read", cost)
+            if config is None or _inside.get():  # nothing to charge, or charged already
+                return f(c, body, *args, **kwargs)
+            cost = rule(c, config, body if isinstance(body, Mapping) else {})
+            rate_limits.charge(c, config, "read", cost)
             token = _inside.set(True)
             try:
                 return f(c, body, *args, **kwargs)

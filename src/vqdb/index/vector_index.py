@@ -456,6 +456,14 @@ class Index:
         return index
 
 
+def plain_query(raw: Any, dim: int) -> npt.NDArray[np.float32] | None:
+    """A dense query given as JSON gives it, a list of `dim` plain floats and ints, each finite
+    in float32, read in one native pass; None for anything else (the caller's parse says what
+    is wrong, or converts what is not a list)."""
+    vector: npt.NDArray[np.float32] | None = _core.plain_dense_vector(raw, dim)
+    return vector
+
+
 def index_config(
     dim: int,
     distance: Distance | str,
