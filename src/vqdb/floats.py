@@ -23,5 +23,8 @@ from vqdb import _core
 
 def decimal_floats(values: Any) -> npt.NDArray[np.float64]:
     exact = np.ascontiguousarray(values, dtype=np.float32)
+    if exact.ndim == 1:  # a page's scores
+        flat: npt.NDArray[np.float64] = _core.shortest_doubles(exact)
+        return flat
     shown: npt.NDArray[np.float64] = _core.shortest_doubles(exact.reshape(-1))
     return shown.reshape(exact.shape)

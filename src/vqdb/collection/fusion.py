@@ -71,7 +71,7 @@ def dbsf(lists: Sequence[Keys], scores: Sequence[Scores]) -> tuple[Keys, Scores]
 def _summed(lists: Sequence[Keys], scores: Sequence[Scores]) -> tuple[Keys, Scores]:
     """Each point's scores added in list order (float32), ranked best first; ties keep the
     order in which the points were first seen. A point is in a list at most once."""
-    return _core.fuse(list(lists), [np.ascontiguousarray(s, dtype=np.float32) for s in scores])
+    return _core.fuse(list(lists), list(scores))  # nanobind converts what is not float32
 
 
 def _normalized(scores: Scores) -> Scores:

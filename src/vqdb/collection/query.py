@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from vqdb.collection import examples, formula, fusion, idf, lookup, order, strict
 from vqdb.collection.collection import Collection, checked_filter
-from vqdb.collection.points import multi_rows, sparse_rows
+from vqdb.collection.points import multi_rows
 from vqdb.collection.ranked import Hit, Ranked, candidates
 from vqdb.collection.reads import Selection, checked_count, first_by_id, scroll
 from vqdb.distance import Distance
@@ -567,8 +567,10 @@ def _vector(c: Collection, raw: Any, using: str) -> OneVector:
             raise BadInput(
                 f"{using!r} is a sparse vector: query it with {{'indices': [...], 'values': [...]}}"
             )
-        one: SparseVector = sparse_rows([raw], using, "query")[0]
-        return one
+        try:
+            return SparseVector.parse(raw, "query")
+        except ValueError as e:
+            raise BadInput(f"Wrong input: {e}") from None
     if isinstance(raw, _MAPPING):
         raise BadInput(f"{using or 'the vector'!r} is a dense vector: query it with a list")
     dim = c.config.vectors[using].size

@@ -42,6 +42,32 @@ class SparseVector:
             np.array([0, self.indices.shape[0]], dtype=np.int64), self.indices, self.values
         )
 
+    @classmethod
+    def parse(cls, item: Any, where: str) -> SparseVector:
+        """One vector from Qdrant's JSON (or a SparseVector object), checked and sorted by
+        index, as SparseVectors.parse checks a batch; ValueError names `where`."""
+        indices, values = _parts(item, where)
+        plain = _core.plain_sparse_vector(indices, values)  # JSON's lists, checked natively
+        if plain is not None:
+            return cls(*plain)
+        if len(indices) != len(values):
+            raise ValueError(
+                f"{where}: indices and values must have the same length, got {len(indices)} "
+                f"and {len(values)}"
+            )
+        terms = _terms(indices, where, lambda at: where)
+        weights = _weights(values, where, lambda at: where)
+        if terms.shape[0] > 1 and not (terms[1:] > terms[:-1]).all():  # given unsorted
+            order = np.argsort(terms, kind="stable")
+            terms, weights = terms[order], weights[order]
+            duplicate = np.flatnonzero(terms[1:] == terms[:-1])
+            if duplicate.shape[0]:
+                raise ValueError(
+                    f"{where}: indices must be unique, {int(terms[duplicate[0]])} appears more "
+                    "than once"
+                )
+        return cls(terms.astype(np.uint32), weights)
+
 
 @dataclass(frozen=True)
 class SparseVectors:
@@ -128,28 +154,7 @@ class SparseVectors:
 
     @classmethod
     def _one(cls, item: Any, where: str) -> SparseVectors:
-        indices, values = _parts(item, where)
-        plain = _core.plain_sparse_vector(indices, values)  # JSON's lists, checked natively
-        if plain is not None:
-            return cls(np.array([0, plain[0].shape[0]], dtype=np.int64), *plain)
-        if len(indices) != len(values):
-            raise ValueError(
-                f"{where}: indices and values must have the same length, got {len(indices)} "
-                f"and {len(values)}"
-            )
-        terms = _terms(indices, where, lambda at: where)
-        weights = _weights(values, where, lambda at: where)
-        if terms.shape[0] > 1 and not (terms[1:] > terms[:-1]).all():  # given unsorted
-            order = np.argsort(terms, kind="stable")
-            terms, weights = terms[order], weights[order]
-            duplicate = np.flatnonzero(terms[1:] == terms[:-1])
-            if duplicate.shape[0]:
-                raise ValueError(
-                    f"{where}: indices must be unique, {int(terms[duplicate[0]])} appears more "
-                    "than once"
-                )
-        indptr = np.array([0, terms.shape[0]], dtype=np.int64)
-        return cls(indptr, terms.astype(np.uint32), weights)
+        return SparseVector.parse(item, where).batch()
 
 
 def _parts(item: Any, where: str) -> tuple[Sequence[Any], Sequence[Any]]:
