@@ -1,5 +1,5 @@
-"""Full-text index options: the prefix tokenizer and custom stopwords (case-sensitive when
-lowercasing is off), as Qdrant applies them to documents and queries."""
+"""Full-text index options: the prefix tokenizer, English and custom stopwords (case-sensitive
+when lowercasing is off), as Qdrant applies them to documents and queries."""
 
 from __future__ import annotations
 
@@ -40,3 +40,24 @@ def test_custom_stopwords() -> None:
     assert matching(exact, "text", "lazy") == []  # "LAZY" was dropped, "lazy" is no token
     assert matching(exact, "text", "Dog") == [4]
     assert matching(exact, "text", "The") == []
+
+
+def test_english_stopwords() -> None:
+    """Qdrant's own check (tests/openapi/test_fts.py): text_any of a phrase with stopwords is
+    the OR of its other words, for the language given as a name or in a list."""
+    for option in ("english", {"languages": ["english"]}, {"languages": ["English"]}):
+        english = {"type": "text", "stopwords": option}
+        assert matching(english, "text_any", "robot of the star") == [2]  # "star": whole words
+        assert matching(english, "text_any", "robots of the stars") == [0]
+        assert matching(english, "text_any", "the OF") == []  # only stopwords: no tokens
+        assert matching(english, "text", "Robots stars") == [0]  # "of the" dropped in both
+        assert matching(english, "phrase", "robots of the stars") == [0]
+    plain = {"type": "text"}
+    assert matching(plain, "text_any", "the") == [0, 1, 4]  # no stopwords unless asked
+    assert matching({"type": "text", "stopwords": "german"}, "text_any", "the") == [0, 1, 4]
+
+
+def test_custom_stopwords_are_lowercased_with_the_tokens() -> None:
+    mixed = {"type": "text", "stopwords": {"custom": ["The", "LAZY"], "languages": []}}
+    assert matching(mixed, "text_any", "the lazy") == []  # Qdrant lowercases custom ones too
+    assert matching(mixed, "text", "dog") == [4]

@@ -3,13 +3,14 @@
 With a text index Qdrant matches tokens, not substrings: `text` needs every query token among
 the point's tokens, `text_any` one of them, `phrase` all of them consecutively within one
 string. Tokens are runs of letters and digits (or whitespace-separated words with
-`tokenizer: whitespace`), lowercased unless `lowercase: false`, without the custom stopwords
-(`stopwords: {"custom": [...]}`, compared after lowercasing, so case-sensitive when it is off),
-and min/max_token_len drop short or long ones. With `tokenizer: prefix` a document's words are
+`tokenizer: whitespace`), lowercased unless `lowercase: false`, without the stopwords
+(`stopwords: "english"` or `{"languages": [...], "custom": [...]}`, see stopwords.py; lowercased
+with the tokens, so case-sensitive when lowercasing is off), and min/max_token_len drop short
+or long ones. With `tokenizer: prefix` a document's words are
 indexed by every prefix (of min_token_len (1) to max_token_len characters) and a query word is
 matched whole against them, with no stopwords removed from the query, so "robo" finds "robot".
-Stemmers, language stopword lists and ascii folding are echoed back but not applied. A query
-with no tokens matches nothing.
+Stemmers, stopword lists of languages other than English and ascii folding are echoed back
+but not applied. A query with no tokens matches nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from vqdb.filters.conditions import Condition, Mask, MatchText
 from vqdb.filters.index import FieldIndex, Payload, offsets_mask
 from vqdb.filters.paths import values_at
+from vqdb.filters.stopwords import stopwords
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -37,9 +39,7 @@ class TextIndex(FieldIndex):
         self._lowercase = p.get("lowercase", True) is not False
         self._min_len: int = p.get("min_token_len") or 0
         self._max_len: int | None = p.get("max_token_len")
-        stopwords = p.get("stopwords")
-        custom = stopwords.get("custom") if isinstance(stopwords, Mapping) else None
-        self._stopwords = frozenset(custom or ())
+        self._stopwords = stopwords(p.get("stopwords"), self._lowercase)
         self._postings: dict[str, set[int]] = {}
         self._docs: dict[int, list[tuple[str, ...]]] = {}  # offset -> tokens of each string
 
