@@ -37,6 +37,22 @@ inline void require(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
 }
 
+// A number as JSON gives it, an exact float or int (not a bool, not a numpy scalar), as a
+// double; false for anything else, and for an int too large for a double.
+inline bool plain_number(PyObject* item, double& value) {
+  if (PyFloat_CheckExact(item)) {
+    value = PyFloat_AS_DOUBLE(item);
+    return true;
+  }
+  if (!PyLong_CheckExact(item)) return false;
+  value = PyLong_AsDouble(item);
+  if (value == -1.0 && PyErr_Occurred()) {
+    PyErr_Clear();
+    return false;
+  }
+  return true;
+}
+
 // One binding file per area; module.cpp calls each.
 void bind_sparse(nb::module_& m);
 void bind_multi(nb::module_& m);

@@ -85,19 +85,8 @@ void bind_query(nb::module_& m) {
     auto out = empty<float>({dim});
     float* x = out.data();
     for (size_t i = 0; i < dim; ++i) {
-      PyObject* item = PyList_GET_ITEM(list, Py_ssize_t(i));
-      double value;
-      if (PyFloat_CheckExact(item)) {
-        value = PyFloat_AS_DOUBLE(item);
-      } else if (PyLong_CheckExact(item)) {
-        value = PyLong_AsDouble(item);
-        if (value == -1.0 && PyErr_Occurred()) {
-          PyErr_Clear();
-          return std::nullopt;
-        }
-      } else {
-        return std::nullopt;  // bools, numpy scalars, lists: the caller's parse explains
-      }
+      double value;  // bools, numpy scalars, lists: the caller's parse explains
+      if (!plain_number(PyList_GET_ITEM(list, Py_ssize_t(i)), value)) return std::nullopt;
       x[i] = float(value);
       if (!std::isfinite(x[i])) return std::nullopt;
     }

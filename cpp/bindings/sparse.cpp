@@ -55,17 +55,7 @@ std::optional<std::pair<Out<uint32_t>, Out<float>>> plain_sparse_vector(nb::hand
     const long long term = PyLong_AsLongLongAndOverflow(t, &overflow);
     if (overflow || term < 0 || term > 0xFFFFFFFFLL) return std::nullopt;
     double weight;
-    if (PyFloat_CheckExact(w)) {
-      weight = PyFloat_AS_DOUBLE(w);
-    } else if (PyLong_CheckExact(w)) {
-      weight = PyLong_AsDouble(w);
-      if (weight == -1.0 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return std::nullopt;
-      }
-    } else {
-      return std::nullopt;
-    }
+    if (!plain_number(w, weight)) return std::nullopt;
     // finite, and within float32's range before rounding (NaN fails the compare)
     if (!(std::fabs(weight) <= double(std::numeric_limits<float>::max()))) return std::nullopt;
     pairs[size_t(i)] = {uint32_t(term), float(weight)};
