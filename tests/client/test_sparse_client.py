@@ -137,6 +137,7 @@ def _queries(m: Any) -> list[Any]:
                 positive=[1, [1.0, 2.0]], negative=[some], strategy=m.RecommendStrategy.BEST_SCORE
             )
         ),
+        m.RecommendQuery(recommend=m.RecommendInput(positive=[3, uuid.UUID(int=9)])),
         m.DiscoverQuery(
             discover=m.DiscoverInput(target=3, context=[m.ContextPair(positive=1, negative=2)])
         ),

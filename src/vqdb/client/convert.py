@@ -142,9 +142,11 @@ def _simple(value: Any) -> Any:
             for name in value.model_fields_set
         }
     if isinstance(value, list):
-        if value and type(value[0]) in (int, float):  # a vector, or point ids: as they are
+        if value and type(value[0]) is float:  # a vector: as it is, never walked
             return value
-        return [_simple(v) for v in value]
+        if all(type(v) is int for v in value):  # point ids (a few), or an int vector
+            return value
+        return [_simple(v) for v in value]  # ids mixed with UUIDs, rows of a multivector
     if isinstance(value, dict):
         return {k: _simple(v) for k, v in value.items()}
     return plain(value)  # an enum, a UUID, a numpy array
