@@ -109,9 +109,12 @@ def build_vqdb(base: np.ndarray, docs: Csr, dq: np.ndarray, sq: Csr, p: int, k: 
                 )
             },
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            # every point in an optimized (binary) segment, as qdrant-edge's one segment: scores
-            # of codes that are not rescored do not compare with an appendable segment's floats
-            optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1),
+            # every point in one optimized (binary) segment, as qdrant-edge's: scores of codes
+            # that are not rescored do not compare with an appendable segment's floats, and the
+            # default target of 2 segments would leave one or two by the optimizer's timing
+            optimizers_config=models.OptimizersConfigDiff(
+                indexing_threshold=1, default_segment_number=1
+            ),
         )
         for start in range(0, len(base), 1000):
             stop = min(start + 1000, len(base))
