@@ -16,7 +16,7 @@ them float by float.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -136,11 +136,7 @@ def _simple(value: Any) -> Any:
     if value is None or type(value) in _PLAIN:
         return value
     if isinstance(value, BaseModel):
-        fields = type(value).model_fields
-        return {
-            fields[name].alias or name: _simple(getattr(value, name))
-            for name in value.model_fields_set
-        }
+        return _by_field(value, lambda name, v: _simple(v))
     if isinstance(value, list):
         if value and type(value[0]) is float:  # a vector: as it is, never walked
             return value
@@ -159,20 +155,24 @@ def prefetch_input(prefetch: Any) -> Any:
         return [prefetch_input(p) for p in prefetch]
     if not isinstance(prefetch, BaseModel) or not hasattr(prefetch, "query"):
         return plain(prefetch)
-    # field by field, as model_dump(by_alias, exclude_unset) would give them (a prefetch is
-    # a few scalars; pydantic's serializer cost more than the rest of converting a query)
-    fields = type(prefetch).model_fields
-    body: Json = {}
-    for name in prefetch.model_fields_set:
-        value = getattr(prefetch, name)
-        if name == "query":
-            value = query_input(value)
-        elif name == "prefetch":
-            value = prefetch_input(value)
-        else:
-            value = plain(value)
-        body[fields[name].alias or name] = value
-    return body
+    return _by_field(prefetch, _prefetch_field)
+
+
+def _prefetch_field(name: str, value: Any) -> Any:
+    if name == "query":
+        return query_input(value)
+    return prefetch_input(value) if name == "prefetch" else plain(value)
+
+
+def _by_field(model: BaseModel, convert: Callable[[str, Any], Any]) -> Json:
+    """The fields set on `model`, by alias, each converted: what model_dump(mode="json",
+    by_alias=True, exclude_unset=True) gives, where `convert` keeps vectors as they are
+    (pydantic's serializer walks them, and cost more than the rest of converting a query)."""
+    fields = type(model).model_fields
+    return {
+        fields[name].alias or name: convert(name, getattr(model, name))
+        for name in model.model_fields_set
+    }
 
 
 def query_request(request: Any) -> Json:

@@ -20,6 +20,7 @@ from vqdb.collection.collection import Collection
 from vqdb.errors import BadInput, NotFound
 from vqdb.index.sparse_vectors import SparseVector
 from vqdb.segment.ids import PointId, point_id
+from vqdb.validation import MAPPING
 
 Others = Callable[[str], Collection] | None  # a collection by name or alias, or NotFound
 Json = dict[str, Any]
@@ -45,8 +46,8 @@ def _has_lookup(body: Mapping[str, Any]) -> bool:
 
 def _prefetches(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     raw = body.get("prefetch")
-    found = [raw] if isinstance(raw, (dict, Mapping)) else raw if isinstance(raw, list) else []
-    return [p for p in found if isinstance(p, (dict, Mapping))]  # dicts skip the ABC check
+    found = [raw] if isinstance(raw, MAPPING) else raw if isinstance(raw, list) else []
+    return [p for p in found if isinstance(p, MAPPING)]
 
 
 def _level(c: Collection, body: Mapping[str, Any], others: Others, same: list[PointId]) -> Json:

@@ -41,13 +41,11 @@ from vqdb.index.vector_index import plain_query
 from vqdb.params import QuantizationSearchParams, SearchParams, from_mapping
 from vqdb.segment.ids import PointId, point_id
 from vqdb.segment.segment import Segment
+from vqdb.validation import MAPPING
 
 T = TypeVar("T")
 
 Vector = npt.NDArray[np.float32]
-# dict first: what JSON and the client give passes isinstance without the ABC's Python-level
-# check (a few of those per stage were a measurable part of a query)
-_MAPPING = (dict, Mapping)
 _STRATEGIES = ("average_vector", "best_score", "sum_scores")
 
 
@@ -121,7 +119,7 @@ def ranked(c: Collection, body: Mapping[str, Any]) -> tuple[Request, Sequence[Hi
 def _by_vector(q: Any) -> bool:
     """Whether the query scores by a vector (and so needs `using`): not a fusion, a formula, an
     order_by or a sample."""
-    return q is not None and not (isinstance(q, _MAPPING) and not _UNSCORED.isdisjoint(q))
+    return q is not None and not (isinstance(q, MAPPING) and not _UNSCORED.isdisjoint(q))
 
 
 _UNSCORED = {"fusion", "rrf", "formula", "order_by", "sample"}
@@ -131,8 +129,8 @@ def _prefetches(body: Mapping[str, Any], depth: int) -> list[Mapping[str, Any]]:
     raw = body.get("prefetch")
     if raw is None:
         return []
-    found = [raw] if isinstance(raw, _MAPPING) else raw
-    if not isinstance(found, list) or not all(isinstance(p, _MAPPING) for p in found):
+    found = [raw] if isinstance(raw, MAPPING) else raw
+    if not isinstance(found, list) or not all(isinstance(p, MAPPING) for p in found):
         raise BadInput("'prefetch' must be a prefetch object or a list of them")
     if found and depth > MAX_PREFETCH_DEPTH:
         raise BadInput(
@@ -208,7 +206,7 @@ _PLAIN_PREFETCH = {"query", "using", "limit", "params"}
 
 def _plain_vector(q: Any) -> Any:
     """The dense vector a nearest query gives as a list or an array; None for any other."""
-    if isinstance(q, _MAPPING):
+    if isinstance(q, MAPPING):
         if set(q) != {"nearest"} and not (set(q) == {"nearest", "mmr"} and q["mmr"] is None):
             return None
         q = q["nearest"]
@@ -236,7 +234,7 @@ def _stage(
 ) -> Sequence[Hit]:
     """The points `q` ranks, best first: over the collection, or, given the results of
     prefetches (`sources`), a fusion of them or those of their points `q` scores best."""
-    kinds = q.keys() if isinstance(q, _MAPPING) else ()  # () for a vector or a point id
+    kinds = q.keys() if isinstance(q, MAPPING) else ()  # () for a vector or a point id
     if "fusion" in kinds or "rrf" in kinds:
         if request.using:
             raise BadInput("Bad request: Fusion queries cannot be combined with the 'using' field.")
@@ -261,7 +259,7 @@ def _stage(
         if q.get("mmr") is not None:
             return _mmr(c, request, _vector_input(c, q["nearest"], request), q["mmr"])
         q = q["nearest"]
-    elif isinstance(q, _MAPPING) and set(kinds) != {"indices", "values"}:  # a sparse vector
+    elif isinstance(q, MAPPING) and set(kinds) != {"indices", "values"}:  # a sparse vector
         raise BadInput(f"query {', '.join(sorted(kinds))} is not supported by vqdb yet")
     return _hits(c, request, _vector_input(c, q, request))
 
@@ -506,7 +504,7 @@ def _request(
 def _idf_corpus(c: Collection, params: Any, using: str) -> Filter | None:
     """Qdrant's `params.idf`: "global" (the default) or {"corpus": filter}; only for a sparse
     vector whose modifier is idf (elsewhere it would be silently meaningless)."""
-    scope = params.get("idf") if isinstance(params, _MAPPING) else None
+    scope = params.get("idf") if isinstance(params, MAPPING) else None
     if scope is None:
         return None
     config = c.config.sparse_vectors.get(using)
@@ -525,7 +523,7 @@ def _idf_corpus(c: Collection, params: Any, using: str) -> Filter | None:
 def _search_params(raw: Any) -> Any:
     """Qdrant's SearchParams as the engine's: the options vqdb needs no part of (`indexed_only`,
     `acorn`) and unknown ones are dropped, as Qdrant ignores unknown fields."""
-    if not isinstance(raw, _MAPPING):
+    if not isinstance(raw, MAPPING):
         return raw
     kept = {k: v for k, v in raw.items() if k in _SEARCH_FIELDS and v is not None}
     if isinstance(kept.get("quantization"), Mapping):
@@ -563,7 +561,7 @@ def _stored_vector(c: Collection, pid: PointId, using: str) -> OneVector:
 
 def _vector(c: Collection, raw: Any, using: str) -> OneVector:
     if using in c.config.sparse_vectors:
-        if not isinstance(raw, _MAPPING):
+        if not isinstance(raw, MAPPING):
             raise BadInput(
                 f"{using!r} is a sparse vector: query it with {{'indices': [...], 'values': [...]}}"
             )
@@ -571,7 +569,7 @@ def _vector(c: Collection, raw: Any, using: str) -> OneVector:
             return SparseVector.parse(raw, "query")
         except ValueError as e:
             raise BadInput(f"Wrong input: {e}") from None
-    if isinstance(raw, _MAPPING):
+    if isinstance(raw, MAPPING):
         raise BadInput(f"{using or 'the vector'!r} is a dense vector: query it with a list")
     dim = c.config.vectors[using].size
     if c.config.vectors[using].multivector:

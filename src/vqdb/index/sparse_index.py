@@ -185,7 +185,5 @@ def idf_weighted(
 ) -> npt.NDArray[np.float32]:
     """Query weights times Qdrant's IDF, ln((N - n + 0.5) / (n + 0.5) + 1), where N = total
     vectors and n = counts[i] of them hold term i (one native pass, in double)."""
-    weighted: npt.NDArray[np.float32] = _core.idf_weighted(
-        np.ascontiguousarray(values, dtype=np.float32), counts, total
-    )
-    return weighted
+    weighted: npt.NDArray[np.float32] = _core.idf_weighted(values, counts, total)
+    return weighted  # (nanobind converts values that are not contiguous float32)
