@@ -149,3 +149,32 @@ def test_enums_are_str_enums_like_qdrant_clients(filled: vqdb.Client) -> None:
         for member in ours:
             assert member == theirs[member.name] == member.value
             assert str(member) == member.value
+
+
+def test_results_own_their_payloads(client: vqdb.Client) -> None:
+    """Changing what a read returned, deep inside a payload, leaves the database as it was
+    (qdrant-client's local mode copies too): every read that shows payloads."""
+    client.create_collection("p", vectors_config=models.VectorParams(size=2, distance="Dot"))
+    client.create_collection("l", vectors_config=models.VectorParams(size=2, distance="Dot"))
+    stored = {"tags": ["a"], "nested": {"x": 1, "list": [{"y": 2}]}, "group": 7}
+    for name in ("p", "l"):
+        client.upsert(name, [models.PointStruct(id=7, vector=[1.0, 0.0], payload=stored)])
+
+    def spoil(payload: dict[str, Any] | None) -> None:
+        assert payload is not None
+        payload["tags"].append("changed")
+        payload["nested"]["x"] = 99
+        payload["nested"]["list"][0]["y"] = 99
+        payload["new"] = True
+
+    spoil(client.query_points("p", query=[1.0, 0.0]).points[0].payload)
+    batch = [models.QueryRequest(query=[1.0, 0.0], with_payload=True)]
+    spoil(client.query_batch_points("p", batch)[0].points[0].payload)
+    spoil(client.retrieve("p", [7])[0].payload)
+    spoil(client.scroll("p")[0][0].payload)
+    groups = client.query_points_groups("p", "group", query=[1.0, 0.0], with_lookup="l").groups
+    spoil(groups[0].hits[0].payload)
+    assert groups[0].lookup is not None
+    spoil(groups[0].lookup.payload)
+    for name in ("p", "l"):
+        assert client.retrieve(name, [7])[0].payload == stored
