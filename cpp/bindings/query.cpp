@@ -1,5 +1,5 @@
 // Bindings of what shapes a query's results: the merge of segments' answers, fusion of ranked
-// lists, scores as Qdrant shows them.
+// lists, scores and payloads as they are shown.
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/tuple.h>
@@ -20,6 +20,35 @@ namespace vqdb::bindings {
 using namespace nb::literals;
 
 namespace {
+
+// Deeper than JSON parsing lets a payload be (Python's json and the client's conversion stop near
+// 1000 levels), shallow enough for any thread's stack.
+constexpr int kMaxJsonDepth = 4096;
+
+// Dicts and lists rebuilt, everything else shared: what JSON holds besides them (str, numbers,
+// bool, None) is immutable.
+nb::object json_copy(PyObject* value, int depth) {
+  if (!PyDict_CheckExact(value) && !PyList_CheckExact(value)) return nb::borrow(value);
+  if (depth > kMaxJsonDepth) throw std::invalid_argument("a payload nested too deep to copy");
+  if (PyList_CheckExact(value)) {
+    const Py_ssize_t n = PyList_GET_SIZE(value);
+    nb::object out = nb::steal(PyList_New(n));
+    if (!out.is_valid()) throw nb::python_error();
+    for (Py_ssize_t i = 0; i < n; ++i) {  // the list owns each item from here (SET_ITEM steals)
+      nb::object item = json_copy(PyList_GET_ITEM(value, i), depth + 1);
+      PyList_SET_ITEM(out.ptr(), i, item.release().ptr());
+    }
+    return out;
+  }
+  nb::object out = nb::steal(PyDict_New());
+  if (!out.is_valid()) throw nb::python_error();
+  Py_ssize_t at = 0;
+  PyObject *key, *item;
+  while (PyDict_Next(value, &at, &key, &item))
+    if (PyDict_SetItem(out.ptr(), key, json_copy(item, depth + 1).ptr()) != 0)
+      throw nb::python_error();
+  return out;
+}
 
 template <class T>
 Out<T> copied(const std::vector<T>& v) {
@@ -102,6 +131,11 @@ void bind_query(nb::module_& m) {
   }, "values"_a,
      "Each float32 as the double its shortest round-tripping decimal names (how Qdrant\n"
      "writes an f32), NaN and infinities as they are.");
+
+  m.def("json_copy", [](nb::handle value) { return json_copy(value.ptr(), 0); }, "value"_a.none(),
+     nb::sig("def json_copy(value: typing.Any) -> typing.Any"),
+     "A JSON value's own copy, for a caller to keep or change: dicts and lists rebuilt, all\n"
+     "else (immutable) shared.");
 }
 
 }  // namespace vqdb::bindings

@@ -3,7 +3,7 @@ vqdb native core: SIMD kernels, quantizers, HNSW, the sparse index and the searc
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy
 from numpy.typing import NDArray
@@ -413,4 +413,10 @@ def shortest_doubles(values: Annotated[NDArray[numpy.float32], dict(shape=(None,
     """
     Each float32 as the double its shortest round-tripping decimal names (how Qdrant
     writes an f32), NaN and infinities as they are.
+    """
+
+def json_copy(value: Any) -> Any:
+    """
+    A JSON value's own copy, for a caller to keep or change: dicts and lists rebuilt, all
+    else (immutable) shared.
     """

@@ -189,41 +189,9 @@ def query_request(request: Any) -> Json:
 
 
 def result(model: type[M], data: Any) -> M:
-    """A response as a vqdb.models object (the same class and fields as qdrant-client's), which
-    the caller owns: its payloads are copies (see _detached)."""
-    return model.model_validate(_detached(data))
+    """A response as a vqdb.models object (the same class and fields as qdrant-client's)."""
+    return model.model_validate(data)
 
 
 def results(model: type[M], items: Sequence[Any]) -> list[M]:
-    return [model.model_validate(_detached(item)) for item in items]
-
-
-def _detached(data: Any) -> Any:
-    """The response with every point's payload copied. The collection shows stored payloads as
-    they are (a server serializes them at once; writes replace a stored payload, never change
-    it), but validation copies only a payload's top level, so an array or object inside one
-    would stay shared with the store, and a caller changing it would change the database."""
-    if type(data) is list:
-        return [_detached(item) for item in data]
-    if type(data) is not dict:
-        return data
-    out = {}
-    for key, value in data.items():
-        if key == "payload":
-            out[key] = _json_copy(value)
-        elif type(value) in (dict, list) and key not in _NO_PAYLOADS:
-            out[key] = _detached(value)
-        else:
-            out[key] = value
-    return out
-
-
-_NO_PAYLOADS = {"vector", "vectors"}  # made for the response, and long: not walked
-
-
-def _json_copy(value: Any) -> Any:
-    if type(value) is dict:
-        return {k: _json_copy(v) for k, v in value.items()}
-    if type(value) is list:
-        return [_json_copy(v) for v in value]
-    return value
+    return [model.model_validate(item) for item in items]

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from vqdb import _core
 from vqdb.collection import order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.errors import BadInput
@@ -51,7 +52,7 @@ class Selection:
     def show(self, segment: Segment, offset: int, extra: dict[str, Any]) -> dict[str, Any]:
         point: dict[str, Any] = {"id": segment.ids.id_at(offset), **extra}
         if self.payload:
-            point["payload"] = self._payload(segment.payload(offset) or {})
+            point["payload"] = self._payload(segment.payload(offset))
         if self.vectors:
             found = segment.point_vectors(offset, self.vectors)
             as_lists = {name: _shown(v) for name, v in found.items()}
@@ -72,7 +73,6 @@ class Selection:
                 for (_, _, segment, offset), score in zip(hits, scores)  # hits first: zip
             ]  # stops on them without taking a score of the next page
         page = []
-        plain = self.include is None and not self.exclude
         for (_, _, segment, offset), score in zip(hits, scores):
             point: dict[str, Any] = {
                 "id": segment.ids.id_at(offset),
@@ -80,12 +80,20 @@ class Selection:
                 "score": score,
             }
             if self.payload:
-                payload = segment.payload(offset) or {}
-                point["payload"] = payload if plain else self._payload(payload)
+                point["payload"] = self._payload(segment.payload(offset))
             page.append(point)
         return page
 
-    def _payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _payload(self, stored: dict[str, Any] | None) -> dict[str, Any]:
+        """What is shown of a stored payload, as the caller's own copy: writes replace stored
+        payloads and never change them, but an embedded caller could change what it is given
+        (picks and deletes copy what they keep)."""
+        if not stored:
+            return {}
+        if self.include is None and not self.exclude:
+            payload: dict[str, Any] = _core.json_copy(stored)
+            return payload
+        payload = stored
         if self.include is not None:
             payload = pick(payload, self.include)
         for key in self.exclude or ():
