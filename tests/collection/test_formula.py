@@ -12,6 +12,7 @@ from vqdb.collection import query
 from vqdb.collection.formula import Point, compile_formula, score
 from vqdb.database import Database
 from vqdb.errors import BadInput
+from vqdb.filters import build_index
 
 PAYLOAD = {
     "price": 4.0,
@@ -62,12 +63,12 @@ def test_geo_distance() -> None:
 
 
 def test_missing_values_and_defaults() -> None:
-    assert value("none", {"none": 3}) == 3.0  # null is no value
     assert value("absent", {"absent": 1.5}) == 1.5
     assert value("$score[1]", {"$score[1]": 2}) == 2.0
     for bad, message in (
         ("absent", "No value found in a payload nor defaults"),
         ("many", "Value is not a number"),
+        ("none", "Value is not a number"),  # a null is a value, read from the payload
         ("city", "Value is not a number"),
         ({"sqrt": {"neg": "price"}}, "math domain error|non-finite"),
         ({"pow": {"base": 10, "exponent": 400}}, "non-finite|overflow|range"),
@@ -77,6 +78,26 @@ def test_missing_values_and_defaults() -> None:
     for bad in ("$scores", {"lin_decay": {"x": 1, "midpoint": 2}}, {"div": {"left": 1}}, [1]):
         with pytest.raises(BadInput):
             compile_formula(bad, None)
+
+
+def test_null_with_a_default_as_qdrant_reads_it() -> None:
+    """Qdrant reads a variable from the key's payload index where it has one, else from the
+    payload: there a null is a value (not a number), in an index it is no value, so the default
+    applies; an index of another type holds none of the key's values either."""
+    with pytest.raises(BadInput, match="Value is not a number"):
+        value({"sum": ["none", 1]}, {"none": 3})
+    for schema in ("float", "integer", "keyword"):
+        indexes = {"none": build_index(schema, "none"), "price": build_index(schema, "price")}
+        expression = compile_formula({"sum": ["none", 1]}, {"none": 3}, indexes)
+        assert score(expression, POINT) == 4.0
+        price = compile_formula("price", {"price": 1}, indexes)
+        assert score(price, POINT) == (4.0 if schema == "float" else 1.0)  # 4.0 is not an int
+    text = {"none": build_index("text", "none")}  # gives no values back: the payload is read
+    with pytest.raises(BadInput, match="Value is not a number"):
+        score(compile_formula("none", {"none": 3}, text), POINT)
+    geo = {"at": build_index("geo", "at"), "city": build_index("geo", "city")}
+    to = {"geo_distance": {"origin": {"lon": 13.4, "lat": 52.5}, "to": "city"}}
+    assert score(compile_formula(to, {"city": {"lon": 13.4, "lat": 52.5}}, geo), POINT) == 0.0
 
 
 def test_rescoring_a_prefetch(db: Database) -> None:

@@ -10,7 +10,9 @@ list, `neg`, `abs`, `sqrt`, `exp`, `ln`, `log10`, `div` {left, right, by_zero_de
 `datetime_key` (a payload key), both in seconds, and `exp_decay` / `gauss_decay` / `lin_decay`
 {x, target, scale, midpoint}. Evaluation follows Qdrant's rules: in float64, a product stops at
 its first zero, a division with a zero numerator is 0, a payload key must hold exactly one
-value (or have a default), and a result that is not finite is an error.
+value (or have a default), and a result that is not finite is an error. A key's values are read
+as Qdrant reads them: from its payload index where it has one (so only values of the index's
+type count), else from the payload, where a null is a value that is not a number.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from vqdb.errors import BadInput
 from vqdb.filters import Filter, parse_filter
 from vqdb.filters.datetimes import to_micros
 from vqdb.filters.geo import EARTH_RADIUS_M, geo_points
+from vqdb.filters.index import FieldIndex
 from vqdb.filters.paths import parse_path, values_at
 from vqdb.segment.ids import PointId
 
@@ -55,11 +58,15 @@ _DECAYS = ("exp_decay", "gauss_decay", "lin_decay")
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-def compile_formula(raw: Any, defaults: Mapping[str, Any] | None) -> Expression:
-    """The expression of a FormulaQuery, checked; BadInput names what is wrong."""
+def compile_formula(
+    raw: Any, defaults: Mapping[str, Any] | None, indexes: Mapping[str, FieldIndex] | None = None
+) -> Expression:
+    """The expression of a FormulaQuery, checked; BadInput names what is wrong. `indexes`: the
+    collection's payload indexes by key, which a variable's values are read from (FieldIndex.
+    values_of), as Qdrant reads them."""
     if defaults is not None and not isinstance(defaults, Mapping):
         raise BadInput("'defaults' must be an object of variable names to values")
-    return _Compiler(dict(defaults or {})).expression(raw, "formula")
+    return _Compiler(dict(defaults or {}), dict(indexes or {})).expression(raw, "formula")
 
 
 def score(expression: Expression, point: Point) -> float:
@@ -76,8 +83,22 @@ def score(expression: Expression, point: Point) -> float:
 
 
 class _Compiler:
-    def __init__(self, defaults: dict[str, Any]) -> None:
+    def __init__(self, defaults: dict[str, Any], indexes: dict[str, FieldIndex]) -> None:
         self.defaults = defaults
+        self.indexes = indexes
+
+    def lookup(self, key: str) -> Callable[[Point], Any]:
+        """A point's value at `key` (see _one_value): from the key's index where it has one that
+        gives values back, else from the payload, where a null is a value (not a number, not a
+        geo point) and not a missing one, as Qdrant reads it."""
+        default = self.defaults.get(key)
+        index = self.indexes.get(key)
+
+        def value(p: Point) -> Any:
+            held = None if index is None else index.values_of(p.payload)
+            return _one_value(values_at(p.payload, key) if held is None else held, key, default)
+
+        return value
 
     def expression(self, raw: Any, where: str) -> Expression:
         if isinstance(raw, bool):
@@ -134,10 +155,10 @@ class _Compiler:
             parse_path(name)
         except ValueError as e:
             raise BadInput(f"{where}: {e}") from None
-        default = self.defaults.get(name)
+        lookup = self.lookup(name)
 
         def payload_number(p: Point) -> float:
-            value = _payload_value(p, name, default)
+            value = lookup(p)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(
                     f"Expected number value for {name} in the payload and/or in the formula "
@@ -171,10 +192,10 @@ class _Compiler:
         if not origin or not isinstance(key, str):
             raise BadInput(f"{where}: expected {{'origin': {{'lon', 'lat'}}, 'to': payload key}}")
         (lon0, lat0) = origin[0]
-        default = self.defaults.get(key)
+        lookup = self.lookup(key)
 
         def distance(p: Point) -> float:
-            points = geo_points([_payload_value(p, key, default)])
+            points = geo_points([lookup(p)])
             if not points:
                 raise ValueError(
                     f"Expected geo point value for {key} in the payload and/or in the formula "
@@ -194,10 +215,10 @@ class _Compiler:
     def datetime_key(self, key: Any, where: str) -> Expression:
         if not isinstance(key, str):
             raise BadInput(f"{where}: expected a payload key")
-        default = self.defaults.get(key)
+        lookup = self.lookup(key)
 
         def seconds(p: Point) -> float:
-            return _seconds(_payload_value(p, key, default), key, ValueError)
+            return _seconds(lookup(p), key, ValueError)
 
         return seconds
 
@@ -272,9 +293,9 @@ def _number_or(value: Any, fallback: float) -> float:
     )
 
 
-def _payload_value(p: Point, key: str, default: Any) -> Any:
-    """The one value at `key` (an array of one is that value), else the default."""
-    values = [v for v in values_at(p.payload, key) if v is not None]  # null is no value
+def _one_value(values: list[Any], key: str, default: Any) -> Any:
+    """The one value found at `key` (an array of one is that value; several are an array),
+    else the default."""
     if len(values) == 1:
         return values[0]
     if len(values) > 1:

@@ -268,7 +268,7 @@ def _formula(
     c: Collection, request: Request, q: Mapping[str, Any], sources: list[Sequence[Hit]]
 ) -> Sequence[Hit]:
     """The prefetches' points rescored by a formula (formula.py), best first."""
-    expression = formula.compile_formula(q["formula"], q.get("defaults"))
+    expression = formula.compile_formula(q["formula"], q.get("defaults"), c.appendable.indexes)
     scores = [{(s, offset): score for score, s, _, offset in hits} for hits in sources]
     where = {(s, offset): segment for hits in sources for _, s, segment, offset in hits}
     hits: list[Hit] = []

@@ -71,6 +71,13 @@ class FieldIndex:
         """Points holding at least one value this index takes."""
         raise NotImplementedError
 
+    def values_of(self, payload: Payload) -> list[Any] | None:
+        """The values at `key` that this index would hold for `payload`, where a formula reads
+        its variables (Qdrant reads them from a key's index, where it has one, so a null or a
+        value of another type is no value there); None: this index gives none back, and the
+        payload is read instead (a text index)."""
+        return None
+
     def mask(self, condition: Condition, size: int) -> Mask | None:
         raise NotImplementedError
 
@@ -105,6 +112,9 @@ class MapIndex(FieldIndex):
         self._other: set[int] = set()  # non-null values of another type: every except matches
         self._columns: tuple[list[Hashable], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None
         self._columns = None
+
+    def values_of(self, payload: Payload) -> list[Any] | None:
+        return [v for v in values_at(payload, self.key) if self._accepts(v)]
 
     def add(self, offset: int, payload: Payload) -> None:
         self.remove(offset)
@@ -188,6 +198,9 @@ class SortedIndex(FieldIndex):
         self._held: dict[int, list[float]] = {}
         self._sorted: tuple[npt.NDArray[Any], npt.NDArray[np.int64]] | None = None
 
+    def values_of(self, payload: Payload) -> list[Any] | None:
+        return [v for v in values_at(payload, self.key) if self._extract(v) is not None]
+
     def add(self, offset: int, payload: Payload) -> None:
         self.remove(offset)
         found = [self._extract(v) for v in values_at(payload, self.key)]
@@ -244,6 +257,9 @@ class IntegerIndex(FieldIndex):
         self._lookup = MapIndex(key, "integer", params, int, is_int)
         self._range = SortedIndex(key, "integer", params, number_of, np.float64, Range)
         self._ordered: Ordering | None = None
+
+    def values_of(self, payload: Payload) -> list[Any] | None:
+        return self._lookup.values_of(payload)  # the integers alone
 
     def add(self, offset: int, payload: Payload) -> None:
         self._lookup.add(offset, payload)
@@ -313,6 +329,9 @@ class GeoIndex(FieldIndex):
         super().__init__(key, "geo", params)
         self._points: dict[int, list[tuple[float, float]]] = {}
         self._columns: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None = None
+
+    def values_of(self, payload: Payload) -> list[Any] | None:
+        return [v for v in values_at(payload, self.key) if geo_points([v])]
 
     def add(self, offset: int, payload: Payload) -> None:
         self.remove(offset)
