@@ -11,11 +11,12 @@ because the caller's payload may be shared with a reader.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
+
+from vqdb import _core
 
 Step = str | int | None
 Path = tuple[Step, ...]
@@ -105,7 +106,7 @@ def set_at(
     an index past the end of an array sets nothing (a non-array there becomes []). A null in
     `values` removes that key (Qdrant's merge).
     """
-    result: dict[str, Any] = copy.deepcopy(dict(payload or {}))
+    result: dict[str, Any] = _core.json_copy(dict(payload or {}))
     path: Path = parse_path(key) if key is not None else ()
     _set(result, path, values)
     return result
@@ -119,7 +120,7 @@ def _set(dest: Any, path: Path, values: Mapping[str, Any]) -> Any:
             if v is None:
                 obj.pop(k, None)
             else:
-                obj[k] = copy.deepcopy(v)
+                obj[k] = _core.json_copy(v)
         return obj
     step, rest = path[0], path[1:]
     if isinstance(step, str):
@@ -141,7 +142,7 @@ def _set(dest: Any, path: Path, values: Mapping[str, Any]) -> Any:
 def delete_at(payload: Mapping[str, Any] | None, key: str) -> dict[str, Any]:
     """delete_payload for one key path: `a.b` drops b inside a, `a[].b` drops b from every
     element of a, `a[1]` removes that element, `a[]` empties the array."""
-    result: dict[str, Any] = copy.deepcopy(dict(payload or {}))
+    result: dict[str, Any] = _core.json_copy(dict(payload or {}))
     _delete(result, parse_path(key))
     return result
 
@@ -183,7 +184,7 @@ def pick(payload: Mapping[str, Any], keys: list[str]) -> dict[str, Any]:
 
 def _pick(value: Any, path: Path) -> Any:
     if not path:
-        return copy.deepcopy(value)
+        return _core.json_copy(value)
     step, rest = path[0], path[1:]
     if isinstance(step, str):
         if not isinstance(value, Mapping) or step not in value:
