@@ -63,7 +63,10 @@ def test_merged_ranks_each_query(
     rng = np.random.default_rng(seed)
     found = answers(rng, queries, segments, ties)
     segments: list = [f"segment {s}" for s in range(8)]  # what a hit names by position
-    ranked = Ranked.merged(found, queries, segments, ascending, threshold, wanted)
+    positions, offsets, scores = ([f[i] for f in found] for i in range(3))
+    ranked = Ranked.merged(
+        positions, offsets, scores, queries, segments, ascending, threshold, wanted
+    )
     assert len(ranked) == queries
     for q, r in enumerate(ranked):
         got = list(zip(r.scores.tolist(), r.where.tolist(), r.offsets.tolist()))

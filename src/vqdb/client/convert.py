@@ -15,6 +15,7 @@ them float by float.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
@@ -136,6 +137,8 @@ def _simple(value: Any) -> Any:
     if value is None or type(value) in _PLAIN:
         return value
     if isinstance(value, BaseModel):
+        if type(value).__name__ == "SparseVector":  # two lists that pydantic checked already
+            return {"indices": value.indices, "values": value.values}  # type: ignore[attr-defined]
         return _by_field(value, lambda name, v: _simple(v))
     if isinstance(value, list):
         if value and type(value[0]) is float:  # a vector: as it is, never walked
@@ -168,11 +171,15 @@ def _by_field(model: BaseModel, convert: Callable[[str, Any], Any]) -> Json:
     """The fields set on `model`, by alias, each converted: what model_dump(mode="json",
     by_alias=True, exclude_unset=True) gives, where `convert` keeps vectors as they are
     (pydantic's serializer walks them, and cost more than the rest of converting a query)."""
-    fields = type(model).model_fields
-    return {
-        fields[name].alias or name: convert(name, getattr(model, name))
-        for name in model.model_fields_set
-    }
+    aliases = _aliases(type(model))
+    values = model.__dict__
+    return {aliases.get(name, name): convert(name, values[name]) for name in model.model_fields_set}
+
+
+@functools.cache
+def _aliases(cls: type[BaseModel]) -> dict[str, str]:
+    """Each field's JSON name (the model classes are few, their fields fixed)."""
+    return {name: field.alias or name for name, field in cls.model_fields.items()}
 
 
 def query_request(request: Any) -> Json:

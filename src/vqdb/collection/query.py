@@ -477,10 +477,7 @@ def _request(
             raise BadInput("this collection has named vectors: say which one with 'using'")
         raise BadInput(f"Wrong input: Not existing vector name error: {using}")
     raw_params = body.get("params")
-    try:
-        params = from_mapping(SearchParams, _search_params(raw_params), "search params")
-    except (TypeError, ValueError) as e:
-        raise BadInput(str(e)) from None
+    params = _DEFAULT_PARAMS if raw_params is None else _parsed_params(raw_params)
     threshold = body.get("score_threshold")
     if threshold is not None and not isinstance(threshold, (int, float)):
         raise BadInput("score_threshold must be a number")
@@ -499,6 +496,17 @@ def _request(
             else None
         ),
     )
+
+
+_DEFAULT_PARAMS = SearchParams()
+
+
+def _parsed_params(raw: Any) -> SearchParams:
+    try:
+        params: SearchParams = from_mapping(SearchParams, _search_params(raw), "search params")
+        return params
+    except (TypeError, ValueError) as e:
+        raise BadInput(str(e)) from None
 
 
 def _idf_corpus(c: Collection, params: Any, using: str) -> Filter | None:
@@ -616,10 +624,11 @@ def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ran
     """Each query's nearest points over every segment, best first, `offset + limit` of them:
     one native call per segment for all the queries (the caller holds the read lock).
     Candidates of a rescoring stage are scored exactly."""
-    distance = c.config.distance(request.using)
     wanted = request.offset + request.limit
     threshold = 0  # read from the config only when a filter asks (see Segment.search)
-    answers = []
+    positions: list[int] = []
+    found: list[npt.NDArray[np.int64]] = []
+    found_scores: list[npt.NDArray[np.float32]] = []
     for s, segment in enumerate(c.segments):
         if not segment.size:  # the appendable segment a fresh optimization leaves
             continue
@@ -641,10 +650,14 @@ def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ran
             offsets, scores = segment.search(
                 request.using, queries, wanted, request.params, allowed, threshold, request.rescored
             )
-        answers.append((s, offsets, scores))
+        positions.append(s)
+        found.append(offsets)
+        found_scores.append(scores)
+    ascending = c.config.distance(request.using).ascending
     return Ranked.merged(
-        answers, len(queries), c.segments, distance.ascending, request.score_threshold, wanted
-    )
+        positions, found, found_scores, len(queries), c.segments, ascending,
+        request.score_threshold, wanted,
+    )  # fmt: skip
 
 
 def _allowed(s: int, segment: Segment, request: Request) -> npt.NDArray[np.bool_] | None:
@@ -775,7 +788,9 @@ def _by_examples(
     distance = c.config.distance(request.using)
     batch = _batch(c, request.using, vectors)
     n = len(vectors)
-    found: list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.float32]]] = []
+    positions: list[int] = []
+    found: list[npt.NDArray[np.int64]] = []
+    found_scores: list[npt.NDArray[np.float32]] = []
     missing = 0.0 if request.using in c.config.sparse_vectors else np.nan
     for s, segment in enumerate(c.segments):
         allowed = _allowed(s, segment, request)
@@ -793,9 +808,13 @@ def _by_examples(
         for row in range(n):
             valid = ids[row] >= 0
             sims[row, ids[row][valid]] = distance.to_engine(scores[row][valid])
-        found.append((s, offsets[None, :], score(sims[:, offsets]).astype(np.float32)[None, :]))
+        positions.append(s)
+        found.append(offsets[None, :])
+        found_scores.append(score(sims[:, offsets]).astype(np.float32)[None, :])
     wanted = request.offset + request.limit
-    return Ranked.merged(found, 1, c.segments, False, request.score_threshold, wanted)[0]
+    return Ranked.merged(
+        positions, found, found_scores, 1, c.segments, False, request.score_threshold, wanted
+    )[0]
 
 
 def _batch(c: Collection, using: str, vectors: Sequence[OneVector]) -> VectorBatch:

@@ -47,7 +47,9 @@ class Ranked(Sequence[Hit]):
     @classmethod
     def merged(
         cls,
-        found: Sequence[tuple[int, Ints, Scores]],
+        positions: list[int],
+        offsets: list[Ints],
+        scores: list[Scores],
         queries: int,
         segments: Sequence[Segment],
         ascending: bool,
@@ -55,22 +57,16 @@ class Ranked(Sequence[Hit]):
         wanted: int,
     ) -> list[Ranked]:
         """Each query's ranked list from the answers of several segments to a batch of
-        `queries`: (position, offsets, scores) each, (queries, k) arrays padded with offset
-        -1. By score, then segment position, then offset; `wanted` of them. One native pass
-        for the whole batch: a query's rows are a slice of it."""
-        scores, keys, ends = _core.merge(
-            [f[0] for f in found],
-            [f[1] for f in found],
-            [f[2] for f in found],
-            queries,
-            ascending,
-            threshold,
-            wanted,
+        `queries`: a segment position each, with its offsets and scores, (queries, k) arrays
+        padded with offset -1. By score, then segment position, then offset; `wanted` of them.
+        One native pass for the whole batch: a query's rows are a slice of it."""
+        best, keys, ends = _core.merge(
+            positions, offsets, scores, queries, ascending, threshold, wanted
         )
         if queries == 1:
-            return [cls(scores, keys, segments)]
+            return [cls(best, keys, segments)]
         cuts = ends.tolist()
-        return [cls(scores[a:b], keys[a:b], segments) for a, b in zip([0, *cuts], cuts)]
+        return [cls(best[a:b], keys[a:b], segments) for a, b in zip([0, *cuts], cuts)]
 
     @property
     def where(self) -> Ints:
