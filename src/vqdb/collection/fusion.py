@@ -31,6 +31,8 @@ _ONE = np.float32(1)  # Qdrant fuses in float32: so do its scores here
 def rrf(
     lists: Sequence[Keys], k: int = DEFAULT_RRF_K, weights: Sequence[float] | None = None
 ) -> tuple[Keys, Scores]:
+    if weights is None and type(k) is int and k >= 1:  # the usual call: nothing to check
+        return _summed(lists, [_rrf_scores(keys.shape[0], k, 1.0) for keys in lists])
     # numbers' ABCs: Python's and numpy's scalars alike (bool is an Integral too: refused)
     integral = type(k) is int or (not isinstance(k, bool) and isinstance(k, numbers.Integral))
     if not integral or k < 1:

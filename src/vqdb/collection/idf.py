@@ -16,7 +16,7 @@ import numpy.typing as npt
 from vqdb.collection.collection import Collection
 from vqdb.filters import Filter
 from vqdb.index.sparse_index import SparseIndex, idf_weighted
-from vqdb.index.sparse_vectors import SparseVector
+from vqdb.index.sparse_vectors import SparseVector, SparseVectors
 
 
 def statistics(
@@ -44,10 +44,12 @@ def statistics(
 
 def weighted(
     c: Collection, name: str, query: SparseVector, corpus: Filter | None = None
-) -> SparseVector:
-    """The query with IDF applied when the vector's modifier asks for it."""
+) -> SparseVectors:
+    """The query with IDF applied when the vector's modifier asks for it, as a batch of one
+    (what the search takes)."""
     config = c.config.sparse_vectors.get(name)
     if config is None or not config.idf or query.indices.shape[0] == 0:
-        return query
+        return query.batch()
     total, counts = statistics(c, name, query.indices, corpus)
-    return SparseVector(query.indices, idf_weighted(query.values, counts, total))
+    values = idf_weighted(query.values, counts, total)
+    return SparseVectors(np.array([0, values.shape[0]], dtype=np.int64), query.indices, values)

@@ -163,6 +163,6 @@ def _queries(c: Collection, using: str, where: Rows, at: Rows) -> VectorBatch:
     back[np.concatenate(rows)] = np.arange(where.shape[0], dtype=np.int64)
     batch = batch[back]
     if isinstance(batch, SparseVectors) and c.config.sparse_vectors[using].idf:
-        weighted = [idf.weighted(c, using, batch[i]).batch() for i in range(len(batch))]
+        weighted = [idf.weighted(c, using, batch[i]) for i in range(len(batch))]
         return SparseVectors.concat(weighted)
     return batch

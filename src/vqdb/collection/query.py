@@ -301,10 +301,10 @@ def _fused(
     lists = [Ranked.of(hits, c.segments) for hits in sources]
     keys = [r.keys for r in lists]
     try:
-        if q.get("fusion") == "dbsf":
-            fused = fusion.dbsf(keys, [r.scores for r in lists])
-        elif q.get("fusion") == "rrf":
+        if q.get("fusion") == "rrf":  # the usual one first
             fused = fusion.rrf(keys)
+        elif q.get("fusion") == "dbsf":
+            fused = fusion.dbsf(keys, [r.scores for r in lists])
         elif "rrf" in q and isinstance(q["rrf"], Mapping):
             spec = q["rrf"]
             k = spec.get("k")
@@ -612,7 +612,7 @@ def _hits(c: Collection, request: Request, vector: OneVector) -> Sequence[Hit]:
     (the caller holds the read lock)."""
     queries: VectorBatch
     if isinstance(vector, SparseVector):
-        queries = idf.weighted(c, request.using, vector, request.idf_corpus).batch()
+        queries = idf.weighted(c, request.using, vector, request.idf_corpus)
     elif vector.ndim == 2:  # a multivector
         queries = MultiVectors.of([vector], vector.shape[1])
     else:
