@@ -4,6 +4,7 @@ them, so only what a read hands out could alias the store)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -51,11 +52,13 @@ def test_json_copy_refuses_what_no_payload_nests_to() -> None:
 
 
 @pytest.fixture
-def collection() -> Collection:
-    c = Database(None).create_collection("c", {"vectors": {"size": 2, "distance": "Dot"}})
+def collection() -> Iterator[Collection]:
+    db = Database(None)
+    c = db.create_collection("c", {"vectors": {"size": 2, "distance": "Dot"}})
     stored = {"tags": ["a"], "nested": {"x": [{"y": 1}]}}
     c.upsert({"points": [{"id": 1, "vector": [1.0, 0.0], "payload": stored}]})
-    return c
+    yield c
+    db.close()  # stops the collection's optimizer thread
 
 
 @pytest.mark.parametrize(

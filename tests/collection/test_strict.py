@@ -5,6 +5,7 @@ engine's entry points, which both doors (HTTP and vqdb.Client) call."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ N = 10
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return Database(tmp_path / "storage")
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(tmp_path / "storage")
+    yield database
+    database.close()  # stops the collections' optimizer threads
 
 
 def make(db: Database, strict_mode: dict[str, Any] | None = None, **body: Any) -> Collection:
