@@ -18,6 +18,9 @@ originals) and `prefetch+rescore` (a prefetch of 40 by the codes without rescori
 nearest query over those 40 with the originals): the pattern Qdrant recommends for quantized
 collections. Its recall is against the exact dense top-10 (gt_cosine.npy).
 
+Every call asks the same of both engines: ids and scores, no payload (qdrant-edge's default;
+vqdb.Client's, like qdrant-client's, is with_payload=True) and no vector.
+
 Timing: one query per call on one thread (qdrant-edge max_search_threads=1); the engines take
 their passes in turn (a drift of this shared machine slows both); QPS is the median over passes
 of queries / time, p50 / p99 the per-call latencies of every pass.
@@ -145,19 +148,35 @@ def build_vqdb(base: np.ndarray, docs: Csr, dq: np.ndarray, sq: Csr, p: int, k: 
             models.Prefetch(query=sparse[i], using=SPARSE, limit=p),
         ]
         fusion = models.FusionQuery(fusion=models.Fusion.RRF)
-        return ids(client.query_points("hybrid", prefetch=prefetch, query=fusion, limit=k))
+        return ids(
+            client.query_points(
+                "hybrid", prefetch=prefetch, query=fusion, limit=k, with_payload=False
+            )
+        )
 
     def oversampling(i: int) -> list[int]:
         return ids(
             client.query_points(
-                "hybrid", query=dense[i], using=DENSE, limit=k, search_params=oversampled
+                "hybrid",
+                query=dense[i],
+                using=DENSE,
+                limit=k,
+                search_params=oversampled,
+                with_payload=False,
             )
         )
 
     def rescored(i: int) -> list[int]:
         prefetch = models.Prefetch(query=dense[i], using=DENSE, limit=4 * k, params=codes_only)
         return ids(
-            client.query_points("hybrid", prefetch=prefetch, query=dense[i], using=DENSE, limit=k)
+            client.query_points(
+                "hybrid",
+                prefetch=prefetch,
+                query=dense[i],
+                using=DENSE,
+                limit=k,
+                with_payload=False,
+            )
         )
 
     searches = {"hybrid": hybrid, "oversampling": oversampling, "prefetch+rescore": rescored}
@@ -212,17 +231,21 @@ def build_qdrant_edge(
             qe.Prefetch(p, query=qe.Query.Nearest(dense[i], using=DENSE)),
             qe.Prefetch(p, query=qe.Query.Nearest(sparse[i], using=SPARSE)),
         ]
-        request = qe.QueryRequest(k, query=qe.Fusion.Rrf(RRF_K), prefetches=prefetches)
+        request = qe.QueryRequest(
+            k, query=qe.Fusion.Rrf(RRF_K), prefetches=prefetches, with_payload=False
+        )
         return ids(shard.query(request))
 
     def oversampling(i: int) -> list[int]:
         query = qe.Query.Nearest(dense[i], using=DENSE)
-        return ids(shard.query(qe.QueryRequest(k, query=query, params=oversampled)))
+        request = qe.QueryRequest(k, query=query, params=oversampled, with_payload=False)
+        return ids(shard.query(request))
 
     def rescored(i: int) -> list[int]:
         query = qe.Query.Nearest(dense[i], using=DENSE)
         prefetch = qe.Prefetch(4 * k, query=query, params=codes_only)
-        return ids(shard.query(qe.QueryRequest(k, query=query, prefetches=[prefetch])))
+        request = qe.QueryRequest(k, query=query, prefetches=[prefetch], with_payload=False)
+        return ids(shard.query(request))
 
     searches = {"hybrid": hybrid, "oversampling": oversampling, "prefetch+rescore": rescored}
     return Engine(searches, t.seconds, close)
