@@ -9,6 +9,8 @@
 #include <string>
 
 namespace vqdb {
+class Hnsw;
+class RowReader;
 class VectorSet;
 }
 
@@ -57,6 +59,12 @@ inline bool plain_number(PyObject* item, double& value) {
 void bind_sparse(nb::module_& m);
 void bind_multi(nb::module_& m);
 void bind_query(nb::module_& m);
+// Checks a search's sets and plan before it runs (module.cpp); allowed_words: the allowed
+// bitset's length in 64-bit words, SIZE_MAX for none.
+void check_search(const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
+                  const RowReader* reader, size_t limit, size_t allowed_words);
+// Throws where a query row holds NaN or infinity.
+void check_finite(const float* rows, size_t n, size_t dim);
 // Checks the query groups of a multivector search (bindings/multi.cpp).
 void check_query_groups(const VectorSet& walk, const In1<int64_t>& offsets, size_t rows);
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "codec/vector_set.h"
@@ -25,6 +26,35 @@ namespace nb = nanobind;
 using namespace nb::literals;
 using namespace vqdb;
 using namespace vqdb::bindings;
+
+namespace vqdb::bindings {
+
+void check_search(const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
+                  const RowReader* reader, size_t limit, size_t allowed_words) {
+  require(!rescore || rescore->multi() == walk.multi(),
+          "the rescoring set must be a multivector set exactly when the walked set is");
+  require(!reader || !walk.multi(), "multivector originals are rescored in place");
+  require(limit > 0, "limit must be positive");
+  require(!rescore || (rescore->size() == walk.size() && rescore->dim() == walk.dim()),
+          "the rescoring set must hold the same vectors as the walked set");
+  require(!reader || (rescore && reader->rows() == rescore->size() &&
+                      reader->row_bytes() == rescore->code_bytes()),
+          "the reader must read the rescoring set's rows");
+  require(!graph || graph->size() == walk.size(), "the graph does not cover the walked set");
+  require(allowed_words == std::numeric_limits<size_t>::max() || allowed_words * 64 >= walk.size(),
+          "the allowed bitset is too short");
+}
+
+// Here rather than in Python: numpy's isfinite(...).all() was ~2 us of a one-query call.
+void check_finite(const float* rows, size_t n, size_t dim) {
+  for (size_t q = 0; q < n; ++q) {
+    const float* row = rows + q * dim;
+    if (!std::all_of(row, row + dim, [](float v) { return std::isfinite(v); }))
+      throw std::invalid_argument("queries contain NaN or infinity (row " + std::to_string(q) + ")");
+  }
+}
+
+}  // namespace vqdb::bindings
 
 namespace {
 
@@ -456,28 +486,14 @@ NB_MODULE(_core, m) {
                      std::optional<In1<uint64_t>> allowed, size_t threads, const RowReader* reader,
                      bool check_cache, std::optional<In1<int64_t>> query_offsets) {
     require(queries.shape(1) == walk.dim(), "queries have the wrong dimension");
-    require(!rescore || rescore->multi() == walk.multi(),
-            "the rescoring set must be a multivector set exactly when the walked set is");
     require(walk.multi() == bool(query_offsets),
             "a multivector set is searched with query offsets, and only it");
-    require(!reader || !walk.multi(), "multivector originals are rescored in place");
     if (query_offsets) check_query_groups(walk, *query_offsets, queries.shape(0));
     const int64_t* groups = query_offsets ? query_offsets->data() : nullptr;
-    require(limit > 0, "limit must be positive");
-    require(!rescore || (rescore->size() == walk.size() && rescore->dim() == walk.dim()),
-            "the rescoring set must hold the same vectors as the walked set");
-    require(!reader || (rescore && reader->rows() == rescore->size() &&
-                        reader->row_bytes() == rescore->code_bytes()),
-            "the reader must read the rescoring set's rows");
-    require(!graph || graph->size() == walk.size(), "the graph does not cover the walked set");
-    require(!allowed || allowed->shape(0) * 64 >= walk.size(), "the allowed bitset is too short");
+    check_search(graph, walk, rescore, reader, limit,
+                 allowed ? allowed->shape(0) : std::numeric_limits<size_t>::max());
     const size_t nq = groups ? query_offsets->shape(0) - 1 : queries.shape(0);
-    // Here rather than in Python: numpy's isfinite(...).all() was ~2 us of a one-query call.
-    for (size_t q = 0; q < queries.shape(0); ++q) {
-      const float* row = queries.data() + q * walk.dim();
-      if (!std::all_of(row, row + walk.dim(), [](float v) { return std::isfinite(v); }))
-        throw std::invalid_argument("queries contain NaN or infinity (row " + std::to_string(q) + ")");
-    }
+    check_finite(queries.data(), queries.shape(0), walk.dim());
     auto ids = empty<int64_t>({nq, limit});
     auto scores = empty<float>({nq, limit});
     SearchPlan plan;

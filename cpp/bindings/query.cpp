@@ -11,8 +11,12 @@
 #include <limits>
 
 #include "bindings/common.h"
+#include "codec/vector_set.h"
+#include "index/hnsw.h"
+#include "io/row_reader.h"
 #include "query/floats.h"
 #include "query/fusion.h"
+#include "query/leaf.h"
 #include "query/merge.h"
 
 namespace vqdb::bindings {
@@ -55,6 +59,41 @@ Out<T> copied(const std::vector<T>& v) {
   auto out = empty<T>({v.size()});
   std::copy(v.begin(), v.end(), out.data());
   return out;
+}
+
+// A Leaf and the arrays it points into (the sets and indexes it searches are kept alive by
+// keep_alive on the methods that add them).
+struct LeafObject {
+  Leaf leaf;
+  std::optional<In2<float>> rows;
+  std::optional<In1<uint32_t>> terms;
+  std::optional<In1<float>> weights;
+  std::vector<In1<uint64_t>> bitsets;
+  std::vector<In1<int64_t>> id_maps;
+
+  const int64_t* ids(const std::optional<In1<int64_t>>& map, size_t rows) {
+    if (!map) return nullptr;
+    require(map->shape(0) >= rows, "leaf: the id map is shorter than the store");
+    id_maps.push_back(*map);
+    return map->data();
+  }
+
+  const uint64_t* allowed(const std::optional<In1<uint64_t>>& bits, size_t rows) {
+    if (!bits) return nullptr;
+    require(bits->shape(0) * 64 >= rows, "leaf: the allowed bitset is too short");
+    bitsets.push_back(*bits);
+    return bits->data();
+  }
+};
+
+Shown shown_as(int shown) {
+  require(shown >= 0 && shown <= 2, "leaf: shown is 0 (as is), 1 (Euclid) or 2 (Manhattan)");
+  return Shown(shown);
+}
+
+std::pair<Out<float>, Out<int64_t>> ranked_arrays(const std::vector<float>& scores,
+                                                  const std::vector<int64_t>& keys) {
+  return {copied(scores), copied(keys)};
 }
 
 }  // namespace
@@ -105,6 +144,128 @@ void bind_query(nb::module_& m) {
   }, "keys"_a, "scores"_a,
      "Each key's scores summed over the lists in list order (float32), best first; ties and\n"
      "NaN totals (last) in the order the keys were first seen.");
+
+  nb::class_<LeafObject>(m, "Leaf",
+      "A leaf of a query's stage tree: one query, dense or sparse, and a search per segment\n"
+      "that holds its vector (see cpp/query/leaf.h). `ranked` runs one; `fused_rrf` several\n"
+      "and their fusion, in one call without the GIL.")
+      .def_static("dense", [](In2<float> rows, bool multivector, int shown, bool ascending,
+                              std::optional<float> threshold, size_t wanted) {
+        require(rows.shape(0) >= 1 && (multivector || rows.shape(0) == 1),
+                "leaf: one dense row, or a multivector's rows");
+        check_finite(rows.data(), rows.shape(0), rows.shape(1));
+        LeafObject out;
+        out.leaf.rows = rows.data();
+        out.leaf.row_count = rows.shape(0);
+        out.leaf.multivector = multivector;
+        out.leaf.shown = shown_as(shown);
+        out.leaf.ascending = ascending;
+        out.leaf.threshold = threshold;
+        out.leaf.wanted = wanted;
+        out.rows = rows;
+        return out;
+      }, "rows"_a, "multivector"_a, "shown"_a, "ascending"_a, "threshold"_a.none(), "wanted"_a,
+         "A dense query (one row, or a multivector's rows); `shown`: 0 engine scores as they\n"
+         "are, 1 Euclid's distance, 2 Manhattan's; `ascending`: lower scores first; points past\n"
+         "`threshold` dropped; `wanted` at most.")
+      .def_static("sparse", [](In1<uint32_t> terms, In1<float> weights,
+                               std::optional<float> threshold, size_t wanted) {
+        require(terms.shape(0) == weights.shape(0), "leaf: terms and weights differ in length");
+        for (size_t i = 0; i < weights.shape(0); ++i)
+          require(std::isfinite(weights.data()[i]), "queries contain NaN or infinity");
+        LeafObject out;
+        out.leaf.terms = terms.data();
+        out.leaf.weights = weights.data();
+        out.leaf.term_count = terms.shape(0);
+        out.leaf.threshold = threshold;
+        out.leaf.wanted = wanted;
+        out.terms = terms;
+        out.weights = weights;
+        return out;
+      }, "terms"_a, "weights"_a, "threshold"_a.none(), "wanted"_a,
+         "A sparse query (unique terms): dot products, higher first.")
+      .def("add_dense", [](LeafObject& self, int64_t position, const Hnsw* graph,
+                           const VectorSet& walk, const VectorSet* rescore, const RowReader* reader,
+                           bool check_cache, size_t limit, size_t candidates, size_t ef,
+                           std::optional<In1<uint64_t>> allowed,
+                           std::optional<In1<int64_t>> ids) {
+        require(self.rows.has_value(), "leaf: a sparse query searches sparse indexes");
+        require(self.rows->shape(1) == walk.dim(), "queries have the wrong dimension");
+        require(walk.multi() == self.leaf.multivector,
+                "leaf: a multivector query searches multivector sets, and only it");
+        require(position >= 0 && position < (int64_t(1) << (63 - kOffsetBits)),
+                "leaf: a position must fit a key");
+        check_search(graph, walk, rescore, reader, limit,
+                     allowed ? allowed->shape(0) : std::numeric_limits<size_t>::max());
+        DensePart part{position, graph, &walk, {}, {}, self.ids(ids, walk.size())};
+        part.rescore.set = rescore;
+        part.rescore.reader = reader;
+        part.rescore.check_cache = check_cache;
+        part.plan.limit = limit;
+        part.plan.candidates = candidates;
+        part.plan.ef = ef;
+        part.plan.allowed = self.allowed(allowed, walk.size());
+        self.leaf.dense.push_back(part);
+      }, "position"_a, "graph"_a.none(), "walk"_a, "rescore"_a.none(), "reader"_a.none(),
+         "check_cache"_a, "limit"_a, "candidates"_a, "ef"_a, "allowed"_a.none(), "ids"_a.none(),
+         nb::keep_alive<1, 3>(), nb::keep_alive<1, 4>(), nb::keep_alive<1, 5>(),
+         nb::keep_alive<1, 6>(),
+         "The search of the segment at `position`, as `search` takes it; `ids`: each row's\n"
+         "offset in the segment (None: the row itself).")
+      .def("add_sparse", [](LeafObject& self, int64_t position, const SparseIndex& index,
+                            size_t k, std::optional<In1<uint64_t>> allowed,
+                            std::optional<In1<int64_t>> ids) {
+        require(self.terms.has_value(), "leaf: a dense query searches dense sets");
+        require(k > 0, "k must be positive");
+        require(position >= 0 && position < (int64_t(1) << (63 - kOffsetBits)),
+                "leaf: a position must fit a key");
+        self.leaf.sparse.push_back(
+            {position, &index, k, self.allowed(allowed, index.size()), self.ids(ids, index.size())});
+      }, "position"_a, "index"_a, "k"_a, "allowed"_a.none(), "ids"_a.none(),
+         nb::keep_alive<1, 3>(),
+         "The search of the segment at `position`'s sparse index.");
+
+  m.def("ranked", [](const LeafObject& leaf) {
+    Merged merged;
+    {
+      nb::gil_scoped_release release;
+      merged = search(leaf.leaf);
+    }
+    return ranked_arrays(merged.scores, merged.keys);
+  }, "leaf"_a,
+     "The leaf's points over its segments, best first: scores and keys (position << 40 |\n"
+     "offset), as `merge` ranks them.");
+
+  m.def("fused_rrf", [](const std::vector<const LeafObject*>& leaves, float k,
+                        const std::vector<float>& weights, std::optional<float> threshold,
+                        size_t wanted) {
+    require(weights.size() == leaves.size(), "fused_rrf: one weight per leaf");
+    std::vector<int64_t> keys;
+    std::vector<float> totals;
+    {
+      nb::gil_scoped_release release;
+      std::vector<Merged> found;
+      std::vector<std::vector<float>> scores;
+      std::vector<RankedList> lists;
+      found.reserve(leaves.size());
+      for (size_t i = 0; i < leaves.size(); ++i) {
+        found.push_back(search(leaves[i]->leaf));
+        scores.push_back(rrf_scores(found[i].keys.size(), k, weights[i]));
+      }
+      for (size_t i = 0; i < leaves.size(); ++i)
+        lists.push_back({found[i].keys.data(), scores[i].data(), found[i].keys.size()});
+      fuse(lists, keys, totals);
+      size_t kept = 0;
+      while (kept < totals.size() && kept < wanted && (!threshold || totals[kept] >= *threshold))
+        ++kept;
+      keys.resize(kept);
+      totals.resize(kept);
+    }
+    return ranked_arrays(totals, keys);
+  }, "leaves"_a, "k"_a, "weights"_a, "threshold"_a.none(), "wanted"_a,
+     "Reciprocal rank fusion (fusion.py's scores) of the leaves' ranked lists, each run as\n"
+     "`ranked` runs it: scores and keys, best first, those under `threshold` dropped, `wanted`\n"
+     "at most.");
 
   m.def("plain_dense_vector", [](nb::handle raw, size_t dim) -> std::optional<Out<float>> {
     // JSON's list of numbers, read once: exact floats and ints only, `dim` of them, each

@@ -82,4 +82,11 @@ void fuse(const std::vector<RankedList>& lists, std::vector<int64_t>& keys,
   totals.swap(sorted_totals);
 }
 
+std::vector<float> rrf_scores(size_t n, float k, float weight) {
+  std::vector<float> scores(n, 0.0f);
+  if (!(weight > 0.0f)) return scores;
+  for (size_t i = 0; i < n; ++i) scores[i] = 1.0f / (float(i + 1) / weight + k - 1.0f);
+  return scores;
+}
+
 }  // namespace vqdb

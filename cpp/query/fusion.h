@@ -19,4 +19,8 @@ struct RankedList {
 void fuse(const std::vector<RankedList>& lists, std::vector<int64_t>& keys,
           std::vector<float>& totals);
 
+// Reciprocal rank fusion's scores of ranks 1..n in a list of weight w: 1 / (rank / w + k - 1)
+// in float32, as fusion.py computes them; all 0 where the weight is not positive.
+std::vector<float> rrf_scores(size_t n, float k, float weight);
+
 }  // namespace vqdb

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from vqdb import _core
 from vqdb.collection import examples, formula, fusion, idf, lookup, order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows
@@ -112,6 +113,9 @@ def ranked(c: Collection, body: Mapping[str, Any]) -> tuple[Request, Sequence[Hi
         return request, hits
     if _rescoring(c, request, q, prefetches):
         return request, _hits(c, request, _vector(c, _plain_vector(q), request.using))
+    fused = _fused_leaves(c, request, q, prefetches, depth=1)
+    if fused is not None:
+        return request, fused
     sources = [_prefetched(c, p, request.query_filter) for p in prefetches]
     return request, _stage(c, request, q, sources if prefetches else None)
 
@@ -157,8 +161,80 @@ def _prefetched(
         return _in_id_order(c, request)
     if _rescoring(c, request, q, inner):
         return _hits(c, request, _vector(c, _plain_vector(q), request.using))
+    fused = _fused_leaves(c, request, q, inner, depth + 1)
+    if fused is not None:
+        return fused
     sources = [_prefetched(c, p, request.query_filter, depth + 1) for p in inner]
     return _stage(c, request, q, sources if inner else None)
+
+
+def _fused_leaves(
+    c: Collection, request: Request, q: Any, prefetches: list[Mapping[str, Any]], depth: int
+) -> Ranked | None:
+    """An RRF of prefetches that are each one search over the collection (a vector query with
+    no prefetches, or the oversampled search _rescoring makes of one) in one native call: the
+    searches, their merges over segments and the fusion (`_core.fused_rrf`). None for any
+    other shape (a DBSF, a deeper tree, a bad request), which the stages below then run, and
+    explain, one by one."""
+    spec = _rrf_spec(q, len(prefetches))
+    if spec is None or request.using or not prefetches:
+        return None
+    leaves = []
+    for body in prefetches:
+        leaf = _prefetch_leaf(c, body, request.query_filter, depth)
+        if leaf is None:
+            return None
+        leaves.append(leaf)
+    k, weights = spec
+    scores, keys = _core.fused_rrf(
+        leaves, k, weights, request.score_threshold, request.offset + request.limit
+    )
+    return Ranked(scores, keys, c.segments)
+
+
+def _rrf_spec(q: Any, lists: int) -> tuple[float, list[float]] | None:
+    """RRF's k and each list's weight, where `q` is a valid RRF (else None)."""
+    if not isinstance(q, MAPPING):
+        return None
+    if q.get("fusion") == "rrf":
+        return float(fusion.DEFAULT_RRF_K), [1.0] * lists
+    spec = q.get("rrf")
+    if "fusion" in q or not isinstance(spec, Mapping):
+        return None
+    k, weights = spec.get("k"), spec.get("weights")
+    k = fusion.DEFAULT_RRF_K if k is None else k
+    if type(k) is not int or not 1 <= k < 2**63:
+        return None
+    if weights is None:
+        return float(np.float32(k)), [1.0] * lists
+    if not isinstance(weights, list) or len(weights) != lists:
+        return None
+    if not all(type(w) in (int, float) for w in weights):
+        return None
+    return float(np.float32(k)), [float(w) for w in weights]
+
+
+def _prefetch_leaf(
+    c: Collection, body: Mapping[str, Any], outer: Filter | None, depth: int
+) -> _core.Leaf | None:
+    """A prefetch as one native leaf, where it is one search over the collection (parsed and
+    checked as _prefetched does); None otherwise."""
+    q = body.get("query")
+    if not _by_vector(q):
+        return None
+    inner = _prefetches(body, depth + 1)
+    request = _request(c, body, False, True, limit=body.get("limit") or 10, offset=0, shown=False)
+    request.query_filter = _both(outer, request.query_filter)
+    if inner and not _rescoring(c, request, q, inner):
+        return None
+    if isinstance(q, MAPPING):
+        if "nearest" in q:
+            if q.get("mmr") is not None:
+                return None
+            q = q["nearest"]
+        elif set(q) != {"indices", "values"}:  # recommend, discover...: not one search
+            return None
+    return _leaf(c, request, _vector_input(c, q, request))
 
 
 def _rescoring(
@@ -609,7 +685,10 @@ def _search(c: Collection, request: Request, vector: OneVector) -> list[dict[str
 
 def _hits(c: Collection, request: Request, vector: OneVector) -> Sequence[Hit]:
     """Nearest points to one vector over every segment, best first, `offset + limit` of them
-    (the caller holds the read lock)."""
+    (the caller holds the read lock): one native call, but for a rescoring stage."""
+    if request.among is None:
+        scores, keys = _core.ranked(_leaf(c, request, vector))
+        return Ranked(scores, keys, c.segments)
     queries: VectorBatch
     if isinstance(vector, SparseVector):
         queries = idf.weighted(c, request.using, vector, request.idf_corpus)
@@ -658,6 +737,43 @@ def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ran
         positions, found, found_scores, len(queries), c.segments, ascending,
         request.score_threshold, wanted,
     )  # fmt: skip
+
+
+def _leaf(c: Collection, request: Request, vector: OneVector) -> _core.Leaf:
+    """One query over every segment as a native leaf (cpp/query/leaf.h): each segment's
+    search planned as _searched plans it, to be run, and merged, in one call."""
+    wanted = request.offset + request.limit
+    leaf: _core.Leaf
+    if isinstance(vector, SparseVector):
+        query = idf.weighted(c, request.using, vector, request.idf_corpus)
+        leaf = _core.Leaf.sparse(query.indices, query.values, request.score_threshold, wanted)
+    else:
+        distance = c.config.distance(request.using)
+        multivector = vector.ndim == 2
+        leaf = _core.Leaf.dense(
+            vector if multivector else vector[None, :],
+            multivector,
+            _SHOWN.get(distance, 0),
+            distance.ascending,
+            request.score_threshold,
+            wanted,
+        )
+    threshold = 0  # read from the config only when a filter asks (see Segment.search)
+    for s, segment in enumerate(c.segments):
+        if not segment.size:  # the appendable segment a fresh optimization leaves
+            continue
+        allowed = _allowed(s, segment, request)
+        if allowed is not None:
+            if not allowed.any():
+                continue
+            threshold = threshold or c.config.full_scan_threshold_vectors(request.using)
+        segment.add_to(
+            leaf, s, request.using, wanted, request.params, allowed, threshold, request.rescored
+        )
+    return leaf
+
+
+_SHOWN = {Distance.EUCLID: 1, Distance.MANHATTAN: 2}  # how cpp/query/leaf.h shows a score
 
 
 def _allowed(s: int, segment: Segment, request: Request) -> npt.NDArray[np.bool_] | None:

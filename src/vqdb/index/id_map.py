@@ -27,6 +27,12 @@ class IdMap:
         return self._ids is None
 
     @property
+    def array(self) -> Ids | None:
+        """The id of each offset (the native search maps its rows through it); None while the
+        ids are the offsets."""
+        return self._ids
+
+    @property
     def nbytes(self) -> int:
         """Bytes held in RAM."""
         return sum(a.nbytes for a in (self._ids, self._order) if a is not None)

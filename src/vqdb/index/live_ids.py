@@ -66,6 +66,11 @@ class LiveIds:
             raise ValueError(f"id {ids[offsets < 0][0]} is not in the index")
         return offsets
 
+    @property
+    def row_ids(self) -> Ids | None:
+        """The id of each row, for a native search to map its rows by; None: rows are ids."""
+        return self._ids.array
+
     def to_ids(self, offsets: Ids) -> Ids:
         """Search results (rows, -1 past the last hit) as ids, -1 kept."""
         if self._ids.is_identity:  # the offsets (and their -1s) are the ids

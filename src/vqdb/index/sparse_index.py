@@ -137,6 +137,22 @@ class SparseIndex:
         )
         return self._live.to_ids(offsets), scores
 
+    def add_to(
+        self,
+        leaf: _core.Leaf,
+        position: int,
+        limit: int,
+        params: Any,
+        *,
+        allowed_ids: Any = None,
+        rescored: int | None = None,
+    ) -> None:
+        """This index's search for `limit` points, added to a query stage's leaf (the segment at
+        `position`; its query is the leaf's own). `params`, `rescored`: as in `search`."""
+        leaf.add_sparse(
+            position, self._index, limit, self._live.allowed(allowed_ids), self._live.row_ids
+        )
+
     def rescore(self, queries: SparseVectors, ids: Any, limit: int) -> tuple[Ids, Scores]:
         """The best `limit` of `ids` by their dot products (a rescoring stage's candidates)."""
         return self.search(queries, limit, allowed_ids=ids)

@@ -10,7 +10,7 @@ branch on the kind; the kind is decided here, from the arguments a store is made
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,10 @@ from vqdb.index.sparse_index import KIND as SPARSE
 from vqdb.index.sparse_index import SparseIndex, sparse_config
 from vqdb.index.sparse_vectors import SparseVector, SparseVectors
 from vqdb.index.vector_index import Index, index_config
+
+if TYPE_CHECKING:
+    from vqdb import _core
+    from vqdb.params import SearchParams
 
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
@@ -49,6 +53,16 @@ class VectorStore(Protocol):
         threads: int = 0,
         rescored: int | None = None,
     ) -> tuple[Ids, Scores]: ...
+    def add_to(
+        self,
+        leaf: _core.Leaf,
+        position: int,
+        limit: int,
+        params: SearchParams,
+        *,
+        allowed_ids: Any = None,
+        rescored: int | None = None,
+    ) -> None: ...
     def rescore(self, queries: Any, ids: Any, limit: int) -> tuple[Ids, Scores]: ...
     def memory_usage(self) -> dict[str, int]: ...
     def config(self) -> dict[str, Any]: ...

@@ -338,6 +338,33 @@ class Index:
         api_scores = self.distance.to_api(scores)
         return (offsets[0], api_scores[0]) if single else (offsets, api_scores)
 
+    def add_to(
+        self,
+        leaf: _core.Leaf,
+        position: int,
+        limit: int,
+        params: SearchParams,
+        *,
+        allowed_ids: Any = None,
+        rescored: int | None = None,
+    ) -> None:
+        """This index's search for `limit` points as `search` plans it, added to a query
+        stage's leaf (the segment at `position`; its query is the leaf's own)."""
+        graph, walk, rescore, candidates, ef = self._plan(params, limit, rescored)
+        leaf.add_dense(
+            position,
+            graph,
+            walk,
+            rescore,
+            self._reader if rescore is not None else None,
+            self._check_cache,
+            limit,
+            candidates,
+            ef,
+            self._live.allowed(allowed_ids),
+            self._live.row_ids,
+        )
+
     def rescore(self, queries: Any, ids: Any, limit: int) -> tuple[Ids, Scores]:
         """The best `limit` of `ids` by exact scores, (n, <= limit) arrays as a batch search
         answers: a rescoring stage's candidates. One query against originals held in memory

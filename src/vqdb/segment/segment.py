@@ -12,7 +12,7 @@ never knows about the others, the WAL or files.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,9 @@ from vqdb.params import SearchParams
 from vqdb.segment.ids import AppendableIds, Offsets, PointId, SortedIds
 
 Payload = dict[str, Any]
+if TYPE_CHECKING:
+    from vqdb import _core
+
 Mask = npt.NDArray[np.bool_]
 
 
@@ -229,23 +232,55 @@ class Segment:
         full_scan_threshold: int,
         rescored: int | None = None,
     ) -> tuple[Ids, Scores]:
-        """(n, <=limit) offsets (-1 padded) and API scores. A filter that leaves fewer points
-        than `full_scan_threshold` is answered by a plain scan, as Qdrant's planner does: a
-        graph walk through a sparse allowed set loses recall and saves nothing. `rescored`:
-        see Index.search (dense vectors only)."""
+        """(n, <=limit) offsets (-1 padded) and API scores. `rescored`: see Index.search
+        (dense vectors only)."""
+        planned = self._planned(name, limit, params, allowed, full_scan_threshold)
+        if planned is None:
+            n = len(queries)
+            return np.full((n, 0), -1, dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
+        index, limit, params, allowed = planned
+        return index.search(queries, limit, params, allowed_ids=allowed, rescored=rescored)
+
+    def add_to(
+        self,
+        leaf: _core.Leaf,
+        position: int,
+        name: str,
+        limit: int,
+        params: SearchParams,
+        allowed: Mask | None,
+        full_scan_threshold: int,
+        rescored: int | None = None,
+    ) -> None:
+        """The search `search` would run for one query, added to a query stage's leaf (this
+        segment at `position` in the collection); nothing where there is nothing to search."""
+        planned = self._planned(name, limit, params, allowed, full_scan_threshold)
+        if planned is not None:
+            index, limit, params, allowed = planned
+            index.add_to(leaf, position, limit, params, allowed_ids=allowed, rescored=rescored)
+
+    def _planned(
+        self,
+        name: str,
+        limit: int,
+        params: SearchParams,
+        allowed: Mask | None,
+        full_scan_threshold: int,
+    ) -> tuple[VectorStore, int, SearchParams, Mask | None] | None:
+        """The store to search, how many points to ask of it, with which params and allowed
+        offsets; None where it holds none of them. A filter that leaves fewer points than
+        `full_scan_threshold` is answered by a plain scan, as Qdrant's planner does: a graph
+        walk through a sparse allowed set loses recall and saves nothing."""
         index = self.vectors.get(name)  # none: the vector was made after this segment
         live = 0 if index is None else len(index)
         if index is not None and allowed is not None:
             allowed = allowed & self.vector_mask(name)
             live = int(np.count_nonzero(allowed))
-        n = len(queries)
         if index is None or live == 0:
-            return np.full((n, 0), -1, dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
+            return None
         if allowed is not None and live < full_scan_threshold:
             params = SearchParams(exact=True, quantization=params.quantization)
-        return index.search(
-            queries, min(limit, live), params, allowed_ids=allowed, rescored=rescored
-        )
+        return index, min(limit, live), params, allowed
 
     def rescore(
         self, name: str, queries: VectorBatch, offsets: Offsets, limit: int

@@ -1,0 +1,63 @@
+// A leaf of a query's stage tree: one query searched in every segment that holds its vector,
+// the segments' answers merged into one ranked list of keys. Python plans each segment's search
+// (which sets, how many candidates, the allowed rows) and hands the plans over; a tree of
+// leaves and their fusion then runs in one call, without the GIL and without a numpy array
+// per segment and per stage.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "index/search.h"
+#include "index/sparse.h"
+#include "query/merge.h"
+
+namespace vqdb {
+
+// How an engine score (higher is better) is shown: Euclid as the distance, Manhattan negated.
+enum class Shown { same = 0, euclid = 1, manhattan = 2 };
+
+// A segment's search: its position in the collection, and where its store's rows are its
+// offsets (`ids`: the offset of each row; nullptr: each row is its own offset).
+struct DensePart {
+  int64_t position;
+  const Hnsw* graph;  // nullptr: a plain scan
+  const VectorSet* walk;
+  Rescore rescore;
+  SearchPlan plan;
+  const int64_t* ids;
+};
+
+struct SparsePart {
+  int64_t position;
+  const SparseIndex* index;
+  size_t k;
+  const uint64_t* allowed;  // nullptr: every row
+  const int64_t* ids;
+};
+
+struct Leaf {
+  // The query: dense rows (one, or a multivector's `rows`), or a sparse vector.
+  const float* rows = nullptr;
+  size_t row_count = 0;
+  bool multivector = false;
+  const uint32_t* terms = nullptr;
+  const float* weights = nullptr;
+  size_t term_count = 0;
+
+  std::vector<DensePart> dense;
+  std::vector<SparsePart> sparse;
+
+  Shown shown = Shown::same;
+  bool ascending = false;  // distances: lower first
+  std::optional<float> threshold;
+  size_t wanted = 10;
+};
+
+// The leaf's points over its segments, ranked as merge() ranks them: one list (ends has one
+// entry).
+Merged search(const Leaf& leaf);
+
+}  // namespace vqdb
