@@ -63,6 +63,10 @@ void bind_query(nb::module_& m);
 // bitset's length in 64-bit words, SIZE_MAX for none.
 void check_search(const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
                   const RowReader* reader, size_t limit, size_t allowed_words);
+// Checks CSR arrays (sparse.cpp): indptr starts anywhere, never decreases, and ends inside
+// the arrays.
+void check_csr(const In1<int64_t>& indptr, const In1<uint32_t>& indices,
+               const In1<float>& values, const char* what);
 // Throws where a query row holds NaN or infinity.
 void check_finite(const float* rows, size_t n, size_t dim);
 // Checks the query groups of a multivector search (bindings/multi.cpp).

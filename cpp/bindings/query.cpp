@@ -66,6 +66,7 @@ Out<T> copied(const std::vector<T>& v) {
 struct LeafObject {
   Leaf leaf;
   std::optional<In2<float>> rows;
+  std::optional<In1<int64_t>> groups, indptr;
   std::optional<In1<uint32_t>> terms;
   std::optional<In1<float>> weights;
   std::vector<In1<uint64_t>> bitsets;
@@ -146,53 +147,67 @@ void bind_query(nb::module_& m) {
      "NaN totals (last) in the order the keys were first seen.");
 
   nb::class_<LeafObject>(m, "Leaf",
-      "A leaf of a query's stage tree: one query, dense or sparse, and a search per segment\n"
-      "that holds its vector (see cpp/query/leaf.h). `ranked` runs one; `fused_rrf` several\n"
+      "A leaf of a query's stage tree: queries of one vector, dense or sparse, and a search per\n"
+      "segment that holds it (see cpp/query/leaf.h). `ranked` runs one; `fused_rrf` several\n"
       "and their fusion, in one call without the GIL.")
-      .def_static("dense", [](In2<float> rows, bool multivector, int shown, bool ascending,
-                              std::optional<float> threshold, size_t wanted) {
-        require(rows.shape(0) >= 1 && (multivector || rows.shape(0) == 1),
-                "leaf: one dense row, or a multivector's rows");
-        check_finite(rows.data(), rows.shape(0), rows.shape(1));
+      .def_static("dense", [](In2<float> rows, std::optional<In1<int64_t>> groups, int shown,
+                              bool ascending, std::optional<float> threshold, size_t wanted) {
         LeafObject out;
+        if (groups) {
+          const int64_t* g = groups->data();
+          const size_t n = groups->shape(0);
+          require(n >= 2 && g[0] == 0 && size_t(g[n - 1]) == rows.shape(0),
+                  "leaf: multivector groups run from 0 to the last row");
+          for (size_t i = 0; i + 1 < n; ++i)
+            require(g[i + 1] > g[i], "every multivector needs at least one row");
+          out.leaf.queries = n - 1;
+          out.leaf.groups = g;
+          out.groups = groups;
+        } else {
+          require(rows.shape(0) >= 1, "leaf: at least one query");
+          out.leaf.queries = rows.shape(0);
+        }
+        check_finite(rows.data(), rows.shape(0), rows.shape(1));
         out.leaf.rows = rows.data();
-        out.leaf.row_count = rows.shape(0);
-        out.leaf.multivector = multivector;
         out.leaf.shown = shown_as(shown);
         out.leaf.ascending = ascending;
         out.leaf.threshold = threshold;
         out.leaf.wanted = wanted;
         out.rows = rows;
         return out;
-      }, "rows"_a, "multivector"_a, "shown"_a, "ascending"_a, "threshold"_a.none(), "wanted"_a,
-         "A dense query (one row, or a multivector's rows); `shown`: 0 engine scores as they\n"
-         "are, 1 Euclid's distance, 2 Manhattan's; `ascending`: lower scores first; points past\n"
-         "`threshold` dropped; `wanted` at most.")
-      .def_static("sparse", [](In1<uint32_t> terms, In1<float> weights,
+      }, "rows"_a, "groups"_a.none(), "shown"_a, "ascending"_a, "threshold"_a.none(), "wanted"_a,
+         "Dense queries: each a row, or with `groups` (queries + 1 offsets from 0) each a\n"
+         "multivector's rows; `shown`: 0 engine scores as they are, 1 Euclid's distance, 2\n"
+         "Manhattan's; `ascending`: lower scores first; points past `threshold` dropped;\n"
+         "`wanted` at most per query.")
+      .def_static("sparse", [](In1<int64_t> indptr, In1<uint32_t> terms, In1<float> weights,
                                std::optional<float> threshold, size_t wanted) {
-        require(terms.shape(0) == weights.shape(0), "leaf: terms and weights differ in length");
+        check_csr(indptr, terms, weights, "queries");
+        require(indptr.shape(0) >= 2, "leaf: at least one query");
         for (size_t i = 0; i < weights.shape(0); ++i)
           require(std::isfinite(weights.data()[i]), "queries contain NaN or infinity");
         LeafObject out;
+        out.leaf.queries = indptr.shape(0) - 1;
+        out.leaf.indptr = indptr.data();
         out.leaf.terms = terms.data();
         out.leaf.weights = weights.data();
-        out.leaf.term_count = terms.shape(0);
         out.leaf.threshold = threshold;
         out.leaf.wanted = wanted;
+        out.indptr = indptr;
         out.terms = terms;
         out.weights = weights;
         return out;
-      }, "terms"_a, "weights"_a, "threshold"_a.none(), "wanted"_a,
-         "A sparse query (unique terms): dot products, higher first.")
+      }, "indptr"_a, "terms"_a, "weights"_a, "threshold"_a.none(), "wanted"_a,
+         "Sparse queries in CSR form (unique terms in each): dot products, higher first.")
       .def("add_dense", [](LeafObject& self, int64_t position, const Hnsw* graph,
                            const VectorSet& walk, const VectorSet* rescore, const RowReader* reader,
                            bool check_cache, size_t limit, size_t candidates, size_t ef,
                            std::optional<In1<uint64_t>> allowed,
                            std::optional<In1<int64_t>> ids) {
-        require(self.rows.has_value(), "leaf: a sparse query searches sparse indexes");
+        require(self.rows.has_value(), "leaf: sparse queries search sparse indexes");
         require(self.rows->shape(1) == walk.dim(), "queries have the wrong dimension");
-        require(walk.multi() == self.leaf.multivector,
-                "leaf: a multivector query searches multivector sets, and only it");
+        require(walk.multi() == bool(self.leaf.groups),
+                "leaf: multivector queries search multivector sets, and only they");
         require(position >= 0 && position < (int64_t(1) << (63 - kOffsetBits)),
                 "leaf: a position must fit a key");
         check_search(graph, walk, rescore, reader, limit,
@@ -215,7 +230,7 @@ void bind_query(nb::module_& m) {
       .def("add_sparse", [](LeafObject& self, int64_t position, const SparseIndex& index,
                             size_t k, std::optional<In1<uint64_t>> allowed,
                             std::optional<In1<int64_t>> ids) {
-        require(self.terms.has_value(), "leaf: a dense query searches dense sets");
+        require(self.terms.has_value(), "leaf: dense queries search dense sets");
         require(k > 0, "k must be positive");
         require(position >= 0 && position < (int64_t(1) << (63 - kOffsetBits)),
                 "leaf: a position must fit a key");
@@ -225,21 +240,24 @@ void bind_query(nb::module_& m) {
          nb::keep_alive<1, 3>(),
          "The search of the segment at `position`'s sparse index.");
 
-  m.def("ranked", [](const LeafObject& leaf) {
+  m.def("ranked", [](const LeafObject& leaf, size_t threads) {
     Merged merged;
     {
       nb::gil_scoped_release release;
-      merged = search(leaf.leaf);
+      merged = search(leaf.leaf, threads);
     }
-    return ranked_arrays(merged.scores, merged.keys);
-  }, "leaf"_a,
-     "The leaf's points over its segments, best first: scores and keys (position << 40 |\n"
-     "offset), as `merge` ranks them.");
+    return std::make_tuple(copied(merged.scores), copied(merged.keys), copied(merged.ends));
+  }, "leaf"_a, "threads"_a = 0,
+     "Each of the leaf's queries' points over its segments, best first, as `merge` returns\n"
+     "them: scores and keys (position << 40 | offset) laid end to end, and each query's end.\n"
+     "`threads`: for a batch of queries (0: every core).");
 
   m.def("fused_rrf", [](const std::vector<const LeafObject*>& leaves, float k,
                         const std::vector<float>& weights, std::optional<float> threshold,
                         size_t wanted) {
     require(weights.size() == leaves.size(), "fused_rrf: one weight per leaf");
+    for (const LeafObject* leaf : leaves)
+      require(leaf->leaf.queries == 1, "fused_rrf: leaves of one query each");
     std::vector<int64_t> keys;
     std::vector<float> totals;
     {
@@ -249,7 +267,7 @@ void bind_query(nb::module_& m) {
       std::vector<RankedList> lists;
       found.reserve(leaves.size());
       for (size_t i = 0; i < leaves.size(); ++i) {
-        found.push_back(search(leaves[i]->leaf));
+        found.push_back(search(leaves[i]->leaf, 1));
         scores.push_back(rrf_scores(found[i].keys.size(), k, weights[i]));
       }
       for (size_t i = 0; i < leaves.size(); ++i)
@@ -263,9 +281,9 @@ void bind_query(nb::module_& m) {
     }
     return ranked_arrays(totals, keys);
   }, "leaves"_a, "k"_a, "weights"_a, "threshold"_a.none(), "wanted"_a,
-     "Reciprocal rank fusion (fusion.py's scores) of the leaves' ranked lists, each run as\n"
-     "`ranked` runs it: scores and keys, best first, those under `threshold` dropped, `wanted`\n"
-     "at most.");
+     "Reciprocal rank fusion (fusion.py's scores) of the leaves' ranked lists, each leaf one\n"
+     "query run as `ranked` runs it: scores and keys, best first, those under `threshold`\n"
+     "dropped, `wanted` at most.");
 
   m.def("plain_dense_vector", [](nb::handle raw, size_t dim) -> std::optional<Out<float>> {
     // JSON's list of numbers, read once: exact floats and ints only, `dim` of them, each

@@ -18,19 +18,6 @@ using namespace nb::literals;
 
 namespace {
 
-// Checks CSR arrays: indptr starts anywhere, never decreases, and ends inside the arrays.
-void check_csr(const In1<int64_t>& indptr, const In1<uint32_t>& indices,
-               const In1<float>& values, const char* what) {
-  const std::string name(what);
-  require(indptr.shape(0) >= 1, name + ": indptr needs at least one entry");
-  require(indices.shape(0) == values.shape(0), name + ": indices and values differ in length");
-  const int64_t* p = indptr.data();
-  const size_t n = indptr.shape(0) - 1;
-  require(p[0] >= 0, name + ": indptr must not be negative");
-  for (size_t i = 0; i < n; ++i) require(p[i + 1] >= p[i], name + ": indptr must not decrease");
-  require(size_t(p[n] - p[0]) <= indices.shape(0), name + ": indptr points past the arrays");
-}
-
 template <class T>
 nb::ndarray<nb::numpy, const T, nb::ndim<1>> view(const T* data, size_t n) {
   return nb::ndarray<nb::numpy, const T, nb::ndim<1>>(data, {n}, nb::handle());
@@ -77,6 +64,19 @@ std::optional<std::pair<Out<uint32_t>, Out<float>>> plain_sparse_vector(nb::hand
 }
 
 }  // namespace
+
+// Checks CSR arrays: indptr starts anywhere, never decreases, and ends inside the arrays.
+void check_csr(const In1<int64_t>& indptr, const In1<uint32_t>& indices,
+               const In1<float>& values, const char* what) {
+  const std::string name(what);
+  require(indptr.shape(0) >= 1, name + ": indptr needs at least one entry");
+  require(indices.shape(0) == values.shape(0), name + ": indices and values differ in length");
+  const int64_t* p = indptr.data();
+  const size_t n = indptr.shape(0) - 1;
+  require(p[0] >= 0, name + ": indptr must not be negative");
+  for (size_t i = 0; i < n; ++i) require(p[i + 1] >= p[i], name + ": indptr must not decrease");
+  require(size_t(p[n] - p[0]) <= indices.shape(0), name + ": indptr points past the arrays");
+}
 
 void bind_sparse(nb::module_& m) {
   m.def("plain_sparse_vector", &plain_sparse_vector, "indices"_a, "values"_a,

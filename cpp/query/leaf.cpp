@@ -1,7 +1,6 @@
 #include "query/leaf.h"
 
 #include <cmath>
-#include <limits>
 
 namespace vqdb {
 
@@ -21,50 +20,46 @@ float shown_score(float engine, Shown shown) {
 }
 
 // One segment's answer, in the layout merge() reads: k offsets (-1 pads) and shown scores.
+// `ids`: the segment offset of each row of the store that answered (nullptr: the row itself).
 struct Answer {
   int64_t position;
+  const int64_t* ids;
   std::vector<int64_t> offsets;
   std::vector<float> scores;
 };
 
-void to_offsets(Answer& answer, const int64_t* ids) {
-  if (!ids) return;
-  for (int64_t& o : answer.offsets)
-    if (o >= 0) o = ids[o];
-}
-
 }  // namespace
 
-Merged search(const Leaf& leaf) {
+Merged search(const Leaf& leaf, size_t threads) {
+  const size_t nq = leaf.queries;
   std::vector<Answer> answers;
   answers.reserve(leaf.dense.size() + leaf.sparse.size());
-  const int64_t groups[2] = {0, int64_t(leaf.row_count)};
   for (const DensePart& part : leaf.dense) {
-    Answer a{part.position, std::vector<int64_t>(part.plan.limit),
-             std::vector<float>(part.plan.limit)};
-    search_batch(part.graph, *part.walk, part.rescore, leaf.rows, 1, part.plan, a.offsets.data(),
-                 a.scores.data(), leaf.multivector ? groups : nullptr);
-    for (float& s : a.scores) s = shown_score(s, leaf.shown);
-    to_offsets(a, part.ids);
+    const size_t k = part.plan.limit;
+    Answer a{part.position, part.ids, std::vector<int64_t>(nq * k), std::vector<float>(nq * k)};
+    SearchPlan plan = part.plan;
+    plan.threads = threads;
+    search_batch(part.graph, *part.walk, part.rescore, leaf.rows, nq, plan, a.offsets.data(),
+                 a.scores.data(), leaf.groups);
     answers.push_back(std::move(a));
   }
   for (const SparsePart& part : leaf.sparse) {
-    Answer a{part.position, std::vector<int64_t>(part.k, -1),
-             std::vector<float>(part.k, std::numeric_limits<float>::quiet_NaN())};
-    const std::vector<Neighbor> hits =
-        part.index->search_one(leaf.terms, leaf.weights, leaf.term_count, part.k, part.allowed);
-    for (size_t i = 0; i < hits.size() && i < part.k; ++i) {
-      a.offsets[i] = int64_t(hits[i].id);
-      a.scores[i] = shown_score(hits[i].score, leaf.shown);
-    }
-    to_offsets(a, part.ids);
+    Answer a{part.position, part.ids, std::vector<int64_t>(nq * part.k),
+             std::vector<float>(nq * part.k)};
+    part.index->search(leaf.indptr, leaf.terms, leaf.weights, nq, part.k, part.allowed, threads,
+                       a.offsets.data(), a.scores.data());
     answers.push_back(std::move(a));
   }
   std::vector<SegmentAnswer> views;
   views.reserve(answers.size());
-  for (const Answer& a : answers)
-    views.push_back({a.position, a.offsets.data(), a.scores.data(), a.offsets.size()});
-  return merge(views, 1, leaf.ascending, leaf.threshold, leaf.wanted);
+  for (Answer& a : answers) {
+    for (float& s : a.scores) s = shown_score(s, leaf.shown);
+    if (a.ids)
+      for (int64_t& o : a.offsets)
+        if (o >= 0) o = a.ids[o];
+    views.push_back({a.position, a.offsets.data(), a.scores.data(), a.offsets.size() / nq});
+  }
+  return merge(views, nq, leaf.ascending, leaf.threshold, leaf.wanted);
 }
 
 }  // namespace vqdb

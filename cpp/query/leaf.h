@@ -39,13 +39,16 @@ struct SparsePart {
 };
 
 struct Leaf {
-  // The query: dense rows (one, or a multivector's `rows`), or a sparse vector.
+  size_t queries = 1;
+  // Dense queries: query q is row q of `rows`, or, for multivectors (`groups`: queries + 1
+  // offsets from 0), rows [groups[q], groups[q + 1]).
   const float* rows = nullptr;
-  size_t row_count = 0;
-  bool multivector = false;
+  const int64_t* groups = nullptr;
+  // Sparse queries, in CSR form: query q is terms / weights [indptr[q] - indptr[0],
+  // indptr[q + 1] - indptr[0]).
+  const int64_t* indptr = nullptr;
   const uint32_t* terms = nullptr;
   const float* weights = nullptr;
-  size_t term_count = 0;
 
   std::vector<DensePart> dense;
   std::vector<SparsePart> sparse;
@@ -56,8 +59,8 @@ struct Leaf {
   size_t wanted = 10;
 };
 
-// The leaf's points over its segments, ranked as merge() ranks them: one list (ends has one
-// entry).
-Merged search(const Leaf& leaf);
+// Each query's points over the leaf's segments, ranked as merge() ranks them (a segment
+// searches all the queries at once, on `threads` threads; 0: every core).
+Merged search(const Leaf& leaf, size_t threads);
 
 }  // namespace vqdb

@@ -405,22 +405,25 @@ def fuse(keys: Sequence[Annotated[NDArray[numpy.int64], dict(shape=(None,), orde
 
 class Leaf:
     """
-    A leaf of a query's stage tree: one query, dense or sparse, and a search per segment
-    that holds its vector (see cpp/query/leaf.h). `ranked` runs one; `fused_rrf` several
+    A leaf of a query's stage tree: queries of one vector, dense or sparse, and a search per
+    segment that holds it (see cpp/query/leaf.h). `ranked` runs one; `fused_rrf` several
     and their fusion, in one call without the GIL.
     """
 
     @staticmethod
-    def dense(rows: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], multivector: bool, shown: int, ascending: bool, threshold: float | None, wanted: int) -> Leaf:
+    def dense(rows: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], groups: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, shown: int, ascending: bool, threshold: float | None, wanted: int) -> Leaf:
         """
-        A dense query (one row, or a multivector's rows); `shown`: 0 engine scores as they
-        are, 1 Euclid's distance, 2 Manhattan's; `ascending`: lower scores first; points past
-        `threshold` dropped; `wanted` at most.
+        Dense queries: each a row, or with `groups` (queries + 1 offsets from 0) each a
+        multivector's rows; `shown`: 0 engine scores as they are, 1 Euclid's distance, 2
+        Manhattan's; `ascending`: lower scores first; points past `threshold` dropped;
+        `wanted` at most per query.
         """
 
     @staticmethod
-    def sparse(terms: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], weights: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)], threshold: float | None, wanted: int) -> Leaf:
-        """A sparse query (unique terms): dot products, higher first."""
+    def sparse(indptr: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], terms: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], weights: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)], threshold: float | None, wanted: int) -> Leaf:
+        """
+        Sparse queries in CSR form (unique terms in each): dot products, higher first.
+        """
 
     def add_dense(self, position: int, graph: Hnsw | None, walk: VectorSet, rescore: VectorSet | None, reader: RowReader | None, check_cache: bool, limit: int, candidates: int, ef: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, ids: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None) -> None:
         """
@@ -431,17 +434,18 @@ class Leaf:
     def add_sparse(self, position: int, index: SparseIndex, k: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, ids: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None) -> None:
         """The search of the segment at `position`'s sparse index."""
 
-def ranked(leaf: Leaf) -> tuple[NDArray[numpy.float32], NDArray[numpy.int64]]:
+def ranked(leaf: Leaf, threads: int = 0) -> tuple[NDArray[numpy.float32], NDArray[numpy.int64], NDArray[numpy.int64]]:
     """
-    The leaf's points over its segments, best first: scores and keys (position << 40 |
-    offset), as `merge` ranks them.
+    Each of the leaf's queries' points over its segments, best first, as `merge` returns
+    them: scores and keys (position << 40 | offset) laid end to end, and each query's end.
+    `threads`: for a batch of queries (0: every core).
     """
 
 def fused_rrf(leaves: Sequence[Leaf], k: float, weights: Sequence[float], threshold: float | None, wanted: int) -> tuple[NDArray[numpy.float32], NDArray[numpy.int64]]:
     """
-    Reciprocal rank fusion (fusion.py's scores) of the leaves' ranked lists, each run as
-    `ranked` runs it: scores and keys, best first, those under `threshold` dropped, `wanted`
-    at most.
+    Reciprocal rank fusion (fusion.py's scores) of the leaves' ranked lists, each leaf one
+    query run as `ranked` runs it: scores and keys, best first, those under `threshold`
+    dropped, `wanted` at most.
     """
 
 def plain_dense_vector(raw: object | None, dim: int) -> NDArray[numpy.float32] | None:

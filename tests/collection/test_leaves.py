@@ -16,7 +16,7 @@ from vqdb.collection import fusion, query
 from vqdb.collection.collection import Collection
 from vqdb.collection.ranked import Ranked
 from vqdb.database import Database
-from vqdb.index.sparse_vectors import SparseVector
+from vqdb.index.stores import concat
 
 pytestmark = pytest.mark.usefixtures("quick_optimizer")
 
@@ -89,15 +89,26 @@ def request(c: Collection, body: dict[str, Any]) -> query.Request:
 
 
 def by_stages(c: Collection, r: query.Request, raw: Any) -> Ranked:
-    """The same search, one native call per segment, merged by Ranked.merged."""
+    """The same search, one native call per segment (Segment.search), merged by
+    Ranked.merged: the path every query took before leaves."""
     vector = query._vector(c, raw, r.using)
-    if isinstance(vector, SparseVector):
-        batch: Any = query.idf.weighted(c, r.using, vector, r.idf_corpus)
-    elif vector.ndim == 2:
-        batch = query.MultiVectors.of([vector], vector.shape[1])
-    else:
-        batch = vector[None, :]
-    return query._searched(c, r, batch)[0]
+    batch = query._batch_of_one(c, r, vector)
+    wanted = r.offset + r.limit
+    positions, found, found_scores = [], [], []
+    threshold = c.config.full_scan_threshold_vectors(r.using)
+    for s, segment in enumerate(c.segments):
+        allowed = query._allowed(s, segment, r)
+        if not segment.size or (allowed is not None and not allowed.any()):
+            continue
+        offsets, scores = segment.search(r.using, batch, wanted, r.params, allowed, threshold)
+        positions.append(s)
+        found.append(offsets)
+        found_scores.append(scores)
+    ascending = c.config.distance(r.using).ascending
+    merged = Ranked.merged(
+        positions, found, found_scores, 1, c.segments, ascending, r.score_threshold, wanted
+    )
+    return merged[0]
 
 
 def same(a: Ranked, b: Ranked) -> None:
@@ -179,3 +190,24 @@ def test_shapes_the_leaves_do_not_take_run_stage_by_stage(collection: Collection
         },
     )["points"]
     assert len(found) == 5
+
+
+def test_a_leaf_of_many_queries_ranks_each_as_alone(collection: Collection) -> None:
+    """A batch in one leaf (all its queries, every segment, one call on every core)."""
+    c = collection
+    rng = np.random.default_rng(3)
+    asked = [queries(rng) for _ in range(6)]
+    for i, using in enumerate(("d", "m", "s")):
+        body = {
+            "using": using,
+            "limit": 9,
+            "filter": {"must_not": [{"key": "k", "match": {"value": 2}}]},
+        }
+        r = request(c, body)
+        raws = [one[i][1] for one in asked]
+        batch = concat([query._batch_of_one(c, r, query._vector(c, raw, using)) for raw in raws])
+        with c.lock.read():
+            found = query._searched(c, r, batch)
+            assert len(found) == len(raws)
+            for got, raw in zip(found, raws):
+                same(got, by_stages(c, r, raw))

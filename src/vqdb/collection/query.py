@@ -234,7 +234,7 @@ def _prefetch_leaf(
             q = q["nearest"]
         elif set(q) != {"indices", "values"}:  # recommend, discover...: not one search
             return None
-    return _leaf(c, request, _vector_input(c, q, request))
+    return _leaf(c, request, _batch_of_one(c, request, _vector_input(c, q, request)))
 
 
 def _rescoring(
@@ -685,50 +685,38 @@ def _search(c: Collection, request: Request, vector: OneVector) -> list[dict[str
 
 def _hits(c: Collection, request: Request, vector: OneVector) -> Sequence[Hit]:
     """Nearest points to one vector over every segment, best first, `offset + limit` of them
-    (the caller holds the read lock): one native call, but for a rescoring stage."""
-    if request.among is None:
-        scores, keys = _core.ranked(_leaf(c, request, vector))
-        return Ranked(scores, keys, c.segments)
-    queries: VectorBatch
+    (the caller holds the read lock)."""
+    return _searched(c, request, _batch_of_one(c, request, vector))[0]
+
+
+def _batch_of_one(c: Collection, request: Request, vector: OneVector) -> VectorBatch:
+    """One query vector as the search takes a batch, IDF weights applied to a sparse one."""
     if isinstance(vector, SparseVector):
-        queries = idf.weighted(c, request.using, vector, request.idf_corpus)
-    elif vector.ndim == 2:  # a multivector
-        queries = MultiVectors.of([vector], vector.shape[1])
-    else:
-        queries = vector[None, :]
-    return _searched(c, request, queries)[0]
+        return idf.weighted(c, request.using, vector, request.idf_corpus)
+    if vector.ndim == 2:  # a multivector
+        return MultiVectors.of([vector], vector.shape[1])
+    return vector[None, :]
 
 
 def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ranked]:
-    """Each query's nearest points over every segment, best first, `offset + limit` of them:
-    one native call per segment for all the queries (the caller holds the read lock).
-    Candidates of a rescoring stage are scored exactly."""
+    """Each query's nearest points over every segment, best first, `offset + limit` of them,
+    the caller holding the read lock: one native call for all the queries and segments (a
+    leaf), where a batch runs on every core. Candidates of a rescoring stage are scored
+    exactly, one native call per segment."""
+    if request.among is None:
+        scores, keys, ends = _core.ranked(_leaf(c, request, queries))
+        return Ranked.split(scores, keys, ends, c.segments)
     wanted = request.offset + request.limit
-    threshold = 0  # read from the config only when a filter asks (see Segment.search)
     positions: list[int] = []
     found: list[npt.NDArray[np.int64]] = []
     found_scores: list[npt.NDArray[np.float32]] = []
-    for s, segment in enumerate(c.segments):
-        if not segment.size:  # the appendable segment a fresh optimization leaves
-            continue
-        if request.among is not None:  # a rescoring stage: the prefetches' candidates alone
-            among = request.among.get(s)
-            if among is None:
-                continue
-            if request.query_filter is not None or request.exclude:
-                keep = segment.mask(request.query_filter)
-                keep[segment.offsets_of(request.exclude)] = False
-                among = among[keep[among]]
-            offsets, scores = segment.rescore(request.using, queries, among, wanted)
-        else:
-            allowed = _allowed(s, segment, request)
-            if allowed is not None:
-                if not allowed.any():
-                    continue
-                threshold = threshold or c.config.full_scan_threshold_vectors(request.using)
-            offsets, scores = segment.search(
-                request.using, queries, wanted, request.params, allowed, threshold, request.rescored
-            )
+    for s, among in request.among.items():  # a rescoring stage: the prefetches' candidates
+        segment = c.segments[s]
+        if request.query_filter is not None or request.exclude:
+            keep = segment.mask(request.query_filter)
+            keep[segment.offsets_of(request.exclude)] = False
+            among = among[keep[among]]
+        offsets, scores = segment.rescore(request.using, queries, among, wanted)
         positions.append(s)
         found.append(offsets)
         found_scores.append(scores)
@@ -739,20 +727,25 @@ def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ran
     )  # fmt: skip
 
 
-def _leaf(c: Collection, request: Request, vector: OneVector) -> _core.Leaf:
-    """One query over every segment as a native leaf (cpp/query/leaf.h): each segment's
-    search planned as _searched plans it, to be run, and merged, in one call."""
+def _leaf(c: Collection, request: Request, queries: VectorBatch) -> _core.Leaf:
+    """Queries over every segment as a native leaf (cpp/query/leaf.h): each segment's search
+    planned by Segment.add_to (as Segment.search plans it), to be run, and merged, in one
+    call."""
     wanted = request.offset + request.limit
     leaf: _core.Leaf
-    if isinstance(vector, SparseVector):
-        query = idf.weighted(c, request.using, vector, request.idf_corpus)
-        leaf = _core.Leaf.sparse(query.indices, query.values, request.score_threshold, wanted)
+    if isinstance(queries, SparseVectors):
+        leaf = _core.Leaf.sparse(
+            queries.indptr, queries.indices, queries.values, request.score_threshold, wanted
+        )
     else:
         distance = c.config.distance(request.using)
-        multivector = vector.ndim == 2
+        groups = None
+        if isinstance(queries, MultiVectors):
+            groups = queries.offsets - queries.offsets[0]
+            queries = queries.rows[: int(groups[-1])]
         leaf = _core.Leaf.dense(
-            vector if multivector else vector[None, :],
-            multivector,
+            queries,
+            groups,
             _SHOWN.get(distance, 0),
             distance.ascending,
             request.score_threshold,

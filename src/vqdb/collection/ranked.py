@@ -63,10 +63,17 @@ class Ranked(Sequence[Hit]):
         best, keys, ends = _core.merge(
             positions, offsets, scores, queries, ascending, threshold, wanted
         )
-        if queries == 1:
-            return [cls(best, keys, segments)]
+        return cls.split(best, keys, ends, segments)
+
+    @classmethod
+    def split(
+        cls, scores: Scores, keys: Ints, ends: Ints, segments: Sequence[Segment]
+    ) -> list[Ranked]:
+        """Each query's list from a batch's laid end to end (ends[q]: where query q's stops)."""
+        if ends.shape[0] == 1:
+            return [cls(scores, keys, segments)]
         cuts = ends.tolist()
-        return [cls(best[a:b], keys[a:b], segments) for a, b in zip([0, *cuts], cuts)]
+        return [cls(scores[a:b], keys[a:b], segments) for a, b in zip([0, *cuts], cuts)]
 
     @property
     def where(self) -> Ints:
