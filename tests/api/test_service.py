@@ -381,3 +381,23 @@ def test_optimization_progress(http: httpx.Client) -> None:
     bad = http.get(f"/collections/{name}/optimizations?with=everything")
     assert bad.status_code == 400, bad.text
     http.delete(f"/collections/{name}")
+
+
+def test_an_installed_copy_reports_the_commit_it_was_built_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a checkout, `commit` is what the build recorded (CMakeLists.txt's commit.txt):
+    a 40-hex string, or null when the build knew none."""
+    monkeypatch.setattr(build, "PACKAGE", tmp_path)
+    monkeypatch.setattr(build, "_checkout_head", lambda: None)
+    build.commit.cache_clear()
+    try:
+        assert build.commit() is None  # no record
+        (tmp_path / "commit.txt").write_text("")  # built outside a git checkout
+        build.commit.cache_clear()
+        assert build.commit() is None
+        (tmp_path / "commit.txt").write_text("0123456789abcdef0123456789abcdef01234567\n")
+        build.commit.cache_clear()
+        assert build.commit() == "0123456789abcdef0123456789abcdef01234567"
+    finally:
+        build.commit.cache_clear()
