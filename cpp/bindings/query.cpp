@@ -70,6 +70,7 @@ struct LeafObject {
   std::optional<In1<uint32_t>> terms;
   std::optional<In1<float>> weights;
   std::vector<In1<uint64_t>> bitsets;
+  std::vector<In1<uint32_t>> row_lists;
   std::vector<In1<int64_t>> id_maps;
 
   const int64_t* ids(const std::optional<In1<int64_t>>& map, size_t rows) {
@@ -146,7 +147,7 @@ void bind_query(nb::module_& m) {
      "Each key's scores summed over the lists in list order (float32), best first; ties and\n"
      "NaN totals (last) in the order the keys were first seen.");
 
-  nb::class_<LeafObject>(m, "Leaf",
+  auto leaf_class = nb::class_<LeafObject>(m, "Leaf",
       "A leaf of a query's stage tree: queries of one vector, dense or sparse, and a search per\n"
       "segment that holds it (see cpp/query/leaf.h). `ranked` runs one; `fused_rrf` several\n"
       "and their fusion, in one call without the GIL.")
@@ -239,6 +240,24 @@ void bind_query(nb::module_& m) {
       }, "position"_a, "index"_a, "k"_a, "allowed"_a.none(), "ids"_a.none(),
          nb::keep_alive<1, 3>(),
          "The search of the segment at `position`'s sparse index.");
+
+  leaf_class.def("add_rows", [](LeafObject& self, int64_t position, const VectorSet& set,
+                               In1<uint32_t> rows, size_t k, std::optional<In1<int64_t>> ids) {
+        require(self.rows.has_value() && !self.leaf.groups && self.leaf.queries == 1,
+                "leaf: rows are scored by one dense query");
+        require(self.rows->shape(1) == set.dim() && !set.multi(),
+                "leaf: the rows' set must be a dense set of the query's dimension");
+        require(k > 0, "k must be positive");
+        require(position >= 0 && position < (int64_t(1) << (63 - kOffsetBits)),
+                "leaf: a position must fit a key");
+        for (size_t i = 0; i < rows.shape(0); ++i)
+          require(rows.data()[i] < set.size(), "leaf: a row past the set");
+        self.row_lists.push_back(rows);
+        self.leaf.scored.push_back(
+            {position, &set, rows.data(), rows.shape(0), k, self.ids(ids, set.size())});
+      }, "position"_a, "set"_a, "rows"_a, "k"_a, "ids"_a.none(), nb::keep_alive<1, 3>(),
+         "A rescoring stage's candidates in the segment at `position`: their `rows` of `set`\n"
+         "scored exactly by the leaf's one dense query, the best `k` kept (ties: lower row).");
 
   m.def("ranked", [](const LeafObject& leaf, size_t threads) {
     Merged merged;

@@ -1,6 +1,7 @@
 #include "query/leaf.h"
 
 #include <cmath>
+#include <limits>
 
 namespace vqdb {
 
@@ -33,7 +34,7 @@ struct Answer {
 Merged search(const Leaf& leaf, size_t threads) {
   const size_t nq = leaf.queries;
   std::vector<Answer> answers;
-  answers.reserve(leaf.dense.size() + leaf.sparse.size());
+  answers.reserve(leaf.dense.size() + leaf.sparse.size() + leaf.scored.size());
   for (const DensePart& part : leaf.dense) {
     const size_t k = part.plan.limit;
     Answer a{part.position, part.ids, std::vector<int64_t>(nq * k), std::vector<float>(nq * k)};
@@ -48,6 +49,20 @@ Merged search(const Leaf& leaf, size_t threads) {
              std::vector<float>(nq * part.k)};
     part.index->search(leaf.indptr, leaf.terms, leaf.weights, nq, part.k, part.allowed, threads,
                        a.offsets.data(), a.scores.data());
+    answers.push_back(std::move(a));
+  }
+  for (const RowsPart& part : leaf.scored) {
+    TopK top(part.k);
+    std::vector<float> scores(part.count);
+    part.set->scorer(leaf.rows)->score(part.rows, part.count, scores.data());
+    for (size_t i = 0; i < part.count; ++i) top.push({scores[i], part.rows[i]});
+    const std::vector<Neighbor>& best = top.sorted();
+    Answer a{part.position, part.ids, std::vector<int64_t>(part.k, -1),
+             std::vector<float>(part.k, std::numeric_limits<float>::quiet_NaN())};
+    for (size_t i = 0; i < best.size(); ++i) {
+      a.offsets[i] = int64_t(best[i].id);
+      a.scores[i] = best[i].score;
+    }
     answers.push_back(std::move(a));
   }
   std::vector<SegmentAnswer> views;

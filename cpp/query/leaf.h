@@ -38,6 +38,17 @@ struct SparsePart {
   const int64_t* ids;
 };
 
+// A rescoring stage's share of a segment: the rows of its candidates, scored exactly by the one
+// dense query against `set` (the originals, in RAM or mapped), the best `k` kept.
+struct RowsPart {
+  int64_t position;
+  const VectorSet* set;
+  const uint32_t* rows;
+  size_t count;
+  size_t k;
+  const int64_t* ids;
+};
+
 struct Leaf {
   size_t queries = 1;
   // Dense queries: query q is row q of `rows`, or, for multivectors (`groups`: queries + 1
@@ -52,6 +63,7 @@ struct Leaf {
 
   std::vector<DensePart> dense;
   std::vector<SparsePart> sparse;
+  std::vector<RowsPart> scored;  // one dense query only
 
   Shown shown = Shown::same;
   bool ascending = false;  // distances: lower first

@@ -434,6 +434,12 @@ class Leaf:
     def add_sparse(self, position: int, index: SparseIndex, k: int, allowed: Annotated[NDArray[numpy.uint64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None, ids: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None) -> None:
         """The search of the segment at `position`'s sparse index."""
 
+    def add_rows(self, position: int, set: VectorSet, rows: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], k: int, ids: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)] | None) -> None:
+        """
+        A rescoring stage's candidates in the segment at `position`: their `rows` of `set`
+        scored exactly by the leaf's one dense query, the best `k` kept (ties: lower row).
+        """
+
 def ranked(leaf: Leaf, threads: int = 0) -> tuple[NDArray[numpy.float32], NDArray[numpy.int64], NDArray[numpy.int64]]:
     """
     Each of the leaf's queries' points over its segments, best first, as `merge` returns

@@ -17,6 +17,7 @@ from vqdb.collection.collection import Collection
 from vqdb.collection.ranked import Ranked
 from vqdb.database import Database
 from vqdb.index.stores import concat
+from vqdb.params import SearchParams
 
 pytestmark = pytest.mark.usefixtures("quick_optimizer")
 
@@ -211,3 +212,41 @@ def test_a_leaf_of_many_queries_ranks_each_as_alone(collection: Collection) -> N
             assert len(found) == len(raws)
             for got, raw in zip(found, raws):
                 same(got, by_stages(c, r, raw))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_rescoring_stage_scores_its_candidates_as_an_exact_search(
+    collection: Collection, seed: int
+) -> None:
+    """A query over a prefetch's candidates (rows scored in place for a dense query, an exact
+    search allowed them alone for multi and sparse) ranks as an exact search of each segment
+    allowed only those candidates."""
+    c = collection
+    rng = np.random.default_rng(seed)
+    for using, raw in queries(rng):
+        prefetch = {"query": (rng.standard_normal(DIM) * 10).tolist(), "using": "d", "limit": 30}
+        body = {"prefetch": prefetch, "query": raw, "using": using, "limit": 8}
+        if seed:
+            body["filter"] = {"must_not": [{"key": "k", "match": {"value": seed}}]}
+        with c.lock.read():
+            _, native = query.ranked(c, body)
+            assert isinstance(native, Ranked) and len(native) > 0
+            top = query._request(c, body, False, True)
+            inner = request(c, prefetch)
+            inner.query_filter = top.query_filter  # the request's filter applies below it too
+            among = query.candidates([by_stages(c, inner, prefetch["query"])])
+            exact = SearchParams(exact=True)
+            batch = query._batch_of_one(c, top, query._vector(c, raw, using))
+            positions, found, found_scores = [], [], []
+            for s, offsets in among.items():
+                segment = c.segments[s]
+                allowed = np.zeros(segment.size, dtype=np.bool_)
+                allowed[offsets] = True
+                allowed &= segment.mask(top.query_filter)
+                ids, scores = segment.search(using, batch, 8, exact, allowed, 0)
+                positions.append(s)
+                found.append(ids)
+                found_scores.append(scores)
+            ascending = c.config.distance(using).ascending
+            want = Ranked.merged(positions, found, found_scores, 1, c.segments, ascending, None, 8)
+        same(native, want[0])

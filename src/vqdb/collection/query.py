@@ -701,30 +701,10 @@ def _batch_of_one(c: Collection, request: Request, vector: OneVector) -> VectorB
 def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ranked]:
     """Each query's nearest points over every segment, best first, `offset + limit` of them,
     the caller holding the read lock: one native call for all the queries and segments (a
-    leaf), where a batch runs on every core. Candidates of a rescoring stage are scored
-    exactly, one native call per segment."""
-    if request.among is None:
-        scores, keys, ends = _core.ranked(_leaf(c, request, queries))
-        return Ranked.split(scores, keys, ends, c.segments)
-    wanted = request.offset + request.limit
-    positions: list[int] = []
-    found: list[npt.NDArray[np.int64]] = []
-    found_scores: list[npt.NDArray[np.float32]] = []
-    for s, among in request.among.items():  # a rescoring stage: the prefetches' candidates
-        segment = c.segments[s]
-        if request.query_filter is not None or request.exclude:
-            keep = segment.mask(request.query_filter)
-            keep[segment.offsets_of(request.exclude)] = False
-            among = among[keep[among]]
-        offsets, scores = segment.rescore(request.using, queries, among, wanted)
-        positions.append(s)
-        found.append(offsets)
-        found_scores.append(scores)
-    ascending = c.config.distance(request.using).ascending
-    return Ranked.merged(
-        positions, found, found_scores, len(queries), c.segments, ascending,
-        request.score_threshold, wanted,
-    )  # fmt: skip
+    leaf), where a batch runs on every core. A rescoring stage scores its candidates alone,
+    exactly."""
+    scores, keys, ends = _core.ranked(_leaf(c, request, queries))
+    return Ranked.split(scores, keys, ends, c.segments)
 
 
 def _leaf(c: Collection, request: Request, queries: VectorBatch) -> _core.Leaf:
@@ -751,6 +731,15 @@ def _leaf(c: Collection, request: Request, queries: VectorBatch) -> _core.Leaf:
             request.score_threshold,
             wanted,
         )
+    if request.among is not None:  # a rescoring stage: the prefetches' candidates alone
+        for s, among in request.among.items():
+            segment = c.segments[s]
+            if request.query_filter is not None or request.exclude:
+                keep = segment.mask(request.query_filter)
+                keep[segment.offsets_of(request.exclude)] = False
+                among = among[keep[among]]
+            segment.add_rescoring_to(leaf, s, request.using, among, wanted)
+        return leaf
     threshold = 0  # read from the config only when a filter asks (see Segment.search)
     for s, segment in enumerate(c.segments):
         if not segment.size:  # the appendable segment a fresh optimization leaves

@@ -153,9 +153,10 @@ class SparseIndex:
             position, self._index, limit, self._live.allowed(allowed_ids), self._live.row_ids
         )
 
-    def rescore(self, queries: SparseVectors, ids: Any, limit: int) -> tuple[Ids, Scores]:
-        """The best `limit` of `ids` by their dot products (a rescoring stage's candidates)."""
-        return self.search(queries, limit, allowed_ids=ids)
+    def add_rescoring_to(self, leaf: _core.Leaf, position: int, ids: Any, limit: int) -> None:
+        """The best `limit` of `ids` by their dot products (a rescoring stage's candidates),
+        added to a query stage's leaf."""
+        self.add_to(leaf, position, limit, None, allowed_ids=ids)
 
     # ---- state for the persistence layer -----------------------------------------------------
 

@@ -38,6 +38,7 @@ Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
 
 _CHUNK = 10_000  # vectors per native call while a progress bar is shown
+_EXACT = SearchParams(exact=True)
 
 # Qdrant's `datatype` of the stored originals -> their numpy element type. float16 rounds to
 # nearest; uint8 keeps integers 0..255 (truncated toward zero and saturated, as Qdrant does).
@@ -365,22 +366,17 @@ class Index:
             self._live.row_ids,
         )
 
-    def rescore(self, queries: Any, ids: Any, limit: int) -> tuple[Ids, Scores]:
-        """The best `limit` of `ids` by exact scores, (n, <= limit) arrays as a batch search
-        answers: a rescoring stage's candidates. One query against originals held in memory
-        or mapped is one native call over just those rows; otherwise an exact search allowed
-        those ids alone (multivectors, originals read through a RowReader)."""
+    def add_rescoring_to(self, leaf: _core.Leaf, position: int, ids: Any, limit: int) -> None:
+        """The best `limit` of `ids` by exact scores (a rescoring stage's candidates), added to
+        a query stage's leaf: for one dense query against originals held in memory or mapped,
+        the scores of just those rows; otherwise an exact search allowed those ids alone
+        (multivectors, originals read through a RowReader)."""
         if self.multivector or self._reader is not None:
-            return self.search(queries, limit, SearchParams(exact=True), allowed_ids=ids)
-        q, _ = as_vectors(queries, self.dim, "queries", finite=False)
-        if q.shape[0] != 1:
-            return self.search(q, limit, SearchParams(exact=True), allowed_ids=ids)
+            self.add_to(leaf, position, limit, _EXACT, allowed_ids=ids)
+            return
         offsets = self._live.offsets(as_ids(ids))
-        offsets = offsets[offsets >= 0]
-        internal = self._originals.score(q[0], offsets.astype(np.uint32))
-        best = np.lexsort((offsets, -internal))[:limit]  # ties to the lower row, as search
-        found = self._live.to_ids(offsets[best])
-        return found[None, :], self.distance.to_api(internal[best])[None, :]
+        rows = offsets[offsets >= 0].astype(np.uint32)
+        leaf.add_rows(position, self._originals, rows, limit, self._live.row_ids)
 
     def _query_groups(
         self, queries: Any

@@ -282,13 +282,13 @@ class Segment:
             params = SearchParams(exact=True, quantization=params.quantization)
         return index, min(limit, live), params, allowed
 
-    def rescore(
-        self, name: str, queries: VectorBatch, offsets: Offsets, limit: int
-    ) -> tuple[Ids, Scores]:
+    def add_rescoring_to(
+        self, leaf: _core.Leaf, position: int, name: str, offsets: Offsets, limit: int
+    ) -> None:
         """The best `limit` of `offsets` (a rescoring stage's candidates) by exact scores of
-        their `name` vectors, as search answers; offsets without that vector never come back."""
+        their `name` vectors, added to a query stage's leaf; offsets without that vector never
+        come back."""
         index = self.vectors.get(name)
-        if index is None or offsets.shape[0] == 0 or len(index) == 0:
-            n = len(queries)
-            return np.full((n, 0), -1, dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
-        return index.rescore(queries, offsets, min(limit, offsets.shape[0], len(index)))
+        if index is not None and offsets.shape[0] and len(index):
+            limit = min(limit, offsets.shape[0], len(index))
+            index.add_rescoring_to(leaf, position, offsets, limit)
