@@ -88,14 +88,15 @@ struct LeafObject {
   }
 };
 
+// A segment position must leave a key (position << 40 | offset) a positive int64.
+void check_position(int64_t position, const char* what) {
+  require(position >= 0 && position < (int64_t(1) << (63 - kOffsetBits)),
+          std::string(what) + ": a position must fit a key");
+}
+
 Shown shown_as(int shown) {
   require(shown >= 0 && shown <= 2, "leaf: shown is 0 (as is), 1 (Euclid) or 2 (Manhattan)");
   return Shown(shown);
-}
-
-std::pair<Out<float>, Out<int64_t>> ranked_arrays(const std::vector<float>& scores,
-                                                  const std::vector<int64_t>& keys) {
-  return {copied(scores), copied(keys)};
 }
 
 }  // namespace
@@ -108,8 +109,7 @@ void bind_query(nb::module_& m) {
             "merge: one position, offsets and scores array per answer");
     std::vector<SegmentAnswer> answers;
     for (size_t i = 0; i < offsets.size(); ++i) {
-      require(positions[i] >= 0 && positions[i] < (int64_t(1) << (63 - kOffsetBits)),
-              "merge: a position must fit a key");
+      check_position(positions[i], "merge");
       require(offsets[i].shape(0) == queries && scores[i].shape(0) == queries &&
                   offsets[i].shape(1) == scores[i].shape(1),
               "merge: each answer is (queries, k) offsets and scores");
@@ -146,6 +146,11 @@ void bind_query(nb::module_& m) {
   }, "keys"_a, "scores"_a,
      "Each key's scores summed over the lists in list order (float32), best first; ties and\n"
      "NaN totals (last) in the order the keys were first seen.");
+
+  m.def("rrf_scores", [](size_t n, float k, float weight) { return copied(rrf_scores(n, k, weight)); },
+        "n"_a, "k"_a, "weight"_a,
+        "RRF's scores of ranks 1..n in a list of this weight: 1 / (rank / weight + k - 1) in\n"
+        "float32; all 0 where the weight is not positive.");
 
   auto leaf_class = nb::class_<LeafObject>(m, "Leaf",
       "A leaf of a query's stage tree: queries of one vector, dense or sparse, and a search per\n"
@@ -185,8 +190,7 @@ void bind_query(nb::module_& m) {
                                std::optional<float> threshold, size_t wanted) {
         check_csr(indptr, terms, weights, "queries");
         require(indptr.shape(0) >= 2, "leaf: at least one query");
-        for (size_t i = 0; i < weights.shape(0); ++i)
-          require(std::isfinite(weights.data()[i]), "queries contain NaN or infinity");
+        check_finite(weights.data(), 1, weights.shape(0));
         LeafObject out;
         out.leaf.queries = indptr.shape(0) - 1;
         out.leaf.indptr = indptr.data();
@@ -209,8 +213,7 @@ void bind_query(nb::module_& m) {
         require(self.rows->shape(1) == walk.dim(), "queries have the wrong dimension");
         require(walk.multi() == bool(self.leaf.groups),
                 "leaf: multivector queries search multivector sets, and only they");
-        require(position >= 0 && position < (int64_t(1) << (63 - kOffsetBits)),
-                "leaf: a position must fit a key");
+        check_position(position, "leaf");
         check_search(graph, walk, rescore, reader, limit,
                      allowed ? allowed->shape(0) : std::numeric_limits<size_t>::max());
         DensePart part{position, graph, &walk, {}, {}, self.ids(ids, walk.size())};
@@ -233,8 +236,7 @@ void bind_query(nb::module_& m) {
                             std::optional<In1<int64_t>> ids) {
         require(self.terms.has_value(), "leaf: dense queries search dense sets");
         require(k > 0, "k must be positive");
-        require(position >= 0 && position < (int64_t(1) << (63 - kOffsetBits)),
-                "leaf: a position must fit a key");
+        check_position(position, "leaf");
         self.leaf.sparse.push_back(
             {position, &index, k, self.allowed(allowed, index.size()), self.ids(ids, index.size())});
       }, "position"_a, "index"_a, "k"_a, "allowed"_a.none(), "ids"_a.none(),
@@ -248,8 +250,7 @@ void bind_query(nb::module_& m) {
         require(self.rows->shape(1) == set.dim() && !set.multi(),
                 "leaf: the rows' set must be a dense set of the query's dimension");
         require(k > 0, "k must be positive");
-        require(position >= 0 && position < (int64_t(1) << (63 - kOffsetBits)),
-                "leaf: a position must fit a key");
+        check_position(position, "leaf");
         for (size_t i = 0; i < rows.shape(0); ++i)
           require(rows.data()[i] < set.size(), "leaf: a row past the set");
         self.row_lists.push_back(rows);
@@ -298,7 +299,7 @@ void bind_query(nb::module_& m) {
       keys.resize(kept);
       totals.resize(kept);
     }
-    return ranked_arrays(totals, keys);
+    return std::make_pair(copied(totals), copied(keys));
   }, "leaves"_a, "k"_a, "weights"_a, "threshold"_a.none(), "wanted"_a,
      "Reciprocal rank fusion (fusion.py's scores) of the leaves' ranked lists, each leaf one\n"
      "query run as `ranked` runs it: scores and keys, best first, those under `threshold`\n"

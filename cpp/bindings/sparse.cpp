@@ -133,8 +133,7 @@ void bind_sparse(nb::module_& m) {
         require(k > 0, "k must be positive");
         require(!allowed || allowed->shape(0) * 64 >= s.size(), "the allowed bitset is too short");
         const size_t nq = indptr.shape(0) - 1;
-        for (size_t i = 0; i < values.shape(0); ++i)
-          require(std::isfinite(values.data()[i]), "queries contain NaN or infinity");
+        check_finite(values.data(), 1, values.shape(0));
         auto ids = empty<int64_t>({nq, k});
         auto scores = empty<float>({nq, k});
         const uint64_t* bits = allowed ? allowed->data() : nullptr;

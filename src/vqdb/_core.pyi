@@ -403,6 +403,12 @@ def fuse(keys: Sequence[Annotated[NDArray[numpy.int64], dict(shape=(None,), orde
     NaN totals (last) in the order the keys were first seen.
     """
 
+def rrf_scores(n: int, k: float, weight: float) -> NDArray[numpy.float32]:
+    """
+    RRF's scores of ranks 1..n in a list of this weight: 1 / (rank / weight + k - 1) in
+    float32; all 0 where the weight is not positive.
+    """
+
 class Leaf:
     """
     A leaf of a query's stage tree: queries of one vector, dense or sparse, and a search per

@@ -1,4 +1,5 @@
-"""Distances as the API names them, and the one place engine scores become API scores.
+"""Distances as the API names them, and the one place engine scores become API scores (the
+native query leaves apply the same mapping in C++, named by `Distance.shown`).
 
 Inside the engine every score is "higher is better": Dot and Cosine as they are, Euclid as the
 negated squared distance, Manhattan as the negated distance. Users see what Qdrant shows:
@@ -38,6 +39,13 @@ class Distance(str, Enum):
     def ascending(self) -> bool:
         """True where the API score is a distance (smaller is better)."""
         return self in (Distance.EUCLID, Distance.MANHATTAN)
+
+    @property
+    def shown(self) -> int:
+        """How cpp/query/leaf.h turns engine scores into these (its `Shown`): 0 as they are, 1
+        Euclid's distance, 2 Manhattan's; the same mapping as `to_api`, which the leaf tests
+        hold it to."""
+        return {"Euclid": 1, "Manhattan": 2}.get(self.value, 0)
 
     def to_engine(self, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """The scores users see back to engine scores (what Qdrant's example objectives

@@ -181,14 +181,7 @@ class ShardedReads:
             keys.append(np.array(positions, np.int64))
             scores.append(np.array([x["score"] for x in found], np.float32))
         try:
-            if q.get("fusion") == "dbsf":
-                fused = fusion.dbsf(keys, scores)
-            elif q.get("fusion") == "rrf":
-                fused = fusion.rrf(keys)
-            else:
-                spec = q["rrf"]
-                k = fusion.DEFAULT_RRF_K if spec.get("k") is None else spec["k"]
-                fused = fusion.rrf(keys, k, spec.get("weights"))
+            fused = fusion.fused(fusion.of_query(q, len(keys)), keys, scores)
         except ValueError as e:
             raise BadInput(f"Bad request: {e}") from None
         threshold = body.get("score_threshold")

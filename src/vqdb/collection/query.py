@@ -176,8 +176,13 @@ def _fused_leaves(
     searches, their merges over segments and the fusion (`_core.fused_rrf`). None for any
     other shape (a DBSF, a deeper tree, a bad request), which the stages below then run, and
     explain, one by one."""
-    spec = _rrf_spec(q, len(prefetches))
-    if spec is None or request.using or not prefetches:
+    if not isinstance(q, MAPPING) or request.using or not prefetches:
+        return None
+    try:
+        spec = fusion.of_query(q, len(prefetches))
+    except ValueError:
+        return None
+    if spec.kind != "rrf":
         return None
     leaves = []
     for body in prefetches:
@@ -185,33 +190,14 @@ def _fused_leaves(
         if leaf is None:
             return None
         leaves.append(leaf)
-    k, weights = spec
     scores, keys = _core.fused_rrf(
-        leaves, k, weights, request.score_threshold, request.offset + request.limit
+        leaves,
+        float(spec.k),
+        list(spec.weights or (1.0,) * len(leaves)),
+        request.score_threshold,
+        request.offset + request.limit,
     )
     return Ranked(scores, keys, c.segments)
-
-
-def _rrf_spec(q: Any, lists: int) -> tuple[float, list[float]] | None:
-    """RRF's k and each list's weight, where `q` is a valid RRF (else None)."""
-    if not isinstance(q, MAPPING):
-        return None
-    if q.get("fusion") == "rrf":
-        return float(fusion.DEFAULT_RRF_K), [1.0] * lists
-    spec = q.get("rrf")
-    if "fusion" in q or not isinstance(spec, Mapping):
-        return None
-    k, weights = spec.get("k"), spec.get("weights")
-    k = fusion.DEFAULT_RRF_K if k is None else k
-    if type(k) is not int or not 1 <= k < 2**63:
-        return None
-    if weights is None:
-        return float(np.float32(k)), [1.0] * lists
-    if not isinstance(weights, list) or len(weights) != lists:
-        return None
-    if not all(type(w) in (int, float) for w in weights):
-        return None
-    return float(np.float32(k)), [float(w) for w in weights]
 
 
 def _prefetch_leaf(
@@ -375,21 +361,13 @@ def _fused(
     c: Collection, q: Mapping[str, Any], sources: Sequence[Sequence[Hit]], request: Request
 ) -> Sequence[Hit]:
     lists = [Ranked.of(hits, c.segments) for hits in sources]
-    keys = [r.keys for r in lists]
     try:
-        if q.get("fusion") == "rrf":  # the usual one first
-            fused = fusion.rrf(keys)
-        elif q.get("fusion") == "dbsf":
-            fused = fusion.dbsf(keys, [r.scores for r in lists])
-        elif "rrf" in q and isinstance(q["rrf"], Mapping):
-            spec = q["rrf"]
-            k = spec.get("k")
-            fused = fusion.rrf(keys, fusion.DEFAULT_RRF_K if k is None else k, spec.get("weights"))
-        else:
-            raise ValueError(f"unknown fusion {q!r}: expected rrf or dbsf")
+        spec = fusion.of_query(q, len(lists))
     except ValueError as e:
         raise BadInput(f"Bad request: {e}") from None
-    fused_keys, fused_scores = fused
+    fused_keys, fused_scores = fusion.fused(
+        spec, [r.keys for r in lists], [r.scores for r in lists]
+    )
     return _cut(Ranked(fused_scores, fused_keys, c.segments), request)
 
 
@@ -724,7 +702,7 @@ def _leaf(c: Collection, request: Request, queries: VectorBatch) -> _core.Leaf:
         leaf = _core.Leaf.dense(
             queries,
             groups,
-            _SHOWN.get(distance, 0),
+            distance.shown,
             distance.ascending,
             request.score_threshold,
             wanted,
@@ -751,9 +729,6 @@ def _leaf(c: Collection, request: Request, queries: VectorBatch) -> _core.Leaf:
             leaf, s, request.using, wanted, request.params, allowed, threshold, request.rescored
         )
     return leaf
-
-
-_SHOWN = {Distance.EUCLID: 1, Distance.MANHATTAN: 2}  # how cpp/query/leaf.h shows a score
 
 
 def _allowed(s: int, segment: Segment, request: Request) -> npt.NDArray[np.bool_] | None:
