@@ -9,6 +9,7 @@ client = QdrantClient(url="http://localhost:6333")
 from __future__ import annotations
 
 import logging
+import os
 
 from vqdb.database import Database
 from vqdb.server.app import API_VERSION, create_app
@@ -23,6 +24,8 @@ def serve(settings: Settings) -> None:
     """Serves until SIGINT or SIGTERM, then finishes the requests in flight, checkpoints every
     collection and closes their WALs."""
     import uvicorn
+
+    from vqdb.server.loops import Server
 
     level = {"TRACE": "DEBUG", "WARN": "WARNING"}.get(settings.log_level, settings.log_level)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -51,6 +54,6 @@ def serve(settings: Settings) -> None:
             access_log=level == "DEBUG",
             lifespan="on",
         )
-        uvicorn.Server(config).run()
+        Server(config, loops=service.max_workers or os.cpu_count() or 1).run()
     finally:
         db.close()  # if uvicorn failed to start (closing twice is harmless)

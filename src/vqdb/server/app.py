@@ -42,7 +42,7 @@ from vqdb.errors import (
     RateLimited,
     is_storage_full,
 )
-from vqdb.server import dashboard, openapi
+from vqdb.server import dashboard, loops, openapi
 from vqdb.server.access import Access, Denied
 from vqdb.server.background import Jobs
 from vqdb.server.body import HttpError, Schema, receive
@@ -177,10 +177,9 @@ def _endpoint(
                 result = await op.run(call)
             elif op.writes:  # may wait on fsync or a long apply: off the event loop
                 result = await _write(op, call)
-            else:
-                # reads run on a thread per core: the native search releases the GIL, so one
-                # request's search overlaps the next one's parse, and the event loop stays free
-                # for health checks however busy the cores are (docs/ARCHITECTURE.md)
+            elif loops.queue_is_short():  # no hop to a thread and back (server/loops.py)
+                result = op.run(call)
+            else:  # the pool's threads search; the loop parses the requests that wait
                 result = await asyncio.get_running_loop().run_in_executor(readers, op.run, call)
             if result is ACCEPTED:  # started, not waited for (wait=false): Qdrant's 202
                 response = _json({"status": "accepted", "time": time.perf_counter() - start}, 202)

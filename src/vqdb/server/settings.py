@@ -44,7 +44,8 @@ class Service(_Section):
     api_key: str | None = None
     read_only_api_key: str | None = None
     max_request_size_mb: Annotated[int, Field(ge=1)] = 32
-    # Qdrant's name: threads that run reads (searches, scrolls, counts); 0: one per core
+    # Qdrant's name: event loops serving connections, and threads running the reads a busy
+    # loop hands over (server/loops.py); 0: one per core
     max_workers: Annotated[int, Field(ge=0)] = 0
     # Qdrant's staging operations (POST /collections/{name}/debug, a delay): for tests only
     staging: bool = False
