@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from vqdb import build
 from vqdb.collection import strict
@@ -151,7 +152,7 @@ def _endpoint(
     responses: Responses,
     limit: int,
     readers: ThreadPoolExecutor,
-) -> Callable[[Request], Awaitable[Response]]:
+) -> Endpoint:
     schema = Schema(op.body) if op.body not in (None, JSON_OBJECT, UPLOAD) else None
     is_async = inspect.iscoroutinefunction(op.run)
 
@@ -196,7 +197,22 @@ def _endpoint(
         responses.observe(request.method, op.path, response.status_code, start, known)
         return response
 
-    return handle
+    return Endpoint(handle)
+
+
+class Endpoint:
+    """An operation's route as a plain ASGI app: Starlette wraps a function endpoint in an
+    exception handler of its own and a wrapper of every message sent, which `handle`, catching
+    every failure itself, has no use for (~10 us of a request)."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self, handle: Callable[[Request], Awaitable[Response]]) -> None:
+        self.handle = handle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
 
 
 def _check_timeout(call: Call) -> None:

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 MAX_DEPTH = 127  # arrays and objects inside one another: as deep as serde_json goes (Qdrant's)
 INLINE = 64 << 10  # bodies up to this size are parsed on the event loop
@@ -136,17 +136,17 @@ async def read(request: Request, limit: int) -> bytes:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
-    except ClientDisconnect:  # no one hears the answer; not a server fault all the same
-        raise HttpError(
-            400, "Payload error: the client left before the body was complete"
-        ) from None
-    return b"".join(chunks)
+    while True:  # the ASGI messages themselves: Starlette's stream() is a generator around this
+        message = await request.receive()
+        if message["type"] == "http.disconnect":  # no one hears the answer; not a server fault
+            raise HttpError(400, "Payload error: the client left before the body was complete")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _too_large(limit: int) -> HttpError:
