@@ -1,9 +1,9 @@
 """vqdb: a vector database for Python built around vector quantization."""
 
-from vqdb import _core
 from vqdb.client import Client
 from vqdb.distance import Distance
 from vqdb.index import Index
+from vqdb.native import _core
 from vqdb.params import HnswConfig, QuantizationSearchParams, SearchParams
 from vqdb.quantization import (
     BinaryQuantization,

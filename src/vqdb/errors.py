@@ -4,7 +4,7 @@ errors (OSErrors); the HTTP layer maps each class to Qdrant's status code."""
 import errno
 from typing import TypeGuard
 
-from vqdb import _core
+from vqdb.native import _core
 
 
 class BadInput(ValueError):

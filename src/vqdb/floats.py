@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vqdb import _core
+from vqdb.native import _core
 
 
 def decimal_floats(values: Any) -> npt.NDArray[np.float64]:

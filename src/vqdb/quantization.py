@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from vqdb import _core
 from vqdb.distance import Distance
+from vqdb.native import _core
 from vqdb.params import from_mapping
 
 BINARY_ENCODINGS = ("one_bit", "one_and_half_bits", "two_bits")

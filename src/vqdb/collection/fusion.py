@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from vqdb import _core
+from vqdb.native import _core
 
 DEFAULT_RRF_K = 2
 

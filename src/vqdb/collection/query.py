@@ -25,7 +25,6 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import numpy.typing as npt
 
-from vqdb import _core
 from vqdb.collection import examples, formula, fusion, idf, lookup, order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows
@@ -39,6 +38,7 @@ from vqdb.index.multi_vectors import MultiVectors, is_flat
 from vqdb.index.sparse_vectors import SparseVector, SparseVectors
 from vqdb.index.stores import OneVector, VectorBatch
 from vqdb.index.vector_index import plain_query
+from vqdb.native import _core
 from vqdb.params import QuantizationSearchParams, SearchParams, from_mapping
 from vqdb.segment.ids import PointId, point_id
 from vqdb.segment.segment import Segment

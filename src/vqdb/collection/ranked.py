@@ -14,7 +14,7 @@ from typing import overload
 import numpy as np
 import numpy.typing as npt
 
-from vqdb import _core
+from vqdb.native import _core
 from vqdb.segment.segment import Segment
 
 Hit = tuple[float, int, Segment, int]  # score, segment position, segment, offset

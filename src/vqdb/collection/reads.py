@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from vqdb import _core
 from vqdb.collection import order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.errors import BadInput
 from vqdb.filters import Filter, delete_at, pick
 from vqdb.floats import decimal_floats
 from vqdb.index.sparse_vectors import SparseVector
+from vqdb.native import _core
 from vqdb.segment.ids import PointId, SortedIds, point_id, sort_key
 from vqdb.segment.segment import Segment
 

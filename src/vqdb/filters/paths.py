@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from vqdb import _core
+from vqdb.native import _core
 
 Step = str | int | None
 Path = tuple[Step, ...]

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vqdb import _core
 from vqdb.index import bitset
 from vqdb.index.live_ids import LiveIds
 from vqdb.index.sparse_vectors import SparseVectors
+from vqdb.native import _core
 from vqdb.validation import as_ids
 
 Ids = npt.NDArray[np.int64]

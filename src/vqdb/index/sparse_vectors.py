@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vqdb import _core
 from vqdb.index import ragged
+from vqdb.native import _core
 
 Indptr = npt.NDArray[np.int64]
 Terms = npt.NDArray[np.uint32]

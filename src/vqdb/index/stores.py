@@ -23,7 +23,7 @@ from vqdb.index.sparse_vectors import SparseVector, SparseVectors
 from vqdb.index.vector_index import Index, index_config
 
 if TYPE_CHECKING:
-    from vqdb import _core
+    from vqdb.native import _core
     from vqdb.params import SearchParams
 
 Ids = npt.NDArray[np.int64]

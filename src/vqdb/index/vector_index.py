@@ -25,11 +25,11 @@ import numpy as np
 import numpy.typing as npt
 from tqdm.auto import tqdm
 
-from vqdb import _core
 from vqdb.distance import Distance
 from vqdb.index import bitset, ragged
 from vqdb.index.live_ids import LiveIds
 from vqdb.index.multi_vectors import MultiVectors, is_flat, matrix
+from vqdb.native import _core
 from vqdb.params import HnswConfig, SearchParams, from_mapping, search_params
 from vqdb.quantization import QuantizationConfig, parse_quantization
 from vqdb.validation import as_ids, as_vectors

@@ -25,7 +25,7 @@ from vqdb.segment.ids import AppendableIds, Offsets, PointId, SortedIds
 
 Payload = dict[str, Any]
 if TYPE_CHECKING:
-    from vqdb import _core
+    from vqdb.native import _core
 
 Mask = npt.NDArray[np.bool_]
 

@@ -23,8 +23,8 @@ from typing import Literal
 
 import numpy as np
 
-from vqdb import _core
 from vqdb.errors import StorageError
+from vqdb.native import _core
 
 ReadPath = Literal["mmap", "auto", "io_uring", "pread"]
 READ_PATHS: tuple[ReadPath, ...] = ("mmap", "auto", "io_uring", "pread")
