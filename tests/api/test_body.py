@@ -8,7 +8,9 @@ import random
 from typing import Any
 
 import pytest
-from pydantic import TypeAdapter
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
 from vqdb import models
 from vqdb.server import body
@@ -156,3 +158,103 @@ def test_validation_stops_at_the_first_bad_item() -> None:
     assert models.PointStruct.__pydantic_complete__
     with pytest.raises(ValueError, match="3 validation errors"):  # both items: unchanged
         TypeAdapter(list[models.PointStruct]).validate_python([{}, {"id": 1}])
+
+
+# ---- the plain-JSON twin of the models (body._plain) --------------------------------------
+
+
+def _bodies(schema: Any) -> st.SearchStrategy[Any]:
+    """JSON values shaped by a pydantic core schema: mostly valid, with unknown fields, nulls
+    and a wrong type here and there, so both answers (accept, refuse) are compared."""
+    definitions: dict[str, Any] = {}
+
+    def of(node: Any, depth: int) -> st.SearchStrategy[Any]:
+        kind = node.get("type")
+        if depth > 6:
+            return st.none()
+        if kind == "definitions":
+            for d in node["definitions"]:
+                definitions[d["ref"]] = d
+            return of(node["schema"], depth)
+        if kind == "definition-ref":
+            return st.deferred(lambda: of(definitions[node["schema_ref"]], depth + 1))
+        if kind == "model":
+            return of(node["schema"], depth)
+        if kind == "model-fields":
+            fields = node["fields"]
+            names = {
+                name: (f.get("serialization_alias") or f.get("validation_alias") or name)
+                for name, f in fields.items()
+            }
+            names = {k: v if isinstance(v, str) else v[-1][0] for k, v in names.items()}
+            present = st.dictionaries(
+                st.sampled_from(sorted(fields)), st.just(None), max_size=len(fields)
+            )
+            return present.flatmap(
+                lambda chosen: st.fixed_dictionaries(
+                    {
+                        names[n]: of(fields[n]["schema"], depth + 1)
+                        for n in fields
+                        if n in chosen or fields[n]["schema"].get("type") != "default"
+                    },
+                    optional={"unknown_field": st.integers()},
+                )
+            )
+        if kind in ("default", "nullable"):
+            inner = of(node["schema"], depth)
+            return inner if kind == "default" else st.one_of(st.none(), inner)
+        if kind in ("union", "tagged-union"):
+            choices = node["choices"]
+            choices = list(choices.values()) if isinstance(choices, dict) else choices
+            return st.one_of(*[of(c[0] if isinstance(c, tuple) else c, depth) for c in choices])
+        if kind in ("list", "set"):
+            return st.lists(of(node.get("items_schema", {"type": "any"}), depth + 1), max_size=3)
+        if kind == "dict":
+            return st.dictionaries(st.text(max_size=3), st.integers() | st.text(max_size=3))
+        if kind == "literal":
+            return st.sampled_from(node["expected"])
+        if kind == "enum":
+            return st.sampled_from([m.value for m in node["members"]]) | st.just("nope")
+        if kind == "int":
+            return st.integers(-3, 2**40)
+        if kind == "float":
+            return st.floats(allow_nan=False, allow_infinity=False) | st.integers(-3, 3)
+        if kind == "bool":
+            return st.booleans()
+        if kind == "str":
+            return st.text(max_size=5)
+        if kind == "datetime":
+            return st.sampled_from(["2024-01-02T03:04:05Z", "2024-01-02", "2024-01-02T03:04:05"])
+        if kind in ("function-wrap", "function-after", "function-before"):
+            return of(node["schema"], depth)
+        if kind == "url":
+            return st.just("http://example.com/snapshot")
+        return st.none() | st.integers() | st.text(max_size=3)
+
+    return of(schema, 0).map(lambda value: json.dumps(value).encode())
+
+
+def _operation_schemas() -> list[tuple[str, Any]]:
+    from vqdb.server.operations import JSON_OBJECT, OPERATIONS, UPLOAD
+
+    return [(op.name, op.body) for op in OPERATIONS if op.body not in (None, JSON_OBJECT, UPLOAD)]
+
+
+@pytest.mark.parametrize(("name", "declared"), _operation_schemas(), ids=lambda v: str(v)[:40])
+def test_the_plain_twin_gives_what_the_models_give(name: str, declared: Any) -> None:
+    schema = Schema(declared)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_bodies(schema.adapter.core_schema))
+    def same(raw: bytes) -> None:
+        try:
+            expected = schema.dump(schema.validate(raw))
+        except HttpError:
+            expected = HttpError
+        try:
+            plain = schema.plain.validate_json(raw)
+        except ValidationError:
+            plain = HttpError
+        assert plain == expected, raw
+
+    same()
