@@ -35,6 +35,9 @@ class Fusion(NamedTuple):
     k: int = DEFAULT_RRF_K
     weights: tuple[float, ...] | None = None  # None: 1 for every list
 
+    def weights_of(self, lists: int) -> tuple[float, ...]:
+        return self.weights or (1.0,) * lists
+
 
 def of_query(q: Mapping[str, Any], lists: int) -> Fusion:
     """The fusion a query asks for over `lists` prefetches: {"fusion": "rrf" | "dbsf"} or
@@ -79,7 +82,7 @@ def fused(fusion: Fusion, lists: Sequence[Keys], scores: Sequence[Scores]) -> tu
     """The lists (with their scores, which only DBSF reads) fused as `fusion` says."""
     if fusion.kind == "dbsf":
         return dbsf(lists, scores)
-    weights = fusion.weights or (1.0,) * len(lists)
+    weights = fusion.weights_of(len(lists))
     return _summed(
         lists, [_rrf_scores(keys.shape[0], fusion.k, w) for keys, w in zip(lists, weights)]
     )

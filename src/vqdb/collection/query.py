@@ -184,27 +184,31 @@ def _fused_leaves(
         return None
     if spec.kind != "rrf":
         return None
-    leaves = []
-    for body in prefetches:
-        leaf = _prefetch_leaf(c, body, request.query_filter, depth)
-        if leaf is None:
+    searches = []
+    for body in prefetches:  # every one checked before any is planned: no work thrown away
+        search = _prefetch_search(c, body, request.query_filter, depth)
+        if search is None:
             return None
-        leaves.append(leaf)
+        searches.append(search)
+    leaves = [
+        _leaf(c, inner, _batch_of_one(c, inner, _vector_input(c, vector, inner)))
+        for inner, vector in searches
+    ]
     scores, keys = _core.fused_rrf(
         leaves,
         float(spec.k),
-        list(spec.weights or (1.0,) * len(leaves)),
+        list(spec.weights_of(len(leaves))),
         request.score_threshold,
         request.offset + request.limit,
     )
     return Ranked(scores, keys, c.segments)
 
 
-def _prefetch_leaf(
+def _prefetch_search(
     c: Collection, body: Mapping[str, Any], outer: Filter | None, depth: int
-) -> _core.Leaf | None:
-    """A prefetch as one native leaf, where it is one search over the collection (parsed and
-    checked as _prefetched does); None otherwise."""
+) -> tuple[Request, Any] | None:
+    """A prefetch's request and query vector, where it is one search over the collection
+    (parsed and checked as _prefetched does); None otherwise."""
     q = body.get("query")
     if not _by_vector(q):
         return None
@@ -220,7 +224,7 @@ def _prefetch_leaf(
             q = q["nearest"]
         elif set(q) != {"indices", "values"}:  # recommend, discover...: not one search
             return None
-    return _leaf(c, request, _batch_of_one(c, request, _vector_input(c, q, request)))
+    return request, q
 
 
 def _rescoring(

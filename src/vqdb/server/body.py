@@ -121,14 +121,14 @@ class Schema:
     def dump(self, value: Any) -> Any:
         return self.adapter.dump_python(value, **_DUMP)
 
-    def parsed(self, raw: bytes) -> Any:
+    def parsed(self, raw: bytes, where: tuple[str, ...] = (), at: int = 0) -> Any:
         """The body as the engine takes it, what `dump(validate(raw))` gives, in one pass:
         validated by the plain-JSON twin of the models (`_plain`). What it refuses goes through
         the models, whose errors name the union branches as Qdrant's words need."""
         try:
             return self.plain.validate_json(raw)
         except ValidationError:
-            return self.dump(self.validate(raw))
+            return self.dump(self.validate(raw, where, at))
 
 
 async def receive(request: Request, limit: int, schema: Schema | None) -> Any:
@@ -372,7 +372,7 @@ def _sliced(raw: bytes, schema: Schema | None, big: list[_BigArray]) -> Any:
             if parser is None:
                 target.extend(_decode(piece))
             else:
-                target.extend(parser.dump(parser.validate(piece, array.path, at)))
+                target.extend(parser.parsed(piece, array.path, at))
             at += count
     return value
 
