@@ -129,8 +129,8 @@ class Database:
             return sorted(self._collections.keys() | self._distributed.keys())
 
     def exists(self, name: str) -> bool:
-        with self._lock:
-            return name in self._all() or name in self._aliases
+        with self._lock:  # no set of all names: this runs for every request
+            return name in self._collections or name in self._distributed or name in self._aliases
 
     def _all(self) -> set[str]:
         return self._collections.keys() | self._distributed.keys()

@@ -1,5 +1,6 @@
 """The indexed router picks the route Starlette's full scan picks, for every route vqdb serves,
-and leaves what no route serves (405, 404, redirects) to Starlette."""
+and leaves what no route serves (405, 404, redirects) to Starlette; Api serves Bare endpoints
+past Starlette's middleware."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import warnings
 
 import pytest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vqdb.server.extensions import EXTENSIONS
 from vqdb.server.operations import OPERATIONS
-from vqdb.server.router import IndexedRouter
+from vqdb.server.router import Api, Bare, IndexedRouter
 
 with warnings.catch_warnings():  # Starlette's TestClient asks for httpx2 over httpx
     warnings.simplefilter("ignore")
@@ -114,3 +117,34 @@ def test_the_first_of_overlapping_routes_wins() -> None:
     assert client.post("/a/b/c").text == "param first"
     assert client.post("/a/b/d").text == "param last"
     assert client.post("/a/z/c").text == "param first"
+
+
+def test_bare_endpoints_are_served_past_the_middleware() -> None:
+    """A Bare endpoint gets the request straight, with its path parameters and the app in the
+    scope; any other route still goes through Starlette's middleware."""
+    seen: list[str] = []
+
+    class Marker:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            seen.append(scope["path"])
+            await self.app(scope, receive, send)
+
+    class Echo(Bare):
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            assert scope["app"] is app
+            text = f"bare {sorted(scope['path_params'].items())}"
+            await PlainTextResponse(text)(scope, receive, send)
+
+    async def plain(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(f"plain {sorted(request.path_params.items())}")
+
+    routes = [Route("/a/{x}", Echo(), methods=["POST"]), Route("/b/{y}", plain, methods=["GET"])]
+    app = Api(routes, middleware=[Middleware(Marker)])
+    client = TestClient(app)
+    assert client.post("/a/7").text == "bare [('x', '7')]"
+    assert client.get("/b/8").text == "plain [('y', '8')]"
+    assert client.get("/a/7").status_code == 405  # no full match: Starlette's answer
+    assert seen == ["/b/8", "/a/7"]

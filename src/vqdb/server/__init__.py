@@ -53,6 +53,9 @@ def serve(settings: Settings) -> None:
             log_level=level.lower(),
             access_log=level == "DEBUG",
             lifespan="on",
+            # X-Forwarded-For would only change the address in the access log (Qdrant reads
+            # none), and its middleware sits on every request
+            proxy_headers=False,
         )
         Server(config, loops=service.max_workers or os.cpu_count() or 1).run()
     finally:
