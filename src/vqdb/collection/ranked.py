@@ -103,6 +103,11 @@ class Ranked(Sequence[Hit]):
         s = key >> _OFFSET_BITS
         return float(self.scores[i]), s, self.segments[s], key & _OFFSET_MASK
 
+    def located(self) -> list[tuple[Segment, int]]:
+        """Each point's segment and offset: what a page shows, without the scores' tuples."""
+        segments = self.segments
+        return [(segments[k >> _OFFSET_BITS], k & _OFFSET_MASK) for k in self.keys.tolist()]
+
     def __iter__(self) -> Iterator[Hit]:
         segments = self.segments
         for score, key in zip(self.scores.tolist(), self.keys.tolist()):

@@ -3,13 +3,14 @@ is shown (`with_payload` / `with_vector` selections, Qdrant's Record and ScoredP
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from vqdb.collection import order, strict
 from vqdb.collection.collection import Collection, checked_filter
+from vqdb.collection.ranked import Ranked
 from vqdb.errors import BadInput
 from vqdb.filters import Filter, delete_at, pick
 from vqdb.floats import decimal_floats
@@ -63,17 +64,18 @@ class Selection:
         return point
 
     def show_scored(
-        self, hits: Iterable[tuple[Any, Any, Segment, int]], scores: Iterator[float]
+        self, hits: Sequence[tuple[Any, Any, Segment, int]], scores: Iterator[float]
     ) -> list[dict[str, Any]]:
         """ScoredPoints of ranked hits, each with the next of `scores` (shown as given): show()
         in one loop, as a page of a search is shown."""
+        located = hits.located() if isinstance(hits, Ranked) else [(h[2], h[3]) for h in hits]
         if self.vectors:
             return [
                 self.show(segment, offset, {"version": segment.version, "score": score})
-                for (_, _, segment, offset), score in zip(hits, scores)  # hits first: zip
+                for (segment, offset), score in zip(located, scores)  # hits first: zip
             ]  # stops on them without taking a score of the next page
         page = []
-        for (_, _, segment, offset), score in zip(hits, scores):
+        for (segment, offset), score in zip(located, scores):
             point: dict[str, Any] = {
                 "id": segment.ids.id_at(offset),
                 "version": segment.version,
