@@ -45,7 +45,7 @@ class Distance(str, Enum):
         """How cpp/query/leaf.h turns engine scores into these (its `Shown`): 0 as they are, 1
         Euclid's distance, 2 Manhattan's; the same mapping as `to_api`, which the leaf tests
         hold it to."""
-        return {"Euclid": 1, "Manhattan": 2}.get(self.value, 0)
+        return _SHOWN.get(self, 0)
 
     def to_engine(self, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """The scores users see back to engine scores (what Qdrant's example objectives
@@ -63,3 +63,6 @@ class Distance(str, Enum):
         if self is Distance.MANHATTAN:
             return -scores
         return scores
+
+
+_SHOWN = {Distance.EUCLID: 1, Distance.MANHATTAN: 2}  # Distance.shown, read per query

@@ -109,7 +109,7 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
             responses.observe(request.method, path, response.status_code, start)
             return response
 
-        return Route(path, handle, methods=["GET"])
+        return Route(path, Endpoint(handle), methods=["GET"])  # answers all: a Bare endpoint
 
     routes += [
         service("root", lambda: _json(root), public=True),
@@ -200,9 +200,9 @@ def _endpoint(
 
 
 class Endpoint(Bare):
-    """An operation's route as a plain ASGI app that `Api` calls straight: `handle` catches
-    every failure itself, so Starlette's exception handlers and its wrappers of every message
-    sent would do nothing for it."""
+    """An operation's (or a health route's) handler as a plain ASGI app that `Api` calls
+    straight: `handle` catches every failure itself, so Starlette's exception handlers and its
+    wrappers of every message sent would do nothing for it."""
 
     __slots__ = ("handle",)
 

@@ -50,19 +50,21 @@ class RouteTable:
         self._root = _Node()
         self._others: list[tuple[int, BaseRoute]] = []  # mounts and multi-segment parameters
         for place, route in enumerate(routes):
-            segments = _segments(route) if isinstance(route, Route) else None
-            if not isinstance(route, Route) or segments is None:
+            if isinstance(route, Route) and (segments := _segments(route)) is not None:
+                self._add(place, route, segments)
+            else:
                 self._others.append((place, route))
-                continue
-            node, parameters = self._root, []
-            for i, segment in enumerate(segments):
-                if segment.startswith("{"):
-                    parameters.append((i, segment[1:-1]))
-                    node.parameter = node.parameter or _Node()
-                    node = node.parameter
-                else:
-                    node = node.literals.setdefault(segment, _Node())
-            node.routes.append((place, route, tuple(parameters)))
+
+    def _add(self, place: int, route: Route, segments: list[str]) -> None:
+        node, parameters = self._root, []
+        for i, segment in enumerate(segments):
+            if segment.startswith("{"):
+                parameters.append((i, segment[1:-1]))
+                node.parameter = node.parameter or _Node()
+                node = node.parameter
+            else:
+                node = node.literals.setdefault(segment, _Node())
+        node.routes.append((place, route, tuple(parameters)))
 
     def find(self, scope: Scope) -> Found | None:
         """The route Starlette's scan picks for an HTTP request, with its path parameters,
