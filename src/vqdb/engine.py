@@ -20,6 +20,27 @@ def read(run: Callable[..., Any], collection: Any, body: Any, others: Any = None
     return collection.read(run, body, others)
 
 
+def read_each(
+    each: Callable[..., list[Any]],
+    run: Callable[..., Any],
+    collection: Any,
+    bodies: list[Any],
+    others: Any = None,
+) -> list[Any]:
+    """Independent reads of one collection at once, each with its answer or its exception:
+    each(collection, bodies, others) on a local collection, run on each body by itself on a
+    distributed one."""
+    if isinstance(collection, Collection):
+        return each(collection, bodies, others)
+    answers: list[Any] = []
+    for body in bodies:
+        try:
+            answers.append(read(run, collection, body, others))
+        except Exception as e:  # this read's own failure, answered to it alone
+            answers.append(e)
+    return answers
+
+
 def call(run: Callable[[Collection], Any], collection: Any, name: str) -> Any:
     """run(collection) on a local collection, else the distributed one's method `name` (info)."""
     if isinstance(collection, Collection):

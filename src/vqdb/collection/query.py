@@ -414,6 +414,29 @@ def query_batch(
     ]
 
 
+def query_each(
+    c: Collection, bodies: list[Mapping[str, Any]], others: lookup.Others = None
+) -> list[dict[str, Any] | Exception]:
+    """Independent QueryRequests (a server's concurrent requests, gathered) answered at once,
+    each with its own answer or failure, as `query` gives it. The plain nearest searches that
+    share all but the vector are one native call, as query_batch groups them, but on the
+    caller's thread alone: the other cores serve the other requests in flight. Under strict
+    mode each request is checked and charged as it was sent: they run one by one."""
+    together: list[list[dict[str, Any]] | None] = [None] * len(bodies)
+    if strict.settings(c) is None:
+        together = _together(c, bodies, "query", threads=1, whole=False)
+    answers: list[dict[str, Any] | Exception] = []
+    for body, found in zip(bodies, together):
+        if found is not None:
+            answers.append({"points": found})
+            continue
+        try:
+            answers.append(query(c, body, others))
+        except Exception as e:  # this request's own failure, answered to it alone
+            answers.append(e)
+    return answers
+
+
 @strict.checked("search_batch")
 def search_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
     searches = _searches(body)
@@ -424,12 +447,17 @@ def search_batch(c: Collection, body: Mapping[str, Any]) -> list[list[dict[str, 
 
 
 def _together(
-    c: Collection, searches: list[Mapping[str, Any]], key: str
+    c: Collection,
+    searches: list[Mapping[str, Any]],
+    key: str,
+    threads: int = 0,
+    whole: bool = True,
 ) -> list[list[dict[str, Any]] | None]:
     """The pages of a batch's plain nearest searches (a dense vector as `key`, nothing but a
     filter, params, paging and selection besides) that share all but the vector, each group
-    answered by one native call per segment over all its queries: the native search runs the
-    queries of a call in parallel on every core. None where a search runs on its own."""
+    answered by one native call over all its queries and segments, which runs the queries in
+    parallel on `threads` threads (0: every core). None where a search runs on its own.
+    A bad search refuses the `whole` batch; else its group's searches are left to run alone."""
     groups: dict[str, list[int]] = {}
     for i, one in enumerate(searches):
         shared = {k: v for k, v in one.items() if v is not None and k != key}
@@ -442,14 +470,25 @@ def _together(
     for members in groups.values():
         if len(members) < 2:
             continue
-        first = searches[members[0]]
-        request = _request(c, first, default_payload=False)
-        raw = [_plain_vector(searches[i][key]) for i in members]
-        with c.lock.read():
-            pages = _pages(_searched(c, request, _stacked(c, raw, request.using)), request)
+        try:
+            pages = _group_pages(c, [searches[i] for i in members], key, threads)
+        except Exception:
+            if whole:
+                raise
+            continue
         for i, page in zip(members, pages):
             found[i] = page
     return found
+
+
+def _group_pages(
+    c: Collection, searches: list[Mapping[str, Any]], key: str, threads: int
+) -> list[list[dict[str, Any]]]:
+    request = _request(c, searches[0], default_payload=False)
+    raw = [_plain_vector(one[key]) for one in searches]
+    with c.lock.read():
+        found = _searched(c, request, _stacked(c, raw, request.using), threads)
+        return _pages(found, request)
 
 
 def _stacked(c: Collection, raw: list[Any], using: str) -> Vector:
@@ -678,12 +717,14 @@ def _batch_of_one(c: Collection, request: Request, vector: OneVector) -> VectorB
     return vector[None, :]
 
 
-def _searched(c: Collection, request: Request, queries: VectorBatch) -> list[Ranked]:
+def _searched(
+    c: Collection, request: Request, queries: VectorBatch, threads: int = 0
+) -> list[Ranked]:
     """Each query's nearest points over every segment, best first, `offset + limit` of them,
     the caller holding the read lock: one native call for all the queries and segments (a
-    leaf), where a batch runs on every core. A rescoring stage scores its candidates alone,
-    exactly."""
-    scores, keys, ends = _core.ranked(_leaf(c, request, queries))
+    leaf), where a batch runs on `threads` threads (0: every core). A rescoring stage scores
+    its candidates alone, exactly."""
+    scores, keys, ends = _core.ranked(_leaf(c, request, queries), threads)
     return Ranked.split(scores, keys, ends, c.segments)
 
 

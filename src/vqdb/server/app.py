@@ -47,6 +47,7 @@ from vqdb.server import dashboard, loops, openapi
 from vqdb.server.access import Access, Denied
 from vqdb.server.background import Jobs
 from vqdb.server.body import HttpError, Schema, receive
+from vqdb.server.coalescer import Coalescer
 from vqdb.server.extensions import EXTENSIONS
 from vqdb.server.operations import (
     ACCEPTED,
@@ -79,9 +80,14 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     jobs = Jobs()
     limit = settings.service.max_request_size_mb << 20
     readers = ThreadPoolExecutor(settings.service.max_workers or os.cpu_count() or 1, "vqdb-read")
+    coalescer = Coalescer()
     served = [op for op in OPERATIONS if settings.service.staging or not op.staging]
     routes: list[BaseRoute] = [
-        Route(op.path, _endpoint(op, db, access, responses, limit, readers), methods=[op.method])
+        Route(
+            op.path,
+            _endpoint(op, db, access, responses, limit, readers, coalescer),
+            methods=[op.method],
+        )
         for op in [*served, *EXTENSIONS]
     ]
     routes += dashboard.routes()
@@ -151,9 +157,16 @@ def _endpoint(
     responses: Responses,
     limit: int,
     readers: ThreadPoolExecutor,
+    coalescer: Coalescer,
 ) -> Endpoint:
     schema = Schema(op.body) if op.body not in (None, JSON_OBJECT, UPLOAD) else None
     is_async = inspect.iscoroutinefunction(op.run)
+
+    async def read(run: Callable[[Any], Any], arg: Any) -> Any:
+        if loops.queue_is_short():  # no hop to a thread and back (server/loops.py)
+            return run(arg)
+        # the pool's threads search; the loop parses the requests that wait
+        return await asyncio.get_running_loop().run_in_executor(readers, run, arg)
 
     async def handle(request: Request) -> Response:
         start = time.perf_counter()
@@ -177,10 +190,11 @@ def _endpoint(
                 result = await op.run(call)
             elif op.writes:  # may wait on fsync or a long apply: off the event loop
                 result = await _write(op, call)
-            elif loops.queue_is_short():  # no hop to a thread and back (server/loops.py)
-                result = op.run(call)
-            else:  # the pool's threads search; the loop parses the requests that wait
-                result = await asyncio.get_running_loop().run_in_executor(readers, op.run, call)
+            elif op.together is not None and collection is not None:
+                key = (op.name, collection, request.scope["query_string"])
+                result = await coalescer.answer(key, call, op.run, op.together, read)
+            else:
+                result = await read(op.run, call)
             if result is ACCEPTED:  # started, not waited for (wait=false): Qdrant's 202
                 response = _json({"status": "accepted", "time": time.perf_counter() - start}, 202)
             elif op.raw:

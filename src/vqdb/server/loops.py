@@ -41,6 +41,13 @@ def queue_is_short() -> bool:
     return state is not None and len(state.tasks) <= SHORT_QUEUE
 
 
+def others_in_flight() -> bool:
+    """Whether the running loop is one of this module's worker loops and holds requests other
+    than the caller's (elsewhere: never, as under a test's client)."""
+    state = _SERVED.get(asyncio.get_running_loop())
+    return state is not None and len(state.tasks) > 1
+
+
 class Server(uvicorn.Server):
     """Serves `config`'s app on `loops` worker loops (the lifespan, the signals and the
     once-a-second date header stay on the main loop, as in uvicorn)."""

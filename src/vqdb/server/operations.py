@@ -78,6 +78,9 @@ class Operation:
     timed_out: Callable[[Call], Any] | None = None
     staging: bool = False  # served only with the `service.staging` setting
     extra: dict[str, Any] = field(default_factory=dict)  # more OpenAPI for this operation
+    # a read's concurrent calls on one collection answered at once (server/coalescer.py): an
+    # answer or an exception for each
+    together: Callable[[list[Call]], list[Any]] | None = None
 
 
 def _write(method: str) -> Callable[[Call], Any]:
@@ -341,9 +344,11 @@ def _read(
     body: Any,
     tag: str = "search",
     lookup: bool = False,
+    each: Callable[..., list[Any]] | None = None,
 ) -> Operation:
     """A POST under /points that reads: the engine call takes the collection and the body, and
-    with `lookup` the database's collections by name (for `lookup_from`)."""
+    with `lookup` the database's collections by name (for `lookup_from`); `each` answers
+    several bodies at once (query.query_each)."""
     return Operation(
         "POST",
         POINTS + suffix,
@@ -354,7 +359,19 @@ def _read(
         body=body,
         params=READ_PARAMS,
         tag=tag,
+        together=None if each is None else _together(each, run, lookup),
     )
+
+
+def _together(
+    each: Callable[..., list[Any]], run: Callable[..., Any], lookup: bool
+) -> Callable[[list[Call]], list[Any]]:
+    def together(calls: list[Call]) -> list[Any]:
+        first = calls[0]  # all of one collection (the coalescer's key)
+        others = first.db.collection if lookup else None
+        return engine.read_each(each, run, first.collection, [c.body for c in calls], others)
+
+    return together
 
 
 def _write_points(method: str, suffix: str, name: str, engine_method: str, body: Any) -> Operation:
@@ -633,7 +650,14 @@ OPERATIONS: list[Operation] = [
         params=READ_PARAMS,
     ),
     # ---- search --------------------------------------------------------------------------
-    _read("/query", "query_points", query.query, models.QueryRequest, lookup=True),
+    _read(
+        "/query",
+        "query_points",
+        query.query,
+        models.QueryRequest,
+        lookup=True,
+        each=query.query_each,
+    ),
     _read(
         "/query/batch",
         "query_batch_points",
