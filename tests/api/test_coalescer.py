@@ -182,6 +182,8 @@ def test_concurrent_searches_over_http_answer_what_each_answers_alone(
         bodies[i] = {"query": [1.0, 2.0], "limit": 5}  # refused alone: a wrong dimension
     for i in range(7, 240, 30):
         bodies[i] = {**bodies[i], "filter": {"must": [{"has_id": list(range(0, 3000, 3))}]}}
+    for i in range(2, 240, 5):  # legacy searches: gathered apart from the queries
+        bodies[i] = {"vector": bodies[i]["query"], "limit": 4}
     gathered: list[int] = []
     read_each = engine.read_each
 
@@ -213,6 +215,7 @@ def test_concurrent_searches_over_http_answer_what_each_answers_alone(
         db.close()
     assert concurrent == expected
     assert sum(status == 400 for status, _ in concurrent) == 6
+    assert sum(isinstance(answer, list) for _, answer in concurrent) == 48
     assert max(gathered, default=0) > 1, gathered  # some requests were answered together
     print(f"gathered: {len(gathered)} calls, {sum(gathered)} requests")
 
@@ -221,7 +224,8 @@ def _post(port: int, bodies: list[dict[str, Any]]) -> list[tuple[int, Any]]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     answers = []
     for b in bodies:
-        connection.request("POST", "/collections/c/points/query", json.dumps(b))
+        route = "search" if "vector" in b else "query"
+        connection.request("POST", f"/collections/c/points/{route}", json.dumps(b))
         response = connection.getresponse()
         answer = json.loads(response.read())
         answers.append((response.status, answer.get("result", answer["status"])))

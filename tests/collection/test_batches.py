@@ -138,3 +138,24 @@ def test_under_strict_mode_each_request_is_checked_as_sent(
     answers = query.query_each(clustered, bodies)
     assert [_as_compared(a) for a in answers] == [_answered_alone(clustered, b) for b in bodies]
     assert "limit" in str(answers[1]) and not isinstance(answers[0], Exception)
+
+
+def test_legacy_searches_answered_at_once_answer_what_each_answers_alone(
+    clustered: Collection,
+) -> None:
+    rng = np.random.default_rng(6)
+    bodies: list[dict[str, Any]] = [
+        {"vector": v.tolist(), "limit": 4 + i % 2, "with_payload": i % 3 == 0}
+        for i, v in enumerate(rng.standard_normal((9, DIM)) * 20)
+    ]
+    bodies.insert(4, {"vector": [0.0] * 5, "limit": 4, "with_payload": True})
+    bodies.append({"vector": {"name": "", "vector": bodies[0]["vector"]}, "limit": 4})
+    alone = []
+    for b in bodies:
+        try:
+            alone.append(query.search(clustered, b))
+        except BadInput as e:
+            alone.append((BadInput, str(e)))
+    answers = query.search_each(clustered, bodies)
+    assert [_as_compared(a) for a in answers] == alone
+    assert isinstance(answers[4], BadInput)

@@ -45,6 +45,7 @@ from vqdb.segment.segment import Segment
 from vqdb.validation import MAPPING
 
 T = TypeVar("T")
+R = TypeVar("R")  # what a request is answered
 
 Vector = npt.NDArray[np.float32]
 _STRATEGIES = ("average_vector", "best_score", "sum_scores")
@@ -418,23 +419,49 @@ def query_each(
     c: Collection, bodies: list[Mapping[str, Any]], others: lookup.Others = None
 ) -> list[dict[str, Any] | Exception]:
     """Independent QueryRequests (a server's concurrent requests, gathered) answered at once,
-    each with its own answer or failure, as `query` gives it. The plain nearest searches that
-    share all but the vector are one native call, as query_batch groups them, but on the
-    caller's thread alone: the other cores serve the other requests in flight. Under strict
-    mode each request is checked and charged as it was sent: they run one by one."""
+    each with its own answer or failure, as `query` gives it (see _answered)."""
+    return _answered(c, bodies, "query", lambda body: query(c, body, others), _points)
+
+
+def search_each(
+    c: Collection, bodies: list[Mapping[str, Any]], others: lookup.Others = None
+) -> list[list[dict[str, Any]] | Exception]:
+    """Independent legacy SearchRequests answered at once, as query_each answers queries."""
+    return _answered(c, bodies, "vector", lambda body: search(c, body), _page_itself)
+
+
+def _answered(
+    c: Collection,
+    bodies: list[Mapping[str, Any]],
+    key: str,
+    alone: Callable[[Mapping[str, Any]], R],
+    shown: Callable[[list[dict[str, Any]]], R],
+) -> list[R | Exception]:
+    """Each body's answer, as alone(body) gives it, or its failure. The plain nearest searches
+    that share all but the vector (`key`) are one native call, as a batch groups them, shown
+    by `shown`, but on the caller's thread only: the other cores serve the other requests in
+    flight. Under strict mode each request is checked and charged as sent: one by one."""
     together: list[list[dict[str, Any]] | None] = [None] * len(bodies)
     if strict.settings(c) is None:
-        together = _together(c, bodies, "query", threads=1, whole=False)
-    answers: list[dict[str, Any] | Exception] = []
+        together = _together(c, bodies, key, threads=1, whole=False)
+    answers: list[R | Exception] = []
     for body, found in zip(bodies, together):
         if found is not None:
-            answers.append({"points": found})
+            answers.append(shown(found))
             continue
         try:
-            answers.append(query(c, body, others))
+            answers.append(alone(body))
         except Exception as e:  # this request's own failure, answered to it alone
             answers.append(e)
     return answers
+
+
+def _points(page: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"points": page}
+
+
+def _page_itself(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return page
 
 
 @strict.checked("search_batch")

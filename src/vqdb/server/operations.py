@@ -665,7 +665,7 @@ OPERATIONS: list[Operation] = [
         models.QueryRequestBatch,
         lookup=True,
     ),
-    _read("/search", "search_points", query.search, JSON_OBJECT),
+    _read("/search", "search_points", query.search, JSON_OBJECT, each=query.search_each),
     _read("/search/batch", "search_batch_points", query.search_batch, JSON_OBJECT),
     _read("/recommend", "recommend_points", query.recommend, JSON_OBJECT, lookup=True),
     _read(
