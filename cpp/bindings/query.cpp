@@ -323,6 +323,15 @@ void bind_query(nb::module_& m) {
      "A dense query from a list of `dim` plain floats and ints, each finite in float32, as a\n"
      "float32 array; None for anything else, which the caller's own parse then explains.");
 
+  m.def("openings", [](nb::bytes text) {
+    // '[' is 0x5B, '{' 0x7B: one compare after setting bit 0x20 (no other byte maps to 0x7B)
+    const auto* c = static_cast<const unsigned char*>(text.data());
+    size_t count = 0;
+    for (size_t i = 0, n = text.size(); i < n; ++i) count += (c[i] | 0x20) == '{';
+    return count;
+  }, "text"_a,
+     "How many '[' and '{' the bytes hold (strings included): a bound on JSON's depth.");
+
   m.def("shortest_doubles", [](In1<float> values) {
     auto out = empty<double>({values.shape(0)});
     shortest_doubles(values.data(), values.shape(0), out.data());

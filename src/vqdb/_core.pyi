@@ -466,6 +466,11 @@ def plain_dense_vector(raw: object | None, dim: int) -> NDArray[numpy.float32] |
     float32 array; None for anything else, which the caller's own parse then explains.
     """
 
+def openings(text: bytes) -> int:
+    """
+    How many '[' and '{' the bytes hold (strings included): a bound on JSON's depth.
+    """
+
 def shortest_doubles(values: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float64]:
     """
     Each float32 as the double its shortest round-tripping decimal names (how Qdrant

@@ -36,6 +36,8 @@ from pydantic_core import SchemaValidator, core_schema, to_jsonable_python
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from vqdb.native import _core
+
 MAX_DEPTH = 127  # arrays and objects inside one another: as deep as serde_json goes (Qdrant's)
 INLINE = 64 << 10  # bodies up to this size are parsed on the event loop
 SLICE = 1 << 20  # big arrays are validated this many bytes at a time (~6-20 ms of GIL each)
@@ -189,10 +191,10 @@ def parse(raw: bytes, schema: Schema | None) -> Any:
 
 
 def _opening(raw: bytes) -> int:
-    """How many `[` and `{` the text holds (strings included): a bound on its depth."""
-    if len(raw) < 4096:
-        return raw.count(b"[") + raw.count(b"{")
-    return int(np.count_nonzero((np.frombuffer(raw, np.uint8) | 0x20) == _OPEN_OBJECT))  # [ or {
+    """How many `[` and `{` the text holds (strings included): a bound on its depth. Counted
+    natively: numpy's pass over an 8 KB query took ~19 us in the server, where each request
+    follows a search that leaves the caches cold (2.6 us in a warm loop), bytes.count ~8."""
+    return _core.openings(raw)
 
 
 def _object(raw: bytes) -> dict[str, Any]:
