@@ -49,6 +49,11 @@ def test_root_names_version_and_commit(http: httpx.Client) -> None:
         assert re.fullmatch("[0-9a-f]{40}", root["commit"])
 
 
+def test_responses_name_no_server(http: httpx.Client) -> None:
+    assert "server" not in http.get("/").headers  # Qdrant's name none; uvicorn's would
+    assert "date" in http.get("/healthz").headers
+
+
 def test_livez_answers_as_healthz(http: httpx.Client) -> None:
     assert http.get("/livez").text == http.get("/healthz").text == "healthz check passed"
 
