@@ -217,7 +217,6 @@ def test_concurrent_searches_over_http_answer_what_each_answers_alone(
     assert sum(status == 400 for status, _ in concurrent) == 6
     assert sum(isinstance(answer, list) for _, answer in concurrent) == 48
     assert max(gathered, default=0) > 1, gathered  # some requests were answered together
-    print(f"gathered: {len(gathered)} calls, {sum(gathered)} requests")
 
 
 def _post(port: int, bodies: list[dict[str, Any]]) -> list[tuple[int, Any]]:

@@ -60,13 +60,10 @@ class Coalescer:
             answers = await run(together, [call, *(one.call for one in joined)])
         except BaseException as e:  # those who joined must not wait forever
             for one in joined:
-                one.fail(e if isinstance(e, Exception) else asyncio.CancelledError())
+                one.settle(e if isinstance(e, Exception) else asyncio.CancelledError())
             raise
         for one, answer in zip(joined, answers[1:]):
-            if isinstance(answer, Exception):
-                one.fail(answer)
-            elif not one.future.done():  # cancelled meanwhile
-                one.future.set_result(answer)
+            one.settle(answer)
         if isinstance(answers[0], Exception):
             raise answers[0]
         return answers[0]
@@ -79,6 +76,11 @@ class Joined:
         self.call = call
         self.future = future
 
-    def fail(self, e: BaseException) -> None:
-        if not self.future.done():
-            self.future.set_exception(e)
+    def settle(self, answer: Any) -> None:
+        """Its answer, or its failure where the answer is an exception."""
+        if self.future.done():  # cancelled meanwhile
+            return
+        if isinstance(answer, BaseException):
+            self.future.set_exception(answer)
+        else:
+            self.future.set_result(answer)
