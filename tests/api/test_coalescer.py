@@ -167,7 +167,9 @@ def test_concurrent_searches_over_http_answer_what_each_answers_alone(
     body = {
         "vectors": {"size": 32, "distance": "Euclid"},
         "quantization_config": {"scalar": {"type": "int8", "always_ram": True}},
-        "optimizers_config": {"indexing_threshold": 10},
+        # 200 KB is 1600 vectors: the first 2000 are indexed, the next 1000 stay appendable,
+        # so the optimizer cannot change the segments between the two passes below
+        "optimizers_config": {"indexing_threshold": 200},
     }
     c = db.create_collection("c", body)
     rng = np.random.default_rng(7)
@@ -176,6 +178,9 @@ def test_concurrent_searches_over_http_answer_what_each_answers_alone(
     c.upsert({"points": [{"id": i, "vector": x[i].tolist()} for i in range(2000)]})
     assert c.optimizer.wait_idle(60)  # an indexed segment, and an appendable one
     c.upsert({"points": [{"id": i, "vector": x[i].tolist()} for i in range(2000, 3000)]})
+    assert c.optimizer.wait_idle(60)
+    layout = [(s.appendable, s.count) for s in c.segments]
+    assert sorted(layout) == [(False, 2000), (True, 1000)], layout
     queries = centres[rng.integers(0, 8, 240)] + rng.standard_normal((240, 32))
     bodies: list[dict[str, Any]] = [{"query": q.tolist(), "limit": 5} for q in queries]
     for i in range(0, 240, 40):
@@ -209,6 +214,7 @@ def test_concurrent_searches_over_http_answer_what_each_answers_alone(
                 a for part in pool.map(lambda k: _post(port, bodies[k::8]), range(8)) for a in part
             ]
         expected = [a for k in range(8) for a in alone[k::8]]
+        assert [(s.appendable, s.count) for s in c.segments] == layout
     finally:
         server.should_exit = True
         thread.join(30)
