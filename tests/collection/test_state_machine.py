@@ -110,7 +110,7 @@ class CollectionMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.db.close()
-        shutil.rmtree(self.root.parent if self.root.name == "storage" else self.root, True)
+        _remove(self.root)
 
     def existing(self, data: st.DataObject, most: int = 4) -> list[Any]:
         present = sorted(self.model, key=sort_key)
@@ -253,7 +253,7 @@ class CollectionMachine(RuleBasedStateMachine):
                 self.root, crashed, ignore=shutil.ignore_patterns(".lock", "building-*")
             )
         self.db.close()
-        shutil.rmtree(self.root, ignore_errors=True)
+        _remove(self.root)
         self.root = crashed
         self.db = Database(self.root)
         self.c = self.db.collection(NAME)
@@ -350,6 +350,11 @@ class CollectionMachine(RuleBasedStateMachine):
             v, payload = self.model[point["id"]]
             assert point["payload"] == payload, point["id"]
             np.testing.assert_allclose(point["vector"], unit(v), rtol=1e-5, atol=1e-6)
+
+
+def _remove(root: Path) -> None:
+    """Removes a root and the temporary folder made for it (a crash copy's parent)."""
+    shutil.rmtree(root.parent if root.name == "storage" else root, ignore_errors=True)
 
 
 def run(monkeypatch: pytest.MonkeyPatch, examples: int, steps: int) -> None:
