@@ -22,6 +22,8 @@ from typing import Any
 import uvicorn
 from uvicorn.server import ServerState
 
+from vqdb.server.protocol import HttpProtocol
+
 log = logging.getLogger("vqdb.server")
 
 _STARTUP_FAILURE = 3  # uvicorn's exit status when the app's startup fails
@@ -121,7 +123,7 @@ class Server(uvicorn.Server):
 
 class WorkerLoop:
     """An event loop on a thread of its own, serving the connections handed to it with
-    uvicorn's HTTP protocol."""
+    vqdb's HTTP/1.1 protocol (server/protocol.py)."""
 
     def __init__(self, name: str, config: uvicorn.Config, app_state: dict[str, Any]) -> None:
         self.loop = _new_loop()
@@ -129,7 +131,7 @@ class WorkerLoop:
         # handed over by the accepting thread, taken by this one: each counter has one writer
         self.handed = self.taken = 0
         self._protocol = functools.partial(
-            config.http_protocol_class,  # type: ignore[call-arg]
+            HttpProtocol,
             config=config,
             server_state=self.state,
             app_state=app_state,
