@@ -23,6 +23,7 @@ from typing import Any
 from pydantic_core import to_json
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -69,6 +70,7 @@ log = logging.getLogger("vqdb.server")
 # Qdrant 1.19's API: qdrant-client warns when its minor version is more than one away, and
 # 1.19 is within one of both clients vqdb supports (1.18 and 1.20)
 API_VERSION = "1.19.0"
+NO_QUERY = QueryParams()
 
 
 def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = False) -> Starlette:
@@ -173,8 +175,10 @@ def _endpoint(
         collection = request.path_params.get("collection_name")
         try:
             access.check(request, writes=op.writes)
+            # most requests have no query string: parsing an empty one costs ~10 us
+            query = request.query_params if request.scope["query_string"] else NO_QUERY
             for name in op.params:
-                raw = request.query_params.get(name)
+                raw = query.get(name)
                 problem = None if raw is None else openapi.query_problem(name, raw)
                 if problem:
                     raise HttpError(400, problem)
@@ -183,7 +187,7 @@ def _endpoint(
             body = None
             if op.body is JSON_OBJECT or schema is not None:
                 body = await receive(request, limit, schema)
-            call = Call(db, request.path_params, request.query_params, body, request)
+            call = Call(db, request.path_params, query, body, request)
             if collection is not None and "timeout" in op.params and op.path != COLLECTION:
                 _check_timeout(call)
             if is_async:
