@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
+import os
 import urllib.parse
 from collections import deque
 from typing import Any
@@ -80,6 +81,7 @@ class HttpProtocol(asyncio.Protocol):
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.expects_continue = False
+        self.fd = -1  # the socket's, for writes without the GIL (none through TLS)
         self.in_head = False  # between a request's first byte and the end of its headers
 
     # ---- asyncio.Protocol ---------------------------------------------------------------------
@@ -89,6 +91,9 @@ class HttpProtocol(asyncio.Protocol):
         self.state.connections.add(self)  # type: ignore[arg-type]  # typed for uvicorn's own
         self.server = _address(transport.get_extra_info("sockname"))
         self.client = _address(transport.get_extra_info("peername"))
+        sock = transport.get_extra_info("socket")
+        plain = sock is not None and transport.get_extra_info("sslcontext") is None
+        self.fd = sock.fileno() if plain else -1
         self.idle_since = self.loop.time()
         self.idle_timer = self.loop.call_later(self.keep_alive_seconds, self._idle)
 
@@ -246,8 +251,23 @@ class HttpProtocol(asyncio.Protocol):
         return self.encoded
 
     def write(self, data: bytes) -> None:
-        if not self.closed and self.transport is not None:
-            self.transport.write(data)
+        """Sends straight to the socket with the GIL released while nothing waits in the
+        transport's buffer (so the bytes keep their order), and hands the transport what the
+        socket did not take. uvloop's write holds the GIL through the send: ~60 us per answer
+        on these VMs (the kernel wakes the client inside the call), which was a sixth of the
+        GIL's time at 8 connections, time the other loops could not run."""
+        transport = self.transport
+        if self.closed or transport is None or transport.is_closing():
+            return
+        if self.fd >= 0 and not transport.get_write_buffer_size():
+            try:
+                sent = os.write(self.fd, data)
+            except OSError:  # full (EAGAIN), or gone: the transport finds out which
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        transport.write(data)
 
     async def drained(self) -> None:
         if self.write_paused and not self.closed:
