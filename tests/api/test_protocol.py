@@ -80,7 +80,7 @@ def read_answer(sock: socket.socket, buffer: bytearray) -> tuple[bytes, dict[byt
     if head[0].split()[1] in (b"100", b"204", b"304"):
         return head[0], headers, b""
     if headers.get(b"transfer-encoding") == b"chunked":
-        body = b""
+        body = bytearray()
         while True:
             while b"\r\n" not in buffer:
                 _fill(sock, buffer)
@@ -91,7 +91,7 @@ def read_answer(sock: socket.socket, buffer: bytearray) -> tuple[bytes, dict[byt
             body += bytes(buffer[line_end + 2 : line_end + 2 + size])
             del buffer[: line_end + 2 + size + 2]
             if size == 0:
-                return head[0], headers, body
+                return head[0], headers, bytes(body)
     length = int(headers.get(b"content-length", b"0"))
     while len(buffer) < length:
         _fill(sock, buffer)
@@ -224,6 +224,31 @@ def test_a_response_without_length_is_chunked_and_head_has_no_body(
         assert status == b"HTTP/1.1 200 OK" and b"transfer-encoding" not in headers
         sock.sendall(b"GET /s HTTP/1.1\r\nhost: x\r\n\r\n")  # the HEAD left nothing behind
         assert read_answer(sock, buffer)[2] == b"one two three"
+
+
+def test_a_big_answer_to_a_slow_reader_arrives_whole_and_in_order(
+    serve: Callable[..., int],
+) -> None:
+    """16 MB in 8 KB parts to a client that waits before it reads: the socket fills, and the
+    parts the socket did not take wait in the transport, in order, before any later one."""
+    part = bytes(range(256)) * 32
+
+    async def big(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(2048):
+            numbered = i.to_bytes(4, "big") + part[4:]
+            await send({"type": "http.response.body", "body": numbered, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    port = serve(big)
+    with connect(port) as sock:
+        sock.sendall(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n")
+        time.sleep(0.5)
+        _, _, body = read_answer(sock, bytearray())
+    assert len(body) == 2048 * len(part)
+    numbers = [int.from_bytes(body[i : i + 4], "big") for i in range(0, len(body), len(part))]
+    assert numbers == list(range(2048))
+    assert all(body[i + 4 : i + len(part)] == part[4:] for i in range(0, len(body), len(part)))
 
 
 @pytest.mark.parametrize(
