@@ -16,6 +16,7 @@
 #include "io/row_reader.h"
 #include "query/floats.h"
 #include "query/fusion.h"
+#include "query/json_numbers.h"
 #include "query/leaf.h"
 #include "query/merge.h"
 
@@ -309,6 +310,15 @@ void bind_query(nb::module_& m) {
     // JSON's list of numbers, read once: exact floats and ints only, `dim` of them, each
     // finite in float32 (what np.fromiter and the checks after it would accept)
     PyObject* list = raw.ptr();
+    In1<float> array;
+    if (!PyList_CheckExact(list) && nb::try_cast(raw, array, false)) {
+      // a float32 array (a dense vector the server read natively): itself, if it fits
+      if (array.shape(0) != dim) return std::nullopt;
+      for (size_t i = 0; i < dim; ++i)
+        if (!std::isfinite(array.data()[i])) return std::nullopt;
+      size_t shape[1] = {dim};
+      return Out<float>(const_cast<float*>(array.data()), 1, shape, raw);
+    }
     if (!PyList_CheckExact(list) || size_t(PyList_GET_SIZE(list)) != dim) return std::nullopt;
     auto out = empty<float>({dim});
     float* x = out.data();
@@ -321,7 +331,8 @@ void bind_query(nb::module_& m) {
     return out;
   }, "raw"_a.none(), "dim"_a,
      "A dense query from a list of `dim` plain floats and ints, each finite in float32, as a\n"
-     "float32 array; None for anything else, which the caller's own parse then explains.");
+     "float32 array (a contiguous float32 array of `dim` finite values: itself); None for\n"
+     "anything else, which the caller's own parse then explains.");
 
   m.def("openings", [](nb::bytes text) {
     // '[' is 0x5B, '{' 0x7B: one compare after setting bit 0x20 (no other byte maps to 0x7B)
@@ -331,6 +342,42 @@ void bind_query(nb::module_& m) {
     return count;
   }, "text"_a,
      "How many '[' and '{' the bytes hold (strings included): a bound on JSON's depth.");
+
+  m.def("number_arrays", [](nb::bytes text, size_t min_count) {
+    std::vector<NumberArray> found;
+    {
+      nb::gil_scoped_release release;  // the bytes are immutable, and held by the caller
+      found = number_arrays({static_cast<const char*>(text.data()), text.size()}, min_count);
+    }
+    nb::list out;
+    for (NumberArray& array : found) {
+      nb::list path;
+      bool readable = true;
+      for (const JsonStep& step : array.path) {
+        if (const auto* key = std::get_if<std::string>(&step)) {
+          PyObject* name = PyUnicode_DecodeUTF8(key->data(), Py_ssize_t(key->size()), nullptr);
+          if (name == nullptr) {  // not UTF-8: the validator says so
+            PyErr_Clear();
+            readable = false;
+            break;
+          }
+          path.append(nb::steal(name));
+        } else {
+          path.append(std::get<size_t>(step));
+        }
+      }
+      if (!readable) continue;
+      auto values = empty<float>({array.values.size()});
+      std::copy(array.values.begin(), array.values.end(), values.data());
+      out.append(nb::make_tuple(nb::tuple(path), array.start, array.end, values));
+    }
+    return out;
+  }, "text"_a, "min_count"_a,
+     nb::sig("def number_arrays(text: bytes, min_count: int) -> list[tuple[tuple[str | int, "
+             "...], int, int, numpy.typing.NDArray[numpy.float32]]]"),
+     "The JSON text's arrays of at least `min_count` plain numbers, each finite in float32\n"
+     "(a request's dense vectors), as (path of keys and indices, start, end, float32 array);\n"
+     "none if the text is not well formed as far as the scan reads it.");
 
   m.def("shortest_doubles", [](In1<float> values) {
     auto out = empty<double>({values.shape(0)});

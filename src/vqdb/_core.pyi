@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import numpy
+import numpy.typing
 from numpy.typing import NDArray
 
 
@@ -463,12 +464,20 @@ def fused_rrf(leaves: Sequence[Leaf], k: float, weights: Sequence[float], thresh
 def plain_dense_vector(raw: object | None, dim: int) -> NDArray[numpy.float32] | None:
     """
     A dense query from a list of `dim` plain floats and ints, each finite in float32, as a
-    float32 array; None for anything else, which the caller's own parse then explains.
+    float32 array (a contiguous float32 array of `dim` finite values: itself); None for
+    anything else, which the caller's own parse then explains.
     """
 
 def openings(text: bytes) -> int:
     """
     How many '[' and '{' the bytes hold (strings included): a bound on JSON's depth.
+    """
+
+def number_arrays(text: bytes, min_count: int) -> list[tuple[tuple[str | int, ...], int, int, numpy.typing.NDArray[numpy.float32]]]:
+    """
+    The JSON text's arrays of at least `min_count` plain numbers, each finite in float32
+    (a request's dense vectors), as (path of keys and indices, start, end, float32 array);
+    none if the text is not well formed as far as the scan reads it.
     """
 
 def shortest_doubles(values: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> NDArray[numpy.float64]:

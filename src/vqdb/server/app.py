@@ -186,7 +186,7 @@ def _endpoint(
                 check_collection_name(collection)
             body = None
             if op.body is JSON_OBJECT or schema is not None:
-                body = await receive(request, limit, schema)
+                body = await receive(request, limit, schema, op.vectors)
             call = Call(db, request.path_params, query, body, request)
             if collection is not None and "timeout" in op.params and op.path != COLLECTION:
                 _check_timeout(call)

@@ -37,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from vqdb.native import _core
+from vqdb.server import vectors
 
 MAX_DEPTH = 127  # arrays and objects inside one another: as deep as serde_json goes (Qdrant's)
 INLINE = 64 << 10  # bodies up to this size are parsed on the event loop
@@ -133,12 +134,15 @@ class Schema:
             return self.dump(self.validate(raw, where, at))
 
 
-async def receive(request: Request, limit: int, schema: Schema | None) -> Any:
-    """The request's JSON body, checked against `schema` (None: any JSON object)."""
+async def receive(
+    request: Request, limit: int, schema: Schema | None, place: vectors.Place | None = None
+) -> Any:
+    """The request's JSON body, checked against `schema` (None: any JSON object), its dense
+    vectors at `place` read natively (server/vectors.py)."""
     raw = await read(request, limit)
     if len(raw) <= INLINE:
-        return parse(raw, schema)
-    return await run_in_threadpool(parse, raw, schema)
+        return parse(raw, schema, place)
+    return await run_in_threadpool(parse, raw, schema, place)
 
 
 async def read(request: Request, limit: int) -> bytes:
@@ -165,7 +169,7 @@ def _too_large(limit: int) -> HttpError:
     return HttpError(413, f"Payload too large: the limit is {limit >> 20} MB")
 
 
-def parse(raw: bytes, schema: Schema | None) -> Any:
+def parse(raw: bytes, schema: Schema | None, place: vectors.Place | None = None) -> Any:
     """The body as JSON checked against the operation's schema, with the fields a client left
     out (or set to null) absent, so the engine applies Qdrant's defaults (schema None: any JSON
     object, unchecked). Unknown fields are dropped, as Qdrant's server ignores them, except in
@@ -185,6 +189,12 @@ def parse(raw: bytes, schema: Schema | None) -> Any:
             value = _sliced(raw, schema, big)
             if value is not _UNCUT:
                 return value
+    if place is not None and len(raw) <= INLINE:
+        value = vectors.lifted(
+            raw, place, _object if schema is None else schema.plain.validate_json
+        )
+        if value is not vectors.CUT:
+            return value
     if schema is None:
         return _object(raw)
     return schema.parsed(raw)

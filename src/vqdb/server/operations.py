@@ -22,7 +22,7 @@ from vqdb.collection import facets, groups, info, matrix, query, reads, snapshot
 from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput, NotFound, OutOfRange
-from vqdb.server import metrics, uploads
+from vqdb.server import metrics, uploads, vectors
 from vqdb.server.background import Jobs
 from vqdb.server.body import HttpError
 from vqdb.server.settings import Settings
@@ -81,6 +81,9 @@ class Operation:
     # a read's concurrent calls on one collection answered at once (server/coalescer.py): an
     # answer or an exception for each
     together: Callable[[list[Call]], list[Any]] | None = None
+    # where the body's dense query vectors sit: read natively, out of the validation
+    # (server/vectors.py)
+    vectors: vectors.Place | None = None
 
 
 def _write(method: str) -> Callable[[Call], Any]:
@@ -345,6 +348,7 @@ def _read(
     tag: str = "search",
     lookup: bool = False,
     each: Callable[..., list[Any]] | None = None,
+    place: vectors.Place | None = None,
 ) -> Operation:
     """A POST under /points that reads: the engine call takes the collection and the body, and
     with `lookup` the database's collections by name (for `lookup_from`); `each` answers
@@ -360,6 +364,7 @@ def _read(
         params=READ_PARAMS,
         tag=tag,
         together=None if each is None else _together(each, run, lookup),
+        vectors=place,
     )
 
 
@@ -657,6 +662,7 @@ OPERATIONS: list[Operation] = [
         models.QueryRequest,
         lookup=True,
         each=query.query_each,
+        place=vectors.query_place,
     ),
     _read(
         "/query/batch",
@@ -664,9 +670,23 @@ OPERATIONS: list[Operation] = [
         query.query_batch,
         models.QueryRequestBatch,
         lookup=True,
+        place=vectors.in_batch(vectors.query_place),
     ),
-    _read("/search", "search_points", query.search, JSON_OBJECT, each=query.search_each),
-    _read("/search/batch", "search_batch_points", query.search_batch, JSON_OBJECT),
+    _read(
+        "/search",
+        "search_points",
+        query.search,
+        JSON_OBJECT,
+        each=query.search_each,
+        place=vectors.search_place,
+    ),
+    _read(
+        "/search/batch",
+        "search_batch_points",
+        query.search_batch,
+        JSON_OBJECT,
+        place=vectors.in_batch(vectors.search_place),
+    ),
     _read("/recommend", "recommend_points", query.recommend, JSON_OBJECT, lookup=True),
     _read(
         "/recommend/batch",
