@@ -5,21 +5,20 @@ has not taken), `Expect: 100-continue`, chunked responses where the app gives no
 HEAD, 400 for what llhttp cannot parse, 500 for an app that fails before it answers, and a
 graceful shutdown that lets the request in flight finish.
 
-Why not uvicorn's: a search request is a few hundred microseconds, and uvicorn's protocol
-spends ~30 us of them with the caches as a search leaves them (a cycle object, an Event and a
-copy of the body per request, two regular expressions per response header, the head and the
-body written apart). Measured against it on int8 100k x 768, wrk, interleaved (docs/
-ARCHITECTURE.md): +10-14% requests/s at 8 connections, +3% at 1. What differs: a request whose
-body is all there when the app asks for it is handed over without waiting; a response of one
-body message leaves in one write; header values are checked once, for what could split a
-response (CR, LF, NUL)."""
+Why not uvicorn's: a search request is a few hundred microseconds of CPU, most of it Python
+under one GIL, and uvicorn's protocol added a cycle object, an Event and a copy of the body per
+request, two regular expressions per response header, the head and the body written apart,
+and a keep-alive timer armed and cancelled per request. Here: a body that is all there when
+the app asks for it is handed over without waiting, a small answer leaves in one write, the
+app's headers are checked once as a block for what could split an answer (CR, LF, NUL), one
+idle timer per connection. Protocol work per request in process: 13.6 us with uvicorn's,
+10.3 with this (docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import http
 import logging
-import os
 import urllib.parse
 from collections import deque
 from typing import Any
@@ -81,7 +80,6 @@ class HttpProtocol(asyncio.Protocol):
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.expects_continue = False
-        self.fd = -1  # the socket's, for writes without the GIL (none through TLS)
         self.in_head = False  # between a request's first byte and the end of its headers
 
     # ---- asyncio.Protocol ---------------------------------------------------------------------
@@ -91,9 +89,6 @@ class HttpProtocol(asyncio.Protocol):
         self.state.connections.add(self)  # type: ignore[arg-type]  # typed for uvicorn's own
         self.server = _address(transport.get_extra_info("sockname"))
         self.client = _address(transport.get_extra_info("peername"))
-        sock = transport.get_extra_info("socket")
-        plain = sock is not None and transport.get_extra_info("sslcontext") is None
-        self.fd = sock.fileno() if plain else -1
         self.idle_since = self.loop.time()
         self.idle_timer = self.loop.call_later(self.keep_alive_seconds, self._idle)
 
@@ -251,23 +246,13 @@ class HttpProtocol(asyncio.Protocol):
         return self.encoded
 
     def write(self, data: bytes) -> None:
-        """Sends straight to the socket with the GIL released while nothing waits in the
-        transport's buffer (so the bytes keep their order), and hands the transport what the
-        socket did not take. uvloop's write holds the GIL through the send: ~60 us per answer
-        on these VMs (the kernel wakes the client inside the call), which was a sixth of the
-        GIL's time at 8 connections, time the other loops could not run."""
+        # uvloop's write holds the GIL through the send (~60 us on these VMs: the kernel wakes
+        # the client inside it); sending with os.write and the GIL released was measured and
+        # not kept: at 8 connections it cost ~7% (each release is a GIL handoff, and the
+        # writer then waits for the other loop's Python) on these CPU-bound 2 cores
         transport = self.transport
-        if self.closed or transport is None or transport.is_closing():
-            return
-        if self.fd >= 0 and not transport.get_write_buffer_size():
-            try:
-                sent = os.write(self.fd, data)
-            except OSError:  # full (EAGAIN), or gone: the transport finds out which
-                sent = 0
-            if sent == len(data):
-                return
-            data = data[sent:]
-        transport.write(data)
+        if not self.closed and transport is not None and not transport.is_closing():
+            transport.write(data)
 
     async def drained(self) -> None:
         if self.write_paused and not self.closed:
