@@ -310,6 +310,18 @@ def test_an_app_that_fails_before_it_answers_gives_500(
         assert closed(sock)
 
 
+def test_past_limit_concurrency_requests_get_503(serve: Callable[..., int]) -> None:
+    port = serve(echo, limit_concurrency=2)
+    with connect(port) as first:
+        first.sendall(post(b"/a", b""))
+        assert read_answer(first, bytearray())[0] == b"HTTP/1.1 200 OK"
+        with connect(port) as second:  # two connections open: at the limit
+            second.sendall(post(b"/a", b""))
+            status, _, body = read_answer(second, bytearray())
+            assert status == b"HTTP/1.1 503 Service Unavailable"
+            assert body == b"Service Unavailable" and closed(second)
+
+
 def test_an_app_that_breaks_its_content_length_loses_the_connection(
     serve: Callable[..., int],
 ) -> None:

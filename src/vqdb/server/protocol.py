@@ -485,34 +485,23 @@ class Exchange:
         return b"".join(lines)
 
     async def _fail(self) -> None:
-        await self.send(
-            {
-                "type": "http.response.start",
-                "status": 500,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", b"21"),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await self.send({"type": "http.response.body", "body": b"Internal Server Error"})
+        await _closing(self.send, 500, b"Internal Server Error")
 
 
 async def _unavailable(scope: Any, receive: Any, send: Any) -> None:
     """503 past `limit_concurrency`, as uvicorn answers."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", b"19"),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": b"Service Unavailable"})
+    await _closing(send, 503, b"Service Unavailable")
+
+
+async def _closing(send: Any, status: int, text: bytes) -> None:
+    """A plain-text answer of the server's own, after which the connection closes."""
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", b"%d" % len(text)),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": text})
 
 
 def _address(info: Any) -> tuple[str, int] | None:
