@@ -58,3 +58,32 @@ def test_multivector_workflow(client: vqdb.Client) -> None:
     with pytest.raises(Exception, match="expected dim: 8, got 2"):
         client.upsert("colbert", [models.PointStruct(id=1000, vector=[[1.0, 2.0]])])
     assert client.count("colbert").count == 300
+
+
+def test_one_vector_queries_a_multivector_as_one_row_as_list_or_array(
+    client: vqdb.Client,
+) -> None:
+    """A flat query is a one-row multivector, given as a list or as a numpy array (the array
+    was refused before: the server now hands the engine arrays for the vectors it reads)."""
+    client.create_collection(
+        "rows",
+        vectors_config=models.VectorParams(
+            size=4,
+            distance=models.Distance.COSINE,
+            multivector_config=models.MultiVectorConfig(
+                comparator=models.MultiVectorComparator.MAX_SIM
+            ),
+        ),
+    )
+    rng = np.random.default_rng(4)
+    client.upsert(
+        "rows",
+        points=[
+            models.PointStruct(id=i, vector=rng.standard_normal((3, 4)).tolist()) for i in range(40)
+        ],
+    )
+    q = rng.standard_normal(4)
+    as_list = client.query_points("rows", query=q.tolist(), limit=5).points
+    as_array = client.query_points("rows", query=q.astype(np.float32), limit=5).points
+    as_row = client.query_points("rows", query=[q.tolist()], limit=5).points
+    assert [p.id for p in as_list] == [p.id for p in as_array] == [p.id for p in as_row]
