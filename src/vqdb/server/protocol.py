@@ -296,13 +296,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def _refuse(self, message: bytes) -> None:
         """400 and close, for bytes that are not HTTP (uvicorn's answer, word for word)."""
-        head = [_STATUS[400]]
-        head += [name + b": " + value + b"\r\n" for name, value in self.state.default_headers]
-        head.append(
-            b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-            b"connection: close\r\n\r\n" % len(message)
-        )
-        self.write(b"".join(head) + message)
+        head = b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n" % len(message)
+        self.write(_STATUS[400] + self.defaults() + head + b"connection: close\r\n\r\n" + message)
         self.close()
 
 
