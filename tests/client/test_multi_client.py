@@ -9,16 +9,21 @@ import vqdb
 from vqdb import models
 
 
+def _max_sim(size: int, distance: models.Distance) -> models.VectorParams:
+    """A multivector of `size`-d rows, compared by MaxSim."""
+    return models.VectorParams(
+        size=size,
+        distance=distance,
+        multivector_config=models.MultiVectorConfig(
+            comparator=models.MultiVectorComparator.MAX_SIM
+        ),
+    )
+
+
 def test_multivector_workflow(client: vqdb.Client) -> None:
     client.create_collection(
         "colbert",
-        vectors_config=models.VectorParams(
-            size=8,
-            distance=models.Distance.DOT,
-            multivector_config=models.MultiVectorConfig(
-                comparator=models.MultiVectorComparator.MAX_SIM
-            ),
-        ),
+        vectors_config=_max_sim(8, models.Distance.DOT),
         optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1),
         quantization_config=models.ScalarQuantization(
             scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8)
@@ -65,16 +70,7 @@ def test_one_vector_queries_a_multivector_as_one_row_as_list_or_array(
 ) -> None:
     """A flat query is a one-row multivector, given as a list or as a numpy array (the array
     was refused before: the server now hands the engine arrays for the vectors it reads)."""
-    client.create_collection(
-        "rows",
-        vectors_config=models.VectorParams(
-            size=4,
-            distance=models.Distance.COSINE,
-            multivector_config=models.MultiVectorConfig(
-                comparator=models.MultiVectorComparator.MAX_SIM
-            ),
-        ),
-    )
+    client.create_collection("rows", vectors_config=_max_sim(4, models.Distance.COSINE))
     rng = np.random.default_rng(4)
     client.upsert(
         "rows",

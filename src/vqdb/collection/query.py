@@ -703,9 +703,7 @@ def _vector(c: Collection, raw: Any, using: str) -> OneVector:
         raise BadInput(f"{using or 'the vector'!r} is a dense vector: query it with a list")
     dim = c.config.vectors[using].size
     if c.config.vectors[using].multivector:
-        if is_flat(raw) or isinstance(raw, np.ndarray) and raw.ndim == 1 and raw.size:
-            # one vector, as a list or an array (the server lifts dense vectors into arrays):
-            # a one-row multivector
+        if is_flat(raw):  # one vector: a one-row multivector
             raw = [raw]
         matrix: Vector = multi_rows([raw], using, dim, "query")[0]
         return matrix

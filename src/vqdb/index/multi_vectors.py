@@ -100,7 +100,7 @@ class MultiVectors:
 
 def matrix(item: Any, dim: int, where: str) -> Rows:
     """One multivector: a list of rows of `dim` numbers (at least one row), finite."""
-    if isinstance(item, np.ndarray) and item.ndim == 1 or is_flat(item):
+    if is_flat(item):
         raise ValueError(
             f"{where}: this is a multivector: give a list of vectors ([[...], [...]]), "
             "not a single vector"
@@ -126,7 +126,10 @@ def matrix(item: Any, dim: int, where: str) -> Rows:
 
 
 def is_flat(item: Any) -> bool:
-    """A plain vector (a non-empty list of numbers) given where a matrix was expected."""
+    """A plain vector (a non-empty list of numbers, or a one-dimensional array of them, as the
+    embedded client and the server's native read give it) where a matrix was expected."""
+    if isinstance(item, np.ndarray):
+        return item.ndim == 1 and item.size > 0 and item.dtype.kind in "fiu"
     return (
         isinstance(item, Sequence)
         and not isinstance(item, (str, bytes))
