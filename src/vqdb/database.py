@@ -4,6 +4,7 @@
     <path>/snapshots/<name>/     its snapshots (collection/snapshots.py)
     <path>/aliases.json          alias -> collection name
     <path>/.lock                 held while a process has the storage open
+    <path>/.changes              its count of changes, for processes that follow it
 
 The embedded client and the HTTP server both sit on a Database; it owns the collections'
 lifecycle (create, open, update, delete, close) and their optimizers.
@@ -27,6 +28,7 @@ from vqdb.collection.collection import Collection
 from vqdb.collection.config import CollectionConfig
 from vqdb.collection.optimizer import Optimizer
 from vqdb.errors import AlreadyExists, BadInput, NotFound, OutOfRange, refused
+from vqdb.storage.changes import Changes
 from vqdb.storage.files import read_json, release_free_memory, write_json
 from vqdb.storage.rows import read_path
 from vqdb.validation import check_collection_name
@@ -61,6 +63,7 @@ class Database:
         self._aliases: dict[str, str] = {}
         self._lock = threading.RLock()
         self._lock_file: IO[str] | None = None
+        self._changes: Changes | None = None
         if ray_address is not None:  # joined now: a wrong address fails here, not later
             from vqdb.cluster import connect
 
@@ -75,6 +78,7 @@ class Database:
                 raise BadInput(
                     f"storage folder {self.path} is already in use by another vqdb instance"
                 ) from None
+            self._changes = Changes(self.path)
             _remove_scratch(self.path)
             for directory in sorted((self.path / "collections").iterdir()):
                 if (directory / storage.MANIFEST).exists():
@@ -119,8 +123,15 @@ class Database:
     def _start(self, collection: Collection) -> Collection:
         collection.init_time_ms = int((time.perf_counter() - collection.started) * 1000)
         self._collections[collection.name] = collection
+        if self._changes is not None:
+            collection.changed = self._changes.bump
+        self._changed()
         Optimizer(collection, self.optimizer_threads).wake()
         return collection
+
+    def _changed(self) -> None:
+        if self._changes is not None:
+            self._changes.bump()
 
     # ---- collections ------------------------------------------------------------------------
 
@@ -204,6 +215,7 @@ class Database:
         close_collection(collection)
         if collection.path is not None:
             shutil.rmtree(collection.path, ignore_errors=True)
+        self._changed()
         return True
 
     def create_vector(self, name: str, vector: str, spec: Any) -> dict[str, Any]:
@@ -288,6 +300,7 @@ class Database:
         if self.path is not None:
             write_json(self.path / ALIASES, aliases)
         self._aliases = aliases
+        self._changed()
 
     def close(self) -> None:
         with self._lock:
@@ -299,6 +312,9 @@ class Database:
             sharded.close(remove=self.path is None)  # (in memory, there is no next start)
         for collection in collections:
             close_collection(collection)
+        if self._changes is not None:
+            self._changes.close()
+            self._changes = None
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None

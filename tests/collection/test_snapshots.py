@@ -24,6 +24,7 @@ from vqdb.errors import BadInput, NotFound
 
 DIM = 16
 FILTER = {"must": [{"key": "k", "match": {"value": 3}}]}
+STORAGE_FILES = [".changes", ".lock", "collections", "snapshots"]  # what a storage folder holds
 
 
 @pytest.fixture
@@ -245,7 +246,7 @@ def test_failed_recovery_leaves_collections_untouched(db: Database, tmp_path: Pa
     assert answers(c, x) == before
     storage = tmp_path / "storage"
     assert not (tmp_path / "evil").exists() and not (storage / "evil").exists()
-    assert sorted(p.name for p in storage.iterdir()) == [".lock", "collections", "snapshots"]
+    assert sorted(p.name for p in storage.iterdir()) == STORAGE_FILES
     with pytest.raises(BadInput):
         snapshots.recover(db, "../escape", good)
 
@@ -439,7 +440,7 @@ def test_crafted_snapshots_touch_nothing_outside_the_storage(db: Database, tmp_p
     assert db.collection("c") is c and db.collection_names() == ["c"]
     assert answers(c, x) == before
     storage = tmp_path / "storage"
-    assert sorted(p.name for p in storage.iterdir()) == [".lock", "collections", "snapshots"]
+    assert sorted(p.name for p in storage.iterdir()) == STORAGE_FILES
     # the same files with a correct manifest and list are a sound snapshot
     assert snapshots.recover(db, "new", crafted_tar(tmp_path / "fine", files))
     assert answers(db.collection("new"), x) == before

@@ -1,6 +1,7 @@
 """A model-based test of a collection on disk: random writes, reads, restarts, quantization
 switches and optimizer runs, checked after every step against a plain dict of
-id -> (vector, payload)."""
+id -> (vector, payload), both in the database that writes it and in a follower of its folder
+(what a reader process serves from), which catches up while the optimizer rewrites the files."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from vqdb.collection import optimizer as optimizer_module
 from vqdb.collection import query, reads
 from vqdb.database import Database
 from vqdb.errors import NotFound
+from vqdb.follower import Follower
 
 DIM = 8
 NAME = "m"
@@ -106,9 +108,11 @@ class CollectionMachine(RuleBasedStateMachine):
             "quantization_config": {"scalar": {"type": "int8"}},
         }
         self.c = self.db.create_collection(NAME, body)
+        self.follower = Follower(self.root)
         self.model: Model = {}
 
     def teardown(self) -> None:
+        self.follower.close()
         self.db.close()
         _remove(self.root)
 
@@ -253,10 +257,12 @@ class CollectionMachine(RuleBasedStateMachine):
                 self.root, crashed, ignore=shutil.ignore_patterns(".lock", "building-*")
             )
         self.db.close()
+        self.follower.close()
         _remove(self.root)
         self.root = crashed
         self.db = Database(self.root)
         self.c = self.db.collection(NAME)
+        self.follower = Follower(self.root)
 
     @rule(q=st.sampled_from(QUANTIZATIONS))
     def switch_quantization(self, q: Any) -> None:
@@ -340,10 +346,25 @@ class CollectionMachine(RuleBasedStateMachine):
 
     # ---- after every step ---------------------------------------------------------------------
 
+    @rule(seed=seeds, limit=st.integers(1, 12))
+    def exact_search_in_the_follower(self, seed: int, limit: int) -> None:
+        self.follower.catch_up()
+        q = vector(seed).tolist()
+        body: dict[str, Any] = {"query": q, "limit": limit, "params": {"exact": True}}
+        here = query.query(self.c, body)["points"]
+        there = query.query(self.follower.collection(NAME), body)["points"]
+        assert [p["id"] for p in there] == [p["id"] for p in here]
+        np.testing.assert_allclose([p["score"] for p in there], [p["score"] for p in here])
+
     @invariant()
     def everything_matches_the_model(self) -> None:
-        assert reads.count(self.c, {}) == {"count": len(self.model)}
-        page = reads.scroll(self.c, {"limit": 1000, "with_vector": True})
+        self.matches_the_model(self.c)
+        self.follower.catch_up()
+        self.matches_the_model(self.follower.collection(NAME))
+
+    def matches_the_model(self, collection: Any) -> None:
+        assert reads.count(collection, {}) == {"count": len(self.model)}
+        page = reads.scroll(collection, {"limit": 1000, "with_vector": True})
         assert page["next_page_offset"] is None
         assert [p["id"] for p in page["points"]] == sorted(self.model, key=sort_key)
         for point in page["points"]:

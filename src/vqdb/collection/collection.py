@@ -71,6 +71,9 @@ class Collection:
         self.queued = 0  # writes waiting for the write lock (Qdrant's update queue length)
         self.started = time.perf_counter()  # the load's start: init_time_ms, set once started
         self.init_time_ms = 0
+        # told after each change is in its files (a WAL record, a checkpoint): the database
+        # counts them for the processes following its folder (storage/changes.py)
+        self.changed: Callable[[], None] = _unchanged
 
     def _new_appendable(self) -> Segment:
         segment = Segment.empty(new_segment_name(), self.config.appendable_args())
@@ -258,6 +261,10 @@ class Collection:
         with self._turn():
             if self.closed:
                 raise BadInput(f"collection {self.name} is closed")
+            if self.path is not None and self.wal is None:
+                raise BadInput(
+                    f"collection {self.name} is only read here: another process writes it"
+                )
             strict.check_write(self, op)
             if strict.checking_only():
                 return {}
@@ -273,6 +280,7 @@ class Collection:
                     return {"operation_id": self.applied_seq, "status": _status(wait)}
             seq = self._log(op, wait)
             self.apply(op, seq)
+            self.changed()
             self.last_write = time.monotonic()
         if self.optimizer is not None:
             self.optimizer.wake()
@@ -393,6 +401,10 @@ class Collection:
     @property
     def points_count(self) -> int:
         return sum(segment.count for segment in self.segments)
+
+
+def _unchanged() -> None:
+    pass
 
 
 def checked_filter(raw: Any, where: str = "filter") -> Filter | None:

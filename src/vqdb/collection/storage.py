@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TypeGuard
 
@@ -80,6 +81,25 @@ def create(
 
 
 def open_collection(path: Path, read_path: ReadPath = "mmap") -> Collection:
+    """The collection as it was last acknowledged: its manifest's segments and its WAL's
+    records after them. The opener owns the folder from now on (strays deleted, the WAL's torn
+    tail cut)."""
+    collection, manifest = load_collection(path, read_path)
+    _remove_strays(path, {entry["name"] for entry in manifest["segments"]}, building=True)
+    collection.wal = Wal(path / "wal.log", next_seq=collection.applied_seq + 1)
+    replayed = replay(collection, collection.wal.replay(after=collection.applied_seq))
+    if replayed:
+        log.info("collection %s: replayed %d WAL records", collection.name, replayed)
+    return collection
+
+
+def load_collection(
+    path: Path, read_path: ReadPath = "mmap", *, reuse: Mapping[str, Segment] | None = None
+) -> tuple[Collection, dict[str, Any]]:
+    """The collection as its manifest names it, without its WAL, and the manifest; no file is
+    changed, so a process following the folder's writer may call it (collection/follower.py).
+    `reuse`: segments loaded before, by name, taken as they are where the manifest names the
+    same generation of them with the same vectors (the caller vouches they are unchanged)."""
     manifest = read_json(path / MANIFEST)
     check_manifest(manifest, path / MANIFEST)
     config = CollectionConfig.from_json(manifest["config"])
@@ -90,21 +110,23 @@ def open_collection(path: Path, read_path: ReadPath = "mmap") -> Collection:
     on_disk = {name for name, v in config.vectors.items() if v.on_disk}
     segments = []
     for entry in manifest["segments"]:
-        directory = path / "segments" / entry["name"]
-        segment = files.load(
-            directory,
-            entry["name"],
-            entry["generation"],
-            on_disk=on_disk,
-            read_path=read_path,
-            vectors_kept=entry.get("vectors"),  # absent in manifests before named-vector deletes
-        )
-        segment.generation = entry["generation"]
-        segment.version = entry.get("version", 0)
-        for key, schema in collection.payload_schema.items():
-            segment.create_index(key, schema)
+        kept = entry.get("vectors")  # absent in manifests before named-vector deletes
+        segment = (reuse or {}).get(entry["name"])
+        fits = segment is not None and segment.generation == entry["generation"]
+        if segment is None or not fits or (kept is not None and list(segment.vectors) != kept):
+            segment = files.load(
+                path / "segments" / entry["name"],
+                entry["name"],
+                entry["generation"],
+                on_disk=on_disk,
+                read_path=read_path,
+                vectors_kept=kept,
+            )
+            segment.generation = entry["generation"]
+            segment.version = entry.get("version", 0)
+            for key, schema in collection.payload_schema.items():
+                segment.create_index(key, schema)
         segments.append(segment)
-    _remove_strays(path, {entry["name"] for entry in manifest["segments"]}, building=True)
     appendable = next((s for s in segments if s.name == manifest["appendable"]), None)
     collection.segments = segments
     if appendable is None:
@@ -112,9 +134,13 @@ def open_collection(path: Path, read_path: ReadPath = "mmap") -> Collection:
     else:
         collection.appendable = appendable
     collection.applied_seq = manifest["applied_seq"]
-    collection.wal = Wal(path / "wal.log", next_seq=collection.applied_seq + 1)
+    return collection, manifest
+
+
+def replay(collection: Collection, logged: Iterable[tuple[int, bytes]]) -> int:
+    """Applies WAL records (seq, payload) to the collection; returns how many."""
     replayed = 0
-    for seq, payload in collection.wal.replay(after=collection.applied_seq):
+    for seq, payload in logged:
         op = records.decode(payload)
         if "points" in op:
             op["points"] = points_from_record(op["points"])
@@ -123,9 +149,7 @@ def open_collection(path: Path, read_path: ReadPath = "mmap") -> Collection:
         except ValueError as e:  # checked before it was logged: the state has diverged
             log.warning("collection %s: skipping WAL record %d: %s", collection.name, seq, e)
         replayed += 1
-    if replayed:
-        log.info("collection %s: replayed %d WAL records", collection.name, replayed)
-    return collection
+    return replayed
 
 
 def check_manifest(manifest: Any, where: Path | str) -> None:
@@ -204,6 +228,7 @@ def checkpoint(collection: Collection) -> None:
         raise
     collection.wal.clear()
     collection.generation = generation
+    collection.changed()
     for segment, old, _ in written:
         if old is not None:
             files.remove_generation(segment_dir(collection, segment), old)

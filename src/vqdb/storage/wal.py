@@ -125,6 +125,25 @@ class Wal:
                 self._fd = -1
 
 
+def read_from(path: Path, offset: int) -> tuple[list[tuple[int, bytes]], int]:
+    """(seq, payload) of the whole records from byte `offset` on, and the offset after the
+    last: what a process following another's log reads. It stops at the first record that is
+    not whole, which may be one being appended right now; it never cuts or repairs."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    found: list[tuple[int, bytes]] = []
+    pos = 0
+    while (record := _record_at(data, pos)) is not None:
+        seq, end = record
+        found.append((seq, data[pos + _HEAD.size + _SEQ.size : end]))
+        pos = end
+    return found, offset + pos
+
+
 def _scan(path: Path, after: int) -> list[tuple[int, int, int]]:
     """(seq, payload start, record end) of each intact record. Past a damaged record the scan
     resumes at the next intact one, if any (one whose number is above every number before it,

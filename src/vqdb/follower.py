@@ -1,0 +1,78 @@
+"""A storage folder that another process writes, read here: what the server's reader
+processes serve searches from while one process, the folder's `Database`, writes it.
+
+The writer counts its changes in `<storage>/.changes` (storage/changes.py), each after it is
+in the files and before it is acknowledged. `catch_up`, called before a read, compares that
+count with the one last caught up to; where it moved, it lists the collections again, brings
+each up to its files (collection/follower.py) and reads the aliases. A read therefore sees
+every write acknowledged before it began, as a read of the writer itself would.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, NoReturn
+
+from vqdb.collection import storage
+from vqdb.collection.follower import CollectionFollower, Gone
+from vqdb.database import ALIASES, Database
+from vqdb.errors import BadInput
+from vqdb.storage.changes import Changes
+from vqdb.storage.files import read_json
+
+
+class Follower(Database):
+    def __init__(self, path: str | Path, *, async_scorer: bool | str = False) -> None:
+        super().__init__(None, async_scorer=async_scorer)
+        self.path = Path(path)
+        if not (self.path / "collections").is_dir():
+            raise BadInput(f"{self.path} is not a vqdb storage folder")
+        self._count = Changes(self.path, create=False)
+        self._followers: dict[str, CollectionFollower] = {}
+        self._seen: int | None = None
+        self._catching_up = threading.Lock()
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Brings every collection and alias up to what the writer has acknowledged."""
+        if self._count.count() == self._seen:
+            return
+        with self._catching_up:
+            count = self._count.count()  # before the files are read: a later change is seen later
+            if count == self._seen:
+                return
+            assert self.path is not None
+            folders = sorted(
+                d for d in (self.path / "collections").iterdir() if (d / storage.MANIFEST).exists()
+            )
+            collections = {}
+            for folder in folders:
+                follower = self._followers.get(folder.name) or CollectionFollower(
+                    folder, self.read_path
+                )
+                try:
+                    collections[folder.name] = follower.catch_up()
+                except Gone:
+                    continue
+                self._followers[folder.name] = follower
+            for name in self._followers.keys() - collections.keys():
+                del self._followers[name]
+            saved = read_json(self.path / ALIASES) if (self.path / ALIASES).exists() else {}
+            with self._lock:
+                self._collections = collections
+                self._aliases = {a: c for a, c in saved.items() if c in collections}
+            self._seen = count
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise BadInput(f"storage {self.path} is only read here: another process writes it")
+
+    create_collection = delete_collection = remove = _refuse
+    create_vector = delete_vector = update_collection = update_aliases = _refuse
+
+    def close(self) -> None:
+        with self._lock:
+            self._collections = {}
+            self._aliases = {}
+        self._followers.clear()
+        self._count.close()
