@@ -133,6 +133,9 @@ class Database:
         if self._changes is not None:
             self._changes.bump()
 
+    def catch_up(self) -> None:
+        """Nothing: the process that writes a folder is never behind it (vqdb.follower)."""
+
     # ---- collections ------------------------------------------------------------------------
 
     def collection_names(self) -> list[str]:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from collections.abc import Iterator
@@ -28,15 +29,17 @@ class Server:
         port: int | None = None,
         args: tuple[str, ...] = (),
         start_seconds: float = 60,
+        log_level: str = "WARNING",
     ) -> None:
         self.storage = storage
         self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "vqdb", "serve", "--storage", str(storage), *args]
+        self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (read and closed by stop())
         self.process = subprocess.Popen(
-            [*command, "--port", str(self.port), "--log-level", "WARNING"],
+            [*command, "--port", str(self.port), "--log-level", log_level],
             env={**os.environ, **(env or {})},
-            stdout=subprocess.PIPE,
+            stdout=self._log,
             stderr=subprocess.STDOUT,
             text=True,
         )
@@ -52,16 +55,25 @@ class Server:
                 raise RuntimeError(f"vqdb serve did not start:\n{output}")
             time.sleep(0.05)
 
+    def output(self) -> str:
+        """What it has printed so far."""
+        self._log.seek(0)
+        return self._log.read()
+
     def stop(self) -> str:
         """SIGTERM, as a service manager stops it; returns what it printed."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            output, _ = self.process.communicate(timeout=60)
+            self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            output, _ = self.process.communicate()
-        return output or ""
+            self.process.wait()
+        if self._log.closed:
+            return ""
+        output = self.output()
+        self._log.close()
+        return output
 
 
 def _free_port() -> int:

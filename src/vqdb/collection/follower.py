@@ -86,9 +86,9 @@ class CollectionFollower:
         reuse = None
         if live is not None:  # segments unchanged since they were loaded here
             reuse = {s.name: s for s in live.segments if not s.dirty and s.generation is not None}
-        loaded, _ = storage.load_collection(self.path, self.read_path, reuse=reuse)
-        if live is not None and loaded.payload_schema != live.payload_schema:
-            loaded, _ = storage.load_collection(self.path, self.read_path)  # indexes differ
+        loaded, _ = storage.load_collection(self.path, self.read_path, reuse=reuse, shared=True)
+        if live is not None and loaded.payload_schema != live.payload_schema:  # indexes differ
+            loaded, _ = storage.load_collection(self.path, self.read_path, shared=True)
         logged, end = wal.read_from(self.path / "wal.log", 0)
         logged = [(seq, payload) for seq, payload in logged if seq > loaded.applied_seq]
         if logged and logged[0][0] != loaded.applied_seq + 1:

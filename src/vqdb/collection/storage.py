@@ -94,12 +94,17 @@ def open_collection(path: Path, read_path: ReadPath = "mmap") -> Collection:
 
 
 def load_collection(
-    path: Path, read_path: ReadPath = "mmap", *, reuse: Mapping[str, Segment] | None = None
+    path: Path,
+    read_path: ReadPath = "mmap",
+    *,
+    reuse: Mapping[str, Segment] | None = None,
+    shared: bool = False,
 ) -> tuple[Collection, dict[str, Any]]:
     """The collection as its manifest names it, without its WAL, and the manifest; no file is
     changed, so a process following the folder's writer may call it (collection/follower.py).
     `reuse`: segments loaded before, by name, taken as they are where the manifest names the
-    same generation of them with the same vectors (the caller vouches they are unchanged)."""
+    same generation of them with the same vectors (the caller vouches they are unchanged).
+    `shared`: see segment/files.py's `load`."""
     manifest = read_json(path / MANIFEST)
     check_manifest(manifest, path / MANIFEST)
     config = CollectionConfig.from_json(manifest["config"])
@@ -121,6 +126,7 @@ def load_collection(
                 on_disk=on_disk,
                 read_path=read_path,
                 vectors_kept=kept,
+                shared=shared,
             )
             segment.generation = entry["generation"]
             segment.version = entry.get("version", 0)

@@ -58,6 +58,11 @@ def serve(settings: Settings) -> None:
             proxy_headers=False,
             server_header=False,  # Qdrant's responses name no server; one header less to send
         )
-        Server(config, loops=service.max_workers or os.cpu_count() or 1).run()
+        readers = None
+        if service.reader_processes and settings.cluster.ray_address is None:
+            from vqdb.server.readers import Readers
+
+            readers = Readers(service.reader_processes, settings.model_dump_json())
+        Server(config, loops=service.max_workers or os.cpu_count() or 1, readers=readers).run()
     finally:
         db.close()  # if uvicorn failed to start (closing twice is harmless)

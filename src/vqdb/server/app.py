@@ -73,9 +73,13 @@ API_VERSION = "1.19.0"
 NO_QUERY = QueryParams()
 
 
-def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = False) -> Starlette:
+def create_app(
+    db: Database, settings: Settings, *, close_on_shutdown: bool = False, writer: Bare | None = None
+) -> Starlette:
     """close_on_shutdown: checkpoint and close the database when the server stops (uvicorn
-    re-raises SIGTERM once it has shut down, so code after its run() may never run)."""
+    re-raises SIGTERM once it has shut down, so code after its run() may never run). writer:
+    in a reader process (server/readers.py), where the operations that do not only read
+    points go (server/forward.py); `db` is then a Follower."""
     access = Access(settings.service.api_key, settings.service.read_only_api_key)
     responses = Responses()
     storage = None if db.path is None else settings.storage.storage_path
@@ -84,13 +88,15 @@ def create_app(db: Database, settings: Settings, *, close_on_shutdown: bool = Fa
     readers = ThreadPoolExecutor(settings.service.max_workers or os.cpu_count() or 1, "vqdb-read")
     coalescer = Coalescer()
     served = [op for op in OPERATIONS if settings.service.staging or not op.staging]
+
+    def endpoint(op: Operation) -> Bare:
+        local = _endpoint(op, db, access, responses, limit, readers, coalescer)
+        if writer is None:
+            return local
+        return Following(local, db, writer) if op.reads_points else writer
+
     routes: list[BaseRoute] = [
-        Route(
-            op.path,
-            _endpoint(op, db, access, responses, limit, readers, coalescer),
-            methods=[op.method],
-        )
-        for op in [*served, *EXTENSIONS]
+        Route(op.path, endpoint(op), methods=[op.method]) for op in [*served, *EXTENSIONS]
     ]
     routes += dashboard.routes()
     # Qdrant's title and app name (here and in /metrics, /telemetry): clients and dashboards
@@ -230,6 +236,40 @@ class Endpoint(Bare):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self.handle(Request(scope, receive))
         await response(scope, receive, send)
+
+
+class Following(Bare):
+    """A read a reader process answers itself once its Follower has caught up with the
+    writer. Where it cannot catch up (its files kept changing under it), or the collection's
+    strict mode limits its read rate (one budget: the writer keeps it), the writer answers."""
+
+    __slots__ = ("local", "db", "writer")
+
+    def __init__(self, local: Bare, db: Database, writer: Bare) -> None:
+        self.local, self.db, self.writer = local, db, writer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            self.db.catch_up()
+            here = not _read_rate_limited(self.db, scope["path_params"].get("collection_name"))
+        except Exception as e:  # the writer answers it; this is only logged
+            log.warning(
+                "reading %s here failed (%s: %s): the writer answers",
+                scope["path"],
+                type(e).__name__,
+                e,
+            )
+            here = False
+        await (self.local if here else self.writer)(scope, receive, send)
+
+
+def _read_rate_limited(db: Database, name: str | None) -> bool:
+    try:
+        collection = None if name is None else db.collection(name)
+    except NotFound:
+        return False  # answered here: 404
+    config = None if collection is None else strict.settings(collection)
+    return bool(config and config.get("read_rate_limit"))
 
 
 def _check_timeout(call: Call) -> None:

@@ -54,28 +54,37 @@ class Server(uvicorn.Server):
     """Serves `config`'s app on `loops` worker loops (the lifespan, the signals and the
     once-a-second date header stay on the main loop, as in uvicorn)."""
 
-    def __init__(self, config: uvicorn.Config, loops: int) -> None:
+    def __init__(self, config: uvicorn.Config, loops: int, readers: Any = None) -> None:
+        """readers: a server/readers.py `Readers`, the processes the connections go to once
+        they are up (None: every connection is served here)."""
         super().__init__(config)
         self.loop_count = max(1, loops)
         self.loops: list[WorkerLoop] = []
         self.listener: socket.socket | None = None  # once started
+        self.readers = readers
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await self.lifespan.startup()
         if self.lifespan.should_exit:
             sys.exit(_STARTUP_FAILURE)
-        listener = self.config.bind_socket()  # logs where it listens; exits if it cannot bind
-        listener.listen(self.config.backlog)
-        listener.setblocking(False)
-        self.listener = listener
         self.loops = [
             WorkerLoop(f"vqdb-loop-{i}", self.config, self.lifespan.state)
             for i in range(self.loop_count)
         ]
         await self.on_tick(0)  # the date header, before the first connection
-        asyncio.get_running_loop().add_reader(listener.fileno(), self._accept)
+        self.open()
         self.servers = []
         self.started = True
+
+    def open(self) -> None:
+        """Starts taking connections (and the reader processes, if any)."""
+        listener = self.config.bind_socket()  # logs where it listens; exits if it cannot bind
+        listener.listen(self.config.backlog)
+        listener.setblocking(False)
+        self.listener = listener
+        if self.readers is not None:
+            self.readers.start(self.loops[0])
+        asyncio.get_running_loop().add_reader(listener.fileno(), self._accept)
 
     async def _drained(self) -> None:
         while any(loop.busy() for loop in self.loops) and not self.force_exit:
@@ -92,6 +101,10 @@ class Server(uvicorn.Server):
                 log.warning("accepting a connection failed: %s", e)
                 return
             connection.setblocking(False)
+            self.adopt(connection)
+
+    def adopt(self, connection: socket.socket) -> None:
+        if self.readers is None or not self.readers.adopt(connection):
             min(self.loops, key=WorkerLoop.load).adopt(connection)
 
     async def on_tick(self, counter: int) -> bool:
@@ -107,6 +120,8 @@ class Server(uvicorn.Server):
         if self.listener is not None:
             asyncio.get_running_loop().remove_reader(self.listener.fileno())
             self.listener.close()
+        if self.readers is not None:  # their writes in flight still come here meanwhile
+            await asyncio.to_thread(self.readers.stop, self.config.timeout_graceful_shutdown)
         for loop in self.loops:
             loop.call(loop.shut_connections)
         try:
@@ -151,6 +166,11 @@ class WorkerLoop:
 
     def call(self, function: Any, *args: Any) -> None:
         self.loop.call_soon_threadsafe(function, *args)
+
+    def listen(self, path: str) -> None:
+        """Serves the connections to a unix socket at `path` too (the reader processes')."""
+        opening = self.loop.create_unix_server(self._protocol, path)
+        asyncio.run_coroutine_threadsafe(opening, self.loop).result()
 
     def _serve(self, connection: socket.socket) -> None:
         task = self.loop.create_task(self.loop.connect_accepted_socket(self._protocol, connection))

@@ -78,6 +78,13 @@ class Operation:
     timed_out: Callable[[Call], Any] | None = None
     staging: bool = False  # served only with the `service.staging` setting
     extra: dict[str, Any] = field(default_factory=dict)  # more OpenAPI for this operation
+
+    @property
+    def reads_points(self) -> bool:
+        """Whether it reads the points of one collection and nothing else: what a reader
+        process answers itself (server/readers.py)."""
+        return not self.writes and self.tag in ("points", "search")
+
     # a read's concurrent calls on one collection answered at once (server/coalescer.py): an
     # answer or an exception for each
     together: Callable[[list[Call]], list[Any]] | None = None

@@ -47,6 +47,9 @@ class Service(_Section):
     # Qdrant's name: event loops serving connections, and threads running the reads a busy
     # loop hands over (server/loops.py); 0: one per core
     max_workers: Annotated[int, Field(ge=0)] = 0
+    # processes that serve the searches of the storage beside this one, which writes it
+    # (server/readers.py): more interpreters than one GIL allows; 0: none
+    reader_processes: Annotated[int, Field(ge=0)] = 0
     # Qdrant's staging operations (POST /collections/{name}/debug, a delay): for tests only
     staging: bool = False
 

@@ -1,0 +1,183 @@
+"""Reader processes: more than one interpreter serving the searches of one storage folder.
+
+A request's Python holds its interpreter's GIL, so one process answers at most one request's
+Python at a time, whatever the cores (docs/ARCHITECTURE.md). With `service.reader_processes`
+set, the server process (the writer: the only one that writes the folder) starts that many
+`python -m vqdb.server.readers` processes and, once each says it is ready, hands them the
+connections it accepts (the socket itself, over a unix socket pair: SCM_RIGHTS), in turn.
+
+A reader process serves its connections with the same app over a `Follower` of the folder
+(vqdb.follower): the reads of points (search, query, scroll, retrieve, count, facets, groups,
+matrices) it answers itself, once caught up with every write acknowledged before the request
+came; everything else (writes, collection and cluster operations, snapshots, telemetry) it
+forwards to the writer over the writer's unix socket (server/forward.py), as do reads it
+cannot catch up for and reads of a collection whose strict mode limits its read rate (one
+budget, which one process keeps). A reader process ends when the writer's end of its socket
+pair closes: at the writer's shutdown, or when the writer dies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from vqdb.server.loops import Server, WorkerLoop
+
+log = logging.getLogger("vqdb.server")
+READY = b"r"
+
+
+class _Reader:
+    def __init__(self, process: subprocess.Popen[bytes], channel: socket.socket) -> None:
+        self.process = process
+        self.channel = channel
+        self.ready = False
+
+
+class Readers:
+    """The writer's side: starts the processes and hands them connections."""
+
+    def __init__(self, count: int, settings_json: str) -> None:
+        self.count = count
+        self.settings_json = settings_json
+        self._folder = Path(tempfile.mkdtemp(prefix="vqdb-writer-"))  # only this user's
+        self.socket_path = str(self._folder / "writer.sock")
+        self._readers: list[_Reader] = []
+        self._next = 0
+
+    def start(self, loop: WorkerLoop) -> None:
+        """Opens the writer's unix socket on `loop` and starts the processes; each is handed
+        connections once it is ready."""
+        loop.listen(self.socket_path)
+        running = asyncio.get_running_loop()
+        for _ in range(self.count):
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            command = [sys.executable, "-m", "vqdb.server.readers", "--channel"]
+            command += [str(theirs.fileno()), "--writer", self.socket_path]
+            process = subprocess.Popen(
+                command,
+                pass_fds=[theirs.fileno()],
+                env={**os.environ, "VQDB_READER_SETTINGS": self.settings_json},
+            )
+            theirs.close()
+            mine.setblocking(False)
+            reader = _Reader(process, mine)
+            self._readers.append(reader)
+            running.add_reader(mine.fileno(), self._heard, reader)
+
+    def _heard(self, reader: _Reader) -> None:
+        try:
+            said = reader.channel.recv(16)
+        except BlockingIOError:
+            return
+        except OSError:
+            said = b""
+        if said.startswith(READY):
+            reader.ready = True
+            log.info("reader process %d is serving", reader.process.pid)
+        elif not said:  # it exited: its connections went with it; new ones go to the others
+            asyncio.get_running_loop().remove_reader(reader.channel.fileno())
+            reader.ready = False
+            log.error("reader process %d ended (%s)", reader.process.pid, reader.process.poll())
+
+    def adopt(self, connection: socket.socket) -> bool:
+        """Hands the connection to the next ready process; False if none took it."""
+        for _ in range(len(self._readers)):
+            reader = self._readers[self._next % len(self._readers)]
+            self._next += 1
+            if not reader.ready:
+                continue
+            try:
+                socket.send_fds(reader.channel, [b"c"], [connection.fileno()])
+            except OSError:  # full (it is stuck) or gone: another takes it
+                continue
+            connection.close()  # the process has its own copy now
+            return True
+        return False
+
+    def stop(self, timeout: float | None) -> None:
+        """Closes their socket pairs (they finish their requests and exit), waits for them."""
+        for reader in self._readers:
+            reader.ready = False
+            reader.channel.close()
+        for reader in self._readers:
+            try:
+                reader.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                reader.process.kill()
+                reader.process.wait()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+class ReaderServer(Server):
+    """A reader process's server: one worker loop, fed by the writer through `channel`."""
+
+    def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
+        super().__init__(config, loops=1)
+        self.channel = channel
+
+    def open(self) -> None:
+        self.channel.setblocking(False)
+        asyncio.get_running_loop().add_reader(self.channel.fileno(), self._receive)
+        self.channel.send(READY)
+
+    def _receive(self) -> None:
+        try:
+            message, fds, _, _ = socket.recv_fds(self.channel, 64, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            message, fds = b"", []
+        for fd in fds:
+            connection = socket.socket(fileno=fd)
+            connection.setblocking(False)
+            self.loops[0].adopt(connection)
+        if not message:  # the writer closed its end: finish, as on SIGTERM
+            asyncio.get_running_loop().remove_reader(self.channel.fileno())
+            self.should_exit = True
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        self.channel.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    from vqdb.follower import Follower
+    from vqdb.server.app import create_app
+    from vqdb.server.forward import Writer
+    from vqdb.server.settings import Settings
+
+    parser = argparse.ArgumentParser(prog="python -m vqdb.server.readers")
+    parser.add_argument("--channel", type=int, required=True)
+    parser.add_argument("--writer", required=True)
+    args = parser.parse_args(argv)
+    settings = Settings.model_validate_json(os.environ["VQDB_READER_SETTINGS"])
+    level = {"TRACE": "DEBUG", "WARN": "WARNING"}.get(settings.log_level, settings.log_level)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    channel = socket.socket(fileno=args.channel)
+    db = Follower(settings.storage.storage_path, async_scorer=settings.storage.async_scorer)
+    app: Any = create_app(db, settings, close_on_shutdown=True, writer=Writer(args.writer))
+    config = uvicorn.Config(
+        app,
+        log_level=level.lower(),
+        access_log=level == "DEBUG",
+        lifespan="on",
+        proxy_headers=False,
+        server_header=False,
+    )
+    ReaderServer(config, channel).run()
+
+
+if __name__ == "__main__":
+    main()

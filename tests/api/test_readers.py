@@ -1,0 +1,206 @@
+"""`vqdb serve` with reader processes (server/readers.py): they answer the searches of the
+connections handed to them from a follower of the storage, every write goes to the one process
+that writes it, and a read sees every write acknowledged before it was sent, on any
+connection."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.api.served import Server, ok
+
+READERS = 2
+DIM = 16
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Server]:
+    env = {"VQDB__SERVICE__READER_PROCESSES": str(READERS)}
+    server = Server(tmp_path / "storage", env=env, log_level="INFO")
+    try:
+        deadline = time.monotonic() + 60
+        while server.output().count("is serving") < READERS:  # each says so once it is up
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+        yield server
+    finally:
+        server.stop()
+
+
+def readers_of(server: Server) -> list[int]:
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    return [int(pid) for pid in children.read_text().split()]
+
+
+def make_collection(url: str, name: str = "c", n: int = 300, seed: int = 0) -> np.ndarray:
+    """Clustered, unnormalised vectors with int8 codes and an HNSW index: the hard kind."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 5, (6, DIM))
+    x = (centers[rng.integers(0, 6, n)] + rng.normal(0, 0.3, (n, DIM))).astype(np.float32)
+    body = {
+        "vectors": {"size": DIM, "distance": "Euclid"},
+        "quantization_config": {"scalar": {"type": "int8"}},
+        "optimizers_config": {"indexing_threshold": 1},
+    }
+    ok(httpx.put(f"{url}/collections/{name}", json=body))
+    points = [{"id": i, "vector": v.tolist(), "payload": {"k": i % 5}} for i, v in enumerate(x)]
+    ok(httpx.put(f"{url}/collections/{name}/points?wait=true", json={"points": points}))
+    return x
+
+
+def test_searches_are_answered_by_the_readers_while_the_writer_is_stopped(
+    served: Server,
+) -> None:
+    make_collection(served.url)
+    query = {"query": [0.5] * DIM, "limit": 5}
+    with httpx.Client(base_url=served.url, timeout=5) as client:
+        expected = ok(client.post("/collections/c/points/query", json=query))
+        os.kill(served.process.pid, signal.SIGSTOP)  # the writer: nothing of it runs now
+        try:
+            for _ in range(20):  # this connection lives in a reader process
+                assert ok(client.post("/collections/c/points/query", json=query)) == expected
+            assert ok(client.post("/collections/c/points/count", json={})) == {"count": 300}
+            with pytest.raises(httpx.ReadTimeout):  # a write goes to the writer, and waits
+                client.put("/collections/c/points?wait=true", json={"points": []}, timeout=1)
+        finally:
+            os.kill(served.process.pid, signal.SIGCONT)
+    assert len(readers_of(served)) == READERS
+
+
+def test_every_acknowledged_write_is_seen_by_the_next_read_on_any_connection(
+    served: Server,
+) -> None:
+    make_collection(served.url, n=50)
+    failures: list[str] = []
+
+    def writer_and_reader(worker: int) -> None:
+        # two connections: the write's and the read's usually live in different processes
+        with (
+            httpx.Client(base_url=served.url, timeout=30) as writes,
+            httpx.Client(base_url=served.url, timeout=30) as reads,
+        ):
+            for i in range(25):
+                pid = 1000 + worker * 100 + i
+                vector = [float(worker), float(i)] + [0.0] * (DIM - 2)
+                point = {"id": pid, "vector": vector, "payload": {"w": worker}}
+                ok(writes.put("/collections/c/points?wait=true", json={"points": [point]}))
+                got = ok(reads.post("/collections/c/points", json={"ids": [pid]}))
+                if [p["id"] for p in got] != [pid]:
+                    failures.append(f"{pid} written, then not found")
+                hit = ok(reads.post("/collections/c/points/query", json={"query": vector}))
+                if hit["points"][0]["id"] != pid:
+                    failures.append(f"{pid} written, then not the nearest to itself")
+                if i % 5 == 4:
+                    ok(
+                        writes.post(
+                            "/collections/c/points/delete?wait=true", json={"points": [pid]}
+                        )
+                    )
+                    if ok(reads.post("/collections/c/points", json={"ids": [pid]})):
+                        failures.append(f"{pid} deleted, then found")
+
+    threads = [threading.Thread(target=writer_and_reader, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[:5]
+    count = {"exact": True}
+    assert ok(httpx.post(f"{served.url}/collections/c/points/count", json=count)) == {
+        "count": 50 + 4 * 20
+    }
+
+
+def test_collections_and_aliases_made_on_one_connection_are_read_on_another(
+    served: Server,
+) -> None:
+    with (
+        httpx.Client(base_url=served.url) as writes,
+        httpx.Client(base_url=served.url) as reads,
+    ):
+        for round_ in range(3):
+            make_collection(served.url, name="d", n=20, seed=round_)
+            actions = [{"create_alias": {"alias_name": "the-d", "collection_name": "d"}}]
+            ok(writes.post("/collections/aliases", json={"actions": actions}))
+            assert ok(reads.post("/collections/the-d/points/count", json={})) == {"count": 20}
+            ok(writes.delete("/collections/d"))
+            gone = reads.post("/collections/the-d/points/count", json={})
+            assert gone.status_code == 404, gone.text
+
+
+def test_the_readers_answer_as_the_writer_does(served: Server, tmp_path: Path) -> None:
+    """The same writes to a server without reader processes, and the same reads of both."""
+    plain = Server(tmp_path / "plain")
+    try:
+        for url in (served.url, plain.url):
+            make_collection(url, seed=3)
+            ok(httpx.put(f"{url}/collections/c/points?wait=true", json=_more_points()))
+            ok(httpx.post(f"{url}/collections/c/points/delete?wait=true", json=_deleted()))
+            index = {"field_name": "k", "field_schema": "integer"}
+            ok(httpx.put(f"{url}/collections/c/index?wait=true", json=index))
+        rng = np.random.default_rng(9)
+        for i in range(10):
+            q = (rng.normal(0, 5, DIM)).astype(np.float32).tolist()
+            bodies: list[tuple[str, dict[str, Any]]] = [
+                ("query", {"query": q, "limit": 7, "params": {"exact": True}}),
+                ("query", {"query": q, "limit": 7, "filter": _filter(i)}),
+                ("scroll", {"limit": 20, "filter": _filter(i), "with_vector": True}),
+                ("count", {"filter": _filter(i), "exact": True}),
+                ("query/batch", {"searches": [{"query": q, "limit": 3}] * 3}),
+            ]
+            for route, body in bodies:
+                answers = [
+                    ok(httpx.post(f"{url}/collections/c/points/{route}", json=body))
+                    for url in (served.url, plain.url)
+                ]
+                assert answers[0] == answers[1], (route, body)
+    finally:
+        plain.stop()
+
+
+def test_a_reader_that_dies_takes_only_its_connections(served: Server) -> None:
+    make_collection(served.url, n=20)
+    os.kill(readers_of(served)[0], signal.SIGKILL)
+    for _ in range(10):  # new connections: the other reader, or the writer, answer them
+        with httpx.Client(base_url=served.url, timeout=10) as client:
+            assert ok(client.post("/collections/c/points/count", json={})) == {"count": 20}
+    assert "ended" in served.output()
+
+
+def test_the_readers_end_with_the_writer(served: Server) -> None:
+    readers = readers_of(served)
+    served.stop()
+    for pid in readers:
+        assert not Path(f"/proc/{pid}").exists() or _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
+
+
+def _more_points() -> dict[str, Any]:
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 5, (40, DIM)).astype(np.float32)
+    return {
+        "points": [
+            {"id": 300 + i, "vector": v.tolist(), "payload": {"k": i % 3}} for i, v in enumerate(x)
+        ]
+    }
+
+
+def _deleted() -> dict[str, Any]:
+    return {"filter": {"must": [{"key": "k", "match": {"value": 4}}]}}
+
+
+def _filter(i: int) -> dict[str, Any]:
+    return {"must": [{"key": "k", "range": {"gte": i % 4}}]}
