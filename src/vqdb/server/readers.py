@@ -32,6 +32,7 @@ from typing import Any
 
 import uvicorn
 
+import vqdb
 from vqdb.server.loops import Server, WorkerLoop
 
 log = logging.getLogger("vqdb.server")
@@ -65,16 +66,19 @@ class Readers:
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             command = [sys.executable, "-m", "vqdb.server.readers", "--channel"]
             command += [str(theirs.fileno()), "--writer", self.socket_path]
-            process = subprocess.Popen(
-                command,
-                pass_fds=[theirs.fileno()],
-                env={**os.environ, "VQDB_READER_SETTINGS": self.settings_json},
-            )
+            process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=self._env())
             theirs.close()
             mine.setblocking(False)
             reader = _Reader(process, mine)
             self._readers.append(reader)
             running.add_reader(mine.fileno(), self._heard, reader)
+
+    def _env(self) -> dict[str, str]:
+        """This process's environment, with its settings, and the folder this vqdb was
+        imported from first on the path: a reader runs the same code as its writer."""
+        here = str(Path(vqdb.__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+        return {**os.environ, "PYTHONPATH": path, "VQDB_READER_SETTINGS": self.settings_json}
 
     def _heard(self, reader: _Reader) -> None:
         try:
