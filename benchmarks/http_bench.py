@@ -1,6 +1,7 @@
 """`vqdb serve` under load: requests/s and latency at 1 to 32 connections, driven by wrk.
 
-    python benchmarks/http_bench.py --data ../shared/data/wordnet-mpnet-768 [--n 100000]
+    python benchmarks/http_bench.py --data ../shared/data/wordnet-mpnet-768 [--n 100000] \
+        [--readers 0 2]
 
 Two collections of n points (768-d, derived from the real set, Cosine, HNSW m=16): `float`
 (no quantization) and `int8` (scalar, in RAM, rescored), built through the embedded client.
@@ -13,6 +14,8 @@ Then, for each:
   eat. It is found on PATH, or installed with apt-get when run as root; the script says which.
 - health: GET /readyz answered while 32 connections search (median and max ms; a loop with
   more than a few requests queued hands its reads to the reader pool, server/loops.py).
+- `--readers`: the server is run once per value of `service.reader_processes` given, side by
+  side (0: one process; N: N reader processes beside the writer, server/readers.py).
 
 HTTP overhead = server p50 at 1 connection minus engine p50. Ratios are what to quote: these
 machines are shared and noisy.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import re
@@ -158,25 +162,79 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(path: Path, port: int) -> subprocess.Popen[str]:
+def serve(path: Path, port: int, readers: int, log: Path) -> subprocess.Popen[str]:
+    """Started, with its `readers` reader processes serving (each logs so once it is)."""
     command = [sys.executable, "-m", "vqdb", "serve", "--storage", str(path)]
-    process = subprocess.Popen(
-        [*command, "--port", str(port), "--log-level", "WARNING"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [*command, "--port", str(port), "--log-level", "INFO"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "VQDB__SERVICE__READER_PROCESSES": str(readers)},
+            text=True,
+        )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             connection.request("GET", "/readyz")
-            if connection.getresponse().status == 200:
+            serving = log.read_text().count("is serving")
+            if connection.getresponse().status == 200 and serving >= readers:
                 return process
         except OSError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     process.kill()
-    raise RuntimeError("vqdb serve did not start")
+    raise RuntimeError(f"vqdb serve did not start:\n{log.read_text()}")
+
+
+def load(
+    binary: str,
+    port: int,
+    folder: Path,
+    name: str,
+    singles: list[bytes],
+    batches: list[bytes],
+    readers: int,
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    levels: list[dict[str, Any]],
+) -> None:
+    """wrk at each level of connections, single queries and batches, and /readyz at the top."""
+    route = f"/collections/{name}/points/query"
+    single = lua_script(folder, route, singles)
+    batch = lua_script(folder, route + "/batch", batches)
+    wrk(binary, port, single, 8, 2)  # warm-up: each process maps the pages it reads
+    for c in CONNECTIONS:
+        busy = threading.Event()
+        health: list[float] = []
+        if c == max(CONNECTIONS):
+            busy.set()
+            probe = threading.Thread(target=health_under_load, args=(port, busy, health))
+            probe.start()
+        one = wrk(binary, port, single, c, args.seconds)
+        busy.clear()
+        if health:
+            probe.join()
+        many = wrk(binary, port, batch, c, args.seconds)
+        levels.append({"collection": name, "readers": readers, "connections": c, "query": one})
+        levels[-1]["batch"] = many
+        rows.append(
+            {
+                "collection": name,
+                "readers": readers,
+                "conns": c,
+                "query req/s": f"{one['req/s']:.0f}",
+                "p50 ms": f"{one['p50']:.2f}",
+                "p99 ms": f"{one['p99']:.2f}",
+                "batch req/s": f"{many['req/s']:.1f}",
+                "batch QPS": f"{BATCH * many['req/s']:.0f}",
+                "batch p50 ms": f"{many['p50']:.1f}",
+                "/readyz ms": (
+                    f"{statistics.median(health):.1f} / {max(health):.1f}" if health else ""
+                ),
+            }
+        )
 
 
 def main() -> None:
@@ -186,6 +244,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1024)
     parser.add_argument("--seconds", type=int, default=5, help="per wrk run (>= 1)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--readers", type=int, nargs="+", default=[0], metavar="N")
     args = parser.parse_args()
     binary = find_wrk()
 
@@ -208,59 +267,26 @@ def main() -> None:
             built = build(path, name, x, quantization)
             print(f"{name}: {args.n} x {x.shape[1]} indexed in {built:.0f} s")
         inside = {name: engine(path, name, bodies) for name in CONFIGS}
-        port = free_port()
-        process = serve(path, port)
-        rows, levels = [], []
-        try:
-            for name in CONFIGS:
-                route = f"/collections/{name}/points/query"
-                single = lua_script(folder, route, singles)
-                batch = lua_script(folder, route + "/batch", batches)
-                wrk(binary, port, single, 4, 1)  # warm-up
-                for c in CONNECTIONS:
-                    busy = threading.Event()
-                    health: list[float] = []
-                    if c == max(CONNECTIONS):
-                        busy.set()
-                        probe = threading.Thread(
-                            target=health_under_load, args=(port, busy, health)
-                        )
-                        probe.start()
-                    one = wrk(binary, port, single, c, args.seconds)
-                    busy.clear()
-                    if health:
-                        probe.join()
-                    many = wrk(binary, port, batch, c, args.seconds)
-                    levels.append({"collection": name, "connections": c, "query": one})
-                    levels[-1]["batch"] = many
-                    rows.append(
-                        {
-                            "collection": name,
-                            "conns": c,
-                            "query req/s": f"{one['req/s']:.0f}",
-                            "p50 ms": f"{one['p50']:.2f}",
-                            "p99 ms": f"{one['p99']:.2f}",
-                            "batch req/s": f"{many['req/s']:.1f}",
-                            "batch QPS": f"{BATCH * many['req/s']:.0f}",
-                            "batch p50 ms": f"{many['p50']:.1f}",
-                            "/readyz ms": (
-                                f"{statistics.median(health):.1f} / {max(health):.1f}"
-                                if health
-                                else ""
-                            ),
-                        }
-                    )
-        finally:
-            process.terminate()
-            process.wait(60)
+        rows: list[dict[str, Any]] = []
+        levels: list[dict[str, Any]] = []
+        for readers in args.readers:
+            port = free_port()
+            process = serve(path, port, readers, folder / f"serve-{readers}.log")
+            try:
+                for name in CONFIGS:
+                    load(binary, port, folder, name, singles, batches, readers, args, rows, levels)
+            finally:
+                process.terminate()
+                process.wait(60)
         table(rows)
         summary = []
-        for name, measured in inside.items():
-            mine = [lv for lv in levels if lv["collection"] == name]
+        for (name, measured), readers in itertools.product(inside.items(), args.readers):
+            mine = [lv for lv in levels if lv["collection"] == name and lv["readers"] == readers]
             at = {lv["connections"]: lv["query"] for lv in mine}
             summary.append(
                 {
                     "collection": name,
+                    "readers": readers,
                     "engine p50 ms": f"{1e3 * measured['p50']:.3f}",
                     "server p50 ms (1 conn)": f"{at[1]['p50']:.3f}",
                     "HTTP overhead ms": f"{at[1]['p50'] - 1e3 * measured['p50']:.3f}",

@@ -5,6 +5,7 @@ connection."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -204,3 +205,41 @@ def _deleted() -> dict[str, Any]:
 
 def _filter(i: int) -> dict[str, Any]:
     return {"must": [{"key": "k", "range": {"gte": i % 4}}]}
+
+
+def test_bodies_of_any_framing_reach_the_writer(served: Server) -> None:
+    """A chunked upsert and a snapshot's multipart upload, sent on connections that live in
+    reader processes, arrive whole."""
+    make_collection(served.url, n=20)
+    points = {"points": [{"id": 500 + i, "vector": [float(i)] * DIM} for i in range(50)]}
+    raw = json.dumps(points).encode()
+
+    def pieces() -> Iterator[bytes]:
+        for i in range(0, len(raw), 100):
+            yield raw[i : i + 100]
+
+    with httpx.Client(base_url=served.url, timeout=30) as client:
+        answer = client.put(
+            "/collections/c/points?wait=true",
+            content=pieces(),
+            headers={"content-type": "application/json"},
+        )
+        ok(answer)
+        assert ok(client.post("/collections/c/points/count", json={})) == {"count": 70}
+        snapshot = ok(client.post("/collections/c/snapshots"))["name"]
+        taken = client.get(f"/collections/c/snapshots/{snapshot}")
+        assert taken.status_code == 200 and len(taken.content) > 1000
+        files = {"snapshot": ("c.snapshot", taken.content)}
+        ok(client.post("/collections/copy/snapshots/upload?wait=true", files=files))
+        assert ok(client.post("/collections/copy/points/count", json={})) == {"count": 70}
+
+
+def test_a_read_rate_limit_is_one_budget_across_the_readers(served: Server) -> None:
+    make_collection(served.url, n=20)
+    strict = {"strict_mode_config": {"enabled": True, "read_rate_limit": 4}}
+    ok(httpx.patch(f"{served.url}/collections/c", json=strict))
+    statuses = []
+    for _ in range(8):  # a connection each: spread over both readers
+        with httpx.Client(base_url=served.url) as client:
+            statuses.append(client.post("/collections/c/points/count", json={}).status_code)
+    assert statuses.count(200) == 4 and statuses.count(429) == 4, statuses

@@ -59,7 +59,9 @@ def serve(settings: Settings) -> None:
             server_header=False,  # Qdrant's responses name no server; one header less to send
         )
         readers = None
-        if service.reader_processes and settings.cluster.ray_address is None:
+        if service.reader_processes and settings.cluster.ray_address is not None:
+            log.warning("reader processes follow a local storage only: none with a Ray cluster")
+        elif service.reader_processes:
             from vqdb.server.readers import Readers
 
             readers = Readers(service.reader_processes, settings.model_dump_json())

@@ -7,6 +7,7 @@ command-line flags, each overriding the one before (as Qdrant's config and QDRAN
       http_port: 6333
       api_key: secret               # every request needs it (the api-key header or a Bearer token)
       read_only_api_key: reader     # may search and read, never write (403)
+      reader_processes: 2           # processes answering searches beside the writer
     storage:
       storage_path: ./storage
       async_scorer: true            # rescore on-disk originals through io_uring when cold
