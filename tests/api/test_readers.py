@@ -149,6 +149,7 @@ def test_the_readers_answer_as_the_writer_does(served: Server, tmp_path: Path) -
             ok(httpx.post(f"{url}/collections/c/points/delete?wait=true", json=_deleted()))
             index = {"field_name": "k", "field_schema": "integer"}
             ok(httpx.put(f"{url}/collections/c/index?wait=true", json=index))
+            settled(url)  # both optimized alike: approximate searches see the same segments
         rng = np.random.default_rng(9)
         for i in range(10):
             q = (rng.normal(0, 5, DIM)).astype(np.float32).tolist()
@@ -183,6 +184,13 @@ def test_the_readers_end_with_the_writer(served: Server) -> None:
     served.stop()
     for pid in readers:
         assert not Path(f"/proc/{pid}").exists() or _zombie(pid)
+
+
+def settled(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while ok(httpx.get(f"{url}/collections/c"))["status"] != "green":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
 
 
 def _zombie(pid: int) -> bool:
@@ -243,3 +251,24 @@ def test_a_read_rate_limit_is_one_budget_across_the_readers(served: Server) -> N
         with httpx.Client(base_url=served.url) as client:
             statuses.append(client.post("/collections/c/points/count", json={}).status_code)
     assert statuses.count(200) == 4 and statuses.count(429) == 4, statuses
+
+
+def test_the_writer_counts_the_responses_the_readers_served(served: Server) -> None:
+    make_collection(served.url, n=20)
+    route = "POST /collections/{collection_name}/points/query"
+    for _ in range(6):  # a connection each: spread over both readers
+        with httpx.Client(base_url=served.url) as client:
+            for _ in range(5):
+                ok(client.post("/collections/c/points/query", json={"query": [1.0] * DIM}))
+    deadline = time.monotonic() + 10
+    while True:  # the readers report twice a second
+        rest = ok(httpx.get(f"{served.url}/telemetry?details_level=1"))["requests"]["rest"]
+        count = rest["responses"].get(route, {}).get("200", {}).get("count", 0)
+        if count == 30 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert count == 30
+    metrics = httpx.get(f"{served.url}/metrics").text
+    endpoint = "/collections/{collection_name}/points/query"
+    line = f'rest_responses_total{{method="POST",endpoint="{endpoint}",status="200"}} 30'
+    assert line in metrics, [m for m in metrics.splitlines() if "points/query" in m]

@@ -46,8 +46,9 @@ def serve(settings: Settings) -> None:
             storage.storage_path.resolve(),
             len(db.collection_names()),
         )
+        app = create_app(db, settings, close_on_shutdown=True)
         config = uvicorn.Config(
-            create_app(db, settings, close_on_shutdown=True),
+            app,
             host=service.host,
             port=service.http_port,
             log_level=level.lower(),
@@ -64,7 +65,8 @@ def serve(settings: Settings) -> None:
         elif service.reader_processes:
             from vqdb.server.readers import Readers
 
-            readers = Readers(service.reader_processes, settings.model_dump_json())
+            settings_json = settings.model_dump_json()
+            readers = Readers(service.reader_processes, settings_json, app.state.responses)
         Server(config, loops=service.max_workers or os.cpu_count() or 1, readers=readers).run()
     finally:
         db.close()  # if uvicorn failed to start (closing twice is harmless)

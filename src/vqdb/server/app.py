@@ -81,7 +81,7 @@ def create_app(
     in a reader process (server/readers.py), where the operations that do not only read
     points go (server/forward.py); `db` is then a Follower."""
     access = Access(settings.service.api_key, settings.service.read_only_api_key)
-    responses = Responses()
+    responses = Responses(reported=writer is not None)
     storage = None if db.path is None else settings.storage.storage_path
     jobs = Jobs()
     limit = settings.service.max_request_size_mb << 20
@@ -151,6 +151,7 @@ def create_app(
 
     app = Api(routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.state.settings = settings  # what operations read for themselves (snapshot limits)
+    app.state.responses = responses  # a reader's are reported to its writer (server/readers.py)
     app.state.jobs = jobs  # where operations start what a request does not wait for
     app.state.telemetry = Telemetry(
         db, responses, API_VERSION, storage, staging=settings.service.staging

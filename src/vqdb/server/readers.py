@@ -14,12 +14,18 @@ forwards to the writer over the writer's unix socket (server/forward.py), as do 
 cannot catch up for and reads of a collection whose strict mode limits its read rate (one
 budget, which one process keeps). A reader process ends when the writer's end of its socket
 pair closes: at the writer's shutdown, or when the writer dies.
+
+Over the same socket pair a reader says when it is ready, and reports the responses it served
+every REPORT_SECONDS, so that the writer's /telemetry and /metrics count every request: lines
+of JSON, `{"ready": true}` then `{"responses": [[route, status, seconds, collection], ...]}`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import logging
 import os
 import shutil
@@ -34,9 +40,11 @@ import uvicorn
 
 import vqdb
 from vqdb.server.loops import Server, WorkerLoop
+from vqdb.server.responses import Responses
 
 log = logging.getLogger("vqdb.server")
-READY = b"r"
+REPORT_SECONDS = 0.5
+_TICK_SECONDS = 0.1  # uvicorn's main loop calls on_tick this often
 
 
 class _Reader:
@@ -44,14 +52,17 @@ class _Reader:
         self.process = process
         self.channel = channel
         self.ready = False
+        self.heard = b""  # the start of a line not whole yet
 
 
 class Readers:
-    """The writer's side: starts the processes and hands them connections."""
+    """The writer's side: starts the processes, hands them connections, and counts the
+    responses they report in `responses` (the writer's)."""
 
-    def __init__(self, count: int, settings_json: str) -> None:
+    def __init__(self, count: int, settings_json: str, responses: Responses) -> None:
         self.count = count
         self.settings_json = settings_json
+        self.responses = responses
         self._folder = Path(tempfile.mkdtemp(prefix="vqdb-writer-"))  # only this user's
         self.socket_path = str(self._folder / "writer.sock")
         self._readers: list[_Reader] = []
@@ -82,18 +93,28 @@ class Readers:
 
     def _heard(self, reader: _Reader) -> None:
         try:
-            said = reader.channel.recv(16)
+            said = reader.channel.recv(1 << 16)
         except BlockingIOError:
             return
         except OSError:
             said = b""
-        if said.startswith(READY):
-            reader.ready = True
-            log.info("reader process %d is serving", reader.process.pid)
-        elif not said:  # it exited: its connections went with it; new ones go to the others
+        if not said:  # it exited: its connections went with it; new ones go to the others
             asyncio.get_running_loop().remove_reader(reader.channel.fileno())
             reader.ready = False
             log.error("reader process %d ended (%s)", reader.process.pid, reader.process.poll())
+            return
+        *lines, reader.heard = (reader.heard + said).split(b"\n")
+        for line in lines:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                log.warning("reader process %d said %r: not understood", reader.process.pid, line)
+                continue
+            if message.get("ready"):
+                reader.ready = True
+                log.info("reader process %d is serving", reader.process.pid)
+            for route, status, seconds, collection in message.get("responses", ()):
+                self.responses.add((route, status, seconds, collection))
 
     def adopt(self, connection: socket.socket) -> bool:
         """Hands the connection to the next ready process; False if none took it."""
@@ -125,16 +146,32 @@ class Readers:
 
 
 class ReaderServer(Server):
-    """A reader process's server: one worker loop, fed by the writer through `channel`."""
+    """A reader process's server: one worker loop, fed by the writer through `channel`, to
+    which it reports the responses its app observed in `responses`."""
 
-    def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
+    def __init__(
+        self, config: uvicorn.Config, channel: socket.socket, responses: Responses
+    ) -> None:
         super().__init__(config, loops=1)
         self.channel = channel
+        self.responses = responses
 
     def open(self) -> None:
         self.channel.setblocking(False)
         asyncio.get_running_loop().add_reader(self.channel.fileno(), self._receive)
-        self.channel.send(READY)
+        self.channel.send(b'{"ready": true}\n')
+
+    async def on_tick(self, counter: int) -> bool:
+        if counter % round(REPORT_SECONDS / _TICK_SECONDS) == 0:
+            await self._report()
+        return await super().on_tick(counter)
+
+    async def _report(self) -> None:
+        observed = self.responses.unreported()
+        if observed and self.channel.fileno() >= 0:
+            line = json.dumps({"responses": observed}, separators=(",", ":")) + "\n"
+            with contextlib.suppress(OSError):  # the writer is gone, and its telemetry
+                await asyncio.get_running_loop().sock_sendall(self.channel, line.encode())
 
     def _receive(self) -> None:
         try:
@@ -153,6 +190,7 @@ class ReaderServer(Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await super().shutdown(sockets)
+        await self._report()
         self.channel.close()
 
 
@@ -180,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         proxy_headers=False,
         server_header=False,
     )
-    ReaderServer(config, channel).run()
+    ReaderServer(config, channel, app.state.responses).run()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The REST responses served, by "METHOD /route/{pattern}" and status, and again by collection
 (Qdrant's `requests.rest` telemetry, which /metrics renders): durations per key, kept under
-one lock because the event loop and the write threads both answer."""
+one lock because the event loop and the write threads both answer. A reader process's
+(server/readers.py) are also kept to be reported to the writer, whose telemetry counts them."""
 
 from __future__ import annotations
 
@@ -12,23 +13,39 @@ from typing import Any
 from vqdb.durations import Durations
 
 Key = tuple[str, int]  # ("PUT /collections/{collection_name}/points", 200)
+# one response: "METHOD route", status, seconds, its collection or None
+Observed = tuple[str, int, float, str | None]
 
 
 class Responses:
-    def __init__(self) -> None:
+    """`reported`: also keep each response until `unreported()` takes it (a reader's)."""
+
+    def __init__(self, *, reported: bool = False) -> None:
         self._lock = threading.Lock()
         self._all: defaultdict[Key, Durations] = defaultdict(Durations)
         self._by_collection: defaultdict[tuple[str, Key], Durations] = defaultdict(Durations)
+        self._unreported: list[Observed] | None = [] if reported else None
 
     def observe(
         self, method: str, route: str, status: int, start: float, collection: str | None = None
     ) -> None:
-        seconds = time.perf_counter() - start
-        key = (f"{method} {route}", status)
+        self.add((f"{method} {route}", status, time.perf_counter() - start, collection))
+
+    def add(self, observed: Observed) -> None:
+        route, status, seconds, collection = observed
+        key = (route, status)
         with self._lock:
             self._all[key].add(seconds)
             if collection is not None:
                 self._by_collection[collection, key].add(seconds)
+            if self._unreported is not None:
+                self._unreported.append(observed)
+
+    def unreported(self) -> list[Observed]:
+        """The responses observed since the last call (a reader's, for its writer)."""
+        with self._lock:
+            taken, self._unreported = self._unreported or [], []
+        return taken
 
     def rows(self, per_collection: bool) -> list[tuple[str | None, str, int, Durations]]:
         """(collection or None, "METHOD route", status, a copy of its durations), sorted."""
