@@ -147,14 +147,18 @@ class Readers:
 
 class ReaderServer(Server):
     """A reader process's server: one worker loop, fed by the writer through `channel`, to
-    which it reports the responses its app observed in `responses`."""
+    which it reports the responses its app observed in `responses`. Between requests it
+    catches `db` up every REPORT_SECONDS too: the first read after a burst of writes finds
+    little left to apply, and the files of segments the writer replaced are let go (a map
+    keeps a deleted file's space)."""
 
     def __init__(
-        self, config: uvicorn.Config, channel: socket.socket, responses: Responses
+        self, config: uvicorn.Config, channel: socket.socket, responses: Responses, db: Any
     ) -> None:
         super().__init__(config, loops=1)
         self.channel = channel
         self.responses = responses
+        self.db = db
 
     def open(self) -> None:
         self.channel.setblocking(False)
@@ -164,6 +168,10 @@ class ReaderServer(Server):
     async def on_tick(self, counter: int) -> bool:
         if counter % round(REPORT_SECONDS / _TICK_SECONDS) == 0:
             await self._report()
+            try:  # off this loop: it takes the connections the writer hands over
+                await asyncio.to_thread(self.db.catch_up)
+            except Exception as e:  # the next read tries again, or goes to the writer
+                log.warning("catching up with the writer failed: %s: %s", type(e).__name__, e)
         return await super().on_tick(counter)
 
     async def _report(self) -> None:
@@ -218,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         proxy_headers=False,
         server_header=False,
     )
-    ReaderServer(config, channel, app.state.responses).run()
+    ReaderServer(config, channel, app.state.responses, db).run()
 
 
 if __name__ == "__main__":
