@@ -272,3 +272,27 @@ def test_the_writer_counts_the_responses_the_readers_served(served: Server) -> N
     endpoint = "/collections/{collection_name}/points/query"
     line = f'rest_responses_total{{method="POST",endpoint="{endpoint}",status="200"}} 30'
     assert line in metrics, [m for m in metrics.splitlines() if "points/query" in m]
+
+
+def test_the_readers_let_go_of_the_files_of_replaced_segments(served: Server) -> None:
+    make_collection(served.url, n=300)
+    settled(served.url)
+    for _ in range(4):  # each reader maps the optimized segment's files
+        with httpx.Client(base_url=served.url) as client:
+            ok(client.post("/collections/c/points/query", json={"query": [1.0] * DIM}))
+    change = {"quantization_config": {"binary": {}}}  # every segment is built again
+    ok(httpx.patch(f"{served.url}/collections/c", json=change))
+    settled(served.url)
+    storage = str(served.storage.resolve())
+    deadline = time.monotonic() + 10
+    while True:
+        held = [
+            line
+            for pid in readers_of(served)
+            for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
+            if storage in line and line.endswith("(deleted)")
+        ]
+        if not held or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not held, held[:3]
