@@ -5,9 +5,11 @@ connection."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,8 +19,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+import uvicorn
 
 from tests.api.served import Server, ok
+from vqdb.server.loops import WorkerLoop
 
 READERS = 2
 DIM = 16
@@ -296,3 +300,21 @@ def test_the_readers_let_go_of_the_files_of_replaced_segments(served: Server) ->
             break
         time.sleep(0.1)
     assert not held, held[:3]
+
+
+def test_the_writers_unix_socket_outlives_a_garbage_collection(tmp_path: Path) -> None:
+    """The server object of the writer's unix socket is kept: collected, it closed the
+    socket, and reader processes got 'connection refused' for their writes."""
+    loop = WorkerLoop("test-loop", uvicorn.Config(app=_never_called), {})
+    path = str(tmp_path / "writer.sock")
+    try:
+        loop.listen(path)
+        gc.collect()
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(path)
+    finally:
+        loop.stop()
+
+
+async def _never_called(scope: Any, receive: Any, send: Any) -> None:
+    raise AssertionError("no request is sent")

@@ -145,6 +145,7 @@ class WorkerLoop:
         self.state = ServerState()
         # handed over by the accepting thread, taken by this one: each counter has one writer
         self.handed = self.taken = 0
+        self.unix_servers: list[asyncio.AbstractServer] = []
         self._protocol = functools.partial(
             HttpProtocol,
             config=config,
@@ -170,7 +171,8 @@ class WorkerLoop:
     def listen(self, path: str) -> None:
         """Serves the connections to a unix socket at `path` too (the reader processes')."""
         opening = self.loop.create_unix_server(self._protocol, path)
-        asyncio.run_coroutine_threadsafe(opening, self.loop).result()
+        # kept: a server object nobody holds is collected, and its socket closed with it
+        self.unix_servers.append(asyncio.run_coroutine_threadsafe(opening, self.loop).result())
 
     def _serve(self, connection: socket.socket) -> None:
         task = self.loop.create_task(self.loop.connect_accepted_socket(self._protocol, connection))
@@ -193,6 +195,8 @@ class WorkerLoop:
             task.cancel(msg="graceful shutdown timed out")
 
     def stop(self) -> None:
+        for server in self.unix_servers:
+            self.call(server.close)
         self.call(self.loop.stop)
         self.thread.join()
         del _SERVED[self.loop]
