@@ -46,6 +46,13 @@ def serve(settings: Settings) -> None:
             storage.storage_path.resolve(),
             len(db.collection_names()),
         )
+        cores = os.cpu_count() or 1
+        if not service.reader_processes and cores >= 4:
+            log.info(
+                "searches are served by one process (one interpreter's worth of Python at a "
+                "time); service.reader_processes: N adds N processes for them (%d cores)",
+                cores,
+            )
         app = create_app(db, settings, close_on_shutdown=True)
         config = uvicorn.Config(
             app,
