@@ -334,8 +334,10 @@ def test_link_lists_stay_sound(distance: str, quantization) -> None:
         assert node not in members, f"node {node} links itself"
 
 
-def test_state_views_search_in_place(tmp_path: Path) -> None:
-    """from_state(views=...) searches memory-mapped codes and gives the same answers."""
+@pytest.mark.parametrize("graph", [False, True])
+def test_state_views_search_in_place(tmp_path: Path, graph: bool) -> None:
+    """from_state(views=...) searches memory-mapped codes (and walks the graph's memory-mapped
+    level 0) and gives the same answers."""
     rng = np.random.default_rng(5)
     base = rng.standard_normal((2000, 32)).astype(np.float32)
     index = vqdb.Index(32, "Cosine", quantization={"scalar": {"type": "int8"}})
@@ -344,13 +346,18 @@ def test_state_views_search_in_place(tmp_path: Path) -> None:
     for name, array in index.state().items():
         np.save(tmp_path / f"{name}.npy", array)
     arrays = {p.name[:-4]: np.load(p, mmap_mode="r") for p in tmp_path.glob("*.npy")}
-    clone = vqdb.Index.from_state(index.config(), arrays, views=("originals", "quantized"))
+    views = ("originals", "quantized", "graph") if graph else ("originals", "quantized")
+    clone = vqdb.Index.from_state(index.config(), arrays, views=views)
     assert clone.memory_usage()["originals"] == 0 and len(clone) == len(index)
+    graph_bytes = (clone.memory_usage()["graph"], index.memory_usage()["graph"])
+    assert (graph_bytes[0] < graph_bytes[1] / 2) == graph  # level 0 is most of a graph
+    again = vqdb.Index.from_state(clone.config(), clone.state())  # a viewed graph's state
     for params in ({}, {"exact": True}, {"quantization": {"rescore": True}}):
         want = index.search(base[:50], 10, params)
-        got = clone.search(base[:50], 10, params)
-        np.testing.assert_array_equal(got[0], want[0])
-        np.testing.assert_array_equal(got[1], want[1])
+        for other in (clone, again):
+            got = other.search(base[:50], 10, params)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
     with pytest.raises(RuntimeError, match="read-only"):
         clone.add([1], base[:1])
 

@@ -436,7 +436,14 @@ NB_MODULE(_core, m) {
         g.add(set, threads);
       }, "set"_a, "threads"_a = 0, "Insert the members of `set` the graph does not hold yet.")
       .def("state", [](const Hnsw& g) { return to_python(g.state()); })
-      .def("load_state", [](Hnsw& g, const std::map<std::string, AnyArray>& arrays) { g.load_state(from_python(arrays)); }, "arrays"_a);
+      .def("load_state", [](Hnsw& g, const std::map<std::string, AnyArray>& arrays) { g.load_state(from_python(arrays)); }, "arrays"_a)
+      .def("view_links0", [](Hnsw& g, In2<uint32_t> links) {
+        require(links.shape(1) == 2 * g.m() + 1, "links0 must be 2 m + 1 words wide");
+        g.view_links0(links.data(), links.shape(0));
+      }, "links"_a, nb::keep_alive<1, 2>(),
+         "Walk level 0's links in place (a read-only np.memmap of a segment file: state()'s\n"
+         "\"links0\") instead of the copy load_state() made. The graph keeps the buffer alive\n"
+         "and takes no new nodes from then on.");
 
   // ---- Reading rows of a file (rescoring from on-disk originals) -----------------------------
   nb::exception<ReadError>(m, "StorageError", PyExc_OSError);

@@ -32,6 +32,10 @@ class Hnsw {
 
   State state() const;
   void load_state(const State& state);
+  // Walks `links` (level 0: size() rows of m0 + 1 words, as state()'s "links0") in place, in
+  // a buffer the caller keeps alive (a read-only memory map of a segment file), instead of
+  // its copy: processes reading one storage folder share it. Read-only from then on.
+  void view_links0(const uint32_t* links, size_t rows);
 
  private:
   class Visited;
@@ -41,6 +45,7 @@ class Hnsw {
   };
 
   Layer layer(uint32_t node, int level) const;
+  const uint32_t* links0() const { return links0_view_ ? links0_view_ : links0_.data(); }
   void insert(const VectorSet& set, uint32_t node);
   template <bool kLocked>
   std::vector<Neighbor> search_layer(const QueryScorer& query, uint32_t entry, size_t ef, int level,
@@ -74,6 +79,7 @@ class Hnsw {
 
   std::vector<uint8_t> levels_;  // at most kMaxLevel (16)
   std::vector<uint32_t, HugePageAllocator<uint32_t>> links0_;  // (m0 + 1) words per node
+  const uint32_t* links0_view_ = nullptr;  // or the caller's, after view_links0()
   // Levels above 0, one flat array, (m + 1) words per list, in node order. Only ~1 node in m
   // has any, so instead of a start per node (8 bytes each) there is one per block of kBlock
   // nodes: ~1.5 bytes per node with the levels.

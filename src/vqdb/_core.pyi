@@ -229,6 +229,13 @@ class Hnsw:
 
     def load_state(self, arrays: Mapping[str, Annotated[NDArray, dict(order='C', device='cpu', writable=False)]]) -> None: ...
 
+    def view_links0(self, links: Annotated[NDArray[numpy.uint32], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> None:
+        """
+        Walk level 0's links in place (a read-only np.memmap of a segment file: state()'s
+        "links0") instead of the copy load_state() made. The graph keeps the buffer alive
+        and takes no new nodes from then on.
+        """
+
 class StorageError(OSError):
     pass
 

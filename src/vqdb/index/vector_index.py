@@ -464,12 +464,16 @@ class Index:
         views: tuple[str, ...] = (),
     ) -> Index:
         """The index `state()` described. The codes of the parts named in `views` ("originals",
-        "quantized") are searched in place from the arrays given (read-only memory maps of
-        segment files, typically) instead of copied into RAM; that index can no longer `add`."""
+        "quantized"), and the level-0 links of the graph if "graph" is named, are searched in
+        place from the arrays given (read-only memory maps of segment files, typically)
+        instead of copied into RAM; that index can no longer `add`."""
         index = cls(**config, threads=threads)
         for prefix, part in index._parts():
             own = {k[len(prefix) + 1 :]: v for k, v in arrays.items() if k.startswith(prefix + ".")}
-            if prefix in views:
+            if prefix in views and isinstance(part, _core.Hnsw):
+                part.load_state(own)
+                part.view_links0(own["links0"])
+            elif prefix in views:
                 codes = own.pop("codes")
                 part.load_state(own)
                 part.view(codes)

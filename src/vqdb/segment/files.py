@@ -94,9 +94,10 @@ def load(
     `on_disk` are memory-mapped rather than read into RAM, and rescored through `read_path`
     (see vqdb.storage.rows). `vectors_kept`: the names it still has, if some were dropped
     after its files were written (None: all). `shared`: an optimized segment's codes, its
-    quantized ones too, are searched in place in the memory-mapped files, so that the
-    processes reading one storage folder share one copy in the page cache rather than each
-    holding its own (a follower's: vqdb.follower; such a segment takes no new vectors)."""
+    quantized ones too, and its graph's level 0 are read in place in the memory-mapped
+    files, so that the processes reading one storage folder share one copy in the page cache
+    rather than each holding its own (a follower's: vqdb.follower; such a segment takes no
+    new vectors)."""
     suffix = "" if (directory / "meta.json").exists() else f".{generation}"
     meta = read_json(directory / f"meta{suffix}.json")
     ids = load_ids(
@@ -126,7 +127,7 @@ def load(
         dense_on_disk = vname in on_disk and not meta["appendable"]
         views: tuple[str, ...] = ("originals",) if dense_on_disk else ()
         if shared and not meta["appendable"]:
-            views = ("originals", "quantized")
+            views = ("originals", "quantized", "graph")
         index = store_from_state(config, arrays, views=views)
         if isinstance(index, Index) and views:
             path = directory / f"{prefix}originals.codes{suffix}.npy"
