@@ -174,13 +174,22 @@ def test_the_readers_answer_as_the_writer_does(served: Server, tmp_path: Path) -
         plain.stop()
 
 
-def test_a_reader_that_dies_takes_only_its_connections(served: Server) -> None:
+def test_a_reader_that_dies_takes_only_its_connections_and_another_takes_its_place(
+    served: Server,
+) -> None:
     make_collection(served.url, n=20)
-    os.kill(readers_of(served)[0], signal.SIGKILL)
+    dead = readers_of(served)[0]
+    os.kill(dead, signal.SIGKILL)
     for _ in range(10):  # new connections: the other reader, or the writer, answer them
         with httpx.Client(base_url=served.url, timeout=10) as client:
             assert ok(client.post("/collections/c/points/count", json={})) == {"count": 20}
+    deadline = time.monotonic() + 30
+    while served.output().count("is serving") < READERS + 1:
+        assert time.monotonic() < deadline, served.output()
+        time.sleep(0.05)
     assert "ended" in served.output()
+    alive = readers_of(served)
+    assert len(alive) == READERS and dead not in alive
 
 
 def test_the_readers_end_with_the_writer(served: Server) -> None:

@@ -165,3 +165,42 @@ def test_what_was_acknowledged_is_seen_while_the_optimizer_rewrites_the_files(
         exact = {"query": q, "limit": 10, "params": {"exact": True}}
         assert query.query(there, exact) == query.query(c, exact)
         follower.close()
+
+
+def test_a_read_catches_up_its_own_collection_only(tmp_path: Path) -> None:
+    with Database(tmp_path) as db:
+        a = db.create_collection("a", body())
+        b = db.create_collection("b", body())
+        follower = Follower(tmp_path)
+        a.upsert(batch(0, 5))
+        b.upsert(batch(0, 7))
+        follower.catch_up("a")
+        assert ids_in(follower.collection("a")) == list(range(5))
+        assert ids_in(follower.collection("b")) == []  # nobody read b since it changed
+        follower.catch_up("b")
+        assert ids_in(follower.collection("b")) == list(range(7))
+
+        db.update_aliases([{"create_alias": {"alias_name": "x", "collection_name": "a"}}])
+        follower.catch_up("x")
+        assert follower.collection("x").name == "a"
+        moved = [
+            {"delete_alias": {"alias_name": "x"}},
+            {"create_alias": {"alias_name": "x", "collection_name": "c"}},
+        ]
+        db.create_collection("c", body()).upsert(batch(0, 3))
+        db.update_aliases(moved)
+        follower.catch_up("a")  # the count moved: a is caught up, and the aliases read again
+        follower.catch_up("x")  # ... so x names c, which this loads
+        assert follower.collection("x").name == "c"
+        assert ids_in(follower.collection("x")) == [0, 1, 2]
+
+        db.delete_collection("c")
+        follower.catch_up("x")
+        with pytest.raises(NotFound):
+            follower.collection("x")
+        follower.catch_up("c")  # as a read of c would, first
+        with pytest.raises(NotFound):
+            follower.collection("c")
+        follower.catch_up()
+        assert follower.collection_names() == ["a", "b"]
+        follower.close()

@@ -121,7 +121,8 @@ class Server(uvicorn.Server):
             asyncio.get_running_loop().remove_reader(self.listener.fileno())
             self.listener.close()
         if self.readers is not None:  # their writes in flight still come here meanwhile
-            await asyncio.to_thread(self.readers.stop, self.config.timeout_graceful_shutdown)
+            self.readers.stop()
+            await asyncio.to_thread(self.readers.wait, self.config.timeout_graceful_shutdown)
         for loop in self.loops:
             loop.call(loop.shut_connections)
         try:

@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from vqdb.server.responses import Responses
 
 log = logging.getLogger("vqdb.server")
 REPORT_SECONDS = 0.5
+RESTART_SECONDS = 10  # a reader that ends sooner after its start is started again this late
 _TICK_SECONDS = 0.1  # uvicorn's main loop calls on_tick this often
 
 
@@ -53,6 +55,7 @@ class _Reader:
         self.channel = channel
         self.ready = False
         self.heard = b""  # the start of a line not whole yet
+        self.started = time.monotonic()
 
 
 class Readers:
@@ -67,22 +70,30 @@ class Readers:
         self.socket_path = str(self._folder / "writer.sock")
         self._readers: list[_Reader] = []
         self._next = 0
+        self._stopping = False
 
     def start(self, loop: WorkerLoop) -> None:
         """Opens the writer's unix socket on `loop` and starts the processes; each is handed
         connections once it is ready."""
         loop.listen(self.socket_path)
-        running = asyncio.get_running_loop()
-        for _ in range(self.count):
-            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            command = [sys.executable, "-m", "vqdb.server.readers", "--channel"]
-            command += [str(theirs.fileno()), "--writer", self.socket_path]
-            process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=self._env())
-            theirs.close()
-            mine.setblocking(False)
-            reader = _Reader(process, mine)
+        for slot in range(self.count):
+            self._spawn(slot)
+
+    def _spawn(self, slot: int) -> None:
+        if self._stopping:
+            return
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        command = [sys.executable, "-m", "vqdb.server.readers", "--channel"]
+        command += [str(theirs.fileno()), "--writer", self.socket_path]
+        process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=self._env())
+        theirs.close()
+        mine.setblocking(False)
+        reader = _Reader(process, mine)
+        if slot < len(self._readers):
+            self._readers[slot] = reader
+        else:
             self._readers.append(reader)
-            running.add_reader(mine.fileno(), self._heard, reader)
+        asyncio.get_running_loop().add_reader(mine.fileno(), self._heard, reader)
 
     def _env(self) -> dict[str, str]:
         """This process's environment, with its settings, and the folder this vqdb was
@@ -99,9 +110,22 @@ class Readers:
         except OSError:
             said = b""
         if not said:  # it exited: its connections went with it; new ones go to the others
-            asyncio.get_running_loop().remove_reader(reader.channel.fileno())
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(reader.channel.fileno())
+            reader.channel.close()
             reader.ready = False
-            log.error("reader process %d ended (%s)", reader.process.pid, reader.process.poll())
+            if self._stopping:
+                return
+            # another in its place, at once, unless it did not last (then in a while)
+            lasted = time.monotonic() - reader.started >= RESTART_SECONDS
+            delay = 0 if lasted else RESTART_SECONDS
+            log.error(
+                "reader process %d ended (%s); another starts in %d s",
+                reader.process.pid,
+                reader.process.poll(),
+                delay,
+            )
+            loop.call_later(delay, self._spawn, self._readers.index(reader))
             return
         *lines, reader.heard = (reader.heard + said).split(b"\n")
         for line in lines:
@@ -131,11 +155,19 @@ class Readers:
             return True
         return False
 
-    def stop(self, timeout: float | None) -> None:
-        """Closes their socket pairs (they finish their requests and exit), waits for them."""
+    def stop(self) -> None:
+        """Closes their socket pairs (on the loop that watches them): they finish their
+        requests and exit."""
+        self._stopping = True
+        loop = asyncio.get_running_loop()
         for reader in self._readers:
             reader.ready = False
-            reader.channel.close()
+            if reader.channel.fileno() >= 0:
+                loop.remove_reader(reader.channel.fileno())
+                reader.channel.close()
+
+    def wait(self, timeout: float | None) -> None:
+        """Waits for them to exit (killing those that take longer than `timeout`)."""
         for reader in self._readers:
             try:
                 reader.process.wait(timeout)
