@@ -327,3 +327,22 @@ def test_the_writers_unix_socket_outlives_a_garbage_collection(tmp_path: Path) -
 
 async def _never_called(scope: Any, receive: Any, send: Any) -> None:
     raise AssertionError("no request is sent")
+
+
+def test_a_body_over_the_limit_gets_the_writers_413_through_a_reader(tmp_path: Path) -> None:
+    env = {"VQDB__SERVICE__READER_PROCESSES": "1", "VQDB__SERVICE__MAX_REQUEST_SIZE_MB": "1"}
+    server = Server(tmp_path / "storage", env=env, log_level="INFO")
+    try:
+        while "is serving" not in server.output():
+            time.sleep(0.05)
+        make_collection(server.url, n=5)
+        points = [
+            {"id": i, "vector": [0.5] * DIM, "payload": {"x": "y" * 400}} for i in range(5000)
+        ]
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            answer = client.put("/collections/c/points?wait=true", json={"points": points})
+            assert answer.status_code == 413, answer.text
+            assert answer.headers.get("connection") == "close"
+        assert ok(httpx.post(f"{server.url}/collections/c/points/count", json={})) == {"count": 5}
+    finally:
+        server.stop()

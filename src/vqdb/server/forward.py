@@ -33,7 +33,7 @@ _HOP = {
     b"expect",
     b"proxy-connection",
 }
-_ANSWER_HOP = _HOP | {b"date"}
+_ANSWER_HOP = _HOP | {b"date"}  # a `connection: close` is passed on: the client's closes too
 IDLE_SECONDS = 2.0  # an idle connection older than this may be one the writer is closing
 _CHUNK = 1 << 16
 
@@ -61,18 +61,24 @@ class Writer(Bare):
             started = True
             await send({"type": "http.response.start", "status": status, "headers": headers})
 
+        # the answer is read while the request is sent: the writer may answer before the body
+        # is all there (a 413), and close, and the answer must not be lost with the send
+        relay = asyncio.ensure_future(_relay_answer(reader, scope["method"] == "HEAD", start, send))
+        cut: OSError | None = None
         try:
             await _send_request(scope, receive, writer)
-            keep = await _relay_answer(reader, scope["method"] == "HEAD", start, send)
+        except OSError as e:
+            cut = e
+        try:
+            keep = await relay
         except (OSError, httptools.HttpParserError, asyncio.IncompleteReadError) as e:
             writer.close()
-            log.error(
-                "forwarding %s %s to the writer failed: %s", scope["method"], scope["path"], e
-            )
+            problem = cut or e
+            log.error("forwarding %s %s failed: %s", scope["method"], scope["path"], problem)
             if not started:
                 await _answer(send, 502, b"the process that writes the storage did not answer")
             return
-        if keep:
+        if keep and cut is None:
             self._idle.append((time.monotonic(), reader, writer))
         else:
             writer.close()
@@ -129,8 +135,11 @@ class _Answer:
         self.body: list[bytes] = []
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() not in _ANSWER_HOP:
-            self.headers.append((name.lower(), value))
+        name = name.lower()
+        if name not in _ANSWER_HOP:
+            self.headers.append((name, value))
+        elif name == b"connection" and b"close" in value.lower():  # the rest was not read
+            self.headers.append((b"connection", b"close"))
 
     def on_headers_complete(self) -> None:
         self.head_done = True
