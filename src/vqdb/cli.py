@@ -2,7 +2,7 @@
 
 vqdb --version
 vqdb serve [--storage ./storage] [--host 127.0.0.1] [--port 6333] [--config FILE]
-           [--ray-address auto|host:port|ray://host:port]
+           [--reader-processes N] [--ray-address auto|host:port|ray://host:port]
 vqdb advise --vectors base.npy [--queries q.npy] --distance Cosine --target-recall 0.95
             [--objective memory|speed] [--limit 10] [--json out.json]
 vqdb advise --url http://localhost:6333 --collection NAME [--apply] ...
@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--config", type=Path, help="a YAML settings file")
     serve.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR")
     serve.add_argument(
+        "--reader-processes",
+        type=int,
+        metavar="N",
+        help="N more processes answer the searches, on more cores than one interpreter uses "
+        "(service.reader_processes; default 0)",
+    )
+    serve.add_argument(
         "--ray-address",
         help="join this Ray cluster (auto, host:port or ray://host:port): collections are "
         "distributed over its nodes (needs vqdb[cluster])",
@@ -56,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                 "service.host": args.host,
                 "service.http_port": args.port,
                 "log_level": args.log_level,
+                "service.reader_processes": args.reader_processes,
                 "cluster.ray_address": args.ray_address,
             },
         )

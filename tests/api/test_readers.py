@@ -30,8 +30,8 @@ DIM = 16
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Server]:
-    env = {"VQDB__SERVICE__READER_PROCESSES": str(READERS)}
-    server = Server(tmp_path / "storage", env=env, log_level="INFO")
+    args = ("--reader-processes", str(READERS))  # the 413 test sets it in the environment
+    server = Server(tmp_path / "storage", args=args, log_level="INFO")
     try:
         deadline = time.monotonic() + 60
         while server.output().count("is serving") < READERS:  # each says so once it is up
