@@ -5,6 +5,7 @@ connection."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import os
@@ -22,6 +23,8 @@ import pytest
 import uvicorn
 
 from tests.api.served import Server, ok
+from vqdb.errors import StorageError
+from vqdb.server.app import Following
 from vqdb.server.loops import WorkerLoop
 
 READERS = 2
@@ -346,3 +349,22 @@ def test_a_body_over_the_limit_gets_the_writers_413_through_a_reader(tmp_path: P
         assert ok(httpx.post(f"{server.url}/collections/c/points/count", json={})) == {"count": 5}
     finally:
         server.stop()
+
+
+def test_a_read_the_follower_cannot_catch_up_for_goes_to_the_writer() -> None:
+    answered: list[str] = []
+
+    class Stuck:
+        def catch_up(self, name: str | None = None) -> None:
+            raise StorageError("its files kept changing while they were read")
+
+    async def here(scope: Any, receive: Any, send: Any) -> None:
+        answered.append("here")
+
+    async def writer(scope: Any, receive: Any, send: Any) -> None:
+        answered.append("writer")
+
+    following = Following(here, Stuck(), writer)  # type: ignore[arg-type]
+    scope = {"path": "/collections/c/points/query", "path_params": {"collection_name": "c"}}
+    asyncio.run(following(scope, None, None))  # type: ignore[arg-type]
+    assert answered == ["writer"]
