@@ -2,7 +2,7 @@
 
 vqdb --version
 vqdb serve [--storage ./storage] [--host 127.0.0.1] [--port 6333] [--config FILE]
-           [--reader-processes N] [--ray-address auto|host:port|ray://host:port]
+           [--reader-processes N|auto] [--ray-address auto|host:port|ray://host:port]
 vqdb advise --vectors base.npy [--queries q.npy] --distance Cosine --target-recall 0.95
             [--objective memory|speed] [--limit 10] [--json out.json]
 vqdb advise --url http://localhost:6333 --collection NAME [--apply] ...
@@ -37,10 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--log-level", help="DEBUG, INFO (default), WARNING or ERROR")
     serve.add_argument(
         "--reader-processes",
-        type=int,
         metavar="N",
-        help="N more processes answer the searches, on more cores than one interpreter uses "
-        "(service.reader_processes; default 0)",
+        help="N more processes answer the searches, on more cores than one interpreter uses; "
+        "auto: one per core (service.reader_processes; default 0)",
     )
     serve.add_argument(
         "--ray-address",

@@ -291,6 +291,13 @@ def test_settings_layers(tmp_path: Path) -> None:
         settings.load(None, {"VQDB__SERVICE__HTP_PORT": "1"})
     with pytest.raises(ValueError, match="http_port"):
         settings.load(None, {}, {"service.http_port": 70000})
+    readers = {"service.reader_processes": "auto"}
+    assert settings.load(None, {}, readers).service.reader_processes == "auto"
+    assert (
+        settings.load(None, {"VQDB__SERVICE__READER_PROCESSES": "3"}).service.reader_processes == 3
+    )
+    with pytest.raises(ValueError, match="reader_processes"):
+        settings.load(None, {}, {"service.reader_processes": "many"})
 
 
 def test_bad_settings_stop_the_command(tmp_path: Path) -> None:

@@ -67,13 +67,13 @@ def serve(settings: Settings) -> None:
             server_header=False,  # Qdrant's responses name no server; one header less to send
         )
         readers = None
-        if service.reader_processes and settings.cluster.ray_address is not None:
+        count = cores if service.reader_processes == "auto" else service.reader_processes
+        if count and settings.cluster.ray_address is not None:
             log.warning("reader processes follow a local storage only: none with a Ray cluster")
-        elif service.reader_processes:
+        elif count:
             from vqdb.server.readers import Readers
 
-            settings_json = settings.model_dump_json()
-            readers = Readers(service.reader_processes, settings_json, app.state.responses)
+            readers = Readers(count, settings.model_dump_json(), app.state.responses)
         Server(config, loops=service.max_workers or os.cpu_count() or 1, readers=readers).run()
     finally:
         db.close()  # if uvicorn failed to start (closing twice is harmless)

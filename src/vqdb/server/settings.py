@@ -7,7 +7,7 @@ command-line flags, each overriding the one before (as Qdrant's config and QDRAN
       http_port: 6333
       api_key: secret               # every request needs it (the api-key header or a Bearer token)
       read_only_api_key: reader     # may search and read, never write (403)
-      reader_processes: 2           # processes answering searches beside the writer
+      reader_processes: auto        # processes answering searches beside the writer (0)
     storage:
       storage_path: ./storage
       async_scorer: true            # rescore on-disk originals through io_uring when cold
@@ -49,8 +49,8 @@ class Service(_Section):
     # loop hands over (server/loops.py); 0: one per core
     max_workers: Annotated[int, Field(ge=0)] = 0
     # processes that serve the searches of the storage beside this one, which writes it
-    # (server/readers.py): more interpreters than one GIL allows; 0: none
-    reader_processes: Annotated[int, Field(ge=0)] = 0
+    # (server/readers.py): more interpreters than one GIL allows; 0: none; "auto": one a core
+    reader_processes: Annotated[int, Field(ge=0)] | Literal["auto"] = 0
     # Qdrant's staging operations (POST /collections/{name}/debug, a delay): for tests only
     staging: bool = False
 
