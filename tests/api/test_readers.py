@@ -70,6 +70,7 @@ def test_searches_are_answered_by_the_readers_while_the_writer_is_stopped(
     served: Server,
 ) -> None:
     make_collection(served.url)
+    settled(served.url)  # no segment swapped between the answer expected and the ones got
     query = {"query": [0.5] * DIM, "limit": 5}
     with httpx.Client(base_url=served.url, timeout=5) as client:
         expected = ok(client.post("/collections/c/points/query", json=query))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from typing import Any
 
@@ -39,17 +40,20 @@ _CHUNK = 1 << 16
 
 
 class Writer(Bare):
-    """The writer process at `path` (its unix socket), as an ASGI app that forwards."""
+    """The writer process at `path` (its unix socket), as an ASGI app that forwards. Plain
+    sockets, not streams: a stream that fails to send drops what it had received, and the
+    writer may answer and close before a request's body is all sent (a 413)."""
 
     __slots__ = ("path", "_idle")
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._idle: list[tuple[float, asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._idle: list[tuple[float, socket.socket]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await self._connection()
+            connection = await self._connection(loop)
         except OSError as e:
             log.error("the writer process cannot be reached at %s: %s", self.path, e)
             await _answer(send, 503, b"the process that writes the storage is not answering")
@@ -61,39 +65,60 @@ class Writer(Bare):
             started = True
             await send({"type": "http.response.start", "status": status, "headers": headers})
 
-        # the answer is read while the request is sent: the writer may answer before the body
-        # is all there (a 413), and close, and the answer must not be lost with the send
-        relay = asyncio.ensure_future(_relay_answer(reader, scope["method"] == "HEAD", start, send))
+        # the answer is read while the request is sent: it may come before the body is sent
+        head_only = scope["method"] == "HEAD"
+        relay = asyncio.ensure_future(_relay_answer(loop, connection, head_only, start, send))
         cut: OSError | None = None
         try:
-            await _send_request(scope, receive, writer)
+            await _send_request(loop, connection, scope, receive)
         except OSError as e:
             cut = e
         try:
             keep = await relay
-        except (OSError, httptools.HttpParserError, asyncio.IncompleteReadError) as e:
-            writer.close()
+        except (OSError, httptools.HttpParserError, EOFError) as e:
+            connection.close()
             problem = cut or e
             log.error("forwarding %s %s failed: %s", scope["method"], scope["path"], problem)
             if not started:
                 await _answer(send, 502, b"the process that writes the storage did not answer")
             return
         if keep and cut is None:
-            self._idle.append((time.monotonic(), reader, writer))
+            self._idle.append((time.monotonic(), connection))
         else:
-            writer.close()
+            connection.close()
 
-    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connection(self, loop: asyncio.AbstractEventLoop) -> socket.socket:
         now = time.monotonic()
         while self._idle:
-            since, reader, writer = self._idle.pop()
-            if now - since < IDLE_SECONDS and not reader.at_eof() and not writer.is_closing():
-                return reader, writer
-            writer.close()
-        return await asyncio.open_unix_connection(self.path)
+            since, connection = self._idle.pop()
+            if now - since < IDLE_SECONDS and _open(connection):
+                return connection
+            connection.close()
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.setblocking(False)
+        try:
+            await loop.sock_connect(connection, self.path)
+        except OSError:
+            connection.close()
+            raise
+        return connection
 
 
-async def _send_request(scope: Scope, receive: Receive, writer: asyncio.StreamWriter) -> None:
+def _open(connection: socket.socket) -> bool:
+    """Whether an idle connection is still open: the writer has neither closed it nor said
+    anything on it."""
+    try:
+        connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True  # nothing to read: open, and quiet
+    except OSError:
+        return False
+    return False  # closed (b""), or bytes nobody asked for
+
+
+async def _send_request(
+    loop: asyncio.AbstractEventLoop, connection: socket.socket, scope: Scope, receive: Receive
+) -> None:
     target = scope.get("raw_path") or scope["path"].encode()
     if scope["query_string"]:
         target += b"?" + scope["query_string"]
@@ -108,7 +133,7 @@ async def _send_request(scope: Scope, receive: Receive, writer: asyncio.StreamWr
     if chunked:
         head.append(b"transfer-encoding: chunked\r\n")
     head.append(b"\r\n")
-    writer.write(b"".join(head))
+    await loop.sock_sendall(connection, b"".join(head))
     more = length or chunked
     while more:
         message = await receive()
@@ -116,13 +141,11 @@ async def _send_request(scope: Scope, receive: Receive, writer: asyncio.StreamWr
             raise ConnectionResetError("the client disconnected")
         body, more = message.get("body", b""), message.get("more_body", False)
         if chunked and body:
-            writer.write(b"%x\r\n%b\r\n" % (len(body), body))
+            await loop.sock_sendall(connection, b"%x\r\n%b\r\n" % (len(body), body))
         elif body:
-            writer.write(body)
-        await writer.drain()
+            await loop.sock_sendall(connection, body)
     if chunked:
-        writer.write(b"0\r\n\r\n")
-    await writer.drain()
+        await loop.sock_sendall(connection, b"0\r\n\r\n")
 
 
 class _Answer:
@@ -152,16 +175,20 @@ class _Answer:
 
 
 async def _relay_answer(
-    reader: asyncio.StreamReader, head_only: bool, start: Any, send: Send
+    loop: asyncio.AbstractEventLoop,
+    connection: socket.socket,
+    head_only: bool,
+    start: Any,
+    send: Send,
 ) -> bool:
     """Sends the writer's answer on as it comes; whether its connection may be used again."""
     answer = _Answer()
     parser = httptools.HttpResponseParser(answer)
     started = False
     while not answer.done:
-        data = await reader.read(_CHUNK)
+        data = await loop.sock_recv(connection, _CHUNK)
         if not data:
-            raise asyncio.IncompleteReadError(b"", None)
+            raise EOFError("the writer closed the connection before its answer's end")
         parser.feed_data(data)
         if answer.head_done and not started:
             await start(parser.get_status_code(), answer.headers)
