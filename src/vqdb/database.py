@@ -133,7 +133,7 @@ class Database:
         if self._changes is not None:
             self._changes.bump()
 
-    def catch_up(self, name: str | None = None) -> None:
+    def catch_up(self) -> None:
         """Nothing: the process that writes a folder is never behind it (vqdb.follower)."""
 
     # ---- collections ------------------------------------------------------------------------

@@ -10,7 +10,6 @@ every write acknowledged before it began, as a read of the writer itself would.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from pathlib import Path
@@ -33,28 +32,22 @@ class Follower(Database):
         self._count = Changes(self.path, create=False)
         self._followers: dict[str, CollectionFollower] = {}
         self._seen: int | None = None  # the count every collection was caught up to
-        self._seen_by: dict[str, int] = {}  # ... and each one
         self._aliases_read: tuple[tuple[int, int, int] | None, dict[str, str]] = (None, {})
         self._catching_up = threading.Lock()
         self.catch_up()
 
-    def catch_up(self, name: str | None = None) -> None:
-        """Brings the collection `name` (or the one an alias of that name names; None: every
-        collection) and the aliases up to what the writer has acknowledged. A read needs only
-        its own collection caught up: with many collections, one write costs a read of one
-        collection's files, not of all of them."""
-        count = self._count.count()
-        if count == self._seen:
-            return
-        if name is not None and self._seen_by.get(self._aliases.get(name, name)) == count:
+    def catch_up(self) -> None:
+        """Brings every collection and alias up to what the writer has acknowledged. All of
+        them, not the one a read names: a read may look up points of others (lookup_from,
+        with_lookup)."""
+        if self._count.count() == self._seen:
             return
         with self._catching_up:
             count = self._count.count()  # before the files are read: a later change is seen later
+            if count == self._seen:
+                return
             assert self.path is not None
             aliases = self._read_aliases()
-            if name is not None:
-                self._catch_up_one(aliases.get(name, name), count, aliases)
-                return
             folders = sorted(
                 d for d in (self.path / "collections").iterdir() if (d / storage.MANIFEST).exists()
             )
@@ -74,28 +67,6 @@ class Follower(Database):
                 self._collections = collections
                 self._aliases = {a: c for a, c in aliases.items() if c in collections}
             self._seen = count
-            self._seen_by = dict.fromkeys(collections, count)
-
-    def _catch_up_one(self, name: str, count: int, aliases: dict[str, str]) -> None:
-        assert self.path is not None
-        folder = self.path / "collections" / name
-        follower = self._followers.get(name)
-        collection = None
-        if storage.plain_name(name) and (folder / storage.MANIFEST).exists():
-            follower = follower or CollectionFollower(folder, self.read_path)
-            with contextlib.suppress(Gone):  # deleted since it was looked at
-                collection = follower.catch_up()
-        with self._lock:
-            if collection is None:
-                self._collections.pop(name, None)
-                self._followers.pop(name, None)
-            else:
-                assert follower is not None
-                self._collections[name] = collection
-                self._followers[name] = follower
-            known = self._collections
-            self._aliases = {a: c for a, c in aliases.items() if c in known}
-        self._seen_by[name] = count
 
     def _read_aliases(self) -> dict[str, str]:
         """The aliases file, read again only where it was replaced since the last read."""

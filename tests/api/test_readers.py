@@ -356,7 +356,7 @@ def test_a_read_the_follower_cannot_catch_up_for_goes_to_the_writer() -> None:
     answered: list[str] = []
 
     class Stuck:
-        def catch_up(self, name: str | None = None) -> None:
+        def catch_up(self) -> None:
             raise StorageError("its files kept changing while they were read")
 
     async def here(scope: Any, receive: Any, send: Any) -> None:
@@ -369,3 +369,26 @@ def test_a_read_the_follower_cannot_catch_up_for_goes_to_the_writer() -> None:
     scope = {"path": "/collections/c/points/query", "path_params": {"collection_name": "c"}}
     asyncio.run(following(scope, None, None))  # type: ignore[arg-type]
     assert answered == ["writer"]
+
+
+def test_a_lookup_sees_the_other_collections_acknowledged_writes(served: Server) -> None:
+    """lookup_from reads another collection than the one the request names: it is caught up
+    too (Qdrant's lookup tests failed when only the named one was)."""
+    make_collection(served.url, name="a", n=30)
+    make_collection(served.url, name="b", n=5)
+    with (
+        httpx.Client(base_url=served.url) as writes,
+        httpx.Client(base_url=served.url) as reads,
+    ):
+        for i in range(5):
+            vector = [float(i + 1)] * DIM
+            point = {"points": [{"id": 100 + i, "vector": vector}]}
+            ok(writes.put("/collections/b/points?wait=true", json=point))
+            body = {
+                "query": {"recommend": {"positive": [100 + i]}},
+                "lookup_from": {"collection": "b"},
+                "limit": 3,
+                "with_vector": True,
+            }
+            found = ok(reads.post("/collections/a/points/query", json=body))["points"]
+            assert len(found) == 3, found

@@ -359,7 +359,7 @@ class CollectionMachine(RuleBasedStateMachine):
     @invariant()
     def everything_matches_the_model(self) -> None:
         self.matches_the_model(self.c)
-        self.follower.catch_up(NAME)  # as a read of it does (the exact search rule: all)
+        self.follower.catch_up()
         self.matches_the_model(self.follower.collection(NAME))
 
     def matches_the_model(self, collection: Any) -> None:

@@ -250,10 +250,9 @@ class Following(Bare):
         self.local, self.db, self.writer = local, db, writer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        name = scope["path_params"].get("collection_name")
         try:
-            self.db.catch_up(name)
-            here = not _read_rate_limited(self.db, name)
+            self.db.catch_up()
+            here = not _read_rate_limited(self.db, scope["path_params"].get("collection_name"))
         except Exception as e:  # the writer answers it; this is only logged
             log.warning(
                 "reading %s here failed (%s: %s): the writer answers",
