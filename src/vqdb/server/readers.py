@@ -13,7 +13,8 @@ came; everything else (writes, collection and cluster operations, snapshots, tel
 forwards to the writer over the writer's unix socket (server/forward.py), as do reads it
 cannot catch up for and reads of a collection whose strict mode limits its read rate (one
 budget, which one process keeps). A reader process ends when the writer's end of its socket
-pair closes: at the writer's shutdown, or when the writer dies.
+pair closes: at the writer's shutdown, or when the writer dies. One that ends otherwise is
+replaced (at once, or RESTART_SECONDS later if it did not last that long).
 
 Over the same socket pair a reader says when it is ready, and reports the responses it served
 every REPORT_SECONDS, so that the writer's /telemetry and /metrics count every request: lines
