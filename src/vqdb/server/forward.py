@@ -83,7 +83,10 @@ class Writer(Bare):
                 await _answer(send, 502, b"the process that writes the storage did not answer")
             return
         if keep and cut is None:
-            self._idle.append((time.monotonic(), connection))
+            now = time.monotonic()
+            self._idle.append((now, connection))
+            while now - self._idle[0][0] >= IDLE_SECONDS:  # those a burst left, oldest first
+                self._idle.pop(0)[1].close()
         else:
             connection.close()
 
