@@ -442,8 +442,8 @@ NB_MODULE(_core, m) {
         g.view_links0(links.data(), links.shape(0));
       }, "links"_a, nb::keep_alive<1, 2>(),
          "Walk level 0's links in place (a read-only np.memmap of a segment file: state()'s\n"
-         "\"links0\") instead of the copy load_state() made. The graph keeps the buffer alive\n"
-         "and takes no new nodes from then on.");
+         "\"links0\") instead of a copy. The graph keeps the buffer alive and takes no new\n"
+         "nodes from then on. Load the rest first: load_state() of a state without \"links0\".");
 
   // ---- Reading rows of a file (rescoring from on-disk originals) -----------------------------
   nb::exception<ReadError>(m, "StorageError", PyExc_OSError);

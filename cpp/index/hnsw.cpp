@@ -494,6 +494,8 @@ void Hnsw::insert(const VectorSet& set, uint32_t node) {
 std::vector<Neighbor> Hnsw::search(const QueryScorer& query, size_t k, size_t ef,
                                    const uint64_t* allowed) const {
   if (entry_ < 0 || k == 0) return {};
+  if (!links0_view_ && links0_.size() < size() * (m0_ + 1))
+    throw std::logic_error("the graph's level 0 was neither loaded nor viewed");
   const uint32_t start = greedy<false>(query, uint32_t(entry_), max_level_, 0);
   auto found = search_layer<false>(query, start, std::max(ef, k), 0, allowed);
   if (found.size() > k) found.resize(k);
@@ -531,8 +533,9 @@ void Hnsw::load_state(const State& state) {
   if (size_t(meta[0]) != m_) throw std::invalid_argument("hnsw state was built with another m");
   const Array& levels = state.at("levels");
   const size_t n = levels.shape.at(0);
-  const Array& links0 = state.at("links0");
-  if (links0.size() != n * (m0_ + 1) * sizeof(uint32_t))
+  // without "links0", level 0 is viewed next (view_links0): nothing to copy
+  const auto links0 = state.find("links0");
+  if (links0 != state.end() && links0->second.size() != n * (m0_ + 1) * sizeof(uint32_t))
     throw std::invalid_argument("hnsw links0 does not match levels");
   if (levels.size() != n * sizeof(int32_t)) throw std::invalid_argument("bad hnsw levels");
   std::vector<uint8_t> narrow(n);
@@ -551,8 +554,12 @@ void Hnsw::load_state(const State& state) {
   upper_.clear();
   upper_block_.clear();
   links0_view_ = nullptr;
-  links0_.resize(n * (m0_ + 1));
-  std::memcpy(links0_.data(), links0.data(), links0.size());
+  if (links0 != state.end()) {
+    links0_.resize(n * (m0_ + 1));
+    std::memcpy(links0_.data(), links0->second.data(), links0->second.size());
+  } else {
+    decltype(links0_)().swap(links0_);
+  }
   levels_.reserve(n);
   upper_block_.reserve((n + kBlock - 1) / kBlock);
   upper_.reserve(words);

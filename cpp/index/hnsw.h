@@ -34,7 +34,8 @@ class Hnsw {
   void load_state(const State& state);
   // Walks `links` (level 0: size() rows of m0 + 1 words, as state()'s "links0") in place, in
   // a buffer the caller keeps alive (a read-only memory map of a segment file), instead of
-  // its copy: processes reading one storage folder share it. Read-only from then on.
+  // a copy: processes reading one storage folder share it. Read-only from then on. Load the
+  // rest first: load_state() of a state without "links0".
   void view_links0(const uint32_t* links, size_t rows);
 
  private:

@@ -232,8 +232,8 @@ class Hnsw:
     def view_links0(self, links: Annotated[NDArray[numpy.uint32], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> None:
         """
         Walk level 0's links in place (a read-only np.memmap of a segment file: state()'s
-        "links0") instead of the copy load_state() made. The graph keeps the buffer alive
-        and takes no new nodes from then on.
+        "links0") instead of a copy. The graph keeps the buffer alive and takes no new
+        nodes from then on. Load the rest first: load_state() of a state without "links0".
         """
 
 class StorageError(OSError):

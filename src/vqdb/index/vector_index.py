@@ -471,8 +471,9 @@ class Index:
         for prefix, part in index._parts():
             own = {k[len(prefix) + 1 :]: v for k, v in arrays.items() if k.startswith(prefix + ".")}
             if prefix in views and isinstance(part, _core.Hnsw):
+                links = own.pop("links0")
                 part.load_state(own)
-                part.view_links0(own["links0"])
+                part.view_links0(links)
             elif prefix in views:
                 codes = own.pop("codes")
                 part.load_state(own)
