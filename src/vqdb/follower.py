@@ -10,7 +10,6 @@ every write acknowledged before it began, as a read of the writer itself would.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,7 +19,7 @@ from vqdb.collection.follower import CollectionFollower, Gone
 from vqdb.database import ALIASES, Database
 from vqdb.errors import BadInput
 from vqdb.storage.changes import Changes
-from vqdb.storage.files import read_json
+from vqdb.storage.files import identity, read_json
 
 
 class Follower(Database):
@@ -72,13 +71,12 @@ class Follower(Database):
         """The aliases file, read again only where it was replaced since the last read."""
         assert self.path is not None
         try:
-            st = os.stat(self.path / ALIASES)
+            now = identity(self.path / ALIASES)
         except FileNotFoundError:
             self._aliases_read = (None, {})
             return {}
-        identity = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if identity != self._aliases_read[0]:
-            self._aliases_read = (identity, dict(read_json(self.path / ALIASES)))
+        if now != self._aliases_read[0]:
+            self._aliases_read = (now, dict(read_json(self.path / ALIASES)))
         return self._aliases_read[1]
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:

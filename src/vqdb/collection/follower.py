@@ -18,7 +18,6 @@ over from it is changed only under that lock).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from vqdb.collection import storage
 from vqdb.collection.collection import Collection
 from vqdb.errors import StorageError
 from vqdb.storage import wal
+from vqdb.storage.files import identity
 from vqdb.storage.rows import ReadPath
 
 ATTEMPTS = 20  # looks at a folder being rewritten under it, before a follower gives up
@@ -67,13 +67,13 @@ class CollectionFollower:
         return self.path / storage.MANIFEST
 
     def _look(self) -> Collection:
-        manifest = _identity(self._manifest_path)
+        manifest = identity(self._manifest_path)
         live = self.collection
         if live is None or manifest != self._manifest:
             return self._load(manifest)
         logged, end = wal.read_from(self.path / "wal.log", self._offset)
         if end < self._offset or (logged and logged[0][0] != live.applied_seq + 1):
-            return self._load(_identity(self._manifest_path))  # emptied by a checkpoint
+            return self._load(identity(self._manifest_path))  # emptied by a checkpoint
         if logged:
             _check_sequence(logged)
             with live.lock.write():
@@ -94,7 +94,7 @@ class CollectionFollower:
         if logged and logged[0][0] != loaded.applied_seq + 1:
             raise _Moved("the WAL does not continue the manifest")
         _check_sequence(logged)
-        if _identity(self._manifest_path) != manifest:
+        if identity(self._manifest_path) != manifest:
             raise _Moved("a checkpoint replaced the manifest")
         if live is None:
             storage.replay(loaded, logged)
@@ -105,12 +105,6 @@ class CollectionFollower:
                 _take_state(live, loaded)
         self._manifest, self._offset = manifest, end
         return self.collection  # type: ignore[return-value]
-
-
-def _identity(manifest: Path) -> tuple[int, int, int]:
-    """Which manifest file this is: each checkpoint renames a new one into place."""
-    st = os.stat(manifest)
-    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def _check_sequence(logged: list[tuple[int, bytes]]) -> None:

@@ -1,7 +1,7 @@
 """The REST responses served, by "METHOD /route/{pattern}" and status, and again by collection
 (Qdrant's `requests.rest` telemetry, which /metrics renders): durations per key, kept under
 one lock because the event loop and the write threads both answer. A reader process's
-(server/readers.py) are also kept to be reported to the writer, whose telemetry counts them."""
+(server/readers.py) are only kept to be reported to the writer, whose telemetry counts them."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ Observed = tuple[str, int, float, str | None]
 
 
 class Responses:
-    """`reported`: also keep each response until `unreported()` takes it (a reader's)."""
+    """`reported`: keep each response only until `unreported()` takes it (a reader process's:
+    its writer keeps the statistics, and serves /telemetry and /metrics)."""
 
     def __init__(self, *, reported: bool = False) -> None:
         self._lock = threading.Lock()
@@ -35,11 +36,12 @@ class Responses:
         route, status, seconds, collection = observed
         key = (route, status)
         with self._lock:
+            if self._unreported is not None:
+                self._unreported.append(observed)
+                return
             self._all[key].add(seconds)
             if collection is not None:
                 self._by_collection[collection, key].add(seconds)
-            if self._unreported is not None:
-                self._unreported.append(observed)
 
     def unreported(self) -> list[Observed]:
         """The responses observed since the last call (a reader's, for its writer)."""

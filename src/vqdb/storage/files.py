@@ -51,6 +51,13 @@ def write_json(path: Path, value: Any) -> None:
     _replace(tmp, path)
 
 
+def identity(path: Path) -> tuple[int, int, int]:
+    """Which file is at `path` (inode, mtime, size): a file written by these functions is
+    renamed into place, so a new one has another identity (OSError where there is none)."""
+    st = os.stat(path)
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as f:
         return json.load(f)
