@@ -51,7 +51,8 @@ def test_advise_then_apply(http: httpx.Client, collection: str) -> None:
     assert state["rebuild"]["fraction"] == 1.0
     parts = state["memory"]["vectors"][""]["bytes_per_vector"]
     assert parts["codes"]["ram"] > 0 and parts["graph"]["ram"] > 0
-    assert state["memory"]["payloads"]["bytes_per_point"]["ram"] > 0
+    payloads = state["memory"]["payloads"]["bytes_per_point"]  # on_disk_payload, the default
+    assert payloads["disk"] > 0 and payloads["ram"] < payloads["disk"]
     # the recommended params search the applied collection as Qdrant's SearchParams
     query = {"query": points(1)[0]["vector"], "limit": 3, "params": rec["search_params"]}
     assert len(ok(http.post(f"/collections/{collection}/points/query", json=query))["points"]) == 3

@@ -35,7 +35,7 @@ class FakePoints:
                 index.add(offset, payload)
             self.indexes[key] = index
 
-    def payload(self, offset: int) -> Mapping[str, Any] | None:
+    def payload(self, offset: int, needles: tuple[bytes, ...] = ()) -> Mapping[str, Any] | None:
         self.reads.append(offset)
         return self.payloads[offset]
 

@@ -10,6 +10,7 @@ a storage folder; an in-memory collection has none.
 from __future__ import annotations
 
 import json
+from itertools import islice
 from typing import Any
 
 from vqdb.collection.collection import Collection
@@ -37,7 +38,7 @@ def memory(c: Collection) -> dict[str, Any]:
                 for part, (ram, whole) in store.footprint().items():
                     parts[part][0] += ram
                     parts[part][1] += whole if on_disk else 0
-        payload = _payload_bytes(c)
+        payload_ram, payload_disk = _payload_bytes(c)
     vectors = {}
     for name, parts in sums.items():
         n = max(counts[name], 1)
@@ -50,27 +51,28 @@ def memory(c: Collection) -> dict[str, Any]:
                 "disk": sum(disk for _, disk in parts.values()),
             },
         }
-    per_point = payload / max(points, 1)
+    n = max(points, 1)
     return {
         "points": points,
         "vectors": vectors,
         "payloads": {
             "bytes_per_point": {
-                "ram": round(per_point, 2),
-                "disk": round(per_point if stored else 0.0, 2),
+                "ram": round(payload_ram / n, 2),
+                "disk": round(payload_disk / n if stored else 0.0, 2),
             }
         },
     }
 
 
-def _payload_bytes(c: Collection) -> float:
-    """All payloads' JSON bytes, estimated from a sample (serialising millions is too slow)."""
-    total = 0.0
+def _payload_bytes(c: Collection) -> tuple[float, float]:
+    """The payloads' JSON bytes held in RAM, and in all: a records file's exactly, the ones
+    held estimated from a sample (serialising millions is too slow)."""
+    ram = whole = 0.0
     for segment in c.segments:
         payloads = segment.payloads
-        if not payloads:
-            continue
-        sample = [payloads[k] for _, k in zip(range(_PAYLOAD_SAMPLE), payloads)]
-        size = sum(len(json.dumps(p, separators=(",", ":"), default=str)) for p in sample)
-        total += size / len(sample) * len(payloads)
-    return total
+        held = list(islice((p for p in payloads.held.values() if p is not None), _PAYLOAD_SAMPLE))
+        if held:
+            size = sum(len(json.dumps(p, separators=(",", ":"), default=str)) for p in held)
+            ram += size / len(held) * payloads.held_count
+        whole += payloads.stored_bytes
+    return ram, whole + ram

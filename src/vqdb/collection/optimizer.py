@@ -222,7 +222,14 @@ class Optimizer:
             staging = c.path / "segments" / (BUILDING + name)
             on_disk = {n for n, v in c.config.vectors.items() if v.on_disk}
             try:
-                files.save(new, staging, 0, full=True, on_disk=on_disk)
+                files.save(
+                    new,
+                    staging,
+                    0,
+                    full=True,
+                    on_disk=on_disk,
+                    payloads_on_disk=c.config.on_disk_payload,
+                )
                 if on_disk:  # search the originals from the file, not from a copy in RAM
                     new = files.load(staging, name, 0, on_disk=on_disk, read_path=c.read_path)
             except BaseException:  # a full disk, say: give its space back, retry later

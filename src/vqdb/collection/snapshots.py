@@ -725,7 +725,7 @@ def _rename(folder: Path, name: str, label: str) -> None:
     except ValueError as e:
         raise BadInput(f"Snapshot {label}: unreadable {storage.MANIFEST}: {e}") from None
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
-    if version != storage.FORMAT_VERSION:
+    if version not in storage.READABLE_FORMATS:
         raise BadInput(
             f"Snapshot {label} has storage format {version}; this vqdb reads "
             f"{storage.FORMAT_VERSION}"

@@ -37,7 +37,8 @@ from vqdb.storage.files import read_json, write_json
 from vqdb.storage.rows import ReadPath
 from vqdb.storage.wal import Wal
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: an optimized segment's payloads may be in a records file
+READABLE_FORMATS = (1, 2)
 MANIFEST = "collection.json"
 BUILDING = "building-"  # prefix of a segment directory the optimizer has not swapped in yet
 NAME_MAX = 255  # bytes in one file-name component (Linux, and most filesystems)
@@ -130,8 +131,7 @@ def load_collection(
             )
             segment.generation = entry["generation"]
             segment.version = entry.get("version", 0)
-            for key, schema in collection.payload_schema.items():
-                segment.create_index(key, schema)
+            segment.create_indexes(collection.payload_schema)
         segments.append(segment)
     appendable = next((s for s in segments if s.name == manifest["appendable"]), None)
     collection.segments = segments
@@ -162,7 +162,7 @@ def check_manifest(manifest: Any, where: Path | str) -> None:
     """Refuses (BadInput naming `where`) a manifest of another format version, or one whose
     names or generations could make a path outside the collection's folder."""
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
-    if version != FORMAT_VERSION:
+    if version not in READABLE_FORMATS:
         raise BadInput(f"{where}: storage format {version} is not {FORMAT_VERSION}; cannot open it")
 
     def refuse(problem: str) -> NoReturn:
@@ -218,7 +218,13 @@ def checkpoint(collection: Collection) -> None:
                 continue
             written.append((segment, segment.generation, segment.on_disk_files))
             full = segment.appendable or not segment.on_disk_files
-            files.save(segment, segment_dir(collection, segment), generation, full=full)
+            files.save(
+                segment,
+                segment_dir(collection, segment),
+                generation,
+                full=full,
+                payloads_on_disk=collection.config.on_disk_payload,
+            )
             segment.on_disk_files = True
             segment.generation = generation
         _write_manifest(collection, generation)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from pydantic_core import to_json
 
 from vqdb.filters.datetimes import parse_datetime
 from vqdb.filters.geo import Geo
@@ -28,6 +29,7 @@ Payload = Mapping[str, Any] | None
 PointId = int | str  # ids are non-negative ints or canonical (lowercase, hyphenated) UUIDs
 Mask = npt.NDArray[np.bool_]
 Value = str | int | bool
+MAX_NEEDLES = 16  # values of a MatchAny looked for in a stored payload's text
 
 
 def is_int(v: object) -> bool:
@@ -89,6 +91,10 @@ class MatchValue:
     def test(self, payload: Payload) -> bool:
         return any(same_value(v, self.value) for v in values_at(payload, self.key))
 
+    def needles(self) -> tuple[bytes, ...]:
+        """JSON texts one of which a payload's compact JSON holds wherever `test` holds."""
+        return (to_json(self.value),)
+
 
 @dataclass(frozen=True, slots=True)
 class MatchAny:
@@ -103,6 +109,10 @@ class MatchAny:
 
     def test(self, payload: Payload) -> bool:
         return any(self.accepts(v) and v in self.values for v in values_at(payload, self.key))
+
+    def needles(self) -> tuple[bytes, ...]:
+        """As MatchValue's; none (no test by text) for more values than are worth a search."""
+        return tuple(map(to_json, self.values)) if len(self.values) <= MAX_NEEDLES else ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ from vqdb.filters.conditions import (
     HasId,
     HasVector,
     Mask,
+    MatchAny,
+    MatchValue,
     MinShould,
     Nested,
     Slice,
@@ -36,7 +38,11 @@ Part = tuple[str, Any]  # ("must" | "must_not", Condition) | ("should", tuple) |
 
 
 def evaluate(f: Filter, points: Points) -> Mask:
-    return _Evaluator(points).filter(f, np.ones(points.size, dtype=np.bool_))
+    evaluator = _Evaluator(points)
+    # a payload read is kept for the next scan only where there is one: a payload on disk is
+    # parsed per read, and thousands kept alive would each be traced by the garbage collector
+    evaluator.keep_payloads = evaluator.scans(f) > 1
+    return evaluator.filter(f, np.ones(points.size, dtype=np.bool_))
 
 
 class _Evaluator:
@@ -46,6 +52,7 @@ class _Evaluator:
         self.points = points
         self.size = points.size
         self.payloads: dict[int, Mapping[str, Any] | None] = {}
+        self.keep_payloads = True
         self.indexed: dict[int, Mask | None] = {}  # by id(condition)
 
     def filter(self, f: Filter, todo: Mask) -> Mask:
@@ -94,11 +101,21 @@ class _Evaluator:
         if isinstance(c, HasId | HasVector | Slice):  # always answered by _vectorised
             raise AssertionError(c)
         out = np.zeros(self.size, dtype=np.bool_)
+        needles = () if self.keep_payloads else _needles(c)
+        if needles:  # a stored payload without any of them is not parsed
+            read = self.points.payload
+            for offset in np.flatnonzero(todo).tolist():
+                payload = read(offset, needles)
+                if payload is not None:  # none holds no value: the match cannot hold
+                    out[offset] = c.test(payload)
+            return out
         for offset in np.flatnonzero(todo).tolist():
             out[offset] = c.test(self._payload(offset))
         return out
 
     def _payload(self, offset: int) -> Mapping[str, Any] | None:
+        if not self.keep_payloads:
+            return self.points.payload(offset)
         if offset not in self.payloads:
             self.payloads[offset] = self.points.payload(offset)
         return self.payloads[offset]
@@ -130,6 +147,13 @@ class _Evaluator:
             return max(map(self._part_cost, _parts(c)), default=0)
         return 2 if isinstance(c, Nested) else 1
 
+    def scans(self, c: Condition) -> int:
+        """How many conditions in `c` no index answers (each may scan payloads)."""
+        if isinstance(c, Filter):
+            chosen = c.min_should.conditions if c.min_should is not None else ()
+            return sum(map(self.scans, (*c.must, *c.must_not, *(c.should or ()), *chosen)))
+        return 0 if self._indexed(c) is not None else 1
+
     def _part_cost(self, part: Part) -> int:
         kind, body = part
         if kind in ("must", "must_not"):
@@ -146,6 +170,11 @@ def _parts(f: Filter) -> list[Part]:
     if f.min_should is not None:
         parts.append(("min", f.min_should))
     return parts
+
+
+def _needles(c: Condition) -> tuple[bytes, ...]:
+    """JSON texts one of which a payload holds wherever `c` does (none: no such texts)."""
+    return c.needles() if isinstance(c, MatchValue | MatchAny) else ()
 
 
 def _grown(found: Mask, size: int) -> Mask:

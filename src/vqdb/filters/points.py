@@ -24,8 +24,10 @@ class Points(Protocol):
         """Payload indexes by key path; a condition on exactly that key may use it."""
         ...
 
-    def payload(self, offset: int) -> Mapping[str, Any] | None:
-        """The point's payload; None when it has none."""
+    def payload(self, offset: int, needles: tuple[bytes, ...] = ()) -> Mapping[str, Any] | None:
+        """The point's payload; None when it has none. With `needles`, None also where the
+        payload is stored as compact JSON that holds none of them (a condition that needs one
+        of them cannot hold: the payload need not be parsed); returning it is right too."""
         ...
 
     def offsets_of(self, ids: Sequence[int | str]) -> npt.NDArray[np.int64]:

@@ -2,11 +2,12 @@
 
 Three steps, so that the slow one holds no lock:
 1. `snapshot` (under the collection's read lock): copy the live points' ids and vectors, in id
-   order, and remember where each came from.
+   order, remember where each came from, and mark the sources' payloads.
 2. `build` (no lock): one store per vector (vqdb.index.stores): an Index with the collection's
-   graph and quantization, or a SparseIndex whose postings leave out the deleted rows.
+   graph and quantization, or a SparseIndex whose postings leave out the deleted rows; and the
+   points' payloads, read from the sources (one written meanwhile is carried over at 3).
 3. `carry_over` (under the write lock, at the swap): whatever happened to the sources since the
-   snapshot (deleted points, dropped vectors, payload edits) is applied to the new segment.
+   snapshot (deleted points, dropped vectors, payloads written) is applied to the new segment.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy.typing as npt
 
 from vqdb.index.stores import VectorBatch, concat, new_store
 from vqdb.segment.ids import PointId, SortedIds, sort_key
+from vqdb.segment.payloads import Payloads
 from vqdb.segment.segment import Segment
 
 Offsets = npt.NDArray[np.int64]
@@ -31,6 +33,8 @@ class Snapshot:
     source: Offsets  # which source segment each point came from
     offset: Offsets  # and its offset there
     vectors: dict[str, tuple[Offsets, VectorBatch]]  # name -> (new offsets, rows)
+    payloads: list[Payloads]  # each source's
+    marks: list[dict[int, Any]]  # and what they held then (Payloads.mark)
 
 
 def snapshot(sources: Sequence[Segment]) -> Snapshot:
@@ -62,7 +66,8 @@ def snapshot(sources: Sequence[Segment]) -> Snapshot:
             rows = concat(parts)  # a copy: on-disk originals are read now, not at build
             sort = np.argsort(order, kind="stable")
             vectors[name] = (order[sort], rows[sort])
-    return Snapshot(ids, source, offset, vectors)
+    payloads = [segment.payloads for segment in sources]
+    return Snapshot(ids, source, offset, vectors, payloads, [p.mark() for p in payloads])
 
 
 def build(
@@ -77,7 +82,12 @@ def build(
             index.add(offsets, rows)
         vectors[vname] = index
     alive = np.ones(len(snap.ids), dtype=np.bool_)
-    return Segment(name, vectors, SortedIds.of(snap.ids), alive)
+    held = {}
+    for new_offset, (s, old_offset) in enumerate(zip(snap.source.tolist(), snap.offset.tolist())):
+        payload = snap.payloads[s].get(old_offset)
+        if payload:
+            held[new_offset] = payload
+    return Segment(name, vectors, SortedIds.of(snap.ids), alive, Payloads(held))
 
 
 def carry_over(
@@ -88,10 +98,21 @@ def carry_over(
         mine = np.flatnonzero(snap.source == s)
         old = snap.offset[mine]
         gone = mine[~segment.alive[old]]
-        for new_offset, old_offset in zip(mine.tolist(), old.tolist()):
-            payload = segment.payloads.get(old_offset)
-            if payload:
-                new.payloads[new_offset] = payload
+        if segment.payloads is snap.payloads[s]:
+            written = segment.payloads.changed_since(snap.marks[s])
+        else:  # replaced since (a full save read them back from a file): take them all again
+            written = [(o, segment.payloads.get(o)) for o in old.tolist()]
+        if written:
+            where = np.full(max(segment.size, 1), -1, dtype=np.int64)
+            where[old] = mine
+            for old_offset, payload in written:
+                new_offset = int(where[old_offset]) if old_offset < len(where) else -1
+                if new_offset < 0:  # not in the snapshot: not a point of the new segment
+                    continue
+                if payload:
+                    new.payloads[new_offset] = payload
+                elif new_offset in new.payloads:
+                    del new.payloads[new_offset]
         if gone.shape[0]:
             new.delete(gone)
         for vname, index in new.vectors.items():
@@ -99,6 +120,5 @@ def carry_over(
             if dropped.shape[0]:
                 index.delete(dropped)
         new.version = max(new.version, segment.version)
-    for key, field_schema in schema.items():
-        new.create_index(key, field_schema)
-    new.dirty = True  # its files hold no payloads yet: the swap's checkpoint must write them
+    new.create_indexes(schema)
+    new.dirty = True  # the payloads written since the build: the swap's checkpoint writes them

@@ -1,7 +1,8 @@
 """A segment on disk: one directory of .npy files and a little JSON.
 
-What never changes after an optimized segment is built (ids, originals, quantized codes, graph)
-is written once. What does change (which points and vectors are alive, payloads) is written per
+What never changes after an optimized segment is built (ids, originals, quantized codes, graph;
+its payloads as built, in `payloads.records`, where they are on disk) is written once. What
+does change (which points and vectors are alive, payloads set or removed since) is written per
 checkpoint generation, as `<part>.<generation>.<ext>`, so the manifest can switch from one
 complete generation to the next in a single rename. An appendable segment is small and written
 whole at each generation.
@@ -20,9 +21,13 @@ from vqdb.errors import StorageError
 from vqdb.index import Index
 from vqdb.index.stores import VectorStore, required_arrays, store_from_state
 from vqdb.segment.ids import load_ids
+from vqdb.segment.payloads import Payloads
 from vqdb.segment.segment import Segment
 from vqdb.storage.files import fsync_dir, read_array, read_json, write_array, write_json
+from vqdb.storage.records import Records, write_records
 from vqdb.storage.rows import ReadPath, RowFile
+
+PAYLOAD_RECORDS = "payloads.records"  # an optimized segment's, when on_disk_payload
 
 
 def _vector_file(position: int, key: str) -> str:
@@ -37,10 +42,13 @@ def save(
     *,
     full: bool,
     on_disk: Collection[str] = (),
+    payloads_on_disk: bool = False,
 ) -> None:
     """Writes the segment's changing parts for `generation`, and everything else too when
     `full` (a freshly built segment, or any appendable one). The originals of the vectors
-    named in `on_disk` are not left in the page cache (see write_array)."""
+    named in `on_disk` are not left in the page cache (see write_array). `payloads_on_disk`
+    (the collection's on_disk_payload): a full optimized segment's payloads go to a records
+    file, read in place (segment/payloads.py); the changes since are written per generation."""
     directory.mkdir(parents=True, exist_ok=True)
     suffix = f".{generation}" if segment.appendable else ""
     if full:
@@ -74,10 +82,29 @@ def save(
             segment.vectors[name].alive,
             sync_dir=False,
         )
-    offsets = sorted(segment.payloads)
-    payloads = {"offsets": offsets, "payloads": [segment.payloads[o] for o in offsets]}
+    if full:
+        _save_payloads_whole(segment, directory, payloads_on_disk and not segment.appendable)
+    held = segment.payloads.held
+    offsets = sorted(held)
+    payloads = {
+        "offsets": offsets,
+        "payloads": [held[o] for o in offsets],  # None: the stored one is removed
+        "stored": segment.payloads.stored is not None,
+    }
     write_json(directory / f"payloads.{generation}.json", payloads)  # fsyncs the directory
     segment.dirty = False
+
+
+def _save_payloads_whole(segment: Segment, directory: Path, on_disk: bool) -> None:
+    """Every payload into the segment's records file (`on_disk`), read from it from now on as
+    after a load; or every payload held in RAM, to be written whole with each generation."""
+    payloads = segment.payloads
+    if on_disk:
+        size = segment.size
+        write_records(directory / PAYLOAD_RECORDS, map(payloads.raw, range(size)), size)
+        segment.payloads = Payloads(stored=Records(directory / PAYLOAD_RECORDS))
+    elif payloads.stored is not None:
+        segment.payloads = Payloads(dict(payloads.items()))
 
 
 def load(
@@ -135,10 +162,13 @@ def load(
             use_read_path(index, path, read_path, display=directory.with_name(name) / path.name)
         vectors[vname] = index
     alive = np.array(read_array(directory / f"alive.{generation}.npy"), dtype=np.bool_)
-    stored = read_json(directory / f"payloads.{generation}.json")
-    segment = Segment(name, vectors, ids, alive, dict(zip(stored["offsets"], stored["payloads"])))
+    written = read_json(directory / f"payloads.{generation}.json")
+    records = Records(directory / PAYLOAD_RECORDS) if written.get("stored") else None
+    held = dict(zip(written["offsets"], written["payloads"]))
+    segment = Segment(name, vectors, ids, alive, Payloads(held, records))
     segment.file_vectors = list(meta["vectors"])
     segment.dirty = False
+    segment.on_disk_files = True  # a checkpoint writes only what changes, not these again
     return segment
 
 

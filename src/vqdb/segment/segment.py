@@ -22,8 +22,8 @@ from vqdb.filters.slices import IdColumns
 from vqdb.index.stores import Ids, OneVector, Scores, VectorBatch, VectorStore, appendable_store
 from vqdb.params import SearchParams
 from vqdb.segment.ids import AppendableIds, Offsets, PointId, SortedIds
+from vqdb.segment.payloads import Payload, Payloads
 
-Payload = dict[str, Any]
 if TYPE_CHECKING:
     from vqdb.native import _core
 
@@ -37,13 +37,13 @@ class Segment:
         vectors: dict[str, VectorStore],
         ids: AppendableIds | SortedIds,
         alive: Mask,
-        payloads: dict[int, Payload] | None = None,
+        payloads: Payloads | None = None,
     ) -> None:
         self.name = name
         self.vectors = vectors
         self.ids = ids
         self.alive: Mask = alive
-        self.payloads: dict[int, Payload] = payloads or {}
+        self.payloads = Payloads() if payloads is None else payloads
         self.indexes: dict[str, FieldIndex] = {}
         self.version = 0  # sequence number of the last write applied here
         self.dirty = True  # changed since the last checkpoint wrote it
@@ -106,7 +106,9 @@ class Segment:
                 usage[f"vectors.{part}"] = usage.get(f"vectors.{part}", 0) + nbytes
         return usage
 
-    def payload(self, offset: int) -> Payload | None:
+    def payload(self, offset: int, needles: tuple[bytes, ...] = ()) -> Payload | None:
+        if needles:
+            return self.payloads.get_holding(offset, needles)
         return self.payloads.get(offset)
 
     def vector_mask(self, name: str) -> Mask:
@@ -204,18 +206,27 @@ class Segment:
             self.payloads[offset] = payload
             for index in self.indexes.values():
                 index.add(offset, payload)
-        else:
-            self.payloads.pop(offset, None)
+        elif offset in self.payloads:
+            del self.payloads[offset]
         self.dirty = True
 
     # ---- payload indexes --------------------------------------------------------------------
 
     def create_index(self, key: str, schema: str | Mapping[str, Any]) -> None:
-        index = build_index(schema, key)
+        self.create_indexes({key: schema})
+
+    def create_indexes(self, schemas: Mapping[str, str | Mapping[str, Any]]) -> None:
+        """The payload indexes of several keys, in one pass over the payloads (a stored one
+        is parsed once for them all)."""
+        if not schemas:
+            return
+        made = [build_index(schema, key) for key, schema in schemas.items()]
+        alive = self.alive
         for offset, payload in self.payloads.items():
-            if self.alive[offset]:
-                index.add(offset, payload)
-        self.indexes[key] = index
+            if offset < len(alive) and alive[offset]:
+                for index in made:
+                    index.add(offset, payload)
+        self.indexes.update(zip(schemas, made))
 
     def drop_index(self, key: str) -> None:
         self.indexes.pop(key, None)
