@@ -354,7 +354,12 @@ class CollectionMachine(RuleBasedStateMachine):
         here = query.query(self.c, body)["points"]
         there = query.query(self.follower.collection(NAME), body)["points"]
         assert [p["id"] for p in there] == [p["id"] for p in here]
-        np.testing.assert_allclose([p["score"] for p in there], [p["score"] for p in here])
+        # float32 scores within rounding: the optimizer may swap a segment in between the
+        # catch-up and the search, and a point scored in another segment's layout sums in
+        # another order (seen: 0.5892036 against 0.58920366)
+        np.testing.assert_allclose(
+            [p["score"] for p in there], [p["score"] for p in here], rtol=1e-6
+        )
 
     @invariant()
     def everything_matches_the_model(self) -> None:

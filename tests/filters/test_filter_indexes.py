@@ -4,7 +4,9 @@ reading only the payloads the indexes leave undecided."""
 from __future__ import annotations
 
 import enum
+import uuid
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -13,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vqdb.filters import Filter, build_index, parse_filter
+from vqdb.filters import index as index_module
+from vqdb.filters.index import IntegerIndex, MapIndex
 
 
 def _filter(obj: dict[str, Any]) -> Filter:
@@ -111,7 +115,10 @@ def test_index_declines_what_it_cannot_answer() -> None:
 # -- add / remove / re-add: the index answers like one built fresh from the final payloads.
 
 small = st.one_of(
-    st.none(), st.booleans(), st.integers(0, 3), st.sampled_from([0.5, 2.0, "a", "b", "2023-01-02"])
+    st.none(),
+    st.booleans(),
+    st.integers(0, 3),
+    st.sampled_from([0.5, 2.0, "a", "b", "ab", "2023-01-02", str(uuid.UUID(int=7))]),
 )
 payload = st.one_of(st.none(), st.fixed_dictionaries({}, optional={"k": small | st.lists(small)}))
 QUERIES = [
@@ -129,16 +136,36 @@ QUERIES = [
 ]
 
 
-@settings(max_examples=60, deadline=None)
+@pytest.mark.parametrize("merge_at", [index_module._MERGE_AT, 1])
+@pytest.mark.parametrize("sliced", [index_module._SLICED, 0])
+@settings(max_examples=150, deadline=None)
 @given(
     st.sampled_from(["keyword", "integer", "float", "bool", "datetime", "uuid", "text"]),
-    st.lists(st.tuples(st.integers(0, 5), payload | st.just("remove")), max_size=25),
+    st.lists(
+        st.tuples(st.integers(0, 5), payload | st.just("remove") | st.just("settle")),
+        max_size=25,
+    ),
 )
-def test_writes_then_fresh(schema: str, ops: list[tuple[int, Any]]) -> None:
+def test_writes_then_fresh(
+    merge_at: int, sliced: int, schema: str, ops: list[tuple[int, Any]]
+) -> None:
+    """Also across `settle` and merges (an exact-value index then holds its pairs in arrays,
+    and what comes after over them; merge_at 1: nearly every write merges; sliced 0: the
+    arrays are read in one pass, not a slice per value)."""
+    with (
+        mock.patch.object(index_module, "_MERGE_AT", merge_at),
+        mock.patch.object(index_module, "_SLICED", sliced),
+    ):
+        _writes_then_fresh(schema, ops)
+
+
+def _writes_then_fresh(schema: str, ops: list[tuple[int, Any]]) -> None:
     index = build_index(schema, "k")
     final: dict[int, Any] = {}
     for offset, op in ops:
-        if op == "remove":
+        if op == "settle":
+            index.settle()
+        elif op == "remove":
             index.remove(offset)
             final.pop(offset, None)
         else:
@@ -154,6 +181,22 @@ def test_writes_then_fresh(schema: str, ops: list[tuple[int, Any]]) -> None:
         assert (got is None) == (want is None)
         if got is not None and want is not None:
             assert got.tolist() == want.tolist(), query
+    lookup = index.lookup if isinstance(index, IntegerIndex) else index
+    if isinstance(lookup, MapIndex):  # what facets count
+        assert isinstance(fresh, MapIndex | IntegerIndex)
+        other = fresh.lookup if isinstance(fresh, IntegerIndex) else fresh
+        assert other is not None and _pairs(lookup) == _pairs(other)
+    if isinstance(index, IntegerIndex):  # what order_by walks
+        got_order, want_order = index.ordering(), fresh.ordering()
+        assert got_order is not None and want_order is not None
+        assert sorted(zip(*map(np.ndarray.tolist, got_order))) == sorted(
+            zip(*map(np.ndarray.tolist, want_order))
+        )
+
+
+def _pairs(index: MapIndex) -> set[tuple[Any, int]]:
+    values, codes, offsets = index.postings()
+    return {(values[c], o) for c, o in zip(codes.tolist(), offsets.tolist())}
 
 
 # -- text index: tokens, not substrings.

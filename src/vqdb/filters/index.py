@@ -14,7 +14,7 @@ import itertools
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -71,6 +71,10 @@ class FieldIndex:
         """Points holding at least one value this index takes."""
         raise NotImplementedError
 
+    def settle(self) -> None:
+        """After a bulk of adds (an index built over a segment's payloads): compact what they
+        left (a no-op where there is nothing to)."""
+
     def values_of(self, payload: Payload) -> list[Any] | None:
         """The values at `key` that this index would hold for `payload`, where a formula reads
         its variables (Qdrant reads them from a key's index, where it has one, so a null or a
@@ -94,7 +98,14 @@ class FieldIndex:
 
 
 class MapIndex(FieldIndex):
-    """Exact values -> offsets (keyword, integer lookups, bool, uuid)."""
+    """Exact values -> offsets (keyword, integer lookups, bool, uuid).
+
+    Each distinct value has a code. The (code, offset) pairs are kept in arrays sorted by
+    code (`_base`: a value's points are one slice), ~12 bytes a pair, and the offsets written
+    since in Python sets over them (`_held`, `_postings`: a changed offset's base pairs are
+    marked dead); once those pass a quarter of the base, both are merged into a new base.
+    Sets for every point held ~400 bytes a point: a reader process of the storage builds every
+    index again for itself (vqdb.follower)."""
 
     def __init__(
         self,
@@ -107,59 +118,69 @@ class MapIndex(FieldIndex):
         super().__init__(key, data_type, params)
         self._value_type = value_type
         self._accepts = accepts
-        self._postings: dict[Hashable, set[int]] = {}
-        self._held: dict[int, frozenset[Hashable]] = {}
+        self._values: list[Hashable] = []  # by code
+        self._codes: dict[Hashable, int] = {}
+        empty = np.zeros(0, dtype=np.int64)
+        self._base = _Pairs(empty, empty, np.zeros(1, dtype=np.int64))
+        self._dead = np.zeros(0, dtype=np.bool_)  # offsets whose base pairs no longer count
+        self._in_base = np.zeros(0, dtype=np.bool_)  # offsets with base pairs
+        self._held: dict[int, frozenset[int]] = {}  # offset -> codes, since the base
+        self._postings: dict[int, set[int]] = {}  # code -> offsets, since the base
         self._other: set[int] = set()  # non-null values of another type: every except matches
         self._columns: tuple[list[Hashable], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None
         self._columns = None
+        self._count: int | None = None
 
     def values_of(self, payload: Payload) -> list[Any] | None:
         return [v for v in values_at(payload, self.key) if self._accepts(v)]
 
     def add(self, offset: int, payload: Payload) -> None:
         self.remove(offset)
-        mine: set[Hashable] = set()
+        mine: set[int] = set()
         for v in values_at(payload, self.key):
             if self._accepts(v):
-                mine.add(v)
+                mine.add(self._code_of(v))
             elif v is not None:
                 self._other.add(offset)
         if mine:
             self._held[offset] = frozenset(mine)
-            self._columns = None
-            for v in mine:
-                self._postings.setdefault(v, set()).add(offset)
+            for code in mine:
+                self._postings.setdefault(code, set()).add(offset)
+            self._changed()
+            if len(self._held) > max(_MERGE_AT, len(self._base.offsets) // 4):
+                self._merge()
 
     def remove(self, offset: int) -> None:
         self._other.discard(offset)
-        if offset in self._held:
-            self._columns = None
-        for v in self._held.pop(offset, ()):
-            posting = self._postings[v]
+        if offset < len(self._in_base) and self._in_base[offset] and not self._dead[offset]:
+            self._dead[offset] = True
+            self._changed()
+        for code in self._held.pop(offset, ()):
+            posting = self._postings[code]
             posting.discard(offset)
             if not posting:
-                del self._postings[v]
+                del self._postings[code]
+            self._changed()
 
     def count(self) -> int:
-        return len(self._held)
-
-    def held(self) -> Mapping[int, frozenset[Hashable]]:
-        """Each indexed offset's distinct values."""
-        return self._held
+        if self._count is None:
+            in_base = int(np.count_nonzero(self._in_base & ~self._dead))
+            self._count = in_base + len(self._held)
+        return self._count
 
     def postings(self) -> tuple[list[Hashable], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Every (value, offset) pair held, as columns: the distinct values, and for each pair
         its value's position in them and its offset (a point once per distinct value). Rebuilt
         lazily after writes, so counting over a mask is numpy, not a loop over values."""
         if self._columns is None:
-            values = list(self._postings)
-            sizes = np.fromiter(map(len, self._postings.values()), np.int64, len(values))
-            total = int(sizes.sum())
-            offsets = np.fromiter(
-                itertools.chain.from_iterable(self._postings.values()), np.int64, total
+            base = self._base
+            live = ~self._dead[base.offsets]
+            new_codes, new_offsets = self._pairs_since()
+            self._columns = (
+                self._values,
+                np.concatenate([base.codes[live], new_codes]),
+                np.concatenate([base.offsets[live], new_offsets]),
             )
-            codes = np.repeat(np.arange(len(values), dtype=np.int64), sizes)
-            self._columns = values, codes, offsets
         return self._columns
 
     def _takes(self, kind: type, values: Iterable[object]) -> bool:
@@ -168,17 +189,93 @@ class MapIndex(FieldIndex):
     def mask(self, condition: Condition, size: int) -> Mask | None:
         c = condition
         if isinstance(c, MatchValue) and self._accepts(c.value):
-            return offsets_mask(self._postings.get(c.value, ()), size)
+            return self._mask_of(self._known([c.value]), size)
         if isinstance(c, MatchAny) and self._takes(c.kind, c.values):
-            found = (self._postings.get(v, ()) for v in c.values)
-            return offsets_mask(itertools.chain.from_iterable(found), size)
+            return self._mask_of(self._known(c.values), size)
         if isinstance(c, MatchExcept) and self._takes(c.kind, c.values):
-            kept = (p for v, p in self._postings.items() if v not in c.values)
-            return offsets_mask(itertools.chain(self._other, *kept), size)
+            dropped = set(self._known(c.values))
+            kept = [code for code in range(len(self._values)) if code not in dropped]
+            out = self._mask_of(kept, size)
+            out[[o for o in self._other if o < size]] = True
+            return out
         if isinstance(c, MatchPrefix) and self.schema["data_type"] == "keyword":
-            kept = (p for v, p in self._postings.items() if str(v).startswith(c.prefix))
-            return offsets_mask(itertools.chain.from_iterable(kept), size)
+            kept = [i for i, v in enumerate(self._values) if str(v).startswith(c.prefix)]
+            return self._mask_of(kept, size)
         return None
+
+    # ---- inside ---------------------------------------------------------------------------
+
+    def _code_of(self, value: Hashable) -> int:
+        code = self._codes.get(value)
+        if code is None:
+            code = self._codes[value] = len(self._values)
+            self._values.append(value)
+        return code
+
+    def _known(self, values: Iterable[Hashable]) -> list[int]:
+        return [code for code in map(self._codes.get, values) if code is not None]
+
+    def _mask_of(self, codes: list[int], size: int) -> Mask:
+        """The offsets below `size` holding any of `codes`: the base's slices of a few codes,
+        or one pass over its pairs for many (an except, a prefix)."""
+        base = self._base
+        if len(codes) <= _SLICED:
+            runs = [
+                base.offsets[base.starts[c] : base.starts[c + 1]]
+                for c in codes
+                if c + 1 < len(base.starts)
+            ]
+            found = np.concatenate(runs) if runs else base.offsets[:0]
+            found = found[~self._dead[found]]
+        else:
+            wanted = np.zeros(len(self._values), dtype=np.bool_)
+            wanted[codes] = True
+            found = base.offsets[wanted[base.codes] & ~self._dead[base.offsets]]
+        out = offsets_mask(found, size)
+        since = [o for code in codes for o in self._postings.get(code, ())]
+        out[[o for o in since if o < size]] = True
+        return out
+
+    def _pairs_since(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        held = self._held
+        sizes = np.fromiter(map(len, held.values()), np.int64, len(held))
+        codes = np.fromiter(
+            itertools.chain.from_iterable(held.values()), np.int64, int(sizes.sum())
+        )
+        offsets = np.repeat(np.fromiter(held, np.int64, len(held)), sizes)
+        return codes, offsets
+
+    def _merge(self) -> None:
+        """One base of every pair held; nothing since."""
+        codes, offsets = self.postings()[1:]
+        order = np.lexsort((offsets, codes))
+        codes, offsets = codes[order], offsets[order]
+        starts = np.searchsorted(codes, np.arange(len(self._values) + 1), "left")
+        self._base = _Pairs(codes, offsets, starts.astype(np.int64))
+        size = int(offsets.max()) + 1 if len(offsets) else 0
+        self._in_base = np.zeros(size, dtype=np.bool_)
+        self._in_base[offsets] = True
+        self._dead = np.zeros(size, dtype=np.bool_)
+        self._held, self._postings = {}, {}
+        self._changed()
+
+    def settle(self) -> None:
+        if self._held:
+            self._merge()
+
+    def _changed(self) -> None:
+        self._columns = None
+        self._count = None
+
+
+_MERGE_AT = 4096  # offsets written since the base before merging (with a quarter of it)
+_SLICED = 64  # codes looked up one slice each; more: one pass over every pair
+
+
+class _Pairs(NamedTuple):
+    codes: npt.NDArray[np.int64]  # sorted
+    offsets: npt.NDArray[np.int64]  # by code, then offset
+    starts: npt.NDArray[np.int64]  # code c's pairs: [starts[c], starts[c + 1])
 
 
 class SortedIndex(FieldIndex):
@@ -277,20 +374,20 @@ class IntegerIndex(FieldIndex):
         if (self.schema.get("params") or {}).get("range") is False:
             return None
         if self._ordered is None:
-            pairs = [
-                (v, offset)
-                for offset, values in self._lookup.held().items()
-                for v in values
-                if _I64_MIN <= v <= _I64_MAX  # type: ignore[operator]
-            ]
-            values = np.array([v for v, _ in pairs], dtype=np.int64)
-            offsets = np.array([o for _, o in pairs], dtype=np.int64)
+            distinct, codes, offsets = self._lookup.postings()
+            fits = np.fromiter((_I64_MIN <= v <= _I64_MAX for v in distinct), np.bool_)  # type: ignore[operator]
+            as_i64 = np.fromiter((v if ok else 0 for v, ok in zip(distinct, fits)), np.int64)
+            wanted = fits[codes]
+            values, offsets = as_i64[codes[wanted]], offsets[wanted]
             order = np.argsort(values, kind="stable")
             self._ordered = values[order], offsets[order]
         return self._ordered
 
     def count(self) -> int:
         return self._lookup.count()
+
+    def settle(self) -> None:
+        self._lookup.settle()
 
     @property
     def lookup(self) -> MapIndex | None:

@@ -226,6 +226,8 @@ class Segment:
             if offset < len(alive) and alive[offset]:
                 for index in made:
                     index.add(offset, payload)
+        for index in made:
+            index.settle()
         self.indexes.update(zip(schemas, made))
 
     def drop_index(self, key: str) -> None:
