@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from vqdb.filters import Filter, build_index, parse_filter
 from vqdb.filters import index as index_module
-from vqdb.filters.index import IntegerIndex, MapIndex
+from vqdb.filters.index import IntegerIndex, MapIndex, SortedIndex
 
 
 def _filter(obj: dict[str, Any]) -> Filter:
@@ -186,7 +186,7 @@ def _writes_then_fresh(schema: str, ops: list[tuple[int, Any]]) -> None:
         assert isinstance(fresh, MapIndex | IntegerIndex)
         other = fresh.lookup if isinstance(fresh, IntegerIndex) else fresh
         assert other is not None and _pairs(lookup) == _pairs(other)
-    if isinstance(index, IntegerIndex):  # what order_by walks
+    if isinstance(index, IntegerIndex | SortedIndex):  # what order_by walks
         got_order, want_order = index.ordering(), fresh.ordering()
         assert got_order is not None and want_order is not None
         assert sorted(zip(*map(np.ndarray.tolist, got_order))) == sorted(

@@ -23,6 +23,7 @@ from vqdb.errors import coded, invalid
 from vqdb.filters.conditions import (
     Condition,
     DatetimeRange,
+    Interval,
     Mask,
     MatchAny,
     MatchExcept,
@@ -279,7 +280,10 @@ class _Pairs(NamedTuple):
 
 
 class SortedIndex(FieldIndex):
-    """Values in one sorted array (rebuilt lazily after writes): ranges by binary search."""
+    """Numbers in arrays sorted by value (a range is one slice, found by binary search), and
+    the points written since in a dict over them (a changed point's entries in the arrays are
+    marked dead), sorted lazily for a query and merged into the arrays once past a quarter of
+    them (as MapIndex's)."""
 
     def __init__(
         self,
@@ -292,8 +296,13 @@ class SortedIndex(FieldIndex):
     ) -> None:
         super().__init__(key, data_type, params)
         self._extract, self._dtype, self._answers = extract, dtype, answers
-        self._held: dict[int, list[float]] = {}
-        self._sorted: tuple[npt.NDArray[Any], npt.NDArray[np.int64]] | None = None
+        self._base: Ordering = (np.zeros(0, dtype), np.zeros(0, np.int64))
+        self._dead = np.zeros(0, dtype=np.bool_)  # offsets whose base entries no longer count
+        self._in_base = np.zeros(0, dtype=np.bool_)
+        self._held: dict[int, list[float]] = {}  # offset -> values, since the base
+        self._since: Ordering | None = None  # _held sorted, once asked for
+        self._ordered: Ordering | None = None
+        self._count: int | None = None
 
     def values_of(self, payload: Payload) -> list[Any] | None:
         return [v for v in values_at(payload, self.key) if self._extract(v) is not None]
@@ -304,17 +313,49 @@ class SortedIndex(FieldIndex):
         kept = [x for x in found if x is not None]
         if kept:
             self._held[offset] = kept
-            self._sorted = None
+            self._changed()
+            if len(self._held) > max(_MERGE_AT, len(self._base[0]) // 4):
+                self._merge()
 
     def remove(self, offset: int) -> None:
+        if offset < len(self._in_base) and self._in_base[offset] and not self._dead[offset]:
+            self._dead[offset] = True
+            self._changed()
         if self._held.pop(offset, None) is not None:
-            self._sorted = None
+            self._changed()
 
     def count(self) -> int:
-        return len(self._held)
+        if self._count is None:
+            self._count = int(np.count_nonzero(self._in_base & ~self._dead)) + len(self._held)
+        return self._count
 
-    def _arrays(self) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
-        if self._sorted is None:
+    def settle(self) -> None:
+        if self._held:
+            self._merge()
+
+    def mask(self, condition: Condition, size: int) -> Mask | None:
+        if not isinstance(condition, self._answers):
+            return None
+        base_values, base_offsets = self._base
+        found = base_offsets[_within(base_values, condition.bounds)]
+        out = offsets_mask(found[~self._dead[found]], size)
+        since_values, since_offsets = self._sorted_since()
+        out |= offsets_mask(since_offsets[_within(since_values, condition.bounds)], size)
+        return out
+
+    def ordering(self) -> Ordering | None:
+        if self._ordered is None:
+            base_values, base_offsets = self._base
+            live = ~self._dead[base_offsets]
+            since_values, since_offsets = self._sorted_since()
+            values = np.concatenate([base_values[live], since_values])
+            offsets = np.concatenate([base_offsets[live], since_offsets])
+            order = np.argsort(values, kind="stable")
+            self._ordered = values[order], offsets[order]
+        return self._ordered
+
+    def _sorted_since(self) -> Ordering:
+        if self._since is None:
             held = self._held
             n = sum(len(xs) for xs in held.values())
             values = np.fromiter(itertools.chain.from_iterable(held.values()), self._dtype, n)
@@ -323,27 +364,36 @@ class SortedIndex(FieldIndex):
                 np.fromiter((len(xs) for xs in held.values()), np.int64, len(held)),
             )
             order = np.argsort(values, kind="stable")
-            self._sorted = values[order], offsets[order]
-        return self._sorted
+            self._since = values[order], offsets[order]
+        return self._since
 
-    def mask(self, condition: Condition, size: int) -> Mask | None:
-        if not isinstance(condition, self._answers):
-            return None
-        values, offsets = self._arrays()
-        b = condition.bounds
-        lo, hi = 0, len(values)
-        if b.gte is not None:
-            lo = max(lo, int(np.searchsorted(values, b.gte, "left")))
-        if b.gt is not None:
-            lo = max(lo, int(np.searchsorted(values, b.gt, "right")))
-        if b.lte is not None:
-            hi = min(hi, int(np.searchsorted(values, b.lte, "right")))
-        if b.lt is not None:
-            hi = min(hi, int(np.searchsorted(values, b.lt, "left")))
-        return offsets_mask(offsets[lo : max(lo, hi)], size)
+    def _merge(self) -> None:
+        self._base = self.ordering()  # type: ignore[assignment]
+        offsets = self._base[1]
+        size = int(offsets.max()) + 1 if len(offsets) else 0
+        self._in_base = np.zeros(size, dtype=np.bool_)
+        self._in_base[offsets] = True
+        self._dead = np.zeros(size, dtype=np.bool_)
+        self._held = {}
+        self._changed()
 
-    def ordering(self) -> Ordering | None:
-        return self._arrays()
+    def _changed(self) -> None:
+        self._since = self._ordered = None
+        self._count = None
+
+
+def _within(values: npt.NDArray[Any], b: Interval) -> slice:
+    """The slice of sorted `values` inside the bounds."""
+    lo, hi = 0, len(values)
+    if b.gte is not None:
+        lo = max(lo, int(np.searchsorted(values, b.gte, "left")))
+    if b.gt is not None:
+        lo = max(lo, int(np.searchsorted(values, b.gt, "right")))
+    if b.lte is not None:
+        hi = min(hi, int(np.searchsorted(values, b.lte, "right")))
+    if b.lt is not None:
+        hi = min(hi, int(np.searchsorted(values, b.lt, "left")))
+    return slice(lo, max(lo, hi))
 
 
 class IntegerIndex(FieldIndex):
@@ -388,6 +438,7 @@ class IntegerIndex(FieldIndex):
 
     def settle(self) -> None:
         self._lookup.settle()
+        self._range.settle()
 
     @property
     def lookup(self) -> MapIndex | None:
