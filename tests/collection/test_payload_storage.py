@@ -209,26 +209,35 @@ def answers(c: Any) -> list[Any]:
     ]
 
 
+@pytest.fixture(autouse=True)
+def quick_optimizer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(optimizer_module, "QUIET_SECONDS", 0.01)
+
+
+def optimized(db: Database, on_disk: bool, n: int, index: str | None = None) -> Any:
+    """Collection "a" of `points(n)`, in one optimized segment (`index`: a keyword index)."""
+    c = db.create_collection("a", body(on_disk))
+    if index is not None:
+        c.create_payload_index({"field_name": index, "field_schema": "keyword"})
+    c.upsert(points(n))
+    settle(c)
+    return c
+
+
 def settle(c: Any) -> None:
     assert c.optimizer.wait_idle(60)
     while any(s.appendable and s.count for s in c.segments):  # pragma: no cover - timing
         time.sleep(0.05)
 
 
-def test_on_disk_payloads_answer_as_payloads_in_ram(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(optimizer_module, "QUIET_SECONDS", 0.01)
+def test_on_disk_payloads_answer_as_payloads_in_ram(tmp_path: Path) -> None:
     seen: dict[bool, list[Any]] = {}
     for on_disk in (True, False):
         path = tmp_path / str(on_disk)
         with Database(path, optimizer_threads=1) as db:
-            c = db.create_collection("a", body(on_disk))
-            c.create_payload_index({"field_name": "colour", "field_schema": "keyword"})
-            c.upsert(points(300))
-            settle(c)
-            optimized = [s for s in c.segments if not s.appendable]
-            assert optimized and all(s.payloads.held_count == 0 for s in optimized) == on_disk
+            c = optimized(db, on_disk, 300, index="colour")
+            built = [s for s in c.segments if not s.appendable]
+            assert built and all(s.payloads.held_count == 0 for s in built) == on_disk
             edit(c)
             first = answers(c)
             counts = [a["count"] for a in first if isinstance(a, dict) and "count" in a]
@@ -244,16 +253,11 @@ def test_on_disk_payloads_answer_as_payloads_in_ram(
     assert not list((tmp_path / "False").glob("collections/a/segments/*/payloads.records"))
 
 
-def test_a_checkpoint_writes_only_what_changed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_checkpoint_writes_only_what_changed(tmp_path: Path) -> None:
     """After a restart, a payload written to an optimized segment is written with the next
     generation; its records file, graph and vectors are not written again."""
-    monkeypatch.setattr(optimizer_module, "QUIET_SECONDS", 0.01)
     with Database(tmp_path, optimizer_threads=1) as db:
-        c = db.create_collection("a", body(True))
-        c.upsert(points(300))
-        settle(c)
+        optimized(db, True, 300)
     folder = next(p.parent for p in tmp_path.glob("collections/a/segments/*/payloads.records"))
     unchanging = {
         p: p.stat().st_mtime_ns for p in folder.iterdir() if not p.name.split(".")[-2].isdigit()
@@ -290,13 +294,10 @@ def test_payloads_written_during_a_build_are_carried_over(tmp_path: Path) -> Non
     assert "i" in new.indexes
 
 
-def test_a_folder_of_format_1_opens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_folder_of_format_1_opens(tmp_path: Path) -> None:
     """Written before records files: every payload in the generation's JSON, no "stored"."""
-    monkeypatch.setattr(optimizer_module, "QUIET_SECONDS", 0.01)
     with Database(tmp_path, optimizer_threads=1) as db:
-        c = db.create_collection("a", body(False))
-        c.upsert(points(100))
-        settle(c)
+        c = optimized(db, False, 100)
         edit(c)
         before = answers(c)
     manifest = tmp_path / "collections/a" / storage.MANIFEST
@@ -311,12 +312,9 @@ def test_a_folder_of_format_1_opens(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert answers(db.collection("a")) == before
 
 
-def test_a_follower_reads_the_records_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(optimizer_module, "QUIET_SECONDS", 0.01)
+def test_a_follower_reads_the_records_file(tmp_path: Path) -> None:
     with Database(tmp_path, optimizer_threads=1) as db:
-        c = db.create_collection("a", body(True))
-        c.upsert(points(200))
-        settle(c)
+        c = optimized(db, True, 200)
         follower = Follower(tmp_path)
         edit(c)
         follower.catch_up()
