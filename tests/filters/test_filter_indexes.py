@@ -118,7 +118,7 @@ small = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(0, 3),
-    st.sampled_from([0.5, 2.0, "a", "b", "ab", "2023-01-02", str(uuid.UUID(int=7))]),
+    st.sampled_from([0.5, 2.0, "a", "b", "ab", "a b", "b a", "2023-01-02", str(uuid.UUID(int=7))]),
 )
 payload = st.one_of(st.none(), st.fixed_dictionaries({}, optional={"k": small | st.lists(small)}))
 QUERIES = [
@@ -133,10 +133,13 @@ QUERIES = [
     {"range": {"gt": 0.5, "lte": 3}},
     {"range": {"lt": "2023-01-03"}},
     {"match": {"text": "a"}},
+    {"match": {"text": "b a"}},
+    {"match": {"text_any": "ab b"}},
+    {"match": {"phrase": "a b"}},
 ]
 
 
-@pytest.mark.parametrize("merge_at", [index_module._MERGE_AT, 1])
+@pytest.mark.parametrize("merge_at", [index_module.MERGE_AT, 1])
 @pytest.mark.parametrize("sliced", [index_module._SLICED, 0])
 @settings(max_examples=150, deadline=None)
 @given(
@@ -153,7 +156,7 @@ def test_writes_then_fresh(
     and what comes after over them; merge_at 1: nearly every write merges; sliced 0: the
     arrays are read in one pass, not a slice per value)."""
     with (
-        mock.patch.object(index_module, "_MERGE_AT", merge_at),
+        mock.patch.object(index_module, "MERGE_AT", merge_at),
         mock.patch.object(index_module, "_SLICED", sliced),
     ):
         _writes_then_fresh(schema, ops)
@@ -192,6 +195,41 @@ def _writes_then_fresh(schema: str, ops: list[tuple[int, Any]]) -> None:
         assert sorted(zip(*map(np.ndarray.tolist, got_order))) == sorted(
             zip(*map(np.ndarray.tolist, want_order))
         )
+
+
+def test_a_text_index_settled_then_written_answers_as_one_built_fresh() -> None:
+    docs = ["quick brown fox", ["lazy dog", "brown fox"], "fox brown", "dog", "quick fox"]
+    index = build_index("text", "k")
+    for offset, doc in enumerate(docs):
+        index.add(offset, {"k": doc})
+    index.settle()  # the arrays hold them all
+    final = dict(enumerate(docs))
+    index.remove(0)  # marked dead in the arrays
+    del final[0]
+    index.add(1, {"k": "brown fox jumps"})  # dead there, held since
+    final[1] = "brown fox jumps"
+    index.add(6, {"k": ["a brown fox", "quick"]})  # new, held since
+    final[6] = ["a brown fox", "quick"]
+    fresh = build_index("text", "k")
+    for offset, doc in final.items():
+        fresh.add(offset, {"k": doc})
+    for settled in (False, True):
+        assert index.count() == fresh.count() == 5
+        for match in (
+            {"text": "brown fox"},
+            {"text": "quick"},
+            {"text_any": "dog jumps"},
+            {"phrase": "brown fox"},
+            {"phrase": "fox brown"},
+            {"phrase": "lazy dog"},  # point 1's old text: in the arrays, dead
+            {"phrase": "fox jumps"},  # its new one
+            {"text": "missing fox"},
+        ):
+            condition = _filter({"must": {"key": "k", "match": match}}).must[0]
+            got, want = index.mask(condition, 8), fresh.mask(condition, 8)
+            assert got is not None and want is not None
+            assert got.tolist() == want.tolist(), (match, settled)
+        index.settle()  # arrays merged with what was held
 
 
 def _pairs(index: MapIndex) -> set[tuple[Any, int]]:
@@ -238,6 +276,8 @@ def test_text_index(
 ) -> None:  # noqa: E501
     schema = {"type": "text", **params} if params else "text"
     points = FakePoints(TEXTS, {"s": schema})
+    assert _filter({"must": {"key": "s", "match": match}}).mask(points).tolist() == expected
+    points.indexes["s"].settle()  # the same from the arrays
     assert _filter({"must": {"key": "s", "match": match}}).mask(points).tolist() == expected
     assert points.reads == []
 

@@ -121,8 +121,7 @@ class MapIndex(FieldIndex):
         self._accepts = accepts
         self._values: list[Hashable] = []  # by code
         self._codes: dict[Hashable, int] = {}
-        empty = np.zeros(0, dtype=np.int64)
-        self._base = _Pairs(empty, empty, np.zeros(1, dtype=np.int64))
+        self._base = Postings.empty()
         self._dead = np.zeros(0, dtype=np.bool_)  # offsets whose base pairs no longer count
         self._in_base = np.zeros(0, dtype=np.bool_)  # offsets with base pairs
         self._held: dict[int, frozenset[int]] = {}  # offset -> codes, since the base
@@ -148,7 +147,7 @@ class MapIndex(FieldIndex):
             for code in mine:
                 self._postings.setdefault(code, set()).add(offset)
             self._changed()
-            if len(self._held) > max(_MERGE_AT, len(self._base.offsets) // 4):
+            if merge_due(len(self._held), len(self._base.offsets)):
                 self._merge()
 
     def remove(self, offset: int) -> None:
@@ -221,11 +220,7 @@ class MapIndex(FieldIndex):
         or one pass over its pairs for many (an except, a prefix)."""
         base = self._base
         if len(codes) <= _SLICED:
-            runs = [
-                base.offsets[base.starts[c] : base.starts[c + 1]]
-                for c in codes
-                if c + 1 < len(base.starts)
-            ]
+            runs = [base.of_code(c) for c in codes]
             found = np.concatenate(runs) if runs else base.offsets[:0]
             found = found[~self._dead[found]]
         else:
@@ -249,10 +244,7 @@ class MapIndex(FieldIndex):
     def _merge(self) -> None:
         """One base of every pair held; nothing since."""
         codes, offsets = self.postings()[1:]
-        order = np.lexsort((offsets, codes))
-        codes, offsets = codes[order], offsets[order]
-        starts = np.searchsorted(codes, np.arange(len(self._values) + 1), "left")
-        self._base = _Pairs(codes, offsets, starts.astype(np.int64))
+        self._base = Postings.of(codes, offsets, len(self._values))
         size = int(offsets.max()) + 1 if len(offsets) else 0
         self._in_base = np.zeros(size, dtype=np.bool_)
         self._in_base[offsets] = True
@@ -269,14 +261,39 @@ class MapIndex(FieldIndex):
         self._count = None
 
 
-_MERGE_AT = 4096  # offsets written since the base before merging (with a quarter of it)
+MERGE_AT = 4096  # points written since an index's arrays before merging (or a quarter of them)
 _SLICED = 64  # codes looked up one slice each; more: one pass over every pair
 
 
-class _Pairs(NamedTuple):
-    codes: npt.NDArray[np.int64]  # sorted
-    offsets: npt.NDArray[np.int64]  # by code, then offset
-    starts: npt.NDArray[np.int64]  # code c's pairs: [starts[c], starts[c + 1])
+def merge_due(since: int, merged: int) -> bool:
+    """Whether an index's points written since its arrays are to be merged into them."""
+    return since > max(MERGE_AT, merged // 4)
+
+
+class Postings(NamedTuple):
+    """(code, offset) pairs, each once, sorted by code and then offset: code c's offsets are
+    offsets[starts[c]:starts[c + 1]], ascending."""
+
+    codes: npt.NDArray[np.int64]
+    offsets: npt.NDArray[np.int64]
+    starts: npt.NDArray[np.int64]
+
+    @classmethod
+    def empty(cls) -> Postings:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, none, np.zeros(1, dtype=np.int64))
+
+    @classmethod
+    def of(cls, codes: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64], n: int) -> Postings:
+        """Of distinct pairs in any order, for codes below n."""
+        order = np.lexsort((offsets, codes))
+        codes, offsets = codes[order], offsets[order]
+        return cls(codes, offsets, np.searchsorted(codes, np.arange(n + 1)).astype(np.int64))
+
+    def of_code(self, code: int) -> npt.NDArray[np.int64]:
+        if code + 1 >= len(self.starts):
+            return self.offsets[:0]
+        return self.offsets[self.starts[code] : self.starts[code + 1]]
 
 
 class SortedIndex(FieldIndex):
@@ -314,7 +331,7 @@ class SortedIndex(FieldIndex):
         if kept:
             self._held[offset] = kept
             self._changed()
-            if len(self._held) > max(_MERGE_AT, len(self._base[0]) // 4):
+            if merge_due(len(self._held), len(self._base[0])):
                 self._merge()
 
     def remove(self, offset: int) -> None:
