@@ -46,15 +46,12 @@ class Payloads(MutableMapping[int, Payload]):
     def get_holding(self, offset: int, needles: tuple[bytes, ...]) -> Payload | None:
         """The payload, or None also where it is stored and its text holds none of `needles`
         (found in the bytes, not parsed: a few hundred nanoseconds against ~1 us)."""
-        held = self.held.get(offset, _ABSENT)
-        if held is _ABSENT:
-            raw = None if self.stored is None else self.stored.get(offset)
-            if raw is None:
-                return None
-            if not (needles[0] in raw or any(needle in raw for needle in needles[1:])):
-                return None
-            return from_json(raw)  # type: ignore[no-any-return]
-        return None if held is None else held  # type: ignore[return-value]
+        if offset in self.held or self.stored is None:
+            return self.get(offset)
+        raw = self.stored.get(offset)
+        if raw is None or not (needles[0] in raw or any(n in raw for n in needles[1:])):
+            return None
+        return from_json(raw)  # type: ignore[no-any-return]
 
     def __getitem__(self, offset: int) -> Payload:
         payload = self.get(offset)
@@ -87,7 +84,7 @@ class Payloads(MutableMapping[int, Payload]):
             for offset in self.stored.present().tolist():
                 if offset not in held:
                     yield offset
-        for offset, payload in list(held.items()):
+        for offset, payload in held.items():
             if payload is not None:
                 yield offset
 
