@@ -82,6 +82,32 @@ def test_index_agrees_with_scan() -> None:
         assert found and found == matching(index, where(condition))
 
 
+def test_an_index_settled_then_written_agrees_with_scan() -> None:
+    rng = np.random.default_rng(4)
+    coords = np.column_stack([rng.uniform(-180, 180, 300), rng.uniform(-90, 90, 300)])
+    payloads: list[Any] = [at(float(x), float(y)) for x, y in coords]
+    index = FakePoints(payloads, indexes={"loc": "geo"})
+    geo = index.indexes["loc"]
+    geo.settle()  # columns hold them all
+    for offset in range(0, 300, 7):  # moved: dead in the columns, held since
+        payloads[offset] = at(float(rng.uniform(-60, 90)), float(rng.uniform(-30, 40)))
+        geo.add(offset, payloads[offset])
+    for offset in range(3, 300, 11):  # gone
+        payloads[offset] = None
+        geo.remove(offset)
+    index.payloads = payloads
+    scan = FakePoints(payloads)
+    for settled in (False, True):
+        assert geo.count() == sum(p is not None for p in payloads)
+        for condition in (
+            box(-60, 40, 90, -30),
+            {"geo_radius": {"center": {"lon": 10, "lat": 20}, "radius": 3_000_000}},
+        ):
+            found = matching(scan, where(condition))
+            assert found and found == matching(index, where(condition)), settled
+        geo.settle()
+
+
 @pytest.mark.parametrize(
     ("polygon", "message"),
     [

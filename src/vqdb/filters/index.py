@@ -488,12 +488,18 @@ def _plain(v: Any) -> Any:
 
 
 class GeoIndex(FieldIndex):
-    """The geo points of each offset, as columns: a shape tests all of them in one pass."""
+    """Each offset's geo points as columns, a shape testing them all in one pass; the points
+    written since held over them (a changed offset's columns marked dead), merged as
+    MapIndex's."""
 
     def __init__(self, key: str, params: Mapping[str, Any] | None) -> None:
         super().__init__(key, "geo", params)
-        self._points: dict[int, list[tuple[float, float]]] = {}
-        self._columns: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None = None
+        self._base: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] = _no_geo()
+        self._dead = np.zeros(0, dtype=np.bool_)  # offsets whose columns no longer count
+        self._in_base = np.zeros(0, dtype=np.bool_)
+        self._held: dict[int, list[tuple[float, float]]] = {}  # since the base
+        self._since: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None = None
+        self._count: int | None = None
 
     def values_of(self, payload: Payload) -> list[Any] | None:
         return [v for v in values_at(payload, self.key) if geo_points([v])]
@@ -502,27 +508,65 @@ class GeoIndex(FieldIndex):
         self.remove(offset)
         points = geo_points(values_at(payload, self.key))
         if points:
-            self._points[offset] = points
-            self._columns = None
+            self._held[offset] = points
+            self._changed()
+            if merge_due(len(self._held), len(self._base[1])):
+                self._merge()
 
     def remove(self, offset: int) -> None:
-        if self._points.pop(offset, None) is not None:
-            self._columns = None
+        if offset < len(self._in_base) and self._in_base[offset] and not self._dead[offset]:
+            self._dead[offset] = True
+            self._changed()
+        if self._held.pop(offset, None) is not None:
+            self._changed()
 
     def count(self) -> int:
-        return len(self._points)
+        if self._count is None:
+            self._count = int(np.count_nonzero(self._in_base & ~self._dead)) + len(self._held)
+        return self._count
+
+    def settle(self) -> None:
+        if self._held:
+            self._merge()
 
     def mask(self, condition: Condition, size: int) -> Mask | None:
         if not isinstance(condition, Geo):
             return None
-        if self._columns is None:  # rebuilt after writes, on the next geo query
-            self._columns = (
-                np.array([p for ps in self._points.values() for p in ps]).reshape(-1, 2),
-                np.array([o for o, ps in self._points.items() for _ in ps], dtype=np.int64),
+        out = np.zeros(size, dtype=np.bool_)
+        for (lonlat, owners), live in ((self._base, True), (self._held_columns(), False)):
+            inside = condition.shape.contains(lonlat[:, 0], lonlat[:, 1])
+            if live:
+                inside &= ~self._dead[owners]
+            out |= offsets_mask(owners[inside], size)
+        return out
+
+    def _held_columns(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        if self._since is None:  # rebuilt after writes, on the next geo query
+            held = self._held
+            self._since = (
+                np.array([p for ps in held.values() for p in ps], dtype=np.float64).reshape(-1, 2),
+                np.array([o for o, ps in held.items() for _ in ps], dtype=np.int64),
             )
-        lonlat, owners = self._columns
-        inside = condition.shape.contains(lonlat[:, 0], lonlat[:, 1])
-        return offsets_mask(owners[inside], size)
+        return self._since
+
+    def _merge(self) -> None:
+        (lonlat, owners), (more, theirs) = self._base, self._held_columns()
+        live = ~self._dead[owners]
+        self._base = np.concatenate([lonlat[live], more]), np.concatenate([owners[live], theirs])
+        size = int(self._base[1].max()) + 1 if len(self._base[1]) else 0
+        self._in_base = np.zeros(size, dtype=np.bool_)
+        self._in_base[self._base[1]] = True
+        self._dead = np.zeros(size, dtype=np.bool_)
+        self._held = {}
+        self._changed()
+
+    def _changed(self) -> None:
+        self._since = None
+        self._count = None
+
+
+def _no_geo() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    return np.zeros((0, 2), dtype=np.float64), np.zeros(0, dtype=np.int64)
 
 
 def build_index(schema: str | Mapping[str, Any], key: str) -> FieldIndex:
