@@ -98,15 +98,71 @@ class FieldIndex:
         return f"{type(self).__name__}({self.key!r}, {self.schema}, points={self.count()})"
 
 
-class MapIndex(FieldIndex):
+class Layered(FieldIndex):
+    """An index in two layers: arrays of what it held at its last merge, and the points
+    written since, in `_held` (offset -> what the point holds) over them. A point written or
+    removed since is marked dead in the arrays. `_merge` makes new arrays of both (when
+    `merge_due`, or at `settle`); `_merged` records which offsets they hold."""
+
+    def __init__(self, key: str, data_type: str, params: Mapping[str, Any] | None) -> None:
+        super().__init__(key, data_type, params)
+        self._held: dict[int, Any] = {}
+        self._dead = np.zeros(0, dtype=np.bool_)  # offsets whose entries in the arrays are stale
+        self._in_base = np.zeros(0, dtype=np.bool_)  # offsets the arrays hold
+        self._count: int | None = None
+
+    def remove(self, offset: int) -> None:
+        if offset < len(self._in_base) and self._in_base[offset] and not self._dead[offset]:
+            self._dead[offset] = True
+            self._changed()
+        held = self._held.pop(offset, None)
+        if held is not None:
+            self._let_go(offset, held)
+            self._changed()
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = int(np.count_nonzero(self._in_base & ~self._dead)) + len(self._held)
+        return self._count
+
+    def settle(self) -> None:
+        if self._held:
+            self._merge()
+
+    def _hold(self, offset: int, held: Any, merged: int) -> None:
+        """Holds a point written since the arrays (of `merged` entries), merging when due."""
+        self._held[offset] = held
+        self._changed()
+        if merge_due(len(self._held), merged):
+            self._merge()
+
+    def _merged(self, offsets: npt.NDArray[np.int64]) -> None:
+        """The new arrays hold `offsets`; nothing is held since."""
+        size = int(offsets.max()) + 1 if len(offsets) else 0
+        self._in_base = np.zeros(size, dtype=np.bool_)
+        self._in_base[offsets] = True
+        self._dead = np.zeros(size, dtype=np.bool_)
+        self._held = {}
+        self._changed()
+
+    def _merge(self) -> None:
+        raise NotImplementedError
+
+    def _let_go(self, offset: int, held: Any) -> None:
+        """What else a point held since refers to (a MapIndex's postings)."""
+
+    def _changed(self) -> None:
+        self._count = None
+
+
+class MapIndex(Layered):
     """Exact values -> offsets (keyword, integer lookups, bool, uuid).
 
     Each distinct value has a code. The (code, offset) pairs are kept in arrays sorted by
-    code (`_base`: a value's points are one slice), ~12 bytes a pair, and the offsets written
-    since in Python sets over them (`_held`, `_postings`: a changed offset's base pairs are
-    marked dead); once those pass a quarter of the base, both are merged into a new base.
-    Sets for every point held ~400 bytes a point: a reader process of the storage builds every
-    index again for itself (vqdb.follower)."""
+    code (`_base`: a value's points are one slice), ~12 bytes a pair; the points written since
+    are held (offset -> codes) with sets of them by code (`_postings`). Sets for every point
+    took ~400 bytes a point, and a reader process of the storage builds every index again
+    for itself (vqdb.follower)."""
 
     def __init__(
         self,
@@ -122,14 +178,10 @@ class MapIndex(FieldIndex):
         self._values: list[Hashable] = []  # by code
         self._codes: dict[Hashable, int] = {}
         self._base = Postings.empty()
-        self._dead = np.zeros(0, dtype=np.bool_)  # offsets whose base pairs no longer count
-        self._in_base = np.zeros(0, dtype=np.bool_)  # offsets with base pairs
-        self._held: dict[int, frozenset[int]] = {}  # offset -> codes, since the base
-        self._postings: dict[int, set[int]] = {}  # code -> offsets, since the base
+        self._postings: dict[int, set[int]] = {}  # code -> offsets held since the base
         self._other: set[int] = set()  # non-null values of another type: every except matches
         self._columns: tuple[list[Hashable], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None
         self._columns = None
-        self._count: int | None = None
 
     def values_of(self, payload: Payload) -> list[Any] | None:
         return [v for v in values_at(payload, self.key) if self._accepts(v)]
@@ -143,30 +195,20 @@ class MapIndex(FieldIndex):
             elif v is not None:
                 self._other.add(offset)
         if mine:
-            self._held[offset] = frozenset(mine)
             for code in mine:
                 self._postings.setdefault(code, set()).add(offset)
-            self._changed()
-            if merge_due(len(self._held), len(self._base.offsets)):
-                self._merge()
+            self._hold(offset, frozenset(mine), len(self._base.offsets))
 
     def remove(self, offset: int) -> None:
         self._other.discard(offset)
-        if offset < len(self._in_base) and self._in_base[offset] and not self._dead[offset]:
-            self._dead[offset] = True
-            self._changed()
-        for code in self._held.pop(offset, ()):
+        super().remove(offset)
+
+    def _let_go(self, offset: int, held: frozenset[int]) -> None:
+        for code in held:
             posting = self._postings[code]
             posting.discard(offset)
             if not posting:
                 del self._postings[code]
-            self._changed()
-
-    def count(self) -> int:
-        if self._count is None:
-            in_base = int(np.count_nonzero(self._in_base & ~self._dead))
-            self._count = in_base + len(self._held)
-        return self._count
 
     def postings(self) -> tuple[list[Hashable], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Every (value, offset) pair held, as columns: the distinct values, and for each pair
@@ -245,20 +287,12 @@ class MapIndex(FieldIndex):
         """One base of every pair held; nothing since."""
         codes, offsets = self.postings()[1:]
         self._base = Postings.of(codes, offsets, len(self._values))
-        size = int(offsets.max()) + 1 if len(offsets) else 0
-        self._in_base = np.zeros(size, dtype=np.bool_)
-        self._in_base[offsets] = True
-        self._dead = np.zeros(size, dtype=np.bool_)
-        self._held, self._postings = {}, {}
-        self._changed()
-
-    def settle(self) -> None:
-        if self._held:
-            self._merge()
+        self._postings = {}
+        self._merged(offsets)
 
     def _changed(self) -> None:
+        super()._changed()
         self._columns = None
-        self._count = None
 
 
 MERGE_AT = 4096  # points written since an index's arrays before merging (or a quarter of them)
@@ -296,11 +330,9 @@ class Postings(NamedTuple):
         return self.offsets[self.starts[code] : self.starts[code + 1]]
 
 
-class SortedIndex(FieldIndex):
-    """Numbers in arrays sorted by value (a range is one slice, found by binary search), and
-    the points written since in a dict over them (a changed point's entries in the arrays are
-    marked dead), sorted lazily for a query and merged into the arrays once past a quarter of
-    them (as MapIndex's)."""
+class SortedIndex(Layered):
+    """Numbers in arrays sorted by value (a range is one slice, found by binary search); the
+    points written since held (offset -> values) and sorted lazily for a query."""
 
     def __init__(
         self,
@@ -314,12 +346,8 @@ class SortedIndex(FieldIndex):
         super().__init__(key, data_type, params)
         self._extract, self._dtype, self._answers = extract, dtype, answers
         self._base: Ordering = (np.zeros(0, dtype), np.zeros(0, np.int64))
-        self._dead = np.zeros(0, dtype=np.bool_)  # offsets whose base entries no longer count
-        self._in_base = np.zeros(0, dtype=np.bool_)
-        self._held: dict[int, list[float]] = {}  # offset -> values, since the base
-        self._since: Ordering | None = None  # _held sorted, once asked for
+        self._since: Ordering | None = None  # what is held, sorted, once asked for
         self._ordered: Ordering | None = None
-        self._count: int | None = None
 
     def values_of(self, payload: Payload) -> list[Any] | None:
         return [v for v in values_at(payload, self.key) if self._extract(v) is not None]
@@ -329,26 +357,7 @@ class SortedIndex(FieldIndex):
         found = [self._extract(v) for v in values_at(payload, self.key)]
         kept = [x for x in found if x is not None]
         if kept:
-            self._held[offset] = kept
-            self._changed()
-            if merge_due(len(self._held), len(self._base[0])):
-                self._merge()
-
-    def remove(self, offset: int) -> None:
-        if offset < len(self._in_base) and self._in_base[offset] and not self._dead[offset]:
-            self._dead[offset] = True
-            self._changed()
-        if self._held.pop(offset, None) is not None:
-            self._changed()
-
-    def count(self) -> int:
-        if self._count is None:
-            self._count = int(np.count_nonzero(self._in_base & ~self._dead)) + len(self._held)
-        return self._count
-
-    def settle(self) -> None:
-        if self._held:
-            self._merge()
+            self._hold(offset, kept, len(self._base[0]))
 
     def mask(self, condition: Condition, size: int) -> Mask | None:
         if not isinstance(condition, self._answers):
@@ -386,17 +395,11 @@ class SortedIndex(FieldIndex):
 
     def _merge(self) -> None:
         self._base = self.ordering()  # type: ignore[assignment]
-        offsets = self._base[1]
-        size = int(offsets.max()) + 1 if len(offsets) else 0
-        self._in_base = np.zeros(size, dtype=np.bool_)
-        self._in_base[offsets] = True
-        self._dead = np.zeros(size, dtype=np.bool_)
-        self._held = {}
-        self._changed()
+        self._merged(self._base[1])
 
     def _changed(self) -> None:
+        super()._changed()
         self._since = self._ordered = None
-        self._count = None
 
 
 def _within(values: npt.NDArray[Any], b: Interval) -> slice:
@@ -487,19 +490,14 @@ def _plain(v: Any) -> Any:
     return v.value if isinstance(v, Enum) else v
 
 
-class GeoIndex(FieldIndex):
+class GeoIndex(Layered):
     """Each offset's geo points as columns, a shape testing them all in one pass; the points
-    written since held over them (a changed offset's columns marked dead), merged as
-    MapIndex's."""
+    written since held (offset -> points), as columns once asked for."""
 
     def __init__(self, key: str, params: Mapping[str, Any] | None) -> None:
         super().__init__(key, "geo", params)
         self._base: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] = _no_geo()
-        self._dead = np.zeros(0, dtype=np.bool_)  # offsets whose columns no longer count
-        self._in_base = np.zeros(0, dtype=np.bool_)
-        self._held: dict[int, list[tuple[float, float]]] = {}  # since the base
         self._since: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None = None
-        self._count: int | None = None
 
     def values_of(self, payload: Payload) -> list[Any] | None:
         return [v for v in values_at(payload, self.key) if geo_points([v])]
@@ -508,26 +506,7 @@ class GeoIndex(FieldIndex):
         self.remove(offset)
         points = geo_points(values_at(payload, self.key))
         if points:
-            self._held[offset] = points
-            self._changed()
-            if merge_due(len(self._held), len(self._base[1])):
-                self._merge()
-
-    def remove(self, offset: int) -> None:
-        if offset < len(self._in_base) and self._in_base[offset] and not self._dead[offset]:
-            self._dead[offset] = True
-            self._changed()
-        if self._held.pop(offset, None) is not None:
-            self._changed()
-
-    def count(self) -> int:
-        if self._count is None:
-            self._count = int(np.count_nonzero(self._in_base & ~self._dead)) + len(self._held)
-        return self._count
-
-    def settle(self) -> None:
-        if self._held:
-            self._merge()
+            self._hold(offset, points, len(self._base[1]))
 
     def mask(self, condition: Condition, size: int) -> Mask | None:
         if not isinstance(condition, Geo):
@@ -553,16 +532,11 @@ class GeoIndex(FieldIndex):
         (lonlat, owners), (more, theirs) = self._base, self._held_columns()
         live = ~self._dead[owners]
         self._base = np.concatenate([lonlat[live], more]), np.concatenate([owners[live], theirs])
-        size = int(self._base[1].max()) + 1 if len(self._base[1]) else 0
-        self._in_base = np.zeros(size, dtype=np.bool_)
-        self._in_base[self._base[1]] = True
-        self._dead = np.zeros(size, dtype=np.bool_)
-        self._held = {}
-        self._changed()
+        self._merged(self._base[1])
 
     def _changed(self) -> None:
+        super()._changed()
         self._since = None
-        self._count = None
 
 
 def _no_geo() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:

@@ -24,14 +24,14 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.filters.conditions import Condition, Mask, MatchText
-from vqdb.filters.index import FieldIndex, Payload, Postings, offsets_mask
+from vqdb.filters.index import Layered, Payload, Postings, offsets_mask
 from vqdb.filters.paths import values_at
 from vqdb.filters.stopwords import stopwords
 
 _WORD = re.compile(r"[^\W_]+")
 
 
-class TextIndex(FieldIndex):
+class TextIndex(Layered):
     """Tokens -> offsets, laid out as MapIndex's values are: each distinct token a code, the
     (code, offset) pairs in arrays sorted by code, and each point's strings as runs of codes in
     one array (`_Docs`, for phrases). What is written since is held in Python over them (a
@@ -52,10 +52,8 @@ class TextIndex(FieldIndex):
         self._codes: dict[str, int] = {}
         self._base = Postings.empty()
         self._base_docs = _Docs.empty()
-        self._dead = np.zeros(0, dtype=np.bool_)  # offsets whose base entries no longer count
-        self._postings: dict[int, set[int]] = {}  # code -> offsets, since the base
-        self._docs: dict[int, list[tuple[int, ...]]] = {}  # offset -> each string's codes
-        self._count: int | None = None
+        self._postings: dict[int, set[int]] = {}  # code -> offsets held since the base
+        # held: offset -> each of its strings as codes
 
     def tokens(self, text: str, query: bool = True) -> tuple[str, ...]:
         """The tokens of a query (`query`) or of a document's string."""
@@ -79,31 +77,17 @@ class TextIndex(FieldIndex):
         if not strings:
             return
         docs = [tuple(map(self._code_of, self.tokens(v, False))) for v in strings]
-        self._docs[offset] = docs
         for code in set(itertools.chain.from_iterable(docs)):
             self._postings.setdefault(code, set()).add(offset)
-        self._count = None
+        self._held[offset] = docs  # merged by settle only: not during writes
+        self._changed()
 
-    def remove(self, offset: int) -> None:
-        if self._base_docs.has(offset) and not self._dead[offset]:
-            self._dead[offset] = True
-            self._count = None
-        for code in set(itertools.chain.from_iterable(self._docs.pop(offset, ()))):
+    def _let_go(self, offset: int, held: list[tuple[int, ...]]) -> None:
+        for code in set(itertools.chain.from_iterable(held)):
             posting = self._postings[code]
             posting.discard(offset)
             if not posting:
                 del self._postings[code]
-            self._count = None
-
-    def count(self) -> int:
-        if self._count is None:
-            live = self._base_docs.present() & ~self._dead
-            self._count = int(np.count_nonzero(live)) + len(self._docs)
-        return self._count
-
-    def settle(self) -> None:
-        if self._docs:
-            self._merge()
 
     def mask(self, condition: Condition, size: int) -> Mask | None:
         if not isinstance(condition, MatchText):
@@ -155,14 +139,14 @@ class TextIndex(FieldIndex):
         whole = starts + len(run) <= docs.runs[strings + 1]  # not across two strings
         points = np.searchsorted(docs.by_point, strings[whole], "right") - 1
         out = offsets_mask(points[~self._dead[points]], size)
-        for offset, held in self._docs.items():
+        for offset, held in self._held.items():
             if offset < size and any(_has_run(string, run) for string in held):
                 out[offset] = True
         return out
 
     def _merge(self) -> None:
         """One base of every point's tokens; nothing since."""
-        size = max(len(self._dead), max(self._docs, default=-1) + 1)
+        size = max(len(self._dead), max(self._held, default=-1) + 1)
         every = [self._live_strings(offset) for offset in range(size)]
         self._base_docs = _Docs.of(every)
         distinct = [set(itertools.chain.from_iterable(strings)) for strings in every]
@@ -171,15 +155,14 @@ class TextIndex(FieldIndex):
         total = int(sizes.sum())
         codes = np.fromiter(itertools.chain.from_iterable(distinct), np.int64, total)
         self._base = Postings.of(codes, offsets, len(self._codes))
-        self._dead = np.zeros(size, dtype=np.bool_)
-        self._docs, self._postings = {}, {}
-        self._count = None
+        self._postings = {}
+        self._merged(np.flatnonzero(np.diff(self._base_docs.by_point)))  # points with strings
 
     def _live_strings(self, offset: int) -> list[tuple[int, ...]]:
-        held = self._docs.get(offset)
+        held: list[tuple[int, ...]] | None = self._held.get(offset)
         if held is not None:
             return held
-        if self._base_docs.has(offset) and not self._dead[offset]:
+        if offset < len(self._dead) and self._in_base[offset] and not self._dead[offset]:
             return self._base_docs.strings(offset)
         return []
 
@@ -205,13 +188,6 @@ class _Docs(NamedTuple):
         by_point = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         codes = np.fromiter(itertools.chain.from_iterable(strings), np.int32, int(runs[-1]))
         return cls(codes, runs, by_point)
-
-    def has(self, offset: int) -> bool:
-        by_point = self.by_point
-        return 0 <= offset < len(by_point) - 1 and bool(by_point[offset] != by_point[offset + 1])
-
-    def present(self) -> npt.NDArray[np.bool_]:
-        return np.diff(self.by_point) > 0
 
     def strings(self, offset: int) -> list[tuple[int, ...]]:
         runs, first, last = self.runs, int(self.by_point[offset]), int(self.by_point[offset + 1])
