@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
 
-from vqdb.collection import memory, query, reads, storage
+from vqdb.collection import facets, memory, query, reads, storage
 from vqdb.collection import optimizer as optimizer_module
 from vqdb.database import Database
 from vqdb.errors import StorageError
@@ -282,7 +282,7 @@ def test_payloads_written_during_a_build_are_carried_over(tmp_path: Path) -> Non
     source.set_payload(np.array([3]), {"late": True}, None)  # between snapshot and swap
     source.overwrite_payload(np.array([4]), {})
     source.delete_payload(np.array([5]), ["i"])
-    new = builder.build("n", snap, {"": {"dim": DIM, "distance": "Cosine"}})
+    new = builder.build("n", snap, {"": {"dim": DIM, "distance": "Cosine"}}, {})
     files.save(new, tmp_path / "n", 0, full=True, payloads_on_disk=True)
     assert new.payloads.held_count == 0 and new.payloads.stored is not None
     source.set_payload(np.array([6]), {"later": 1}, None)  # after the build too
@@ -322,3 +322,127 @@ def test_a_follower_reads_the_records_file(tmp_path: Path) -> None:
         assert any(s.payloads.stored is not None for s in there.segments)
         assert answers(there) == answers(c)
         follower.close()
+
+
+INDEXES = {
+    "colour": "keyword",
+    "tags": "keyword",
+    "nested.deep.x": "integer",
+    "f": "float",
+    "flag": "bool",
+    "quote": {"type": "text", "tokenizer": "word"},
+}
+TEXT_MATCHES = [{"text": "say hi"}, {"text_any": "back nothing"}, {"phrase": "back slash"}]
+
+
+def indexed_answers(c: Any) -> list[Any]:
+    """What the indexes answer alone: text matches (tokens, not substrings), facets and
+    order_by."""
+    found = [
+        reads.count(c, {"filter": {"must": [{"key": "quote", "match": m}]}, "exact": True})
+        for m in TEXT_MATCHES
+    ]
+    ordered = reads.scroll(c, {"limit": 50, "order_by": "f", "with_payload": False})
+    return [*found, facets.facet(c, {"key": "colour", "exact": True}), ordered]
+
+
+def test_payload_indexes_are_read_back_from_their_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An optimized segment's payload indexes are written with it (and one made later, at
+    the next checkpoint), then read from their files, memory-mapped, by a restart and a
+    follower, with what was written since indexed over them: the same answers as the
+    indexes built from the payloads, and as no index at all."""
+    with Database(tmp_path / "plain", optimizer_threads=1) as db:
+        c = optimized(db, True, 300)
+        edit(c)
+        unindexed = unversioned(answers(c))
+    with Database(tmp_path / "x", optimizer_threads=1) as db:
+        c = db.create_collection("a", body(True))
+        for key, schema in list(INDEXES.items())[:-1]:
+            c.create_payload_index({"field_name": key, "field_schema": schema})
+        c.upsert(points(300))
+        settle(c)
+        c.create_payload_index({"field_name": "quote", "field_schema": INDEXES["quote"]})
+        edit(c)
+        storage.checkpoint(c)
+        (built,) = [s for s in c.segments if not s.appendable]
+        assert set(built.index_files) == set(INDEXES)
+        assert unversioned(answers(c)) == unindexed
+        before = indexed_answers(c)
+        assert all(a["count"] > 0 for a in before[: len(TEXT_MATCHES)]), before
+    built_from_payloads: list[tuple[bool, str]] = []
+    create = Segment.create_indexes
+
+    def spy(segment: Segment, schemas: Any) -> None:
+        built_from_payloads.extend((segment.appendable, key) for key in schemas)
+        create(segment, schemas)
+
+    monkeypatch.setattr(Segment, "create_indexes", spy)
+    with Database(tmp_path / "x") as db:
+        c = db.collection("a")
+        assert unversioned(answers(c)) == unindexed and indexed_answers(c) == before
+        (segment,) = [s for s in c.segments if not s.appendable]
+        offsets = segment.indexes["colour"]._base.offsets  # type: ignore[attr-defined]
+        assert isinstance(offsets.base, np.memmap)  # read in place, in the file
+        follower = Follower(tmp_path / "x")
+        there = follower.collection("a")
+        assert unversioned(answers(there)) == unindexed and indexed_answers(there) == before
+        follower.close()
+    assert built_from_payloads and all(appendable for appendable, _ in built_from_payloads)
+
+
+def test_an_index_made_again_otherwise_is_built_again(tmp_path: Path) -> None:
+    """Files written for another schema of the key are not read back."""
+    with Database(tmp_path, optimizer_threads=1) as db:
+        c = optimized(db, True, 200, index="colour")
+        c.delete_payload_index("colour")
+        c.create_payload_index(
+            {"field_name": "colour", "field_schema": {"type": "text", "lowercase": False}}
+        )
+        storage.checkpoint(c)
+        want = reads.count(
+            c, {"filter": {"must": [{"key": "colour", "match": {"text": "red"}}]}, "exact": True}
+        )
+        (segment,) = [s for s in c.segments if not s.appendable]
+        written = set(segment.index_files.values())
+    assert len(list(segment_folder(tmp_path).glob("index.*.json"))) == 2 and len(written) == 1
+    with Database(tmp_path) as db:
+        c = db.collection("a")
+        (segment,) = [s for s in c.segments if not s.appendable]
+        assert set(segment.index_files.values()) == written
+        got = reads.count(
+            c, {"filter": {"must": [{"key": "colour", "match": {"text": "red"}}]}, "exact": True}
+        )
+        assert got == want and want["count"] > 0
+
+
+def test_a_damaged_index_file_is_built_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Database(tmp_path, optimizer_threads=1) as db:
+        c = optimized(db, True, 200, index="colour")
+        edit(c)
+        before = answers(c)
+    folder = segment_folder(tmp_path)
+    (offsets,) = folder.glob("index.*.offsets.npy")
+    offsets.write_bytes(offsets.read_bytes()[:-9])
+    with Database(tmp_path) as db:
+        c = db.collection("a")
+        assert answers(c) == before
+        (segment,) = [s for s in c.segments if not s.appendable]
+        assert "colour" in segment.indexes and not segment.index_files
+    assert "building the index of 'colour' again" in caplog.text
+
+
+def unversioned(found: Any) -> Any:
+    """Answers without point versions (which count the index operations too)."""
+    if isinstance(found, dict):
+        return {k: unversioned(v) for k, v in found.items() if k != "version"}
+    if isinstance(found, list):
+        return [unversioned(v) for v in found]
+    return found
+
+
+def segment_folder(storage_path: Path) -> Path:
+    return next(p.parent for p in storage_path.glob("collections/a/segments/*/payloads.records"))

@@ -4,6 +4,7 @@ reading only the payloads the indexes leave undecided."""
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 from typing import Any
 from unittest import mock
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from vqdb.filters import Filter, build_index, parse_filter
 from vqdb.filters import index as index_module
-from vqdb.filters.index import IntegerIndex, MapIndex, SortedIndex
+from vqdb.filters.index import FieldIndex, IntegerIndex, MapIndex, SortedIndex
 
 
 def _filter(obj: dict[str, Any]) -> Filter:
@@ -145,7 +146,10 @@ QUERIES = [
 @given(
     st.sampled_from(["keyword", "integer", "float", "bool", "datetime", "uuid", "text"]),
     st.lists(
-        st.tuples(st.integers(0, 5), payload | st.just("remove") | st.just("settle")),
+        st.tuples(
+            st.integers(0, 5),
+            payload | st.just("remove") | st.just("settle") | st.just("restore"),
+        ),
         max_size=25,
     ),
 )
@@ -154,7 +158,8 @@ def test_writes_then_fresh(
 ) -> None:
     """Also across `settle` and merges (an exact-value index then holds its pairs in arrays,
     and what comes after over them; merge_at 1: nearly every write merges; sliced 0: the
-    arrays are read in one pass, not a slice per value)."""
+    arrays are read in one pass, not a slice per value), and saved and restored (`restore`),
+    as a segment's files do."""
     with (
         mock.patch.object(index_module, "MERGE_AT", merge_at),
         mock.patch.object(index_module, "_SLICED", sliced),
@@ -168,6 +173,8 @@ def _writes_then_fresh(schema: str, ops: list[tuple[int, Any]]) -> None:
     for offset, op in ops:
         if op == "settle":
             index.settle()
+        elif op == "restore":
+            index = restored(index, schema)
         elif op == "remove":
             index.remove(offset)
             final.pop(offset, None)
@@ -230,6 +237,18 @@ def test_a_text_index_settled_then_written_answers_as_one_built_fresh() -> None:
             assert got is not None and want is not None
             assert got.tolist() == want.tolist(), (match, settled)
         index.settle()  # arrays merged with what was held
+
+
+def restored(index: FieldIndex, schema: str) -> FieldIndex:
+    """The index made again from its state, as from its files: facts through JSON, arrays
+    read-only (as memory maps are: a write into one would raise)."""
+    facts, arrays = index.state()
+    frozen = {part: array.copy() for part, array in arrays.items()}
+    for array in frozen.values():
+        array.setflags(write=False)
+    again = build_index(schema, "k")
+    again.restore(json.loads(json.dumps(facts)), frozen)
+    return again
 
 
 def _pairs(index: MapIndex) -> set[tuple[Any, int]]:

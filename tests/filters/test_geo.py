@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from filter_fakes import FakePoints
 
-from vqdb.filters import Filter, parse_filter
+from vqdb.filters import Filter, build_index, parse_filter
 
 
 def where(condition: dict[str, Any]) -> Filter:
@@ -97,14 +97,18 @@ def test_an_index_settled_then_written_agrees_with_scan() -> None:
         geo.remove(offset)
     index.payloads = payloads
     scan = FakePoints(payloads)
-    for settled in (False, True):
+    for step in ("written", "settled", "restored"):
+        if step == "restored":  # from its state, as from a segment's files
+            facts, arrays = geo.state()
+            geo = index.indexes["loc"] = build_index("geo", "loc")
+            geo.restore(facts, arrays)
         assert geo.count() == sum(p is not None for p in payloads)
         for condition in (
             box(-60, 40, 90, -30),
             {"geo_radius": {"center": {"lon": 10, "lat": 20}, "radius": 3_000_000}},
         ):
             found = matching(scan, where(condition))
-            assert found and found == matching(index, where(condition)), settled
+            assert found and found == matching(index, where(condition)), step
         geo.settle()
 
 

@@ -211,11 +211,12 @@ class Optimizer:
         with c.lock.read():
             snap = builder.snapshot(sources)
             vectors_changed = c.vectors_changed
+            schema = dict(c.payload_schema)
         job.phase("snapshot").finish()
         args = c.config.store_args()
         started = time.perf_counter()
         job.phase("build").start()
-        new = builder.build(name, snap, args, self.threads)
+        new = builder.build(name, snap, args, schema, self.threads)
         job.phase("build").finish()
         job.phase("save").start()
         if c.path is not None:
@@ -231,7 +232,14 @@ class Optimizer:
                     payloads_on_disk=c.config.on_disk_payload,
                 )
                 if on_disk:  # search the originals from the file, not from a copy in RAM
-                    new = files.load(staging, name, 0, on_disk=on_disk, read_path=c.read_path)
+                    new = files.load(
+                        staging,
+                        name,
+                        0,
+                        on_disk=on_disk,
+                        read_path=c.read_path,
+                        payload_schema=schema,
+                    )
             except BaseException:  # a full disk, say: give its space back, retry later
                 shutil.rmtree(staging, ignore_errors=True)
                 raise

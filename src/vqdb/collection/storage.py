@@ -128,10 +128,10 @@ def load_collection(
                 read_path=read_path,
                 vectors_kept=kept,
                 shared=shared,
+                payload_schema=collection.payload_schema,
             )
             segment.generation = entry["generation"]
             segment.version = entry.get("version", 0)
-            segment.create_indexes(collection.payload_schema)
         segments.append(segment)
     appendable = next((s for s in segments if s.name == manifest["appendable"]), None)
     collection.segments = segments

@@ -39,6 +39,9 @@ from vqdb.filters.paths import parse_path, values_at
 
 Payload = Mapping[str, Any] | None
 Ordering = tuple[npt.NDArray[Any], npt.NDArray[np.int64]]  # values (sorted), their offsets
+Arrays = dict[str, npt.NDArray[Any]]
+# what an index is saved as and made again from: JSON-able facts, and arrays
+State = tuple[dict[str, Any], Arrays]
 
 
 def offsets_mask(offsets: Iterable[int] | npt.NDArray[np.int64], size: int) -> Mask:
@@ -47,7 +50,9 @@ def offsets_mask(offsets: Iterable[int] | npt.NDArray[np.int64], size: int) -> M
         idx = offsets.astype(np.int64, copy=False)
     else:
         idx = np.fromiter(offsets, dtype=np.int64)
-    out[idx[(idx >= 0) & (idx < size)]] = True
+    if idx.size and (idx.min() < 0 or idx.max() >= size):  # two passes rather than a copy
+        idx = idx[(idx >= 0) & (idx < size)]
+    out[idx] = True
     return out
 
 
@@ -91,6 +96,16 @@ class FieldIndex:
         no ranges (Qdrant orders only by an integer, float or datetime index)."""
         return None
 
+    def state(self) -> State:
+        """Everything it holds, merged into arrays, for `restore` to take up again (from the
+        memory-mapped files of an optimized segment: segment/files.py)."""
+        raise NotImplementedError
+
+    def restore(self, facts: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+        """Holds what `state` gave, arrays as they are (read-only maps are never written: a
+        merge makes new arrays). The index is empty before."""
+        raise NotImplementedError
+
     def info(self) -> dict[str, Any]:
         return {**self.schema, "points": self.count()}
 
@@ -110,10 +125,12 @@ class Layered(FieldIndex):
         self._dead = np.zeros(0, dtype=np.bool_)  # offsets whose entries in the arrays are stale
         self._in_base = np.zeros(0, dtype=np.bool_)  # offsets the arrays hold
         self._count: int | None = None
+        self._any_dead = False
 
     def remove(self, offset: int) -> None:
         if offset < len(self._in_base) and self._in_base[offset] and not self._dead[offset]:
             self._dead[offset] = True
+            self._any_dead = True
             self._changed()
         held = self._held.pop(offset, None)
         if held is not None:
@@ -129,6 +146,14 @@ class Layered(FieldIndex):
         if self._held:
             self._merge()
 
+    def state(self) -> State:
+        if self._held or self._any_dead:
+            self._merge()
+        return self._state()
+
+    def _state(self) -> State:
+        raise NotImplementedError
+
     def _hold(self, offset: int, held: Any, merged: int) -> None:
         """Holds a point written since the arrays (of `merged` entries), merging when due."""
         self._held[offset] = held
@@ -142,8 +167,13 @@ class Layered(FieldIndex):
         self._in_base = np.zeros(size, dtype=np.bool_)
         self._in_base[offsets] = True
         self._dead = np.zeros(size, dtype=np.bool_)
+        self._any_dead = False
         self._held = {}
         self._changed()
+
+    def _live(self, offsets: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Those of `offsets` (in the arrays) not marked dead: the same array where none is."""
+        return offsets[~self._dead[offsets]] if self._any_dead else offsets
 
     def _merge(self) -> None:
         raise NotImplementedError
@@ -264,7 +294,7 @@ class MapIndex(Layered):
         if len(codes) <= _SLICED:
             runs = [base.of_code(c) for c in codes]
             found = np.concatenate(runs) if runs else base.offsets[:0]
-            found = found[~self._dead[found]]
+            found = self._live(found)
         else:
             wanted = np.zeros(len(self._values), dtype=np.bool_)
             wanted[codes] = True
@@ -289,6 +319,18 @@ class MapIndex(Layered):
         self._base = Postings.of(codes, offsets, len(self._values))
         self._postings = {}
         self._merged(offsets)
+
+    def _state(self) -> State:
+        base, other = self._base, np.array(sorted(self._other), dtype=np.int64)
+        arrays = {"codes": base.codes, "offsets": base.offsets, "starts": base.starts}
+        return {"values": self._values}, {**arrays, "other": other}
+
+    def restore(self, facts: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+        self._values = list(facts["values"])
+        self._codes = {v: code for code, v in enumerate(self._values)}
+        self._base = Postings(arrays["codes"], arrays["offsets"], arrays["starts"])
+        self._other = set(arrays["other"].tolist())
+        self._merged(self._base.offsets)
 
     def _changed(self) -> None:
         super()._changed()
@@ -364,7 +406,7 @@ class SortedIndex(Layered):
             return None
         base_values, base_offsets = self._base
         found = base_offsets[_within(base_values, condition.bounds)]
-        out = offsets_mask(found[~self._dead[found]], size)
+        out = offsets_mask(self._live(found), size)
         since_values, since_offsets = self._sorted_since()
         out |= offsets_mask(since_offsets[_within(since_values, condition.bounds)], size)
         return out
@@ -395,6 +437,13 @@ class SortedIndex(Layered):
 
     def _merge(self) -> None:
         self._base = self.ordering()  # type: ignore[assignment]
+        self._merged(self._base[1])
+
+    def _state(self) -> State:
+        return {}, {"values": self._base[0], "offsets": self._base[1]}
+
+    def restore(self, facts: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+        self._base = arrays["values"], arrays["offsets"]
         self._merged(self._base[1])
 
     def _changed(self) -> None:
@@ -459,6 +508,16 @@ class IntegerIndex(FieldIndex):
     def settle(self) -> None:
         self._lookup.settle()
         self._range.settle()
+
+    def state(self) -> State:
+        (lookup, lookup_arrays), (_, range_arrays) = self._lookup.state(), self._range.state()
+        arrays = {f"lookup.{k}": a for k, a in lookup_arrays.items()}
+        return lookup, {**arrays, **{f"range.{k}": a for k, a in range_arrays.items()}}
+
+    def restore(self, facts: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+        for part, prefix in ((self._lookup, "lookup."), (self._range, "range.")):
+            mine = {k[len(prefix) :]: a for k, a in arrays.items() if k.startswith(prefix)}
+            part.restore(facts, mine)
 
     @property
     def lookup(self) -> MapIndex | None:
@@ -532,6 +591,13 @@ class GeoIndex(Layered):
         (lonlat, owners), (more, theirs) = self._base, self._held_columns()
         live = ~self._dead[owners]
         self._base = np.concatenate([lonlat[live], more]), np.concatenate([owners[live], theirs])
+        self._merged(self._base[1])
+
+    def _state(self) -> State:
+        return {}, {"lonlat": self._base[0], "owners": self._base[1]}
+
+    def restore(self, facts: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+        self._base = arrays["lonlat"], arrays["owners"]
         self._merged(self._base[1])
 
     def _changed(self) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.filters.conditions import Condition, Mask, MatchText
-from vqdb.filters.index import Layered, Payload, Postings, offsets_mask
+from vqdb.filters.index import Arrays, Layered, Payload, Postings, State, offsets_mask
 from vqdb.filters.paths import values_at
 from vqdb.filters.stopwords import stopwords
 
@@ -120,7 +120,7 @@ class TextIndex(Layered):
     def _holding(self, code: int) -> npt.NDArray[np.int64]:
         """The offsets holding the token, ascending, each once."""
         found = self._base.of_code(code)
-        found = found[~self._dead[found]]
+        found = self._live(found)
         since = self._postings.get(code)
         if since:
             found = np.union1d(found, np.fromiter(since, np.int64, len(since)))
@@ -138,7 +138,7 @@ class TextIndex(Layered):
         strings = np.searchsorted(docs.runs, starts, "right") - 1
         whole = starts + len(run) <= docs.runs[strings + 1]  # not across two strings
         points = np.searchsorted(docs.by_point, strings[whole], "right") - 1
-        out = offsets_mask(points[~self._dead[points]], size)
+        out = offsets_mask(self._live(points), size)
         for offset, held in self._held.items():
             if offset < size and any(_has_run(string, run) for string in held):
                 out[offset] = True
@@ -157,6 +157,18 @@ class TextIndex(Layered):
         self._base = Postings.of(codes, offsets, len(self._codes))
         self._postings = {}
         self._merged(np.flatnonzero(np.diff(self._base_docs.by_point)))  # points with strings
+
+    def _state(self) -> State:
+        base, docs = self._base, self._base_docs
+        arrays: Arrays = {"codes": base.codes, "offsets": base.offsets, "starts": base.starts}
+        arrays.update(doc_codes=docs.codes, runs=docs.runs, by_point=docs.by_point)
+        return {"tokens": list(self._codes)}, arrays
+
+    def restore(self, facts: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+        self._codes = {token: code for code, token in enumerate(facts["tokens"])}
+        self._base = Postings(arrays["codes"], arrays["offsets"], arrays["starts"])
+        self._base_docs = _Docs(arrays["doc_codes"], arrays["runs"], arrays["by_point"])
+        self._merged(np.flatnonzero(np.diff(self._base_docs.by_point)))
 
     def _live_strings(self, offset: int) -> list[tuple[int, ...]]:
         held: list[tuple[int, ...]] | None = self._held.get(offset)

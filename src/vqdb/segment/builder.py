@@ -71,9 +71,14 @@ def snapshot(sources: Sequence[Segment]) -> Snapshot:
 
 
 def build(
-    name: str, snap: Snapshot, index_args: Mapping[str, Mapping[str, Any]], threads: int = 0
+    name: str,
+    snap: Snapshot,
+    index_args: Mapping[str, Mapping[str, Any]],
+    payload_schema: Mapping[str, Any],
+    threads: int = 0,
 ) -> Segment:
-    """The optimized segment of a snapshot; index_args: vector name -> store arguments."""
+    """The optimized segment of a snapshot, with the payload indexes of `payload_schema`;
+    index_args: vector name -> store arguments."""
     vectors = {}
     for vname, args in index_args.items():
         index = new_store(args, threads)
@@ -87,13 +92,17 @@ def build(
         payload = snap.payloads[s].get(old_offset)
         if payload:
             held[new_offset] = payload
-    return Segment(name, vectors, SortedIds.of(snap.ids), alive, Payloads(held))
+    segment = Segment(name, vectors, SortedIds.of(snap.ids), alive, Payloads(held))
+    segment.create_indexes(payload_schema)
+    return segment
 
 
 def carry_over(
     new: Segment, snap: Snapshot, sources: Sequence[Segment], schema: Mapping[str, Any]
 ) -> None:
-    """Brings the new segment up to date with its sources (the caller holds the write lock)."""
+    """Brings the new segment up to date with its sources and with `schema`, the payload
+    indexes now (the caller holds the write lock)."""
+    new.fit_indexes(schema)
     for s, segment in enumerate(sources):
         mine = np.flatnonzero(snap.source == s)
         old = snap.offset[mine]
@@ -107,12 +116,8 @@ def carry_over(
             where[old] = mine
             for old_offset, payload in written:
                 new_offset = int(where[old_offset]) if old_offset < len(where) else -1
-                if new_offset < 0:  # not in the snapshot: not a point of the new segment
-                    continue
-                if payload:
-                    new.payloads[new_offset] = payload
-                elif new_offset in new.payloads:
-                    del new.payloads[new_offset]
+                if new_offset >= 0:  # else not in the snapshot: not a point of the new segment
+                    new.put_payload(new_offset, payload)
         if gone.shape[0]:
             new.delete(gone)
         for vname, index in new.vectors.items():
@@ -120,5 +125,4 @@ def carry_over(
             if dropped.shape[0]:
                 index.delete(dropped)
         new.version = max(new.version, segment.version)
-    new.create_indexes(schema)
     new.dirty = True  # the payloads written since the build: the swap's checkpoint writes them

@@ -1,7 +1,8 @@
 """A segment on disk: one directory of .npy files and a little JSON.
 
 What never changes after an optimized segment is built (ids, originals, quantized codes, graph;
-its payloads as built, in `payloads.records`, where they are on disk) is written once. What
+its payloads as built, in `payloads.records`, where they are on disk, and then its payload
+indexes) is written once. What
 does change (which points and vectors are alive, payloads set or removed since) is written per
 checkpoint generation, as `<part>.<generation>.<ext>`, so the manifest can switch from one
 complete generation to the next in a single rename. An appendable segment is small and written
@@ -10,7 +11,10 @@ whole at each generation.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import hashlib
+import json
+import logging
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb.errors import StorageError
+from vqdb.filters import FieldIndex, build_index
 from vqdb.index import Index
 from vqdb.index.stores import VectorStore, required_arrays, store_from_state
 from vqdb.segment.ids import load_ids
@@ -26,6 +31,8 @@ from vqdb.segment.segment import Segment
 from vqdb.storage.files import fsync_dir, read_array, read_json, write_array, write_json
 from vqdb.storage.records import Records, write_records
 from vqdb.storage.rows import ReadPath, RowFile
+
+log = logging.getLogger("vqdb")
 
 PAYLOAD_RECORDS = "payloads.records"  # an optimized segment's, when on_disk_payload
 
@@ -84,12 +91,19 @@ def save(
         )
     if full:
         _save_payloads_whole(segment, directory, payloads_on_disk and not segment.appendable)
+    if segment.payloads.stored is not None:
+        _save_indexes(segment, directory)
     held = segment.payloads.held
     offsets = sorted(held)
     payloads = {
         "offsets": offsets,
         "payloads": [held[o] for o in offsets],  # None: the stored one is removed
         "stored": segment.payloads.stored is not None,
+        "indexes": {
+            key: name
+            for key, name in segment.index_files.items()
+            if key in segment.indexes and name == _index_name(key, segment.indexes[key])
+        },
     }
     write_json(directory / f"payloads.{generation}.json", payloads)  # fsyncs the directory
     segment.dirty = False
@@ -107,6 +121,63 @@ def _save_payloads_whole(segment: Segment, directory: Path, on_disk: bool) -> No
         segment.payloads = Payloads(dict(payloads.items()))
 
 
+def _index_name(key: str, index: FieldIndex) -> str:
+    """The files of an index of `key` with this schema: the same name for the same index,
+    whenever written (any such files, with the payloads written since, give it back)."""
+    about = json.dumps([key, index.schema], sort_keys=True).encode()
+    return f"index.{hashlib.sha256(about).hexdigest()[:16]}"
+
+
+def _save_indexes(segment: Segment, directory: Path) -> None:
+    """Writes the payload indexes of a segment whose payloads are stored, where not yet
+    written; each is then read from its files, as after a load. Written once: any version
+    serves, with the payloads held since the store (Segment.adopt_indexes)."""
+    for key, index in list(segment.indexes.items()):
+        name = _index_name(key, index)
+        if segment.index_files.get(key) == name:
+            continue
+        facts, arrays = index.state()
+        for part, array in arrays.items():
+            write_array(directory / f"{name}.{part}.npy", array, sync_dir=False)
+        write_json(directory / f"{name}.json", {"key": key, "facts": facts, "arrays": list(arrays)})
+        empty = build_index(index.schema.get("params") or index.schema["data_type"], key)
+        segment.indexes[key] = _load_index(directory, name, empty)
+        segment.index_files[key] = name
+
+
+def _load_index(directory: Path, name: str, index: FieldIndex) -> FieldIndex:
+    """`index` (empty) holding what the files `name` hold, their arrays memory-mapped."""
+    written = read_json(directory / f"{name}.json")
+    arrays = {  # plain arrays over the maps: np.memmap's results would be memmaps too
+        p: read_array(directory / f"{name}.{p}.npy", mmap=True).view(np.ndarray)
+        for p in written["arrays"]
+    }
+    index.restore(written["facts"], arrays)
+    return index
+
+
+def _load_indexes(
+    segment: Segment, directory: Path, names: Mapping[str, str], schemas: Mapping[str, Any]
+) -> None:
+    """The segment's payload indexes, `schemas` by key: from their files where written for
+    the same schema, else built from the payloads (also where the files are damaged: an
+    index is made of the payloads, and is made again of them)."""
+    restored = {}
+    for key, schema in schemas.items():
+        index = build_index(schema, key)
+        name = names.get(key)
+        if name is None or name != _index_name(key, index):
+            continue
+        try:
+            restored[key] = _load_index(directory, name, index)
+        except (OSError, StorageError, ValueError, KeyError) as e:
+            log.warning("segment %s: building the index of %r again: %s", segment.name, key, e)
+            continue
+        segment.index_files[key] = name
+    segment.adopt_indexes(restored)
+    segment.create_indexes({k: s for k, s in schemas.items() if k not in restored})
+
+
 def load(
     directory: Path,
     name: str,
@@ -116,15 +187,17 @@ def load(
     read_path: ReadPath = "mmap",
     vectors_kept: Collection[str] | None = None,
     shared: bool = False,
+    payload_schema: Mapping[str, Any] | None = None,
 ) -> Segment:
-    """The segment as `save` left it at `generation`; originals of the vectors named in
-    `on_disk` are memory-mapped rather than read into RAM, and rescored through `read_path`
-    (see vqdb.storage.rows). `vectors_kept`: the names it still has, if some were dropped
-    after its files were written (None: all). `shared`: an optimized segment's codes, its
-    quantized ones too, and its graph's level 0 are read in place in the memory-mapped
-    files, so that the processes reading one storage folder share one copy in the page cache
-    rather than each holding its own (a follower's: vqdb.follower; such a segment takes no
-    new vectors)."""
+    """The segment as `save` left it at `generation`, with the payload indexes of
+    `payload_schema` (key -> schema; read from their files where written). The originals of
+    the vectors named in `on_disk` are memory-mapped rather than read into RAM, and rescored
+    through `read_path` (see vqdb.storage.rows). `vectors_kept`: the names it still has, if
+    some were dropped after its files were written (None: all). `shared`: an optimized
+    segment's codes, its quantized ones too, and its graph's level 0 are read in place in
+    the memory-mapped files, so that the processes reading one storage folder share one copy
+    in the page cache rather than each holding its own (a follower's: vqdb.follower; such a
+    segment takes no new vectors)."""
     suffix = "" if (directory / "meta.json").exists() else f".{generation}"
     meta = read_json(directory / f"meta{suffix}.json")
     ids = load_ids(
@@ -167,6 +240,7 @@ def load(
     held = dict(zip(written["offsets"], written["payloads"]))
     segment = Segment(name, vectors, ids, alive, Payloads(held, records))
     segment.file_vectors = list(meta["vectors"])
+    _load_indexes(segment, directory, written.get("indexes", {}), payload_schema or {})
     segment.dirty = False
     segment.on_disk_files = True  # a checkpoint writes only what changes, not these again
     return segment

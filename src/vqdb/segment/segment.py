@@ -51,6 +51,7 @@ class Segment:
         self.on_disk_files = False  # whether its unchanging files are written
         # the vector names of its written files, in their order (see segment/files.py)
         self.file_vectors: list[str] = []
+        self.index_files: dict[str, str] = {}  # payload index key -> its files' name
 
     @classmethod
     def empty(cls, name: str, vectors: Mapping[str, Mapping[str, Any]]) -> Segment:
@@ -156,31 +157,31 @@ class Segment:
         self.alive = np.concatenate([self.alive, np.ones(len(ids), dtype=np.bool_)])
         for i, payload in enumerate(payloads or ()):
             if payload:
-                self._set_payload(start + i, payload)
+                self.put_payload(start + i, payload)
         self.dirty = True
 
     def delete(self, offsets: Offsets) -> None:
         for offset in offsets.tolist():
             if offset in self.payloads:
-                self._set_payload(offset, None)
+                self.put_payload(offset, None)
         self.delete_vectors(offsets, list(self.vectors))
         self.alive[offsets] = False
         self.dirty = True
 
     def set_payload(self, offsets: Offsets, values: Mapping[str, Any], key: str | None) -> None:
         for offset in offsets.tolist():
-            self._set_payload(offset, set_at(dict(self.payloads.get(offset) or {}), key, values))
+            self.put_payload(offset, set_at(dict(self.payloads.get(offset) or {}), key, values))
 
     def overwrite_payload(self, offsets: Offsets, payload: Mapping[str, Any]) -> None:
         for offset in offsets.tolist():
-            self._set_payload(offset, dict(payload))
+            self.put_payload(offset, dict(payload))
 
     def delete_payload(self, offsets: Offsets, keys: Sequence[str]) -> None:
         for offset in offsets.tolist():
             payload: Payload = dict(self.payloads.get(offset) or {})
             for key in keys:
                 payload = delete_at(payload, key)
-            self._set_payload(offset, payload)
+            self.put_payload(offset, payload)
 
     def delete_vectors(self, offsets: Offsets, names: Sequence[str]) -> None:
         for name in names:
@@ -199,7 +200,8 @@ class Segment:
         if self.vectors.pop(name, None) is not None:
             self.dirty = True
 
-    def _set_payload(self, offset: int, payload: Payload | None) -> None:
+    def put_payload(self, offset: int, payload: Payload | None) -> None:
+        """Replaces one point's payload (None or empty: removes it), in its indexes too."""
         for index in self.indexes.values():
             index.remove(offset)
         if payload:
@@ -213,7 +215,10 @@ class Segment:
     # ---- payload indexes --------------------------------------------------------------------
 
     def create_index(self, key: str, schema: str | Mapping[str, Any]) -> None:
+        """A new index, to be written with the next checkpoint where its segment writes its
+        indexes (segment/files.py)."""
         self.create_indexes({key: schema})
+        self.dirty = True
 
     def create_indexes(self, schemas: Mapping[str, str | Mapping[str, Any]]) -> None:
         """The payload indexes of several keys, in one pass over the payloads (a stored one
@@ -232,6 +237,28 @@ class Segment:
 
     def drop_index(self, key: str) -> None:
         self.indexes.pop(key, None)
+
+    def fit_indexes(self, schemas: Mapping[str, str | Mapping[str, Any]]) -> None:
+        """The payload indexes `schemas` names, no others: an index of another schema is
+        made again, a missing one made."""
+        wanted = {key: build_index(schema, key) for key, schema in schemas.items()}
+        for key in list(self.indexes):
+            if key not in wanted or self.indexes[key].schema != wanted[key].schema:
+                del self.indexes[key]
+        self.create_indexes({k: s for k, s in schemas.items() if k not in self.indexes})
+
+    def adopt_indexes(self, restored: Mapping[str, FieldIndex]) -> None:
+        """Indexes restored from files written at some point since the segment's payloads
+        were stored: the payloads written since the store (`Payloads.held`) are indexed
+        again over them, which is right whenever the files were written."""
+        held = self.payloads.held
+        for index in restored.values():
+            for offset, payload in held.items():
+                if payload is None:
+                    index.remove(offset)
+                else:
+                    index.add(offset, payload)
+        self.indexes.update(restored)
 
     # ---- search -----------------------------------------------------------------------------
 
