@@ -3,7 +3,7 @@ side with qdrant-edge-py's two modes: the RAM a reopened store takes, and the la
 reads that touch payloads.
 
     python benchmarks/payload_bench.py --data ../shared/data/wordnet-mpnet-768 \
-        [--n 100000] [--dim 128]
+        [--n 100000] [--dim 128] [--indexes all]
 
 n points, their vectors derived from the real set at --dim, each with ~400 bytes of JSON
 payload: a title, a text, a `category` among 50 (keyword-indexed), a `tier` among 8 (not
@@ -14,6 +14,10 @@ in a fresh process, which reports:
   (the page cache's, shared by every process that maps the file);
 - p50 ms of a k=10 search returning payloads; the same filtered on the indexed category (2% of
   the points) and on the unindexed tier (12.5%); a scroll page of 100 with payloads.
+`--indexes all` indexes tags (keyword), year (integer), price (float) and the text (full
+text) too, and adds a search filtered on two words of the text: what a process pays at its
+open for the indexes it does not build (vqdb reads them from its segment files; a reader
+process of `vqdb serve` opens the storage as this one does).
 Vectors, graph, ids and the category index are in both modes of an engine: compare a mode with
 the other mode of the same engine. Medians of --queries runs; the machine is shared and noisy.
 """
@@ -38,6 +42,13 @@ from datasets import derived, load, table  # noqa: E402
 
 BATCH = 1000
 THRESHOLD_KB = 1000  # both engines build their graph at any --n worth measuring
+INDEXES = {  # key -> its index (vqdb's schema; qdrant-edge's type of the same name)
+    "category": "keyword",
+    "tags": "keyword",
+    "year": "integer",
+    "price": "float",
+    "text": "text",
+}
 WORDS = ["vector", "quantized", "search", "graph", "payload", "index", "segment", "disk"]
 
 
@@ -60,7 +71,9 @@ def payloads(n: int, seed: int = 0) -> list[dict[str, Any]]:
     return out
 
 
-def build_vqdb(path: str, x: np.ndarray, pays: list[dict[str, Any]], on_disk: bool) -> None:
+def build_vqdb(
+    path: str, x: np.ndarray, pays: list[dict[str, Any]], on_disk: bool, indexed: list[str]
+) -> None:
     import vqdb
     from vqdb import models
 
@@ -71,7 +84,8 @@ def build_vqdb(path: str, x: np.ndarray, pays: list[dict[str, Any]], on_disk: bo
             on_disk_payload=on_disk,
             optimizers_config=models.OptimizersConfigDiff(indexing_threshold=THRESHOLD_KB),
         )
-        client.create_payload_index("bench", "category", models.PayloadSchemaType.KEYWORD)
+        for key in indexed:
+            client.create_payload_index("bench", key, models.PayloadSchemaType(INDEXES[key]))
         client.upload_collection(
             "bench", vectors=x, payload=pays, ids=range(len(x)), batch_size=BATCH, wait=True
         )
@@ -79,7 +93,9 @@ def build_vqdb(path: str, x: np.ndarray, pays: list[dict[str, Any]], on_disk: bo
             time.sleep(0.1)
 
 
-def build_edge(path: str, x: np.ndarray, pays: list[dict[str, Any]], on_disk: bool) -> None:
+def build_edge(
+    path: str, x: np.ndarray, pays: list[dict[str, Any]], on_disk: bool, indexed: list[str]
+) -> None:
     import qdrant_edge as qe
 
     config = qe.EdgeConfig(
@@ -91,7 +107,9 @@ def build_edge(path: str, x: np.ndarray, pays: list[dict[str, Any]], on_disk: bo
         max_search_threads=1,
     )
     shard = qe.EdgeShard.create(path, config)
-    shard.update(qe.UpdateOperation.create_field_index("category", qe.PayloadSchemaType.Keyword))
+    for key in indexed:
+        kind = getattr(qe.PayloadSchemaType, INDEXES[key].capitalize())
+        shard.update(qe.UpdateOperation.create_field_index(key, kind))
     for s in range(0, len(x), BATCH):
         rows = x[s : s + BATCH].tolist()
         points = [qe.Point(i, v, pays[i]) for i, v in enumerate(rows, s)]
@@ -110,12 +128,16 @@ def rss():
     return {"anon": kb("RssAnon"), "file": kb("RssFile")}
 
 engine, path, queries = sys.argv[1], sys.argv[2], np.load(sys.argv[3])
+text_indexed = sys.argv[4] == "1"
 if engine == "vqdb":
     import vqdb
     from vqdb import models
     def where(key, value):
         match = models.MatchValue(value=value)
         return models.Filter(must=[models.FieldCondition(key=key, match=match)])
+    def words(text):
+        match = models.MatchText(text=text)
+        return models.Filter(must=[models.FieldCondition(key="text", match=match)])
     before = rss()
     start = time.perf_counter()
     client = vqdb.Client(path=path)
@@ -128,6 +150,8 @@ else:
     import qdrant_edge as qe
     def where(key, value):
         return qe.Filter(must=[qe.FieldCondition(key, match=qe.MatchValue(value))])
+    def words(text):
+        return qe.Filter(must=[qe.FieldCondition("text", match=qe.MatchText(text))])
     before = rss()
     start = time.perf_counter()
     shard = qe.EdgeShard.load(path)
@@ -144,6 +168,9 @@ kinds = {
     "unindexed filter": lambda i: search(queries[i], where("tier", f"t{i % 8}")),
     "scroll 100": lambda i: page(i * 97),
 }
+if text_indexed:
+    pairs = ["graph disk", "vector index", "payload search", "segment quantized"]
+    kinds["text filter"] = lambda i: search(queries[i], words(pairs[i % len(pairs)]))
 p50 = {}
 for kind, run in kinds.items():
     times = []
@@ -166,13 +193,20 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--engines", nargs="+", default=list(BUILDERS), choices=list(BUILDERS))
+    parser.add_argument(
+        "--indexes", choices=["category", "all"], default="category", help="payload indexes"
+    )
     args = parser.parse_args()
+    indexed = list(INDEXES) if args.indexes == "all" else ["category"]
     base, queries, _, _ = load(args.data)
     x = derived(base, args.n, args.dim)
     q = derived(queries, args.queries, args.dim, seed=1)
     pays = payloads(args.n)
     size = sum(len(json.dumps(p, separators=(",", ":"))) for p in pays) / args.n
-    print(f"machine: {os.cpu_count()} cores; {args.n} points x {args.dim}, payloads ~{size:.0f} B")
+    print(
+        f"machine: {os.cpu_count()} cores; {args.n} points x {args.dim}, payloads ~{size:.0f} B,"
+        f" indexed: {', '.join(indexed)}"
+    )
     folder = Path(tempfile.mkdtemp(prefix="payload-bench-"))
     rows = []
     try:
@@ -181,10 +215,18 @@ def main() -> None:
             for on_disk in (True, False):
                 path = folder / f"{engine}-{on_disk}"
                 start = time.perf_counter()
-                BUILDERS[engine](str(path), x, pays, on_disk)
+                BUILDERS[engine](str(path), x, pays, on_disk, indexed)
                 built = time.perf_counter() - start
                 out = subprocess.run(
-                    [sys.executable, "-c", _PROBE, engine, str(path), str(folder / "queries.npy")],
+                    [
+                        sys.executable,
+                        "-c",
+                        _PROBE,
+                        engine,
+                        str(path),
+                        str(folder / "queries.npy"),
+                        "1" if "text" in indexed else "0",
+                    ],
                     check=True,
                     capture_output=True,
                     text=True,
