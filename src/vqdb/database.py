@@ -28,7 +28,7 @@ from vqdb.collection.collection import Collection
 from vqdb.collection.config import CollectionConfig
 from vqdb.collection.optimizer import Optimizer
 from vqdb.errors import AlreadyExists, BadInput, NotFound, OutOfRange, refused
-from vqdb.storage.changes import Changes
+from vqdb.storage.changes import EVERY, LISTING, Changes
 from vqdb.storage.files import read_json, release_free_memory, write_json
 from vqdb.storage.rows import read_path
 from vqdb.validation import check_collection_name
@@ -78,7 +78,7 @@ class Database:
                 raise BadInput(
                     f"storage folder {self.path} is already in use by another vqdb instance"
                 ) from None
-            self._changes = Changes(self.path)
+            self._changes = Changes(self.path, slots=2)
             _remove_scratch(self.path)
             for directory in sorted((self.path / "collections").iterdir()):
                 if (directory / storage.MANIFEST).exists():
@@ -123,15 +123,16 @@ class Database:
     def _start(self, collection: Collection) -> Collection:
         collection.init_time_ms = int((time.perf_counter() - collection.started) * 1000)
         self._collections[collection.name] = collection
-        if self._changes is not None:
-            collection.changed = self._changes.bump
+        if self._changes is not None and collection.path is not None:
+            collection.changed = _counted(Changes(collection.path), self._changes)
         self._changed()
         Optimizer(collection, self.optimizer_threads).wake()
         return collection
 
     def _changed(self) -> None:
+        """The list of collections or the aliases changed."""
         if self._changes is not None:
-            self._changes.bump()
+            self._changes.bump(EVERY, LISTING)
 
     def catch_up(self) -> None:
         """Nothing: the process that writes a folder is never behind it (vqdb.follower)."""
@@ -398,3 +399,14 @@ def close_collection(collection: Collection) -> None:
         collection.closed = True
         if collection.wal is not None:
             collection.wal.close()
+
+
+def _counted(own: Changes, storage: Changes) -> Callable[[], None]:
+    """What a collection calls after each change is in its files: its own count, then the
+    storage's."""
+
+    def changed() -> None:
+        own.bump()
+        storage.bump()
+
+    return changed

@@ -111,7 +111,8 @@ def test_a_record_being_appended_waits_for_its_end(tmp_path: Path) -> None:
         follower.catch_up()
         assert ids_in(follower.collection("a")) == []
         log.write_bytes(whole)
-        follower._seen = None  # the count moved with the upsert: look again as it would
+        # the counts moved with the upsert, before these bytes were cut: look again as it would
+        follower._seen = follower._followers["a"]._seen = None
         follower.catch_up()
         assert ids_in(follower.collection("a")) == [0, 1, 2]
         follower.close()
@@ -164,4 +165,47 @@ def test_what_was_acknowledged_is_seen_while_the_optimizer_rewrites_the_files(
         q = np.random.default_rng(7).standard_normal(DIM).tolist()
         exact = {"query": q, "limit": 10, "params": {"exact": True}}
         assert query.query(there, exact) == query.query(c, exact)
+        follower.close()
+
+
+def test_only_the_collections_that_changed_are_looked_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write to one collection costs a follower a look at that one; a collection made,
+    deleted, made again under its name or aliased, a look at them all."""
+    from vqdb.collection.follower import CollectionFollower
+
+    looked: list[str] = []
+    look = CollectionFollower._look
+
+    def spy(self: CollectionFollower) -> Any:
+        looked.append(self.path.name)
+        return look(self)
+
+    monkeypatch.setattr(CollectionFollower, "_look", spy)
+    with Database(tmp_path) as db:
+        for name in "abc":
+            db.create_collection(name, body()).upsert(batch(0, 3))
+        follower = Follower(tmp_path)
+        looked.clear()
+        db.collection("b").upsert(batch(3, 2))
+        follower.catch_up()
+        assert looked == ["b"] and ids_in(follower.collection("b")) == list(range(5))
+        looked.clear()
+        db.delete_collection("c")
+        db.create_collection("c", body()).upsert(batch(10, 1))  # another folder, same name
+        db.update_aliases([{"create_alias": {"collection_name": "a", "alias_name": "x"}}])
+        follower.catch_up()
+        assert sorted(looked) == ["a", "b", "c"]
+        assert ids_in(follower.collection("c")) == [10] and ids_in(follower.collection("x")) == [
+            0,
+            1,
+            2,
+        ]
+        looked.clear()
+        db.collection("c").upsert(batch(11, 1))  # counted in the new folder's file
+        follower.catch_up()
+        assert looked == ["c"] and ids_in(follower.collection("c")) == [10, 11]
+        follower.catch_up()
+        assert looked == ["c"]  # nothing changed since: no look
         follower.close()

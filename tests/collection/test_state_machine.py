@@ -234,6 +234,15 @@ class CollectionMachine(RuleBasedStateMachine):
     def index_k(self) -> None:
         self.c.create_payload_index({"field_name": "k", "field_schema": "integer"})
 
+    @rule(schema=st.sampled_from(["keyword", {"type": "keyword", "is_tenant": True}, None]))
+    def index_g(self, schema: Any) -> None:
+        """Made, made again otherwise (its files then have another name) or dropped: a
+        segment's index files are read back only for the schema they were written for."""
+        if schema is None:
+            self.c.delete_payload_index("g")
+        else:
+            self.c.create_payload_index({"field_name": "g", "field_schema": schema})
+
     # ---- storage and optimizer ----------------------------------------------------------------
 
     @rule(settle=st.booleans())

@@ -25,6 +25,7 @@ from vqdb.collection import storage
 from vqdb.collection.collection import Collection
 from vqdb.errors import StorageError
 from vqdb.storage import wal
+from vqdb.storage.changes import Changes
 from vqdb.storage.files import identity
 from vqdb.storage.rows import ReadPath
 
@@ -47,14 +48,35 @@ class CollectionFollower:
         self.collection: Collection | None = None
         self._manifest: tuple[int, int, int] | None = None  # the one loaded, by its stat
         self._offset = 0  # in the WAL, past the last record applied
+        self._changes: Changes | None = None  # the writer's count of this collection's changes
+        self._seen: int | None = None  # that count when last caught up
+        self.count_again()
+
+    def count_again(self) -> None:
+        """Maps the collection's count of changes again (its folder may have been replaced);
+        without one (a writer that keeps none), every catch-up looks at the files."""
+        if self._changes is not None:
+            self._changes.close()
+        try:
+            self._changes = Changes(self.path, create=False)
+        except (OSError, ValueError):
+            self._changes = None
+        self._seen = None
+
+    def moved(self) -> bool:
+        """Whether the writer changed the collection since it was last caught up."""
+        return self._changes is None or self._changes.count() != self._seen
 
     def catch_up(self) -> Collection:
         """The collection with everything the writer had in its files when this was called.
         Raises Gone where the collection was deleted, StorageError where the files kept
         changing under every look."""
+        count = None if self._changes is None else self._changes.count()  # before the files
         for attempt in range(ATTEMPTS):
             try:
-                return self._look()
+                caught_up = self._look()
+                self._seen = count
+                return caught_up
             except (_Moved, OSError, StorageError, ValueError, KeyError) as e:
                 if isinstance(e, FileNotFoundError) and not self._manifest_path.exists():
                     raise Gone(str(self.path)) from None
