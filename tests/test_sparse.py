@@ -235,6 +235,23 @@ def test_state_round_trip(data: SparseVectors) -> None:
         np.testing.assert_array_equal(a, b)
     assert again.vectors([300])[0].tolist() == data[200].tolist()
     assert store.memory_usage()["sparse"] > data.indices.nbytes + data.values.nbytes
+    for array in state.values():  # as a segment's mapped files are
+        array.setflags(write=False)
+    in_place = SparseIndex.from_state(store.config(), state, view=True)
+    for a, b in zip(store.search(q, 7), in_place.search(q, 7)):
+        np.testing.assert_array_equal(a, b)
+    terms = np.unique(data.indices[:50])
+    np.testing.assert_array_equal(
+        in_place.document_frequency(terms), store.document_frequency(terms)
+    )
+    assert in_place.memory_usage()["sparse"] < 1000  # the rows and postings are the arrays'
+    with pytest.raises(Exception, match="takes no rows"):
+        in_place.add([99_999], data[[0]])
+    # a state saved before the flat postings: built again from the rows
+    older = {k: v for k, v in state.items() if not k.startswith("postings.")}
+    rebuilt = SparseIndex.from_state(store.config(), older, view=True)
+    for a, b in zip(store.search(q, 7), rebuilt.search(q, 7)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_native_index_checks_its_arguments() -> None:
@@ -325,12 +342,35 @@ def native_top(
     return ids[0][found], scores[0][found]
 
 
-def check_pruned(data: SparseVectors, kind: str, seed: int, ks: list[int], mask: Any) -> None:
+def viewed(index: Any) -> Any:
+    """Another native index searching `index`'s rows and flat postings in place, from
+    read-only copies (as from a segment's mapped files)."""
+    flat = index.postings_state()
+    parts = [index.indptr_view, index.indices_view, index.values_view]
+    parts += [flat[p] for p in ("terms", "starts", "rows", "weights", "bounds")]
+    frozen = [np.array(a) for a in parts]
+    for a in frozen:
+        a.setflags(write=False)
+    again = _core.SparseIndex()
+    again.view(*frozen)
+    assert again.viewed and (again.size, again.nnz, again.terms) == (
+        index.size,
+        index.nnz,
+        index.terms,
+    )
+    return again
+
+
+def check_pruned(
+    data: SparseVectors, kind: str, seed: int, ks: list[int], mask: Any, view: bool = False
+) -> None:
     index = _core.SparseIndex()
     half = len(data) // 2  # in two adds: the second must update each list's bounds
     index.add(*(np.asarray(a) for a in (data.indptr[: half + 1], data.indices, data.values)))
     tail = data[np.arange(half, len(data))]
     index.add(tail.indptr, tail.indices, tail.values)
+    if view:
+        index = viewed(index)
     bits = None
     if mask is not None:
         padded = np.zeros(-(-len(data) // 64) * 64, dtype=bool)
@@ -347,15 +387,17 @@ def check_pruned(data: SparseVectors, kind: str, seed: int, ks: list[int], mask:
                 np.testing.assert_array_equal(scores, want[1], err_msg=f"{kind} k={k} {prune}")
 
 
+@pytest.mark.parametrize("view", [False, True])
 @pytest.mark.parametrize("kind", ["bm25", "signed", "ties"])
-def test_pruned_search_is_exact(kind: str) -> None:
+def test_pruned_search_is_exact(kind: str, view: bool) -> None:
     """Queries with many postings (the pruned path) give the unpruned ids and scores, bit for
-    bit, with and without a filter, k from 1 to past the matching rows."""
+    bit, with and without a filter, k from 1 to past the matching rows; also searched in place
+    in the flat postings (`view`)."""
     n = 4096
     data = weighted(n, kind, seed=21)
     allowed = np.random.default_rng(4).random(n) < 0.7
     for mask in (None, allowed):
-        check_pruned(data, kind, seed=22, ks=[1, 10, 50, 300, 5000], mask=mask)
+        check_pruned(data, kind, seed=22, ks=[1, 10, 50, 300, 5000], mask=mask, view=view)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

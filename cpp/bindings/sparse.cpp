@@ -19,6 +19,13 @@ using namespace nb::literals;
 namespace {
 
 template <class T>
+Out<T> copied(const std::vector<T>& from) {
+  auto out = empty<T>({from.size()});
+  std::copy(from.begin(), from.end(), out.data());
+  return out;
+}
+
+template <class T>
 nb::ndarray<nb::numpy, const T, nb::ndim<1>> view(const T* data, size_t n) {
   return nb::ndarray<nb::numpy, const T, nb::ndim<1>>(data, {n}, nb::handle());
 }
@@ -107,6 +114,42 @@ void bind_sparse(nb::module_& m) {
         s.load(indptr.data(), indices.data(), values.data(), indptr.shape(0) - 1);
       }, "indptr"_a, "indices"_a, "values"_a,
          "Replace everything with these CSR rows (as the *_view properties gave them).")
+      .def("postings_state", [](const SparseIndex& s) {
+        SparseIndex::FlatPostings flat;
+        {
+          nb::gil_scoped_release release;
+          flat = s.postings_state();
+        }
+        nb::dict out;
+        out["terms"] = copied(flat.terms);
+        out["starts"] = copied(flat.starts);
+        out["rows"] = copied(flat.rows);
+        out["weights"] = copied(flat.weights);
+        out["bounds"] = copied(flat.bounds);
+        return out;
+      }, "The postings laid out flat, for view(): terms ascending, each term's rows at\n"
+         "rows[starts[t]:starts[t + 1]] with their weights, its largest and smallest weight\n"
+         "at bounds[2t], bounds[2t + 1].")
+      .def("view", [](SparseIndex& s, In1<int64_t> indptr, In1<uint32_t> indices,
+                      In1<float> values, In1<uint32_t> terms, In1<int64_t> starts,
+                      In1<uint32_t> rows, In1<float> weights, In1<float> bounds) {
+        check_csr(indptr, indices, values, "view");
+        const size_t n_terms = terms.shape(0);
+        require(starts.shape(0) == n_terms + 1 && bounds.shape(0) == 2 * n_terms,
+                "view: starts needs len(terms) + 1 entries, bounds 2 len(terms)");
+        require(rows.shape(0) == weights.shape(0) &&
+                    (n_terms == 0 || starts.data()[n_terms] == int64_t(rows.shape(0))),
+                "view: rows and weights must hold starts[-1] postings");
+        s.view(indptr.data(), indices.data(), values.data(), indptr.shape(0) - 1, terms.data(),
+               starts.data(), rows.data(), weights.data(), bounds.data(), n_terms);
+      }, "indptr"_a, "indices"_a, "values"_a, "terms"_a, "starts"_a, "rows"_a, "weights"_a,
+         "bounds"_a, nb::keep_alive<1, 2>(), nb::keep_alive<1, 3>(), nb::keep_alive<1, 4>(),
+         nb::keep_alive<1, 5>(), nb::keep_alive<1, 6>(), nb::keep_alive<1, 7>(),
+         nb::keep_alive<1, 8>(), nb::keep_alive<1, 9>(),
+         "Search these CSR rows and their postings (postings_state()'s) in place, e.g.\n"
+         "read-only np.memmaps of a segment's files, instead of copies. The index keeps the\n"
+         "buffers alive and takes no rows from then on.")
+      .def_prop_ro("viewed", &SparseIndex::viewed)
       .def_prop_ro("indptr_view", [](const SparseIndex& s) {
         return view(s.indptr(), s.size() + 1); }, nb::rv_policy::reference_internal,
         "Row starts, size + 1 entries (read-only, no copy; valid until the next add).")

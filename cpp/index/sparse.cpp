@@ -44,13 +44,22 @@ Scratch& scratch() {
 
 void SparseIndex::add(const int64_t* indptr, const uint32_t* indices, const float* values,
                       size_t n) {
+  if (viewed()) throw std::logic_error("a viewed sparse index takes no rows");
   const size_t first = size();
   const int64_t base = indptr[0], offset = indptr_.back();
   const size_t count = size_t(indptr[n] - base);
   indices_.insert(indices_.end(), indices, indices + count);
   values_.insert(values_.end(), values, values + count);
   for (size_t i = 1; i <= n; ++i) indptr_.push_back(indptr[i] - base + offset);
+  point_at_held();
   index_rows(first);
+}
+
+void SparseIndex::point_at_held() {
+  indptr_p_ = indptr_.data();
+  indices_p_ = indices_.data();
+  values_p_ = values_.data();
+  rows_ = indptr_.size() - 1;
 }
 
 void SparseIndex::load(const int64_t* indptr, const uint32_t* indices, const float* values,
@@ -59,13 +68,76 @@ void SparseIndex::load(const int64_t* indptr, const uint32_t* indices, const flo
   indices_.clear();
   values_.clear();
   postings_.clear();
+  flat_ = {};
+  point_at_held();
   add(indptr, indices, values, n);
+}
+
+void SparseIndex::view(const int64_t* indptr, const uint32_t* indices, const float* values,
+                       size_t n, const uint32_t* terms, const int64_t* starts,
+                       const uint32_t* rows, const float* weights, const float* bounds,
+                       size_t n_terms) {
+  // what a load held is let go (assigning {} would keep the capacity)
+  std::vector<int64_t>{0}.swap(indptr_);
+  std::vector<uint32_t>().swap(indices_);
+  std::vector<float>().swap(values_);
+  std::unordered_map<uint32_t, Held>().swap(postings_);
+  indptr_p_ = indptr;
+  indices_p_ = indices;
+  values_p_ = values;
+  rows_ = n;
+  flat_ = {terms, starts, rows, weights, bounds, n_terms};
+}
+
+SparseIndex::FlatPostings SparseIndex::postings_state() const {
+  FlatPostings out;
+  out.starts.push_back(0);
+  if (viewed()) {
+    const size_t total = size_t(flat_.starts[flat_.n]);
+    out.terms.assign(flat_.terms, flat_.terms + flat_.n);
+    out.starts.assign(flat_.starts, flat_.starts + flat_.n + 1);
+    out.rows.assign(flat_.rows, flat_.rows + total);
+    out.weights.assign(flat_.weights, flat_.weights + total);
+    out.bounds.assign(flat_.bounds, flat_.bounds + 2 * flat_.n);
+    return out;
+  }
+  out.terms.reserve(postings_.size());
+  for (const auto& entry : postings_) out.terms.push_back(entry.first);
+  std::sort(out.terms.begin(), out.terms.end());
+  for (uint32_t term : out.terms) {
+    const Held& p = postings_.at(term);
+    out.rows.insert(out.rows.end(), p.rows.begin(), p.rows.end());
+    out.weights.insert(out.weights.end(), p.weights.begin(), p.weights.end());
+    out.starts.push_back(int64_t(out.rows.size()));
+    out.bounds.push_back(p.max_weight);
+    out.bounds.push_back(p.min_weight);
+  }
+  return out;
+}
+
+bool SparseIndex::find(uint32_t term, Postings& out) const {
+  if (viewed()) {
+    const uint32_t* end = flat_.terms + flat_.n;
+    const uint32_t* at = std::lower_bound(flat_.terms, end, term);
+    if (at == end || *at != term) return false;
+    const size_t t = size_t(at - flat_.terms);
+    const size_t from = size_t(flat_.starts[t]), count = size_t(flat_.starts[t + 1]) - from;
+    out = {{flat_.rows + from, count}, {flat_.weights + from, count},
+           flat_.bounds[2 * t], flat_.bounds[2 * t + 1]};
+    return true;
+  }
+  auto it = postings_.find(term);
+  if (it == postings_.end()) return false;
+  const Held& p = it->second;
+  out = {{p.rows.data(), p.rows.size()}, {p.weights.data(), p.weights.size()},
+         p.max_weight, p.min_weight};
+  return true;
 }
 
 void SparseIndex::index_rows(size_t first) {
   for (size_t row = first; row < size(); ++row)
     for (int64_t j = indptr_[row]; j < indptr_[row + 1]; ++j) {
-      Postings& p = postings_[indices_[size_t(j)]];
+      Held& p = postings_[indices_[size_t(j)]];
       const float w = values_[size_t(j)];
       p.rows.push_back(uint32_t(row));
       p.weights.push_back(w);
@@ -76,10 +148,11 @@ void SparseIndex::index_rows(size_t first) {
 }
 
 size_t SparseIndex::memory_bytes() const {
+  // viewed buffers are the caller's (mapped files): not counted
   size_t bytes = indptr_.capacity() * sizeof(int64_t) + indices_.capacity() * sizeof(uint32_t) +
                  values_.capacity() * sizeof(float);
   // a hash node: key, two vectors, the next pointer and the bucket slot
-  bytes += postings_.size() * (sizeof(uint32_t) + sizeof(Postings) + 2 * sizeof(void*));
+  bytes += postings_.size() * (sizeof(uint32_t) + sizeof(Held) + 2 * sizeof(void*));
   for (const auto& [term, p] : postings_)
     bytes += p.rows.capacity() * sizeof(uint32_t) + p.weights.capacity() * sizeof(float);
   return bytes;
@@ -88,14 +161,14 @@ size_t SparseIndex::memory_bytes() const {
 void SparseIndex::document_frequency(const uint32_t* terms, size_t n, const uint64_t* alive,
                                      uint64_t* out) const {
   for (size_t i = 0; i < n; ++i) {
-    auto it = postings_.find(terms[i]);
-    if (it == postings_.end()) {
+    Postings p;
+    if (!find(terms[i], p)) {
       out[i] = 0;
     } else if (alive == nullptr) {
-      out[i] = it->second.rows.size();
+      out[i] = p.rows.size();
     } else {
       uint64_t count = 0;
-      for (uint32_t row : it->second.rows) count += allowed_id(alive, row) ? 1 : 0;
+      for (uint32_t row : p.rows) count += allowed_id(alive, row) ? 1 : 0;
       out[i] = count;
     }
   }
@@ -313,8 +386,8 @@ bool SparseIndex::search_pruned(const std::vector<const Postings*>& lists,
   std::vector<float> query(values, values + n), terms(n + 1);
   query.push_back(0.0f);  // at the position of terms the query lacks
   auto exact = [&](size_t row) {
-    const size_t from = size_t(indptr_[row]), to = size_t(indptr_[row + 1]);
-    return positions.score(indices_.data() + from, values_.data() + from, to - from,
+    const size_t from = size_t(indptr_p_[row]), to = size_t(indptr_p_[row + 1]);
+    return positions.score(indices_p_ + from, values_p_ + from, to - from,
                            query.data(), terms.data());
   };
 
@@ -373,12 +446,12 @@ bool SparseIndex::search_pruned(const std::vector<const Postings*>& lists,
     if (tag[row] != current && score[row] + rest >= top.worst()) candidates[left++] = row;
   }
   for (size_t c = 0; c < left; ++c) {
-    if (c + 16 < left) __builtin_prefetch(indptr_.data() + candidates[c + 16]);
+    if (c + 16 < left) __builtin_prefetch(indptr_p_ + candidates[c + 16]);
     if (c + 8 < left) {  // a row's terms are cache misses: fetch those of rows ahead
       const uint32_t ahead = candidates[c + 8];
-      for (int64_t at = indptr_[ahead]; at < indptr_[ahead + 1]; at += 16) {
-        __builtin_prefetch(indices_.data() + at);
-        __builtin_prefetch(values_.data() + at);
+      for (int64_t at = indptr_p_[ahead]; at < indptr_p_[ahead + 1]; at += 16) {
+        __builtin_prefetch(indices_p_ + at);
+        __builtin_prefetch(values_p_ + at);
       }
     }
     const uint32_t row = candidates[c];
@@ -390,12 +463,12 @@ bool SparseIndex::search_pruned(const std::vector<const Postings*>& lists,
 std::vector<Neighbor> SparseIndex::search_one(const uint32_t* indices, const float* values,
                                               size_t n, size_t k, const uint64_t* allowed,
                                               bool prune) const {
+  std::vector<Postings> found(n);
   std::vector<const Postings*> lists;
   lists.reserve(n);
   size_t postings = 0;
   for (size_t i = 0; i < n; ++i) {
-    auto it = postings_.find(indices[i]);
-    lists.push_back(it == postings_.end() ? nullptr : &it->second);
+    lists.push_back(find(indices[i], found[i]) ? &found[i] : nullptr);
     if (lists.back() != nullptr) postings += lists.back()->rows.size();
   }
   const size_t rows = size();

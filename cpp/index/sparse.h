@@ -5,6 +5,11 @@
 // indices, values): Python persists those arrays and hands them back to `load`, which rebuilds
 // the postings. Deletions are not the index's business: searches take an allowed bitset.
 //
+// An optimized segment's index is also saved with its postings laid out flat (`postings_state`)
+// and can then be searched in place (`view`): the CSR rows and the postings are read from the
+// caller's buffers (read-only maps of the segment's files, shared by every process that reads
+// them), and the index takes no rows from then on.
+//
 // Each posting list keeps its largest and smallest weight, so a query term bounds what it can
 // add to any row. A query with many postings is searched MaxScore-style (search_pruned): the
 // lists are read in falling order of that bound until the rest can no longer lift a row into
@@ -32,14 +37,30 @@ class SparseIndex {
   // Replaces everything with the rows of a CSR state (indptr has n + 1 entries, from 0).
   void load(const int64_t* indptr, const uint32_t* indices, const float* values, size_t n);
 
-  size_t size() const { return indptr_.size() - 1; }
-  size_t nnz() const { return indices_.size(); }
-  size_t terms() const { return postings_.size(); }
+  // The postings laid out flat, terms ascending: term terms[t]'s rows (ascending) and weights
+  // are rows[starts[t] .. starts[t + 1]), its largest and smallest weight bounds[2t], [2t + 1].
+  struct FlatPostings {
+    std::vector<uint32_t> terms, rows;
+    std::vector<int64_t> starts;
+    std::vector<float> weights, bounds;
+  };
+  FlatPostings postings_state() const;
+
+  // Searches `n` CSR rows and their flat postings (`postings_state`'s, of `n_terms` terms) in
+  // place: the buffers must outlive the index, which takes no rows from then on.
+  void view(const int64_t* indptr, const uint32_t* indices, const float* values, size_t n,
+            const uint32_t* terms, const int64_t* starts, const uint32_t* rows,
+            const float* weights, const float* bounds, size_t n_terms);
+  bool viewed() const { return flat_.terms != nullptr; }
+
+  size_t size() const { return rows_; }
+  size_t nnz() const { return size_t(indptr_p_[rows_]); }
+  size_t terms() const { return viewed() ? flat_.n : postings_.size(); }
   size_t memory_bytes() const;
 
-  const int64_t* indptr() const { return indptr_.data(); }
-  const uint32_t* indices() const { return indices_.data(); }
-  const float* values() const { return values_.data(); }
+  const int64_t* indptr() const { return indptr_p_; }
+  const uint32_t* indices() const { return indices_p_; }
+  const float* values() const { return values_p_; }
 
   // out[i]: how many rows set in `alive` (nullptr: every row) hold terms[i].
   void document_frequency(const uint32_t* terms, size_t n, const uint64_t* alive,
@@ -59,12 +80,29 @@ class SparseIndex {
                                    size_t k, const uint64_t* allowed, bool prune = true) const;
 
  private:
+  template <class T>
+  struct Span {
+    const T* ptr = nullptr;
+    size_t n = 0;
+    const T* data() const { return ptr; }
+    size_t size() const { return n; }
+    const T* begin() const { return ptr; }
+    const T* end() const { return ptr + n; }
+  };
+  // One term's postings as a search reads them, held here or viewed.
   struct Postings {
-    std::vector<uint32_t> rows;
-    std::vector<float> weights;
+    Span<uint32_t> rows;
+    Span<float> weights;
     float max_weight = -INFINITY, min_weight = INFINITY;  // +-inf once a weight is not finite
   };
+  struct Held {
+    std::vector<uint32_t> rows;
+    std::vector<float> weights;
+    float max_weight = -INFINITY, min_weight = INFINITY;
+  };
+  bool find(uint32_t term, Postings& out) const;  // false: no row holds it
   void index_rows(size_t first);  // postings of the CSR rows from `first` on
+  void point_at_held();           // the CSR pointers at the vectors, after they grew
   bool search_pruned(const std::vector<const Postings*>& lists, const uint32_t* indices,
                      const float* values, size_t n, size_t k, const uint64_t* allowed,
                      TopK& top) const;
@@ -72,7 +110,20 @@ class SparseIndex {
   std::vector<int64_t> indptr_{0};
   std::vector<uint32_t> indices_;
   std::vector<float> values_;
-  std::unordered_map<uint32_t, Postings> postings_;
+  std::unordered_map<uint32_t, Held> postings_;
+  // what searches read: the vectors above, or the viewed buffers
+  const int64_t* indptr_p_ = indptr_.data();
+  const uint32_t* indices_p_ = nullptr;
+  const float* values_p_ = nullptr;
+  size_t rows_ = 0;
+  struct {
+    const uint32_t* terms = nullptr;
+    const int64_t* starts = nullptr;
+    const uint32_t* rows = nullptr;
+    const float* weights = nullptr;
+    const float* bounds = nullptr;
+    size_t n = 0;
+  } flat_;
 };
 
 // Qdrant's IDF modifier on a query: out[i] = values[i] * ln((N - n + 0.5) / (n + 0.5) + 1),

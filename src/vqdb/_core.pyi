@@ -326,6 +326,23 @@ class SparseIndex:
         Replace everything with these CSR rows (as the *_view properties gave them).
         """
 
+    def postings_state(self) -> dict:
+        """
+        The postings laid out flat, for view(): terms ascending, each term's rows at
+        rows[starts[t]:starts[t + 1]] with their weights, its largest and smallest weight
+        at bounds[2t], bounds[2t + 1].
+        """
+
+    def view(self, indptr: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], indices: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], values: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)], terms: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], starts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], rows: Annotated[NDArray[numpy.uint32], dict(shape=(None,), order='C', device='cpu', writable=False)], weights: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)], bounds: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)]) -> None:
+        """
+        Search these CSR rows and their postings (postings_state()'s) in place, e.g.
+        read-only np.memmaps of a segment's files, instead of copies. The index keeps the
+        buffers alive and takes no rows from then on.
+        """
+
+    @property
+    def viewed(self) -> bool: ...
+
     @property
     def indptr_view(self) -> Annotated[NDArray[numpy.int64], dict(shape=(None,), writable=False)]:
         """

@@ -15,6 +15,7 @@ from vqdb.collection.collection import Collection
 from vqdb.database import Database
 from vqdb.errors import BadInput
 from vqdb.floats import decimal_floats
+from vqdb.follower import Follower
 from vqdb.index.sparse_vectors import SparseVectors
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -255,6 +256,13 @@ def test_restart_and_snapshot(tmp_path: Path) -> None:
         return [[(p["id"], p["score"]) for p in a["points"]] for a in out] + [page]
 
     before = answers(c)
+    follower = Follower(tmp_path / "storage")  # what a reader process opens
+    there = follower.collection("c")
+    stores = [s.vectors["text"] for s in there.segments if not s.appendable]
+    assert stores and all(s._index.viewed for s in stores)  # the files' postings, in place
+    assert answers(there) == before
+    check(there, model, n=3, idf=True)
+    follower.close()
     taken = snapshots.create(db, "c")
     db.close()
     with Database(tmp_path / "storage") as again:

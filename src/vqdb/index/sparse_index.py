@@ -168,27 +168,48 @@ class SparseIndex:
         return self._live.alive
 
     def state(self) -> dict[str, npt.NDArray[Any]]:
-        """ids, alive, and the rows in CSR form (views of the index: persist, do not keep)."""
+        """ids, alive, the rows in CSR form (views of the index: persist, do not keep) and the
+        postings laid out flat (`POSTINGS`, derived from the rows: what `from_state` can search
+        in place)."""
+        flat = self._index.postings_state()
         return {
             **self._live.state(),
             "indptr": self._index.indptr_view,
             "indices": self._index.indices_view,
             "values": self._index.values_view,
+            **{POSTINGS + part: flat[part] for part in _FLAT},
         }
 
     @classmethod
     def from_state(
-        cls, config: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]], threads: int = 0
+        cls,
+        config: Mapping[str, Any],
+        arrays: Mapping[str, npt.NDArray[Any]],
+        threads: int = 0,
+        *,
+        view: bool = False,
     ) -> SparseIndex:
-        """The store `state()` described; the postings are rebuilt from the CSR rows."""
+        """The store `state()` described. `view`: the rows and postings are searched in place
+        in `arrays` (read-only maps of a segment's files, shared by the processes that read
+        them), and the store takes no new vectors; else (or where the postings were not
+        saved) the postings are built again from the rows, in RAM."""
         store = cls(threads=threads)
-        store._index.load(
+        rows = (
             np.ascontiguousarray(arrays["indptr"], dtype=np.int64),
             np.ascontiguousarray(arrays["indices"], dtype=np.uint32),
             np.ascontiguousarray(arrays["values"], dtype=np.float32),
         )
+        if view and all(POSTINGS + part in arrays for part in _FLAT):
+            flat = [arrays[POSTINGS + part] for part in _FLAT]
+            store._index.view(*rows, *flat)
+        else:
+            store._index.load(*rows)
         store._live = LiveIds.from_state(arrays)
         return store
+
+
+POSTINGS = "postings."  # the prefix of state()'s flat postings
+_FLAT = ("terms", "starts", "rows", "weights", "bounds")  # in view()'s order
 
 
 def sparse_config() -> dict[str, Any]:
