@@ -273,6 +273,41 @@ def test_restart_and_snapshot(tmp_path: Path) -> None:
         check(again.collection("copy"), model, n=3, idf=True)
 
 
+def test_an_on_disk_sparse_index_is_read_in_place(tmp_path: Path) -> None:
+    """`index.on_disk`: the writer too searches an optimized segment's rows and postings in
+    the files, as built and after a restart; deletes and replaced vectors work as in RAM."""
+    config = body(1)
+    config["sparse_vectors"]["text"]["index"]["on_disk"] = True
+    model = Model()
+    with Database(tmp_path) as db:
+        c = db.create_collection("c", config)
+        fill(c, model, n=1000)
+        assert c.optimizer.wait_idle(120)
+        built = [s.vectors["text"] for s in c.segments if not s.appendable]
+        assert built and all(s._index.viewed for s in built)
+        check(c, model, n=3)
+    with Database(tmp_path) as db:
+        c = db.collection("c")
+        stores = [s.vectors["text"] for s in c.segments if not s.appendable]
+        assert stores and all(s._index.viewed for s in stores)
+        c.delete({"points": [3, 4]})
+        for pid in (3, 4):
+            model.rows.pop(pid, None)
+            model.payloads.pop(pid)
+        fresh = as_json(random_sparse(2, seed=9))
+        c.update_vectors(
+            {"points": [{"id": i, "vector": {"text": r}} for i, r in zip((5, 6), fresh)]}
+        )
+        model.rows.update(zip((5, 6), fresh))
+        check(c, model, n=3)
+    with Database(tmp_path) as db:  # in RAM once it says so
+        db.update_collection("c", {"sparse_vectors": {"text": {"index": {"on_disk": False}}}})
+    with Database(tmp_path) as db:
+        stores = [s.vectors["text"] for s in db.collection("c").segments if not s.appendable]
+        assert stores and not any(s._index.viewed for s in stores)
+        check(db.collection("c"), model, n=3)
+
+
 def test_bad_sparse_vectors_write_nothing(db: Database) -> None:
     c = db.create_collection("c", body(0))
     good = {"indices": [1, 2], "values": [0.5, 0.25]}

@@ -188,8 +188,9 @@ def _sparse_datatype(value: Any, what: str) -> str:
 @dataclass(frozen=True)
 class SparseIndexSettings:
     """Qdrant's SparseIndexParams. full_scan_threshold is a count of vectors here (not KB);
-    vqdb's sparse search is the same exact one whatever it says. `on_disk` / `memory` are kept
-    and echoed: the postings are in RAM either way. Weights are float32 (float16 and uint8 are
+    vqdb's sparse search is the same exact one whatever it says. `on_disk` (or `memory:
+    cold`): an optimized segment's rows and postings are read in place from its files, not
+    held in RAM (a follower always reads them so). Weights are float32 (float16 and uint8 are
     a later step: asking for them is a 400 naming them)."""
 
     full_scan_threshold: int | None = _option(None, _uint(0))
@@ -507,6 +508,17 @@ class CollectionConfig:
     def names(self) -> list[str]:
         """Every vector name, dense then sparse."""
         return [*self.vectors, *self.sparse_vectors]
+
+    @property
+    def on_disk(self) -> set[str]:
+        """The vectors whose optimized segments' files are read in place: dense originals
+        with `on_disk`, sparse rows and postings with `index.on_disk` (or `memory: cold`)."""
+        sparse = {
+            name
+            for name, v in self.sparse_vectors.items()
+            if (v.index.memory == "cold" if v.index.memory else bool(v.index.on_disk))
+        }
+        return {name for name, v in self.vectors.items() if v.on_disk} | sparse
 
     def has_vector(self, name: str) -> bool:
         return name in self.vectors or name in self.sparse_vectors

@@ -221,7 +221,7 @@ class Optimizer:
         job.phase("save").start()
         if c.path is not None:
             staging = c.path / "segments" / (BUILDING + name)
-            on_disk = {n for n, v in c.config.vectors.items() if v.on_disk}
+            on_disk = c.config.on_disk
             try:
                 files.save(
                     new,

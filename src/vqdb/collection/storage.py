@@ -113,7 +113,7 @@ def load_collection(
     collection.read_path = read_path
     collection.payload_schema = dict(manifest["payload_schema"])
     collection.generation = manifest["generation"]
-    on_disk = {name for name, v in config.vectors.items() if v.on_disk}
+    on_disk = config.on_disk
     segments = []
     for entry in manifest["segments"]:
         kept = entry.get("vectors")  # absent in manifests before named-vector deletes

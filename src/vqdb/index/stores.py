@@ -111,8 +111,8 @@ def store_from_state(
     *,
     views: tuple[str, ...] = (),
 ) -> VectorStore:
-    if is_sparse(config):  # viewed where the dense graph is: a shared optimized segment's
-        return SparseIndex.from_state(config, arrays, view="graph" in views)
+    if is_sparse(config):  # any view: its rows and postings (an optimized segment's files)
+        return SparseIndex.from_state(config, arrays, view=bool(views))
     return Index.from_state(config, arrays, views=views)
 
 
