@@ -227,7 +227,7 @@ def test_state_round_trip(data: SparseVectors) -> None:
     store = SparseIndex()
     store.add(np.arange(100, 100 + N), data)
     store.delete(np.arange(100, 200))
-    state = {k: np.array(v) for k, v in store.state().items()}
+    state = {k: np.array(v) for k, v in store.state(shared=True).items()}
     again = SparseIndex.from_state(store.config(), state)
     assert len(again) == len(store) and again.config() == {"kind": "sparse", "datatype": "float32"}
     q = SparseVectors.parse(queries(data, 5), "q")

@@ -332,7 +332,7 @@ class TermPositions {
 // exact scores from the CSR rows, summed in query order as the unpruned search does. Partial
 // sums run in another order and so differ from exact ones by a few ulps: `margin` covers
 // that, so a row that could tie the k-th is kept.
-bool SparseIndex::search_pruned(const std::vector<const Postings*>& lists,
+bool SparseIndex::search_pruned(const std::vector<Postings>& lists,
                                 const uint32_t* indices, const float* values, size_t n, size_t k,
                                 const uint64_t* allowed, TopK& top) const {
   struct Bound {
@@ -342,9 +342,9 @@ bool SparseIndex::search_pruned(const std::vector<const Postings*>& lists,
   std::vector<Bound> order;
   double sum_abs = 0;  // bounds every |partial score|, hence the rounding error
   for (size_t i = 0; i < n; ++i) {
-    if (lists[i] == nullptr) continue;
-    const double hi = double(values[i]) * lists[i]->max_weight;
-    const double lo = double(values[i]) * lists[i]->min_weight;
+    if (lists[i].rows.size() == 0) continue;  // no row holds the term
+    const double hi = double(values[i]) * lists[i].max_weight;
+    const double lo = double(values[i]) * lists[i].min_weight;
     order.push_back({i, std::max({hi, lo, 0.0}), std::min({hi, lo, 0.0})});
     sum_abs += std::max(order.back().ub, -order.back().lb);
   }
@@ -362,7 +362,7 @@ bool SparseIndex::search_pruned(const std::vector<const Postings*>& lists,
     lb_rest[j] = lb_rest[j + 1] + order[j].lb;
   }
   size_t postings = 0;
-  for (const Bound& b : order) postings += lists[b.i]->rows.size();
+  for (const Bound& b : order) postings += lists[b.i].rows.size();
 
   Scratch& s = scratch();
   const size_t rows = size();
@@ -375,7 +375,7 @@ bool SparseIndex::search_pruned(const std::vector<const Postings*>& lists,
   std::vector<uint32_t> seeds;
   const size_t want = std::max<size_t>(16 * k, 512);
   for (size_t j = 0; j < m && seeds.size() < want; ++j)
-    for (uint32_t row : lists[order[j].i]->rows) {
+    for (uint32_t row : lists[order[j].i].rows) {
       if (seeds.size() == want) break;
       if (tag[row] == current || !allowed_id(allowed, row)) continue;
       tag[row] = current;
@@ -396,7 +396,7 @@ bool SparseIndex::search_pruned(const std::vector<const Postings*>& lists,
   s.begin(rows);             // tags now mark the rows scored exactly (no resize: same rows)
   current = s.current;
   while (j < m) {
-    const Postings& p = *lists[order[j].i];
+    const Postings& p = lists[order[j].i];
     if (allowed == nullptr)
       accumulate_scores<false>(p.rows.data(), p.weights.data(), p.rows.size(), values[order[j].i],
                                allowed, score);
@@ -433,7 +433,7 @@ bool SparseIndex::search_pruned(const std::vector<const Postings*>& lists,
     const float floor = below(theta - ub_rest[j] - margin);
     size_t sampled = 0;
     for (size_t row = 0; row < rows; row += 64) sampled += score[row] >= floor;
-    if (sampled * 64 * kRescoreCost <= lists[order[j].i]->rows.size()) break;
+    if (sampled * 64 * kRescoreCost <= lists[order[j].i].rows.size()) break;
   }
   // The candidates: rows whose partial score plus the rest's bound can reach theta (> 0 by
   // the cut, so untouched rows are out), in row order, each scored while it still can.
@@ -463,14 +463,10 @@ bool SparseIndex::search_pruned(const std::vector<const Postings*>& lists,
 std::vector<Neighbor> SparseIndex::search_one(const uint32_t* indices, const float* values,
                                               size_t n, size_t k, const uint64_t* allowed,
                                               bool prune) const {
-  std::vector<Postings> found(n);
-  std::vector<const Postings*> lists;
-  lists.reserve(n);
+  std::vector<Postings> lists(n);  // empty where no row holds the term
   size_t postings = 0;
-  for (size_t i = 0; i < n; ++i) {
-    lists.push_back(find(indices[i], found[i]) ? &found[i] : nullptr);
-    if (lists.back() != nullptr) postings += lists.back()->rows.size();
-  }
+  for (size_t i = 0; i < n; ++i)
+    if (find(indices[i], lists[i])) postings += lists[i].rows.size();
   const size_t rows = size();
   TopK top(k);
   if (prune && postings * 4 >= rows && postings >= 64 * k &&
@@ -486,13 +482,12 @@ std::vector<Neighbor> SparseIndex::search_one(const uint32_t* indices, const flo
     // mispredicted "first touch?" branch per posting.
     std::fill(score, score + rows, 0.0f);
     for (size_t i = 0; i < n; ++i) {
-      const Postings* p = lists[i];
-      if (p == nullptr) continue;
+      const Postings& p = lists[i];
       if (allowed == nullptr)
-        accumulate_dense<false>(p->rows.data(), p->weights.data(), p->rows.size(), values[i],
+        accumulate_dense<false>(p.rows.data(), p.weights.data(), p.rows.size(), values[i],
                                 allowed, current, score, tag);
       else
-        accumulate_dense<true>(p->rows.data(), p->weights.data(), p->rows.size(), values[i],
+        accumulate_dense<true>(p.rows.data(), p.weights.data(), p.rows.size(), values[i],
                                allowed, current, score, tag);
     }
     for (size_t row = 0; row < rows; ++row)
@@ -504,12 +499,11 @@ std::vector<Neighbor> SparseIndex::search_one(const uint32_t* indices, const flo
   size_t count = 0;  // rows touched (each at most once, so never past size())
   // term at a time: each posting list is one sequential pass
   for (size_t i = 0; i < n; ++i) {
-    const Postings* p = lists[i];
-    if (p == nullptr) continue;
+    const Postings& p = lists[i];
     count = allowed == nullptr
-                ? accumulate<false>(p->rows.data(), p->weights.data(), p->rows.size(), values[i],
+                ? accumulate<false>(p.rows.data(), p.weights.data(), p.rows.size(), values[i],
                                     allowed, current, score, tag, touched, count)
-                : accumulate<true>(p->rows.data(), p->weights.data(), p->rows.size(), values[i],
+                : accumulate<true>(p.rows.data(), p.weights.data(), p.rows.size(), values[i],
                                    allowed, current, score, tag, touched, count);
   }
   // a bounded heap: most rows lose to its worst at one comparison (no copy of every hit)

@@ -103,7 +103,7 @@ class SparseIndex {
   bool find(uint32_t term, Postings& out) const;  // false: no row holds it
   void index_rows(size_t first);  // postings of the CSR rows from `first` on
   void point_at_held();           // the CSR pointers at the vectors, after they grew
-  bool search_pruned(const std::vector<const Postings*>& lists, const uint32_t* indices,
+  bool search_pruned(const std::vector<Postings>& lists, const uint32_t* indices,
                      const float* values, size_t n, size_t k, const uint64_t* allowed,
                      TopK& top) const;
 

@@ -167,18 +167,20 @@ class SparseIndex:
     def alive(self) -> bitset.Bitset:
         return self._live.alive
 
-    def state(self) -> dict[str, npt.NDArray[Any]]:
-        """ids, alive, the rows in CSR form (views of the index: persist, do not keep) and the
-        postings laid out flat (`POSTINGS`, derived from the rows: what `from_state` can search
-        in place)."""
-        flat = self._index.postings_state()
-        return {
+    def state(self, *, shared: bool = False) -> dict[str, npt.NDArray[Any]]:
+        """ids, alive and the rows in CSR form (views of the index: persist, do not keep);
+        `shared`: and the postings laid out flat (`POSTINGS`, derived from the rows: what
+        `from_state` can search in place)."""
+        arrays = {
             **self._live.state(),
             "indptr": self._index.indptr_view,
             "indices": self._index.indices_view,
             "values": self._index.values_view,
-            **{POSTINGS + part: flat[part] for part in _FLAT},
         }
+        if shared:
+            flat = self._index.postings_state()
+            arrays.update({POSTINGS + part: flat[part] for part in _FLAT})
+        return arrays
 
     @classmethod
     def from_state(
@@ -208,7 +210,7 @@ class SparseIndex:
         return store
 
 
-POSTINGS = "postings."  # the prefix of state()'s flat postings
+POSTINGS = "postings."  # the prefix of state(shared=True)'s flat postings
 _FLAT = ("terms", "starts", "rows", "weights", "bounds")  # in view()'s order
 
 

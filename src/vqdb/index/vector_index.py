@@ -442,9 +442,10 @@ class Index:
             parts.append(("graph", self._graph))
         return parts
 
-    def state(self) -> dict[str, npt.NDArray[Any]]:
+    def state(self, *, shared: bool = False) -> dict[str, npt.NDArray[Any]]:
         """Everything needed to rebuild this index, as named numpy arrays. The codes are views
-        of the index's own memory, valid until the next `add`: persist them, do not keep them."""
+        of the index's own memory, valid until the next `add`: persist them, do not keep them.
+        (A view reads these same arrays: `shared` adds nothing.)"""
         arrays = self._live.state()
         for prefix, part in self._parts():
             if isinstance(part, _core.VectorSet):

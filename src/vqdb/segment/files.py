@@ -24,7 +24,6 @@ import numpy.typing as npt
 from vqdb.errors import StorageError
 from vqdb.filters import FieldIndex, build_index
 from vqdb.index import Index
-from vqdb.index.sparse_index import POSTINGS
 from vqdb.index.stores import VectorStore, required_arrays, store_from_state
 from vqdb.segment.ids import load_ids
 from vqdb.segment.payloads import Payloads
@@ -67,10 +66,9 @@ def save(
         for key, array in segment.ids.state().items():
             write_array(directory / f"ids.{key}{suffix}.npy", array, sync_dir=False)
         for position, name in enumerate(names):
-            for key, array in segment.vectors[name].state().items():
-                # a sparse store's postings are read in place from an optimized segment only
-                derived = segment.appendable and key.startswith(POSTINGS)
-                if key != "alive" and not derived:
+            state = segment.vectors[name].state(shared=not segment.appendable)
+            for key, array in state.items():
+                if key != "alive":
                     write_array(
                         directory / f"{_vector_file(position, key)}{suffix}.npy",
                         array,
