@@ -1,6 +1,6 @@
-"""Payloads on disk (`on_disk_payload`, Qdrant's default) against payloads held in RAM, side by
-side with qdrant-edge-py's two modes: the RAM a reopened store takes, and the latency of the
-reads that touch payloads.
+"""Payloads on disk (`on_disk_payload`, Qdrant's default) against `on_disk_payload: false`
+(vqdb: the same file, read ahead into the page cache), side by side with qdrant-edge-py's two
+modes: the RAM a reopened store takes, and the latency of the reads that touch payloads.
 
     python benchmarks/payload_bench.py --data ../shared/data/wordnet-mpnet-768 \
         [--n 100000] [--dim 128] [--indexes all]

@@ -384,3 +384,16 @@ def test_index_args_build_an_index_for_every_kind() -> None:
         config = CollectionConfig.parse(single(quantization_config=quantization))
         index = Index(**config.vectors[""].index_args())
         assert index.dim == 8 and index.distance is Distance.COSINE
+
+
+@pytest.mark.parametrize(
+    ("params", "cached"),
+    [
+        ({}, False),
+        ({"on_disk_payload": False}, True),
+        ({"payload": {"memory": "cached"}}, True),
+        ({"on_disk_payload": False, "payload": {"memory": "cold"}}, False),  # memory wins
+    ],
+)
+def test_payload_memory_placement(params: dict[str, Any], cached: bool) -> None:
+    assert CollectionConfig.parse({**single(), **params}).payloads_cached == cached

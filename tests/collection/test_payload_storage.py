@@ -1,5 +1,6 @@
-"""Payloads on disk (on_disk_payload): an optimized segment's in a records file, read in place,
-under the ones written since; the same answers as payloads held in RAM."""
+"""An optimized segment's payloads in a records file, read in place (on disk, Qdrant's `cold`;
+or read ahead into the page cache, `cached`, for `on_disk_payload: false`), under the ones
+written since; the same answers as payloads held in RAM."""
 
 from __future__ import annotations
 
@@ -237,7 +238,8 @@ def test_on_disk_payloads_answer_as_payloads_in_ram(tmp_path: Path) -> None:
         with Database(path, optimizer_threads=1) as db:
             c = optimized(db, on_disk, 300, index="colour")
             built = [s for s in c.segments if not s.appendable]
-            assert built and all(s.payloads.held_count == 0 for s in built) == on_disk
+            assert built and all(s.payloads.held_count == 0 for s in built)
+            assert all(s.payloads.stored.cached != on_disk for s in built)  # type: ignore[union-attr]
             edit(c)
             first = answers(c)
             counts = [a["count"] for a in first if isinstance(a, dict) and "count" in a]
@@ -248,16 +250,17 @@ def test_on_disk_payloads_answer_as_payloads_in_ram(tmp_path: Path) -> None:
             assert answers(db.collection("a")) == first
         seen[on_disk] = first
     assert seen[True] == seen[False]
-    records = list((tmp_path / "True").glob("collections/a/segments/*/payloads.records"))
-    assert len(records) == 1
-    assert not list((tmp_path / "False").glob("collections/a/segments/*/payloads.records"))
+    for on_disk in (True, False):  # `cached` is the same file, read ahead
+        records = list((tmp_path / str(on_disk)).glob("collections/a/segments/*/payloads.records"))
+        assert len(records) == 1
 
 
-def test_a_checkpoint_writes_only_what_changed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("on_disk", [True, False], ids=["on_disk", "cached"])
+def test_a_checkpoint_writes_only_what_changed(tmp_path: Path, on_disk: bool) -> None:
     """After a restart, a payload written to an optimized segment is written with the next
     generation; its records file, graph and vectors are not written again."""
     with Database(tmp_path, optimizer_threads=1) as db:
-        optimized(db, True, 300)
+        optimized(db, on_disk, 300)
     folder = next(p.parent for p in tmp_path.glob("collections/a/segments/*/payloads.records"))
     unchanging = {
         p: p.stat().st_mtime_ns for p in folder.iterdir() if not p.name.split(".")[-2].isdigit()
@@ -283,7 +286,7 @@ def test_payloads_written_during_a_build_are_carried_over(tmp_path: Path) -> Non
     source.overwrite_payload(np.array([4]), {})
     source.delete_payload(np.array([5]), ["i"])
     new = builder.build("n", snap, {"": {"dim": DIM, "distance": "Cosine"}}, {})
-    files.save(new, tmp_path / "n", 0, full=True, payloads_on_disk=True)
+    files.save(new, tmp_path / "n", 0, full=True)
     assert new.payloads.held_count == 0 and new.payloads.stored is not None
     source.set_payload(np.array([6]), {"later": 1}, None)  # after the build too
     builder.carry_over(new, snap, [source], {"i": "integer"})
@@ -305,9 +308,16 @@ def test_a_folder_of_format_1_opens(tmp_path: Path) -> None:
     m["format_version"] = 1
     manifest.write_text(json.dumps(m))
     for p in tmp_path.glob("collections/a/segments/*/payloads.*.json"):
-        stored = json.loads(p.read_text())
-        assert stored.pop("stored") is False
-        p.write_text(json.dumps(stored))
+        written = json.loads(p.read_text())
+        held = dict(zip(written["offsets"], written["payloads"]))
+        if written.pop("stored"):  # format 1 held every payload of a segment in its JSON
+            records = Records(p.parent / files.PAYLOAD_RECORDS)
+            whole = Payloads(held, records)
+            held = {o: whole[o] for o in whole}
+            (p.parent / files.PAYLOAD_RECORDS).unlink()
+        written.update(offsets=list(held), payloads=list(held.values()), indexes={})
+        p.write_text(json.dumps(written))
+    assert not list(tmp_path.glob("collections/a/segments/*/payloads.records"))
     with Database(tmp_path) as db:
         assert answers(db.collection("a")) == before
 
@@ -346,19 +356,20 @@ def indexed_answers(c: Any) -> list[Any]:
     return [*found, facets.facet(c, {"key": "colour", "exact": True}), ordered]
 
 
+@pytest.mark.parametrize("on_disk", [True, False], ids=["on_disk", "cached"])
 def test_payload_indexes_are_read_back_from_their_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on_disk: bool
 ) -> None:
     """An optimized segment's payload indexes are written with it (and one made later, at
     the next checkpoint), then read from their files, memory-mapped, by a restart and a
     follower, with what was written since indexed over them: the same answers as the
     indexes built from the payloads, and as no index at all."""
     with Database(tmp_path / "plain", optimizer_threads=1) as db:
-        c = optimized(db, True, 300)
+        c = optimized(db, on_disk, 300)
         edit(c)
         unindexed = unversioned(answers(c))
     with Database(tmp_path / "x", optimizer_threads=1) as db:
-        c = db.create_collection("a", body(True))
+        c = db.create_collection("a", body(on_disk))
         for key, schema in list(INDEXES.items())[:-1]:
             c.create_payload_index({"field_name": key, "field_schema": schema})
         c.upsert(points(300))

@@ -505,6 +505,13 @@ class CollectionConfig:
         return self.params.on_disk_payload
 
     @property
+    def payloads_cached(self) -> bool:
+        """Whether optimized segments' payload files are read ahead into the page cache
+        (Qdrant's `cached` placement: `payload.memory`, else `on_disk_payload: false`)."""
+        memory = (self.params.payload or {}).get("memory")
+        return memory == "cached" if memory else not self.params.on_disk_payload
+
+    @property
     def names(self) -> list[str]:
         """Every vector name, dense then sparse."""
         return [*self.vectors, *self.sparse_vectors]

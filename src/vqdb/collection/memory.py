@@ -65,14 +65,17 @@ def memory(c: Collection) -> dict[str, Any]:
 
 
 def _payload_bytes(c: Collection) -> tuple[float, float]:
-    """The payloads' JSON bytes held in RAM, and in all: a records file's exactly, the ones
-    held estimated from a sample (serialising millions is too slow)."""
-    ram = whole = 0.0
+    """The payloads' JSON bytes in RAM, and in all: a records file's exactly (in RAM too
+    where it is `cached`), the ones held estimated from a sample (serialising millions is too
+    slow)."""
+    held_bytes = stored = cached = 0.0
     for segment in c.segments:
         payloads = segment.payloads
         held = list(islice((p for p in payloads.held.values() if p is not None), _PAYLOAD_SAMPLE))
         if held:
             size = sum(len(json.dumps(p, separators=(",", ":"), default=str)) for p in held)
-            ram += size / len(held) * payloads.held_count
-        whole += payloads.stored_bytes
-    return ram, whole + ram
+            held_bytes += size / len(held) * payloads.held_count
+        stored += payloads.stored_bytes
+        if payloads.stored is not None and payloads.stored.cached:
+            cached += payloads.stored_bytes
+    return held_bytes + cached, held_bytes + stored

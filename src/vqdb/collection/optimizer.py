@@ -229,7 +229,7 @@ class Optimizer:
                     0,
                     full=True,
                     on_disk=on_disk,
-                    payloads_on_disk=c.config.on_disk_payload,
+                    payloads_cached=c.config.payloads_cached,
                 )
                 if on_disk:  # search the originals from the file, not from a copy in RAM
                     new = files.load(
@@ -239,6 +239,7 @@ class Optimizer:
                         on_disk=on_disk,
                         read_path=c.read_path,
                         payload_schema=schema,
+                        payloads_cached=c.config.payloads_cached,
                     )
             except BaseException:  # a full disk, say: give its space back, retry later
                 shutil.rmtree(staging, ignore_errors=True)

@@ -129,6 +129,7 @@ def load_collection(
                 vectors_kept=kept,
                 shared=shared,
                 payload_schema=collection.payload_schema,
+                payloads_cached=config.payloads_cached,
             )
             segment.generation = entry["generation"]
             segment.version = entry.get("version", 0)
@@ -223,7 +224,7 @@ def checkpoint(collection: Collection) -> None:
                 segment_dir(collection, segment),
                 generation,
                 full=full,
-                payloads_on_disk=collection.config.on_disk_payload,
+                payloads_cached=collection.config.payloads_cached,
             )
             segment.on_disk_files = True
             segment.generation = generation

@@ -1,8 +1,7 @@
 """A segment on disk: one directory of .npy files and a little JSON.
 
 What never changes after an optimized segment is built (ids, originals, quantized codes, graph;
-its payloads as built, in `payloads.records`, where they are on disk, and then its payload
-indexes) is written once. What
+its payloads as built, in `payloads.records`, and its payload indexes) is written once. What
 does change (which points and vectors are alive, payloads set or removed since) is written per
 checkpoint generation, as `<part>.<generation>.<ext>`, so the manifest can switch from one
 complete generation to the next in a single rename. An appendable segment is small and written
@@ -34,7 +33,7 @@ from vqdb.storage.rows import ReadPath, RowFile
 
 log = logging.getLogger("vqdb")
 
-PAYLOAD_RECORDS = "payloads.records"  # an optimized segment's, when on_disk_payload
+PAYLOAD_RECORDS = "payloads.records"  # an optimized segment's, as built
 
 
 def _vector_file(position: int, key: str) -> str:
@@ -49,13 +48,14 @@ def save(
     *,
     full: bool,
     on_disk: Collection[str] = (),
-    payloads_on_disk: bool = False,
+    payloads_cached: bool = False,
 ) -> None:
     """Writes the segment's changing parts for `generation`, and everything else too when
     `full` (a freshly built segment, or any appendable one). The originals of the vectors
-    named in `on_disk` are not left in the page cache (see write_array). `payloads_on_disk`
-    (the collection's on_disk_payload): a full optimized segment's payloads go to a records
-    file, read in place (segment/payloads.py); the changes since are written per generation."""
+    named in `on_disk` are not left in the page cache (see write_array). A full optimized
+    segment's payloads go to a records file, read in place from then on (segment/payloads.py;
+    `payloads_cached`: read ahead into the page cache, see Records); the changes since are
+    written per generation."""
     directory.mkdir(parents=True, exist_ok=True)
     suffix = f".{generation}" if segment.appendable else ""
     if full:
@@ -90,8 +90,8 @@ def save(
             segment.vectors[name].alive,
             sync_dir=False,
         )
-    if full:
-        _save_payloads_whole(segment, directory, payloads_on_disk and not segment.appendable)
+    if full and not segment.appendable:
+        _save_payload_records(segment, directory, payloads_cached)
     if segment.payloads.stored is not None:
         _save_indexes(segment, directory)
     held = segment.payloads.held
@@ -110,16 +110,12 @@ def save(
     segment.dirty = False
 
 
-def _save_payloads_whole(segment: Segment, directory: Path, on_disk: bool) -> None:
-    """Every payload into the segment's records file (`on_disk`), read from it from now on as
-    after a load; or every payload held in RAM, to be written whole with each generation."""
-    payloads = segment.payloads
-    if on_disk:
-        size = segment.size
-        write_records(directory / PAYLOAD_RECORDS, map(payloads.raw, range(size)), size)
-        segment.payloads = Payloads(stored=Records(directory / PAYLOAD_RECORDS))
-    elif payloads.stored is not None:
-        segment.payloads = Payloads(dict(payloads.items()))
+def _save_payload_records(segment: Segment, directory: Path, cached: bool) -> None:
+    """Every payload into the segment's records file, read from it from now on as after a
+    load."""
+    size = segment.size
+    write_records(directory / PAYLOAD_RECORDS, map(segment.payloads.raw, range(size)), size)
+    segment.payloads = Payloads(stored=Records(directory / PAYLOAD_RECORDS, cached=cached))
 
 
 def _index_name(key: str, index: FieldIndex) -> str:
@@ -189,6 +185,7 @@ def load(
     vectors_kept: Collection[str] | None = None,
     shared: bool = False,
     payload_schema: Mapping[str, Any] | None = None,
+    payloads_cached: bool = False,
 ) -> Segment:
     """The segment as `save` left it at `generation`, with the payload indexes of
     `payload_schema` (key -> schema; read from their files where written). The originals of
@@ -198,7 +195,7 @@ def load(
     segment's codes, its quantized ones too, and its graph's level 0 are read in place in
     the memory-mapped files, so that the processes reading one storage folder share one copy
     in the page cache rather than each holding its own (a follower's: vqdb.follower; such a
-    segment takes no new vectors)."""
+    segment takes no new vectors). `payloads_cached`: see `save`."""
     suffix = "" if (directory / "meta.json").exists() else f".{generation}"
     meta = read_json(directory / f"meta{suffix}.json")
     ids = load_ids(
@@ -237,7 +234,8 @@ def load(
         vectors[vname] = index
     alive = np.array(read_array(directory / f"alive.{generation}.npy"), dtype=np.bool_)
     written = read_json(directory / f"payloads.{generation}.json")
-    records = Records(directory / PAYLOAD_RECORDS) if written.get("stored") else None
+    stored = written.get("stored")
+    records = Records(directory / PAYLOAD_RECORDS, cached=payloads_cached) if stored else None
     held = dict(zip(written["offsets"], written["payloads"]))
     segment = Segment(name, vectors, ids, alive, Payloads(held, records))
     segment.file_vectors = list(meta["vectors"])

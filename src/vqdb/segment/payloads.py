@@ -1,12 +1,13 @@
 """A segment's payloads by offset: held in RAM, or stored in a records file and parsed when
 asked for, under the ones held.
 
-An optimized segment of a collection with `on_disk_payload` (Qdrant's default) keeps the
-payloads it was built with in a records file (storage/records.py), read in place: RAM holds
-only what a read is showing or filtering at the time, and the processes that read one storage
-folder (vqdb.follower) share the file's pages. What is set or removed afterwards is held here,
-over the file (None: the stored payload is removed), and written with each checkpoint
-generation until the optimizer rebuilds the segment. Every other segment holds them all.
+An optimized segment keeps the payloads it was built with in a records file
+(storage/records.py), read in place (read ahead into the page cache where the collection's
+`on_disk_payload` is false, Qdrant's `cached`): RAM holds only what a read is showing or
+filtering at the time, and the processes that read one storage folder (vqdb.follower) share
+the file's pages. What is set or removed afterwards is held here, over the file (None: the
+stored payload is removed), and written with each checkpoint generation until the optimizer
+rebuilds the segment. An appendable segment holds them all.
 
 A payload is never changed in place: a write replaces it. So a read-only copy of what is held
 (`mark`) tells, later, which offsets were written since (`changed_since`), which is how the
