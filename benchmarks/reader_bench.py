@@ -7,8 +7,9 @@ Two stores are written once, then each is opened in a fresh process as a writer 
 follower, which reports the seconds to open, the growth of its anonymous RSS (what each of N
 processes holds again; mapped file pages are the page cache's, shared) and the p50 of a query:
 - "dense + payload indexes": n vectors derived from the real set at --dim, int8 quantized,
-  with payload_bench's ~380 B payloads and five payload indexes (two keyword, an integer, a
-  float, a full-text one); the query is a k=10 search filtered on a text match and a keyword;
+  with payload_bench's ~380 B payloads and six payload indexes (three keyword, one of them of
+  the titles, nearly one value a point; an integer, a float, a full-text one); the query is
+  a k=10 search filtered on a text match and a keyword;
 - "sparse": n documents of ~120 terms over a Zipf vocabulary of 30k (tests/sparse_data.py);
   the query is a sparse k=10 search of 20 terms.
 No peer opens one storage folder from several processes, so there is no peer column: the
@@ -34,7 +35,13 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from datasets import derived, load, table  # noqa: E402
 from payload_bench import payloads  # noqa: E402
 
-INDEXES = {"category": "keyword", "tags": "keyword", "year": "integer", "price": "float"}
+INDEXES = {
+    "category": "keyword",
+    "tags": "keyword",
+    "title": "keyword",  # many distinct values: 83k titles among 100k points
+    "year": "integer",
+    "price": "float",
+}
 
 
 def build_dense(path: Path, x: np.ndarray) -> None:

@@ -17,7 +17,7 @@ points before asking for the index, so it answers an empty collection with no hi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -73,6 +73,7 @@ def _segment_counts(
     segment: Segment, index: MapIndex, mask: npt.NDArray[np.bool_]
 ) -> list[tuple[Hashable, int]]:
     """(value, points of `mask` holding it) for each value with at least one."""
+    values: Sequence[Hashable]
     values, codes, offsets = index.postings()
     if index.schema["data_type"] == "uuid":
         # one value per UUID however it was written, as Qdrant stores them as 128-bit numbers
@@ -84,7 +85,7 @@ def _segment_counts(
 
 
 def _canonical_uuids(
-    values: list[Hashable],
+    values: Sequence[Hashable],
     codes: npt.NDArray[np.int64],
     offsets: npt.NDArray[np.int64],
     size: int,

@@ -36,6 +36,7 @@ from vqdb.filters.conditions import (
 from vqdb.filters.datetimes import parse_datetime
 from vqdb.filters.geo import Geo, geo_points
 from vqdb.filters.paths import parse_path, values_at
+from vqdb.filters.vocabulary import Vocabulary
 
 Payload = Mapping[str, Any] | None
 Ordering = tuple[npt.NDArray[Any], npt.NDArray[np.int64]]  # values (sorted), their offsets
@@ -188,11 +189,11 @@ class Layered(FieldIndex):
 class MapIndex(Layered):
     """Exact values -> offsets (keyword, integer lookups, bool, uuid).
 
-    Each distinct value has a code. The (code, offset) pairs are kept in arrays sorted by
-    code (`_base`: a value's points are one slice), ~12 bytes a pair; the points written since
-    are held (offset -> codes) with sets of them by code (`_postings`). Sets for every point
-    took ~400 bytes a point, and a reader process of the storage builds every index again
-    for itself (vqdb.follower)."""
+    Each distinct value has a code (`Vocabulary`). The (code, offset) pairs are kept in arrays
+    sorted by code (`_base`: a value's points are one slice), ~12 bytes a pair; the points
+    written since are held (offset -> codes) with sets of them by code (`_postings`). Sets for
+    every point took ~400 bytes a point, and a reader process of the storage builds every
+    index again for itself (vqdb.follower)."""
 
     def __init__(
         self,
@@ -205,12 +206,11 @@ class MapIndex(Layered):
         super().__init__(key, data_type, params)
         self._value_type = value_type
         self._accepts = accepts
-        self._values: list[Hashable] = []  # by code
-        self._codes: dict[Hashable, int] = {}
+        self._values = Vocabulary(value_type)
         self._base = Postings.empty()
         self._postings: dict[int, set[int]] = {}  # code -> offsets held since the base
         self._other: set[int] = set()  # non-null values of another type: every except matches
-        self._columns: tuple[list[Hashable], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None
+        self._columns: tuple[Vocabulary, npt.NDArray[np.int64], npt.NDArray[np.int64]] | None
         self._columns = None
 
     def values_of(self, payload: Payload) -> list[Any] | None:
@@ -221,7 +221,7 @@ class MapIndex(Layered):
         mine: set[int] = set()
         for v in values_at(payload, self.key):
             if self._accepts(v):
-                mine.add(self._code_of(v))
+                mine.add(self._values.add(v))
             elif v is not None:
                 self._other.add(offset)
         if mine:
@@ -240,7 +240,7 @@ class MapIndex(Layered):
             if not posting:
                 del self._postings[code]
 
-    def postings(self) -> tuple[list[Hashable], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    def postings(self) -> tuple[Vocabulary, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Every (value, offset) pair held, as columns: the distinct values, and for each pair
         its value's position in them and its offset (a point once per distinct value). Rebuilt
         lazily after writes, so counting over a mask is numpy, not a loop over values."""
@@ -265,29 +265,21 @@ class MapIndex(Layered):
         if isinstance(c, MatchAny) and self._takes(c.kind, c.values):
             return self._mask_of(self._known(c.values), size)
         if isinstance(c, MatchExcept) and self._takes(c.kind, c.values):
-            dropped = set(self._known(c.values))
-            kept = [code for code in range(len(self._values)) if code not in dropped]
-            out = self._mask_of(kept, size)
+            kept = np.ones(len(self._values), dtype=np.bool_)
+            kept[self._known(c.values)] = False
+            out = self._mask_of(np.flatnonzero(kept), size)
             out[[o for o in self._other if o < size]] = True
             return out
         if isinstance(c, MatchPrefix) and self.schema["data_type"] == "keyword":
-            kept = [i for i, v in enumerate(self._values) if str(v).startswith(c.prefix)]
-            return self._mask_of(kept, size)
+            return self._mask_of(self._values.prefixed(c.prefix), size)
         return None
 
     # ---- inside ---------------------------------------------------------------------------
 
-    def _code_of(self, value: Hashable) -> int:
-        code = self._codes.get(value)
-        if code is None:
-            code = self._codes[value] = len(self._values)
-            self._values.append(value)
-        return code
-
     def _known(self, values: Iterable[Hashable]) -> list[int]:
-        return [code for code in map(self._codes.get, values) if code is not None]
+        return [code for code in map(self._values.find, values) if code is not None]
 
-    def _mask_of(self, codes: list[int], size: int) -> Mask:
+    def _mask_of(self, codes: list[int] | npt.NDArray[np.int64], size: int) -> Mask:
         """The offsets below `size` holding any of `codes`: the base's slices of a few codes,
         or one pass over its pairs for many (an except, a prefix)."""
         base = self._base
@@ -295,12 +287,13 @@ class MapIndex(Layered):
             runs = [base.of_code(c) for c in codes]
             found = np.concatenate(runs) if runs else base.offsets[:0]
             found = self._live(found)
+            since = [o for code in codes for o in self._postings.get(int(code), ())]
         else:
             wanted = np.zeros(len(self._values), dtype=np.bool_)
             wanted[codes] = True
             found = base.offsets[wanted[base.codes] & ~self._dead[base.offsets]]
+            since = [o for code, held in self._postings.items() if wanted[code] for o in held]
         out = offsets_mask(found, size)
-        since = [o for code in codes for o in self._postings.get(code, ())]
         out[[o for o in since if o < size]] = True
         return out
 
@@ -313,6 +306,10 @@ class MapIndex(Layered):
         offsets = np.repeat(np.fromiter(held, np.int64, len(held)), sizes)
         return codes, offsets
 
+    def settle(self) -> None:
+        super().settle()
+        self._sort_values()
+
     def _merge(self) -> None:
         """One base of every pair held; nothing since."""
         codes, offsets = self.postings()[1:]
@@ -320,15 +317,30 @@ class MapIndex(Layered):
         self._postings = {}
         self._merged(offsets)
 
+    def _sort_values(self) -> None:
+        """Sorts the values seen since in among the others (nothing held: merged before), at
+        `settle` and to save; not at each merge, so that a bulk of new values is sorted once."""
+        renumbered = self._values.merge()
+        if renumbered is not None:
+            base = self._base
+            self._base = Postings.of(renumbered[base.codes], base.offsets, len(self._values))
+            self._changed()
+
     def _state(self) -> State:
+        self._sort_values()
         base, other = self._base, np.array(sorted(self._other), dtype=np.int64)
         arrays = {"codes": base.codes, "offsets": base.offsets, "starts": base.starts}
-        return {"values": self._values}, {**arrays, "other": other}
+        return {}, {**arrays, **self._values.state(), "other": other}
 
     def restore(self, facts: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) -> None:
-        self._values = list(facts["values"])
-        self._codes = {v: code for code, v in enumerate(self._values)}
-        self._base = Postings(arrays["codes"], arrays["offsets"], arrays["starts"])
+        codes = arrays["codes"]
+        if "values" in facts:  # written before values were arrays: a list, coded in order
+            self._values, renumbered = Vocabulary.of(self._value_type, facts["values"])
+            codes = renumbered[codes]
+            self._base = Postings.of(codes, arrays["offsets"], len(self._values))
+        else:
+            self._values.restore(arrays)
+            self._base = Postings(codes, arrays["offsets"], arrays["starts"])
         self._other = set(arrays["other"].tolist())
         self._merged(self._base.offsets)
 
@@ -493,7 +505,8 @@ class IntegerIndex(FieldIndex):
         if (self.schema.get("params") or {}).get("range") is False:
             return None
         if self._ordered is None:
-            distinct, codes, offsets = self._lookup.postings()
+            vocabulary, codes, offsets = self._lookup.postings()
+            distinct = list(vocabulary)
             fits = np.fromiter((_I64_MIN <= v <= _I64_MAX for v in distinct), np.bool_)  # type: ignore[operator]
             as_i64 = np.fromiter((v if ok else 0 for v, ok in zip(distinct, fits)), np.int64)
             wanted = fits[codes]

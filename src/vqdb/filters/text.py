@@ -27,6 +27,7 @@ from vqdb.filters.conditions import Condition, Mask, MatchText
 from vqdb.filters.index import Arrays, Layered, Payload, Postings, State, offsets_mask
 from vqdb.filters.paths import values_at
 from vqdb.filters.stopwords import stopwords
+from vqdb.filters.vocabulary import Vocabulary
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -49,7 +50,7 @@ class TextIndex(Layered):
         self._min_len: int = p.get("min_token_len") or 0
         self._max_len: int | None = p.get("max_token_len")
         self._stopwords = stopwords(p.get("stopwords"), self._lowercase)
-        self._codes: dict[str, int] = {}
+        self._tokens = Vocabulary(str)
         self._base = Postings.empty()
         self._base_docs = _Docs.empty()
         self._postings: dict[int, set[int]] = {}  # code -> offsets held since the base
@@ -76,7 +77,7 @@ class TextIndex(Layered):
         strings = [v for v in values_at(payload, self.key) if isinstance(v, str)]
         if not strings:
             return
-        docs = [tuple(map(self._code_of, self.tokens(v, False))) for v in strings]
+        docs = [tuple(map(self._tokens.add, self.tokens(v, False))) for v in strings]
         for code in set(itertools.chain.from_iterable(docs)):
             self._postings.setdefault(code, set()).add(offset)
         self._held[offset] = docs  # merged by settle only: not during writes
@@ -95,7 +96,7 @@ class TextIndex(Layered):
         query = self.tokens(condition.text)
         if not query:
             return np.zeros(size, dtype=np.bool_)
-        codes = [self._codes.get(token) for token in query]
+        codes = [self._tokens.find(token) for token in query]
         known = {c for c in codes if c is not None}
         if condition.mode == "text_any":
             found = [self._holding(c) for c in known]
@@ -110,12 +111,6 @@ class TextIndex(Layered):
         return out
 
     # ---- inside ---------------------------------------------------------------------------
-
-    def _code_of(self, token: str) -> int:
-        code = self._codes.get(token)
-        if code is None:
-            code = self._codes[token] = len(self._codes)
-        return code
 
     def _holding(self, code: int) -> npt.NDArray[np.int64]:
         """The offsets holding the token, ascending, each once."""
@@ -144,6 +139,10 @@ class TextIndex(Layered):
                 out[offset] = True
         return out
 
+    def settle(self) -> None:
+        super().settle()
+        self._sort_tokens()
+
     def _merge(self) -> None:
         """One base of every point's tokens; nothing since."""
         size = max(len(self._dead), max(self._held, default=-1) + 1)
@@ -154,20 +153,39 @@ class TextIndex(Layered):
         offsets = np.repeat(np.arange(size, dtype=np.int64), sizes)
         total = int(sizes.sum())
         codes = np.fromiter(itertools.chain.from_iterable(distinct), np.int64, total)
-        self._base = Postings.of(codes, offsets, len(self._codes))
+        self._base = Postings.of(codes, offsets, len(self._tokens))
         self._postings = {}
         self._merged(np.flatnonzero(np.diff(self._base_docs.by_point)))  # points with strings
 
+    def _sort_tokens(self) -> None:
+        """Sorts the tokens seen since in among the others (nothing held: merged before)."""
+        renumbered = self._tokens.merge()
+        if renumbered is not None:
+            base, docs = self._base, self._base_docs
+            self._base = Postings.of(renumbered[base.codes], base.offsets, len(self._tokens))
+            self._base_docs = docs._replace(codes=renumbered[docs.codes].astype(np.int32))
+            self._changed()
+
     def _state(self) -> State:
+        self._sort_tokens()
         base, docs = self._base, self._base_docs
         arrays: Arrays = {"codes": base.codes, "offsets": base.offsets, "starts": base.starts}
         arrays.update(doc_codes=docs.codes, runs=docs.runs, by_point=docs.by_point)
-        return {"tokens": list(self._codes)}, arrays
+        return {}, {**arrays, **self._tokens.state()}
 
     def restore(self, facts: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) -> None:
-        self._codes = {token: code for code, token in enumerate(facts["tokens"])}
-        self._base = Postings(arrays["codes"], arrays["offsets"], arrays["starts"])
-        self._base_docs = _Docs(arrays["doc_codes"], arrays["runs"], arrays["by_point"])
+        codes, docs = (
+            arrays["codes"],
+            _Docs(arrays["doc_codes"], arrays["runs"], arrays["by_point"]),
+        )
+        if "tokens" in facts:  # written before tokens were arrays: a list, coded in order
+            self._tokens, renumbered = Vocabulary.of(str, facts["tokens"])
+            docs = docs._replace(codes=renumbered[docs.codes].astype(np.int32))
+            self._base = Postings.of(renumbered[codes], arrays["offsets"], len(self._tokens))
+        else:
+            self._tokens.restore(arrays)
+            self._base = Postings(codes, arrays["offsets"], arrays["starts"])
+        self._base_docs = docs
         self._merged(np.flatnonzero(np.diff(self._base_docs.by_point)))
 
     def _live_strings(self, offset: int) -> list[tuple[int, ...]]:
