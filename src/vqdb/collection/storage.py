@@ -244,7 +244,8 @@ def checkpoint(collection: Collection) -> None:
     collection.changed()
     for segment, old, _ in written:
         if old is not None:
-            files.remove_generation(segment_dir(collection, segment), old)
+            indexes = set(segment.index_files.values())
+            files.remove_generation(segment_dir(collection, segment), old, indexes)
     _remove_strays(collection.path, {s.name for s in collection.segments})
 
 

@@ -94,17 +94,20 @@ def save(
         _save_payload_records(segment, directory, payloads_cached)
     if segment.payloads.stored is not None:
         _save_indexes(segment, directory)
+    # what this generation lists: files of an index dropped (or made otherwise) since go with
+    # the generations that listed them (remove_generation)
+    segment.index_files = {
+        key: name
+        for key, name in segment.index_files.items()
+        if key in segment.indexes and name == _index_name(key, segment.indexes[key])
+    }
     held = segment.payloads.held
     offsets = sorted(held)
     payloads = {
         "offsets": offsets,
         "payloads": [held[o] for o in offsets],  # None: the stored one is removed
         "stored": segment.payloads.stored is not None,
-        "indexes": {
-            key: name
-            for key, name in segment.index_files.items()
-            if key in segment.indexes and name == _index_name(key, segment.indexes[key])
-        },
+        "indexes": segment.index_files,
     }
     write_json(directory / f"payloads.{generation}.json", payloads)  # fsyncs the directory
     segment.dirty = False
@@ -256,9 +259,17 @@ def use_read_path(
     index.read_originals_through(rows.reader, check_cache=read_path == "auto")
 
 
-def remove_generation(directory: Path, generation: int) -> None:
-    """Deletes one generation's files (after the manifest has moved past it)."""
+def remove_generation(
+    directory: Path, generation: int, indexes: Collection[str] | None = None
+) -> None:
+    """Deletes one generation's files (after the manifest has moved past it). `indexes`: the
+    payload index files the generation after it lists (names); the others, which no
+    generation lists any more, go too (None: leaves them, as where that one failed)."""
     for path in directory.glob(f"*.{generation}.*"):
         if path.name.split(".")[-2] == str(generation):
             path.unlink(missing_ok=True)
+    if indexes is not None:
+        for path in directory.glob("index.*"):
+            if ".".join(path.name.split(".")[:2]) not in indexes:
+                path.unlink(missing_ok=True)
     fsync_dir(directory)
