@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,3 +152,91 @@ def test_outside_a_worker_loop_the_queue_is_never_short() -> None:
         return loops.queue_is_short()
 
     assert asyncio.run(ask()) is False
+
+
+class Readers:
+    """Reader processes as the server sees them (server/readers.py): none serving until the
+    test says so, then every connection handed over is kept here, to be served by the test."""
+
+    def __init__(self) -> None:
+        self.serving = False
+        self.taken: list[socket.socket] = []
+
+    def start(self, loop: loops.WorkerLoop) -> None:
+        pass
+
+    def adopt(self, connection: socket.socket) -> bool:
+        if self.serving:
+            self.taken.append(connection)
+        return self.serving
+
+    def stop(self) -> None:
+        pass
+
+    def wait(self, timeout: float | None) -> None:
+        pass
+
+
+def test_connections_taken_before_a_reader_is_up_move_to_it_between_requests(
+    tmp_path: Path,
+) -> None:
+    app, readers = App(), Readers()
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = Server(config, loops=2, readers=readers)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.01)
+    try:
+        idle, busy = _connect(server), _connect(server)
+        assert _get(idle, "/")["thread"] != _get(busy, "/")["thread"]  # one on each loop
+        unix = _unix_exchange(server, tmp_path / "writer.sock")  # a reader's, to the writer
+        answers: list[dict[str, Any]] = []
+        blocked = threading.Thread(target=lambda: answers.append(_get(busy, "/block")))
+        blocked.start()
+        while not all(loop.state.tasks for loop in server.loops[1:]):
+            blocked.join(0.01)
+        readers.serving = True
+        deadline = time.monotonic() + 10
+        while not readers.taken:  # the idle one, between two requests
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(0.3)  # a few more ticks: the one answering stays, as the unix one does
+        assert len(readers.taken) == 1 and not answers
+        app.released.set()
+        blocked.join(30)
+        assert answers[0]["released"] is True  # answered whole, then handed over
+        while len(readers.taken) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        # the clients go on over the same connections, now the "reader's": nothing was lost
+        for client, handed in ((idle, readers.taken[0]), (busy, readers.taken[1])):
+            client.request("GET", "/next")
+            handed.settimeout(10)
+            assert handed.recv(1 << 16).startswith(b"GET /next HTTP/1.1\r\n")
+            handed.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+            assert json.loads(client.getresponse().read()) == {}
+        assert unix() == 200  # still served here
+    finally:
+        app.released.set()
+        server.should_exit = True
+        thread.join(30)
+        for handed in readers.taken:
+            handed.close()
+
+
+def _unix_exchange(server: Server, path: Path) -> Any:
+    """A keep-alive connection to the writer's unix socket (on loop 0); a call sends a request
+    over it and gives the answer's status."""
+    server.loops[0].listen(str(path))
+    client = socket.socket(socket.AF_UNIX)
+    client.connect(str(path))
+    client.settimeout(10)
+
+    def exchange() -> int:
+        client.sendall(b"GET / HTTP/1.1\r\nhost: writer\r\n\r\n")
+        head = client.recv(1 << 16)
+        return int(head.split(b" ")[1])
+
+    assert exchange() == 200
+    return exchange

@@ -392,3 +392,37 @@ def test_a_lookup_sees_the_other_collections_acknowledged_writes(served: Server)
             }
             found = ok(reads.post("/collections/a/points/query", json=body))["points"]
             assert len(found) == 3, found
+
+
+@pytest.mark.slow  # waits out RESTART_SECONDS for the reader to be started again
+def test_a_connection_the_writer_took_moves_to_a_reader_once_one_is_up(tmp_path: Path) -> None:
+    server = Server(tmp_path / "storage", args=("--reader-processes", "1"), log_level="INFO")
+    try:
+        deadline = time.monotonic() + 60
+        while "is serving" not in server.output():
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+        make_collection(server.url, n=20)
+        (reader,) = readers_of(server)
+        os.kill(reader, signal.SIGKILL)  # it lasted less than RESTART_SECONDS: a pause, then one
+        while "ended" not in server.output():
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+        with httpx.Client(base_url=server.url, timeout=5) as client:
+            count = {"count": 20}
+            assert ok(client.post("/collections/c/points/count", json={})) == count  # writer's
+            deadline = time.monotonic() + 60
+            while server.output().count("is serving") < 2:  # in use: not closed as idle
+                assert time.monotonic() < deadline, server.output()
+                assert ok(client.post("/collections/c/points/count", json={})) == count
+                time.sleep(0.5)
+            for _ in range(5):  # a few of the writer's ticks: between two of these, it moves
+                assert ok(client.post("/collections/c/points/count", json={})) == count
+                time.sleep(0.2)
+            os.kill(server.process.pid, signal.SIGSTOP)
+            try:  # the same connection, answered with the writer stopped: the reader has it
+                assert ok(client.post("/collections/c/points/count", json={})) == count
+            finally:
+                os.kill(server.process.pid, signal.SIGCONT)
+    finally:
+        server.stop()

@@ -12,6 +12,7 @@ health checks (docs/ARCHITECTURE.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import socket
@@ -61,6 +62,7 @@ class Server(uvicorn.Server):
         self.loop_count = max(1, loops)
         self.loops: list[WorkerLoop] = []
         self.listener: socket.socket | None = None  # once started
+        self._main_loop: asyncio.AbstractEventLoop | None = None  # the accepting one, once started
         self.readers = readers
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -77,11 +79,13 @@ class Server(uvicorn.Server):
         self.started = True
 
     def open(self) -> None:
-        """Starts taking connections (and the reader processes, if any)."""
+        """Starts taking connections (and the reader processes, if any: the connections
+        taken here before one is up move to them between requests, see on_tick)."""
         listener = self.config.bind_socket()  # logs where it listens; exits if it cannot bind
         listener.listen(self.config.backlog)
         listener.setblocking(False)
         self.listener = listener
+        self._main_loop = asyncio.get_running_loop()
         if self.readers is not None:
             self.readers.start(self.loops[0])
         asyncio.get_running_loop().add_reader(listener.fileno(), self._accept)
@@ -107,10 +111,25 @@ class Server(uvicorn.Server):
         if self.readers is None or not self.readers.adopt(connection):
             min(self.loops, key=WorkerLoop.load).adopt(connection)
 
+    def _adopt_released(self, connection: socket.socket) -> None:
+        """A connection a worker loop let go of (on its thread): adopted here, on this one."""
+        connection.setblocking(False)
+        assert self._main_loop is not None
+        with contextlib.suppress(RuntimeError):  # that loop closed meanwhile: so is the server
+            self._main_loop.call_soon_threadsafe(self.adopt, connection)
+            return
+        connection.close()
+
     async def on_tick(self, counter: int) -> bool:
         should_exit = await super().on_tick(counter)
         for loop in self.loops:  # a list swapped whole: the worker threads read it as it is
             loop.state.default_headers = self.server_state.default_headers
+        if self.readers is not None and self.readers.serving and not should_exit:
+            # connections taken before a reader process was up (or while none was) move to
+            # them, each between two requests: a client's pool keeps its connections open
+            for loop in self.loops:
+                if loop.state.connections:
+                    loop.call(loop.release_idle, self._adopt_released)
         return should_exit
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -186,6 +205,14 @@ class WorkerLoop:
 
     def busy(self) -> bool:
         return bool(self.state.connections or self.state.tasks)
+
+    def release_idle(self, give: Any) -> None:
+        """Lets go of the TCP connections between two requests, each to `give` (on this
+        loop's thread: see HttpProtocol.release)."""
+        for connection in list(self.state.connections):
+            released = connection.release()  # type: ignore[union-attr]  # ours, not uvicorn's
+            if released is not None:
+                give(released)
 
     def shut_connections(self) -> None:
         for connection in list(self.state.connections):

@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
+import os
+import socket
 import urllib.parse
 from collections import deque
 from typing import Any
@@ -227,6 +229,27 @@ class HttpProtocol(asyncio.Protocol):
             self._start(self.pipeline.popleft())
         elif not self.in_head:  # idle from now, unless the next request is on its way
             self.idle_since = self.loop.time()
+
+    def release(self) -> socket.socket | None:
+        """Lets go of a TCP connection between two requests, for another process to serve
+        (server/readers.py): its socket, a copy of it; None where a request is being read or
+        answered, or an answer is not all sent. What the client sends next is still in the
+        socket, unread here (reading paused before the check is ended)."""
+        transport = self.transport
+        if self.closed or transport is None or transport.is_closing():
+            return None
+        if self.current is not None or self.pipeline or self.in_head:
+            return None
+        if transport.get_write_buffer_size():  # two writers would interleave
+            return None
+        raw = transport.get_extra_info("socket")
+        if raw is None or raw.family not in (socket.AF_INET, socket.AF_INET6):
+            return None  # a reader process's own connection to the writer stays
+        copy = socket.socket(fileno=os.dup(raw.fileno()))
+        transport.pause_reading()
+        self._stop_idle_timer()
+        transport.close()  # closes this copy only: the connection lives on in `copy`
+        return copy
 
     def shutdown(self) -> None:
         """The server is stopping: close now if idle, else after the answer in flight."""

@@ -141,6 +141,11 @@ class Readers:
             for route, status, seconds, collection in message.get("responses", ()):
                 self.responses.add((route, status, seconds, collection))
 
+    @property
+    def serving(self) -> bool:
+        """Whether any of the processes is ready for connections."""
+        return any(reader.ready for reader in self._readers)
+
     def adopt(self, connection: socket.socket) -> bool:
         """Hands the connection to the next ready process; False if none took it."""
         for _ in range(len(self._readers)):
