@@ -18,7 +18,9 @@ from vqdb.filters.vocabulary import Vocabulary
 
 # prefixes of one another, multi-byte characters, a lone surrogate (JSON can hold one)
 STRINGS = st.text(alphabet="ab\u00e9\u00ff\U0001f600\ud800 ", max_size=4)
-KINDS = {str: STRINGS, int: st.integers(-(2**70), 2**70) | st.integers(-3, 3), bool: st.booleans()}
+EDGES = [2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 10**18, -(10**18), 10**18 - 1, 0]
+INTS = st.integers(-(2**70), 2**70) | st.integers(-3, 3) | st.sampled_from(EDGES)
+KINDS = {str: STRINGS, int: INTS, bool: st.booleans()}
 
 
 def frozen_copy(vocabulary: Vocabulary, kind: type) -> Vocabulary:
@@ -59,6 +61,11 @@ def test_codes_stay_true_to_values_across_merges(kind: type, data: st.DataObject
         for value, code in codes.items():
             assert vocabulary.find(value) == code and vocabulary[code] == value
             assert type(vocabulary[code]) is kind
+    if kind is int:  # what order_by reads: the 64-bit ones
+        ints, fits = vocabulary.integers()
+        for value, code in codes.items():
+            assert bool(fits[code]) == (-(2**63) <= value < 2**63), value
+            assert int(ints[code]) == (value if fits[code] else 0)
     absent = data.draw(KINDS[kind])
     assert vocabulary.find(absent) == codes.get(absent)
     if kind is str:

@@ -506,9 +506,7 @@ class IntegerIndex(FieldIndex):
             return None
         if self._ordered is None:
             vocabulary, codes, offsets = self._lookup.postings()
-            distinct = list(vocabulary)
-            fits = np.fromiter((_I64_MIN <= v <= _I64_MAX for v in distinct), np.bool_)  # type: ignore[operator]
-            as_i64 = np.fromiter((v if ok else 0 for v, ok in zip(distinct, fits)), np.int64)
+            as_i64, fits = vocabulary.integers()
             wanted = fits[codes]
             values, offsets = as_i64[codes[wanted]], offsets[wanted]
             order = np.argsort(values, kind="stable")
@@ -541,9 +539,6 @@ class IntegerIndex(FieldIndex):
     def mask(self, condition: Condition, size: int) -> Mask | None:
         found = self._lookup.mask(condition, size)
         return found if found is not None else self._range.mask(condition, size)
-
-
-_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1  # Qdrant's integers
 
 
 def _is_uuid(v: object) -> bool:

@@ -46,6 +46,7 @@ class Vocabulary(Sequence[Hashable]):
         self._encode, self._decode = _CODECS[kind]
         self._since: dict[bytes, int] = {}  # a value seen since the arrays -> its code
         self._since_order: list[bytes] = []
+        self._ints: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None = None  # integers()
         self._take(np.zeros(0, np.uint8), np.zeros(1, np.int64))
 
     def __len__(self) -> int:
@@ -120,6 +121,16 @@ class Vocabulary(Sequence[Hashable]):
         self._take(data, bounds)
         return remap
 
+    def integers(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """An integer vocabulary's values by code as int64, and whether each fits in one (a
+        JSON integer may not): the sorted ones read from their digits with numpy, once."""
+        if self._ints is None:
+            self._ints = _int64s(self._data, self._bounds)
+        since = [self._decode(raw) for raw in self._since_order]
+        fits = np.fromiter((_I64_MIN <= v <= _I64_MAX for v in since), np.bool_, len(since))  # type: ignore[operator]
+        values = np.fromiter((v if ok else 0 for v, ok in zip(since, fits)), np.int64, len(since))
+        return np.concatenate([self._ints[0], values]), np.concatenate([self._ints[1], fits])
+
     def state(self) -> Arrays:
         """The arrays (nothing may be pending: merge first)."""
         assert not self._since_order, "merge before saving"
@@ -144,6 +155,7 @@ class Vocabulary(Sequence[Hashable]):
         self._data = np.ascontiguousarray(data, dtype=np.uint8)
         self._bounds = np.ascontiguousarray(bounds, dtype=np.int64)
         self._sorted = len(self._bounds) - 1
+        self._ints = None
         # plain Python indexing (a numpy scalar per probe costs ~10x)
         self._bytes = self._data.data
         self._starts = self._bounds.data
@@ -169,3 +181,30 @@ class Vocabulary(Sequence[Hashable]):
             if at < self._sorted and self._key(at) == raw:
                 code = at
         return code
+
+
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1  # Qdrant's integers
+_SURE = 18  # digits that always fit in an int64; longer ones are read one by one
+
+
+def _int64s(
+    data: npt.NDArray[np.uint8], bounds: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Integers written as decimal digits (a leading minus), back to back: their values (0
+    where one does not fit in an int64) and which fit."""
+    starts, ends = bounds[:-1], bounds[1:]
+    negative = np.zeros(len(starts), np.bool_)
+    some = ends > starts
+    negative[some] = data[starts[some]] == ord("-")
+    digits = ends - starts - negative
+    values = np.zeros(len(starts), np.int64)
+    for place in range(min(_SURE, int(digits.max(initial=0)))):
+        at = digits > place
+        values[at] += (data[ends[at] - 1 - place].astype(np.int64) - ord("0")) * 10**place
+    values[negative] *= -1
+    fits = digits <= _SURE
+    for i in np.flatnonzero(~fits).tolist():  # 19 digits and more: rare
+        value = int(data[starts[i] : ends[i]].tobytes())
+        fits[i] = _I64_MIN <= value <= _I64_MAX
+        values[i] = value if fits[i] else 0
+    return values, fits
