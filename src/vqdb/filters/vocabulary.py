@@ -4,10 +4,10 @@ with a code the index's arrays use.
 The values an index held at its last merge are sorted, their code is their rank, and their
 bytes lie in two arrays (the values back to back, and their bounds) that an optimized
 segment's index files map in place (segment/files.py): a process reading the storage holds
-none of them as Python objects, where a list and a dict of them took ~150 bytes a value in
-each process (a keyword of ids: one value a point). A value is found by binary search over its
-bytes (~20 probes at a million values, a few microseconds). Values seen since are held in a
-dict and coded after them, until `merge` sorts them in.
+only every SAMPLED-th of them as Python objects, where a list and a dict of them all took ~150
+bytes a value in each process (a keyword of ids: one value a point). A value is found by
+binary search over its bytes: in that list, then ~6 probes in the arrays (a million values).
+Values seen since are held in a dict and coded after them, until `merge` sorts them in.
 
 A value's bytes: a string's UTF-8 (byte order is code point order, so the strings with a
 prefix are one run), an integer's decimal digits, a bool's 0 or 1.
@@ -15,6 +15,7 @@ prefix are one run), an integer's decimal digits, a bool's 0 or 1.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,9 @@ import numpy as np
 import numpy.typing as npt
 
 Arrays = dict[str, npt.NDArray[Any]]
+# one value in this many kept as bytes in a list, per process (~1.6% of them): a search probes
+# ~6 values in the arrays rather than ~20 (a million of them)
+SAMPLED = 64
 
 
 def _text(value: Hashable) -> bytes:
@@ -156,6 +160,7 @@ class Vocabulary(Sequence[Hashable]):
         self._bounds = np.ascontiguousarray(bounds, dtype=np.int64)
         self._sorted = len(self._bounds) - 1
         self._ints = None
+        self._samples: list[bytes] | None = None  # made at the first search (_rank)
         # plain Python indexing (a numpy scalar per probe costs ~10x)
         self._bytes = self._data.data
         self._starts = self._bounds.data
@@ -164,8 +169,14 @@ class Vocabulary(Sequence[Hashable]):
         return bytes(self._bytes[self._starts[code] : self._starts[code + 1]])
 
     def _rank(self, raw: bytes) -> int:
-        """How many sorted values are below `raw`."""
+        """How many sorted values are below `raw`: the run of SAMPLED values it falls in,
+        found in a list of every SAMPLED-th one (bisect, in C), then probed within."""
         lo, hi = 0, self._sorted
+        if hi > SAMPLED:
+            if self._samples is None:
+                self._samples = [self._key(i) for i in range(0, hi, SAMPLED)]
+            run = bisect.bisect_right(self._samples, raw)  # samples[run - 1] <= raw
+            lo, hi = max(run - 1, 0) * SAMPLED, min(run * SAMPLED, hi)
         while lo < hi:
             mid = (lo + hi) // 2
             if self._key(mid) < raw:
