@@ -6,6 +6,7 @@ connection."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -24,8 +25,11 @@ import uvicorn
 
 from tests.api.served import Server, ok
 from vqdb.errors import StorageError
+from vqdb.server import readers as readers_module
 from vqdb.server.app import Following
 from vqdb.server.loops import WorkerLoop
+from vqdb.server.readers import Readers, _Reader
+from vqdb.server.responses import Responses
 
 READERS = 2
 DIM = 16
@@ -426,3 +430,34 @@ def test_a_connection_the_writer_took_moves_to_a_reader_once_one_is_up(tmp_path:
                 os.kill(server.process.pid, signal.SIGCONT)
     finally:
         server.stop()
+
+
+def test_a_stuck_reader_is_handed_no_connection_for_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its socket pair full, it refuses one: then it is passed over (and the writer's idle
+    connections stay put) for REFUSED_SECONDS, not tried again at every connection and tick."""
+    readers = Readers(1, "{}", Responses())
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    mine.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while True:  # nobody reads `theirs`: the pair fills up
+            mine.send(b"x" * 4096)
+    reader = _Reader(None, mine)  # type: ignore[arg-type]
+    reader.ready = True
+    readers._readers.append(reader)
+    now = time.monotonic()
+    clock = [now]
+    monkeypatch.setattr(readers_module.time, "monotonic", lambda: clock[0])
+    client, server = socket.socketpair()
+    try:
+        assert readers.serving
+        assert not readers.adopt(server)  # full: refused
+        assert not readers.serving
+        clock[0] = now + readers_module.REFUSED_SECONDS
+        assert readers.serving  # tried again
+    finally:
+        for s in (mine, theirs, client, server):
+            s.close()
+        readers._readers.clear()
+        readers.wait(None)  # its folder (the writer's socket's) goes

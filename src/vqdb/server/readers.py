@@ -47,6 +47,9 @@ from vqdb.server.responses import Responses
 log = logging.getLogger("vqdb.server")
 REPORT_SECONDS = 0.5
 RESTART_SECONDS = 10  # a reader that ends sooner after its start is started again this late
+# a reader that could not take a connection (its socket pair full: it is stuck) is handed
+# none for this long, so the writer's idle connections do not bounce back and forth each tick
+REFUSED_SECONDS = 1.0
 _TICK_SECONDS = 0.1  # uvicorn's main loop calls on_tick this often
 
 
@@ -57,6 +60,10 @@ class _Reader:
         self.ready = False
         self.heard = b""  # the start of a line not whole yet
         self.started = time.monotonic()
+        self.refused = -REFUSED_SECONDS  # when it last could not take a connection
+
+    def taking(self, now: float) -> bool:
+        return self.ready and now - self.refused >= REFUSED_SECONDS
 
 
 class Readers:
@@ -143,19 +150,23 @@ class Readers:
 
     @property
     def serving(self) -> bool:
-        """Whether any of the processes is ready for connections."""
-        return any(reader.ready for reader in self._readers)
+        """Whether any of the processes takes connections now."""
+        now = time.monotonic()
+        return any(reader.taking(now) for reader in self._readers)
 
     def adopt(self, connection: socket.socket) -> bool:
-        """Hands the connection to the next ready process; False if none took it."""
+        """Hands the connection to the next process that takes connections; False if none
+        took it."""
+        now = time.monotonic()
         for _ in range(len(self._readers)):
             reader = self._readers[self._next % len(self._readers)]
             self._next += 1
-            if not reader.ready:
+            if not reader.taking(now):
                 continue
             try:
                 socket.send_fds(reader.channel, [b"c"], [connection.fileno()])
             except OSError:  # full (it is stuck) or gone: another takes it
+                reader.refused = now
                 continue
             connection.close()  # the process has its own copy now
             return True
