@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +28,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from datasets import derived, load, normalize, recall_at_k, table  # noqa: E402
+from datasets import derived, in_fresh_process, load, normalize, recall_at_k, table  # noqa: E402
 
 BATCH = 1000
 
@@ -211,13 +209,7 @@ def _reopened(
         np.save(qpath, derived(queries, 200, dim, seed=1))
         readings = {}
         for read_path in READ_PATHS:
-            out = subprocess.run(
-                [sys.executable, "-c", _PROBE, path, str(qpath), read_path],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            readings[read_path] = json.loads(out.stdout.strip().splitlines()[-1])
+            readings[read_path] = in_fresh_process(_PROBE, path, str(qpath), read_path)
         segments = Path(path) / "collections" / "bench" / "segments"
         graph = sum(f.stat().st_size for f in segments.rglob("*graph.links0.npy"))
         graph += sum(f.stat().st_size for f in segments.rglob("*graph.upper.npy"))

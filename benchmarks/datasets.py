@@ -8,8 +8,11 @@ gt_<metric>.npy: int32 (nq, 100) ids of the exact neighbours, best first.
 
 from __future__ import annotations
 
+import json
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -67,6 +70,16 @@ def table(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         print("  ".join(str(r[k]).ljust(w) for k, w in zip(keys, widths)))
     print()
+
+
+def in_fresh_process(probe: str, *args: str) -> Any:
+    """Runs `probe` (Python source) in a new interpreter with `args` as sys.argv[1:] and gives
+    back the JSON of its last line: what a store costs a process that opens it, with nothing
+    of the writer's left over."""
+    done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the probe failed ({args}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def pad_ids(found: Sequence[Any], k: int) -> np.ndarray:

@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from datasets import derived, load, table  # noqa: E402
+from datasets import derived, in_fresh_process, load, table  # noqa: E402
 
 BATCH = 1000
 THRESHOLD_KB = 1000  # both engines build their graph at any --n worth measuring
@@ -217,21 +216,9 @@ def main() -> None:
                 start = time.perf_counter()
                 BUILDERS[engine](str(path), x, pays, on_disk, indexed)
                 built = time.perf_counter() - start
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        "-c",
-                        _PROBE,
-                        engine,
-                        str(path),
-                        str(folder / "queries.npy"),
-                        "1" if "text" in indexed else "0",
-                    ],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                )
-                r = json.loads(out.stdout.strip().splitlines()[-1])
+                queries = str(folder / "queries.npy")
+                text = "1" if "text" in indexed else "0"
+                r = in_fresh_process(_PROBE, engine, str(path), queries, text)
                 grown = {k: (r["after"][k] - r["before"][k]) / args.n for k in ("anon", "file")}
                 rows.append(
                     {

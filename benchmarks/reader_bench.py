@@ -19,10 +19,8 @@ writer's row is the baseline. Medians of 50 queries; the machine is shared and n
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from datasets import derived, load, table  # noqa: E402
+from datasets import derived, in_fresh_process, load, table  # noqa: E402
 from payload_bench import payloads  # noqa: E402
 
 INDEXES = {
@@ -157,21 +155,7 @@ def main() -> None:
             path = folder / store
             build(path)
             for kind in ("writer", "reader"):
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        "-c",
-                        _PROBE,
-                        kind,
-                        str(path),
-                        store,
-                        str(folder / "queries.npy"),
-                    ],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                )
-                r = json.loads(out.stdout.strip().splitlines()[-1])
+                r = in_fresh_process(_PROBE, kind, str(path), store, str(folder / "queries.npy"))
                 rows.append(
                     {
                         "store": "dense + payload indexes" if store == "dense" else "sparse",
