@@ -12,7 +12,6 @@ health checks (docs/ARCHITECTURE.md).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import socket
@@ -115,10 +114,10 @@ class Server(uvicorn.Server):
         """A connection a worker loop let go of (on its thread): adopted here, on this one."""
         connection.setblocking(False)
         assert self._main_loop is not None
-        with contextlib.suppress(RuntimeError):  # that loop closed meanwhile: so is the server
+        try:
             self._main_loop.call_soon_threadsafe(self.adopt, connection)
-            return
-        connection.close()
+        except RuntimeError:  # that loop closed meanwhile: so is the server
+            connection.close()
 
     async def on_tick(self, counter: int) -> bool:
         should_exit = await super().on_tick(counter)
