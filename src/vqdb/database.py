@@ -272,7 +272,7 @@ class Database:
             collection.change_config(config)
             return
         with collection.lock.write():
-            collection.config = config
+            collection.reconfigure(config)
             storage.checkpoint(collection)
         if collection.optimizer is not None:
             collection.optimizer.wake()

@@ -407,3 +407,38 @@ def test_legacy_batch_endpoints(http: httpx.Client, collection: str) -> None:
     assert found.json()["result"][0][0]["id"] == 8
     bad = http.post(f"/collections/{collection}/points/search/batch", json={"searches": [1]})
     assert bad.status_code == 400
+
+
+def test_deferred_points(http: httpx.Client) -> None:
+    """prevent_unoptimized: points past the indexing threshold show once indexed."""
+    name = "h-deferred"
+    http.delete(f"/collections/{name}")
+    optimizers = {"indexing_threshold": 1, "prevent_unoptimized": True}
+    body = {"vectors": {"size": 16, "distance": "Cosine"}, "optimizers_config": optimizers}
+    body["optimizers_config"]["max_optimization_threads"] = 0
+    assert http.put(f"/collections/{name}", json=body).status_code == 200
+    x = np.random.default_rng(0).standard_normal((40, 16)).tolist()
+    points = [{"id": i, "vector": v} for i, v in enumerate(x)]
+    assert http.put(f"/collections/{name}/points", json={"points": points}).status_code == 200
+
+    def shown() -> int:
+        scrolled = http.post(f"/collections/{name}/points/scroll", json={"limit": 100})
+        return len(scrolled.json()["result"]["points"])
+
+    assert shown() == 16  # 1 KB of 64-byte vectors
+    got = http.get(f"/collections/{name}").json()["result"]
+    assert got["points_count"] == 40 and got["update_queue"]["deferred_points"] == 24
+    telemetry = http.get("/telemetry", params={"details_level": 10}).json()["result"]
+    (mine,) = [c for c in telemetry["collections"]["collections"] if c["id"] == name]
+    segments = [s["info"] for s in mine["shards"][0]["local"]["segments"]]
+    assert sum(s["num_points"] - s["num_deferred_points"] for s in segments) == 16
+    late = {"points": [{"id": 99, "vector": x[0]}]}
+    put = http.put(f"/collections/{name}/points?wait=true", json=late)
+    assert put.json()["result"]["status"] == "acknowledged"  # the optimizer may not run
+
+    patch = {"optimizers_config": {"max_optimization_threads": "auto"}}
+    assert http.patch(f"/collections/{name}", json=patch).status_code == 200
+    put = http.put(f"/collections/{name}/points?wait=true", json={"points": points[:1]})
+    assert put.json()["result"]["status"] == "completed"
+    assert shown() == 41
+    http.delete(f"/collections/{name}")

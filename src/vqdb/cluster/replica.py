@@ -101,7 +101,7 @@ class Replica:
             with c.lock.write():
                 if set(new.names) != set(c.config.names):
                     c.change_vectors(new)
-                c.config = new
+                c.reconfigure(new)
                 storage.checkpoint(c)
             if c.optimizer is not None:
                 c.optimizer.wake()

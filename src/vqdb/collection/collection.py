@@ -4,9 +4,10 @@ A write is parsed and checked first (nothing is written for bad input), then log
 WAL (fsynced when the caller waits), then applied to the segments under the write lock, so
 readers see it at once. Upserts land in the appendable segment; a point that lives elsewhere is
 deleted there first, so every id has exactly one live copy. Reads (query.py, scroll, count)
-take the read lock. The optimizer (optimizer.py) rebuilds segments in the background and swaps
-them in under the write lock; checkpoints (storage.py) make the segments durable and empty the
-WAL.
+take the read lock, and see no deferred point (Qdrant's prevent_unoptimized, segment.py): a
+write that waits returns once what it wrote is shown, when the optimizer has indexed it. The
+optimizer (optimizer.py) rebuilds segments in the background and swaps them in under the write
+lock; checkpoints (storage.py) make the segments durable and empty the WAL.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class Collection:
 
     def _new_appendable(self) -> Segment:
         segment = Segment.empty(new_segment_name(), self.config.appendable_args())
+        segment.deferred_from = self.config.deferred_from()
         for key, schema in self.payload_schema.items():
             segment.create_index(key, schema)
         self.segments.append(segment)
@@ -107,6 +109,18 @@ class Collection:
             self.config = old
 
         return undo
+
+    def reconfigure(self, config: CollectionConfig) -> None:
+        """A changed config, its named vectors already the same (change_vectors); the caller
+        holds the write lock. prevent_unoptimized turned off shows every deferred point; on,
+        the appendable segment defers new points from the present threshold on."""
+        self.config = config
+        deferred_from = self.config.deferred_from()
+        if deferred_from is None:
+            for segment in self.segments:
+                segment.reveal()
+        else:
+            self.appendable.deferred_from = deferred_from
 
     def seal_appendable(self) -> Segment:
         """Stops appending to the current appendable segment (the caller holds the write lock)
@@ -280,11 +294,31 @@ class Collection:
                     return {"operation_id": self.applied_seq, "status": _status(wait)}
             seq = self._log(op, wait)
             self.apply(op, seq)
+            # a write that waits shows every write before it, as in Qdrant
+            deferred = [s for s in self.segments if s.deferred_count] if wait else []
             self.changed()
             self.last_write = time.monotonic()
         if self.optimizer is not None:
             self.optimizer.wake()
-        return {"operation_id": seq, "status": _status(wait)}
+        shown = not deferred or self._await_shown(deferred)
+        return {"operation_id": seq, "status": _status(wait and shown)}
+
+    def _await_shown(self, segments: list[Segment]) -> bool:
+        """Waits until the optimizer has replaced the segments that held deferred points when
+        a write was applied (not those deferring later writes: that could go on for ever).
+        False (the write is acknowledged, not shown) where the optimizer is stopped, has
+        failed, or may not run (max_optimization_threads 0), rather than waiting for ever."""
+        while True:
+            with self.lock.read():
+                optimizer = self.optimizer
+                if self.closed or optimizer is None or optimizer.error is not None:
+                    return False
+                if not self.config.optimizing():
+                    return False
+                if not any(s in self.segments and s.deferred_count for s in segments):
+                    return True
+            optimizer.wake()
+            time.sleep(0.02)
 
     def _admitted(self, points: Points, condition: WriteCondition) -> Points:
         """The points a conditional write lets through (the caller holds the write lock)."""
@@ -293,7 +327,7 @@ class Collection:
             hits = (
                 np.ones(offsets.shape[0], dtype=np.bool_)
                 if condition.filter is None
-                else segment.mask(condition.filter)[offsets]
+                else segment.mask(condition.filter, deferred=True)[offsets]
             )
             for offset, hit in zip(offsets.tolist(), hits.tolist()):
                 matches[segment.ids.id_at(offset)] = hit
@@ -325,7 +359,7 @@ class Collection:
             return list(selector["ids"])
         found: list[PointId] = []
         for segment in self.segments:
-            for offset in np.flatnonzero(segment.mask(selector["filter"])).tolist():
+            for offset in np.flatnonzero(segment.mask(selector["filter"], deferred=True)).tolist():
                 found.append(segment.ids.id_at(offset))
         return found
 
@@ -361,9 +395,15 @@ class Collection:
         return out
 
     def _upsert(self, points: Points, seq: int) -> None:
+        shown: set[PointId] = set()  # ids reads saw: their new copies are never deferred
+        deferring = self.appendable.deferred_from is not None
         for segment, offsets in self._locate(points.ids):
+            if deferring:
+                seen = offsets[segment.visible[offsets]]
+                shown.update(segment.ids.id_at(o) for o in seen.tolist())
             segment.delete(offsets)
-        self.appendable.append(points.ids, points.vectors, points.payloads)
+        kept = np.array([pid in shown for pid in points.ids], np.bool_) if shown else None
+        self.appendable.append(points.ids, points.vectors, points.payloads, kept)
         self.appendable.version = seq
 
     def _update_vectors(self, points: Points, seq: int) -> None:
@@ -378,8 +418,9 @@ class Collection:
                 has = np.flatnonzero(segment.vector_mask(name)[offsets])
                 if has.shape[0]:
                     keep[name] = (has, index.vectors(offsets[has]))
+            shown = segment.visible[offsets]
             segment.delete(offsets)
-            self.appendable.append(moved_ids, keep, payloads)
+            self.appendable.append(moved_ids, keep, payloads, shown)
             present.update(moved_ids)
         missing = [pid for pid in points.ids if pid not in present]
         if missing:  # checked before logging; only a replay could get here

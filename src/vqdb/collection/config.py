@@ -705,6 +705,24 @@ class CollectionConfig:
         """optimizers.indexing_threshold (KB) as a count of this vector; 0 = never index."""
         return _kb_to_vectors(self.optimizers.indexing_threshold, self._bytes(name))
 
+    def deferred_from(self) -> int | None:
+        """Under prevent_unoptimized, how many points an appendable segment shows before it
+        defers new ones: the indexing threshold as a count of the smallest dense vector with
+        a graph, as in Qdrant (None: nothing is deferred)."""
+        if not self.optimizers.prevent_unoptimized:
+            return None
+        counts = [
+            self.indexing_threshold_vectors(name)
+            for name, vector in self.vectors.items()
+            if vector.hnsw.m > 0 or (vector.hnsw.payload_m or 0) > 0
+        ]
+        counts = [n for n in counts if n > 0]
+        return min(counts) if counts else None
+
+    def optimizing(self) -> bool:
+        """Whether the optimizer may run (max_optimization_threads 0 stops it, as in Qdrant)."""
+        return self.optimizers.max_optimization_threads != 0
+
     def max_segment_vectors(self, name: str) -> int:
         """optimizers.max_segment_size (KB) as a count of this vector. Unset, it is 400 MB of
         originals: a graph that size builds in tens of seconds on two cores."""

@@ -24,6 +24,7 @@ def info(c: Collection) -> dict[str, Any]:
         segments = len(c.segments)
         config = c.config.to_api()
         warnings = c.config.warnings()
+        deferred = deferred_points(c)
     state, optimizer_status = status(c)
     shown: dict[str, Any] = {
         "status": state,
@@ -33,11 +34,19 @@ def info(c: Collection) -> dict[str, Any]:
         "segments_count": segments,
         "config": config,
         "payload_schema": schema,
-        "update_queue": {"length": c.queued},  # writes waiting for the write lock
+        "update_queue": {"length": c.queued, **deferred},  # length: writes waiting for the lock
     }
     if warnings:  # absent when there are none, as in Qdrant
         shown["warnings"] = [{"message": message} for message in warnings]
     return shown
+
+
+def deferred_points(c: Collection) -> dict[str, int]:
+    """{"deferred_points": n} under prevent_unoptimized, as Qdrant adds it to its update
+    queue's info; else nothing (the caller holds the read lock)."""
+    if not c.config.optimizers.prevent_unoptimized:
+        return {}
+    return {"deferred_points": sum(s.deferred_count for s in c.segments)}
 
 
 def cluster_info(c: Collection) -> dict[str, Any]:

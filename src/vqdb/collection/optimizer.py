@@ -7,10 +7,13 @@ files, then swaps it in under the write lock and checkpoints. Which jobs, in ord
 1. segments built with an older config (quantization, graph or on_disk changed);
 2. sealed appendable segments. The appendable one is sealed once it holds more than the
    indexing threshold and writes have paused for a moment (a bulk upload becomes one segment,
-   not a string of small ones rebuilt by merges), or once it reaches the maximum segment size;
+   not a string of small ones rebuilt by merges), or once it reaches the maximum segment size,
+   or at once where it holds deferred points (prevent_unoptimized: readers wait for them);
 3. indexed segments with more than `deleted_threshold` of their points deleted;
 4. merges of the two smallest indexed segments while there are more than the target number
    and the two together stay under the maximum segment size.
+With max_optimization_threads 0 it does nothing (the collection stays yellow while work is due),
+as in Qdrant.
 """
 
 from __future__ import annotations
@@ -66,7 +69,10 @@ class Optimizer:
         self._thread.join()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Blocks until there is nothing left to optimize; False on timeout."""
+        """Blocks until there is nothing left to optimize; False on timeout, or at once where
+        work is due that it may not do (max_optimization_threads 0)."""
+        if not self.collection.config.optimizing() and not self.busy:
+            return not self.pending()
         deadline = None if timeout is None else time.monotonic() + timeout
         self.wake()
         with self._idle:
@@ -124,7 +130,7 @@ class Optimizer:
         """Runs one job; False when there is nothing to do."""
         c = self.collection
         with c.lock.write():
-            if c.closed:
+            if c.closed or not c.config.optimizing():
                 return False
             if self._should_seal():
                 c.seal_appendable()
@@ -145,7 +151,9 @@ class Optimizer:
         if threshold <= 0 or c.appendable.count < threshold:
             return False
         full = c.appendable.count >= min(c.config.max_segment_vectors(n) for n in names)
-        return full or not now or time.monotonic() - c.last_write >= QUIET_SECONDS
+        if full or not now or c.appendable.deferred_count:
+            return True
+        return time.monotonic() - c.last_write >= QUIET_SECONDS
 
     def _next_job(self) -> tuple[str, list[Segment]] | None:
         """Which optimizer (Qdrant's names) runs next, on which segments."""

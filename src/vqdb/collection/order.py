@@ -70,7 +70,7 @@ def ordered(c: Collection, spec: OrderBy, masks: Sequence[Mask | None], limit: i
             raise _no_index(spec.key)
         values, offsets = pairs
         mask = masks[s]
-        keep = (segment.alive if mask is None else mask)[offsets]
+        keep = (segment.visible if mask is None else mask)[offsets]
         if spec.start_from is not None:
             keep &= values <= spec.start_from if spec.descending else values >= spec.start_from
         values, offsets = values[keep], offsets[keep]
@@ -101,7 +101,7 @@ def sampled(c: Collection, masks: Sequence[Mask | None], limit: int) -> list[Fou
     """`limit` allowed points drawn uniformly at random (without replacement), in random
     order."""
     allowed = [
-        np.flatnonzero(segment.alive if mask is None else mask)
+        np.flatnonzero(segment.visible if mask is None else mask)
         for segment, mask in zip(c.segments, masks)
     ]
     ends = np.cumsum([a.shape[0] for a in allowed])

@@ -806,7 +806,7 @@ def _leaf(c: Collection, request: Request, queries: VectorBatch) -> _core.Leaf:
 def _allowed(s: int, segment: Segment, request: Request) -> npt.NDArray[np.bool_] | None:
     """The offsets of the segment at position `s` the request may return; None: all."""
     if request.query_filter is None and not request.exclude and request.among is None:
-        return None
+        return None if segment.deferred is None else segment.visible
     allowed = segment.mask(request.query_filter)
     allowed[segment.offsets_of(request.exclude)] = False
     if request.among is not None:

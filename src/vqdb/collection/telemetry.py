@@ -53,9 +53,9 @@ def collection(c: Collection, level: int) -> dict[str, Any]:
 
 def update_queue(c: Collection) -> dict[str, int]:
     """ShardUpdateQueueInfo: writes waiting for the collection (a write is applied as soon as
-    it holds the write lock, so only those waiting for it are queued) and the last operation
-    applied."""
-    return {"length": c.queued, "op_num": c.applied_seq}
+    it holds the write lock, so only those waiting for it are queued), the last operation
+    applied, and under prevent_unoptimized the points deferred."""
+    return {"length": c.queued, "op_num": c.applied_seq, **info.deferred_points(c)}
 
 
 def indexed_only_excluded(c: Collection) -> dict[str, int]:
@@ -150,7 +150,7 @@ def segment(c: Collection, s: Segment) -> dict[str, Any]:
             "segment_type": "indexed" if indexed else "plain",
             "num_vectors": sum(v["num_vectors"] for v in vector_data.values()),
             "num_points": s.count,
-            "num_deferred_points": 0,  # vqdb shows every point it has applied
+            "num_deferred_points": s.deferred_count,
             "num_indexed_vectors": sum(v["num_indexed_vectors"] for v in vector_data.values()),
             "num_deleted_vectors": sum(v["num_deleted_vectors"] for v in vector_data.values()),
             "vectors_size_bytes": _vector_bytes(s),
@@ -160,6 +160,7 @@ def segment(c: Collection, s: Segment) -> dict[str, Any]:
             "is_appendable": s.appendable,
             "index_schema": schema,
             "vector_data": vector_data,
+            **({} if s.deferred_from is None else {"deferred_internal_id": s.deferred_from}),
         },
         "config": {
             "vector_data": vector_config,

@@ -79,8 +79,12 @@ def save(
             "vectors": names,
             "configs": {name: segment.vectors[name].config() for name in names},
             "appendable": segment.appendable,
+            "deferred_from": segment.deferred_from,
+            "deferred": segment.deferred is not None,
         }
         write_json(directory / f"meta{suffix}.json", meta)
+        if segment.deferred is not None:
+            write_array(directory / f"deferred{suffix}.npy", segment.deferred, sync_dir=False)
     write_array(directory / f"alive.{generation}.npy", segment.alive, sync_dir=False)
     for position, name in enumerate(names):
         if name not in segment.vectors:
@@ -242,6 +246,9 @@ def load(
     held = dict(zip(written["offsets"], written["payloads"]))
     segment = Segment(name, vectors, ids, alive, Payloads(held, records))
     segment.file_vectors = list(meta["vectors"])
+    segment.deferred_from = meta.get("deferred_from")
+    if meta.get("deferred"):
+        segment.deferred = np.array(read_array(directory / f"deferred{suffix}.npy"), np.bool_)
     _load_indexes(segment, directory, written.get("indexes", {}), payload_schema or {})
     segment.dirty = False
     segment.on_disk_files = True  # a checkpoint writes only what changes, not these again

@@ -2,7 +2,11 @@
 dense vectors, a SparseIndex for sparse ones), payloads, payload indexes and deletions, all
 addressed by a dense offset.
 
-An appendable segment takes new points and searches them by a plain scan of the originals. An
+An appendable segment takes new points and searches them by a plain scan of the originals.
+Under Qdrant's `prevent_unoptimized`, the new points it takes past `deferred_from` (the
+indexing threshold) are deferred: kept and written like any other, but left out of every read
+until the optimizer has built them into an indexed segment. Reads ask `find`, `mask` and
+`visible`; the write path sees deferred points too (`find_many`, `mask(..., deferred=True)`). An
 optimized segment is built once from live points (sorted by id, so its id map is two sorted
 arrays), holds a graph and the quantized copies, and afterwards only loses points, changes
 payloads or drops vectors. The collection decides which segment a write goes to; a segment
@@ -52,6 +56,9 @@ class Segment:
         # the vector names of its written files, in their order (see segment/files.py)
         self.file_vectors: list[str] = []
         self.index_files: dict[str, str] = {}  # payload index key -> its files' name
+        # an appendable segment's offset from which new points are deferred (None: never)
+        self.deferred_from: int | None = None
+        self.deferred: Mask | None = None  # per offset, whether deferred (None: none is)
 
     @classmethod
     def empty(cls, name: str, vectors: Mapping[str, Mapping[str, Any]]) -> Segment:
@@ -74,17 +81,31 @@ class Segment:
 
     @property
     def count(self) -> int:
+        """Live points, deferred ones too (Qdrant's num_points)."""
         return int(np.count_nonzero(self.alive))
+
+    @property
+    def visible(self) -> Mask:
+        """The live points reads see (read-only: a view of the live mask when none is
+        deferred)."""
+        return self.alive if self.deferred is None else self.alive & ~self.deferred
+
+    @property
+    def deferred_count(self) -> int:
+        """Live points deferred."""
+        return 0 if self.deferred is None else int(np.count_nonzero(self.alive & self.deferred))
 
     # ---- lookups ----------------------------------------------------------------------------
 
     def find(self, pid: PointId) -> int:
-        """The live offset of an id, or -1."""
+        """The offset of an id reads see, or -1."""
         offset = self.ids.offset(pid)
-        return offset if offset >= 0 and self.alive[offset] else -1
+        if offset < 0 or not self.alive[offset]:
+            return -1
+        return -1 if self.deferred is not None and self.deferred[offset] else offset
 
     def find_many(self, ids: Sequence[PointId]) -> Offsets:
-        """The live offset of each id, or -1."""
+        """The live offset of each id (deferred or not: the write path's), or -1."""
         offsets = self.ids.lookup(ids)
         hit = offsets >= 0
         hit[hit] = self.alive[offsets[hit]]
@@ -131,11 +152,13 @@ class Segment:
                 out[name] = index.vectors([offset])[0]
         return out
 
-    def mask(self, query_filter: Filter | None) -> Mask:
-        """Live points matching the filter."""
+    def mask(self, query_filter: Filter | None, *, deferred: bool = False) -> Mask:
+        """Points reads see matching the filter (`deferred`: deferred ones too, as writes
+        do)."""
+        live = self.alive if deferred else self.visible
         if query_filter is None:
-            return np.array(self.alive)
-        matches: Mask = query_filter.mask(self) & self.alive
+            return np.array(live)
+        matches: Mask = query_filter.mask(self) & live
         return matches
 
     # ---- writes -----------------------------------------------------------------------------
@@ -145,9 +168,11 @@ class Segment:
         ids: Sequence[PointId],
         vectors: Mapping[str, tuple[Offsets | None, VectorBatch]],
         payloads: Sequence[Payload | None] | None,
+        shown: Mask | None = None,
     ) -> None:
         """New points at the end. vectors: name -> (which of `ids` have it, None for all; rows).
-        The caller has deleted any older copy of these ids."""
+        The caller has deleted any older copy of these ids; `shown`: which of them replace a
+        copy reads saw (never deferred)."""
         assert isinstance(self.ids, AppendableIds), "optimized segments take no new points"
         start = self.size
         for name, (rows, values) in vectors.items():
@@ -158,7 +183,28 @@ class Segment:
         for i, payload in enumerate(payloads or ()):
             if payload:
                 self.put_payload(start + i, payload)
+        self._defer(start, len(ids), shown)
         self.dirty = True
+
+    def _defer(self, start: int, n: int, shown: Mask | None) -> None:
+        """Marks which of `n` new points from `start` are deferred: those past `deferred_from`
+        that replace no point reads saw (an update of a shown point stays shown)."""
+        if self.deferred_from is None:
+            if self.deferred is not None:
+                self.deferred = np.concatenate([self.deferred, np.zeros(n, dtype=np.bool_)])
+            return
+        new = np.arange(start, start + n) >= self.deferred_from
+        if shown is not None:
+            new &= ~shown
+        before = np.zeros(start, dtype=np.bool_) if self.deferred is None else self.deferred
+        self.deferred = np.concatenate([before, new])
+
+    def reveal(self) -> None:
+        """Shows every deferred point and defers no more (prevent_unoptimized turned off)."""
+        self.deferred_from = None
+        if self.deferred is not None:
+            self.deferred = None
+            self.dirty = True
 
     def delete(self, offsets: Offsets) -> None:
         for offset in offsets.tolist():
