@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -461,3 +462,56 @@ def test_a_stuck_reader_is_handed_no_connection_for_a_while(
             s.close()
         readers._readers.clear()
         readers.wait(None)  # its folder (the writer's socket's) goes
+
+
+def test_a_silent_reader_is_handed_no_connection_until_it_is_heard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its reports (sent every REPORT_SECONDS, empty or not) say its loop runs: after
+    SILENT_SECONDS without one it is passed over, and taken back at its next line."""
+    readers = Readers(1, "{}", Responses())
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    mine.setblocking(False)
+    reader = _Reader(SimpleNamespace(pid=0), mine)  # type: ignore[arg-type]
+    reader.ready = True
+    readers._readers.append(reader)
+    now = time.monotonic()
+    clock = [now]
+    monkeypatch.setattr(readers_module.time, "monotonic", lambda: clock[0])
+    reader.last_heard = now
+    client, server = socket.socketpair()
+    try:
+        clock[0] = now + readers_module.SILENT_SECONDS - 0.1
+        assert readers.serving
+        clock[0] = now + readers_module.SILENT_SECONDS
+        assert not readers.serving
+        assert not readers.adopt(server)
+        theirs.send(b'{"responses": []}\n')
+        readers._heard(reader)
+        assert readers.serving
+        assert readers.adopt(server)
+        assert theirs.recv(16) == b"c"  # the connection went over with it
+    finally:
+        for s in (mine, theirs, client, server):
+            with contextlib.suppress(OSError):
+                s.close()
+        readers._readers.clear()
+        readers.wait(None)
+
+
+def test_connections_pass_over_a_stopped_reader(served: Server) -> None:
+    make_collection(served.url, n=20)
+    stopped = readers_of(served)[0]
+    os.kill(stopped, signal.SIGSTOP)  # hung, as far as the writer can tell
+    try:
+        time.sleep(readers_module.SILENT_SECONDS + 2 * readers_module.REPORT_SECONDS)
+        for _ in range(8):  # each a new connection, handed over in turn
+            with httpx.Client(base_url=served.url, timeout=10) as client:
+                assert ok(client.post("/collections/c/points/count", json={})) == {"count": 20}
+        assert "has said nothing" in served.output()
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while "is heard again" not in served.output():
+        assert time.monotonic() < deadline, served.output()
+        time.sleep(0.05)

@@ -19,6 +19,10 @@ replaced (at once, or RESTART_SECONDS later if it did not last that long).
 Over the same socket pair a reader says when it is ready, and reports the responses it served
 every REPORT_SECONDS, so that the writer's /telemetry and /metrics count every request: lines
 of JSON, `{"ready": true}` then `{"responses": [[route, status, seconds, collection], ...]}`.
+A report is sent even when empty: it says the reader's loop runs. One not heard from for
+SILENT_SECONDS (stopped, hung, or its loop held by a long request) is handed no connection
+until it is heard again; without that, it would take a share of every new connection, and
+answer none, until its socket pair filled.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ RESTART_SECONDS = 10  # a reader that ends sooner after its start is started aga
 # a reader that could not take a connection (its socket pair full: it is stuck) is handed
 # none for this long, so the writer's idle connections do not bounce back and forth each tick
 REFUSED_SECONDS = 1.0
+SILENT_SECONDS = 2.0  # four reports missed
 _TICK_SECONDS = 0.1  # uvicorn's main loop calls on_tick this often
 
 
@@ -60,10 +65,24 @@ class _Reader:
         self.ready = False
         self.heard = b""  # the start of a line not whole yet
         self.started = time.monotonic()
+        self.last_heard = self.started
+        self.silent = False  # passed over for its silence (logged once)
         self.refused = -REFUSED_SECONDS  # when it last could not take a connection
 
     def taking(self, now: float) -> bool:
-        return self.ready and now - self.refused >= REFUSED_SECONDS
+        if not self.ready or now - self.refused < REFUSED_SECONDS:
+            return False
+        if now - self.last_heard < SILENT_SECONDS:
+            return True
+        if not self.silent:
+            self.silent = True
+            log.warning(
+                "reader process %d has said nothing for %.1f s: it is handed no connection "
+                "until it does",
+                self.process.pid,
+                now - self.last_heard,
+            )
+        return False
 
 
 class Readers:
@@ -135,6 +154,10 @@ class Readers:
             )
             loop.call_later(delay, self._spawn, self._readers.index(reader))
             return
+        reader.last_heard = time.monotonic()
+        if reader.silent:
+            reader.silent = False
+            log.warning("reader process %d is heard again", reader.process.pid)
         *lines, reader.heard = (reader.heard + said).split(b"\n")
         for line in lines:
             try:
@@ -199,7 +222,8 @@ class ReaderServer(Server):
     which it reports the responses its app observed in `responses`. Between requests it
     catches `db` up every REPORT_SECONDS too: the first read after a burst of writes finds
     little left to apply, and the files of segments the writer replaced are let go (a map
-    keeps a deleted file's space)."""
+    keeps a deleted file's space). A catch-up runs beside the loop, not in its tick: one that
+    takes long (a big swap to load) does not hold up the reports that say the loop runs."""
 
     def __init__(
         self, config: uvicorn.Config, channel: socket.socket, responses: Responses, db: Any
@@ -208,6 +232,7 @@ class ReaderServer(Server):
         self.channel = channel
         self.responses = responses
         self.db = db
+        self._catching_up: asyncio.Future[None] | None = None
 
     def open(self) -> None:
         self.channel.setblocking(False)
@@ -217,15 +242,19 @@ class ReaderServer(Server):
     async def on_tick(self, counter: int) -> bool:
         if counter % round(REPORT_SECONDS / _TICK_SECONDS) == 0:
             await self._report()
-            try:  # off this loop: it takes the connections the writer hands over
-                await asyncio.to_thread(self.db.catch_up)
-            except Exception as e:  # the next read tries again, or goes to the writer
-                log.warning("catching up with the writer failed: %s: %s", type(e).__name__, e)
+            if self._catching_up is None or self._catching_up.done():
+                self._catching_up = asyncio.ensure_future(self._catch_up())
         return await super().on_tick(counter)
+
+    async def _catch_up(self) -> None:
+        try:  # off this loop: it takes the connections the writer hands over
+            await asyncio.to_thread(self.db.catch_up)
+        except Exception as e:  # the next read tries again, or goes to the writer
+            log.warning("catching up with the writer failed: %s: %s", type(e).__name__, e)
 
     async def _report(self) -> None:
         observed = self.responses.unreported()
-        if observed and self.channel.fileno() >= 0:
+        if self.channel.fileno() >= 0:
             line = json.dumps({"responses": observed}, separators=(",", ":")) + "\n"
             with contextlib.suppress(OSError):  # the writer is gone, and its telemetry
                 await asyncio.get_running_loop().sock_sendall(self.channel, line.encode())
@@ -246,6 +275,8 @@ class ReaderServer(Server):
             self.should_exit = True
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._catching_up is not None:  # done before the app closes the follower
+            await self._catching_up
         await super().shutdown(sockets)
         await self._report()
         self.channel.close()
