@@ -184,3 +184,19 @@ def test_a_snapshot_keeps_what_is_deferred(tmp_path: Path) -> None:
         copy = db.collection("copy")
         assert shown(copy) == set(range(SHOWN))
         assert info.info(copy)["points_count"] == 40
+
+
+def test_deferred_points_show_though_deletes_leave_fewer_than_the_threshold(
+    db: Database,
+) -> None:
+    """Deferral goes by offset, sealing by live points: a segment whose deletes took it back
+    under the threshold is still sealed and indexed while it defers any."""
+    c = db.create_collection("c", body())
+    c.upsert(batch(0, 10), wait=False)
+    c.delete({"points": list(range(10))}, wait=False)
+    c.upsert(batch(100, 10), wait=False)  # offsets 10-19: the last 4 are deferred
+    assert shown(c) == set(range(100, 106))
+    db.update_collection("c", {"optimizers_config": {"max_optimization_threads": "auto"}})
+    assert c.optimizer.wait_idle(60)
+    assert shown(c) == set(range(100, 110))
+    assert c.set_payload({"points": [], "payload": {}})["status"] == "completed"

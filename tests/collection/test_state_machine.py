@@ -98,13 +98,15 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 
 class CollectionMachine(RuleBasedStateMachine):
+    optimizers: dict[str, Any] = {"indexing_threshold": 1}  # 32 points at dim 8
+
     def __init__(self) -> None:
         super().__init__()
         self.root = Path(tempfile.mkdtemp(prefix="vqdb-model-"))
         self.db = Database(self.root)
         body = {
             "vectors": {"size": DIM, "distance": "Cosine"},
-            "optimizers_config": {"indexing_threshold": 1},  # 32 points at dim 8
+            "optimizers_config": self.optimizers,
             "quantization_config": {"scalar": {"type": "int8"}},
         }
         self.c = self.db.create_collection(NAME, body)
@@ -387,16 +389,53 @@ class CollectionMachine(RuleBasedStateMachine):
             np.testing.assert_allclose(point["vector"], unit(v), rtol=1e-5, atol=1e-6)
 
 
+class DeferringMachine(CollectionMachine):
+    """The same under Qdrant's prevent_unoptimized: points past the threshold of an
+    appendable segment are deferred until indexed. Every write of the machine waits, and a
+    waiting write returns once every point deferred when it was applied shows, so the model is
+    matched after each step as before. A bulk upsert that does not wait is checked while its
+    points may be deferred: reads show only what the model holds, as it holds it, and no
+    point shown before it is hidden by it."""
+
+    optimizers = {"indexing_threshold": 1, "prevent_unoptimized": True}
+
+    @rule(start=st.integers(0, 40), n=st.integers(10, 50), seed=seeds)
+    def upsert_without_waiting(self, start: int, n: int, seed: int) -> None:
+        before = {p["id"] for p in self._shown()}
+        pids = list(range(start, start + n))
+        x = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+        payload = [{"k": (seed + i) % 4} for i in range(n)]
+        self.c.upsert({"batch": {"ids": pids, "vectors": x, "payloads": payload}}, wait=False)
+        for pid, v, p in zip(pids, x, payload):
+            self.model[pid] = (v, dict(p))
+        during = self._shown()
+        assert before <= {p["id"] for p in during}
+        for point in during:
+            v, p = self.model[point["id"]]
+            assert point["payload"] == p, point["id"]
+            np.testing.assert_allclose(point["vector"], unit(v), rtol=1e-5, atol=1e-6)
+        # a write that waits: everything deferred before it shows once it returns
+        assert self.c.set_payload({"points": [], "payload": {}})["status"] == "completed"
+
+    def _shown(self) -> list[dict[str, Any]]:
+        return list(reads.scroll(self.c, {"limit": 1000, "with_vector": True})["points"])
+
+
 def _remove(root: Path) -> None:
     """Removes a root and the temporary folder made for it (a crash copy's parent)."""
     shutil.rmtree(root.parent if root.name == "storage" else root, ignore_errors=True)
 
 
-def run(monkeypatch: pytest.MonkeyPatch, examples: int, steps: int) -> None:
+def run(
+    monkeypatch: pytest.MonkeyPatch,
+    examples: int,
+    steps: int,
+    machine: type[CollectionMachine] = CollectionMachine,
+) -> None:
     if hasattr(optimizer_module, "QUIET_SECONDS"):  # seal after short pauses, not long ones
         monkeypatch.setattr(optimizer_module, "QUIET_SECONDS", 0.02)
     run_state_machine_as_test(
-        CollectionMachine,
+        machine,
         settings=settings(
             max_examples=examples,
             stateful_step_count=steps,
@@ -413,3 +452,12 @@ def test_collection_matches_a_dict_model(monkeypatch: pytest.MonkeyPatch) -> Non
 @pytest.mark.slow
 def test_collection_matches_a_dict_model_long(monkeypatch: pytest.MonkeyPatch) -> None:
     run(monkeypatch, examples=150, steps=60)
+
+
+def test_deferring_collection_matches_a_dict_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    run(monkeypatch, examples=8, steps=25, machine=DeferringMachine)
+
+
+@pytest.mark.slow
+def test_deferring_collection_matches_a_dict_model_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    run(monkeypatch, examples=100, steps=60, machine=DeferringMachine)

@@ -8,7 +8,8 @@ files, then swaps it in under the write lock and checkpoints. Which jobs, in ord
 2. sealed appendable segments. The appendable one is sealed once it holds more than the
    indexing threshold and writes have paused for a moment (a bulk upload becomes one segment,
    not a string of small ones rebuilt by merges), or once it reaches the maximum segment size,
-   or at once where it holds deferred points (prevent_unoptimized: readers wait for them);
+   or at once where it holds deferred points (prevent_unoptimized: reads wait for them), however
+   few live points it has left;
 3. indexed segments with more than `deleted_threshold` of their points deleted;
 4. merges of the two smallest indexed segments while there are more than the target number
    and the two together stay under the maximum segment size.
@@ -147,13 +148,13 @@ class Optimizer:
         names = c.config.names
         if not names:
             return False
+        if c.appendable.deferred_count:  # by offset: deletes may have left it under the threshold
+            return True
         threshold = min(c.config.indexing_threshold_vectors(n) for n in names)
         if threshold <= 0 or c.appendable.count < threshold:
             return False
         full = c.appendable.count >= min(c.config.max_segment_vectors(n) for n in names)
-        if full or not now or c.appendable.deferred_count:
-            return True
-        return time.monotonic() - c.last_write >= QUIET_SECONDS
+        return full or not now or time.monotonic() - c.last_write >= QUIET_SECONDS
 
     def _next_job(self) -> tuple[str, list[Segment]] | None:
         """Which optimizer (Qdrant's names) runs next, on which segments."""
