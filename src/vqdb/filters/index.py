@@ -320,9 +320,9 @@ class MapIndex(Layered):
     def _sort_values(self) -> None:
         """Sorts the values seen since in among the others (nothing held: merged before), at
         `settle` and to save; not at each merge, so that a bulk of new values is sorted once."""
-        renumbered = self._values.merge()
+        base = self._base
+        renumbered = self._values.merge(base.codes)
         if renumbered is not None:
-            base = self._base
             self._base = Postings.of(renumbered[base.codes], base.offsets, len(self._values))
             self._changed()
 

@@ -158,10 +158,11 @@ class TextIndex(Layered):
         self._merged(np.flatnonzero(np.diff(self._base_docs.by_point)))  # points with strings
 
     def _sort_tokens(self) -> None:
-        """Sorts the tokens seen since in among the others (nothing held: merged before)."""
-        renumbered = self._tokens.merge()
+        """Sorts the tokens seen since in among the others, dropping those no point holds any
+        more where they are many (nothing held: merged before)."""
+        base, docs = self._base, self._base_docs
+        renumbered = self._tokens.merge(base.codes)
         if renumbered is not None:
-            base, docs = self._base, self._base_docs
             self._base = Postings.of(renumbered[base.codes], base.offsets, len(self._tokens))
             self._base_docs = docs._replace(codes=renumbered[docs.codes].astype(np.int32))
             self._changed()

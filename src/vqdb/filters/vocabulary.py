@@ -7,7 +7,9 @@ segment's index files map in place (segment/files.py): a process reading the sto
 only every SAMPLED-th of them as Python objects, where a list and a dict of them all took ~150
 bytes a value in each process (a keyword of ids: one value a point). A value is found by
 binary search over its bytes: in that list, then ~6 probes in the arrays (a million values).
-Values seen since are held in a dict and coded after them, until `merge` sorts them in.
+Values seen since are held in a dict and coded after them, until `merge` sorts them in; it
+also drops the values no point holds any more once they are a quarter of all (a keyword whose
+values churn would otherwise grow until the optimizer rebuilt its segment).
 
 A value's bytes: a string's UTF-8 (byte order is code point order, so the strings with a
 prefix are one run), an integer's decimal digits, a bool's 0 or 1.
@@ -89,9 +91,32 @@ class Vocabulary(Sequence[Hashable]):
         since = [code for key, code in self._since.items() if key.startswith(raw)]
         return np.concatenate([np.arange(lo, hi, dtype=np.int64), np.array(since, np.int64)])
 
-    def merge(self) -> npt.NDArray[np.int64] | None:
-        """Sorts the values seen since in among the others. Returns each old code's new one,
-        or None where nothing was seen since (the codes stay)."""
+    def merge(self, held: npt.NDArray[np.int64] | None = None) -> npt.NDArray[np.int64] | None:
+        """Sorts the values seen since in among the others; with `held` (the codes an index
+        holds), drops those it does not hold once they are a quarter of all. Returns each old
+        code's new one (-1: dropped), or None where nothing was seen since (the codes stay)."""
+        remap = self._sort_in()
+        if remap is None or held is None:
+            return remap
+        used = np.zeros(len(self), np.bool_)
+        used[remap[held]] = True
+        unused = len(self) - int(np.count_nonzero(used))
+        if unused * 4 <= len(self):
+            return remap
+        kept = self._keep(used)
+        return np.where(remap >= 0, kept[remap], -1)
+
+    def _keep(self, used: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        """Keeps the values marked `used` (nothing pending), in order; each old code's new one
+        (-1: dropped)."""
+        lengths = np.diff(self._bounds)
+        data = self._data[np.repeat(used, lengths)]
+        bounds = np.zeros(int(np.count_nonzero(used)) + 1, np.int64)
+        np.cumsum(lengths[used], out=bounds[1:])
+        self._take(data, bounds)
+        return np.where(used, np.cumsum(used) - 1, -1)
+
+    def _sort_in(self) -> npt.NDArray[np.int64] | None:
         if not self._since_order:
             return None
         since = self._since_order
