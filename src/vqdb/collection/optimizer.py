@@ -8,8 +8,9 @@ files, then swaps it in under the write lock and checkpoints. Which jobs, in ord
 2. sealed appendable segments. The appendable one is sealed once it holds more than the
    indexing threshold and writes have paused for a moment (a bulk upload becomes one segment,
    not a string of small ones rebuilt by merges), or once it reaches the maximum segment size,
-   or at once where it holds deferred points (prevent_unoptimized: reads wait for them), however
-   few live points it has left;
+   or, where it holds deferred points (prevent_unoptimized: reads wait for them), as soon as no
+   other sealed segment is waiting or being built, however few live points it has left: so a
+   steady upload leaves at most two segments' thresholds for searches to scan;
 3. indexed segments with more than `deleted_threshold` of their points deleted;
 4. merges of the two smallest indexed segments while there are more than the target number
    and the two together stay under the maximum segment size.
@@ -148,7 +149,10 @@ class Optimizer:
         names = c.config.names
         if not names:
             return False
-        if c.appendable.deferred_count:  # by offset: deletes may have left it under the threshold
+        building = any(s.appendable and s is not c.appendable for s in c.segments)
+        if c.appendable.deferred_count and not building:
+            # by offset: deletes may have left it under the threshold. One at a time: while one
+            # is built, the appendable shows at most the threshold and defers the rest
             return True
         threshold = min(c.config.indexing_threshold_vectors(n) for n in names)
         if threshold <= 0 or c.appendable.count < threshold:
