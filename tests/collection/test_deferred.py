@@ -200,3 +200,22 @@ def test_deferred_points_show_though_deletes_leave_fewer_than_the_threshold(
     assert c.optimizer.wait_idle(60)
     assert shown(c) == set(range(100, 110))
     assert c.set_payload({"points": [], "payload": {}})["status"] == "completed"
+
+
+def test_a_follower_defers_what_the_writer_defers(tmp_path: Path) -> None:
+    """A seal is a WAL record: a follower (and a replay) seals where the writer did, so a point
+    written after it lands where it does in the writer, shown, not past the threshold of the
+    sealed segment."""
+    with Database(tmp_path) as db:
+        c = db.create_collection("c", body())
+        c.upsert(batch(0, 20), wait=False)
+        follower = Follower(tmp_path)
+        with c.lock.write():
+            c.seal()  # as the optimizer does, with no checkpoint until its build is swapped in
+        c.upsert(batch(100, 1), wait=False)
+        assert shown(c) == set(range(SHOWN)) | {100}
+        follower.catch_up()
+        assert shown(follower.collection("c")) == shown(c)
+        follower.close()
+    with Database(tmp_path) as db:  # replayed from the WAL
+        assert shown(db.collection("c")) == set(range(SHOWN)) | {100}

@@ -122,12 +122,15 @@ class Collection:
         else:
             self.appendable.deferred_from = deferred_from
 
-    def seal_appendable(self) -> Segment:
-        """Stops appending to the current appendable segment (the caller holds the write lock)
-        and starts a new one; the sealed one stays searchable until the optimizer replaces it."""
-        sealed = self.appendable
-        self.appendable = self._new_appendable()
-        return sealed
+    def seal(self) -> None:
+        """Stops appending to the current appendable segment (the optimizer, holding the write
+        lock) and starts a new one; the sealed one stays searchable until the optimizer
+        replaces it. Logged as a WAL record: a replay after a crash, and every follower of the
+        folder, seal at the same place among the writes, so each point lands at the same
+        offset in the same segment everywhere (which points are deferred depends on it)."""
+        seq = self._log({"op": "seal"}, wait=False)
+        self.apply({"op": "seal"}, seq)
+        self.changed()
 
     # ---- the write path ---------------------------------------------------------------------
 
@@ -379,6 +382,8 @@ class Collection:
             self.payload_schema.pop(op["field"], None)
             for segment in self.segments:
                 segment.drop_index(op["field"])
+        elif kind == "seal":
+            self.appendable = self._new_appendable()
         else:
             for segment, offsets in self._locate(op["ids"]):
                 _apply_to(segment, kind, offsets, op)

@@ -135,7 +135,7 @@ class Optimizer:
             if c.closed or not c.config.optimizing():
                 return False
             if self._should_seal():
-                c.seal_appendable()
+                c.seal()
             sources = self._next_job()
         if sources is None:
             return False
