@@ -8,6 +8,7 @@ import ctypes
 import json
 import mmap as mmap_module
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,12 +83,21 @@ def write_array(
         fsync_dir(path.parent)
 
 
+# numpy reads a .npy header with ast.literal_eval, which CPython 3.11 may not run in two threads
+# at once (gh-106905): an optimizer's save met a load elsewhere as "SystemError: AST
+# constructor recursion depth mismatch", and the optimizer failed. One load at a time.
+_LOADING = threading.Lock()
+
+
 def read_array(path: Path, *, mmap: bool = False) -> npt.NDArray[Any]:
     """The array in a .npy file: a read-only memory map, or loaded into RAM. A missing,
     truncated or garbled file is a StorageError naming it (a map that reached past the end of
     a truncated file would SIGBUS when read, so numpy refuses to make one)."""
     try:
-        array: npt.NDArray[Any] = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        with _LOADING:
+            array: npt.NDArray[Any] = np.load(
+                path, mmap_mode="r" if mmap else None, allow_pickle=False
+            )
     except (OSError, ValueError, EOFError) as e:
         raise StorageError(f"{path}: cannot load it: {e}") from e
     mapped = getattr(array, "_mmap", None)
