@@ -5,9 +5,10 @@ WAL (fsynced when the caller waits), then applied to the segments under the writ
 readers see it at once. Upserts land in the appendable segment; a point that lives elsewhere is
 deleted there first, so every id has exactly one live copy. Reads (query.py, scroll, count)
 take the read lock, and see no deferred point (Qdrant's prevent_unoptimized, segment.py): a
-write that waits returns once what it wrote is shown, when the optimizer has indexed it. The
-optimizer (optimizer.py) rebuilds segments in the background and swaps them in under the write
-lock; checkpoints (storage.py) make the segments durable and empty the WAL.
+write that waits returns once every point deferred when it was applied shows, the optimizer
+having indexed it. The optimizer (optimizer.py) rebuilds segments in the background and swaps
+them in under the write lock, and seals the appendable segment through the WAL (`seal`);
+checkpoints (storage.py) make the segments durable and empty the WAL.
 """
 
 from __future__ import annotations
