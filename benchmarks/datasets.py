@@ -62,6 +62,15 @@ def derived(base: np.ndarray, n: int, dim: int, seed: int = 0) -> np.ndarray:
     return normalize(np.concatenate(parts, axis=1)[:, :dim])
 
 
+def exact_cosine(base: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """(nq, k) ids of each query's exact cosine top k in `base` (float64 scores; ties go to the
+    lower id)."""
+    b = base.astype(np.float64) / np.linalg.norm(base, axis=1, keepdims=True)
+    q = queries.astype(np.float64) / np.linalg.norm(queries, axis=1, keepdims=True)
+    scores = q @ b.T
+    return np.stack([np.lexsort((np.arange(len(b)), -s))[:k] for s in scores])
+
+
 def table(rows: list[dict[str, Any]]) -> None:
     """Prints rows (dicts with the same keys) as aligned columns."""
     keys = list(rows[0])

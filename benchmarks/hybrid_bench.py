@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 # The script's own folder is first on sys.path: benchmarks/datasets.py and sparse_bench.py.
-from datasets import Timer, filled_edge_shard, load, table
+from datasets import Timer, exact_cosine, filled_edge_shard, load, table
 from sparse_bench import Csr, bm25_corpus, bm25_queries, idf_weights, read_texts
 
 DENSE, SPARSE = "dense", "bm25"
@@ -48,13 +48,6 @@ Search = Callable[[int], list[int]]
 
 
 # ---------------------------------------------------------------------------- truth
-
-
-def exact_dense(base: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    b = base.astype(np.float64) / np.linalg.norm(base, axis=1, keepdims=True)
-    q = queries.astype(np.float64) / np.linalg.norm(queries, axis=1, keepdims=True)
-    scores = q @ b.T
-    return np.stack([np.lexsort((np.arange(len(b)), -s))[:k] for s in scores])
 
 
 def exact_bm25(docs: Csr, queries: Csr, idf: np.ndarray, k: int) -> list[np.ndarray]:
@@ -304,7 +297,7 @@ def main() -> None:
         sq = bm25_queries(query_texts[:n], vocab, 0)
         truth = [
             rrf([d, s], k)
-            for d, s in zip(exact_dense(base, dq, p), exact_bm25(docs, sq, idf_weights(docs), p))
+            for d, s in zip(exact_cosine(base, dq, p), exact_bm25(docs, sq, idf_weights(docs), p))
         ]
     print(
         f"data: {folder.name}  {len(base)} x {base.shape[1]} dense + BM25 ({docs.indptr[-1]} "

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from datasets import derived, load, normalize, recall_at_k, table  # noqa: E402
+from datasets import derived, exact_cosine, load, normalize, recall_at_k, table  # noqa: E402
 
 BATCH = 500
 K = 10
@@ -177,11 +177,6 @@ def run(
     }
 
 
-def exact_top(x: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    scores = queries @ x.T
-    return np.argsort(-scores, axis=1, kind="stable")[:, :k].astype(np.int32)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True)
@@ -194,7 +189,7 @@ def main() -> None:
     base, queries, _, _ = load(args.data)
     x = derived(base, args.n, args.dim)
     q = normalize(derived(queries, args.queries, args.dim, seed=1))
-    gt = exact_top(x, q, K)
+    gt = exact_cosine(x, q, K)
     print(
         f"{args.n} x {args.dim} derived from {args.data}, batches of {BATCH} at up to "
         f"{args.rate:.0f} points/s, k={K}\n"

@@ -149,8 +149,9 @@ class Optimizer:
         names = c.config.names
         if not names:
             return False
-        building = any(s.appendable and s is not c.appendable for s in c.segments)
-        if c.appendable.deferred_count and not building:
+        if c.appendable.deferred_count and not any(
+            s.appendable and s is not c.appendable for s in c.segments
+        ):
             # by offset: deletes may have left it under the threshold. One at a time: while one
             # is built, the appendable shows at most the threshold and defers the rest
             return True
