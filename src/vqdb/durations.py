@@ -4,6 +4,7 @@ when it last ran, and a histogram for Prometheus. Used for REST responses and op
 
 from __future__ import annotations
 
+import bisect
 import copy
 import datetime as dt
 import time
@@ -40,17 +41,25 @@ class Durations:
         self.buckets = [0] * len(BUCKETS_MICROS)  # not cumulative; past the last: count only
 
     def add(self, seconds: float) -> None:
-        micros = float(int(seconds * 1e6))  # whole microseconds, as Rust's as_micros
-        self.count += 1
-        self.recent.append(micros)
-        self.min = micros if self.min is None else min(self.min, micros)
-        self.max = micros if self.max is None else max(self.max, micros)
-        self.total_micros += int(micros)
-        for i, bound in enumerate(BUCKETS_MICROS):
-            if micros <= bound:
-                self.buckets[i] += 1
-                break
-        self.last = time.time()
+        self.add_many([seconds], time.time())
+
+    def add_many(self, seconds: list[float], at: float) -> None:
+        """Operations that took `seconds` each, the last of them ended `at` (since the epoch)."""
+        if not seconds:
+            return
+        micros = [float(int(s * 1e6)) for s in seconds]  # whole microseconds: Rust's as_micros
+        self.count += len(micros)
+        self.recent.extend(micros)
+        low, high = min(micros), max(micros)
+        self.min = low if self.min is None else min(self.min, low)
+        self.max = high if self.max is None else max(self.max, high)
+        self.total_micros += int(sum(micros))
+        buckets, past = self.buckets, len(BUCKETS_MICROS)
+        for m in micros:
+            i = bisect.bisect_left(BUCKETS_MICROS, m)  # the first bound at or above it
+            if i < past:
+                buckets[i] += 1
+        self.last = at
 
     def copy(self) -> Durations:
         return copy.deepcopy(self)

@@ -148,3 +148,26 @@ def test_bare_endpoints_are_served_past_the_middleware() -> None:
     assert client.get("/b/8").text == "plain [('y', '8')]"
     assert client.get("/a/7").status_code == 405  # no full match: Starlette's answer
     assert seen == ["/b/8", "/a/7"]
+
+
+def test_a_route_found_again_is_found_alike() -> None:
+    """What find gave is remembered by method and path: the same route again, with path
+    parameters of the request's own, and no more than REMEMBERED paths kept."""
+    from vqdb.server import router as router_module
+
+    table = router_module.RouteTable(_routes())
+
+    def scope(method: str, path: str) -> Scope:
+        return {"type": "http", "method": method, "path": path, "root_path": ""}
+
+    path = "/collections/x/points/query"
+    first = table.find(scope("POST", path))
+    assert first is not None and first[1] == {"collection_name": "x"}
+    first[1]["collection_name"] = "changed by a handler"
+    again = table.find(scope("POST", path))
+    assert again is not None and again[0] is first[0] and again[1] == {"collection_name": "x"}
+    assert table.find(scope("PATCH", path)) is None  # by method too: 405 is Starlette's
+    for i in range(router_module.REMEMBERED + 10):
+        found = table.find(scope("GET", f"/collections/c{i}"))
+        assert found is not None and found[1] == {"collection_name": f"c{i}"}
+    assert len(table._found) <= router_module.REMEMBERED

@@ -278,3 +278,32 @@ def test_numbers_read_as_python_reads_them_then_narrowed(texts: list[str]) -> No
         return
     assert len(found) == 1
     assert found[0][3].view(np.uint32).tolist() == expected.view(np.uint32).tolist()
+
+
+def test_a_skeleton_validated_before_gives_a_value_of_its_own() -> None:
+    """The validated skeleton is remembered: each body still gets its own value (changing one
+    changes no other), its own vector, and a refused one is refused again."""
+    vector = [float(i) / 100 for i in range(64)]
+    text = json.dumps(
+        {"query": vector, "limit": 3, "filter": {"must": [{"key": "a", "match": {"value": 1}}]}}
+    )
+    first = parse(text.encode(), QUERY, vectors.query_place)
+    first["filter"]["must"].append("changed")
+    first["limit"] = 99
+    second = parse(text.encode(), QUERY, vectors.query_place)
+    assert second["limit"] == 3 and second["filter"]["must"] == [
+        {"key": "a", "match": {"value": 1}}
+    ]
+    other = [v + 1 for v in vector]
+    third = parse(
+        json.dumps({"query": other, "limit": 3, "filter": second["filter"]}).encode(),
+        QUERY,
+        vectors.query_place,
+    )
+    assert np.array_equal(third["query"], np.float32(other)) and not np.array_equal(
+        second["query"], third["query"]
+    )
+    bad = json.dumps({"query": vector, "limit": "many"}).encode()
+    for _ in range(2):
+        with pytest.raises(HttpError):
+            parse(bad, QUERY, vectors.query_place)

@@ -170,6 +170,8 @@ def _endpoint(
 ) -> Endpoint:
     schema = Schema(op.body) if op.body not in (None, JSON_OBJECT, UPLOAD) else None
     is_async = inspect.iscoroutinefunction(op.run)
+    # inside a collection (its points, indexes, vectors): strict mode's max_timeout applies
+    checks_timeout = "timeout" in op.params and op.path != COLLECTION
 
     async def read(run: Callable[[Any], Any], arg: Any) -> Any:
         if loops.queue_is_short():  # no hop to a thread and back (server/loops.py)
@@ -183,19 +185,21 @@ def _endpoint(
         try:
             access.check(request, writes=op.writes)
             # most requests have no query string: parsing an empty one costs ~10 us
-            query = request.query_params if request.scope["query_string"] else NO_QUERY
-            for name in op.params:
-                raw = query.get(name)
-                problem = None if raw is None else openapi.query_problem(name, raw)
-                if problem:
-                    raise HttpError(400, problem)
+            queried = bool(request.scope["query_string"])
+            query = request.query_params if queried else NO_QUERY
+            if queried:
+                for name in op.params:
+                    raw = query.get(name)
+                    problem = None if raw is None else openapi.query_problem(name, raw)
+                    if problem:
+                        raise HttpError(400, problem)
             if collection is not None:  # Qdrant's rule; a new name's stricter one is the engine's
                 check_collection_name(collection)
             body = None
             if op.body is JSON_OBJECT or schema is not None:
                 body = await receive(request, limit, schema, op.vectors)
             call = Call(db, request.path_params, query, body, request)
-            if collection is not None and "timeout" in op.params and op.path != COLLECTION:
+            if queried and collection is not None and checks_timeout:
                 _check_timeout(call)
             if is_async:
                 result = await op.run(call)
@@ -352,4 +356,22 @@ def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) 
     # pydantic-core's encoder: a fifth of json.dumps's time for a page of points; an infinite
     # or NaN number (a score beyond float32) is null, as Qdrant (serde_json) writes it
     body = to_json(value, fallback=jsonable, inf_nan_mode="null")
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
+    if headers:
+        return Response(body, status_code=status, headers=headers, media_type="application/json")
+    return Json(body, status)
+
+
+class Json(Response):
+    """A JSON answer with no headers of its own: the two it has are made directly, where
+    Starlette's constructor checks for a charset and headers the caller did not give."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, status_code: int = 200) -> None:
+        self.body = body
+        self.status_code = status_code
+        self.background = None
+        self.raw_headers = [
+            (b"content-length", b"%d" % len(body)),
+            (b"content-type", b"application/json"),
+        ]

@@ -1,13 +1,15 @@
 """The REST responses served, by "METHOD /route/{pattern}" and status, and again by collection
 (Qdrant's `requests.rest` telemetry, which /metrics renders): durations per key, kept under
-one lock because the event loop and the write threads both answer. A reader process's
+one lock because the event loop and the write threads both answer. A response is only queued
+as it leaves, and folded into the durations when they are read or the queue is long: folding
+at once took ~6 us of a search request's ~65 us in the HTTP layer. A reader process's
 (server/readers.py) are only kept to be reported to the writer, whose telemetry counts them."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from typing import Any
 
 from vqdb.durations import Durations
@@ -15,6 +17,7 @@ from vqdb.durations import Durations
 Key = tuple[str, int]  # ("PUT /collections/{collection_name}/points", 200)
 # one response: "METHOD route", status, seconds, its collection or None
 Observed = tuple[str, int, float, str | None]
+FOLD_AT = 256  # responses queued before the one that finds so many folds them (~0.1 ms)
 
 
 class Responses:
@@ -26,6 +29,8 @@ class Responses:
         self._all: defaultdict[Key, Durations] = defaultdict(Durations)
         self._by_collection: defaultdict[tuple[str, Key], Durations] = defaultdict(Durations)
         self._unreported: list[Observed] | None = [] if reported else None
+        # (response, when it left): appended without the lock (a deque's append is atomic)
+        self._queued: deque[tuple[Observed, float]] = deque()
 
     def observe(
         self, method: str, route: str, status: int, start: float, collection: str | None = None
@@ -33,15 +38,34 @@ class Responses:
         self.add((f"{method} {route}", status, time.perf_counter() - start, collection))
 
     def add(self, observed: Observed) -> None:
-        route, status, seconds, collection = observed
-        key = (route, status)
-        with self._lock:
-            if self._unreported is not None:
+        if self._unreported is not None:
+            with self._lock:
                 self._unreported.append(observed)
+            return
+        self._queued.append((observed, time.time()))
+        if len(self._queued) >= FOLD_AT:
+            self._fold()
+
+    def _fold(self) -> None:
+        with self._lock:
+            queued = self._queued
+            taken = [queued.popleft() for _ in range(len(queued))]  # more may come meanwhile
+            if not taken:
                 return
-            self._all[key].add(seconds)
-            if collection is not None:
-                self._by_collection[collection, key].add(seconds)
+            times: defaultdict[tuple[str | None, Key], list[float]] = defaultdict(list)
+            last: dict[tuple[str | None, Key], float] = {}
+            for (route, status, seconds, collection), at in taken:
+                key = (route, status)
+                times[None, key].append(seconds)
+                last[None, key] = at
+                if collection is not None:
+                    times[collection, key].append(seconds)
+                    last[collection, key] = at
+            for (collection, key), taken_times in times.items():
+                durations = (
+                    self._all[key] if collection is None else self._by_collection[collection, key]
+                )
+                durations.add_many(taken_times, last[collection, key])
 
     def unreported(self) -> list[Observed]:
         """The responses observed since the last call (a reader's, for its writer)."""
@@ -51,6 +75,7 @@ class Responses:
 
     def rows(self, per_collection: bool) -> list[tuple[str | None, str, int, Durations]]:
         """(collection or None, "METHOD route", status, a copy of its durations), sorted."""
+        self._fold()
         with self._lock:
             if per_collection:
                 return [(c, k, s, d.copy()) for (c, (k, s)), d in self._by_collection.items()]

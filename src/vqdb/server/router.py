@@ -5,8 +5,10 @@ Starlette tries every route's regex in turn, and a search route sits past forty 
 scan took ~50 us of a ~0.4 ms request. `RouteTable` keeps the routes in a trie of path
 segments (a literal segment, or a `{parameter}` that takes any non-empty one) and finds the
 route a full scan would pick, the first whose path and method both match, in a few dict
-lookups. What matches no route fully (405, trailing-slash redirects, 404) is left to
-Starlette's own handling, and so are the routes a trie cannot hold (mounts, `{name:path}`).
+lookups, and remembers what it found for each method and path (a search's route is found
+once, not per request: the walk took ~5 us). What matches no route fully (405,
+trailing-slash redirects, 404) is left to Starlette's own handling, and so are the routes a
+trie cannot hold (mounts, `{name:path}`).
 
 `Api` serves the routes whose endpoint is `Bare` straight from the table. Such an endpoint
 answers every request itself, its failures included, so Starlette's two middleware layers, its
@@ -24,6 +26,7 @@ from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Receive, Scope, Send
 
 Found = tuple[Route, dict[str, str]]  # a route and its path parameters
+REMEMBERED = 4096  # (method, path)s whose route is kept; past that the memory starts afresh
 
 
 class Bare:
@@ -54,6 +57,9 @@ class RouteTable:
                 self._add(place, route, segments)
             else:
                 self._others.append((place, route))
+        # (method, root path, path) -> what find gave: dict operations are atomic, so the
+        # worker loops' threads share it without a lock
+        self._found: dict[tuple[str, str, str], Found | None] = {}
 
     def _add(self, place: int, route: Route, segments: list[str]) -> None:
         node, parameters = self._root, []
@@ -69,6 +75,18 @@ class RouteTable:
     def find(self, scope: Scope) -> Found | None:
         """The route Starlette's scan picks for an HTTP request, with its path parameters,
         where one matches by path and method; None: leave the request to Starlette."""
+        key = (scope["method"], scope.get("root_path", ""), scope["path"])
+        try:
+            found = self._found[key]
+        except KeyError:  # (not `in` and then a lookup: another loop's thread may clear it)
+            found = self._found[key] = self._find(scope)
+            if len(self._found) > REMEMBERED:  # paths that name points or made-up collections
+                self._found.clear()
+        if found is None:
+            return None
+        return found[0], dict(found[1])  # the request's own: scope["path_params"] is mutable
+
+    def _find(self, scope: Scope) -> Found | None:
         path, root = scope["path"], scope.get("root_path", "")
         if root and path.startswith(root + "/"):  # as Starlette matches: below the root path
             path = path[len(root) :]
