@@ -101,6 +101,7 @@ class Collection:
             self.appendable.add_vector(name, args[name])
         self.config = config
         self.vectors_changed += 1
+        self._optimizer_config_changed()
 
         def undo() -> None:
             for name in added:
@@ -114,14 +115,21 @@ class Collection:
     def reconfigure(self, config: CollectionConfig) -> None:
         """A changed config, its named vectors already the same (change_vectors); the caller
         holds the write lock. prevent_unoptimized turned off shows every deferred point; on,
-        the appendable segment defers new points from the present threshold on."""
+        the appendable segment defers new points from the present threshold on. As in Qdrant
+        (whose optimizers are made anew on a config change), an optimizer's failure is
+        forgotten: the collection is no longer red, and the next build says if it fails again."""
         self.config = config
+        self._optimizer_config_changed()
         deferred_from = self.config.deferred_from()
         if deferred_from is None:
             for segment in self.segments:
                 segment.reveal()
         else:
             self.appendable.deferred_from = deferred_from
+
+    def _optimizer_config_changed(self) -> None:
+        if self.optimizer is not None:
+            self.optimizer.error = None
 
     def seal(self) -> None:
         """Stops appending to the current appendable segment (the optimizer, holding the write
