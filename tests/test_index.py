@@ -406,3 +406,33 @@ def test_plain_query_reads_what_numpy_would(raw: list, dim: int) -> None:
         return
     assert got is not None and got.dtype == np.float32
     assert got.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("quantization", [None, {"scalar": {}}])
+@pytest.mark.parametrize("distance", ["Dot", "Euclid"])
+def test_a_lone_query_scan_split_over_threads_finds_what_one_thread_finds(
+    quantization, distance: str
+) -> None:
+    """A single query's plain scan big enough to split (2 MB of codes a thread) is scanned in
+    ranges on several threads: the merged top k is the one scan's, ties (duplicate rows)
+    going to the lower id, with a broad filter and a selective one."""
+    rng = np.random.default_rng(5)
+    n, dim = 24_000, 384  # 9 MB of int8 codes, 36 of float32: 4 and 18 ranges at most
+    base = rng.standard_normal((n, dim)).astype(np.float32)
+    base[rng.choice(n, 3000, replace=False)] = base[7]  # many rows tie with row 7
+    index = vqdb.Index(dim, distance, quantization=quantization, hnsw=None)
+    index.add(np.arange(n), base)
+    queries = np.vstack([base[7] + 0.01, rng.standard_normal((5, dim)).astype(np.float32)])
+    broad = rng.random(n) < 0.7
+    narrow = rng.random(n) < 0.05
+    for allowed in (None, broad, narrow):
+        for query in queries:
+            want_ids, want_scores = index.search(query, 50, allowed_ids=allowed, threads=1)
+            for threads in (2, 5, 64):
+                ids, scores = index.search(query, 50, allowed_ids=allowed, threads=threads)
+                np.testing.assert_array_equal(ids, want_ids)
+                np.testing.assert_array_equal(scores, want_scores)
+    tied, _ = index.search(base[7], 20, threads=5)
+    if distance == "Euclid":  # every tie scores 0: the lowest ids win
+        ties = np.sort(np.flatnonzero((base == base[7]).all(axis=1)))
+        np.testing.assert_array_equal(tied, ties[:20])

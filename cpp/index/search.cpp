@@ -42,9 +42,11 @@ size_t count_allowed(const uint64_t* allowed, size_t n) {
 
 }  // namespace
 
-std::vector<Neighbor> plain_search(const QueryScorer& query, size_t n, size_t k,
-                                   const uint64_t* allowed) {
-  if (allowed && count_allowed(allowed, n) < n / 8) return sparse_search(query, n, k, allowed);
+namespace {
+
+// The dense scan of rows [begin, end).
+std::vector<Neighbor> scan(const QueryScorer& query, size_t begin, size_t end, size_t k,
+                           const uint64_t* allowed) {
   constexpr size_t kBlock = 1024;
   TopK top(k);
   float scores[kBlock];
@@ -59,21 +61,33 @@ std::vector<Neighbor> plain_search(const QueryScorer& query, size_t n, size_t k,
     top.push({scores[i], id});
     if (top.full()) threshold = top.worst();
   };
-  for (size_t first = 0; first < n; first += kBlock) {
-    const size_t m = std::min(kBlock, n - first);
+  for (size_t first = begin; first < end; first += kBlock) {
+    const size_t m = std::min(kBlock, end - first);
     query.score_range(uint32_t(first), m, scores);
     size_t i = 0;
     for (; i < m && !top.full(); ++i) offer(first, i);
     for (; i < m; i += kChunk) {
-      const size_t end = std::min(m, i + kChunk);
+      const size_t stop = std::min(m, i + kChunk);
       bool hit = false;
-      for (size_t j = i; j < end; ++j) hit |= scores[j] > threshold;
+      for (size_t j = i; j < stop; ++j) hit |= scores[j] > threshold;
       if (!hit) continue;
-      for (size_t j = i; j < end; ++j)
+      for (size_t j = i; j < stop; ++j)
         if (scores[j] > threshold) offer(first, j);
     }
   }
   return std::move(top.sorted());
+}
+
+bool selective(const uint64_t* allowed, size_t n) {
+  return allowed && count_allowed(allowed, n) < n / 8;
+}
+
+}  // namespace
+
+std::vector<Neighbor> plain_search(const QueryScorer& query, size_t n, size_t k,
+                                   const uint64_t* allowed) {
+  if (selective(allowed, n)) return sparse_search(query, n, k, allowed);
+  return scan(query, 0, n, k, allowed);
 }
 
 namespace {
@@ -105,11 +119,38 @@ std::unique_ptr<QueryScorer> bind(const VectorSet& set, const float* queries,
                           size_t(offsets[q + 1] - offsets[q]));
 }
 
+// A lone query's plain scan of at least this many bytes a thread is split over plan.threads
+// (an appendable segment a steady upload keeps growing, an exact search): each thread scans a
+// range of rows into a top k of its own, and those merge into exactly the one scan's top k
+// (ties go to the lower id either way). Below it, starting a thread costs more than it saves.
+constexpr size_t kScanBytesPerThread = size_t(2) << 20;
+
+std::vector<Neighbor> scanned(const VectorSet& walk, const float* queries,
+                              const int64_t* offsets, size_t q, const SearchPlan& plan) {
+  const size_t n = walk.size();
+  const size_t want = std::max(plan.candidates, plan.limit);
+  const size_t split = std::min(resolve_threads(plan.threads),
+                                n * walk.code_bytes() / kScanBytesPerThread);
+  if (split <= 1 || selective(plan.allowed, n))
+    return plain_search(*bind(walk, queries, offsets, q), n, want, plan.allowed);
+  std::vector<std::vector<Neighbor>> tops(split);
+  parallel_for(split, split, 1, [&](size_t begin, size_t end) {
+    for (size_t t = begin; t < end; ++t)
+      tops[t] = scan(*bind(walk, queries, offsets, q), n * t / split, n * (t + 1) / split, want,
+                     plan.allowed);
+  });
+  TopK top(want);
+  for (const std::vector<Neighbor>& part : tops)
+    for (const Neighbor& neighbor : part) top.push(neighbor);
+  return std::move(top.sorted());
+}
+
 void search_one(const Hnsw* graph, const VectorSet& walk, const VectorSet* rescore,
                 const float* queries, const int64_t* offsets, size_t q, const SearchPlan& plan,
                 int64_t* ids, float* scores) {
-  std::vector<Neighbor> found =
-      candidates(graph, *bind(walk, queries, offsets, q), walk.size(), plan);
+  std::vector<Neighbor> found = graph ? candidates(graph, *bind(walk, queries, offsets, q),
+                                                   walk.size(), plan)
+                                      : scanned(walk, queries, offsets, q, plan);
   if (rescore && !found.empty()) {
     std::vector<uint32_t> ids_of(found.size());
     std::vector<float> exact(found.size());
@@ -200,9 +241,11 @@ void search_batch(const Hnsw* graph, const VectorSet& walk, const Rescore& resco
                   float* scores, const int64_t* query_offsets) {
   if (rescore.set && rescore.reader && !query_offsets)
     return search_gathered(graph, walk, rescore, queries, nq, plan, ids, scores);
+  SearchPlan each = plan;  // a batch's threads take a query each; a lone query may split its scan
+  if (nq > 1) each.threads = 1;
   parallel_for(nq, plan.threads, 1, [&](size_t begin, size_t end) {
     for (size_t q = begin; q < end; ++q)
-      search_one(graph, walk, rescore.set, queries, query_offsets, q, plan,
+      search_one(graph, walk, rescore.set, queries, query_offsets, q, each,
                  ids + q * plan.limit, scores + q * plan.limit);
   });
 }
