@@ -11,7 +11,8 @@ set's queries one after another from the first batch on until the upload ends. F
 engine:
 - upload: seconds, and points/s;
 - search during the upload: how many ran; p50, p99 and the worst in ms over its last quarter
-  (searches run back to back, so the early, fast ones would outnumber the rest);
+  (searches run back to back, so the early, fast ones would outnumber the rest), and the worst
+  over the whole upload (a search that waited out a write or a swap: the stalls);
 - shown: how many points a search could find when the last batch was acknowledged;
 - settled: seconds from then until every point shows and the optimizer is idle, and recall@10
   of the set's queries against the exact neighbours among all n points.
@@ -171,6 +172,7 @@ def run(
         "p50 ms": f"{statistics.median(ms):.2f}" if ms else "-",
         "p99 ms": f"{ms[min(len(ms) - 1, int(0.99 * len(ms)))]:.2f}" if ms else "-",
         "worst ms": f"{ms[-1]:.1f}" if ms else "-",
+        "worst, all ms": f"{max(t for _, t in latencies) * 1e3:.1f}" if latencies else "-",
         "shown at end": shown,
         "settled s": f"{settled:.1f}",
         "recall@10": f"{recall_at_k(found, gt, K):.3f}",

@@ -436,3 +436,31 @@ def test_a_lone_query_scan_split_over_threads_finds_what_one_thread_finds(
     if distance == "Euclid":  # every tie scores 0: the lowest ids win
         ties = np.sort(np.flatnonzero((base == base[7]).all(axis=1)))
         np.testing.assert_array_equal(tied, ties[:20])
+
+
+@pytest.mark.parametrize("quantization", [None, {"scalar": {}}])
+def test_a_set_grown_a_batch_at_a_time_holds_what_one_made_at_once_holds(quantization) -> None:
+    """Codes grown a batch at a time (past 4 MB they live in a mapping that mremap extends or
+    moves, several times here) are those of one add of every row, and search alike."""
+    rng = np.random.default_rng(11)
+    n, dim = 21_000, 256  # 21 MB of float32 originals: five doublings past the first 4 MB
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    grown = vqdb.Index(dim, "Cosine", quantization=quantization, hnsw=None)
+    grown.add(np.arange(2000), x[:2000])  # the quantizer trains on the first batch
+    for start in range(2000, n, 300):
+        grown.add(np.arange(start, min(n, start + 300)), x[start : start + 300])
+    whole = vqdb.Index(dim, "Cosine", quantization=quantization, hnsw=None)
+    whole.add(np.arange(2000), x[:2000])
+    whole.add(np.arange(2000, n), x[2000:])
+    for name in ("_originals", "_quantized"):
+        if getattr(whole, name) is None:
+            continue
+        a, b = getattr(grown, name).state(), getattr(whole, name).state()
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=key)
+    for q in x[rng.choice(n, 5)]:
+        ids, scores = grown.search(q, 10)
+        want_ids, want_scores = whole.search(q, 10)
+        np.testing.assert_array_equal(ids, want_ids)
+        np.testing.assert_array_equal(scores, want_scores)

@@ -110,7 +110,7 @@ void VectorSet::load_state(const State& state) {
 
 void VectorSet::view(const uint8_t* codes, size_t rows) {
   if (!trained()) throw std::logic_error("load the codec parameters before viewing codes");
-  decltype(codes_)().swap(codes_);  // frees a copy (assigning {} would keep its capacity)
+  codes_.release();  // frees a copy
   view_ = codes;
   size_ = rows;
   if (size_ > 0) on_encoded(0, size_);

@@ -112,7 +112,7 @@ class VectorSet {
   size_t dim_;
   Metric metric_;
   size_t size_ = 0;
-  std::vector<uint8_t, HugePageAllocator<uint8_t>> codes_;
+  GrowingBytes codes_;
   const uint8_t* view_ = nullptr;
 };
 
