@@ -126,3 +126,42 @@ def test_a_failed_append_is_rolled_back(tmp_path: Path) -> None:
         b"after %d" % i for i in range(5)
     ]
     assert not list(tmp_path.glob("*.damaged-*"))
+
+
+def test_a_record_in_parts_is_the_record_joined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A payload given as parts (a header, arrays' own buffers) is written as the same bytes as
+    the joined payload, short writes included, and replays as it, with its records and
+    WAL-encoded operations intact."""
+    import os
+
+    import numpy as np
+
+    from vqdb.collection import records
+    from vqdb.storage import wal as wal_module
+
+    rows = np.arange(24, dtype=np.float32).reshape(4, 6)
+    op = {"op": "upsert", "ids": [1, 2, 3, 4], "vectors": {"": rows}}
+    parts = records.encode_parts(op)
+    joined = records.encode(op)
+    assert b"".join(bytes(memoryview(p)) for p in parts) == joined
+    real = os.pwritev
+
+    def seven_bytes(fd: int, buffers: list[bytes], offset: int) -> int:
+        return real(fd, [b"".join(buffers)[:7]], offset)
+
+    for name, short in (("whole", False), ("short", True)):
+        if short:  # pwritev writes 7 bytes only: the rest goes through pwrite
+            monkeypatch.setattr(wal_module.os, "pwritev", seven_bytes)
+        a, b = Wal(tmp_path / f"{name}.a"), Wal(tmp_path / f"{name}.b")
+        for wal, payload_ in ((a, parts), (b, joined)):
+            wal.append(b"first", sync=False)
+            wal.append(payload_, sync=True)
+            wal.close()
+        assert (tmp_path / f"{name}.a").read_bytes() == (tmp_path / f"{name}.b").read_bytes()
+        replayed_ = replayed(tmp_path / f"{name}.a")
+        assert replayed_[0] == b"first"
+        back = records.decode(replayed_[1])
+        assert back["ids"] == [1, 2, 3, 4]
+        np.testing.assert_array_equal(back["vectors"][""], rows)

@@ -17,6 +17,12 @@ _LEN = struct.Struct("<I")
 
 
 def encode(op: dict[str, Any]) -> bytes:
+    return b"".join(encode_parts(op))
+
+
+def encode_parts(op: dict[str, Any]) -> list[Any]:
+    """The record as bytes-like parts to write one after another: the header, then each array's
+    own buffer (a 500 x 768 batch is 1.5 MB: copies of it cost ~0.1 ms each)."""
     arrays: list[np.ndarray[Any, Any]] = []
 
     def lift(value: Any) -> Any:
@@ -29,7 +35,7 @@ def encode(op: dict[str, Any]) -> bytes:
         return value  # lists (ids, payloads) never hold arrays: not walked, they can be long
 
     header = json.dumps(lift(op), separators=(",", ":")).encode()
-    return b"".join([_LEN.pack(len(header)), header, *(a.tobytes() for a in arrays)])
+    return [_LEN.pack(len(header)) + header, *(a.reshape(-1).view(np.uint8) for a in arrays)]
 
 
 def decode(record: bytes) -> dict[str, Any]:

@@ -24,8 +24,9 @@ import shutil
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,18 +61,28 @@ class Wal:
                     yield seq, f.read(end - start)
         self._records = []
 
-    def append(self, payload: bytes, *, sync: bool) -> int:
+    def append(self, payload: bytes | Sequence[Any], *, sync: bool) -> int:
         """Writes one record and returns its sequence number; `sync` waits for the disk.
-        Raises StorageFull (or the OSError) with nothing of the record left in the log."""
+        `payload`: bytes, or bytes-like parts that follow one another (written as they are,
+        not joined first). Raises StorageFull (or the OSError) with nothing of the record left
+        in the log."""
+        parts = [payload] if isinstance(payload, bytes) else list(payload)
         with self._lock:
             self._mend()
             seq = self.next_seq
-            body = _SEQ.pack(seq) + payload
-            record = _HEAD.pack(len(body), zlib.crc32(body)) + body
+            body = [_SEQ.pack(seq), *parts]
+            length = sum(memoryview(part).nbytes for part in body)
+            crc = 0
+            for part in body:
+                crc = zlib.crc32(part, crc)
+            record = [_HEAD.pack(length, crc), *body]
+            size = _HEAD.size + length
             try:
-                written = 0
-                while written < len(record):
-                    written += os.pwrite(self._fd, record[written:], self._end + written)
+                written = os.pwritev(self._fd, record, self._end)
+                if written < size:  # a short write (rare): the rest from the joined record
+                    whole = memoryview(b"".join(record))
+                    while written < size:
+                        written += os.pwrite(self._fd, whole[written:], self._end + written)
                 if sync:
                     os.fsync(self._fd)
             except OSError as e:
@@ -81,7 +92,7 @@ class Wal:
                     message = f"No space left on device: the write was not applied ({self.path})"
                     raise StorageFull(e.errno, message) from e
                 raise
-            self._end += len(record)
+            self._end += size
             self.next_seq += 1
             return seq
 
