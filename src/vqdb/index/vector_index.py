@@ -306,7 +306,10 @@ class Index:
         batch. `allowed_ids` restricts the search to those ids (or, as a boolean array, to the
         ids i where allowed_ids[i]); rows with fewer matches end in -1 / NaN. `rescored`: the
         best `limit` of the `rescored` points the walk finds, by exact scores, whatever the
-        params say of rescoring (a prefetch of that many rescored by a query: query.py)."""
+        params say of rescoring (a prefetch of that many rescored by a query: query.py).
+        `threads` (0: every core): a batch's queries are shared out among them; one query's
+        plain scan (no graph, or `exact`) is split among them once it holds 2 MB of codes a
+        thread, with the same answer as on one."""
         if len(self) == 0:
             raise ValueError("the index is empty: add vectors before searching")
         if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
