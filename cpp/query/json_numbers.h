@@ -32,7 +32,11 @@ inline bool json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c 
 // Python reads it, a value with no sign on zero: -0 is 0. Most numbers (up to 15 significant
 // digits, exponents up to 22) take Clinger's exact path, one multiplication or division of
 // two exact doubles; the others go to from_chars.
-inline bool json_number(std::string_view text, size_t& i, double& value) {
+//
+// `narrowed`: only the float32 the double narrows to matters (a vector's number), so a number
+// of 16-19 digits may take a fast path whose double is that float32 rather than the nearest
+// double; it is used only where the float32 is the same either way.
+inline bool json_number(std::string_view text, size_t& i, double& value, bool narrowed = false) {
   static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -75,11 +79,28 @@ inline bool json_number(std::string_view text, size_t& i, double& value) {
   }
   i += size_t(p - begin);
   const int power = scale + exponent;
-  if (count <= 19 && mantissa <= (uint64_t(1) << 53) && power >= -22 && power <= 22) {
-    const double m = double(mantissa);  // exact
+  bool done = false;
+  if (count <= 19 && power >= -22 && power <= 22) {
+    const double m = double(mantissa);  // exact up to 2^53, else within half an ulp
     value = power < 0 ? m / kPowers[-power] : m * kPowers[power];
     if (negative) value = -value;
-  } else {
+    if (mantissa <= (uint64_t(1) << 53)) {
+      done = true;  // Clinger: one rounding of exact operands, the nearest double
+    } else if (narrowed) {
+      // 16-19 digits (a float32 that a client printed as a double, 0.04232627898454666):
+      // `value` is within 2^-52 of the decimal, relatively, and so is the nearest double.
+      // Where every number that close narrows to one float32, so does the nearest double,
+      // and that float32 is the answer; only a value next to the midpoint of two float32s
+      // (rare) is read exactly below.
+      const double margin = std::fabs(value) * 0x1p-50;
+      const float low = float(value - margin), high = float(value + margin);
+      if (low == high && std::isfinite(low)) {
+        value = double(low);
+        done = true;
+      }
+    }
+  }
+  if (!done) {
     const auto [stop, error] = std::from_chars(begin, p, value);
     if (error == std::errc::result_out_of_range && stop == p) {
       // beyond double: Python reads a tiny one as 0 and a huge one as infinity
@@ -198,7 +219,7 @@ inline std::vector<NumberArray> number_arrays(std::string_view text, size_t min_
       stack.pop_back();
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       double value;
-      if (!detail::json_number(text, i, value)) return {};
+      if (!detail::json_number(text, i, value, /*narrowed=*/true)) return {};
       if (!stack.empty() && stack.back().array) {
         // no branch on the value: the next numbers are read while this one's division runs
         Frame& frame = stack.back();
