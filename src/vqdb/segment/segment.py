@@ -188,16 +188,17 @@ class Segment:
 
     def _defer(self, start: int, n: int, shown: Mask | None) -> None:
         """Marks which of `n` new points from `start` are deferred: those past `deferred_from`
-        that replace no point reads saw (an update of a shown point stays shown)."""
-        if self.deferred_from is None:
-            if self.deferred is not None:
-                self.deferred = np.concatenate([self.deferred, np.zeros(n, dtype=np.bool_)])
-            return
-        new = np.arange(start, start + n) >= self.deferred_from
-        if shown is not None:
-            new &= ~shown
-        before = np.zeros(start, dtype=np.bool_) if self.deferred is None else self.deferred
-        self.deferred = np.concatenate([before, new])
+        that replace no point reads saw (an update of a shown point stays shown). No mask is
+        made until a point is deferred: reads of a segment without one filter nothing."""
+        new = np.zeros(n, dtype=np.bool_)
+        if self.deferred_from is not None:
+            new = np.arange(start, start + n) >= self.deferred_from
+            if shown is not None:
+                new &= ~shown
+        if self.deferred is not None:
+            self.deferred = np.concatenate([self.deferred, new])
+        elif new.any():
+            self.deferred = np.concatenate([np.zeros(start, dtype=np.bool_), new])
 
     def reveal(self) -> None:
         """Shows every deferred point and defers no more (prevent_unoptimized turned off)."""
