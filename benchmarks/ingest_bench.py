@@ -2,7 +2,8 @@
 `prevent_unoptimized` (deferred points), beside hnswlib, whose graph takes each point as it
 comes.
 
-    python benchmarks/ingest_bench.py --data ../shared/data/wordnet-mpnet-768 [--n 50000]
+    python benchmarks/ingest_bench.py --data ../shared/data/wordnet-mpnet-768 [--n 50000] \
+        [--rate 5000] [--engines vqdb deferring hnswlib]
 
 n vectors derived from the real set (768-d, Cosine) are uploaded in batches of 500, at up to
 --rate points a second (a steady feed, such as an embedding pipeline's) or as fast as the
@@ -13,6 +14,7 @@ engine:
 - search during the upload: how many ran; p50, p99 and the worst in ms over its last quarter
   (searches run back to back, so the early, fast ones would outnumber the rest), and the worst
   over the whole upload (a search that waited out a write or a swap: the stalls);
+- write: the p50 and the worst time to take one batch (a write waits out a checkpoint);
 - shown: how many points a search could find when the last batch was acknowledged;
 - settled: seconds from then until every point shows and the optimizer is idle, and recall@10
   of the set's queries against the exact neighbours among all n points.
@@ -149,10 +151,13 @@ def run(
             i += 1
 
     thread = threading.Thread(target=searcher)
+    writes: list[float] = []
     started = time.perf_counter()
     for start in range(0, len(x), BATCH):
         time.sleep(max(0.0, started + start / rate - time.perf_counter()))
+        began = time.perf_counter()
         engine.add(start, x[start : start + BATCH])
+        writes.append(time.perf_counter() - began)
         if not start:  # searches begin once there is something to find
             thread.start()
     uploaded = time.perf_counter() - started
@@ -173,6 +178,8 @@ def run(
         "p99 ms": f"{ms[min(len(ms) - 1, int(0.99 * len(ms)))]:.2f}" if ms else "-",
         "worst ms": f"{ms[-1]:.1f}" if ms else "-",
         "worst, all ms": f"{max(t for _, t in latencies) * 1e3:.1f}" if latencies else "-",
+        "write p50 ms": f"{statistics.median(writes) * 1e3:.1f}",
+        "worst write ms": f"{max(writes) * 1e3:.1f}",
         "shown at end": shown,
         "settled s": f"{settled:.1f}",
         "recall@10": f"{recall_at_k(found, gt, K):.3f}",
@@ -186,6 +193,8 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=768)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--rate", type=float, default=5000, help="points/s at most")
+    kinds = ("vqdb", "deferring", "hnswlib")
+    parser.add_argument("--engines", nargs="+", choices=kinds, default=list(kinds))
     args = parser.parse_args()
 
     base, queries, _, _ = load(args.data)
@@ -197,14 +206,16 @@ def main() -> None:
         f"{args.rate:.0f} points/s, k={K}\n"
     )
 
-    engines: list[tuple[str, Callable[[Path], Engine]]] = [
-        ("vqdb", lambda p: Vqdb(p, args.dim, deferring=False)),
-        ("vqdb prevent_unoptimized", lambda p: Vqdb(p, args.dim, deferring=True)),
-    ]
+    engines: list[tuple[str, Callable[[Path], Engine]]] = []
+    if "vqdb" in args.engines:
+        engines.append(("vqdb", lambda p: Vqdb(p, args.dim, deferring=False)))
+    if "deferring" in args.engines:
+        engines.append(("vqdb prevent_unoptimized", lambda p: Vqdb(p, args.dim, deferring=True)))
     try:
         import hnswlib  # noqa: F401
 
-        engines.append(("hnswlib", lambda p: Hnswlib(args.n, args.dim)))
+        if "hnswlib" in args.engines:
+            engines.append(("hnswlib", lambda p: Hnswlib(args.n, args.dim)))
     except ImportError:
         print("hnswlib: not installed (pip install 'vqdb[bench]'), left out")
     rows = []

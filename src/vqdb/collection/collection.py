@@ -13,6 +13,7 @@ checkpoints (storage.py) make the segments durable and empty the WAL.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -46,6 +47,7 @@ from vqdb.storage.rows import ReadPath
 from vqdb.storage.wal import Wal
 
 Result = dict[str, Any]
+log = logging.getLogger("vqdb")
 
 
 def new_segment_name() -> str:
@@ -76,6 +78,10 @@ class Collection:
         # told after each change is in its files (a WAL record, a checkpoint): the database
         # counts them for the processes following its folder (storage/changes.py)
         self.changed: Callable[[], None] = _unchanged
+        # makes the state durable in the segments' files and empties the WAL (storage.py sets
+        # it where there is a WAL); a write that leaves the WAL past its capacity calls it
+        self.checkpoint: Callable[[], None] = _unchanged
+        self._checkpoint_retry_at = 0  # WAL bytes past which to retry a failed one
 
     def _new_appendable(self) -> Segment:
         segment = Segment.empty(new_segment_name(), self.config.appendable_args())
@@ -310,6 +316,7 @@ class Collection:
                     return {"operation_id": self.applied_seq, "status": _status(wait)}
             seq = self._log(op, wait, record)
             self.apply(op, seq)
+            self._checkpoint_if_due()
             # a write that waits shows every write before it, as in Qdrant
             deferred = [s for s in self.segments if s.deferred_count] if wait else []
             self.changed()
@@ -318,6 +325,23 @@ class Collection:
             self.optimizer.wake()
         shown = not deferred or self._await_shown(deferred)
         return {"operation_id": seq, "status": _status(wait and shown)}
+
+    def _checkpoint_if_due(self) -> None:
+        """Checkpoints once the WAL holds `wal_capacity_mb` (the caller holds the write
+        lock), so that a checkpoint writes at most about that much that is new, and a restart
+        replays at most that much. The write is logged and applied either way: a checkpoint
+        that fails (a full disk) is logged and tried again once as much more is logged."""
+        if self.wal is None:
+            return
+        capacity = self.config.wal.wal_capacity_mb << 20
+        if self.wal.size < max(capacity, self._checkpoint_retry_at):
+            return
+        try:
+            self.checkpoint()
+            self._checkpoint_retry_at = 0
+        except Exception:
+            log.exception("collection %s: checkpoint failed; the WAL keeps the writes", self.name)
+            self._checkpoint_retry_at = self.wal.size + capacity
 
     def _await_shown(self, segments: list[Segment]) -> bool:
         """Waits until the optimizer has replaced the segments that held deferred points when

@@ -271,9 +271,9 @@ def recover_shard(
 
 def partial_manifest(db: Database, collection_name: str, shard: int) -> dict[str, Any]:
     """Qdrant's partial snapshot manifest of the shard: for each segment, its last write and
-    each of its files with the last write it holds. A vqdb segment is written whole at each
-    generation, so every file carries the segment's version; the files are those a snapshot
-    taken now would hold (the next checkpoint's names aside)."""
+    each of its files with the last write it holds. What a vqdb segment's generation names of
+    each of its files is as of the segment's last write, so every file carries its version;
+    the files are those a snapshot taken now would hold (the next checkpoint's names aside)."""
     folder_for(db, collection_name, shard)
     collection = db.collection(collection_name)
     with collection.lock.read():

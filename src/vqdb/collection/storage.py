@@ -7,6 +7,10 @@
 
 A checkpoint writes every changed segment as a new generation, then the manifest (one atomic
 rename makes them current), then empties the WAL, then deletes what the old manifest used.
+Besides the optimizer's swaps and config changes, a write that leaves the WAL past
+`wal_config.wal_capacity_mb` checkpoints (`Collection.flush`): each checkpoint then writes at
+most about that much that is new (segments' append-only files take only what came since), so
+neither the write lock's hold nor a restart's replay grows with an upload's size.
 Opening reads the manifest, loads its segments (memory-mapping on-disk originals), and replays
 the WAL records after the manifest's last operation. Segment directories the manifest does not
 name (a crash mid-optimization) are deleted.
@@ -37,8 +41,10 @@ from vqdb.storage.files import read_json, write_json
 from vqdb.storage.rows import ReadPath
 from vqdb.storage.wal import Wal
 
-FORMAT_VERSION = 2  # 2: an optimized segment's payloads may be in a records file
-READABLE_FORMATS = (1, 2)
+# 2: an optimized segment's payloads may be in a records file; 3: append-only files shared by
+# generations (an appendable segment's vectors and ids, payload journals: segment/files.py)
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 MANIFEST = "collection.json"
 BUILDING = "building-"  # prefix of a segment directory the optimizer has not swapped in yet
 NAME_MAX = 255  # bytes in one file-name component (Linux, and most filesystems)
@@ -72,6 +78,7 @@ def create(
         try:
             (path / "segments").mkdir(parents=True, exist_ok=False)
             collection.wal = Wal(path / "wal.log")
+            collection.checkpoint = lambda: checkpoint(collection)
             checkpoint(collection)
         except BaseException:  # a full disk, say: no half-made collection stays behind
             if collection.wal is not None:
@@ -87,7 +94,11 @@ def open_collection(path: Path, read_path: ReadPath = "mmap") -> Collection:
     tail cut)."""
     collection, manifest = load_collection(path, read_path)
     _remove_strays(path, {entry["name"] for entry in manifest["segments"]}, building=True)
+    for segment in collection.segments:  # files a crash mid-checkpoint left
+        if segment.on_disk_files:
+            files.remove_unlisted(segment_dir(collection, segment), files.listed_files(segment))
     collection.wal = Wal(path / "wal.log", next_seq=collection.applied_seq + 1)
+    collection.checkpoint = lambda: checkpoint(collection)
     replayed = replay(collection, collection.wal.replay(after=collection.applied_seq))
     if replayed:
         log.info("collection %s: replayed %d WAL records", collection.name, replayed)
@@ -246,6 +257,7 @@ def checkpoint(collection: Collection) -> None:
         if old is not None:
             indexes = set(segment.index_files.values())
             files.remove_generation(segment_dir(collection, segment), old, indexes)
+        files.remove_unlisted(segment_dir(collection, segment), files.listed_files(segment))
     _remove_strays(collection.path, {s.name for s in collection.segments})
 
 

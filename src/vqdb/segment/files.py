@@ -2,17 +2,22 @@
 
 What never changes after an optimized segment is built (ids, originals, quantized codes, graph;
 its payloads as built, in `payloads.records`, and its payload indexes) is written once. What
-does change (which points and vectors are alive, payloads set or removed since) is written per
-checkpoint generation, as `<part>.<generation>.<ext>`, so the manifest can switch from one
-complete generation to the next in a single rename. An appendable segment is small and written
-whole at each generation.
+does change (which points and vectors are alive) is written per checkpoint generation, as
+`<part>.<generation>.<ext>`, so the manifest can switch from one complete generation to the
+next in a single rename. Payloads set or removed since the build go to a journal
+(`payloads.r<token>.journal`), and an appendable segment's ids and vectors to append-only files
+(`<part>.r<token>.rows`), both shared by generations (storage/appends.py): each generation's
+`payloads.<generation>.json` and `meta.<generation>.json` say how much of each it holds, so a
+checkpoint writes what came since the last one, not the segment again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,7 @@ from vqdb.index.stores import VectorStore, required_arrays, store_from_state
 from vqdb.segment.ids import load_ids
 from vqdb.segment.payloads import Payloads
 from vqdb.segment.segment import Segment
+from vqdb.storage.appends import Written, append, append_rows, journal_bytes, read_lines, read_rows
 from vqdb.storage.files import fsync_dir, read_array, read_json, write_array, write_json
 from vqdb.storage.records import Records, write_records
 from vqdb.storage.rows import ReadPath, RowFile
@@ -51,40 +57,19 @@ def save(
     payloads_cached: bool = False,
 ) -> None:
     """Writes the segment's changing parts for `generation`, and everything else too when
-    `full` (a freshly built segment, or any appendable one). The originals of the vectors
-    named in `on_disk` are not left in the page cache (see write_array). A full optimized
-    segment's payloads go to a records file, read in place from then on (segment/payloads.py;
-    `payloads_cached`: read ahead into the page cache, see Records); the changes since are
-    written per generation."""
+    `full` (a freshly built segment). An appendable segment's ids and vectors go to
+    append-only files that each generation extends with what came since the last (its other
+    arrays, small, are written whole). The originals of the vectors named in `on_disk` are
+    not left in the page cache (see write_array). A full optimized segment's payloads go to a
+    records file, read in place from then on (segment/payloads.py; `payloads_cached`: read
+    ahead into the page cache, see Records); payloads set or removed since go to a journal."""
     directory.mkdir(parents=True, exist_ok=True)
-    suffix = f".{generation}" if segment.appendable else ""
-    if full:
-        segment.file_vectors = list(segment.vectors)
+    if segment.appendable:
+        _save_growing(segment, directory, generation)
+    elif full:
+        _save_built(segment, directory, on_disk)
     # a name's files keep their position once written: a vector dropped since leaves a gap
     names = segment.file_vectors
-    if full:
-        for key, array in segment.ids.state().items():
-            write_array(directory / f"ids.{key}{suffix}.npy", array, sync_dir=False)
-        for position, name in enumerate(names):
-            state = segment.vectors[name].state(shared=not segment.appendable)
-            for key, array in state.items():
-                if key != "alive":
-                    write_array(
-                        directory / f"{_vector_file(position, key)}{suffix}.npy",
-                        array,
-                        sync_dir=False,
-                        uncached=key == "originals.codes" and name in on_disk,
-                    )
-        meta = {
-            "vectors": names,
-            "configs": {name: segment.vectors[name].config() for name in names},
-            "appendable": segment.appendable,
-            "deferred_from": segment.deferred_from,
-            "deferred": segment.deferred is not None,
-        }
-        write_json(directory / f"meta{suffix}.json", meta)
-        if segment.deferred is not None:
-            write_array(directory / f"deferred{suffix}.npy", segment.deferred, sync_dir=False)
     write_array(directory / f"alive.{generation}.npy", segment.alive, sync_dir=False)
     for position, name in enumerate(names):
         if name not in segment.vectors:
@@ -105,16 +90,126 @@ def save(
         for key, name in segment.index_files.items()
         if key in segment.indexes and name == _index_name(key, segment.indexes[key])
     }
-    held = segment.payloads.held
-    offsets = sorted(held)
+    journal = _save_journal(segment.payloads, directory)
     payloads = {
-        "offsets": offsets,
-        "payloads": [held[o] for o in offsets],  # None: the stored one is removed
+        "journal": None if journal is None else journal.to_json(),
         "stored": segment.payloads.stored is not None,
         "indexes": segment.index_files,
     }
     write_json(directory / f"payloads.{generation}.json", payloads)  # fsyncs the directory
+    segment.payloads.journal = journal
+    segment.payloads.unsaved.clear()
     segment.dirty = False
+
+
+def _save_built(segment: Segment, directory: Path, on_disk: Collection[str]) -> None:
+    """What never changes in an optimized segment, written once."""
+    segment.file_vectors = names = list(segment.vectors)
+    for key, array in segment.ids.state().items():
+        write_array(directory / f"ids.{key}.npy", array, sync_dir=False)
+    for position, name in enumerate(names):
+        for key, array in segment.vectors[name].state(shared=True).items():
+            if key != "alive":
+                write_array(
+                    directory / f"{_vector_file(position, key)}.npy",
+                    array,
+                    sync_dir=False,
+                    uncached=key == "originals.codes" and name in on_disk,
+                )
+    write_json(directory / "meta.json", _meta(segment))
+    if segment.deferred is not None:
+        write_array(directory / "deferred.npy", segment.deferred, sync_dir=False)
+
+
+# the state arrays of a store (by the last part of their key) and of the ids that only grow at
+# the end while a segment takes points; the rest (codec parameters) are written whole
+_GROWING = ("ids", "codes", "offsets", "indptr", "indices", "values")
+_GROWING_IDS = ("nums", "num_offsets", "uuids", "uuid_offsets")
+
+
+def _save_growing(segment: Segment, directory: Path, generation: int) -> None:
+    """An appendable segment at `generation`: its growing arrays extended in their files,
+    the rest written as this generation's."""
+    segment.file_vectors = names = list(segment.vectors)
+    owners: list[tuple[str | None, str, object, dict[str, npt.NDArray[Any]]]] = [
+        (None, "ids.", segment.ids, segment.ids.state())
+    ]
+    for position, vname in enumerate(names):
+        store = segment.vectors[vname]
+        owners.append((vname, _vector_file(position, ""), store, store.state()))
+    appended: dict[tuple[str | None, str], Written] = {}
+    rows: dict[str, Any] = {"ids": {}, "vectors": {}}
+    for name, stem, owner, state in owners:
+        for key, array in state.items():
+            if key == "alive":
+                continue
+            if key.split(".")[-1] not in (_GROWING_IDS if name is None else _GROWING):
+                write_array(directory / f"{stem}{key}.{generation}.npy", array, sync_dir=False)
+                continue
+            before = segment.appended.get((name, key))
+            written = _extend(directory, before, owner, stem + key, array)
+            appended[name, key] = written
+            where = rows["ids"] if name is None else rows["vectors"].setdefault(name, {})
+            where[key] = written.to_json()
+    segment.appended = appended
+    write_json(directory / f"meta.{generation}.json", {**_meta(segment), "rows": rows})
+    if segment.deferred is not None:
+        write_array(directory / f"deferred.{generation}.npy", segment.deferred, sync_dir=False)
+
+
+def _extend(
+    directory: Path, written: Written | None, owner: object, stem: str, array: npt.NDArray[Any]
+) -> Written:
+    """`array` in its append-only file: the rows past those written, or all of them into a
+    new file where it is not the one written before (another store, another row layout)."""
+    dtype, shape = array.dtype.str, tuple(int(n) for n in array.shape[1:])
+    if (
+        written is None
+        or written.owner is not owner
+        or (written.dtype, written.shape) != (dtype, shape)
+        or array.shape[0] < written.count
+    ):
+        written = Written(f"{stem}.r{secrets.token_hex(4)}.rows", 0, owner, dtype, shape)
+    count = append_rows(directory / written.file, written.count, array[written.count :])
+    return dataclasses.replace(written, count=count)
+
+
+def _save_journal(payloads: Payloads, directory: Path) -> Written | None:
+    """The payloads set or removed since the last generation, appended to the journal (all
+    held ones into a new journal where there is none yet, or where most of its lines have
+    been written over since)."""
+    journal, held = payloads.journal, payloads.held
+    if journal is None or journal.entries > 2 * len(held) + _JOURNAL_SLACK:
+        if not held:
+            return None
+        journal = Written(f"payloads.r{secrets.token_hex(4)}.journal", 0)
+        entries = sorted(held.items())
+    else:
+        entries = [(o, held.get(o)) for o in sorted(payloads.unsaved)]
+    data, lines = journal_bytes(entries)
+    count = append(directory / journal.file, journal.count, data) if data else journal.count
+    return dataclasses.replace(journal, count=count, entries=journal.entries + lines)
+
+
+_JOURNAL_SLACK = 1024  # lines a journal may hold beyond twice the payloads it keeps
+
+
+def _meta(segment: Segment) -> dict[str, Any]:
+    return {
+        "vectors": segment.file_vectors,
+        "configs": {name: segment.vectors[name].config() for name in segment.file_vectors},
+        "appendable": segment.appendable,
+        "deferred_from": segment.deferred_from,
+        "deferred": segment.deferred is not None,
+    }
+
+
+def listed_files(segment: Segment) -> set[str]:
+    """The append-only files the segment's last generation names."""
+    listed = {written.file for written in segment.appended.values()}
+    if segment.payloads.journal is not None:
+        listed.add(segment.payloads.journal.file)
+    return listed
 
 
 def _save_payload_records(segment: Segment, directory: Path, cached: bool) -> None:
@@ -205,13 +300,17 @@ def load(
     segment takes no new vectors). `payloads_cached`: see `save`."""
     suffix = "" if (directory / "meta.json").exists() else f".{generation}"
     meta = read_json(directory / f"meta{suffix}.json")
-    ids = load_ids(
-        {
-            p.name[len("ids.") : -len(suffix + ".npy")]: read_array(p, mmap=True)
-            for p in directory.glob(f"ids.*{suffix}.npy")
-            if p.name.count(".") == 2 + suffix.count(".")
-        }
-    )
+    rows = meta.get("rows", {"ids": {}, "vectors": {}})  # an appendable segment's, since format 3
+    id_arrays = {
+        p.name[len("ids.") : -len(suffix + ".npy")]: read_array(p, mmap=True)
+        for p in directory.glob(f"ids.*{suffix}.npy")
+        if p.name.count(".") == 2 + suffix.count(".")
+    }
+    id_arrays.update(_read_growing(directory, rows["ids"]))
+    ids = load_ids(id_arrays)
+    appended: dict[tuple[str | None, str], Written] = {
+        (None, key): Written.from_json(w, ids) for key, w in rows["ids"].items()
+    }
     vectors: dict[str, VectorStore] = {}
     for position, vname in enumerate(meta["vectors"]):
         if vectors_kept is not None and vname not in vectors_kept:
@@ -223,6 +322,8 @@ def load(
             if key.startswith("alive"):
                 continue
             arrays[key] = read_array(path, mmap=True)
+        growing = rows["vectors"].get(vname, {})
+        arrays.update(_read_growing(directory, growing))
         arrays["alive"] = read_array(directory / f"{prefix}alive.{generation}.npy")
         config = meta["configs"][vname]
         for key in required_arrays(config):
@@ -239,12 +340,19 @@ def load(
             # errors name the segment's own folder, also while it is still being built
             use_read_path(index, path, read_path, display=directory.with_name(name) / path.name)
         vectors[vname] = index
+        appended.update({(vname, key): Written.from_json(w, index) for key, w in growing.items()})
     alive = np.array(read_array(directory / f"alive.{generation}.npy"), dtype=np.bool_)
     written = read_json(directory / f"payloads.{generation}.json")
     stored = written.get("stored")
     records = Records(directory / PAYLOAD_RECORDS, cached=payloads_cached) if stored else None
-    held = dict(zip(written["offsets"], written["payloads"]))
+    journal = None if written.get("journal") is None else Written.from_json(written["journal"])
+    if journal is not None:
+        held = dict(read_lines(directory / journal.file, journal.count))
+    else:  # none, or written before format 3: all held payloads in the generation's file
+        held = dict(zip(written.get("offsets", ()), written.get("payloads", ())))
     segment = Segment(name, vectors, ids, alive, Payloads(held, records))
+    segment.payloads.journal = journal
+    segment.appended = appended
     segment.file_vectors = list(meta["vectors"])
     segment.deferred_from = meta.get("deferred_from")
     if meta.get("deferred"):
@@ -253,6 +361,14 @@ def load(
     segment.dirty = False
     segment.on_disk_files = True  # a checkpoint writes only what changes, not these again
     return segment
+
+
+def _read_growing(directory: Path, rows: Mapping[str, Any]) -> dict[str, npt.NDArray[Any]]:
+    """The arrays a generation names in append-only files, by state key."""
+    return {
+        key: read_rows(directory / w["file"], w["dtype"], w["shape"], w["count"])
+        for key, w in rows.items()
+    }
 
 
 def use_read_path(
@@ -264,6 +380,14 @@ def use_read_path(
         return
     rows = RowFile(originals, "pread" if read_path == "pread" else "io_uring", display=display)
     index.read_originals_through(rows.reader, check_cache=read_path == "auto")
+
+
+def remove_unlisted(directory: Path, listed: Collection[str]) -> None:
+    """Deletes the append-only files not in `listed` (those of the generation now current):
+    the ones an earlier generation or a failed checkpoint started."""
+    for path in [*directory.glob("*.rows"), *directory.glob("*.journal")]:
+        if path.name not in listed:
+            path.unlink(missing_ok=True)
 
 
 def remove_generation(

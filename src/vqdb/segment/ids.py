@@ -63,6 +63,10 @@ class AppendableIds:
     def __init__(self, ids: Sequence[PointId] = ()) -> None:
         self._ids: list[PointId] = list(ids)
         self._offsets = {pid: i for i, pid in enumerate(self._ids)}
+        # the state of the first ids, kept: ids are only appended, so each checkpoint of a
+        # growing segment makes arrays of the new ones only (storage/appends.py writes those)
+        self._state: dict[str, npt.NDArray[Any]] = _state([])
+        self._state_of = 0
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -95,7 +99,16 @@ class AppendableIds:
         )
 
     def state(self) -> dict[str, npt.NDArray[Any]]:
-        return _state(self._ids)
+        start = self._state_of
+        if start < len(self._ids):
+            new = _state(self._ids[start:])
+            for key in ("num_offsets", "uuid_offsets"):
+                new[key] += start
+            self._state = {k: np.concatenate([v, new[k]]) for k, v in self._state.items()}
+            for array in self._state.values():
+                array.setflags(write=False)  # handed out to every caller
+            self._state_of = len(self._ids)
+        return self._state
 
     def columns(self) -> IdColumns:
         s = self.state()
@@ -222,4 +235,7 @@ def load_ids(arrays: dict[str, npt.NDArray[Any]]) -> AppendableIds | SortedIds:
         ids[o] = int(v)
     for o, b in zip(arrays["uuid_offsets"].tolist(), arrays["uuids"].tolist()):
         ids[o] = _uuid_str(b)
-    return AppendableIds(ids)
+    appendable = AppendableIds(ids)
+    appendable._state = {key: np.array(arrays[key]) for key in appendable._state}
+    appendable._state_of = n
+    return appendable

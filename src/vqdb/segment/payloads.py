@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from vqdb.storage.appends import Written
 from vqdb.storage.records import Records
 
 Payload = dict[str, Any]
@@ -36,6 +37,10 @@ class Payloads(MutableMapping[int, Payload]):
         if stored is None:  # nothing for a None to remove
             self.held = {o: p for o, p in self.held.items() if p is not None}
         self._stored_count: int | None = None  # the file's, counted once
+        # what a checkpoint still has to write: offsets set or removed since it last wrote
+        # them, and the journal it writes them into (segment/files.py; None: none yet)
+        self.unsaved: set[int] = set()
+        self.journal: Written | None = None
 
     def get(self, offset: int, default: Payload | None = None) -> Payload | None:  # type: ignore[override]
         held = self.held.get(offset, _ABSENT)
@@ -70,6 +75,7 @@ class Payloads(MutableMapping[int, Payload]):
 
     def __setitem__(self, offset: int, payload: Payload) -> None:
         self.held[offset] = payload
+        self.unsaved.add(offset)
 
     def __delitem__(self, offset: int) -> None:
         if offset not in self:
@@ -78,6 +84,7 @@ class Payloads(MutableMapping[int, Payload]):
             self.held[offset] = None
         else:
             del self.held[offset]
+        self.unsaved.add(offset)
 
     def __iter__(self) -> Iterator[int]:
         held = self.held

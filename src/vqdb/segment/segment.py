@@ -27,6 +27,7 @@ from vqdb.index.stores import Ids, OneVector, Scores, VectorBatch, VectorStore, 
 from vqdb.params import SearchParams
 from vqdb.segment.ids import AppendableIds, Offsets, PointId, SortedIds
 from vqdb.segment.payloads import Payload, Payloads
+from vqdb.storage.appends import Written
 
 if TYPE_CHECKING:
     from vqdb.native import _core
@@ -56,6 +57,9 @@ class Segment:
         # the vector names of its written files, in their order (see segment/files.py)
         self.file_vectors: list[str] = []
         self.index_files: dict[str, str] = {}  # payload index key -> its files' name
+        # an appendable segment's append-only files, by (vector name, or None for the ids;
+        # state key): what each holds, so a checkpoint writes only what came since
+        self.appended: dict[tuple[str | None, str], Written] = {}
         # an appendable segment's offset from which new points are deferred (None: never)
         self.deferred_from: int | None = None
         self.deferred: Mask | None = None  # per offset, whether deferred (None: none is)

@@ -1,0 +1,277 @@
+"""Append-only segment files (storage/appends.py): an appendable segment's ids and vectors, and
+every segment's payload journal, are extended by each checkpoint with what came since, never
+rewritten below what a generation names; and a write that fills the WAL checkpoints."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from vqdb.collection import query, reads, storage
+from vqdb.collection.collection import Collection
+from vqdb.database import Database
+from vqdb.errors import StorageError
+from vqdb.segment import files
+from vqdb.storage import appends
+
+DIM = 16
+BODY = {
+    "vectors": {
+        "": {"size": DIM, "distance": "Euclid"},
+        "m": {"size": 4, "distance": "Dot", "multivector_config": {"comparator": "max_sim"}},
+    },
+    "sparse_vectors": {"s": {}},
+}
+
+
+def points(rng: np.random.Generator, ids: list[Any]) -> dict[str, Any]:
+    """Points with every kind of vector (raw, unnormalised: Euclid keeps them as given) and a
+    payload that says which write made them."""
+    batch = []
+    for pid in ids:
+        rows = int(rng.integers(1, 4))
+        indices = sorted(rng.choice(1000, size=int(rng.integers(1, 6)), replace=False).tolist())
+        batch.append(
+            {
+                "id": pid,
+                "vector": {
+                    "": (rng.standard_normal(DIM) * 50).tolist(),
+                    "m": rng.standard_normal((rows, 4)).tolist(),
+                    "s": {"indices": indices, "values": rng.random(len(indices)).tolist()},
+                },
+                "payload": {"pid": str(pid), "draw": float(rng.random())},
+            }
+        )
+    return {"points": batch}
+
+
+def everything(c: Collection) -> list[dict[str, Any]]:
+    found = reads.scroll(c, {"limit": 100_000, "with_payload": True, "with_vector": True})
+    return sorted(found["points"], key=lambda p: str(p["id"]))
+
+
+def segment_folder(c: Collection) -> Path:
+    return storage.segment_dir(c, c.appendable)
+
+
+def rows_files(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in folder.glob("*.rows")}
+
+
+def test_a_checkpoint_appends_only_what_came_since(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(0)
+    appended: list[tuple[str, int, int]] = []  # file, rows before, rows written
+
+    def spy(path: Path, rows_before: int, array: np.ndarray) -> int:
+        appended.append((path.name, rows_before, array.shape[0]))
+        return appends.append_rows(path, rows_before, array)
+
+    monkeypatch.setattr(files, "append_rows", spy)
+    with Database(tmp_path) as db:
+        c = db.create_collection("a", BODY)
+        c.upsert(points(rng, list(range(300))))
+        storage.checkpoint(c)
+        folder = segment_folder(c)
+        first = rows_files(folder)
+        originals = next(n for n in first if n.startswith("vector.0.originals.codes"))
+        head = (folder / originals).read_bytes()
+        assert first[originals] == 300 * DIM * 4
+        c.upsert(points(rng, list(range(300, 400))))
+        appended.clear()
+        storage.checkpoint(c)
+        assert (originals, 300, 100) in appended
+        # no file written from its start (the uuids': none yet)
+        assert all(before > 0 or n == 0 for _, before, n in appended)
+        second = rows_files(folder)
+        assert set(second) == set(first)  # the same files, extended
+        assert second[originals] == 400 * DIM * 4
+        assert (folder / originals).read_bytes()[: len(head)] == head
+        assert all(second[name] >= size for name, size in first.items())
+        before = everything(c)
+    with Database(tmp_path) as db:
+        assert everything(db.collection("a")) == before
+
+
+def test_every_kind_of_change_survives_reopening(tmp_path: Path) -> None:
+    """Deletes, moved points, vector updates, payload edits and uuid ids, each between
+    checkpoints, come back from the files alone (the WAL emptied by the last checkpoint)."""
+    rng = np.random.default_rng(1)
+    uuids = [str(uuid.UUID(int=i + 1)) for i in range(40)]
+    with Database(tmp_path) as db:
+        c = db.create_collection("a", BODY)
+        c.upsert(points(rng, [*range(100), *uuids]))
+        storage.checkpoint(c)
+        c.delete({"points": [3, 4, uuids[0]]})
+        c.upsert(points(rng, [5, 6, uuids[1], 1000]))  # moved: new rows, the old ones dead
+        c.update_vectors({"points": [{"id": 7, "vector": {"": rng.standard_normal(DIM).tolist()}}]})
+        c.set_payload({"payload": {"edited": True}, "points": [8, uuids[2]]})
+        c.delete_payload({"keys": ["draw"], "points": [9]})
+        c.delete_vectors({"points": [10], "vector": ["m"]})
+        storage.checkpoint(c)
+        c.set_payload({"payload": {"edited": 2}, "points": [8]})
+        c.clear_payload({"points": [11]})
+        storage.checkpoint(c)
+        assert c.wal is not None and c.wal.size == 0
+        before = everything(c)
+        q = rng.standard_normal(DIM).tolist()
+        hits = query.query(c, {"query": q, "limit": 10, "with_payload": True})
+    with Database(tmp_path) as db:
+        c = db.collection("a")
+        assert everything(c) == before
+        assert query.query(c, {"query": q, "limit": 10, "with_payload": True}) == hits
+        c.upsert(points(rng, [2000]))  # and it goes on appending after a reopen
+        storage.checkpoint(c)
+        after = everything(c)
+    with Database(tmp_path) as db:
+        assert everything(db.collection("a")) == after
+
+
+def test_bytes_past_a_generation_are_ignored_and_written_over(tmp_path: Path) -> None:
+    """What a crash mid-checkpoint leaves past a generation's rows (or a journal's bytes) is
+    not read, and the next checkpoint writes its rows there."""
+    rng = np.random.default_rng(2)
+    with Database(tmp_path) as db:
+        c = db.create_collection("a", BODY)
+        c.upsert(points(rng, list(range(50))))
+        c.set_payload({"payload": {"k": 1}, "points": [1]})
+        storage.checkpoint(c)
+        folder = segment_folder(c)
+        before = everything(c)
+    tails = [*folder.glob("*.rows"), *folder.glob("*.journal")]
+    assert any(p.suffix == ".journal" for p in tails)
+    for path in tails:
+        with open(path, "ab") as f:
+            f.write(b"\xff" * 1000)
+    with Database(tmp_path) as db:
+        c = db.collection("a")
+        assert everything(c) == before
+        c.upsert(points(rng, [50]))
+        c.set_payload({"payload": {"k": 2}, "points": [2]})
+        storage.checkpoint(c)
+        after = everything(c)
+    with Database(tmp_path) as db:
+        assert everything(db.collection("a")) == after
+
+
+def test_a_short_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    with Database(tmp_path) as db:
+        c = db.create_collection("a", BODY)
+        c.upsert(points(rng, list(range(20))))
+        storage.checkpoint(c)
+        folder = segment_folder(c)
+    originals = next(folder.glob("vector.0.originals.codes.*.rows"))
+    with open(originals, "r+b") as f:
+        f.truncate(100)
+    with pytest.raises(StorageError, match=originals.name):
+        Database(tmp_path).collection("a")
+
+
+def test_a_vector_made_again_gets_a_file_of_its_own(tmp_path: Path) -> None:
+    """A named vector deleted and made again between checkpoints is another store: its rows
+    start a new file rather than extend the old one's."""
+    rng = np.random.default_rng(4)
+    with Database(tmp_path) as db:
+        c = db.create_collection("a", BODY)
+        c.upsert(points(rng, list(range(30))))
+        storage.checkpoint(c)
+        old = c.appendable.appended["m", "originals.codes"].file
+        db.delete_vector("a", "m")
+        db.create_vector("a", "m", {"dense": {"size": 4, "distance": "Dot"}})
+        rows = [rng.standard_normal(4).tolist() for _ in range(30)]
+        c.update_vectors({"points": [{"id": i, "vector": {"m": rows[i]}} for i in range(30)]})
+        storage.checkpoint(c)
+        new = c.appendable.appended["m", "originals.codes"]
+        assert new.file != old and new.count == 30 and new.shape == (4 * 4,)
+        assert not (segment_folder(c) / old).exists()  # no generation names it any more
+        before = everything(c)
+    with Database(tmp_path) as db:
+        assert everything(db.collection("a")) == before
+
+
+def test_a_failed_checkpoint_leaves_what_the_last_one_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(5)
+    with Database(tmp_path) as db:
+        c = db.create_collection("a", BODY)
+        c.upsert(points(rng, list(range(40))))
+        storage.checkpoint(c)
+        c.upsert(points(rng, list(range(40, 80))))
+        c.set_payload({"payload": {"late": 1}, "points": [0]})
+
+        def refuse(collection: Collection, generation: int) -> None:
+            raise OSError(28, "No space left on device")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(storage, "_write_manifest", refuse)
+            with pytest.raises(OSError):
+                storage.checkpoint(c)
+        before = everything(c)
+    with Database(tmp_path) as db:  # the last generation and the WAL
+        assert everything(db.collection("a")) == before
+        storage.checkpoint(db.collection("a"))
+    with Database(tmp_path) as db:
+        assert everything(db.collection("a")) == before
+
+
+def test_a_journal_mostly_written_over_starts_again(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    with Database(tmp_path) as db:
+        c = db.create_collection("a", BODY)
+        c.upsert(points(rng, list(range(10))))
+        storage.checkpoint(c)
+        folder = segment_folder(c)
+        first = {p.name for p in folder.glob("*.journal")}
+        for i in range(1100):  # each checkpoint appends the one payload again
+            c.set_payload({"payload": {"n": i}, "points": [1]})
+            storage.checkpoint(c)
+        journals = list(folder.glob("*.journal"))
+        assert len(journals) == 1 and journals[0].name not in first
+        lines = journals[0].read_bytes().count(b"\n")
+        assert lines < 1100
+        before = everything(c)
+    with Database(tmp_path) as db:
+        assert everything(db.collection("a")) == before
+
+
+def test_a_full_wal_checkpoints(tmp_path: Path) -> None:
+    """wal_capacity_mb of writes checkpoint: the WAL empties and a restart replays only what
+    came after."""
+    rng = np.random.default_rng(7)
+    body = {"vectors": {"size": 256, "distance": "Cosine"}, "wal_config": {"wal_capacity_mb": 1}}
+    with Database(tmp_path) as db:
+        c = db.create_collection("a", body)
+        generation = c.generation
+        assert c.wal is not None
+        for start in range(0, 3000, 250):  # 250 x 256 x 4 B = 256 KB a write
+            vectors = rng.standard_normal((250, 256)).astype(np.float32)
+            ids = list(range(start, start + 250))
+            c.upsert({"points": [{"id": i, "vector": v.tolist()} for i, v in zip(ids, vectors)]})
+            assert c.wal.size < 2 << 20
+        assert c.generation >= generation + 2
+        before = everything(c)
+    with Database(tmp_path) as db:
+        assert everything(db.collection("a")) == before
+
+
+def test_meta_names_how_much_of_each_file_a_generation_holds(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    with Database(tmp_path) as db:
+        c = db.create_collection("a", BODY)
+        c.upsert(points(rng, list(range(25))))
+        storage.checkpoint(c)
+        folder, generation = segment_folder(c), c.generation
+    meta = json.loads((folder / f"meta.{generation}.json").read_text())
+    dense = meta["rows"]["vectors"][""]["originals.codes"]
+    assert dense["count"] == 25 and dense["shape"] == [DIM * 4] and dense["dtype"] == "|u1"
+    rows = appends.read_rows(folder / dense["file"], dense["dtype"], dense["shape"], 25)
+    assert rows.shape == (25, DIM * 4)
+    assert meta["rows"]["ids"]["nums"]["count"] == 25
