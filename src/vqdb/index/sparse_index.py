@@ -88,7 +88,15 @@ class SparseIndex:
 
     def vectors(self, ids: Any) -> SparseVectors:
         """The stored vectors of live ids (sorted by index), as a copy."""
-        return self._rows().take(self._live.existing(as_ids(ids)))
+        return self.vectors_at(self.rows(ids))
+
+    def rows(self, ids: Any) -> Ids:
+        """The rows that hold the vectors of live ids (for `vectors_at`)."""
+        return self._live.existing(as_ids(ids))
+
+    def vectors_at(self, rows: Ids) -> SparseVectors:
+        """`vectors` of the ids at these rows, whether or not still live (see Index's)."""
+        return self._rows().take(rows)
 
     def _rows(self) -> SparseVectors:
         """Every row as views of the native index's arrays (valid until the next add)."""

@@ -269,7 +269,16 @@ class Index:
         """The stored originals of live ids, as searched (unit length for Cosine, but for uint8,
         which stores vectors as given; float16-rounded or uint8 integer values): a float32
         matrix, or for multivectors a MultiVectors batch."""
-        offsets = self._live.existing(as_ids(ids))
+        return self.vectors_at(self.rows(ids))
+
+    def rows(self, ids: Any) -> Ids:
+        """The rows that hold the vectors of live ids (for `vectors_at`)."""
+        return self._live.existing(as_ids(ids))
+
+    def vectors_at(self, offsets: Ids) -> Any:
+        """`vectors` of the ids at these rows, whether or not still live: an index that takes
+        no more vectors keeps its rows, so they may be read after the lock `rows` was asked
+        under is let go (the optimizer's build reads its sources so)."""
         if self.multivector:
             originals = cast(_core.MultiVectorSet, self._originals)
             # the set's offsets start at 0: positions in the batch are positions in the set
