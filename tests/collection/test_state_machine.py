@@ -259,14 +259,15 @@ class CollectionMachine(RuleBasedStateMachine):
     def crash_and_restart(self, settle: bool) -> None:
         """Reopens a copy of the files taken under the write lock (no write, swap or
         checkpoint half done): what a crash at that moment leaves, WAL and all. Segments the
-        optimizer is still building are left out: a reopen deletes them anyway."""
+        optimizer is still building are left out, and those being deleted: a reopen deletes
+        them anyway."""
         if settle:
             self.wait_for_the_optimizer()
         crashed = Path(tempfile.mkdtemp(prefix="vqdb-crashed-")) / "storage"
+        # segments being deleted in the background too
+        skipped = shutil.ignore_patterns(".lock", "building-*", "deleting-*")
         with self.c.lock.write():
-            shutil.copytree(
-                self.root, crashed, ignore=shutil.ignore_patterns(".lock", "building-*")
-            )
+            shutil.copytree(self.root, crashed, ignore=skipped)
         self.db.close()
         self.follower.close()
         _remove(self.root)

@@ -78,10 +78,12 @@ class Collection:
         # told after each change is in its files (a WAL record, a checkpoint): the database
         # counts them for the processes following its folder (storage/changes.py)
         self.changed: Callable[[], None] = _unchanged
-        # makes the state durable in the segments' files and empties the WAL (storage.py sets
-        # it where there is a WAL); a write that leaves the WAL past its capacity calls it
-        self.checkpoint: Callable[[], None] = _unchanged
-        self._checkpoint_retry_at = 0  # WAL bytes past which to retry a failed one
+        # makes the state durable in the segments' files and empties the WAL, taking the write
+        # lock itself (storage.flush, set where there is a WAL); a write that leaves the WAL
+        # past its capacity calls it
+        self.flush: Callable[[], None] = _unchanged
+        self._flushing = False  # a write is flushing: the others need not
+        self._flush_retry_at = 0  # WAL bytes past which to retry a failed flush
 
     def _new_appendable(self) -> Segment:
         segment = Segment.empty(new_segment_name(), self.config.appendable_args())
@@ -316,32 +318,40 @@ class Collection:
                     return {"operation_id": self.applied_seq, "status": _status(wait)}
             seq = self._log(op, wait, record)
             self.apply(op, seq)
-            self._checkpoint_if_due()
+            flushing = self._flush_due()
             # a write that waits shows every write before it, as in Qdrant
             deferred = [s for s in self.segments if s.deferred_count] if wait else []
             self.changed()
             self.last_write = time.monotonic()
         if self.optimizer is not None:
             self.optimizer.wake()
+        if flushing:
+            self._flush()
         shown = not deferred or self._await_shown(deferred)
         return {"operation_id": seq, "status": _status(wait and shown)}
 
-    def _checkpoint_if_due(self) -> None:
-        """Checkpoints once the WAL holds `wal_capacity_mb` (the caller holds the write
-        lock), so that a checkpoint writes at most about that much that is new, and a restart
-        replays at most that much. The write is logged and applied either way: a checkpoint
-        that fails (a full disk) is logged and tried again once as much more is logged."""
-        if self.wal is None:
-            return
+    def _flush_due(self) -> bool:
+        """Whether this write flushes (the caller holds the write lock): once the WAL holds
+        `wal_capacity_mb`, so that a checkpoint writes at most about that much that is new and
+        a restart replays at most that much."""
+        if self.wal is None or self._flushing:
+            return False
         capacity = self.config.wal.wal_capacity_mb << 20
-        if self.wal.size < max(capacity, self._checkpoint_retry_at):
-            return
+        self._flushing = self.wal.size >= max(capacity, self._flush_retry_at)
+        return self._flushing
+
+    def _flush(self) -> None:
+        """The write is logged and applied either way: a flush that fails (a full disk) is
+        logged and tried again once as much more is logged."""
         try:
-            self.checkpoint()
-            self._checkpoint_retry_at = 0
+            self.flush()
+            self._flush_retry_at = 0
         except Exception:
             log.exception("collection %s: checkpoint failed; the WAL keeps the writes", self.name)
-            self._checkpoint_retry_at = self.wal.size + capacity
+            if self.wal is not None:
+                self._flush_retry_at = self.wal.size + (self.config.wal.wal_capacity_mb << 20)
+        finally:
+            self._flushing = False
 
     def _await_shown(self, segments: list[Segment]) -> bool:
         """Waits until the optimizer has replaced the segments that held deferred points when

@@ -17,8 +17,9 @@ import dataclasses
 import hashlib
 import json
 import logging
+import mmap
 import secrets
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -130,38 +131,41 @@ _GROWING_IDS = ("nums", "num_offsets", "uuids", "uuid_offsets")
 def _save_growing(segment: Segment, directory: Path, generation: int) -> None:
     """An appendable segment at `generation`: its growing arrays extended in their files,
     the rest written as this generation's."""
-    segment.file_vectors = names = list(segment.vectors)
-    owners: list[tuple[str | None, str, object, dict[str, npt.NDArray[Any]]]] = [
-        (None, "ids.", segment.ids, segment.ids.state())
-    ]
-    for position, vname in enumerate(names):
-        store = segment.vectors[vname]
-        owners.append((vname, _vector_file(position, ""), store, store.state()))
+    segment.file_vectors = list(segment.vectors)
     appended: dict[tuple[str | None, str], Written] = {}
     rows: dict[str, Any] = {"ids": {}, "vectors": {}}
-    for name, stem, owner, state in owners:
-        for key, array in state.items():
-            if key == "alive":
-                continue
-            if key.split(".")[-1] not in (_GROWING_IDS if name is None else _GROWING):
-                write_array(directory / f"{stem}{key}.{generation}.npy", array, sync_dir=False)
-                continue
-            before = segment.appended.get((name, key))
-            written = _extend(directory, before, owner, stem + key, array)
-            appended[name, key] = written
-            where = rows["ids"] if name is None else rows["vectors"].setdefault(name, {})
-            where[key] = written.to_json()
+    for name, stem, key, owner, array in _arrays(segment):
+        if key.split(".")[-1] not in (_GROWING_IDS if name is None else _GROWING):
+            write_array(directory / f"{stem}{key}.{generation}.npy", array, sync_dir=False)
+            continue
+        written = _record(segment.appended.get((name, key)), owner, stem + key, array)
+        count = append_rows(directory / written.file, written.count, array[written.count :])
+        appended[name, key] = written = dataclasses.replace(written, count=count)
+        where = rows["ids"] if name is None else rows["vectors"].setdefault(name, {})
+        where[key] = written.to_json()
     segment.appended = appended
     write_json(directory / f"meta.{generation}.json", {**_meta(segment), "rows": rows})
     if segment.deferred is not None:
         write_array(directory / f"deferred.{generation}.npy", segment.deferred, sync_dir=False)
 
 
-def _extend(
-    directory: Path, written: Written | None, owner: object, stem: str, array: npt.NDArray[Any]
-) -> Written:
-    """`array` in its append-only file: the rows past those written, or all of them into a
-    new file where it is not the one written before (another store, another row layout)."""
+def _arrays(
+    segment: Segment,
+) -> Iterator[tuple[str | None, str, str, object, npt.NDArray[Any]]]:
+    """(vector name or None for the ids, file stem, state key, what holds it, the array) of
+    each state array of an appendable segment but the alive bits."""
+    for key, array in segment.ids.state().items():
+        yield None, "ids.", key, segment.ids, array
+    for position, name in enumerate(segment.vectors):
+        store = segment.vectors[name]
+        for key, array in store.state().items():
+            if key != "alive":
+                yield name, _vector_file(position, ""), key, store, array
+
+
+def _record(written: Written | None, owner: object, stem: str, array: npt.NDArray[Any]) -> Written:
+    """The append-only file `array` extends: the one written before, or a new one where that
+    is not its own (another store, another row layout, fewer rows)."""
     dtype, shape = array.dtype.str, tuple(int(n) for n in array.shape[1:])
     if (
         written is None
@@ -170,8 +174,63 @@ def _extend(
         or array.shape[0] < written.count
     ):
         written = Written(f"{stem}.r{secrets.token_hex(4)}.rows", 0, owner, dtype, shape)
-    count = append_rows(directory / written.file, written.count, array[written.count :])
-    return dataclasses.replace(written, count=count)
+    return written
+
+
+Ahead = list[tuple[tuple[str | None, str], Written, npt.NDArray[Any]]]
+
+
+def rows_ahead(segment: Segment, *, copy: bool) -> Ahead:
+    """An appendable segment's rows past those its files hold, each with the file it extends
+    (the caller holds the write lock). With `write_ahead` (no lock) and `advance` (the lock
+    again), a checkpoint's bulk is written while searches and writes go on. `copy`: copies,
+    for the segment that takes points (an append may move its rows' memory); a sealed one's
+    are views of memory that no longer moves."""
+    ahead = []
+    for name, stem, key, owner, array in _arrays(segment):
+        if key.split(".")[-1] not in (_GROWING_IDS if name is None else _GROWING):
+            continue
+        written = _record(segment.appended.get((name, key)), owner, stem + key, array)
+        segment.appended[name, key] = written  # a new file's too: the checkpoint extends it
+        if array.shape[0] > written.count:
+            rows = array[written.count :]
+            ahead.append(((name, key), written, _copy(rows) if copy else rows))
+    return ahead
+
+
+def _copy(rows: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A copy in an anonymous mapping of its own, made present at once: numpy asks for huge
+    pages for a large array, and on these VMs their first touch may compact memory: a 32 MB
+    copy under the write lock took 7-100 ms while an upload and a build ran, ~40 ms so."""
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
+    buffer = mmap.mmap(-1, max(rows.nbytes, 1), flags=flags)
+    copy = np.frombuffer(buffer, dtype=rows.dtype, count=rows.size).reshape(rows.shape)
+    np.copyto(copy, rows)
+    return copy
+
+
+def write_ahead(directory: Path, ahead: Ahead) -> list[tuple[tuple[str | None, str], str, int]]:
+    """Writes `rows_ahead`'s rows (no lock held); (key, file, rows it then holds) of each
+    written. One that fails stops it quietly: the checkpoint writes them, and raises."""
+    done = []
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for key, written, rows in ahead:
+            count = append_rows(directory / written.file, written.count, rows)
+            done.append((key, written.file, count))
+    except OSError:
+        pass
+    return done
+
+
+def advance(segment: Segment, done: list[tuple[tuple[str | None, str], str, int]]) -> None:
+    """Counts what `write_ahead` wrote as written (the caller holds the write lock), where the
+    segment still extends the same file (a checkpoint meanwhile may have written more, or
+    started another)."""
+    for key, file, count in done:
+        written = segment.appended.get(key)
+        if written is not None and written.file == file and written.count < count:
+            segment.appended[key] = dataclasses.replace(written, count=count)
 
 
 def _save_journal(payloads: Payloads, directory: Path) -> Written | None:
