@@ -165,3 +165,23 @@ def test_a_record_in_parts_is_the_record_joined(
         back = records.decode(replayed_[1])
         assert back["ids"] == [1, 2, 3, 4]
         np.testing.assert_array_equal(back["vectors"][""], rows)
+
+
+def test_a_clear_keeps_the_records_beside_the_log_until_the_next(tmp_path: Path) -> None:
+    from vqdb.storage.wal import previous, read_from
+
+    path = tmp_path / "wal.log"
+    log = Wal(path)
+    for i in range(3):
+        log.append(f"r{i}".encode(), sync=True)
+    log.clear()
+    assert [seq for seq, _ in read_from(previous(path), 0)[0]] == [1, 2, 3]
+    assert read_from(path, 0) == ([], 0)
+    log.append(b"r3", sync=True)
+    log.close()
+    again = Wal(path, next_seq=4)
+    assert list(again.replay(after=3)) == [(4, b"r3")]
+    again.clear()
+    assert read_from(previous(path), 0)[0] == [(4, b"r3")]  # the span before is gone
+    again.close()
+    assert not path.with_name("wal.log.new").exists()

@@ -209,3 +209,41 @@ def test_only_the_collections_that_changed_are_looked_at(
         follower.catch_up()
         assert looked == ["c"]  # nothing changed since: no look
         follower.close()
+
+
+def test_a_checkpoint_takes_no_segment_from_the_files_again(tmp_path: Path) -> None:
+    """A follower that had read up to a checkpoint, or lags it by what the checkpoint emptied
+    from the WAL (kept as wal.log.prev until the next one), goes on with its own segments: the
+    appendable one is not loaded again. One that missed two checkpoints loads what changed."""
+    from vqdb.collection import storage
+
+    with Database(tmp_path) as db:
+        c = db.create_collection("a", body())
+        c.upsert(batch(0, 50))
+        follower = Follower(tmp_path)
+        there = follower.collection("a")
+        held = there.appendable
+        c.upsert(batch(50, 10))  # not yet read by the follower
+        c.delete({"points": [3]})
+        storage.checkpoint(c)  # the WAL is emptied: its records are kept beside it
+        c.upsert(batch(60, 5))
+        follower.catch_up()
+        assert there.appendable is held  # caught up through the kept records
+        assert ids_in(there) == ids_in(c) == [i for i in range(65) if i != 3]
+        assert reads.retrieve(there, {"ids": [64]})[0]["payload"] == {"i": 64}
+
+        storage.checkpoint(c)  # read up to it: nothing to take, nothing loaded
+        follower.catch_up()
+        assert there.appendable is held
+
+        c.upsert(batch(65, 5))
+        storage.checkpoint(c)
+        c.upsert(batch(70, 5))
+        storage.checkpoint(c)  # two checkpoints unread: the records between are gone
+        follower.catch_up()
+        assert there.appendable is not held
+        assert ids_in(there) == ids_in(c)
+        c.set_payload({"payload": {"x": 1}, "points": [71]})
+        follower.catch_up()
+        assert reads.retrieve(there, {"ids": [71]})[0]["payload"] == {"i": 71, "x": 1}
+        follower.close()

@@ -5,10 +5,12 @@ The writer's files are the only channel, in the order it writes them (collection
 WAL records are appended, then applied; a checkpoint writes new segment generations, renames
 the manifest over the old one, empties the WAL and deletes the old generations. So catching up
 is: the same manifest as last time -> apply the WAL records appended since; a new manifest ->
-load it (taking the segments of the same generation that this process has not changed) and
-apply the WAL's records past it. Whatever a writer does meanwhile shows as a manifest that
-changed under the load, a WAL that no longer continues the sequence, or a file already
-deleted; each means: look again. Nothing is ever written here.
+apply the records the checkpoint emptied from the WAL (kept beside it, `wal.log.prev`, until
+the next checkpoint), load it, taking every segment this process holds where it had then
+applied every write the manifest holds (else those of the same generation it has not
+changed), and apply the WAL's records past it. Whatever a writer does meanwhile shows as a
+manifest that changed under the load, a WAL that no longer continues the sequence, or a file
+already deleted; each means: look again. Nothing is ever written here.
 
 The collection object stays the same for the life of the follower, and its state is swapped
 under its write lock, so a read in flight finishes on the state it began with (a segment taken
@@ -105,10 +107,17 @@ class CollectionFollower:
 
     def _load(self, manifest: tuple[int, int, int]) -> Collection:
         live = self.collection
-        reuse = None
-        if live is not None:  # segments unchanged since they were loaded here
-            reuse = {s.name: s for s in live.segments if not s.dirty and s.generation is not None}
-        loaded, _ = storage.load_collection(self.path, self.read_path, reuse=reuse, shared=True)
+        reuse, as_of = None, None
+        if live is not None:
+            self._take_retained(live)
+            # up to the manifest's last write, every segment here is the writer's: none is
+            # loaded again (a checkpoint for every 32 MB written reloaded the appendable
+            # segment whole each time); else only those unchanged since they were loaded
+            reuse = {s.name: s for s in live.segments}
+            as_of = (live.applied_seq, live.config, live.payload_schema)
+        loaded, _ = storage.load_collection(
+            self.path, self.read_path, reuse=reuse, reused_as_of=as_of, shared=True
+        )
         if live is not None and loaded.payload_schema != live.payload_schema:  # indexes differ
             loaded, _ = storage.load_collection(self.path, self.read_path, shared=True)
         logged, end = wal.read_from(self.path / "wal.log", 0)
@@ -127,6 +136,20 @@ class CollectionFollower:
                 _take_state(live, loaded)
         self._manifest, self._offset = manifest, end
         return self.collection  # type: ignore[return-value]
+
+    def _take_retained(self, live: Collection) -> None:
+        """Applies the records after `live`'s last that the last checkpoint emptied from the
+        WAL, where they are still beside it (storage/wal.py's `previous`) and follow on."""
+        logged, _ = wal.read_from(wal.previous(self.path / "wal.log"), 0)
+        logged = [(seq, payload) for seq, payload in logged if seq > live.applied_seq]
+        if not logged or logged[0][0] != live.applied_seq + 1:
+            return
+        try:
+            _check_sequence(logged)
+        except _Moved:  # replaced while read: the load goes without them
+            return
+        with live.lock.write():
+            storage.replay(live, logged)
 
 
 def _check_sequence(logged: list[tuple[int, bytes]]) -> None:

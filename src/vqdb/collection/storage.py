@@ -3,6 +3,7 @@
     <collection>/collection.json   manifest: format version, config, segments and the
                                    generation of each, the last operation they contain
     <collection>/wal.log           operations acknowledged since that checkpoint
+    <collection>/wal.log.prev      those the checkpoint emptied from it, for followers
     <collection>/segments/<name>/  one directory per segment (segment/files.py)
 
 A checkpoint writes every changed segment as a new generation, then the manifest (one atomic
@@ -114,16 +115,21 @@ def load_collection(
     read_path: ReadPath = "mmap",
     *,
     reuse: Mapping[str, Segment] | None = None,
+    reused_as_of: tuple[int, CollectionConfig, dict[str, Any]] | None = None,
     shared: bool = False,
 ) -> tuple[Collection, dict[str, Any]]:
     """The collection as its manifest names it, without its WAL, and the manifest; no file is
     changed, so a process following the folder's writer may call it (collection/follower.py).
     `reuse`: segments loaded before, by name, taken as they are where the manifest names the
-    same generation of them with the same vectors (the caller vouches they are unchanged).
-    `shared`: see segment/files.py's `load`."""
+    same generation of them with the same vectors and they are unchanged since (not dirty);
+    or, whatever their generation, where `reused_as_of` (the applied_seq, config and
+    payload_schema they were read with and every write after applied to) is the manifest's:
+    they are then what the writer held when it wrote the manifest. `shared`: see
+    segment/files.py's `load`."""
     manifest = read_json(path / MANIFEST)
     check_manifest(manifest, path / MANIFEST)
     config = CollectionConfig.from_json(manifest["config"])
+    current = reused_as_of == (manifest["applied_seq"], config, manifest["payload_schema"])
     collection = Collection(manifest["name"], config, path)
     collection.read_path = read_path
     collection.payload_schema = dict(manifest["payload_schema"])
@@ -133,7 +139,9 @@ def load_collection(
     for entry in manifest["segments"]:
         kept = entry.get("vectors")  # absent in manifests before named-vector deletes
         segment = (reuse or {}).get(entry["name"])
-        fits = segment is not None and segment.generation == entry["generation"]
+        fits = segment is not None and (
+            current or (not segment.dirty and segment.generation == entry["generation"])
+        )
         if segment is None or not fits or (kept is not None and list(segment.vectors) != kept):
             segment = files.load(
                 path / "segments" / entry["name"],
@@ -146,8 +154,10 @@ def load_collection(
                 payload_schema=collection.payload_schema,
                 payloads_cached=config.payloads_cached,
             )
-            segment.generation = entry["generation"]
-            segment.version = entry.get("version", 0)
+        elif current:  # what that generation holds
+            segment.dirty = False
+        segment.generation = entry["generation"]
+        segment.version = entry.get("version", 0)
         segments.append(segment)
     appendable = next((s for s in segments if s.name == manifest["appendable"]), None)
     collection.segments = segments

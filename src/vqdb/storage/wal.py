@@ -2,7 +2,8 @@
 
 One append-only file of records, each `[u32 body length][u32 crc32 of body][body]`, where the
 body is `[u64 sequence number][payload]`; sequence numbers rise by one per record and keep
-counting after the log is emptied by a checkpoint.
+counting after the log is emptied by a checkpoint (which keeps the records it emptied as
+`wal.log.prev` until the next one, for processes following the folder).
 
 A failed append (a full disk, an I/O error) is rolled back before the error reaches the
 caller: the file is cut back to the end of the last whole record, so a later record is never
@@ -117,10 +118,28 @@ class Wal:
         return self._end
 
     def clear(self) -> None:
-        """Empties the log: everything in it is durable elsewhere now."""
+        """Empties the log: everything in it is durable elsewhere now. Its records stay
+        readable beside it (`previous(path)`) until the next clear, for the processes that
+        follow the folder: one that had not read them all takes them from there rather than
+        load the segments again (collection/follower.py). A new file takes the log's name: a
+        failure before that leaves the log as it was."""
         with self._lock:
-            os.ftruncate(self._fd, 0)
-            os.fsync(self._fd)
+            fresh = self.path.with_name(self.path.name + ".new")
+            fd = os.open(fresh, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.replace(self.path, previous(self.path))
+                try:
+                    os.replace(fresh, self.path)
+                except OSError:
+                    os.replace(previous(self.path), self.path)
+                    raise
+            except OSError:
+                os.close(fd)
+                fresh.unlink(missing_ok=True)
+                raise
+            _sync_folder(self.path.parent)
+            os.close(self._fd)
+            self._fd = fd
             self._end = 0
             self._torn = False
 
@@ -134,6 +153,19 @@ class Wal:
             finally:
                 os.close(self._fd)
                 self._fd = -1
+
+
+def previous(path: Path) -> Path:
+    """Where the log's records before its last clear are kept."""
+    return path.with_name(path.name + ".prev")
+
+
+def _sync_folder(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_from(path: Path, offset: int) -> tuple[list[tuple[int, bytes]], int]:
