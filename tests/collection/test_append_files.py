@@ -64,6 +64,19 @@ def rows_files(folder: Path) -> dict[str, int]:
     return {p.name: p.stat().st_size for p in folder.glob("*.rows")}
 
 
+def checkpointed(db: Database, rng: np.random.Generator, ids: list[Any]) -> Collection:
+    """Collection "a" holding points of `ids`, checkpointed: its files hold them."""
+    c = db.create_collection("a", BODY)
+    c.upsert(points(rng, ids))
+    storage.checkpoint(c)
+    return c
+
+
+def reopens_as(path: Path, before: list[dict[str, Any]]) -> None:
+    with Database(path) as db:
+        assert everything(db.collection("a")) == before
+
+
 def test_a_checkpoint_appends_only_what_came_since(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -76,9 +89,7 @@ def test_a_checkpoint_appends_only_what_came_since(
 
     monkeypatch.setattr(files, "append_rows", spy)
     with Database(tmp_path) as db:
-        c = db.create_collection("a", BODY)
-        c.upsert(points(rng, list(range(300))))
-        storage.checkpoint(c)
+        c = checkpointed(db, rng, list(range(300)))
         folder = segment_folder(c)
         first = rows_files(folder)
         originals = next(n for n in first if n.startswith("vector.0.originals.codes"))
@@ -96,8 +107,7 @@ def test_a_checkpoint_appends_only_what_came_since(
         assert (folder / originals).read_bytes()[: len(head)] == head
         assert all(second[name] >= size for name, size in first.items())
         before = everything(c)
-    with Database(tmp_path) as db:
-        assert everything(db.collection("a")) == before
+    reopens_as(tmp_path, before)
 
 
 def test_every_kind_of_change_survives_reopening(tmp_path: Path) -> None:
@@ -130,8 +140,7 @@ def test_every_kind_of_change_survives_reopening(tmp_path: Path) -> None:
         c.upsert(points(rng, [2000]))  # and it goes on appending after a reopen
         storage.checkpoint(c)
         after = everything(c)
-    with Database(tmp_path) as db:
-        assert everything(db.collection("a")) == after
+    reopens_as(tmp_path, after)
 
 
 def test_bytes_past_a_generation_are_ignored_and_written_over(tmp_path: Path) -> None:
@@ -157,16 +166,13 @@ def test_bytes_past_a_generation_are_ignored_and_written_over(tmp_path: Path) ->
         c.set_payload({"payload": {"k": 2}, "points": [2]})
         storage.checkpoint(c)
         after = everything(c)
-    with Database(tmp_path) as db:
-        assert everything(db.collection("a")) == after
+    reopens_as(tmp_path, after)
 
 
 def test_a_short_file_is_an_error_naming_it(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     with Database(tmp_path) as db:
-        c = db.create_collection("a", BODY)
-        c.upsert(points(rng, list(range(20))))
-        storage.checkpoint(c)
+        c = checkpointed(db, rng, list(range(20)))
         folder = segment_folder(c)
     originals = next(folder.glob("vector.0.originals.codes.*.rows"))
     with open(originals, "r+b") as f:
@@ -180,9 +186,7 @@ def test_a_vector_made_again_gets_a_file_of_its_own(tmp_path: Path) -> None:
     start a new file rather than extend the old one's."""
     rng = np.random.default_rng(4)
     with Database(tmp_path) as db:
-        c = db.create_collection("a", BODY)
-        c.upsert(points(rng, list(range(30))))
-        storage.checkpoint(c)
+        c = checkpointed(db, rng, list(range(30)))
         old = c.appendable.appended["m", "originals.codes"].file
         db.delete_vector("a", "m")
         db.create_vector("a", "m", {"dense": {"size": 4, "distance": "Dot"}})
@@ -193,8 +197,7 @@ def test_a_vector_made_again_gets_a_file_of_its_own(tmp_path: Path) -> None:
         assert new.file != old and new.count == 30 and new.shape == (4 * 4,)
         assert not (segment_folder(c) / old).exists()  # no generation names it any more
         before = everything(c)
-    with Database(tmp_path) as db:
-        assert everything(db.collection("a")) == before
+    reopens_as(tmp_path, before)
 
 
 def test_a_failed_checkpoint_leaves_what_the_last_one_wrote(
@@ -202,9 +205,7 @@ def test_a_failed_checkpoint_leaves_what_the_last_one_wrote(
 ) -> None:
     rng = np.random.default_rng(5)
     with Database(tmp_path) as db:
-        c = db.create_collection("a", BODY)
-        c.upsert(points(rng, list(range(40))))
-        storage.checkpoint(c)
+        c = checkpointed(db, rng, list(range(40)))
         c.upsert(points(rng, list(range(40, 80))))
         c.set_payload({"payload": {"late": 1}, "points": [0]})
 
@@ -219,16 +220,13 @@ def test_a_failed_checkpoint_leaves_what_the_last_one_wrote(
     with Database(tmp_path) as db:  # the last generation and the WAL
         assert everything(db.collection("a")) == before
         storage.checkpoint(db.collection("a"))
-    with Database(tmp_path) as db:
-        assert everything(db.collection("a")) == before
+    reopens_as(tmp_path, before)
 
 
 def test_a_journal_mostly_written_over_starts_again(tmp_path: Path) -> None:
     rng = np.random.default_rng(6)
     with Database(tmp_path) as db:
-        c = db.create_collection("a", BODY)
-        c.upsert(points(rng, list(range(10))))
-        storage.checkpoint(c)
+        c = checkpointed(db, rng, list(range(10)))
         folder = segment_folder(c)
         first = {p.name for p in folder.glob("*.journal")}
         for i in range(1100):  # each checkpoint appends the one payload again
@@ -239,8 +237,7 @@ def test_a_journal_mostly_written_over_starts_again(tmp_path: Path) -> None:
         lines = journals[0].read_bytes().count(b"\n")
         assert lines < 1100
         before = everything(c)
-    with Database(tmp_path) as db:
-        assert everything(db.collection("a")) == before
+    reopens_as(tmp_path, before)
 
 
 def test_a_full_wal_checkpoints(tmp_path: Path) -> None:
@@ -259,16 +256,13 @@ def test_a_full_wal_checkpoints(tmp_path: Path) -> None:
             assert c.wal.size < 2 << 20
         assert c.generation >= generation + 2
         before = everything(c)
-    with Database(tmp_path) as db:
-        assert everything(db.collection("a")) == before
+    reopens_as(tmp_path, before)
 
 
 def test_meta_names_how_much_of_each_file_a_generation_holds(tmp_path: Path) -> None:
     rng = np.random.default_rng(8)
     with Database(tmp_path) as db:
-        c = db.create_collection("a", BODY)
-        c.upsert(points(rng, list(range(25))))
-        storage.checkpoint(c)
+        c = checkpointed(db, rng, list(range(25)))
         folder, generation = segment_folder(c), c.generation
     meta = json.loads((folder / f"meta.{generation}.json").read_text())
     dense = meta["rows"]["vectors"][""]["originals.codes"]
@@ -285,9 +279,7 @@ def test_a_flush_writes_its_bulk_without_the_lock(
     held; the checkpoint under the lock then has none of them left to write."""
     rng = np.random.default_rng(9)
     with Database(tmp_path) as db:
-        c = db.create_collection("a", BODY)
-        c.upsert(points(rng, list(range(300))))
-        storage.checkpoint(c)
+        c = checkpointed(db, rng, list(range(300)))
         c.upsert(points(rng, list(range(300, 500))))
         c.upsert(points(rng, list(range(1000, 1010))))
         writes: list[tuple[str, int, bool]] = []  # file, rows, whether the lock was held
@@ -303,8 +295,7 @@ def test_a_flush_writes_its_bulk_without_the_lock(
         assert not [w for w in writes if w[2] and w[1]]  # nothing left for the locked part
         assert c.wal is not None and c.wal.size == 0
         before = everything(c)
-    with Database(tmp_path) as db:
-        assert everything(db.collection("a")) == before
+    reopens_as(tmp_path, before)
 
 
 def test_rows_written_ahead_meet_a_checkpoint_meanwhile(tmp_path: Path) -> None:
@@ -312,9 +303,7 @@ def test_rows_written_ahead_meet_a_checkpoint_meanwhile(tmp_path: Path) -> None:
     and more, or start another file: the count never goes back, nor onto another file."""
     rng = np.random.default_rng(10)
     with Database(tmp_path) as db:
-        c = db.create_collection("a", BODY)
-        c.upsert(points(rng, list(range(100))))
-        storage.checkpoint(c)
+        c = checkpointed(db, rng, list(range(100)))
         c.upsert(points(rng, list(range(100, 150))))
         segment, folder = c.appendable, segment_folder(c)
         ahead = files.rows_ahead(segment, copy=True)
@@ -331,16 +320,13 @@ def test_rows_written_ahead_meet_a_checkpoint_meanwhile(tmp_path: Path) -> None:
         c.upsert(points(rng, [500]))
         storage.checkpoint(c)
         before = everything(c)
-    with Database(tmp_path) as db:
-        assert everything(db.collection("a")) == before
+    reopens_as(tmp_path, before)
 
 
 def test_rows_written_ahead_count_once_advanced(tmp_path: Path) -> None:
     rng = np.random.default_rng(11)
     with Database(tmp_path) as db:
-        c = db.create_collection("a", BODY)
-        c.upsert(points(rng, list(range(40))))
-        storage.checkpoint(c)
+        c = checkpointed(db, rng, list(range(40)))
         c.upsert(points(rng, list(range(40, 90))))
         segment = c.appendable
         done = files.write_ahead(segment_folder(c), files.rows_ahead(segment, copy=True))
@@ -348,8 +334,7 @@ def test_rows_written_ahead_count_once_advanced(tmp_path: Path) -> None:
         assert segment.appended["", "originals.codes"].count == 90
         storage.checkpoint(c)
         before = everything(c)
-    with Database(tmp_path) as db:
-        assert everything(db.collection("a")) == before
+    reopens_as(tmp_path, before)
 
 
 def test_folders_no_manifest_names_are_deleted_off_the_lock(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from vqdb.errors import StorageFull, is_storage_full
+from vqdb.storage.files import fsync_dir
 
 _HEAD = struct.Struct("<II")
 _SEQ = struct.Struct("<Q")
@@ -137,7 +138,7 @@ class Wal:
                 os.close(fd)
                 fresh.unlink(missing_ok=True)
                 raise
-            _sync_folder(self.path.parent)
+            fsync_dir(self.path.parent)
             os.close(self._fd)
             self._fd = fd
             self._end = 0
@@ -158,14 +159,6 @@ class Wal:
 def previous(path: Path) -> Path:
     """Where the log's records before its last clear are kept."""
     return path.with_name(path.name + ".prev")
-
-
-def _sync_folder(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_from(path: Path, offset: int) -> tuple[list[tuple[int, bytes]], int]:
