@@ -357,3 +357,43 @@ def test_folders_no_manifest_names_are_deleted_off_the_lock(tmp_path: Path) -> N
     with Database(tmp_path) as db:
         assert not left.exists()
         assert db.collection("a").points_count == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"file": "../../outside.rows"},
+        {"file": "/tmp/outside.rows"},
+        {"file": "meta.1.json"},
+        {"dtype": "O"},
+        {"count": -1},
+        {"shape": [-4]},
+        {"count": "25"},
+    ],
+)
+def test_metadata_naming_a_file_elsewhere_is_refused(tmp_path: Path, change: dict) -> None:
+    """A segment's metadata may come from an uploaded snapshot: a file outside its folder, or
+    not one of its append-only files, or rows of Python objects, are refused, not read."""
+    with Database(tmp_path) as db:
+        c = checkpointed(db, np.random.default_rng(12), list(range(5)))
+        folder, generation = segment_folder(c), c.generation
+    meta_path = folder / f"meta.{generation}.json"
+    meta = json.loads(meta_path.read_text())
+    meta["rows"]["vectors"][""]["originals.codes"].update(change)
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(StorageError, match="bad append-only file metadata"):
+        Database(tmp_path).collection("a")
+
+
+def test_a_journal_of_other_lines_is_refused(tmp_path: Path) -> None:
+    with Database(tmp_path) as db:
+        c = checkpointed(db, np.random.default_rng(13), list(range(5)))
+        folder, generation = segment_folder(c), c.generation
+    written = json.loads((folder / f"payloads.{generation}.json").read_text())
+    journal = folder / written["journal"]["file"]
+    bad = b'["x",{"a":1}]\n'
+    journal.write_bytes(bad)
+    written["journal"]["count"] = len(bad)
+    (folder / f"payloads.{generation}.json").write_text(json.dumps(written))
+    with pytest.raises(StorageError, match="not offsets and payloads"):
+        Database(tmp_path).collection("a")

@@ -407,6 +407,10 @@ def load(
     journal = None if written.get("journal") is None else Written.from_json(written["journal"])
     if journal is not None:
         held = dict(read_lines(directory / journal.file, journal.count))
+        if not all(
+            type(o) is int and o >= 0 and isinstance(p, (dict, type(None))) for o, p in held.items()
+        ):
+            raise StorageError(f"{directory / journal.file}: not offsets and payloads")
     else:  # none, or written before format 3: all held payloads in the generation's file
         held = dict(zip(written.get("offsets", ()), written.get("payloads", ())))
     segment = Segment(name, vectors, ids, alive, Payloads(held, records))
@@ -424,10 +428,11 @@ def load(
 
 def _read_growing(directory: Path, rows: Mapping[str, Any]) -> dict[str, npt.NDArray[Any]]:
     """The arrays a generation names in append-only files, by state key."""
-    return {
-        key: read_rows(directory / w["file"], w["dtype"], w["shape"], w["count"])
-        for key, w in rows.items()
-    }
+    arrays = {}
+    for key, value in rows.items():
+        w = Written.from_json(value)
+        arrays[key] = read_rows(directory / w.file, w.dtype, w.shape, w.count)
+    return arrays
 
 
 def use_read_path(

@@ -50,11 +50,29 @@ class Written:
         }
 
     @classmethod
-    def from_json(cls, value: dict[str, Any], owner: object = None) -> Written:
-        shape = tuple(int(s) for s in value["shape"])
-        return cls(
-            value["file"], int(value["count"]), owner, value["dtype"], shape, int(value["entries"])
-        )
+    def from_json(cls, value: Any, owner: object = None) -> Written:
+        """What `to_json` gave, checked: metadata may come from an uploaded snapshot, and a
+        file name that leaves the folder, or a dtype of Python objects, is refused
+        (StorageError)."""
+        try:
+            file, count, dtype = value["file"], value["count"], value["dtype"]
+            shape, entries = tuple(value["shape"]), value["entries"]
+            numbers = (count, entries, *shape)
+            plain = isinstance(file, str) and file == Path(file).name and file.endswith(_KINDS)
+            if not plain or not all(type(n) is int and n >= 0 for n in numbers):
+                raise ValueError(f"bad file name or counts in {value!r}")
+            if not isinstance(dtype, str) or (file.endswith(".rows") and _objects(dtype)):
+                raise ValueError(f"dtype {dtype!r} is not one of rows of numbers")
+        except (KeyError, TypeError, ValueError) as e:
+            raise StorageError(f"bad append-only file metadata: {e}") from e
+        return cls(file, count, owner, dtype, shape, entries)
+
+
+_KINDS = (".rows", ".journal")  # the endings of the files it names
+
+
+def _objects(dtype: str) -> bool:
+    return not dtype or np.dtype(dtype).hasobject
 
 
 def append(path: Path, at: int, data: Any) -> int:
