@@ -128,6 +128,12 @@ _GROWING = ("ids", "codes", "offsets", "indptr", "indices", "values")
 _GROWING_IDS = ("nums", "num_offsets", "uuids", "uuid_offsets")
 
 
+def _grows(name: str | None, key: str) -> bool:
+    """Whether the state array `key` of the ids (name None) or of a vector's store only grows
+    at the end: it goes to an append-only file."""
+    return key.split(".")[-1] in (_GROWING_IDS if name is None else _GROWING)
+
+
 def _save_growing(segment: Segment, directory: Path, generation: int) -> None:
     """An appendable segment at `generation`: its growing arrays extended in their files,
     the rest written as this generation's."""
@@ -135,7 +141,7 @@ def _save_growing(segment: Segment, directory: Path, generation: int) -> None:
     appended: dict[tuple[str | None, str], Written] = {}
     rows: dict[str, Any] = {"ids": {}, "vectors": {}}
     for name, stem, key, owner, array in _arrays(segment):
-        if key.split(".")[-1] not in (_GROWING_IDS if name is None else _GROWING):
+        if not _grows(name, key):
             write_array(directory / f"{stem}{key}.{generation}.npy", array, sync_dir=False)
             continue
         written = _record(segment.appended.get((name, key)), owner, stem + key, array)
@@ -188,7 +194,7 @@ def rows_ahead(segment: Segment, *, copy: bool) -> Ahead:
     are views of memory that no longer moves."""
     ahead = []
     for name, stem, key, owner, array in _arrays(segment):
-        if key.split(".")[-1] not in (_GROWING_IDS if name is None else _GROWING):
+        if not _grows(name, key):
             continue
         written = _record(segment.appended.get((name, key)), owner, stem + key, array)
         segment.appended[name, key] = written  # a new file's too: the checkpoint extends it
@@ -365,10 +371,10 @@ def load(
         for p in directory.glob(f"ids.*{suffix}.npy")
         if p.name.count(".") == 2 + suffix.count(".")
     }
-    id_arrays.update(_read_growing(directory, rows["ids"]))
-    ids = load_ids(id_arrays)
+    grown, grown_arrays = _read_growing(directory, rows["ids"])
+    ids = load_ids({**id_arrays, **grown_arrays})
     appended: dict[tuple[str | None, str], Written] = {
-        (None, key): Written.from_json(w, ids) for key, w in rows["ids"].items()
+        (None, key): dataclasses.replace(w, owner=ids) for key, w in grown.items()
     }
     vectors: dict[str, VectorStore] = {}
     for position, vname in enumerate(meta["vectors"]):
@@ -381,8 +387,8 @@ def load(
             if key.startswith("alive"):
                 continue
             arrays[key] = read_array(path, mmap=True)
-        growing = rows["vectors"].get(vname, {})
-        arrays.update(_read_growing(directory, growing))
+        grown, grown_arrays = _read_growing(directory, rows["vectors"].get(vname, {}))
+        arrays.update(grown_arrays)
         arrays["alive"] = read_array(directory / f"{prefix}alive.{generation}.npy")
         config = meta["configs"][vname]
         for key in required_arrays(config):
@@ -399,7 +405,7 @@ def load(
             # errors name the segment's own folder, also while it is still being built
             use_read_path(index, path, read_path, display=directory.with_name(name) / path.name)
         vectors[vname] = index
-        appended.update({(vname, key): Written.from_json(w, index) for key, w in growing.items()})
+        appended.update({(vname, k): dataclasses.replace(w, owner=index) for k, w in grown.items()})
     alive = np.array(read_array(directory / f"alive.{generation}.npy"), dtype=np.bool_)
     written = read_json(directory / f"payloads.{generation}.json")
     stored = written.get("stored")
@@ -426,13 +432,13 @@ def load(
     return segment
 
 
-def _read_growing(directory: Path, rows: Mapping[str, Any]) -> dict[str, npt.NDArray[Any]]:
-    """The arrays a generation names in append-only files, by state key."""
-    arrays = {}
-    for key, value in rows.items():
-        w = Written.from_json(value)
-        arrays[key] = read_rows(directory / w.file, w.dtype, w.shape, w.count)
-    return arrays
+def _read_growing(
+    directory: Path, rows: Mapping[str, Any]
+) -> tuple[dict[str, Written], dict[str, npt.NDArray[Any]]]:
+    """The append-only files a generation names, and the arrays they hold, by state key."""
+    grown = {key: Written.from_json(value) for key, value in rows.items()}
+    arrays = {k: read_rows(directory / w.file, w.dtype, w.shape, w.count) for k, w in grown.items()}
+    return grown, arrays
 
 
 def use_read_path(
