@@ -17,13 +17,19 @@ Then, for each:
 - `--readers`: the server is run once per value of `service.reader_processes` given, side by
   side (0: one process; N: N reader processes beside the writer, server/readers.py).
 
-HTTP overhead = server p50 at 1 connection minus engine p50. Ratios are what to quote: these
-machines are shared and noisy.
+HTTP overhead = server p50 at 1 connection minus engine p50; the server's p50 is the median of
+three 1-connection runs after the levels above, each paired with a run of the floor. Part of
+the overhead is not the server's: the round trip through the kernel's loopback and the
+wake-ups of wrk and the server from idle, which on a VM cost more than on bare metal. The
+floor measures that part: wrk at 1 connection against a bare uvloop + httptools server (no
+app) that answers every request with the collection's own answer to the first query, canned.
+Ratios are what to quote: these machines are shared and noisy.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import itertools
 import json
@@ -37,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +52,7 @@ from datasets import derived, table
 
 CONNECTIONS = (1, 2, 4, 8, 32)
 BATCH = 64
+ROUNDS = 3  # interleaved pairs of 1-connection runs, vqdb and the floor
 CONFIGS = {
     "float": None,
     "int8": {"scalar": {"type": "int8", "always_ram": True}},
@@ -144,6 +152,60 @@ def _latency(out: str, label: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
+# A server with no app, for the floor: it parses each request (httptools, as vqdb's protocol
+# does) and writes a canned answer (argv[2]) in one write.
+CANNED_SERVER = """
+import asyncio, sys, httptools, uvloop
+answer = open(sys.argv[2], "rb").read()
+head = b"HTTP/1.1 200 OK\\r\\ncontent-type: application/json\\r\\ncontent-length: %d\\r\\n\\r\\n"
+response = head % len(answer) + answer
+class Canned(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+        self.parser = httptools.HttpRequestParser(self)
+    def data_received(self, data):
+        self.parser.feed_data(data)
+    def on_message_complete(self):
+        self.transport.write(response)
+async def main():
+    server = await asyncio.get_running_loop().create_server(Canned, "127.0.0.1", int(sys.argv[1]))
+    print("serving", flush=True)
+    await server.serve_forever()
+uvloop.run(main())
+"""
+
+
+@contextlib.contextmanager
+def canned_server(folder: Path, answer: bytes) -> Iterator[int]:
+    """CANNED_SERVER on a port of its own, answering `answer`; its port."""
+    port = free_port()
+    canned = folder / "canned.json"
+    canned.write_bytes(answer)
+    command = [sys.executable, "-c", CANNED_SERVER, str(port), str(canned)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None and process.stdout.readline().strip() == "serving"
+            yield port
+        finally:
+            process.terminate()
+
+
+def one_connection(
+    binary: str, port: int, folder: Path, name: str, singles: list[bytes], seconds: int
+) -> tuple[list[float], list[float]]:
+    """p50s (ms) at 1 connection of vqdb and of the floor, in ROUNDS interleaved pairs: one
+    run of each moves by ~0.05 ms with what else the machine does."""
+    route = f"/collections/{name}/points/query"
+    script = lua_script(folder, route, singles)
+    answer = post(port, route, singles[0])
+    served, floors = [], []
+    with canned_server(folder, answer) as canned:
+        for _ in range(ROUNDS):
+            served.append(wrk(binary, port, script, 1, seconds)["p50"])
+            floors.append(wrk(binary, canned, script, 1, seconds)["p50"])
+    return served, floors
+
+
 def health_under_load(port: int, busy: threading.Event, times: list[float]) -> None:
     """/readyz round trips (ms) into `times` while `busy` is set."""
     while busy.is_set():
@@ -154,6 +216,15 @@ def health_under_load(port: int, busy: threading.Event, times: list[float]) -> N
         times.append(1e3 * (time.perf_counter() - start))
         connection.close()
         time.sleep(0.05)
+
+
+def post(port: int, path: str, body: bytes) -> bytes:
+    """The server's answer (its body) to one POST."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", path, body, {"Content-Type": "application/json"})
+    answer = connection.getresponse().read()
+    connection.close()
+    return answer
 
 
 def free_port() -> int:
@@ -269,12 +340,16 @@ def main() -> None:
         inside = {name: engine(path, name, bodies) for name in CONFIGS}
         rows: list[dict[str, Any]] = []
         levels: list[dict[str, Any]] = []
+        ones: dict[tuple[str, int], tuple[list[float], list[float]]] = {}
         for readers in args.readers:
             port = free_port()
             process = serve(path, port, readers, folder / f"serve-{readers}.log")
             try:
                 for name in CONFIGS:
                     load(binary, port, folder, name, singles, batches, readers, args, rows, levels)
+                    ones[name, readers] = one_connection(
+                        binary, port, folder, name, singles, args.seconds
+                    )
             finally:
                 process.terminate()
                 process.wait(60)
@@ -283,20 +358,28 @@ def main() -> None:
         for (name, measured), readers in itertools.product(inside.items(), args.readers):
             mine = [lv for lv in levels if lv["collection"] == name and lv["readers"] == readers]
             at = {lv["connections"]: lv["query"] for lv in mine}
+            served, floors = (statistics.median(p50s) for p50s in ones[name, readers])
+            overhead = served - 1e3 * measured["p50"]
             summary.append(
                 {
                     "collection": name,
                     "readers": readers,
                     "engine p50 ms": f"{1e3 * measured['p50']:.3f}",
-                    "server p50 ms (1 conn)": f"{at[1]['p50']:.3f}",
-                    "HTTP overhead ms": f"{at[1]['p50'] - 1e3 * measured['p50']:.3f}",
+                    "server p50 ms (1 conn)": f"{served:.3f}",
+                    "HTTP overhead ms": f"{overhead:.3f}",
+                    "loopback floor ms": f"{floors:.3f}",
+                    "overhead above floor ms": f"{overhead - floors:.3f}",
                     "req/s 8 / 1 conn": f"{at[8]['req/s'] / at[1]['req/s']:.2f}",
                     "p99 at 8 / p50 at 1": f"{at[8]['p99'] / at[1]['p50']:.2f}",
                     "engine batch / single QPS": f"{measured['batch'] / measured['qps']:.2f}",
                 }
             )
         table(summary)
-        results.update(levels=levels, engine=inside, summary=summary)
+        one = {
+            f"{name} {readers}": {"served": p[0], "floor": p[1]}
+            for (name, readers), p in ones.items()
+        }
+        results.update(levels=levels, engine=inside, one_connection=one, summary=summary)
         if args.json:
             args.json.write_text(json.dumps(results, indent=1))
     finally:
