@@ -36,8 +36,8 @@ Json = dict[str, Any]
 
 M = TypeVar("M", bound=BaseModel)
 
-# queries that need a model (inference)
-_UNSUPPORTED_QUERIES = ("Document", "Image", "InferenceObject")
+# queries that need a model vqdb does not have (a Document goes on: Qdrant's BM25, vqdb.bm25)
+_UNSUPPORTED_QUERIES = ("Image", "InferenceObject")
 
 
 _PLAIN = {bool, int, float, str}  # exact types: an Enum subclassing str is converted below
@@ -110,7 +110,10 @@ def query_input(query: Any) -> Any:
     if isinstance(query, BaseModel):
         kind = type(query).__name__
         if kind in _UNSUPPORTED_QUERIES:
-            raise BadInput(f"{kind} queries are not supported: vqdb does no inference")
+            raise BadInput(
+                f"{kind} queries are not supported: vqdb's only model is Qdrant's BM25, for "
+                "Documents"
+            )
         if kind in _SIMPLE_QUERIES:
             return _simple(query)
         return plain(query)

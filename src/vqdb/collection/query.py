@@ -25,6 +25,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import numpy.typing as npt
 
+from vqdb import bm25
 from vqdb.collection import examples, formula, fusion, idf, lookup, order, strict
 from vqdb.collection.collection import Collection, checked_filter
 from vqdb.collection.points import multi_rows
@@ -326,7 +327,7 @@ def _stage(
         if q.get("mmr") is not None:
             return _mmr(c, request, _vector_input(c, q["nearest"], request), q["mmr"])
         q = q["nearest"]
-    elif isinstance(q, MAPPING) and set(kinds) != {"indices", "values"}:  # a sparse vector
+    elif isinstance(q, MAPPING) and set(kinds) != {"indices", "values"} and not bm25.is_document(q):
         raise BadInput(f"query {', '.join(sorted(kinds))} is not supported by vqdb yet")
     return _hits(c, request, _vector_input(c, q, request))
 
@@ -691,6 +692,8 @@ def _stored_vector(c: Collection, pid: PointId, using: str) -> OneVector:
 
 def _vector(c: Collection, raw: Any, using: str) -> OneVector:
     if using in c.config.sparse_vectors:
+        if bm25.is_document(raw):
+            raw = bm25.sparse(raw, query=True, where="query")
         if not isinstance(raw, MAPPING):
             raise BadInput(
                 f"{using!r} is a sparse vector: query it with {{'indices': [...], 'values': [...]}}"
@@ -699,6 +702,11 @@ def _vector(c: Collection, raw: Any, using: str) -> OneVector:
             return SparseVector.parse(raw, "query")
         except ValueError as e:
             raise BadInput(f"Wrong input: {e}") from None
+    if bm25.is_document(raw):
+        raise BadInput(
+            f"{using or 'the vector'!r} is a dense vector: a document needs an inference "
+            "service to become one, which vqdb does not have (its BM25 makes sparse vectors)"
+        )
     if isinstance(raw, MAPPING):
         raise BadInput(f"{using or 'the vector'!r} is a dense vector: query it with a list")
     dim = c.config.vectors[using].size

@@ -29,7 +29,7 @@ from vqdb.filters.paths import values_at
 from vqdb.filters.stopwords import stopwords
 from vqdb.filters.vocabulary import Vocabulary
 
-_WORD = re.compile(r"[^\W_]+")
+WORD = re.compile(r"[^\W_]+")  # the word tokenizer: runs of letters and digits
 
 
 class TextIndex(Layered):
@@ -58,7 +58,7 @@ class TextIndex(Layered):
 
     def tokens(self, text: str, query: bool = True) -> tuple[str, ...]:
         """The tokens of a query (`query`) or of a document's string."""
-        words = text.split() if self._whitespace else _WORD.findall(text)
+        words = text.split() if self._whitespace else WORD.findall(text)
         if self._lowercase:
             words = [w.lower() for w in words]
         if self._prefix and query:  # whole words, stopwords kept: a prefix is typed so far
