@@ -21,6 +21,7 @@ does not have: refused. The IDF half of BM25 is the sparse vector's `modifier: i
 from __future__ import annotations
 
 import functools
+import math
 import struct
 from collections import Counter
 from collections.abc import Mapping
@@ -80,11 +81,11 @@ def _params(options: Any, where: str) -> tuple[float, float, float]:
     for name, value in (("k", k), ("b", b), ("avg_len", avg_len)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise BadInput(f"{where}.options.{name}: expected a number")
-    if not k >= 0 or k == float("inf"):
+    if not (math.isfinite(k) and k >= 0):
         raise BadInput(f"{where}.options.k: BM25 k1 must be finite and >= 0, got {k}")
-    if not 0 <= b <= 1:
+    if not 0 <= b <= 1:  # NaN too
         raise BadInput(f"{where}.options.b: BM25 b must be finite and in [0.0, 1.0], got {b}")
-    if not 0 < avg_len < float("inf"):
+    if not (math.isfinite(avg_len) and avg_len > 0):
         raise BadInput(f"{where}.options.avg_len: BM25 avg_doc_len must be > 0, got {avg_len}")
     return float(k), float(b), float(avg_len)
 

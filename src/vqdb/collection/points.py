@@ -19,7 +19,6 @@ import numpy as np
 import numpy.typing as npt
 
 from vqdb import bm25
-from vqdb.bm25 import is_document
 from vqdb.collection.config import CollectionConfig
 from vqdb.errors import BadInput, OutOfRange, coded, invalid
 from vqdb.filters import Filter, parse_filter
@@ -213,7 +212,8 @@ def jsonable(value: Any) -> Any:
 
 
 def _named(vector: Any, config: CollectionConfig, where: str) -> dict[str, Any]:
-    if isinstance(vector, Mapping) and not _is_sparse_vector(vector) and not is_document(vector):
+    names = isinstance(vector, Mapping) and not _is_sparse_vector(vector)
+    if names and not bm25.is_document(vector):  # a map of names, not one vector
         named = {str(k): _validated(v, str(k), config, f"{where}.?") for k, v in vector.items()}
         if not config.named and not set(named) <= {"", *config.sparse_vectors}:
             raise BadInput(f"{where}: this collection has one unnamed vector, not named ones")
@@ -234,15 +234,15 @@ def _validated(vector: Any, name: str, config: CollectionConfig, where: str) -> 
     naming the place (`points[0].vector.?.data`), before any check against the collection. A
     plain vector given for a multivector is a multivector of one (Qdrant's older API). A
     Document becomes the sparse vector Qdrant's BM25 makes of it (vqdb.bm25)."""
-    if is_document(vector):
-        if name not in config.sparse_vectors:
-            label = repr(name) if name else "the unnamed vector"
-            raise BadInput(
-                f"{where}: {label} is dense: a document needs an inference service to become "
-                "one, which vqdb does not have (its BM25 makes sparse vectors)"
-            )
-        return bm25.sparse(vector, query=False, where=where)
     if isinstance(vector, Mapping):
+        if bm25.is_document(vector):
+            if name not in config.sparse_vectors:
+                label = repr(name) if name else "the unnamed vector"
+                raise BadInput(
+                    f"{where}: {label} is dense: a document needs an inference service to "
+                    "become one, which vqdb does not have (its BM25 makes sparse vectors)"
+                )
+            return bm25.sparse(vector, query=False, where=where)
         indices, values = vector.get("indices"), vector.get("values")
         if isinstance(indices, Sequence) and isinstance(values, Sequence):
             if len(indices) != len(values):

@@ -702,12 +702,12 @@ def _vector(c: Collection, raw: Any, using: str) -> OneVector:
             return SparseVector.parse(raw, "query")
         except ValueError as e:
             raise BadInput(f"Wrong input: {e}") from None
-    if bm25.is_document(raw):
-        raise BadInput(
-            f"{using or 'the vector'!r} is a dense vector: a document needs an inference "
-            "service to become one, which vqdb does not have (its BM25 makes sparse vectors)"
-        )
     if isinstance(raw, MAPPING):
+        if bm25.is_document(raw):
+            raise BadInput(
+                f"{using or 'the vector'!r} is a dense vector: a document needs an inference "
+                "service to become one, which vqdb does not have (its BM25 makes sparse vectors)"
+            )
         raise BadInput(f"{using or 'the vector'!r} is a dense vector: query it with a list")
     dim = c.config.vectors[using].size
     if c.config.vectors[using].multivector:
